@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { commands, type CommandSpec } from './commands.js';
+import { UsageError } from './args.js';
+
+const VERSION_HINT = 'edgefit: fit a YOLOv8 detector to every device of an edge fleet';
+
+function help(prefix: string[] = []): string {
+  const shown = commands.filter((c) => prefix.every((w, i) => c.name.split(' ')[i] === w));
+  const width = Math.max(...shown.map((c) => c.usage.length));
+  const lines = shown.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+  return `${VERSION_HINT}\n\nUsage: edgefit <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'edgefit <command> --help' for a command's options.\n`;
+}
+
+/** The longest command name that prefixes argv wins: 'devices add' before 'devices'. */
+function resolve(argv: string[]): { spec: CommandSpec; rest: string[] } | undefined {
+  let best: { spec: CommandSpec; rest: string[] } | undefined;
+  for (const spec of commands) {
+    const words = spec.name.split(' ');
+    if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.spec.name.split(' ').length)) {
+      best = { spec, rest: argv.slice(words.length) };
+    }
+  }
+  return best;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(help());
+    return 0;
+  }
+  const found = resolve(argv);
+  if (!found) {
+    const group = commands.some((c) => c.name.startsWith(argv[0] + ' '));
+    process.stderr.write(group ? help([argv[0]]) : `edgefit: unknown command '${argv[0]}'\n\n${help()}`);
+    return 2;
+  }
+  if (found.rest.includes('--help') || found.rest.includes('-h')) {
+    process.stdout.write(`Usage: edgefit ${found.spec.usage}\n\n${found.spec.summary}\n`);
+    return 0;
+  }
+  const mod = await found.spec.load();
+  return (await mod.run(found.rest)) ?? 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`edgefit: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (process.env.EDGEFIT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -80,6 +80,11 @@ export interface ValueInfo {
   /** null when the shape itself is unknown (not just its dims). */
   shape: Dim[] | null;
   docString?: string;
+  /**
+   * Encoded TypeProto for values that are not plain tensors (sequence, map,
+   * optional, sparse): kept opaque so a round trip does not lose them.
+   */
+  typeProto?: Uint8Array;
 }
 
 export interface Graph {
@@ -91,6 +96,10 @@ export interface Graph {
   valueInfo: ValueInfo[];
   initializers: Map<string, Tensor>;
   docString?: string;
+  /** Encoded SparseTensorProto initializers, kept opaque. */
+  sparseInitializers?: Uint8Array[];
+  /** Encoded TensorAnnotation entries (quantization_annotation), kept opaque. */
+  quantizationAnnotations?: Uint8Array[];
 }
 
 export interface OpsetImport {
@@ -109,6 +118,10 @@ export interface Model {
   /** metadata_props in file order; ultralytics stores names, imgsz, stride, task here. */
   metadata: Map<string, string>;
   graph: Graph;
+  /** Encoded model-local FunctionProto entries, kept opaque. */
+  functions?: Uint8Array[];
+  /** Encoded TrainingInfoProto entries, kept opaque. */
+  trainingInfo?: Uint8Array[];
 }
 
 export function attr(node: Node, name: string): AttributeValue | undefined {

@@ -1,0 +1,178 @@
+import * as ort from 'onnxruntime-node';
+import type { RgbImage } from './image.js';
+import { Letterboxer } from './letterbox.js';
+import { postprocess, DEFAULT_MAX_DETECTIONS, type Detection, type PostprocessOptions } from './postprocess.js';
+
+export interface DetectorOptions {
+  /** onnxruntime intra-op threads; default: onnxruntime's choice (all cores). */
+  intraOpThreads?: number;
+  /** onnxruntime execution providers in preference order; default ['cpu']. */
+  executionProviders?: string[];
+  /** Class names by id, e.g. from the model's ultralytics `names` metadata (see parseUltralyticsNames). */
+  names?: readonly string[];
+  /** Defaults for detect(); ultralytics predict uses conf 0.25. */
+  conf?: number;
+  iou?: number;
+  maxDetections?: number;
+}
+
+export interface DetectTimings {
+  preprocessMs: number;
+  inferenceMs: number;
+  postprocessMs: number;
+}
+
+export interface DetectResult {
+  detections: Detection[];
+  timings: DetectTimings;
+}
+
+/** A model that cannot serve as a YOLO detector (wrong inputs, outputs, or types). */
+export class DetectorError extends Error {
+  override name = 'DetectorError';
+}
+
+/**
+ * Parses ultralytics' `names` metadata, a Python dict repr such as
+ * "{0: 'person', 1: \"men's\"}", into an array indexed by class id.
+ */
+export function parseUltralyticsNames(text: string): string[] {
+  const names: string[] = [];
+  const entry = /(\d+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")/g;
+  for (const m of text.matchAll(entry)) {
+    names[Number(m[1])] = (m[2] ?? m[3]).replace(/\\(.)/g, '$1');
+  }
+  for (let i = 0; i < names.length; i++) names[i] ??= String(i);
+  return names;
+}
+
+// Node 20 has no Float16Array: fp16 models with half-precision I/O need these.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+function toHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 127 + 15;
+  const mant = x & 0x7fffff;
+  if (exp < -10) return sign;
+  if (exp <= 0) return sign | ((mant | 0x800000) >>> (14 - exp));
+  if (exp >= 31) return sign | 0x7c00;
+  return sign | (exp << 10) | ((mant + 0x1000) >>> 13);
+}
+
+function fromHalf(h: number): number {
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/**
+ * A YOLOv8-style detector on an onnxruntime InferenceSession: letterbox,
+ * run, decode + NMS. detect() calls are serialized because the letterbox
+ * buffer is reused between frames.
+ */
+export class Detector {
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  readonly inputType: 'float32' | 'float16';
+  readonly names: readonly string[];
+  private readonly letterboxer: Letterboxer;
+  private readonly defaults: Required<Pick<PostprocessOptions, 'conf' | 'iou' | 'maxDetections'>>;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly session: ort.InferenceSession, options: DetectorOptions) {
+    const input = session.inputMetadata[0];
+    const output = session.outputMetadata[0];
+    if (session.inputNames.length !== 1 || !input?.isTensor) {
+      throw new DetectorError(`a detector takes one image tensor input; this model has inputs [${session.inputNames.join(', ')}]`);
+    }
+    if (!output?.isTensor) throw new DetectorError('the model has no tensor output');
+    const shape = input.shape;
+    const h = shape[2];
+    const w = shape[3];
+    if (shape.length !== 4 || (typeof shape[1] === 'number' && shape[1] !== 3) || typeof h !== 'number' || typeof w !== 'number' || h <= 0 || w <= 0) {
+      throw new DetectorError(`input '${input.name}' must be a fixed-size [1,3,H,W] image, got [${shape.join(', ')}]`);
+    }
+    if (input.type !== 'float32' && input.type !== 'float16') {
+      throw new DetectorError(`input '${input.name}' must be float32 or float16, got ${input.type}`);
+    }
+    this.inputName = input.name;
+    this.outputName = output.name;
+    this.inputWidth = w;
+    this.inputHeight = h;
+    this.inputType = input.type;
+    this.names = options.names ?? [];
+    this.letterboxer = new Letterboxer(w, h);
+    this.defaults = {
+      conf: options.conf ?? 0.25,
+      iou: options.iou ?? 0.45,
+      maxDetections: options.maxDetections ?? DEFAULT_MAX_DETECTIONS,
+    };
+  }
+
+  /** Loads a model from a file path or from its bytes. */
+  static async create(model: string | Uint8Array, options: DetectorOptions = {}): Promise<Detector> {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: options.executionProviders ?? ['cpu'],
+      graphOptimizationLevel: 'all',
+    };
+    if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
+    let session: ort.InferenceSession;
+    try {
+      session = typeof model === 'string'
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model, sessionOptions);
+    } catch (err) {
+      const where = typeof model === 'string' ? model : `model (${model.byteLength} bytes)`;
+      throw new DetectorError(`${where}: onnxruntime cannot load it: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    try {
+      return new Detector(session, options);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+  }
+
+  className(classId: number): string {
+    return this.names[classId] ?? String(classId);
+  }
+
+  detect(image: RgbImage, options: Partial<PostprocessOptions> = {}): Promise<DetectResult> {
+    const run = this.queue.then(() => this.detectNow(image, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async detectNow(image: RgbImage, options: Partial<PostprocessOptions>): Promise<DetectResult> {
+    const t0 = performance.now();
+    const { tensor, transform } = this.letterboxer.run(image);
+    const dims = [1, 3, this.inputHeight, this.inputWidth];
+    const feed = this.inputType === 'float16'
+      ? new ort.Tensor('float16', Uint16Array.from(tensor, toHalf), dims)
+      : new ort.Tensor('float32', tensor, dims);
+    const t1 = performance.now();
+    const results = await this.session.run({ [this.inputName]: feed });
+    const t2 = performance.now();
+    const out = results[this.outputName];
+    let data: Float32Array;
+    if (out.type === 'float32') data = out.data as Float32Array;
+    else if (out.type === 'float16') data = Float32Array.from(out.data as Uint16Array, fromHalf);
+    else throw new DetectorError(`output '${this.outputName}' must be float32 or float16, got ${out.type}`);
+    const detections = postprocess({ data, dims: out.dims }, transform, { ...this.defaults, ...options });
+    const t3 = performance.now();
+    return { detections, timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2 } };
+  }
+
+  async release(): Promise<void> {
+    await this.queue;
+    await this.session.release();
+  }
+}

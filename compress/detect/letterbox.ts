@@ -1,0 +1,158 @@
+import type { RgbImage } from './image.js';
+
+/** How an original image sits inside the model input: input = original·scale + pad. */
+export interface LetterboxTransform {
+  /** Model input size. */
+  inputWidth: number;
+  inputHeight: number;
+  /** Original image size. */
+  srcWidth: number;
+  srcHeight: number;
+  /** Resized image size inside the padding. */
+  newWidth: number;
+  newHeight: number;
+  scale: number;
+  padX: number;
+  padY: number;
+}
+
+/** Ultralytics' grey: the padding value before /255. */
+export const PAD_VALUE = 114;
+
+/** Python 3 round(): half to even. Ultralytics sizes go through it. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The ultralytics LetterBox geometry (auto=False, scaleup=True, center=True). */
+export function letterboxGeometry(srcWidth: number, srcHeight: number, inputWidth: number, inputHeight = inputWidth): LetterboxTransform {
+  if (!(srcWidth > 0 && srcHeight > 0 && inputWidth > 0 && inputHeight > 0)) {
+    throw new RangeError(`letterbox: sizes must be positive, got ${srcWidth}×${srcHeight} → ${inputWidth}×${inputHeight}`);
+  }
+  const scale = Math.min(inputHeight / srcHeight, inputWidth / srcWidth);
+  const newWidth = Math.min(inputWidth, Math.max(1, roundHalfEven(srcWidth * scale)));
+  const newHeight = Math.min(inputHeight, Math.max(1, roundHalfEven(srcHeight * scale)));
+  const dw = (inputWidth - newWidth) / 2;
+  const dh = (inputHeight - newHeight) / 2;
+  // round(d - 0.1): an odd total pad puts the extra pixel at the bottom/right.
+  return { inputWidth, inputHeight, srcWidth, srcHeight, newWidth, newHeight, scale, padX: Math.round(dw - 0.1), padY: Math.round(dh - 0.1) };
+}
+
+/** Maps a box [x1,y1,x2,y2] from model-input pixels to original-image pixels, clipped to the image. */
+export function unletterboxBox(box: readonly number[], t: LetterboxTransform): [number, number, number, number] {
+  const clip = (v: number, max: number) => (v < 0 ? 0 : v > max ? max : v);
+  return [
+    clip((box[0] - t.padX) / t.scale, t.srcWidth),
+    clip((box[1] - t.padY) / t.scale, t.srcHeight),
+    clip((box[2] - t.padX) / t.scale, t.srcWidth),
+    clip((box[3] - t.padY) / t.scale, t.srcHeight),
+  ];
+}
+
+/** Maps a box from original-image pixels into model-input pixels (the forward transform). */
+export function letterboxBox(box: readonly number[], t: LetterboxTransform): [number, number, number, number] {
+  return [box[0] * t.scale + t.padX, box[1] * t.scale + t.padY, box[2] * t.scale + t.padX, box[3] * t.scale + t.padY];
+}
+
+/**
+ * Source taps for one axis of cv2.INTER_LINEAR: half-pixel centres,
+ * src = (dst + 0.5)·(srcLen/dstLen) − 0.5, clamped at both edges.
+ */
+interface AxisTaps {
+  i0: Int32Array;
+  i1: Int32Array;
+  w1: Float32Array;
+}
+
+function axisTaps(srcLen: number, dstLen: number, stride: number): AxisTaps {
+  const i0 = new Int32Array(dstLen);
+  const i1 = new Int32Array(dstLen);
+  const w1 = new Float32Array(dstLen);
+  const ratio = srcLen / dstLen;
+  for (let d = 0; d < dstLen; d++) {
+    let f = (d + 0.5) * ratio - 0.5;
+    let s = Math.floor(f);
+    f -= s;
+    if (s < 0) {
+      s = 0;
+      f = 0;
+    }
+    if (s >= srcLen - 1) {
+      s = srcLen - 1;
+      f = 0;
+    }
+    i0[d] = s * stride;
+    i1[d] = Math.min(s + 1, srcLen - 1) * stride;
+    w1[d] = f;
+  }
+  return { i0, i1, w1 };
+}
+
+/** byte → byte/255 as float32, so the inner loop is a table lookup. */
+const UNIT = new Float32Array(256).map((_, i) => i / 255);
+
+/**
+ * Reusable letterboxer: keeps its resize tables and output tensor between
+ * calls, so a camera stream of same-sized frames allocates nothing per frame.
+ * The returned tensor is overwritten by the next call.
+ */
+export class Letterboxer {
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  private readonly tensor: Float32Array;
+  private cached?: { key: string; t: LetterboxTransform; xs: AxisTaps; ys: AxisTaps };
+
+  constructor(inputWidth: number, inputHeight = inputWidth) {
+    this.inputWidth = inputWidth;
+    this.inputHeight = inputHeight;
+    this.tensor = new Float32Array(3 * inputWidth * inputHeight);
+  }
+
+  /** NCHW float32 RGB in [0,1], padded with 114/255, plus the transform back. */
+  run(image: RgbImage): { tensor: Float32Array; transform: LetterboxTransform } {
+    const { width, height, rgb } = image;
+    if (rgb.length !== width * height * 3) {
+      throw new RangeError(`letterbox: image buffer has ${rgb.length} bytes, expected ${width * height * 3} for ${width}×${height} RGB`);
+    }
+    const key = `${width}x${height}`;
+    if (this.cached?.key !== key) {
+      const t = letterboxGeometry(width, height, this.inputWidth, this.inputHeight);
+      this.cached = { key, t, xs: axisTaps(width, t.newWidth, 3), ys: axisTaps(height, t.newHeight, width * 3) };
+    }
+    const { t, xs, ys } = this.cached;
+    const out = this.tensor;
+    const W = this.inputWidth;
+    const plane = W * this.inputHeight;
+    out.fill(PAD_VALUE / 255);
+    const { i0: x0s, i1: x1s, w1: wxs } = xs;
+    const nw = t.newWidth;
+    for (let dy = 0; dy < t.newHeight; dy++) {
+      const r0 = ys.i0[dy];
+      const r1 = ys.i1[dy];
+      const wy = ys.w1[dy];
+      const wy0 = 1 - wy;
+      let o = (t.padY + dy) * W + t.padX;
+      for (let dx = 0; dx < nw; dx++, o++) {
+        const a = r0 + x0s[dx];
+        const b = r0 + x1s[dx];
+        const c = r1 + x0s[dx];
+        const d = r1 + x1s[dx];
+        const wx = wxs[dx];
+        const wx0 = 1 - wx;
+        // cv2 resizes uint8 to uint8: round to the nearest byte before /255.
+        for (let ch = 0; ch < 3; ch++) {
+          const top = rgb[a + ch] * wx0 + rgb[b + ch] * wx;
+          const bottom = rgb[c + ch] * wx0 + rgb[d + ch] * wx;
+          out[o + ch * plane] = UNIT[(top * wy0 + bottom * wy + 0.5) | 0];
+        }
+      }
+    }
+    return { tensor: out, transform: t };
+  }
+}
+
+/** One-off letterbox into a fresh tensor (use a Letterboxer for streams). */
+export function letterbox(image: RgbImage, inputWidth: number, inputHeight = inputWidth): { tensor: Float32Array; transform: LetterboxTransform } {
+  return new Letterboxer(inputWidth, inputHeight).run(image);
+}

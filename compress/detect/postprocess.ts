@@ -1,0 +1,169 @@
+import { unletterboxBox, type LetterboxTransform } from './letterbox.js';
+
+/** One detected object, box in original-image pixels [x1, y1, x2, y2]. */
+export interface Detection {
+  box: [number, number, number, number];
+  score: number;
+  classId: number;
+}
+
+export interface PostprocessOptions {
+  /** Keep a box when its class score is ≥ conf. */
+  conf: number;
+  /** NMS: suppress a box whose IoU with a kept box of the same class is > iou. */
+  iou: number;
+  maxDetections?: number;
+  /**
+   * One candidate per (box, class) with score ≥ conf instead of only the best
+   * class per box. Ultralytics' val does this; predict does not.
+   */
+  multiLabel?: boolean;
+}
+
+/** The raw head output as onnxruntime hands it over: [1, 4 + nc, N], row-major. */
+export interface RawOutput {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+export const DEFAULT_MAX_DETECTIONS = 300;
+/** Ultralytics' max_nms: candidates beyond this many (by score) never reach NMS. */
+const MAX_NMS_CANDIDATES = 30_000;
+
+export function iou(a: readonly number[], b: readonly number[]): number {
+  const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (iw <= 0 || ih <= 0) return 0;
+  const inter = iw * ih;
+  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/** Candidates as parallel typed arrays: anchor index, class, score. */
+interface Candidates {
+  anchor: Int32Array;
+  cls: Int32Array;
+  score: Float32Array;
+  count: number;
+}
+
+function collectCandidates(data: Float32Array, nc: number, n: number, conf: number, multiLabel: boolean): Candidates {
+  if (multiLabel) {
+    const anchor: number[] = [];
+    const cls: number[] = [];
+    const score: number[] = [];
+    for (let c = 0; c < nc; c++) {
+      const row = (4 + c) * n;
+      for (let i = 0; i < n; i++) {
+        const s = data[row + i];
+        if (s >= conf) {
+          anchor.push(i);
+          cls.push(c);
+          score.push(s);
+        }
+      }
+    }
+    return { anchor: Int32Array.from(anchor), cls: Int32Array.from(cls), score: Float32Array.from(score), count: anchor.length };
+  }
+  // Best class per anchor, scanning class rows so memory is read in order.
+  const best = data.slice(4 * n, 5 * n);
+  const bestCls = new Int32Array(n);
+  for (let c = 1; c < nc; c++) {
+    const row = (4 + c) * n;
+    for (let i = 0; i < n; i++) {
+      const s = data[row + i];
+      if (s > best[i]) {
+        best[i] = s;
+        bestCls[i] = c;
+      }
+    }
+  }
+  let count = 0;
+  for (let i = 0; i < n; i++) if (best[i] >= conf) count++;
+  const out: Candidates = { anchor: new Int32Array(count), cls: new Int32Array(count), score: new Float32Array(count), count };
+  for (let i = 0, k = 0; i < n; i++) {
+    if (best[i] >= conf) {
+      out.anchor[k] = i;
+      out.cls[k] = bestCls[i];
+      out.score[k] = best[i];
+      k++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Greedy class-aware NMS over boxes in one coordinate space. Checking each
+ * candidate against the already-kept boxes of its class is the same greedy
+ * rule as torchvision's nms, at O(candidates × kept) cost.
+ * Returns indices into the input arrays, best score first.
+ */
+export function nms(boxes: Float32Array, scores: ArrayLike<number>, classes: ArrayLike<number>, iouThreshold: number, maxDetections = DEFAULT_MAX_DETECTIONS): number[] {
+  const count = scores.length;
+  const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  if (order.length > MAX_NMS_CANDIDATES) order.length = MAX_NMS_CANDIDATES;
+  const keptByClass = new Map<number, number[]>();
+  const kept: number[] = [];
+  for (const i of order) {
+    if (kept.length >= maxDetections) break;
+    const x1 = boxes[i * 4], y1 = boxes[i * 4 + 1], x2 = boxes[i * 4 + 2], y2 = boxes[i * 4 + 3];
+    const area = (x2 - x1) * (y2 - y1);
+    let same = keptByClass.get(classes[i]);
+    if (!same) keptByClass.set(classes[i], (same = []));
+    let suppressed = false;
+    for (const j of same) {
+      const iw = Math.min(x2, boxes[j * 4 + 2]) - Math.max(x1, boxes[j * 4]);
+      if (iw <= 0) continue;
+      const ih = Math.min(y2, boxes[j * 4 + 3]) - Math.max(y1, boxes[j * 4 + 1]);
+      if (ih <= 0) continue;
+      const inter = iw * ih;
+      const union = area + (boxes[j * 4 + 2] - boxes[j * 4]) * (boxes[j * 4 + 3] - boxes[j * 4 + 1]) - inter;
+      if (union > 0 && inter / union > iouThreshold) {
+        suppressed = true;
+        break;
+      }
+    }
+    if (!suppressed) {
+      same.push(i);
+      kept.push(i);
+    }
+  }
+  return kept;
+}
+
+/** Checks the head output's shape and returns (number of classes, number of anchors). */
+export function outputLayout(dims: readonly number[], length: number): { nc: number; n: number } {
+  if (dims.length !== 3 || dims[0] !== 1 || dims[1] < 5) {
+    throw new Error(`detector output must be [1, 4+classes, anchors], got [${dims.join(', ')}]`);
+  }
+  const nc = dims[1] - 4;
+  const n = dims[2];
+  if (length !== (4 + nc) * n) throw new Error(`detector output has ${length} values, expected ${(4 + nc) * n} for [${dims.join(', ')}]`);
+  return { nc, n };
+}
+
+/**
+ * Decodes a YOLOv8-style head ([1, 4+nc, N]: cx, cy, w, h in input pixels,
+ * then sigmoided class scores, no objectness), thresholds, runs NMS in input
+ * space, and maps the kept boxes back to original-image pixels.
+ */
+export function postprocess(output: RawOutput, transform: LetterboxTransform, options: PostprocessOptions): Detection[] {
+  const { nc, n } = outputLayout(output.dims, output.data.length);
+  const data = output.data;
+  const cand = collectCandidates(data, nc, n, options.conf, options.multiLabel ?? false);
+  const boxes = new Float32Array(cand.count * 4);
+  for (let k = 0; k < cand.count; k++) {
+    const i = cand.anchor[k];
+    const cx = data[i], cy = data[n + i], hw = data[2 * n + i] / 2, hh = data[3 * n + i] / 2;
+    boxes[k * 4] = cx - hw;
+    boxes[k * 4 + 1] = cy - hh;
+    boxes[k * 4 + 2] = cx + hw;
+    boxes[k * 4 + 3] = cy + hh;
+  }
+  const kept = nms(boxes, cand.score, cand.cls, options.iou, options.maxDetections ?? DEFAULT_MAX_DETECTIONS);
+  return kept.map((k) => ({
+    box: unletterboxBox([boxes[k * 4], boxes[k * 4 + 1], boxes[k * 4 + 2], boxes[k * 4 + 3]], transform),
+    score: cand.score[k],
+    classId: cand.cls[k],
+  }));
+}

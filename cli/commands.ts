@@ -16,4 +16,5 @@ export interface CommandSpec {
 }
 
 export const commands: CommandSpec[] = [
+  { name: 'model build', usage: 'model build yolov8{n,s,m,l,x}[-p2|-p6] [--nc 80] [--imgsz 640] [--seed S] -o OUT [--json]', summary: 'build a synthetic YOLOv8 ONNX model (seeded weights, for latency and compression tests)', load: () => import('./model-build.js') },
 ];

@@ -42,12 +42,22 @@ export function anchorGrid(imgsz: number, strides: readonly number[]): { points:
   return { points, strides: perAnchor, count };
 }
 
-function branch(b: GraphBuilder, det: Scope, name: 'cv2' | 'cv3', level: number, x: string, c1: number, hidden: number, out: number): string {
+/**
+ * Output biases as ultralytics' Detect.bias_init sets them before training:
+ * box 1.0, class log(5 / nc / (640 / stride)²). The class prior keeps scores
+ * near zero as in a trained model, so a confidence threshold leaves few
+ * candidates and post-processing costs what it costs in deployment.
+ */
+function outputBias(kind: 'cv2' | 'cv3', out: number, stride: number): Float32Array {
+  return new Float32Array(out).fill(kind === 'cv2' ? 1 : Math.log(5 / out / (640 / stride) ** 2));
+}
+
+function branch(b: GraphBuilder, det: Scope, name: 'cv2' | 'cv3', level: number, lv: DetectLevel, hidden: number, out: number): string {
   const seq = child(det, `${name}.${level}`);
   const at = (i: number) => child(seq, String(i), `${name}.${level}.${i}`);
-  const h0 = b.convSilu(at(0), x, c1, hidden, 3);
+  const h0 = b.convSilu(at(0), lv.x, lv.channels, hidden, 3);
   const h1 = b.convSilu(at(1), h0, hidden, hidden, 3);
-  return b.conv2d(at(2), h1, hidden, out, 1, 1, { bias: true, gain: 1 });
+  return b.conv2d(at(2), h1, hidden, out, 1, 1, { bias: outputBias(name, out, lv.stride), gain: 1 });
 }
 
 /** Builds the head; its last node writes `outputName` with shape [1, 4 + nc, N]. */
@@ -57,8 +67,8 @@ export function detectHead(b: GraphBuilder, det: Scope, levels: DetectLevel[], n
   const flat: string[] = [];
   const flatShape = b.int64Const(det.path, [1, no, -1]);
   levels.forEach((lv, i) => {
-    const box = branch(b, det, 'cv2', i, lv.x, lv.channels, widths.box, REG_MAX * 4);
-    const cls = branch(b, det, 'cv3', i, lv.x, lv.channels, widths.cls, nc);
+    const box = branch(b, det, 'cv2', i, lv, widths.box, REG_MAX * 4);
+    const cls = branch(b, det, 'cv3', i, lv, widths.cls, nc);
     const cat = b.op(det.path, 'Concat', [box, cls], { axis: 1 })[0];
     flat.push(b.op(det.path, 'Reshape', [cat, flatShape])[0]);
   });

@@ -79,10 +79,10 @@ export class GraphBuilder {
   }
 
   /** A bare Conv2d (nn.Conv2d): scope `.../cv2.0.2/Conv`, parameters `<param>.weight/.bias`. */
-  conv2d(scope: Scope, x: string, c1: number, c2: number, k: number, s: number, opts: { bias: boolean; gain: number }): string {
+  conv2d(scope: Scope, x: string, c1: number, c2: number, k: number, s: number, opts: { bias?: Float32Array; gain: number }): string {
     const w = this.param(`${scope.param}.weight`, [c2, c1, k, k], this.weights.convWeight(c2, c1, k, opts.gain));
     const inputs = [x, w];
-    if (opts.bias) inputs.push(this.param(`${scope.param}.bias`, [c2], this.weights.bias(c2)));
+    if (opts.bias) inputs.push(this.param(`${scope.param}.bias`, [c2], opts.bias));
     const p = Math.floor(k / 2);
     return this.op(scope.path, 'Conv', inputs, {
       dilations: [1, 1],
@@ -95,7 +95,7 @@ export class GraphBuilder {
 
   /** ultralytics Conv (Conv2d + BatchNorm fused into the bias, then SiLU as Sigmoid·x). */
   convSilu(scope: Scope, x: string, c1: number, c2: number, k: number, s = 1): string {
-    const y = this.conv2d(child(scope, 'conv'), x, c1, c2, k, s, { bias: true, gain: Math.SQRT2 });
+    const y = this.conv2d(child(scope, 'conv'), x, c1, c2, k, s, { bias: this.weights.bias(c2), gain: Math.SQRT2 });
     const act = `${scope.path}/act`;
     const sig = this.op(act, 'Sigmoid', [y])[0];
     return this.op(act, 'Mul', [y, sig])[0];

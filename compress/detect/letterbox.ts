@@ -36,7 +36,7 @@ export function letterboxGeometry(srcWidth: number, srcHeight: number, inputWidt
   const dw = (inputWidth - newWidth) / 2;
   const dh = (inputHeight - newHeight) / 2;
   // round(d - 0.1): an odd total pad puts the extra pixel at the bottom/right.
-  return { inputWidth, inputHeight, srcWidth, srcHeight, newWidth, newHeight, scale, padX: Math.round(dw - 0.1), padY: Math.round(dh - 0.1) };
+  return { inputWidth, inputHeight, srcWidth, srcHeight, newWidth, newHeight, scale, padX: Math.max(0, Math.round(dw - 0.1)), padY: Math.max(0, Math.round(dh - 0.1)) };
 }
 
 /** Maps a box [x1,y1,x2,y2] from model-input pixels to original-image pixels, clipped to the image. */

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { letterbox, letterboxBox, letterboxGeometry, unletterboxBox, Letterboxer, PAD_VALUE } from '../../../compress/detect/letterbox.js';
+import type { RgbImage } from '../../../compress/detect/image.js';
+
+function solid(width: number, height: number, rgb: [number, number, number]): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.set(rgb, i * 3);
+  return { width, height, rgb: data };
+}
+
+describe('letterboxGeometry (ultralytics LetterBox)', () => {
+  it('landscape 1280×720 → 640: scale 0.5, 640×360, pad 140 above', () => {
+    const t = letterboxGeometry(1280, 720, 640);
+    expect(t).toMatchObject({ scale: 0.5, newWidth: 640, newHeight: 360, padX: 0, padY: 140 });
+  });
+
+  it('portrait 810×1080 (bus.jpg) → 640: 480×640, pad 80 left', () => {
+    const t = letterboxGeometry(810, 1080, 640);
+    expect(t).toMatchObject({ newWidth: 480, newHeight: 640, padX: 80, padY: 0 });
+    expect(t.scale).toBeCloseTo(640 / 1080, 12);
+  });
+
+  it('an odd total pad puts the extra pixel at the bottom (round(dh - 0.1))', () => {
+    // 640×425 → 640: r = 1, 425 high, 215 of pad: 107 on top, 108 below
+    expect(letterboxGeometry(640, 425, 640)).toMatchObject({ newHeight: 425, padY: 107 });
+    // 481×640 → 640: 159 of pad: 79 left, 80 right
+    expect(letterboxGeometry(481, 640, 640)).toMatchObject({ newWidth: 481, padX: 79 });
+  });
+
+  it('scales small images up and rounds sizes half to even like Python', () => {
+    const t = letterboxGeometry(100, 50, 320);
+    expect(t).toMatchObject({ scale: 3.2, newWidth: 320, newHeight: 160, padY: 80 });
+    // 5 × 0.5 = 2.5 → Python round gives 2
+    expect(letterboxGeometry(5, 10, 5).newWidth).toBe(2);
+  });
+
+  it('rejects empty sizes', () => {
+    expect(() => letterboxGeometry(0, 10, 640)).toThrow(/positive/);
+  });
+});
+
+describe('letterbox tensor', () => {
+  it('is NCHW RGB /255 with 114/255 padding', () => {
+    const { tensor, transform } = letterbox(solid(64, 32, [255, 0, 51]), 64);
+    const plane = 64 * 64;
+    expect(tensor).toHaveLength(3 * plane);
+    expect(transform.padY).toBe(16);
+    const at = (c: number, y: number, x: number) => tensor[c * plane + y * 64 + x];
+    expect(at(0, 0, 0)).toBeCloseTo(PAD_VALUE / 255, 6);
+    expect(at(2, 63, 63)).toBeCloseTo(PAD_VALUE / 255, 6);
+    expect(at(0, 16, 0)).toBe(1);
+    expect(at(1, 30, 10)).toBe(0);
+    expect(at(2, 47, 63)).toBeCloseTo(51 / 255, 6);
+    expect(at(2, 48, 63)).toBeCloseTo(PAD_VALUE / 255, 6);
+  });
+
+  it('resizes bilinearly with half-pixel centres (cv2.INTER_LINEAR)', () => {
+    // 4 px wide ramp 0,100,200,255 halved to 2 px: cv2 samples at x = 0.5 and 2.5 → 50 and 227.5 → 228
+    const rgb = new Uint8Array([0, 100, 200, 255].flatMap((v) => [v, v, v]));
+    const { tensor } = letterbox({ width: 4, height: 1, rgb }, 2, 1);
+    expect(tensor[0] * 255).toBeCloseTo(50, 4);
+    expect(tensor[1] * 255).toBeCloseTo(228, 4);
+  });
+
+  it('a reused Letterboxer gives the same result as a fresh one and repads between sizes', () => {
+    const lb = new Letterboxer(32);
+    lb.run(solid(32, 8, [10, 20, 30]));
+    const second = lb.run(solid(8, 32, [200, 100, 0])).tensor.slice();
+    expect(second).toEqual(letterbox(solid(8, 32, [200, 100, 0]), 32).tensor);
+  });
+
+  it('rejects a buffer that does not match the stated size', () => {
+    expect(() => letterbox({ width: 10, height: 10, rgb: new Uint8Array(10) }, 32)).toThrow(/expected 300/);
+  });
+});
+
+describe('box mapping', () => {
+  it('round-trips original → input → original', () => {
+    for (const [w, h] of [[1280, 720], [810, 1080], [381, 500]]) {
+      const t = letterboxGeometry(w, h, 640);
+      const box = [w * 0.1, h * 0.2, w * 0.7, h * 0.9];
+      const back = unletterboxBox(letterboxBox(box, t), t);
+      back.forEach((v, i) => expect(v).toBeCloseTo(box[i], 9));
+    }
+  });
+
+  it('clips boxes that spill into the padding to the image', () => {
+    const t = letterboxGeometry(1280, 720, 640);
+    expect(unletterboxBox([-10, 100, 700, 600], t)).toEqual([0, 0, 1280, 720]);
+  });
+});

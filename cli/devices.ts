@@ -1,0 +1,72 @@
+import type { Device } from '../controller/registry.js';
+import { UsageError, parse, printJson } from './args.js';
+import { ApiClient } from './api-client.js';
+
+const flags = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
+
+function ago(ts: number | null): string {
+  if (ts === null) return 'never';
+  const s = Math.round((Date.now() - ts) / 1000);
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** `edgefit devices [--json]` */
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parse('devices', argv, flags, false);
+  const api = ApiClient.fromFlags('devices', values.controller, values.data);
+  const { devices } = await api.request<{ devices: Device[] }>('GET', '/api/devices');
+  if (values.json) return printJson(devices);
+  if (devices.length === 0) {
+    process.stdout.write("no devices yet: add one with 'edgefit devices add NAME'\n");
+    return;
+  }
+  const rows = [['ID', 'STATE', 'LAST SEEN', 'CLASS', 'BOARD / CPU', 'LABELS']];
+  for (const d of devices) {
+    rows.push([
+      d.id,
+      d.online ? 'online' : 'offline',
+      ago(d.lastSeen),
+      d.deviceClass ?? '-',
+      d.inventory ? (d.inventory.boardModel ?? `${d.inventory.cpuModel} ×${d.inventory.cpuCores}`) : '-',
+      Object.entries(d.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+    ]);
+  }
+  process.stdout.write(table(rows));
+}
+
+/** `edgefit devices add NAME [--label k=v]...`: prints the device's token once. */
+export async function add(argv: string[]): Promise<void> {
+  const { values, positionals } = parse('devices add', argv, { ...flags, label: { type: 'string', multiple: true } });
+  if (positionals.length !== 1) throw new UsageError('devices add: give exactly one device NAME');
+  const labels = Object.fromEntries((values.label ?? []).map((l) => splitLabel('devices add', l)));
+  const api = ApiClient.fromFlags('devices add', values.controller, values.data);
+  const result = await api.request<{ device: Device; token: string }>('POST', '/api/devices', { id: positionals[0], labels });
+  if (values.json) return printJson(result);
+  process.stdout.write(`${result.token}\n`);
+  process.stderr.write(`device '${positionals[0]}' added. Start its agent with:\n  edgefit agent --broker mqtt://<controller>:1883 --id ${positionals[0]} --token <the token above>\nThe token is shown only now.\n`);
+}
+
+/** `edgefit devices label ID key=value [key=value...]`; `key=` removes a label. */
+export async function label(argv: string[]): Promise<void> {
+  const { values, positionals } = parse('devices label', argv, flags);
+  if (positionals.length < 2) throw new UsageError('devices label: usage: devices label ID key=value [key=value...]');
+  const [id, ...pairs] = positionals;
+  const labels = Object.fromEntries(pairs.map((p) => splitLabel('devices label', p)).map(([k, v]) => [k, v === '' ? null : v]));
+  const api = ApiClient.fromFlags('devices label', values.controller, values.data);
+  const device = await api.request<Device>('POST', `/api/devices/${encodeURIComponent(id)}/labels`, { labels });
+  if (values.json) return printJson(device);
+  process.stdout.write(`${id}: ${Object.entries(device.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '(no labels)'}\n`);
+}
+
+function splitLabel(command: string, pair: string): [string, string] {
+  const eq = pair.indexOf('=');
+  if (eq <= 0) throw new UsageError(`${command}: labels are key=value, got '${pair}'`);
+  return [pair.slice(0, eq), pair.slice(eq + 1)];
+}

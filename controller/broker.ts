@@ -1,0 +1,109 @@
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { createServer, type Server } from 'node:net';
+import type { Logger } from 'pino';
+import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, MAX_PAYLOAD_BYTES, TOPIC_ROOT, parseDeviceTopic } from '../protocol/topics.js';
+import { MqttFrameGuard } from './mqtt-frame-guard.js';
+import { CONTROLLER_USER } from './registry.js';
+
+export interface EmbeddedBrokerOptions {
+  port: number;
+  host: string;
+  controllerSecret: string;
+  /** True when the device id and token match the registry. */
+  authenticateDevice(id: string, token: string): boolean;
+  log: Logger;
+}
+
+export interface EmbeddedBroker {
+  port: number;
+  close(): Promise<void>;
+}
+
+type Principal = { role: 'controller' } | { role: 'device'; id: string };
+
+/**
+ * The topic ACL, shared by the embedded broker and the Mosquitto ACL file:
+ * a device publishes only its own outbound channels and subscribes only to its
+ * own inbound ones; the controller may use the whole edgefit tree.
+ */
+export function mayPublish(principal: Principal, topic: string): boolean {
+  if (principal.role === 'controller') return topic.startsWith(`${TOPIC_ROOT}/`);
+  const parsed = parseDeviceTopic(topic);
+  return parsed?.id === principal.id && (DEVICE_PUBLISHES as readonly string[]).includes(parsed.channel);
+}
+
+export function maySubscribe(principal: Principal, filter: string): boolean {
+  if (principal.role === 'controller') return filter.startsWith(`${TOPIC_ROOT}/`);
+  const parsed = parseDeviceTopic(filter);
+  return parsed?.id === principal.id && (DEVICE_SUBSCRIBES as readonly string[]).includes(parsed.channel);
+}
+
+function authError(message: string): AuthenticateError {
+  // 4 = bad user name or password (MQTT 3.1.1 CONNACK return code)
+  return Object.assign(new Error(message), { returnCode: 4 }) as AuthenticateError;
+}
+
+export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const { log } = opts;
+  const principals = new WeakMap<Client, Principal>();
+  const broker = await Aedes.createBroker({
+    authenticate(client, username, password, done) {
+      const token = password?.toString('utf8') ?? '';
+      if (username === CONTROLLER_USER && token === opts.controllerSecret) {
+        principals.set(client, { role: 'controller' });
+        return done(null, true);
+      }
+      if (username && username !== CONTROLLER_USER && opts.authenticateDevice(username, token)) {
+        principals.set(client, { role: 'device', id: username });
+        return done(null, true);
+      }
+      log.warn({ clientId: client.id, username }, 'mqtt connection refused: bad device id or token');
+      done(authError('bad device id or token'), false);
+    },
+    authorizePublish(client, packet, done) {
+      const principal = client && principals.get(client);
+      if (!principal) return done(new Error('not authenticated'));
+      if (packet.payload.length > MAX_PAYLOAD_BYTES) {
+        log.warn({ clientId: client.id, topic: packet.topic, bytes: packet.payload.length }, 'mqtt publish refused: payload over limit');
+        return done(new Error('payload too large'));
+      }
+      if (!mayPublish(principal, packet.topic)) {
+        log.warn({ clientId: client.id, principal, topic: packet.topic }, 'mqtt publish refused by ACL');
+        return done(new Error('not authorized'));
+      }
+      done(null);
+    },
+    authorizeSubscribe(client, subscription, done) {
+      const principal = principals.get(client);
+      if (!principal || !maySubscribe(principal, subscription.topic)) {
+        log.warn({ clientId: client.id, principal, topic: subscription.topic }, 'mqtt subscribe refused by ACL');
+        return done(null, null);
+      }
+      done(null, subscription);
+    },
+  });
+  broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
+
+  const server: Server = createServer((socket) => {
+    const guarded = new MqttFrameGuard(socket, MAX_PAYLOAD_BYTES + 64 * 1024, (bytes) =>
+      log.warn({ remote: socket.remoteAddress, bytes }, 'mqtt packet refused: over the payload limit'),
+    );
+    broker.handle(guarded);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  log.info({ port, host: opts.host }, 'embedded mqtt broker listening');
+
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close();
+        broker.close(() => resolve());
+      }),
+  };
+}

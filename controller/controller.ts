@@ -1,0 +1,71 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { openDb } from './db.js';
+import { FleetLink } from './fleet-link.js';
+import { buildApp } from './http/app.js';
+import { Registry } from './registry.js';
+import { loadOrCreateSecret } from './secrets.js';
+
+export interface ControllerOptions {
+  dataDir: string;
+  /** External broker URL; without it the controller embeds one. */
+  brokerUrl?: string;
+  /** Secret the controller uses on an external broker (see `edgefit broker-config`). */
+  mqttPort: number;
+  httpPort: number;
+  host: string;
+  log: Logger;
+}
+
+export interface Controller {
+  registry: Registry;
+  httpUrl: string;
+  brokerUrl: string;
+  adminToken: string;
+  close(): Promise<void>;
+}
+
+export async function startController(opts: ControllerOptions): Promise<Controller> {
+  const { log } = opts;
+  const dataDir = path.resolve(opts.dataDir);
+  const db = openDb(dataDir);
+  const registry = new Registry(db);
+  registry.markAllOffline();
+  const controllerSecret = loadOrCreateSecret(dataDir, 'controller.secret');
+  const adminToken = loadOrCreateSecret(dataDir, 'admin.token');
+
+  let broker: EmbeddedBroker | undefined;
+  let brokerUrl = opts.brokerUrl;
+  if (!brokerUrl) {
+    broker = await startEmbeddedBroker({
+      port: opts.mqttPort,
+      host: opts.host,
+      controllerSecret,
+      authenticateDevice: (id, token) => registry.authenticate(id, token),
+      log: log.child({ component: 'broker' }),
+    });
+    brokerUrl = `mqtt://127.0.0.1:${broker.port}`;
+  }
+  const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, log: log.child({ component: 'fleet' }) });
+
+  const app = buildApp({ registry, adminToken, log });
+  await app.listen({ port: opts.httpPort, host: opts.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.httpPort;
+  const httpUrl = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
+  log.info({ http: httpUrl, broker: brokerUrl, data: dataDir }, 'controller ready');
+
+  return {
+    registry,
+    httpUrl,
+    brokerUrl: broker ? `mqtt://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${broker.port}` : brokerUrl,
+    adminToken,
+    async close() {
+      await app.close();
+      await link.close();
+      await broker?.close();
+      db.close();
+    },
+  };
+}

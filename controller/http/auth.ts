@@ -1,0 +1,27 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+function tokenOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  // EventSource cannot set headers: the dashboard's live stream passes it in the query.
+  const query = request.query as Record<string, unknown> | undefined;
+  return typeof query?.token === 'string' ? query.token : undefined;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Every /api route needs the admin token; nothing is served open by default. */
+export function requireAdminToken(app: FastifyInstance, adminToken: string): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/api/')) return;
+    const token = tokenOf(request);
+    if (!token || !same(token, adminToken)) {
+      await reply.code(401).send({ error: 'unauthorized', message: 'missing or wrong admin token (Authorization: Bearer <token>)' });
+    }
+  });
+}

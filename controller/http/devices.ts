@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { RegistryError, type Registry } from '../registry.js';
+import { parseBody } from './validate.js';
+
+const AddDevice = z.object({
+  id: z.string(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+
+const SetLabels = z.object({
+  /** null removes the label. */
+  labels: z.record(z.string(), z.string().nullable()),
+});
+
+export function devicesRoutes(registry: Registry) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.get('/api/devices', async () => ({ devices: registry.list() }));
+
+    app.get<{ Params: { id: string } }>('/api/devices/:id', async (request, reply) => {
+      const device = registry.get(request.params.id);
+      if (!device) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
+      return device;
+    });
+
+    app.post('/api/devices', async (request, reply) => {
+      const body = parseBody(AddDevice, request.body);
+      const token = registry.add(body.id, body.labels);
+      return reply.code(201).send({ device: registry.get(body.id), token });
+    });
+
+    app.post<{ Params: { id: string } }>('/api/devices/:id/labels', async (request) => {
+      const body = parseBody(SetLabels, request.body);
+      let device = registry.get(request.params.id);
+      if (!device) throw new RegistryError(`no device '${request.params.id}'`, 'not-found');
+      for (const [key, value] of Object.entries(body.labels)) device = registry.setLabel(request.params.id, key, value);
+      return device;
+    });
+
+    app.post<{ Params: { id: string } }>('/api/devices/:id/token', async (request) => ({ token: registry.rotateToken(request.params.id) }));
+
+    app.delete<{ Params: { id: string } }>('/api/devices/:id', async (request, reply) => {
+      registry.remove(request.params.id);
+      return reply.code(204).send();
+    });
+  };
+}

@@ -1,0 +1,174 @@
+import type { Db } from './db.js';
+import type { Heartbeat, Hello, Inventory } from '../protocol/messages.js';
+import { DEVICE_ID_PATTERN } from '../protocol/topics.js';
+import { hashToken, newToken, verifyToken } from './credentials.js';
+
+/** The MQTT username of the controller itself; no device may take it. */
+export const CONTROLLER_USER = 'edgefit-controller';
+
+export interface Device {
+  id: string;
+  createdAt: number;
+  firstSeen: number | null;
+  lastSeen: number | null;
+  online: boolean;
+  inventory: Inventory | null;
+  deviceClass: string | null;
+  labels: Record<string, string>;
+  heartbeat: Heartbeat | null;
+}
+
+interface DeviceRow {
+  id: string;
+  token_hash: string;
+  created_at: number;
+  first_seen: number | null;
+  last_seen: number | null;
+  online: number;
+  inventory: string | null;
+  device_class: string | null;
+  labels: string;
+  heartbeat: string | null;
+}
+
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'invalid' | 'exists' | 'not-found',
+  ) {
+    super(message);
+  }
+}
+
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/;
+
+function toDevice(row: DeviceRow): Device {
+  return {
+    id: row.id,
+    createdAt: row.created_at,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    online: row.online === 1,
+    inventory: row.inventory ? (JSON.parse(row.inventory) as Inventory) : null,
+    deviceClass: row.device_class,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    heartbeat: row.heartbeat ? (JSON.parse(row.heartbeat) as Heartbeat) : null,
+  };
+}
+
+/** The device registry: who may connect, what they are, whether they are there. */
+export class Registry {
+  private readonly listeners = new Set<(device: Device) => void>();
+
+  constructor(private readonly db: Db) {}
+
+  /** Registers a device and returns its one-time plaintext token. */
+  add(id: string, labels: Record<string, string> = {}): string {
+    if (!DEVICE_ID_PATTERN.test(id) || id === CONTROLLER_USER) {
+      throw new RegistryError(`invalid device id '${id}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`, 'invalid');
+    }
+    for (const [k, v] of Object.entries(labels)) validateLabel(k, v);
+    const token = newToken();
+    const result = this.db
+      .prepare('INSERT OR IGNORE INTO devices (id, token_hash, created_at, labels) VALUES (?, ?, ?, ?)')
+      .run(id, hashToken(token), Date.now(), JSON.stringify(labels));
+    if (result.changes === 0) throw new RegistryError(`device '${id}' already exists`, 'exists');
+    return token;
+  }
+
+  /** Issues a fresh token for an existing device; the old one stops working. */
+  rotateToken(id: string): string {
+    const token = newToken();
+    const result = this.db.prepare('UPDATE devices SET token_hash = ? WHERE id = ?').run(hashToken(token), id);
+    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+    return token;
+  }
+
+  authenticate(id: string, token: string): boolean {
+    const row = this.db.prepare('SELECT token_hash FROM devices WHERE id = ?').get(id) as { token_hash: string } | undefined;
+    return row !== undefined && verifyToken(token, row.token_hash);
+  }
+
+  /** id → stored hash, for writing a Mosquitto password file. */
+  tokenHashes(): Array<{ id: string; tokenHash: string }> {
+    return (this.db.prepare('SELECT id, token_hash FROM devices ORDER BY id').all() as DeviceRow[]).map((r) => ({ id: r.id, tokenHash: r.token_hash }));
+  }
+
+  get(id: string): Device | undefined {
+    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    return row && toDevice(row);
+  }
+
+  list(): Device[] {
+    return (this.db.prepare('SELECT * FROM devices ORDER BY id').all() as DeviceRow[]).map(toDevice);
+  }
+
+  setLabel(id: string, key: string, value: string | null): Device {
+    const device = this.require(id);
+    const labels = { ...device.labels };
+    if (value === null) delete labels[key];
+    else {
+      validateLabel(key, value);
+      labels[key] = value;
+    }
+    this.db.prepare('UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
+    return this.changed(id);
+  }
+
+  recordHello(id: string, hello: Hello, now = Date.now()): Device {
+    this.require(id);
+    this.db
+      .prepare('UPDATE devices SET inventory = ?, device_class = ?, first_seen = COALESCE(first_seen, ?), last_seen = ?, online = 1 WHERE id = ?')
+      .run(JSON.stringify(hello.inventory), hello.deviceClass, now, now, id);
+    return this.changed(id);
+  }
+
+  recordPresence(id: string, online: boolean, now = Date.now()): Device {
+    this.require(id);
+    this.db
+      .prepare('UPDATE devices SET online = ?, last_seen = CASE WHEN ? THEN ? ELSE last_seen END, first_seen = CASE WHEN ? THEN COALESCE(first_seen, ?) ELSE first_seen END WHERE id = ?')
+      .run(online ? 1 : 0, online ? 1 : 0, now, online ? 1 : 0, now, id);
+    return this.changed(id);
+  }
+
+  recordHeartbeat(id: string, heartbeat: Heartbeat, now = Date.now()): Device {
+    this.require(id);
+    this.db.prepare('UPDATE devices SET heartbeat = ?, last_seen = ?, online = 1 WHERE id = ?').run(JSON.stringify(heartbeat), now, id);
+    return this.changed(id);
+  }
+
+  /**
+   * At controller start nobody is known to be connected: presence messages
+   * (retained on an external broker, re-sent on reconnect) restore the truth.
+   */
+  markAllOffline(): void {
+    this.db.prepare('UPDATE devices SET online = 0').run();
+  }
+
+  remove(id: string): void {
+    const result = this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
+    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+  }
+
+  onChange(listener: (device: Device) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private require(id: string): Device {
+    const device = this.get(id);
+    if (!device) throw new RegistryError(`no device '${id}'`, 'not-found');
+    return device;
+  }
+
+  private changed(id: string): Device {
+    const device = this.require(id);
+    for (const listener of this.listeners) listener(device);
+    return device;
+  }
+}
+
+function validateLabel(key: string, value: string): void {
+  if (!LABEL_KEY_PATTERN.test(key)) throw new RegistryError(`invalid label key '${key}'`, 'invalid');
+  if (value.length > 256) throw new RegistryError(`label '${key}' value is longer than 256 characters`, 'invalid');
+}

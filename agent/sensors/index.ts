@@ -77,6 +77,7 @@ export interface SensorSnapshot {
   clockPolicyCapped: boolean | null;
   /** Firmware throttle flags (Raspberry Pi); null on hosts that do not report them. */
   throttled: ThrottleState | null;
+  /** CPU load (%) since the previous snapshot (systeminformation), else the mean of tegrastats' online cores. */
   cpuLoadPct: number | null;
   gpuLoadPct: number | null;
   gpuFreqMHz: number | null;
@@ -198,6 +199,13 @@ interface SiReading {
 
 const MB = 1024 * 1024;
 
+/**
+ * si.currentLoad() reports the load since its previous call, and repeats its last answer for calls
+ * under 200 ms apart; its very first call covers an unknown window. So the sensors prime it when
+ * created and the first snapshot waits until a fresh window of at least this long has passed.
+ */
+const LOAD_WINDOW_MS = 250;
+
 async function readSystemInformation(): Promise<SiReading | null> {
   const [temp, mem, load] = await Promise.allSettled([si.cpuTemperature(), si.mem(), si.currentLoad()]);
   const reading: SiReading = {
@@ -249,6 +257,20 @@ export function createSensors(config: SensorsConfig = {}): Sensors {
   const waitMs = config.tegrastatsWaitMs ?? intervalMs + 1500;
   const vcOptions = { command: config.vcgencmdPath ?? 'vcgencmd', timeoutMs: config.commandTimeoutMs ?? 3000 };
   const tegrastats = new TegrastatsMonitor(config.tegrastatsPath ?? 'tegrastats', intervalMs);
+  let loadPrimedAt: number | null = null;
+  if (useSi) {
+    loadPrimedAt = Date.now();
+    si.currentLoad().catch(() => undefined);
+  }
+
+  async function systemInformation(): Promise<SiReading | null> {
+    if (loadPrimedAt !== null) {
+      const wait = LOAD_WINDOW_MS - (Date.now() - loadPrimedAt);
+      loadPrimedAt = null;
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    return readSystemInformation();
+  }
 
   async function snapshot(): Promise<SensorSnapshot> {
     const [board, zones, cpus, firmware, vc, tegra, sys] = await Promise.all([
@@ -258,7 +280,7 @@ export function createSensors(config: SensorsConfig = {}): Sensors {
       readFirmwareThrottled(sysfsRoot),
       readVcgencmd(vcOptions),
       tegrastats.sample(waitMs),
-      useSi ? readSystemInformation() : Promise.resolve(null),
+      useSi ? systemInformation() : Promise.resolve(null),
     ]);
     const clocks = clockState(cpus);
     const temperature = pickTemperature(zones, tegra, vc?.tempC ?? null, sys?.tempC ?? null);

@@ -28,7 +28,7 @@ export interface BoardIdentity {
 /** Decode the raw file: drop NUL terminator(s) and surrounding whitespace; null when empty. */
 export function parseModel(raw: Buffer | string): string | null {
   const text = typeof raw === 'string' ? raw : raw.toString('utf8');
-  // Some trees hold several NUL-separated strings; the model is the first.
+  // A device-tree string property ends at its first NUL.
   const first = text.split('\0')[0].trim();
   return first === '' ? null : first;
 }

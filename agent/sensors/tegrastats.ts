@@ -57,7 +57,8 @@ export interface TegrastatsSample {
   temperatures: Record<string, number>;
   /**
    * Rail name → power. JetPack 5+ prints `mW`; JetPack 4 prints bare numbers, which NVIDIA's
-   * appendix documents as milliwatts (current/average), so both are read as mW.
+   * tegrastats appendix gives as milliwatts (current/average), and the magnitudes agree (an idle
+   * Nano reads `POM_5V_IN 1022/1022`, about 1 W), so both are read as mW.
    */
   rails: Record<string, PowerRail>;
 }

@@ -1,7 +1,6 @@
 import { Agent } from '../agent/agent.js';
 import { readInventory } from '../agent/inventory.js';
-import { readBoardIdentity } from '../agent/sensors/device-tree.js';
-import { readThermalZones } from '../agent/sensors/sysfs.js';
+import { createSensors } from '../agent/sensors/index.js';
 import { UsageError, intFlag, parse, requireFlag } from './args.js';
 import { createLogger, onShutdown } from './log.js';
 
@@ -29,23 +28,22 @@ export async function run(argv: string[]): Promise<void> {
   const keepaliveSeconds = intFlag('agent', 'keepalive', values.keepalive, 15, 2, 600);
 
   const log = createLogger('agent');
-  const board = await readBoardIdentity();
-  const inventory = await readInventory(board?.model ?? null);
+  const sensors = createSensors();
+  const first = await sensors.snapshot();
+  const inventory = await readInventory(first.board?.model ?? null);
   const agent = Agent.start({
     brokerUrl: broker,
     id,
     token,
     controllerUrl: values.controller,
     inventory,
-    temperature: hottestZone,
+    temperature: async () => (await sensors.snapshot()).temperatureC,
     heartbeatSeconds,
     keepaliveSeconds,
     log,
   });
-  onShutdown(log, () => agent.stop());
-}
-
-async function hottestZone(): Promise<number | null> {
-  const temps = (await readThermalZones()).map((z) => z.tempC).filter((t): t is number => t !== null);
-  return temps.length ? Math.max(...temps) : null;
+  onShutdown(log, async () => {
+    await agent.stop();
+    await sensors.close();
+  });
 }

@@ -24,4 +24,6 @@ export const commands: CommandSpec[] = [
   { name: 'devices label', usage: 'devices label ID key=value [key=value...]', summary: "set labels on a device ('key=' removes one)", load: async () => ({ run: (await import('./devices.js')).label }) },
   { name: 'broker-config', usage: 'broker-config --out DIR [--data DIR] [--config-dir PATH] [--port 1883]', summary: 'write Mosquitto passwd, ACL and config for the registered devices', load: () => import('./broker-config.js') },
   { name: 'model build', usage: 'model build yolov8{n,s,m,l,x}[-p2|-p6] [--nc 80] [--imgsz 640] [--seed S] -o OUT [--json]', summary: 'build a synthetic YOLOv8 ONNX model (seeded weights, for latency and compression tests)', load: () => import('./model-build.js') },
+  { name: 'detect', usage: 'detect MODEL IMAGE... [--conf 0.25] [--iou 0.45] [--json]', summary: 'detect objects in JPEG/PNG images (predict defaults: conf 0.25, NMS IoU 0.45)', load: () => import('./detect.js') },
+  { name: 'eval', usage: 'eval MODEL --data DIR [--baseline MODEL] [--conf 0.001] [--iou 0.7] [--json]', summary: 'mAP50 / mAP50-95 on a YOLO dataset (val defaults: conf 0.001, NMS IoU 0.7); --baseline adds fidelity to that model (its boxes at conf 0.25 as ground truth)', load: () => import('./eval.js') },
 ];

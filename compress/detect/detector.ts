@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import { readModel } from '../onnx/read.js';
 import type { RgbImage } from './image.js';
 import { Letterboxer } from './letterbox.js';
 import { postprocess, DEFAULT_MAX_DETECTIONS, type Detection, type PostprocessOptions } from './postprocess.js';
@@ -130,13 +132,14 @@ export class Detector {
         ? await ort.InferenceSession.create(model, sessionOptions)
         : await ort.InferenceSession.create(model, sessionOptions);
     } catch (err) {
-      const where = typeof model === 'string' ? model : `model (${model.byteLength} bytes)`;
-      throw new DetectorError(`${where}: onnxruntime cannot load it: ${err instanceof Error ? err.message : String(err)}`);
+      const why = `onnxruntime cannot load the model: ${err instanceof Error ? err.message : String(err)}`;
+      throw new DetectorError(typeof model === 'string' ? `${model}: ${why}` : why);
     }
     try {
       return new Detector(session, options);
     } catch (err) {
       await session.release();
+      if (err instanceof DetectorError && typeof model === 'string') throw new DetectorError(`${model}: ${err.message}`);
       throw err;
     }
   }
@@ -174,5 +177,33 @@ export class Detector {
   async release(): Promise<void> {
     await this.queue;
     await this.session.release();
+  }
+}
+
+/**
+ * Opens a model file as a Detector, taking class names from its ultralytics
+ * `names` metadata unless options.names is given. The file is read once.
+ */
+export async function openDetector(file: string, options: DetectorOptions = {}): Promise<Detector> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw new DetectorError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let names = options.names;
+  if (names === undefined) {
+    try {
+      const meta = readModel(bytes).metadata.get('names');
+      if (meta !== undefined) names = parseUltralyticsNames(meta);
+    } catch (err) {
+      throw new DetectorError(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  try {
+    return await Detector.create(bytes, { ...options, names });
+  } catch (err) {
+    if (err instanceof DetectorError) throw new DetectorError(`${file}: ${err.message}`);
+    throw err;
   }
 }

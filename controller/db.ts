@@ -21,6 +21,15 @@ const migrations: string[] = [
      labels TEXT NOT NULL DEFAULT '{}',
      heartbeat TEXT
    );`,
+  `CREATE TABLE artifacts (
+     sha256 TEXT PRIMARY KEY,
+     size INTEGER NOT NULL,
+     name TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     manifest TEXT NOT NULL,
+     signature TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`,
 ];
 
 export function openDb(dataDir: string): Db {

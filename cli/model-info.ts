@@ -1,0 +1,57 @@
+// edgefit model info FILE [--json]
+import { parse, printJson, UsageError } from './args.js';
+import { modelInfo, weightFormatLabel, type ModelInfo, type TensorSummary } from '../compress/onnx/info.js';
+import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
+
+const USAGE = 'model info FILE [--json]';
+
+function shape(t: TensorSummary): string {
+  return t.shape ? `[${t.shape.map((d) => (d === null ? '?' : d)).join(', ')}]` : '[?]';
+}
+
+function millions(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n.toLocaleString('en-US');
+}
+
+export function formatInfo(file: string, info: ModelInfo): string {
+  const rows: [string, string][] = [
+    ['file', file],
+    ['format', weightFormatLabel[info.weightFormat]],
+    ['ir / opset', `IR ${info.irVersion}, ${Object.entries(info.opsets).map(([d, v]) => `${d} ${v}`).join(', ')}`],
+    ['producer', info.producer || '-'],
+    ...info.inputs.map((t): [string, string] => ['input', `${t.name} ${t.type} ${shape(t)}`]),
+    ...info.outputs.map((t): [string, string] => ['output', `${t.name} ${t.type} ${shape(t)}`]),
+    ['parameters', `${millions(info.parameters)} (${info.parameters.toLocaleString('en-US')})`],
+    ['GFLOPs', `${info.gflops.toFixed(2)} (2 x MACs of conv + linear, Ultralytics convention)` + (info.matmulFlops ? `, +${(info.matmulFlops / 1e9).toFixed(3)} attention matmul` : '')],
+    ['weights', `${(info.weightBytes / 2 ** 20).toFixed(2)} MiB stored`],
+    ['nodes', `${info.nodes}: ${Object.entries(info.ops).map(([op, n]) => `${op} ${n}`).join(', ')}`],
+  ];
+  const u = info.ultralytics;
+  if (u.task || u.version || u.imgsz || u.names) {
+    const classes = u.names ? Object.keys(u.names).length : 0;
+    const first = u.names ? Object.values(u.names).slice(0, 4).join(', ') + (classes > 4 ? ', ...' : '') : '';
+    rows.push(['ultralytics', [u.task && `task ${u.task}`, u.version && `version ${u.version}`, u.imgsz && `imgsz ${u.imgsz.join('x')}`, u.stride && `stride ${u.stride}`].filter(Boolean).join(', ')]);
+    if (u.names) rows.push(['classes', `${classes}: ${first}`]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('model info', argv, { json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError(`usage: edgefit ${USAGE}`);
+  const file = positionals[0];
+  let info: ModelInfo;
+  try {
+    info = modelInfo(readModelFile(file));
+  } catch (err) {
+    if (err instanceof ModelFormatError) {
+      process.stderr.write(`edgefit model info: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (values.json) printJson({ file, ...info });
+  else process.stdout.write(formatInfo(file, info));
+  return 0;
+}

@@ -15,11 +15,17 @@ export function symmetricEigen(a: Matrix): { values: Float64Array; vectors: Matr
   const e = new Float64Array(n);
   if (n === 0) return { values: d, vectors: { rows: 0, cols: 0, data: V } };
   tridiagonalize(V, d, e, n);
-  diagonalize(V, d, e, n);
+  // QL rotations combine two eigenvectors at a time: with vectors as rows they are contiguous.
+  const rowsOfVectors = new Float64Array(n * n);
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) rowsOfVectors[c * n + r] = V[r * n + c];
+  diagonalize(rowsOfVectors, d, e, n);
   const order = Array.from(d.keys()).sort((i, j) => d[j] - d[i]);
   const values = Float64Array.from(order, (i) => d[i]);
   const vectors = new Float64Array(n * n);
-  for (let c = 0; c < n; c++) for (let r = 0; r < n; r++) vectors[r * n + c] = V[r * n + order[c]];
+  for (let c = 0; c < n; c++) {
+    const src = order[c] * n;
+    for (let r = 0; r < n; r++) vectors[r * n + c] = rowsOfVectors[src + r];
+  }
   return { values, vectors: { rows: n, cols: n, data: vectors } };
 }
 
@@ -97,7 +103,8 @@ function tridiagonalize(V: Float64Array, d: Float64Array, e: Float64Array, n: nu
   e[0] = 0;
 }
 
-function diagonalize(V: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+/** Implicit QL on the tridiagonal (d, e), rotating the eigenvector rows of W. */
+function diagonalize(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
   let f = 0;
@@ -139,11 +146,12 @@ function diagonalize(V: Float64Array, d: Float64Array, e: Float64Array, n: numbe
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
+          const wi = i * n;
+          const wj = wi + n;
           for (let k = 0; k < n; k++) {
-            const vk = k * n;
-            h = V[vk + i + 1];
-            V[vk + i + 1] = s * V[vk + i] + c * h;
-            V[vk + i] = c * V[vk + i] - s * h;
+            h = W[wj + k];
+            W[wj + k] = s * W[wi + k] + c * h;
+            W[wi + k] = c * W[wi + k] - s * h;
           }
         }
         p = (-s * s2 * c3 * el1 * e[l]) / dl1;

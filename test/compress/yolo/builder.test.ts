@@ -3,14 +3,19 @@ import * as ort from 'onnxruntime-node';
 import { writeModel } from '../../../compress/onnx/write.js';
 import { readModel } from '../../../compress/onnx/read.js';
 import { inferShapes } from '../../../compress/onnx/shapes.js';
+import { modelCost } from '../../../compress/cost.js';
 import { buildYolov8, convParameterCount, parseYolov8Name, type Yolov8Options } from '../../../compress/yolo/builder.js';
 import { anchorGrid } from '../../../compress/yolo/detect-head.js';
 import type { Model } from '../../../compress/onnx/ir.js';
 
 // ultralytics' fused YOLOv8 parameter counts (model.info() after fuse, nc=80).
 const FUSED_PARAMS = { n: 3_151_904, s: 11_156_544, m: 25_886_080, l: 43_668_288, x: 68_200_608 } as const;
+// ultralytics' GFLOPs at 640 for the same models (thop MACs × 2).
+const GFLOPS_640 = { n: 8.7, s: 28.6, m: 78.9, l: 165.2, x: 257.8 } as const;
 // yolov8-p6.yaml scale comments, fused.
 const FUSED_PARAMS_P6_N = 4_976_656;
+// Published unfused YOLOv8n-p2 summary (no fused figure is published).
+const UNFUSED_PARAMS_P2_N = 3_354_144;
 
 async function run(model: Model, seedInput = 1): Promise<ort.Tensor> {
   const session = await ort.InferenceSession.create(writeModel(model));
@@ -43,15 +48,30 @@ function expectSaneDetections(out: ort.Tensor, nc: number, imgsz: number): void 
   expect(rows).toBe(4 + nc);
 }
 
-describe('buildYolov8 parameter counts', () => {
+describe('buildYolov8 parameter counts and FLOPs', () => {
   for (const scale of ['n', 's', 'm', 'l', 'x'] as const) {
-    it(`yolov8${scale} matches ultralytics' fused count`, () => {
-      expect(convParameterCount(buildYolov8({ scale }).graph)).toBe(FUSED_PARAMS[scale]);
+    it(`yolov8${scale} matches ultralytics' fused parameters and GFLOPs at 640`, () => {
+      const model = buildYolov8({ scale });
+      expect(convParameterCount(model.graph)).toBe(FUSED_PARAMS[scale]);
+      const cost = modelCost(model);
+      expect(cost.unknownShapes).toEqual([]);
+      expect(cost.parameters).toBe(FUSED_PARAMS[scale]);
+      expect(Math.abs(cost.gflops / GFLOPS_640[scale] - 1)).toBeLessThan(0.01);
     });
   }
 
   it('yolov8n-p6 matches the yolov8-p6.yaml fused count', () => {
     expect(convParameterCount(buildYolov8({ scale: 'n', head: 'p6' }).graph)).toBe(FUSED_PARAMS_P6_N);
+  });
+
+  it('yolov8n-p2 matches the published count less its BatchNorm vectors', () => {
+    const model = buildYolov8({ scale: 'n', head: 'p2', imgsz: 64 });
+    const bnChannels = model.graph.nodes
+      .filter((n) => n.opType === 'Conv' && n.name.endsWith('/conv/Conv') && !n.name.includes('/dfl/'))
+      .reduce((sum, n) => sum + model.graph.initializers.get(n.inputs[1])!.dims[0], 0);
+    // Fusing turns each Conv module's BatchNorm (weight + bias) into one conv bias.
+    expect(convParameterCount(model.graph) + bnChannels).toBe(UNFUSED_PARAMS_P2_N);
+    expect(convParameterCount(model.graph)).toBe(3_348_240);
   });
 
   it('nc changes only the class branch outputs while c3 stays at ch0', () => {

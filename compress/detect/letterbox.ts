@@ -56,24 +56,32 @@ export function letterboxBox(box: readonly number[], t: LetterboxTransform): [nu
 }
 
 /**
- * Source taps for one axis of cv2.INTER_LINEAR: half-pixel centres,
- * src = (dst + 0.5)·(srcLen/dstLen) − 0.5, clamped at both edges.
+ * Source taps for one axis of cv2.INTER_LINEAR on uint8: half-pixel centres,
+ * src = (dst + 0.5)·(srcLen/dstLen) − 0.5 in float32, clamped at both edges,
+ * weights in 11-bit fixed point (INTER_RESIZE_COEF_SCALE = 2048) rounded half
+ * to even like cvRound.
  */
 interface AxisTaps {
   i0: Int32Array;
   i1: Int32Array;
-  w1: Float32Array;
+  w0: Int32Array;
+  w1: Int32Array;
+}
+
+const COEF_SCALE = 2048;
+
+function cvRound(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function axisTaps(srcLen: number, dstLen: number, stride: number): AxisTaps {
-  const i0 = new Int32Array(dstLen);
-  const i1 = new Int32Array(dstLen);
-  const w1 = new Float32Array(dstLen);
-  const ratio = srcLen / dstLen;
+  const taps = { i0: new Int32Array(dstLen), i1: new Int32Array(dstLen), w0: new Int32Array(dstLen), w1: new Int32Array(dstLen) };
+  const scale = 1 / (dstLen / srcLen);
   for (let d = 0; d < dstLen; d++) {
-    let f = (d + 0.5) * ratio - 0.5;
+    let f = Math.fround((d + 0.5) * scale - 0.5);
     let s = Math.floor(f);
-    f -= s;
+    f = Math.fround(f - s);
     if (s < 0) {
       s = 0;
       f = 0;
@@ -82,15 +90,45 @@ function axisTaps(srcLen: number, dstLen: number, stride: number): AxisTaps {
       s = srcLen - 1;
       f = 0;
     }
-    i0[d] = s * stride;
-    i1[d] = Math.min(s + 1, srcLen - 1) * stride;
-    w1[d] = f;
+    taps.i0[d] = s * stride;
+    taps.i1[d] = Math.min(s + 1, srcLen - 1) * stride;
+    taps.w0[d] = cvRound(Math.fround(1 - f) * COEF_SCALE);
+    taps.w1[d] = cvRound(f * COEF_SCALE);
   }
-  return { i0, i1, w1 };
+  return taps;
 }
 
 /** byte → byte/255 as float32, so the inner loop is a table lookup. */
 const UNIT = new Float32Array(256).map((_, i) => i / 255);
+
+/**
+ * cv2's vertical pass for uint8 (VResizeLinearVec_32s8u): rows of horizontal
+ * sums h0, h1 (scaled by 2048) and row weights b0, b1 → byte, all in int32.
+ */
+function vmix(h0: number, h1: number, b0: number, b1: number): number {
+  const v = ((Math.imul(h0 >> 4, b0) >> 16) + (Math.imul(h1 >> 4, b1) >> 16) + 2) >> 2;
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/** Writes 114/255 into the border around the resized image, in all three planes. */
+function fillPadding(out: Float32Array, t: LetterboxTransform): void {
+  const W = t.inputWidth;
+  const plane = W * t.inputHeight;
+  const pad = PAD_VALUE / 255;
+  const right = t.padX + t.newWidth;
+  const bottom = t.padY + t.newHeight;
+  for (let ch = 0; ch < 3; ch++) {
+    const base = ch * plane;
+    out.fill(pad, base, base + t.padY * W);
+    out.fill(pad, base + bottom * W, base + plane);
+    if (t.padX > 0 || right < W) {
+      for (let y = t.padY; y < bottom; y++) {
+        out.fill(pad, base + y * W, base + y * W + t.padX);
+        out.fill(pad, base + y * W + right, base + (y + 1) * W);
+      }
+    }
+  }
+}
 
 /**
  * Reusable letterboxer: keeps its resize tables and output tensor between
@@ -124,28 +162,28 @@ export class Letterboxer {
     const out = this.tensor;
     const W = this.inputWidth;
     const plane = W * this.inputHeight;
-    out.fill(PAD_VALUE / 255);
-    const { i0: x0s, i1: x1s, w1: wxs } = xs;
+    fillPadding(out, t);
+    const rOut = out.subarray(0, plane);
+    const gOut = out.subarray(plane, 2 * plane);
+    const bOut = out.subarray(2 * plane, 3 * plane);
+    const { i0: x0s, i1: x1s, w0: ax0s, w1: ax1s } = xs;
     const nw = t.newWidth;
     for (let dy = 0; dy < t.newHeight; dy++) {
       const r0 = ys.i0[dy];
       const r1 = ys.i1[dy];
-      const wy = ys.w1[dy];
-      const wy0 = 1 - wy;
+      const b0 = ys.w0[dy];
+      const b1 = ys.w1[dy];
       let o = (t.padY + dy) * W + t.padX;
       for (let dx = 0; dx < nw; dx++, o++) {
         const a = r0 + x0s[dx];
         const b = r0 + x1s[dx];
         const c = r1 + x0s[dx];
         const d = r1 + x1s[dx];
-        const wx = wxs[dx];
-        const wx0 = 1 - wx;
-        // cv2 resizes uint8 to uint8: round to the nearest byte before /255.
-        for (let ch = 0; ch < 3; ch++) {
-          const top = rgb[a + ch] * wx0 + rgb[b + ch] * wx;
-          const bottom = rgb[c + ch] * wx0 + rgb[d + ch] * wx;
-          out[o + ch * plane] = UNIT[(top * wy0 + bottom * wy + 0.5) | 0];
-        }
+        const ax0 = ax0s[dx];
+        const ax1 = ax1s[dx];
+        rOut[o] = UNIT[vmix(Math.imul(rgb[a], ax0) + Math.imul(rgb[b], ax1), Math.imul(rgb[c], ax0) + Math.imul(rgb[d], ax1), b0, b1)];
+        gOut[o] = UNIT[vmix(Math.imul(rgb[a + 1], ax0) + Math.imul(rgb[b + 1], ax1), Math.imul(rgb[c + 1], ax0) + Math.imul(rgb[d + 1], ax1), b0, b1)];
+        bOut[o] = UNIT[vmix(Math.imul(rgb[a + 2], ax0) + Math.imul(rgb[b + 2], ax1), Math.imul(rgb[c + 2], ax0) + Math.imul(rgb[d + 2], ax1), b0, b1)];
       }
     }
     return { tensor: out, transform: t };

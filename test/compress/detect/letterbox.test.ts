@@ -62,6 +62,14 @@ describe('letterbox tensor', () => {
     expect(tensor[1] * 255).toBeCloseTo(228, 4);
   });
 
+  it('is bit-exact with cv2.resize INTER_LINEAR on uint8 (references from OpenCV 4.14)', () => {
+    const rgb = Uint8Array.from({ length: 7 * 5 * 3 }, (_, i) => (i * 37 + 11) % 256);
+    const bytes = (t: Float32Array) => Array.from(t, (v) => Math.round(v * 255));
+    // cv2.resize(img, (14, 10))[:, :, 0] and cv2.resize(img, (4, 3))[:, :, 1]
+    expect(bytes(letterbox({ width: 7, height: 5, rgb }, 14, 10).tensor.subarray(0, 140))).toEqual([11, 39, 94, 150, 205, 197, 124, 116, 171, 163, 90, 82, 137, 165, 13, 41, 96, 152, 207, 199, 126, 118, 173, 165, 92, 84, 139, 167, 18, 45, 101, 156, 212, 203, 131, 122, 178, 169, 97, 88, 144, 172, 22, 50, 105, 161, 216, 208, 135, 127, 182, 174, 101, 93, 148, 176, 27, 54, 110, 165, 221, 212, 140, 131, 187, 178, 106, 97, 153, 181, 31, 59, 114, 154, 177, 169, 128, 136, 191, 183, 110, 102, 157, 185, 36, 63, 119, 126, 86, 77, 101, 140, 196, 187, 115, 106, 162, 190, 40, 68, 123, 115, 42, 34, 89, 145, 200, 192, 119, 111, 166, 194, 45, 72, 128, 119, 47, 38, 94, 149, 205, 196, 124, 115, 171, 199, 47, 75, 130, 122, 49, 41, 96, 152, 207, 199, 126, 118, 173, 201]);
+    expect(bytes(letterbox({ width: 7, height: 5, rgb }, 4, 3).tensor.subarray(12, 24))).toEqual([92, 31, 225, 163, 108, 46, 240, 178, 122, 61, 31, 193]);
+  });
+
   it('a reused Letterboxer gives the same result as a fresh one and repads between sizes', () => {
     const lb = new Letterboxer(32);
     lb.run(solid(32, 8, [10, 20, 30]));

@@ -27,4 +27,5 @@ export const commands: CommandSpec[] = [
   { name: 'detect', usage: 'detect MODEL IMAGE... [--conf 0.25] [--iou 0.45] [--json]', summary: 'detect objects in JPEG/PNG images (predict defaults: conf 0.25, NMS IoU 0.45)', load: () => import('./detect.js') },
   { name: 'eval', usage: 'eval MODEL --data DIR [--baseline MODEL] [--conf 0.001] [--iou 0.7] [--json]', summary: 'mAP50 / mAP50-95 on a YOLO dataset (val defaults: conf 0.001, NMS IoU 0.7); --baseline adds fidelity to that model (its boxes at conf 0.25 as ground truth)', load: () => import('./eval.js') },
   { name: 'model info', usage: 'model info FILE [--json]', summary: 'inputs, outputs, opset, op histogram, parameters, GFLOPs, weight format and Ultralytics metadata of an ONNX model', load: () => import('./model-info.js') },
+  { name: 'model dequantize', usage: 'model dequantize FILE -o OUT [--json]', summary: 'turn a QDQ or dynamic int8 ONNX model back into a float model (weights dequantized, Q/DQ pairs removed)', load: () => import('./model-dequantize.js') },
 ];

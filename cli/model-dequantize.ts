@@ -1,0 +1,31 @@
+// edgefit model dequantize FILE -o OUT
+import { parse, requireFlag, UsageError } from './args.js';
+import { DequantizeError, dequantizeModel } from '../compress/onnx/dequantize.js';
+import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
+import { writeModelFile } from '../compress/onnx/write.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('model dequantize', argv, { out: { type: 'string', short: 'o' }, json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('usage: edgefit model dequantize FILE -o OUT');
+  const out = requireFlag('model dequantize', 'out', values.out);
+  try {
+    const { model, report } = dequantizeModel(readModelFile(positionals[0]));
+    writeModelFile(model, out);
+    const convs = model.graph.nodes.filter((n) => n.opType === 'Conv').length;
+    if (values.json) process.stdout.write(JSON.stringify({ out, convs, ...report }, null, 2) + '\n');
+    else {
+      process.stdout.write(
+        `${positionals[0]} (${report.source}) → ${out}: ${report.nodesBefore} → ${report.nodesAfter} nodes, ${convs} Conv; ` +
+          `${report.foldedWeights} weight/bias DequantizeLinear folded, ${report.bypassedActivationPairs} activation Q/DQ pairs bypassed, ` +
+          `${report.rewrittenConvIntegers} ConvInteger rewritten\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof ModelFormatError || err instanceof DequantizeError) {
+      process.stderr.write(`edgefit model dequantize: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

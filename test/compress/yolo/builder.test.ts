@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { writeModel } from '../../../compress/onnx/write.js';
 import { readModel } from '../../../compress/onnx/read.js';
@@ -7,6 +10,8 @@ import { modelCost } from '../../../compress/cost.js';
 import { buildYolov8, convParameterCount, parseYolov8Name, type Yolov8Options } from '../../../compress/yolo/builder.js';
 import { anchorGrid } from '../../../compress/yolo/detect-head.js';
 import type { Model } from '../../../compress/onnx/ir.js';
+import { run as modelBuild } from '../../../cli/model-build.js';
+import { UsageError } from '../../../cli/args.js';
 
 // ultralytics' fused YOLOv8 parameter counts (model.info() after fuse, nc=80).
 const FUSED_PARAMS = { n: 3_151_904, s: 11_156_544, m: 25_886_080, l: 43_668_288, x: 68_200_608 } as const;
@@ -182,5 +187,32 @@ describe('buildYolov8 determinism and validation', () => {
     expect(parseYolov8Name('yolov8n-p2')).toEqual({ scale: 'n', head: 'p2' });
     expect(parseYolov8Name('yolov8q')).toBeUndefined();
     expect(parseYolov8Name('yolov8n-p7')).toBeUndefined();
+  });
+});
+
+describe('edgefit model build', () => {
+  it('writes the model and reports it as JSON', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'edgefit-build-'));
+    const out = path.join(dir, 'sub', 'n2.onnx');
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      await modelBuild(['yolov8n-p2', '--imgsz', '64', '--nc', '5', '--seed', '3', '-o', out, '--json']);
+      const report = JSON.parse(String(write.mock.calls.map((c) => c[0]).join('')));
+      expect(report).toMatchObject({ model: 'yolov8n-p2', path: out, nc: 5, imgsz: 64, seed: 3, output: [1, 9, 16 * 16 + 8 * 8 + 4 * 4 + 2 * 2], synthetic: true });
+      const back = readModel(readFileSync(out));
+      expect(convParameterCount(back.graph)).toBe(report.params);
+      expect(back.metadata.get('edgefit.arch')).toBe('yolov8n-p2');
+    } finally {
+      write.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers bad names and flags with usage errors', async () => {
+    await expect(modelBuild(['yolov8z', '-o', 'x.onnx'])).rejects.toThrow(UsageError);
+    await expect(modelBuild(['yolov8n', '--imgsz', '100', '-o', 'x.onnx'])).rejects.toThrow(/multiple of 32/);
+    await expect(modelBuild(['yolov8n-p6', '--imgsz', '96', '-o', 'x.onnx'])).rejects.toThrow(/multiple of 64/);
+    await expect(modelBuild(['yolov8n', '--nc', '0', '-o', 'x.onnx'])).rejects.toThrow(/--nc/);
+    await expect(modelBuild(['yolov8n'])).rejects.toThrow(/--out is required/);
   });
 });

@@ -104,6 +104,8 @@ const UNIT = new Float32Array(256).map((_, i) => i / 255);
 /**
  * cv2's vertical pass for uint8 (VResizeLinearVec_32s8u): rows of horizontal
  * sums h0, h1 (scaled by 2048) and row weights b0, b1 → byte, all in int32.
+ * cv2 rounds the last (3·width mod vector-width) bytes of a row with its scalar
+ * formula instead; using the vector one everywhere differs there by ≤ 1 level.
  */
 function vmix(h0: number, h1: number, b0: number, b1: number): number {
   const v = ((Math.imul(h0 >> 4, b0) >> 16) + (Math.imul(h1 >> 4, b1) >> 16) + 2) >> 2;

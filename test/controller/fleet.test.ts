@@ -108,7 +108,7 @@ describe('controller ⇄ agents on the embedded broker', () => {
   it('refuses payloads over 1 MiB', async () => {
     const client = mqtt.connect(controller.brokerUrl, { username: 'pi-a', password: tokens['pi-a'], clientId: 'big', reconnectPeriod: 0 });
     await new Promise((r) => client.once('connect', r));
-    const closed = new Promise((r) => client.once('close', r));
+    const closed = new Promise<void>((r) => client.once('close', () => r()));
     client.publish(deviceTopic('pi-a', 'telemetry'), Buffer.alloc(MAX_PAYLOAD_BYTES + 1024 * 1024, 1), { qos: 0 });
     await closed;
     client.end(true);

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { ArtifactStore } from './artifacts/store.js';
+import { loadOrCreateSigningKey, type SigningKey } from './artifacts/signing.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { openDb } from './db.js';
 import { FleetLink } from './fleet-link.js';
@@ -20,6 +22,9 @@ export interface ControllerOptions {
 
 export interface Controller {
   registry: Registry;
+  /** Content-addressed, signed model store: `put` a candidate, hand its ref to devices. */
+  artifacts: ArtifactStore;
+  signingKey: SigningKey;
   httpUrl: string;
   brokerUrl: string;
   adminToken: string;
@@ -34,6 +39,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   registry.markAllOffline();
   const controllerSecret = loadOrCreateSecret(dataDir, 'controller.secret');
   const adminToken = loadOrCreateSecret(dataDir, 'admin.token');
+  const signingKey = loadOrCreateSigningKey(dataDir);
+  const artifacts = new ArtifactStore(db, dataDir, signingKey);
 
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;
@@ -49,15 +56,17 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   }
   const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, log: log.child({ component: 'fleet' }) });
 
-  const app = buildApp({ registry, adminToken, log });
+  const app = buildApp({ registry, artifacts, signingKey, adminToken, log });
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;
   const httpUrl = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
-  log.info({ http: httpUrl, broker: brokerUrl, data: dataDir }, 'controller ready');
+  log.info({ http: httpUrl, broker: brokerUrl, data: dataDir, artifactKey: signingKey.fingerprint }, 'controller ready');
 
   return {
     registry,
+    artifacts,
+    signingKey,
     httpUrl,
     brokerUrl: broker ? `mqtt://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${broker.port}` : brokerUrl,
     adminToken,

@@ -1,12 +1,17 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { ArtifactStore } from '../artifacts/store.js';
+import type { SigningKey } from '../artifacts/signing.js';
 import type { Registry } from '../registry.js';
+import { artifactsRoutes } from './artifacts.js';
 import { requireAdminToken } from './auth.js';
 import { devicesRoutes } from './devices.js';
 import { errorHandler } from './validate.js';
 
 export interface AppDeps {
   registry: Registry;
+  artifacts: ArtifactStore;
+  signingKey: SigningKey;
   adminToken: string;
   log: Logger;
 }
@@ -21,5 +26,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   errorHandler(app);
   app.get('/healthz', async () => ({ ok: true }));
   app.register(devicesRoutes(deps.registry));
+  app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
   return app;
 }

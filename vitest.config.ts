@@ -9,5 +9,6 @@ export default defineConfig({
     // running them two at a time keeps timings honest.
     maxWorkers: 2,
     pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -1,0 +1,187 @@
+// Planning that measures little, pure. Devices of one class share
+// measurements; within a precision family latency grows with FLOPs, so the
+// planner starts in the middle of a family (bisection), fits latency ≈ a·FLOPs
+// + b per family on what it measured, predicts the rest, and measures only the
+// candidates its prediction cannot settle: the predicted choice (a choice is
+// always a measurement) and anything predicted to miss by less than the margin.
+import { rankByObjective, sloExcess, sloViolations, objectiveMode, tiedByObjective, type Evidence, type LadderCandidate, type Metrics, type ServiceLevel } from './policy.js';
+
+export type Outcome = { ok: true; metrics: Metrics } | { ok: false; error: string };
+
+export interface PlannerOptions {
+  /** Skip a candidate on a fitted (≥ 2 point) prediction only when it misses by more than this fraction. */
+  margin?: number;
+  /** The same for a one-point (proportional) prediction, which is rougher. */
+  roughMargin?: number;
+}
+
+export type PlanStep =
+  | { kind: 'measure'; candidateId: string; why: string; evidence: Map<string, Evidence> }
+  | { kind: 'done'; evidence: Map<string, Evidence>; profiles: number; exhaustive: number };
+
+interface Line {
+  a: number;
+  b: number;
+}
+
+/** Least squares y ≈ a·x + b; with one distinct x, a line through the origin. */
+export function fitLine(points: ReadonlyArray<readonly [number, number]>): Line | undefined {
+  if (points.length === 0) return undefined;
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p[0], 0) / n;
+  const my = points.reduce((s, p) => s + p[1], 0) / n;
+  const sxx = points.reduce((s, p) => s + (p[0] - mx) ** 2, 0);
+  if (sxx <= 1e-12 * Math.max(1, mx * mx)) return mx > 0 ? { a: my / mx, b: 0 } : undefined;
+  const sxy = points.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0);
+  const a = sxy / sxx;
+  return { a, b: my - a * mx };
+}
+
+interface FamilyModel {
+  frameMs: Line;
+  p95Ms: Line;
+  memoryMb: Line;
+  /** Distinct FLOPs measured: 1 means a proportional guess, 2+ a fit. */
+  points: number;
+}
+
+function familyModels(ladder: readonly LadderCandidate[], measured: ReadonlyMap<string, Outcome>): Map<string, FamilyModel> {
+  const byFamily = new Map<string, Array<{ c: LadderCandidate; m: Metrics }>>();
+  for (const c of ladder) {
+    const o = measured.get(c.id);
+    if (!o?.ok) continue;
+    const list = byFamily.get(c.family) ?? [];
+    list.push({ c, m: o.metrics });
+    byFamily.set(c.family, list);
+  }
+  const models = new Map<string, FamilyModel>();
+  for (const [family, list] of byFamily) {
+    const frameMs = fitLine(list.map(({ c, m }) => [c.flops, 1000 / m.fps] as const));
+    const p95Ms = fitLine(list.map(({ c, m }) => [c.flops, m.p95Ms] as const));
+    const memoryMb = fitLine(list.map(({ c, m }) => [c.sizeBytes, m.memoryMb] as const));
+    if (!frameMs || !p95Ms || !memoryMb) continue;
+    models.set(family, { frameMs, p95Ms, memoryMb, points: new Set(list.map(({ c }) => c.flops)).size });
+  }
+  // One point fixes a family's scale but not its fixed overhead: borrow the
+  // overhead-to-slope shape of a fitted family rather than assume none.
+  const shaped = [...models.values()].find((m) => m.points >= 2 && m.frameMs.a > 0 && m.p95Ms.a > 0);
+  if (shaped) {
+    for (const [family, model] of models) {
+      if (model.points !== 1) continue;
+      const point = byFamily.get(family)![0];
+      const rescale = (shape: Line, y: number, x: number): Line => {
+        const s = y / Math.max(1e-9, shape.a * x + shape.b);
+        return { a: shape.a * s, b: shape.b * s };
+      };
+      models.set(family, { ...model, frameMs: rescale(shaped.frameMs, 1000 / point.m.fps, point.c.flops), p95Ms: rescale(shaped.p95Ms, point.m.p95Ms, point.c.flops) });
+    }
+  }
+  return models;
+}
+
+function predict(model: FamilyModel, c: LadderCandidate): Metrics {
+  const at = (l: Line, x: number) => Math.max(1e-6, l.a * x + l.b);
+  return { fps: 1000 / at(model.frameMs, c.flops), p95Ms: at(model.p95Ms, c.flops), memoryMb: at(model.memoryMb, c.sizeBytes), tempC: null };
+}
+
+/** What is known of every candidate from the measurements so far: measured, failed, implied by a slower sibling, predicted, or unknown. */
+export function evidenceFor(ladder: readonly LadderCandidate[], measured: ReadonlyMap<string, Outcome>, slo: ServiceLevel): Map<string, Evidence> {
+  const models = familyModels(ladder, measured);
+  const evidence = new Map<string, Evidence>();
+  for (const c of ladder) {
+    const o = measured.get(c.id);
+    if (o) {
+      evidence.set(c.id, o.ok ? { basis: 'measured', metrics: o.metrics } : { basis: 'failed', error: o.error });
+      continue;
+    }
+    // A sibling with no more FLOPs that already missed the level: this one misses too (the monotone assumption).
+    const slower = ladder
+      .filter((s) => s.family === c.family && s.flops <= c.flops && s.sizeBytes <= c.sizeBytes)
+      .map((s) => ({ s, o: measured.get(s.id) }))
+      .find(({ o: so }) => so?.ok && sloViolations(so.metrics, slo).length > 0);
+    if (slower?.o?.ok) {
+      evidence.set(c.id, { basis: 'implied', by: slower.s.id, violations: sloViolations(slower.o.metrics, slo) });
+      continue;
+    }
+    const model = models.get(c.family);
+    evidence.set(c.id, model ? { basis: 'predicted', metrics: predict(model, c) } : { basis: 'unknown' });
+  }
+  return evidence;
+}
+
+/** The candidate of `family` nearest the middle of the undecided ones by FLOPs: where a bisection starts. */
+function bisectionPoint(ladder: readonly LadderCandidate[], family: string, evidence: ReadonlyMap<string, Evidence>): LadderCandidate {
+  const open = ladder.filter((c) => c.family === family && evidence.get(c.id)?.basis === 'unknown').sort((a, b) => a.flops - b.flops || (a.id < b.id ? -1 : 1));
+  return open[Math.floor((open.length - 1) / 2)];
+}
+
+/**
+ * The next measurement, or done. Walks the candidates best first: a measured
+ * one that meets the level ends the walk (after settling ties on latency);
+ * failed, implied and clearly-missing predicted ones are passed over; the
+ * first one nothing settles is measured — in a family with no measurement
+ * yet, the middle of that family instead, so each first profile halves it.
+ */
+export function planStep(ladder: readonly LadderCandidate[], slo: ServiceLevel, measured: ReadonlyMap<string, Outcome>, opts: PlannerOptions = {}): PlanStep {
+  const margin = opts.margin ?? 0.1;
+  const roughMargin = opts.roughMargin ?? 0.15;
+  const evidence = evidenceFor(ladder, measured, slo);
+  const models = familyModels(ladder, measured);
+  const mode = objectiveMode(ladder);
+  const ranked = rankByObjective(ladder, evidence);
+  const done = (): PlanStep => ({ kind: 'done', evidence, profiles: measured.size, exhaustive: ladder.length });
+  const measure = (c: LadderCandidate, why: string): PlanStep => ({ kind: 'measure', candidateId: c.id, why, evidence });
+
+  for (let i = 0; i < ranked.length; i++) {
+    const c = ranked[i];
+    const e = evidence.get(c.id)!;
+    switch (e.basis) {
+      case 'measured': {
+        if (sloViolations(e.metrics, slo).length > 0) continue;
+        // A tied candidate (same accuracy or size) may still be faster: settle an unmeasured one that could be.
+        for (const t of ranked.slice(i + 1).filter((t) => tiedByObjective(t, c, mode))) {
+          const te = evidence.get(t.id)!;
+          if (te.basis === 'unknown') return measure(t, `tied with ${c.name} on the objective; its latency decides`);
+          if (te.basis === 'predicted' && 1000 / te.metrics.fps < 1000 / e.metrics.fps && sloViolations(te.metrics, slo).length === 0) {
+            return measure(t, `tied with ${c.name} on the objective and predicted faster`);
+          }
+        }
+        return done();
+      }
+      case 'failed':
+      case 'implied':
+        continue;
+      case 'predicted': {
+        const excess = sloExcess(e.metrics, slo);
+        const allowed = (models.get(c.family)?.points ?? 0) >= 2 ? margin : roughMargin;
+        if (excess > allowed) continue;
+        return measure(c, excess > 0 ? `predicted to miss the service level by only ${(excess * 100).toFixed(0)} %: near the boundary` : 'predicted to meet the service level: confirm before choosing');
+      }
+      case 'unknown': {
+        const start = bisectionPoint(ladder, c.family, evidence);
+        return measure(start, `no measurement of the ${c.family} family yet: start its bisection in the middle`);
+      }
+    }
+  }
+  return done();
+}
+
+export interface PlanRecord {
+  /** Profiles this class needed. */
+  profiles: number;
+  /** Profiles an exhaustive sweep would have needed: the whole ladder. */
+  exhaustive: number;
+}
+
+/** Runs the planner to the end against a measuring function; for tests and offline what-ifs. */
+export function planAll(ladder: readonly LadderCandidate[], slo: ServiceLevel, oracle: (c: LadderCandidate) => Outcome, opts: PlannerOptions = {}): { evidence: Map<string, Evidence>; record: PlanRecord; order: string[] } {
+  const measured = new Map<string, Outcome>();
+  const order: string[] = [];
+  for (;;) {
+    const step = planStep(ladder, slo, measured, opts);
+    if (step.kind === 'done') return { evidence: step.evidence, record: { profiles: step.profiles, exhaustive: step.exhaustive }, order };
+    if (measured.has(step.candidateId)) throw new Error(`planner asked twice for ${step.candidateId}`);
+    measured.set(step.candidateId, oracle(ladder.find((c) => c.id === step.candidateId)!));
+    order.push(step.candidateId);
+  }
+}

@@ -1,4 +1,9 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
+import { ArtifactCache, DEFAULT_CACHE_CAP_BYTES } from '../agent/artifacts/cache.js';
+import { ControllerKeyMismatch, pinControllerKey } from '../agent/artifacts/key-pin.js';
 import { readInventory } from '../agent/inventory.js';
 import { createSensors } from '../agent/sensors/index.js';
 import { UsageError, intFlag, parse, requireFlag } from './args.js';
@@ -15,6 +20,9 @@ export async function run(argv: string[]): Promise<void> {
       controller: { type: 'string' },
       heartbeat: { type: 'string' },
       keepalive: { type: 'string' },
+      state: { type: 'string' },
+      'cache-cap-mb': { type: 'string' },
+      'controller-key': { type: 'string' },
     },
     false,
   );
@@ -26,16 +34,26 @@ export async function run(argv: string[]): Promise<void> {
   if (!token) throw new UsageError('agent: --token (or EDGEFIT_TOKEN) is required');
   const heartbeatSeconds = intFlag('agent', 'heartbeat', values.heartbeat, 10, 1, 59);
   const keepaliveSeconds = intFlag('agent', 'keepalive', values.keepalive, 15, 2, 600);
+  const stateDir = path.resolve(values.state ?? DEFAULT_STATE_DIR);
+  const cacheCapBytes = intFlag('agent', 'cache-cap-mb', values['cache-cap-mb'], DEFAULT_CACHE_CAP_BYTES / MB, 1, 1024 * 1024) * MB;
+  const controllerUrl = values.controller?.replace(/\/+$/, '');
+  if (controllerUrl !== undefined && !/^https?:\/\/[^/]/.test(controllerUrl)) throw new UsageError(`agent: --controller must be a URL like http://host:8080, got '${controllerUrl}'`);
+  if (values['controller-key'] !== undefined && controllerUrl === undefined) throw new UsageError('agent: --controller-key needs --controller (artifacts come from the controller)');
+  const explicitKeyPem = values['controller-key'] === undefined ? undefined : readKeyFile(values['controller-key']);
 
   const log = createLogger('agent');
   const sensors = createSensors();
   const first = await sensors.snapshot();
   const inventory = await readInventory(first.board?.model ?? null);
+  const artifacts = controllerUrl
+    ? await openArtifactCache({ stateDir, controllerUrl, deviceId: id, token, explicitKeyPem, capBytes: cacheCapBytes, log })
+    : undefined;
+  if (!artifacts) log.info('no --controller: artifacts (models) are disabled on this agent');
   const agent = Agent.start({
     brokerUrl: broker,
     id,
     token,
-    controllerUrl: values.controller,
+    controllerUrl,
     inventory,
     temperature: async () => (await sensors.snapshot()).temperatureC,
     heartbeatSeconds,
@@ -46,4 +64,41 @@ export async function run(argv: string[]): Promise<void> {
     await agent.stop();
     await sensors.close();
   });
+}
+
+const MB = 1024 * 1024;
+const DEFAULT_STATE_DIR = './.edgefit-agent';
+
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`agent: cannot read --controller-key ${file}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Pins the controller's artifact key (waiting for the controller while nothing
+ * is pinned yet) and opens the verified model cache under the state dir. A
+ * changed controller key is fatal: the agent stops rather than trust it.
+ */
+async function openArtifactCache(o: { stateDir: string; controllerUrl: string; deviceId: string; token: string; explicitKeyPem?: string; capBytes: number; log: Logger }): Promise<ArtifactCache> {
+  const log = o.log.child({ component: 'artifacts' });
+  let delayMs = 1000;
+  for (;;) {
+    try {
+      const key = await pinControllerKey({ ...o, log });
+      const cache = new ArtifactCache({ dir: path.join(o.stateDir, 'artifacts'), capBytes: o.capBytes, controllerUrl: o.controllerUrl, deviceId: o.deviceId, token: o.token, publicKeyPem: key.publicKeyPem, log });
+      log.info({ fingerprint: key.fingerprint, cached: cache.list().length, usedBytes: cache.usedBytes, capBytes: cache.capBytes }, 'artifact cache ready');
+      return cache;
+    } catch (err) {
+      if (err instanceof ControllerKeyMismatch) {
+        log.fatal({ pinned: err.pinned, presented: err.presented }, err.message);
+        throw err;
+      }
+      log.warn({ err: (err as Error).message, retryInMs: delayMs }, 'cannot enroll the controller artifact key yet');
+      await new Promise((r) => setTimeout(r, delayMs));
+      delayMs = Math.min(delayMs * 2, 30_000);
+    }
+  }
 }

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PUBLIC_KEY_FILE } from '../controller/artifacts/signing.js';
 import { startController } from '../controller/controller.js';
 import type { Registry } from '../controller/registry.js';
 import { parse } from './args.js';
@@ -36,13 +37,16 @@ export async function run(argv: string[]): Promise<void> {
   const log = createLogger('edgefit');
   const controller = await startController({ ...options, log });
   const id = localDeviceId();
-  const token = localToken(controller.registry, path.resolve(options.dataDir), id);
+  const dataDir = path.resolve(options.dataDir);
+  const token = localToken(controller.registry, dataDir, id);
 
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   let agent: ChildProcess | undefined;
   let stopping = false;
   const startAgent = () => {
-    agent = spawn(process.execPath, [main, 'agent', '--broker', controller.brokerUrl, '--id', id, '--controller', controller.httpUrl, ...(values.heartbeat ? ['--heartbeat', values.heartbeat] : [])], {
+    // The local agent keeps its state in the data dir and pins the controller's key from the file, not the network.
+    const agentArgs = ['--broker', controller.brokerUrl, '--id', id, '--controller', controller.httpUrl, '--state', path.join(dataDir, 'agent'), '--controller-key', path.join(dataDir, PUBLIC_KEY_FILE)];
+    agent = spawn(process.execPath, [main, 'agent', ...agentArgs, ...(values.heartbeat ? ['--heartbeat', values.heartbeat] : [])], {
       env: { ...process.env, EDGEFIT_TOKEN: token },
       stdio: 'inherit',
     });

@@ -23,7 +23,7 @@ describe('controller artifact store and HTTP', () => {
 
   const admin = () => ({ authorization: `Bearer ${controller.adminToken}` });
   const upload = (body: Uint8Array, query = '?name=yolov8n-int8.onnx', headers: Record<string, string> = admin()) =>
-    fetch(`${controller.httpUrl}/api/artifacts${query}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...headers }, body });
+    fetch(`${controller.httpUrl}/api/artifacts${query}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...headers }, body: new Uint8Array(body) });
   const get = (p: string, headers: Record<string, string> = {}, method = 'GET') => fetch(controller.httpUrl + p, { method, headers: { authorization: deviceAuth, ...headers } });
 
   beforeAll(async () => {

@@ -1,0 +1,219 @@
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ArtifactRef, SHA256_PATTERN, checkRef } from '../../protocol/artifacts.js';
+import { ArtifactDownloadError, ArtifactRejected, downloadArtifact, installedPath, sha256File, sidecarPath } from './download.js';
+
+export const DEFAULT_CACHE_CAP_BYTES = 2 * 1024 * 1024 * 1024;
+
+export interface ArtifactCacheOptions {
+  dir: string;
+  capBytes: number;
+  controllerUrl: string;
+  deviceId: string;
+  token: string;
+  /** The pinned controller key (see key-pin.ts): the only signer trusted. */
+  publicKeyPem: string;
+  log: Logger;
+  /** Download tuning, see DownloadOptions. */
+  attempts?: number;
+  retryDelayMs?: number;
+  idleTimeoutMs?: number;
+}
+
+interface Entry {
+  sha256: string;
+  size: number;
+  lastUsed: number;
+  /** The sha256 of the bytes on disk was checked in this process. */
+  hashVerified: boolean;
+}
+
+export interface CacheEntryInfo {
+  sha256: string;
+  size: number;
+  lastUsed: number;
+  pinned: boolean;
+}
+
+/**
+ * The agent's verified model cache. ensure() hands out a path only for bytes
+ * whose sha256 matches a manifest signed by the pinned controller key; models
+ * in use are pinned and never evicted; the rest go least recently used first
+ * once the cache passes its disk cap.
+ */
+export class ArtifactCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly pins = new Map<string, number>();
+  private readonly inflight = new Map<string, Promise<string>>();
+  private clock = 0;
+
+  constructor(private readonly opts: ArtifactCacheOptions) {
+    if (!Number.isSafeInteger(opts.capBytes) || opts.capBytes <= 0) throw new Error(`cache cap must be a positive number of bytes, got ${opts.capBytes}`);
+    mkdirSync(opts.dir, { recursive: true });
+    this.scan();
+    this.evict(0, new Set());
+  }
+
+  /** A verified local path for the artifact, downloading it if needed. Concurrent calls for one artifact share one download. */
+  ensure(ref: ArtifactRef): Promise<string> {
+    const parsed = ArtifactRef.safeParse(ref);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const sha = typeof (ref as { sha256?: unknown } | null)?.sha256 === 'string' ? (ref as { sha256: string }).sha256 : '(none)';
+      return Promise.reject(new ArtifactRejected(sha, 'manifest', `malformed ref: ${issue.path.join('.') || 'ref'}: ${issue.message}`));
+    }
+    const sha = parsed.data.sha256;
+    const running = this.inflight.get(sha);
+    if (running) return running;
+    const job = this.load(parsed.data).finally(() => this.inflight.delete(sha));
+    this.inflight.set(sha, job);
+    return job;
+  }
+
+  /** Marks a model as in use: it stays on disk until every pin is released. */
+  pin(sha256: string): void {
+    this.pins.set(sha256, (this.pins.get(sha256) ?? 0) + 1);
+  }
+
+  unpin(sha256: string): void {
+    const n = (this.pins.get(sha256) ?? 0) - 1;
+    if (n > 0) this.pins.set(sha256, n);
+    else this.pins.delete(sha256);
+  }
+
+  get usedBytes(): number {
+    let total = 0;
+    for (const e of this.entries.values()) total += e.size;
+    return total;
+  }
+
+  get capBytes(): number {
+    return this.opts.capBytes;
+  }
+
+  list(): CacheEntryInfo[] {
+    return [...this.entries.values()]
+      .sort((a, b) => b.lastUsed - a.lastUsed)
+      .map((e) => ({ sha256: e.sha256, size: e.size, lastUsed: e.lastUsed, pinned: this.pins.has(e.sha256) }));
+  }
+
+  private async load(ref: ArtifactRef): Promise<string> {
+    const { dir, log } = this.opts;
+    // A cached copy is only as trusted as the ref naming it: check the signature every time.
+    const check = checkRef(ref, this.opts.publicKeyPem);
+    if (!check.ok) throw new ArtifactRejected(ref.sha256, check.reason, check.message);
+
+    const cached = this.entries.get(ref.sha256);
+    if (cached && !cached.hashVerified) {
+      // Start-up checks size and signature only; the full hash is paid once, the first time the model is loaded.
+      const digest = await sha256File(installedPath(dir, ref.sha256)).catch(() => 'unreadable');
+      if (digest === ref.sha256) cached.hashVerified = true;
+      else {
+        log.warn({ sha256: ref.sha256, digest }, 'cached artifact is corrupt on disk; downloading it again');
+        this.remove(ref.sha256);
+      }
+    }
+    if (this.entries.has(ref.sha256)) return this.touch(ref.sha256);
+
+    if (ref.size > this.opts.capBytes) {
+      throw new ArtifactDownloadError(`artifact ${ref.sha256} (${ref.size} bytes) is larger than the whole cache (${this.opts.capBytes} bytes)`, false);
+    }
+    this.evict(ref.size, new Set([ref.sha256]));
+    await downloadArtifact({ ...this.opts, ref, dir });
+    this.entries.set(ref.sha256, { sha256: ref.sha256, size: ref.size, lastUsed: 0, hashVerified: true });
+    const file = this.touch(ref.sha256);
+    this.evict(0, new Set([ref.sha256]));
+    return file;
+  }
+
+  private touch(sha256: string): string {
+    const entry = this.entries.get(sha256)!;
+    this.clock = Math.max(Date.now(), this.clock + 1);
+    entry.lastUsed = this.clock;
+    const file = installedPath(this.opts.dir, sha256);
+    // The file's mtime carries last use across restarts (atime is often disabled).
+    try {
+      utimesSync(file, new Date(), new Date(this.clock));
+    } catch (err) {
+      this.opts.log.warn({ sha256, err: (err as Error).message }, 'could not record artifact use');
+    }
+    return file;
+  }
+
+  /** Evicts least recently used, unpinned, idle entries until `incoming` more bytes fit under the cap. */
+  private evict(incoming: number, keep: Set<string>): void {
+    let used = this.usedBytes;
+    if (used + incoming <= this.opts.capBytes) return;
+    const candidates = [...this.entries.values()]
+      .filter((e) => !this.pins.has(e.sha256) && !keep.has(e.sha256) && !this.inflight.has(e.sha256))
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const e of candidates) {
+      if (used + incoming <= this.opts.capBytes) break;
+      this.remove(e.sha256);
+      used -= e.size;
+      this.opts.log.info({ sha256: e.sha256, size: e.size }, 'evicted artifact (least recently used)');
+    }
+    if (used + incoming > this.opts.capBytes) {
+      this.opts.log.warn({ used, incoming, cap: this.opts.capBytes }, 'artifact cache over its cap: the rest is pinned or in use');
+    }
+  }
+
+  private remove(sha256: string): void {
+    this.entries.delete(sha256);
+    for (const file of [installedPath(this.opts.dir, sha256), sidecarPath(this.opts.dir, sha256)]) {
+      try {
+        unlinkSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
+
+  /** Start-up: keep an installed file only if its sidecar ref verifies against the pinned key and its size matches. */
+  private scan(): void {
+    const { dir, log } = this.opts;
+    const names = readdirSync(dir);
+    for (const name of names) {
+      const file = path.join(dir, name);
+      if (name.endsWith('.tmp')) {
+        unlinkSync(file);
+        continue;
+      }
+      const m = /^([0-9a-f]{64})\.(onnx|json)$/.exec(name);
+      if (!m) continue;
+      const sha = m[1];
+      if (m[2] === 'json') {
+        if (!names.includes(`${sha}.onnx`)) unlinkSync(file);
+        continue;
+      }
+      const problem = this.checkInstalled(sha);
+      if (problem) {
+        log.warn({ sha256: sha, problem }, 'dropping cached artifact that fails verification');
+        this.remove(sha);
+        continue;
+      }
+      const { size, mtimeMs } = statSync(file);
+      this.entries.set(sha, { sha256: sha, size, lastUsed: mtimeMs, hashVerified: false });
+      this.clock = Math.max(this.clock, mtimeMs);
+    }
+  }
+
+  private checkInstalled(sha: string): string | undefined {
+    if (!SHA256_PATTERN.test(sha)) return 'bad name';
+    let ref: ArtifactRef;
+    try {
+      const parsed = ArtifactRef.safeParse(JSON.parse(readFileSync(sidecarPath(this.opts.dir, sha), 'utf8')));
+      if (!parsed.success) return 'malformed sidecar';
+      ref = parsed.data;
+    } catch {
+      return 'missing or unreadable sidecar';
+    }
+    if (ref.sha256 !== sha) return 'sidecar names another artifact';
+    const check = checkRef(ref, this.opts.publicKeyPem);
+    if (!check.ok) return check.message;
+    const size = statSync(installedPath(this.opts.dir, sha)).size;
+    if (size !== ref.size) return `size ${size}, manifest says ${ref.size}`;
+    return undefined;
+  }
+}

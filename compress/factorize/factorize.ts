@@ -1,0 +1,151 @@
+// Conv factorization of a whole model: find the eligible convs, offer each
+// method's ranks per layer, allocate ranks to meet a FLOPs cut, rewrite the
+// graph, optionally refit, and check the result. The output is a plain float
+// ONNX model with its lineage, ready for int8/fp16/input-size variants.
+import type { Model } from '../onnx/ir.js';
+import { removeDeadCode } from '../onnx/graph.js';
+import { assertWellFormed } from '../onnx/check.js';
+import { modelCost } from '../cost.js';
+import type { CalibrationSet } from '../calibration.js';
+import { findTargets, type SkippedConv } from './targets.js';
+import { allocateByEnergy, minimumFlops, type LayerChoice } from './allocate.js';
+import { applyFactorization, type RewrittenLayer } from './rewrite.js';
+import { refitLastConvs, type LayerRefit, type RefitOptions } from './refit.js';
+import { spatialFactorizer } from './spatial.js';
+import { dwsFactorizer } from './dws.js';
+import { lowrankFactorizer } from './lowrank.js';
+import { groupedFactorizer } from './grouped.js';
+import type { ConvTarget, FactorMethod, LayerFactorizer } from './layer.js';
+
+export class FactorizeError extends Error {
+  override name = 'FactorizeError';
+}
+
+const FACTORIZERS: Record<FactorMethod, (t: ConvTarget) => LayerFactorizer> = {
+  spatial: spatialFactorizer,
+  dws: dwsFactorizer,
+  lowrank: lowrankFactorizer,
+  grouped: groupedFactorizer,
+};
+
+export interface FactorizationPlan {
+  method: FactorMethod;
+  layers: LayerFactorizer[];
+  skipped: SkippedConv[];
+  /** FLOPs of the whole model and of what factorization cannot touch. */
+  modelFlops: number;
+  fixedFlops: number;
+}
+
+/** Every eligible conv with its rank options (the SVDs are computed here, once). */
+export function planFactorization(model: Model, method: FactorMethod, minChannels = 64): FactorizationPlan {
+  const cost = modelCost(model);
+  if (cost.unknownShapes.length) throw new FactorizeError(`shapes of ${cost.unknownShapes.length} convs are unknown (first: ${cost.unknownShapes[0]}); a static input size is needed`);
+  const { targets, skipped } = findTargets(model, method, minChannels);
+  const layers = targets.map((t) => FACTORIZERS[method](t));
+  const eligible = layers.reduce((s, l) => s + l.target.flops, 0);
+  return { method, layers, skipped, modelFlops: cost.flops, fixedFlops: cost.flops - eligible };
+}
+
+export interface FactorizeOptions {
+  method: FactorMethod;
+  /** Fraction of the model's FLOPs to remove, in (0, 1). */
+  flopsCut: number;
+  minChannels?: number;
+  /** Explicit ranks by conv name instead of an allocation (layers not named keep their conv). */
+  ranks?: ReadonlyMap<string, number>;
+  refit?: { calibration: CalibrationSet } & RefitOptions;
+  /** A plan computed earlier for the same model and method (the SVDs are the slow part). */
+  plan?: FactorizationPlan;
+}
+
+export interface FactorizedLayer {
+  name: string;
+  rank: number;
+  exactRank: number;
+  /** Fraction of ‖W‖² the factorization keeps (before any refit). */
+  energy: number;
+  flopsBefore: number;
+  flopsAfter: number;
+  refit?: LayerRefit;
+}
+
+export interface FactorizeReport {
+  method: FactorMethod;
+  targetCut: number;
+  flopsBefore: number;
+  flopsAfter: number;
+  /** Achieved cut, measured by the cost model on the output. */
+  cut: number;
+  /** The common retained-energy level of the allocation (absent with explicit ranks). */
+  energyLevel?: number;
+  /** ‖W‖²-weighted energy kept over the factorized layers. */
+  energyKept: number;
+  layers: FactorizedLayer[];
+  skipped: SkippedConv[];
+  refit: boolean;
+}
+
+function explicitChoices(plan: FactorizationPlan, ranks: ReadonlyMap<string, number>): LayerChoice[] {
+  const known = new Set(plan.layers.map((l) => l.target.name));
+  for (const name of ranks.keys()) if (!known.has(name)) throw new FactorizeError(`no factorizable conv named '${name}'`);
+  return plan.layers
+    .filter((l) => ranks.has(l.target.name))
+    .map((layer) => {
+      const rank = ranks.get(layer.target.name)!;
+      const option = layer.options.find((o) => o.rank === rank) ?? { rank, flops: NaN, energy: rank === layer.exactRank ? 1 : NaN };
+      return { layer, option };
+    });
+}
+
+export async function factorizeModel(model: Model, options: FactorizeOptions): Promise<{ model: Model; report: FactorizeReport }> {
+  const { method, flopsCut } = options;
+  if (!(flopsCut > 0 && flopsCut < 1) && !options.ranks) throw new FactorizeError(`the FLOPs cut must be in (0, 1), got ${flopsCut}`);
+  const plan = options.plan ?? planFactorization(model, method, options.minChannels);
+  if (plan.layers.length === 0) throw new FactorizeError(`no conv is eligible for ${method} factorization (${plan.skipped.length} skipped${plan.skipped[0] ? `, e.g. ${plan.skipped[0].name}: ${plan.skipped[0].reason}` : ''})`);
+  let choices: LayerChoice[];
+  let energyLevel: number | undefined;
+  if (options.ranks) choices = explicitChoices(plan, options.ranks);
+  else {
+    const budget = (1 - flopsCut) * plan.modelFlops - plan.fixedFlops;
+    const floor = minimumFlops(plan.layers);
+    if (floor > budget) {
+      const best = 1 - (plan.fixedFlops + floor) / plan.modelFlops;
+      throw new FactorizeError(`a ${(flopsCut * 100).toFixed(1)}% FLOPs cut is out of reach for ${method} on this model: at most ${(best * 100).toFixed(1)}% (${plan.layers.length} eligible convs)`);
+    }
+    const allocation = allocateByEnergy(plan.layers, budget);
+    choices = allocation.choices.filter((c) => c.option);
+    energyLevel = allocation.energyLevel;
+  }
+  const out = structuredClone(model);
+  const rewritten: RewrittenLayer[] = [];
+  const layers: FactorizedLayer[] = [];
+  for (const { layer, option } of choices) {
+    rewritten.push(applyFactorization(out.graph, layer.target.name, layer.build(option!.rank)));
+    layers.push({ name: layer.target.name, rank: option!.rank, exactRank: layer.exactRank, energy: option!.energy, flopsBefore: layer.target.flops, flopsAfter: option!.flops });
+  }
+  removeDeadCode(out.graph);
+  if (options.refit) {
+    const fits = await refitLastConvs(model, out, rewritten, options.refit.calibration, options.refit);
+    for (const f of fits) layers.find((l) => l.name === f.layer)!.refit = f;
+  }
+  assertWellFormed(out, `the ${method}-factorized model`);
+  const after = modelCost(out).flops;
+  const weight = (l: FactorizedLayer) => plan.layers.find((p) => p.target.name === l.name)!.target.weight.reduce((s, v) => s + v * v, 0);
+  const totalWeight = layers.reduce((s, l) => s + weight(l), 0);
+  return {
+    model: out,
+    report: {
+      method,
+      targetCut: flopsCut,
+      flopsBefore: plan.modelFlops,
+      flopsAfter: after,
+      cut: 1 - after / plan.modelFlops,
+      energyLevel,
+      energyKept: totalWeight > 0 ? layers.reduce((s, l) => s + weight(l) * l.energy, 0) / totalWeight : 1,
+      layers,
+      skipped: plan.skipped,
+      refit: Boolean(options.refit),
+    },
+  };
+}

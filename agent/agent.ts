@@ -5,6 +5,12 @@ import { encode, type Hello, type Inventory, type Presence } from '../protocol/m
 import { DEVICE_ID_PATTERN, PROTOCOL_VERSION, deviceTopic, type DeviceChannel } from '../protocol/topics.js';
 import { deviceClass } from './device-class.js';
 import { readHeartbeat, type TemperatureSource } from './heartbeat.js';
+import { noArtifactSource, type ArtifactSource } from './jobs/model-source.js';
+import { Outbox } from './jobs/outbox.js';
+import { JobRunner } from './jobs/runner.js';
+import { syntheticFrames, type FrameSource } from './serve/frames.js';
+import { MeasurementLock } from './serve/lock.js';
+import { Serving } from './serve/serving.js';
 
 export interface AgentOptions {
   brokerUrl: string;
@@ -16,6 +22,15 @@ export interface AgentOptions {
   heartbeatSeconds: number;
   keepaliveSeconds: number;
   log: Logger;
+  /** Where results wait for delivery (the outbox) and finished jobs are remembered. */
+  stateDir: string;
+  /** Resolves artifact refs in jobs and desired state to verified model files. */
+  artifacts?: ArtifactSource;
+  /** Frames for serving (default: the built-in scenes) and the folder profiling reads them from. */
+  frames?: FrameSource;
+  framesDir?: string;
+  /** Health check of a newly activated model. */
+  healthWindowS?: number;
 }
 
 function presence(state: Presence['state']): Buffer {
@@ -24,18 +39,43 @@ function presence(state: Presence['state']): Buffer {
 
 /**
  * The on-device daemon's MQTT side: announces itself on every (re)connect,
- * keeps a retained presence with a last will, and sends heartbeats.
+ * keeps a retained presence with a last will, and sends heartbeats; runs
+ * profiling jobs and serves the model the desired state names.
  */
 export class Agent {
   readonly deviceClass: string;
   private readonly startedAt = Date.now();
   private heartbeatTask?: ScheduledTask;
+  private readonly outbox: Outbox;
+  private readonly jobs: JobRunner;
+  private readonly serving: Serving;
 
   private constructor(
     private readonly opts: AgentOptions,
     readonly client: MqttClient,
   ) {
     this.deviceClass = deviceClass(opts.inventory);
+    const lock = new MeasurementLock();
+    const artifacts = opts.artifacts ?? noArtifactSource;
+    this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', encode(result)), opts.log.child({ component: 'outbox' }));
+    this.serving = new Serving({
+      artifacts,
+      frames: opts.frames ?? syntheticFrames(),
+      lock,
+      publishReported: (reported) => this.publish('reported', encode(reported), true),
+      publishTelemetry: (telemetry) => this.publish('telemetry', encode(telemetry), false),
+      log: opts.log.child({ component: 'serving' }),
+      healthWindowS: opts.healthWindowS,
+    });
+    this.jobs = new JobRunner({
+      deviceId: opts.id,
+      artifacts,
+      lock,
+      outbox: this.outbox,
+      framesDir: opts.framesDir,
+      serving: () => this.serving.serving,
+      log: opts.log.child({ component: 'jobs' }),
+    });
   }
 
   static start(opts: AgentOptions): Agent {
@@ -65,6 +105,20 @@ export class Agent {
       const hello: Hello = { v: PROTOCOL_VERSION, ts: Date.now(), inventory: this.opts.inventory, deviceClass: this.deviceClass };
       this.publish('hello', encode(hello), false);
       void this.sendHeartbeat();
+      // Clean sessions: subscribe on every connect; the broker then re-delivers the retained desired state.
+      this.client.subscribe([deviceTopic(id, 'jobs'), deviceTopic(id, 'desired')], { qos: 1 }, (err) => {
+        if (err) log.error({ err: err.message }, 'cannot subscribe to jobs and desired state');
+      });
+      if (this.serving.current().generation > 0) this.publish('reported', encode(this.serving.current()), true);
+      this.outbox.flush();
+    });
+    this.client.on('message', (topic, payload) => {
+      try {
+        if (topic === deviceTopic(id, 'jobs')) this.jobs.submit(payload);
+        else if (topic === deviceTopic(id, 'desired')) this.serving.submit(payload);
+      } catch (err) {
+        log.error({ topic, err: (err as Error).message }, 'message handling failed');
+      }
     });
     this.client.on('error', (err) => {
       // A refused CONNACK (bad token) is final until someone fixes the token: say so plainly.
@@ -77,6 +131,14 @@ export class Agent {
   publish(channel: DeviceChannel, payload: Buffer, retain: boolean): void {
     this.client.publish(deviceTopic(this.opts.id, channel), payload, { qos: 1, retain }, (err) => {
       if (err) this.opts.log.warn({ channel, err: err.message }, 'publish failed');
+    });
+  }
+
+  /** Resolves on PUBACK; rejects when offline (the caller keeps the message) or on a publish error. */
+  private publishConfirmed(channel: DeviceChannel, payload: Buffer): Promise<void> {
+    if (!this.client.connected) return Promise.reject(new Error('broker unreachable'));
+    return new Promise((resolve, reject) => {
+      this.client.publish(deviceTopic(this.opts.id, channel), payload, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
     });
   }
 
@@ -93,6 +155,7 @@ export class Agent {
   /** A clean stop says goodbye explicitly; the last will covers unclean ones. */
   async stop(): Promise<void> {
     await this.heartbeatTask?.destroy();
+    await this.serving.close();
     if (this.client.connected) {
       await this.client.publishAsync(deviceTopic(this.opts.id, 'presence'), presence('offline'), { qos: 1, retain: true }).catch(() => undefined);
     }

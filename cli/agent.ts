@@ -5,6 +5,7 @@ import { Agent } from '../agent/agent.js';
 import { ArtifactCache, DEFAULT_CACHE_CAP_BYTES } from '../agent/artifacts/cache.js';
 import { ControllerKeyMismatch, pinControllerKey } from '../agent/artifacts/key-pin.js';
 import { readInventory } from '../agent/inventory.js';
+import { openFrames } from '../agent/serve/frames.js';
 import { createSensors } from '../agent/sensors/index.js';
 import { UsageError, intFlag, parse, requireFlag } from './args.js';
 import { createLogger, onShutdown } from './log.js';
@@ -23,6 +24,7 @@ export async function run(argv: string[]): Promise<void> {
       state: { type: 'string' },
       'cache-cap-mb': { type: 'string' },
       'controller-key': { type: 'string' },
+      frames: { type: 'string' },
     },
     false,
   );
@@ -49,6 +51,8 @@ export async function run(argv: string[]): Promise<void> {
     ? await openArtifactCache({ stateDir, controllerUrl, deviceId: id, token, explicitKeyPem, capBytes: cacheCapBytes, log })
     : undefined;
   if (!artifacts) log.info('no --controller: artifacts (models) are disabled on this agent');
+  const framesDir = values.frames === undefined ? undefined : path.resolve(values.frames);
+  const frames = await openFrames(framesDir);
   const agent = Agent.start({
     brokerUrl: broker,
     id,
@@ -59,6 +63,10 @@ export async function run(argv: string[]): Promise<void> {
     heartbeatSeconds,
     keepaliveSeconds,
     log,
+    stateDir,
+    artifacts,
+    frames,
+    framesDir,
   });
   onShutdown(log, async () => {
     await agent.stop();

@@ -4,8 +4,10 @@ import { ArtifactStore } from './artifacts/store.js';
 import { loadOrCreateSigningKey, type SigningKey } from './artifacts/signing.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { openDb } from './db.js';
-import { FleetLink } from './fleet-link.js';
+import { FleetLink, type DesiredRequest, type JobRequest } from './fleet-link.js';
 import { buildApp } from './http/app.js';
+import { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
+import type { Desired, Job } from '../protocol/messages.js';
 import { Registry } from './registry.js';
 import { loadOrCreateSecret } from './secrets.js';
 
@@ -25,6 +27,13 @@ export interface Controller {
   /** Content-addressed, signed model store: `put` a candidate, hand its ref to devices. */
   artifacts: ArtifactStore;
   signingKey: SigningKey;
+  /** Profiling results by job, and each device's latest telemetry and reported state. */
+  profiles: ProfileStore;
+  live: LiveStateStore;
+  /** Sends a profiling job to a device (MQTT QoS 1). */
+  sendJob(deviceId: string, job: JobRequest): Promise<Job>;
+  /** Sets the model a device should serve (retained); the generation increments unless given. */
+  setDesired(deviceId: string, desired: DesiredRequest): Promise<Desired>;
   httpUrl: string;
   brokerUrl: string;
   adminToken: string;
@@ -54,9 +63,11 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     });
     brokerUrl = `mqtt://127.0.0.1:${broker.port}`;
   }
-  const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, log: log.child({ component: 'fleet' }) });
+  const profiles = new ProfileStore(db);
+  const live = new LiveStateStore();
+  const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, profiles, desired: new DesiredStore(db), live, log: log.child({ component: 'fleet' }) });
 
-  const app = buildApp({ registry, artifacts, signingKey, adminToken, log });
+  const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log });
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;
@@ -67,6 +78,10 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     registry,
     artifacts,
     signingKey,
+    profiles,
+    live,
+    sendJob: (deviceId, job) => link.sendJob(deviceId, job),
+    setDesired: (deviceId, desired) => link.setDesired(deviceId, desired),
     httpUrl,
     brokerUrl: broker ? `mqtt://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${broker.port}` : brokerUrl,
     adminToken,

@@ -30,6 +30,104 @@ const migrations: string[] = [
      signature TEXT NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  `CREATE TABLE profiles (
+     job_id TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     artifact_sha256 TEXT NOT NULL,
+     candidate_id TEXT,
+     ok INTEGER NOT NULL,
+     error TEXT,
+     profile TEXT,
+     finished_at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL
+   );
+   CREATE INDEX profiles_device ON profiles (device_id, finished_at);
+   CREATE TABLE desired_state (
+     device_id TEXT PRIMARY KEY,
+     desired TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   );`,
+  `CREATE TABLE models (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     sha256 TEXT NOT NULL,
+     synthetic INTEGER NOT NULL,
+     info TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE candidates (
+     id TEXT PRIMARY KEY,
+     model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     method TEXT NOT NULL,
+     recipe TEXT NOT NULL,
+     family TEXT NOT NULL,
+     imgsz INTEGER NOT NULL,
+     sha256 TEXT NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     parameters INTEGER NOT NULL,
+     flops REAL NOT NULL,
+     accuracy TEXT NOT NULL,
+     source TEXT,
+     created_at INTEGER NOT NULL,
+     UNIQUE (model_id, name)
+   );
+   CREATE TABLE ladder_jobs (
+     id TEXT PRIMARY KEY,
+     model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+     state TEXT NOT NULL,
+     options TEXT NOT NULL,
+     done INTEGER NOT NULL DEFAULT 0,
+     total INTEGER NOT NULL DEFAULT 0,
+     message TEXT,
+     error TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE rollouts (
+     id TEXT PRIMARY KEY,
+     spec TEXT NOT NULL,
+     state TEXT NOT NULL,
+     stage INTEGER NOT NULL DEFAULT 0,
+     reason TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE rollout_devices (
+     rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+     device_id TEXT NOT NULL,
+     device_class TEXT,
+     stage INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     resume_state TEXT,
+     candidate_id TEXT,
+     choice TEXT,
+     generation INTEGER,
+     previous_desired TEXT,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     state_since INTEGER NOT NULL,
+     PRIMARY KEY (rollout_id, device_id)
+   );
+   CREATE TABLE rollout_events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+     device_id TEXT,
+     from_state TEXT,
+     to_state TEXT NOT NULL,
+     detail TEXT,
+     at INTEGER NOT NULL
+   );
+   CREATE TABLE rollout_measurements (
+     rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+     device_class TEXT NOT NULL,
+     candidate_id TEXT NOT NULL,
+     job_id TEXT NOT NULL UNIQUE,
+     device_id TEXT NOT NULL,
+     outcome TEXT,
+     sent_at INTEGER NOT NULL,
+     PRIMARY KEY (rollout_id, device_class, candidate_id)
+   );`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -1,15 +1,24 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { Heartbeat, Hello, Presence, decode } from '../protocol/messages.js';
-import { allDevicesTopic, parseDeviceTopic } from '../protocol/topics.js';
-import { CONTROLLER_USER, type Registry } from './registry.js';
+import { Desired, Heartbeat, Hello, Job, Presence, Reported, Result, Telemetry, decode, encode, type DesiredInput, type JobInput } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, allDevicesTopic, deviceTopic, parseDeviceTopic } from '../protocol/topics.js';
+import type { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
+import { CONTROLLER_USER, RegistryError, type Registry } from './registry.js';
 
 export interface FleetLinkOptions {
   brokerUrl: string;
   secret: string;
   registry: Registry;
+  profiles: ProfileStore;
+  desired: DesiredStore;
+  live: LiveStateStore;
   log: Logger;
 }
+
+/** What a caller gives for a job: the envelope is filled in. */
+export type JobRequest = Omit<JobInput, 'v' | 'ts'>;
+/** What a caller gives for a desired state; without a generation, the next one after the stored state. */
+export type DesiredRequest = Omit<DesiredInput, 'v' | 'ts' | 'generation'> & { generation?: number };
 
 /**
  * The controller's MQTT client: turns device messages into registry updates.
@@ -19,12 +28,15 @@ export interface FleetLinkOptions {
 export class FleetLink {
   readonly client: MqttClient;
 
-  private constructor(client: MqttClient) {
+  private constructor(
+    client: MqttClient,
+    private readonly opts: FleetLinkOptions,
+  ) {
     this.client = client;
   }
 
   static async connect(opts: FleetLinkOptions): Promise<FleetLink> {
-    const { log, registry } = opts;
+    const { log, registry, profiles, live } = opts;
     const client = mqtt.connect(opts.brokerUrl, {
       username: CONTROLLER_USER,
       password: opts.secret,
@@ -72,6 +84,28 @@ export class FleetLink {
           registry.recordHeartbeat(route.id, msg.value);
           return;
         }
+        case 'results': {
+          const msg = decode(Result, payload);
+          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed result dropped');
+          if (msg.value.deviceId !== route.id) return log.warn({ device: route.id, claimed: msg.value.deviceId }, 'result naming another device dropped');
+          const stored = profiles.record(msg.value);
+          log.info({ device: route.id, jobId: msg.value.jobId, ok: msg.value.ok, duplicate: !stored }, 'profile result');
+          return;
+        }
+        case 'telemetry': {
+          const msg = decode(Telemetry, payload);
+          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed telemetry dropped');
+          live.recordTelemetry(route.id, msg.value);
+          return;
+        }
+        case 'reported': {
+          if (payload.length === 0) return;
+          const msg = decode(Reported, payload);
+          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed reported state dropped');
+          live.recordReported(route.id, msg.value);
+          log.info({ device: route.id, generation: msg.value.generation, state: msg.value.state, error: msg.value.error }, 'device reported');
+          return;
+        }
         default:
           return;
       }
@@ -85,9 +119,51 @@ export class FleetLink {
         resolve();
       });
     });
-    await client.subscribeAsync((['hello', 'presence', 'heartbeat'] as const).map((c) => allDevicesTopic(c)), { qos: 1 });
+    await client.subscribeAsync((['hello', 'presence', 'heartbeat', 'results', 'telemetry', 'reported'] as const).map((c) => allDevicesTopic(c)), { qos: 1 });
     log.info({ broker: opts.brokerUrl }, 'controller connected to broker');
-    return new FleetLink(client);
+    const link = new FleetLink(client, opts);
+    // An embedded broker keeps retained messages in memory only: give every device its desired state again.
+    for (const { deviceId, desired } of opts.desired.all()) {
+      if (registry.get(deviceId)) await link.publishDesired(deviceId, desired);
+    }
+    return link;
+  }
+
+  /** Sends a profiling job (QoS 1). The device answers on its results channel; a job it already ran is answered from its stored result. */
+  async sendJob(deviceId: string, request: JobRequest): Promise<Job> {
+    this.requireDevice(deviceId);
+    const job = this.validate(Job, { ...request, v: PROTOCOL_VERSION, ts: Date.now() }, 'job');
+    await this.client.publishAsync(deviceTopic(deviceId, 'jobs'), encode(job), { qos: 1 });
+    this.opts.log.info({ device: deviceId, jobId: job.jobId, sha256: job.artifact.sha256 }, 'job sent');
+    return job;
+  }
+
+  /** Sets what a device should serve: stored, and published retained so the device gets it whenever it connects. */
+  async setDesired(deviceId: string, request: DesiredRequest): Promise<Desired> {
+    this.requireDevice(deviceId);
+    const generation = request.generation ?? (this.opts.desired.get(deviceId)?.generation ?? 0) + 1;
+    const desired = this.validate(Desired, { ...request, generation, v: PROTOCOL_VERSION, ts: Date.now() }, 'desired state');
+    this.opts.desired.set(deviceId, desired);
+    await this.publishDesired(deviceId, desired);
+    this.opts.log.info({ device: deviceId, generation, sha256: desired.model?.sha256 ?? null }, 'desired state set');
+    return desired;
+  }
+
+  private async publishDesired(deviceId: string, desired: Desired): Promise<void> {
+    await this.client.publishAsync(deviceTopic(deviceId, 'desired'), encode(desired), { qos: 1, retain: true });
+  }
+
+  private requireDevice(deviceId: string): void {
+    if (!this.opts.registry.get(deviceId)) throw new RegistryError(`no device '${deviceId}'`, 'not-found');
+  }
+
+  private validate<T extends typeof Job | typeof Desired>(schema: T, value: unknown, what: string): ReturnType<T['parse']> {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new RegistryError(`invalid ${what}: ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
+    }
+    return parsed.data as ReturnType<T['parse']>;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { ArtifactRef } from './artifacts.js';
 import { PROTOCOL_VERSION } from './topics.js';
+
+export { ArtifactRef };
 
 // Small composable types: each message is an envelope with the protocol version
 // and a timestamp, plus its own body. Numbers a sensor may lack are nullable,
@@ -72,3 +75,158 @@ export function decode<T extends z.ZodType>(schema: T, payload: Uint8Array): { o
 export function encode(message: unknown): Buffer {
   return Buffer.from(JSON.stringify(message));
 }
+
+// ---- Jobs, results, desired/reported state and telemetry (on-device profiling and serving) ----
+
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+const JOB_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/);
+
+export const ProfileOptions = z.object({
+  /** Measured runs per phase; a phase stops at `runs` or `durationS`, whichever comes first. */
+  runs: z.number().int().min(1).max(1_000_000).optional(),
+  durationS: z.number().positive().max(3600).optional(),
+  warmup: z.number().int().min(0).max(10_000).default(10),
+  /** onnxruntime intra-op threads; absent: onnxruntime's choice. */
+  threads: z.number().int().min(1).max(256).optional(),
+  /** Profile once per thread count; the report's top level is the fastest end-to-end. */
+  threadsSweep: z.array(z.number().int().min(1).max(256)).min(1).max(16).optional(),
+  /** Sustained end-to-end phase length; FPS of the first versus the last window. */
+  sustainedS: z.number().min(1).max(3600).optional(),
+  ep: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+  /** Abort (failed result) when the chip gets hotter than this. */
+  maxTempC: z.number().min(0).max(150).optional(),
+  /** Hard limit for the isolated run; the default scales with the requested work. */
+  timeoutS: z.number().positive().max(7200).optional(),
+});
+export type ProfileOptions = z.infer<typeof ProfileOptions>;
+
+export const Job = z.object({
+  ...envelope,
+  jobId: JOB_ID,
+  kind: z.literal('profile'),
+  artifact: ArtifactRef,
+  /** The controller's candidate this artifact is, echoed in the result. */
+  candidateId: z.string().max(128).optional(),
+  options: ProfileOptions.default({ warmup: 10, ep: 'cpu' }),
+});
+export type Job = z.infer<typeof Job>;
+export type JobInput = z.input<typeof Job>;
+
+export const LatencyStats = z.object({
+  n: z.number().int().nonnegative(),
+  minMs: z.number(),
+  p50Ms: z.number(),
+  p90Ms: z.number(),
+  p95Ms: z.number(),
+  p99Ms: z.number(),
+  maxMs: z.number(),
+  meanMs: z.number(),
+  stdMs: z.number(),
+});
+export type LatencyStats = z.infer<typeof LatencyStats>;
+
+export const ProfileRun = z.object({
+  threads: z.number().int().positive().nullable(),
+  sessionCreateMs: z.number(),
+  warmupRuns: z.number().int().nonnegative(),
+  /** session.run alone on a prepared input tensor. */
+  model: LatencyStats,
+  modelFps: z.number(),
+  /** letterbox + inference + decode/NMS on a real frame. */
+  endToEnd: LatencyStats,
+  endToEndFps: z.number(),
+  sustained: z.object({ durationS: z.number(), windowS: z.number(), firstFps: z.number(), lastFps: z.number(), dropPct: z.number() }).nullable(),
+  cpuPct: z.number().nullable(),
+});
+export type ProfileRun = z.infer<typeof ProfileRun>;
+
+export const ProfileReport = ProfileRun.extend({
+  ep: z.enum(EXECUTION_PROVIDERS),
+  modelSha256: z.string(),
+  inputShape: z.array(z.number()),
+  outputShape: z.array(z.union([z.number(), z.string()])),
+  frame: z.object({ width: z.number(), height: z.number(), source: z.string() }),
+  memory: z.object({ rssAfterLoadMb: z.number(), peakRssMb: z.number(), rssGrowthMb: z.number() }),
+  temperature: z.object({ beforeC: nullableNumber, peakC: nullableNumber, afterC: nullableNumber }),
+  throttling: z.object({
+    maxClockDropPct: nullableNumber,
+    cpuMaxFreqMHz: nullableNumber,
+    firmwareThrottled: z.boolean().nullable(),
+    firmwareFlags: z.array(z.string()).nullable(),
+  }),
+  sweep: z.array(ProfileRun).nullable(),
+  wallS: z.number(),
+  /** What else ran on the device while measuring. */
+  environment: z.object({
+    load1: nullableNumber,
+    load5: nullableNumber,
+    servingPaused: z.boolean(),
+    topProcesses: z.array(z.object({ name: z.string(), pid: z.number(), cpuPct: z.number() })),
+  }),
+});
+export type ProfileReport = z.infer<typeof ProfileReport>;
+
+export const Result = z.object({
+  ...envelope,
+  jobId: JOB_ID,
+  deviceId: z.string().max(64),
+  kind: z.literal('profile'),
+  artifactSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  candidateId: z.string().max(128).optional(),
+  ok: z.boolean(),
+  error: z.string().max(4000).optional(),
+  profile: ProfileReport.optional(),
+});
+export type Result = z.infer<typeof Result>;
+
+export const Slo = z.object({
+  minFps: z.number().positive().optional(),
+  maxP95Ms: z.number().positive().optional(),
+  maxMemoryMb: z.number().positive().optional(),
+  maxTempC: z.number().positive().optional(),
+});
+export type Slo = z.infer<typeof Slo>;
+
+/** Retained: what the device should serve. A higher generation supersedes a lower one. */
+export const Desired = z.object({
+  ...envelope,
+  generation: z.number().int().nonnegative(),
+  rolloutId: z.string().max(128).optional(),
+  /** null: serve nothing. */
+  model: ArtifactRef.nullable(),
+  candidateId: z.string().max(128).optional(),
+  slo: Slo.default({}),
+  /** onnxruntime intra-op threads for serving; absent: onnxruntime's choice. */
+  threads: z.number().int().min(1).max(256).optional(),
+});
+export type Desired = z.infer<typeof Desired>;
+export type DesiredInput = z.input<typeof Desired>;
+
+export const ROLLOUT_STATES = ['idle', 'downloading', 'verifying', 'activating', 'health-check', 'healthy', 'failed', 'rolled-back'] as const;
+
+export const ActiveModel = z.object({ sha256: z.string(), candidateId: z.string().optional(), generation: z.number().int() });
+
+/** Retained: what the device is doing about the desired state. */
+export const Reported = z.object({
+  ...envelope,
+  generation: z.number().int().nonnegative(),
+  rolloutId: z.string().max(128).optional(),
+  state: z.enum(ROLLOUT_STATES),
+  activeModel: ActiveModel.nullable(),
+  error: z.string().max(4000).optional(),
+  slo: z.object({ met: z.boolean(), violations: z.array(z.string()) }).nullable(),
+});
+export type Reported = z.infer<typeof Reported>;
+
+export const Telemetry = z.object({
+  ...envelope,
+  fps: z.number().nonnegative(),
+  latencyP50Ms: nullableNumber,
+  latencyP95Ms: nullableNumber,
+  memoryMb: z.number().nonnegative(),
+  temperatureC: nullableNumber,
+  throttled: z.boolean().nullable(),
+  modelSha256: z.string(),
+  errors: z.number().int().nonnegative(),
+});
+export type Telemetry = z.infer<typeof Telemetry>;

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { SigningKey } from '../artifacts/signing.js';
+import type { LiveStateStore, ProfileStore } from '../profiles.js';
 import type { Registry } from '../registry.js';
 import { artifactsRoutes } from './artifacts.js';
 import { requireAdminToken } from './auth.js';
@@ -12,6 +13,8 @@ export interface AppDeps {
   registry: Registry;
   artifacts: ArtifactStore;
   signingKey: SigningKey;
+  profiles: ProfileStore;
+  live: LiveStateStore;
   adminToken: string;
   log: Logger;
 }
@@ -25,7 +28,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   requireAdminToken(app, deps.adminToken);
   errorHandler(app);
   app.get('/healthz', async () => ({ ok: true }));
-  app.register(devicesRoutes(deps.registry));
+  app.register(devicesRoutes(deps.registry, deps));
   app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
   return app;
 }

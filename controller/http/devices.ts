@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { LiveStateStore, ProfileStore } from '../profiles.js';
 import { RegistryError, type Registry } from '../registry.js';
 import { parseBody } from './validate.js';
 
@@ -13,14 +14,22 @@ const SetLabels = z.object({
   labels: z.record(z.string(), z.string().nullable()),
 });
 
-export function devicesRoutes(registry: Registry) {
+const ProfilesQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+
+export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStore; live: LiveStateStore }) {
   return async function (app: FastifyInstance): Promise<void> {
     app.get('/api/devices', async () => ({ devices: registry.list() }));
 
     app.get<{ Params: { id: string } }>('/api/devices/:id', async (request, reply) => {
       const device = registry.get(request.params.id);
       if (!device) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
-      return device;
+      return { ...device, ...fleet.live.get(device.id) };
+    });
+
+    app.get<{ Params: { id: string } }>('/api/devices/:id/profiles', async (request, reply) => {
+      if (!registry.get(request.params.id)) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
+      const { limit } = parseBody(ProfilesQuery, request.query);
+      return { profiles: fleet.profiles.forDevice(request.params.id, limit) };
     });
 
     app.post('/api/devices', async (request, reply) => {

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import { Job, decode, type Result } from '../../protocol/messages.js';
+import { PROTOCOL_VERSION } from '../../protocol/topics.js';
+import { runProfile } from '../profile/run.js';
+import type { MeasurementLock } from '../serve/lock.js';
+import type { ArtifactSource } from './model-source.js';
+import type { Outbox } from './outbox.js';
+
+export interface JobRunnerOptions {
+  deviceId: string;
+  artifacts: ArtifactSource;
+  lock: MeasurementLock;
+  outbox: Outbox;
+  framesDir?: string;
+  /** Whether a model is being served now (recorded in the result as paused for the job). */
+  serving: () => boolean;
+  log: Logger;
+}
+
+/**
+ * Runs profiling jobs one after another. A malformed job is logged and
+ * dropped; a job that already ran is answered from its stored result; every
+ * failure (artifact, model, crash, timeout) becomes a failed result.
+ */
+export class JobRunner {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly queued = new Set<string>();
+
+  constructor(private readonly opts: JobRunnerOptions) {}
+
+  submit(payload: Buffer): void {
+    const { log, outbox } = this.opts;
+    const msg = decode(Job, payload);
+    if (!msg.ok) return log.warn({ reason: msg.reason }, 'malformed job dropped');
+    const job = msg.value;
+    if (this.queued.has(job.jobId)) return log.info({ jobId: job.jobId }, 'job already queued; duplicate ignored');
+    const done = outbox.get(job.jobId);
+    if (done) {
+      log.info({ jobId: job.jobId }, 'job already ran; sending its stored result again');
+      return outbox.resend(done);
+    }
+    this.queued.add(job.jobId);
+    log.info({ jobId: job.jobId, sha256: job.artifact.sha256 }, 'job queued');
+    this.chain = this.chain.then(() => this.run(job)).finally(() => this.queued.delete(job.jobId));
+  }
+
+  /** Resolves when every queued job has finished. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { log, artifacts, lock, outbox, deviceId } = this.opts;
+    const base = { v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, jobId: job.jobId, deviceId, kind: 'profile' as const, artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}) };
+    let result: Result;
+    try {
+      // Fetching is not measuring: serving goes on while the model downloads.
+      const modelPath = await artifacts.ensure(job.artifact);
+      artifacts.pin?.(job.artifact.sha256);
+      const release = await lock.acquire(`job ${job.jobId}`, true);
+      try {
+        log.info({ jobId: job.jobId }, 'profiling');
+        const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, servingPaused: this.opts.serving() });
+        result = outcome.ok ? { ...base, ts: Date.now(), ok: true, profile: outcome.report } : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
+      } finally {
+        release();
+        artifacts.unpin?.(job.artifact.sha256);
+      }
+    } catch (err) {
+      result = { ...base, ts: Date.now(), ok: false, error: `${err instanceof Error ? err.message : String(err)}`.slice(0, 4000) };
+    }
+    log.info({ jobId: job.jobId, ok: result.ok, error: result.error }, 'job finished');
+    outbox.put(result);
+  }
+}

@@ -1,0 +1,21 @@
+// Entry point of the isolated profiling process (see isolate.ts): receives one
+// request over IPC, measures, answers, exits. A crash, an out-of-memory kill
+// or a hang here ends this process only.
+import { z } from 'zod';
+import { ProfileOptions } from '../../protocol/messages.js';
+import { measureProfile } from './measure.js';
+
+const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional() });
+
+function answer(message: unknown): void {
+  process.send!(message, () => process.exit(0));
+}
+
+process.once('message', (raw: unknown) => {
+  const request = Request.safeParse(raw);
+  if (!request.success) return answer({ ok: false, error: `bad profiling request: ${request.error.issues[0].message}` });
+  measureProfile(request.data).then(
+    (report) => answer({ ok: true, report }),
+    (err: unknown) => answer({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+  );
+});

@@ -1,0 +1,51 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ProfileOptions } from '../../protocol/messages.js';
+import type { MeasureInput, MeasuredProfile } from './measure.js';
+
+export type ProfileOutcome = { ok: true; report: MeasuredProfile } | { ok: false; error: string };
+
+const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
+const STDERR_TAIL = 2000;
+
+/** Generous enough for the requested work plus model load, short enough that a hang is noticed. */
+export function defaultTimeoutS(options: ProfileOptions): number {
+  const perThreadCount = 300 + 2 * (options.durationS ?? 0) + (options.sustainedS ?? 0);
+  return perThreadCount * (options.threadsSweep?.length ?? 1);
+}
+
+/**
+ * Profiles in a child process under a hard timeout. Whatever happens there (a
+ * native crash, the OOM killer, an endless run) comes back as a failed
+ * outcome with the reason; the caller lives on.
+ */
+export function profileIsolated(input: MeasureInput): Promise<ProfileOutcome> {
+  const timeoutS = input.options.timeoutS ?? defaultTimeoutS(input.options);
+  return new Promise((resolve) => {
+    const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+    let stderr = '';
+    let settled: ProfileOutcome | undefined;
+    let timedOut = false;
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-STDERR_TAIL)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutS * 1000);
+    child.once('message', (message) => (settled = message as ProfileOutcome));
+    child.once('error', (err) => {
+      settled ??= { ok: false, error: `cannot start the profiling process: ${err.message}` };
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (settled) return resolve(settled);
+      const tail = stderr.trim().split('\n').slice(-5).join(' | ');
+      let why: string;
+      if (timedOut) why = `profiling timed out after ${timeoutS} s and was killed`;
+      else if (signal === 'SIGKILL') why = 'profiling process was killed (SIGKILL: out of memory?)';
+      else if (signal) why = `profiling process died of ${signal}`;
+      else why = `profiling process exited with code ${code} without a result`;
+      resolve({ ok: false, error: tail ? `${why}: ${tail}` : why });
+    });
+    child.send({ modelPath: input.modelPath, options: input.options, ...(input.framesDir ? { framesDir: input.framesDir } : {}) });
+  });
+}

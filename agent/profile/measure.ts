@@ -1,0 +1,217 @@
+// The measurement itself. It runs inside the isolated profiling child
+// (isolate.ts), so the process holds nothing but the model being measured and
+// its RSS, CPU time and peak memory are the model's own.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { Detector } from '../../compress/detect/detector.js';
+import type { RgbImage } from '../../compress/detect/image.js';
+import { Letterboxer } from '../../compress/detect/letterbox.js';
+import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
+import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
+import { openFrames } from '../serve/frames.js';
+import { fpsOf, latencyStats, windowFps } from './stats.js';
+import { ThermalWatch } from './thermal-watch.js';
+
+export type MeasuredProfile = Omit<ProfileReport, 'environment'>;
+
+export interface MeasureInput {
+  modelPath: string;
+  options: ProfileOptions;
+  /** Folder of frames for the end-to-end phases; default the built-in scenes. */
+  framesDir?: string;
+}
+
+/** A measurement stopped on purpose (temperature limit): a failed result, not a crash. */
+export class ProfileAborted extends Error {
+  override name = 'ProfileAborted';
+}
+
+const MB = 1024 * 1024;
+const DEFAULT_RUNS = 100;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Which onnxruntime providers to ask for; the CPU provider always backs the others up. */
+export function providersFor(ep: ProfileOptions['ep']): string[] {
+  const available = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+  if (!available.includes(ep)) {
+    throw new Error(`execution provider '${ep}' is not available in this onnxruntime build (available: ${available.join(', ')})`);
+  }
+  return ep === 'cpu' ? ['cpu'] : [ep, 'cpu'];
+}
+
+interface Budget {
+  runs: number;
+  durationMs: number;
+}
+
+function budgetOf(options: ProfileOptions): Budget {
+  if (options.runs === undefined && options.durationS === undefined) return { runs: DEFAULT_RUNS, durationMs: Infinity };
+  return { runs: options.runs ?? Infinity, durationMs: options.durationS === undefined ? Infinity : options.durationS * 1000 };
+}
+
+/** Runs `step` until the budget is spent; returns per-call latencies and completion times (ms). */
+async function loop(step: () => Promise<unknown>, budget: Budget, watch: ThermalWatch): Promise<{ latencies: number[]; doneAt: number[]; startedAt: number }> {
+  const latencies: number[] = [];
+  const doneAt: number[] = [];
+  const startedAt = performance.now();
+  while (latencies.length < budget.runs && performance.now() - startedAt < budget.durationMs) {
+    if (watch.overLimit) throw new ProfileAborted(`aborted: ${watch.overLimit}`);
+    const t0 = performance.now();
+    await step();
+    const t1 = performance.now();
+    latencies.push(t1 - t0);
+    doneAt.push(t1);
+  }
+  return { latencies, doneAt, startedAt };
+}
+
+/** A model-only input: the letterboxed frame, so the data is a real image's. */
+function modelFeed(detector: Detector, frame: RgbImage): ort.Tensor {
+  const dims = [1, 3, detector.inputHeight, detector.inputWidth];
+  if (detector.inputType === 'float16') {
+    // Half-precision input: zeros (0x0000 is 0.0) cost the same to convolve as pixels do.
+    return new ort.Tensor('float16', new Uint16Array(3 * detector.inputHeight * detector.inputWidth), dims);
+  }
+  const { tensor } = new Letterboxer(detector.inputWidth, detector.inputHeight).run(frame);
+  return new ort.Tensor('float32', Float32Array.from(tensor), dims);
+}
+
+interface RunOutcome {
+  run: ProfileRun;
+  inputShape: number[];
+  outputShape: Array<number | string>;
+  rssAfterLoadMb: number;
+  rssGrowthMb: number;
+}
+
+async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, frame: RgbImage, watch: ThermalWatch): Promise<RunOutcome> {
+  const t0 = performance.now();
+  const detector = await Detector.create(bytes, {
+    executionProviders: providersFor(options.ep),
+    ...(threads === null ? {} : { intraOpThreads: threads }),
+  });
+  const sessionCreateMs = performance.now() - t0;
+  try {
+    const rssAfterLoad = process.memoryUsage.rss();
+    const feed = modelFeed(detector, frame);
+    const feeds = { [detector.inputName]: feed };
+    for (let i = 0; i < options.warmup; i++) {
+      if (watch.overLimit) throw new ProfileAborted(`aborted: ${watch.overLimit}`);
+      await detector.detect(frame);
+    }
+    const rssAfterWarmup = process.memoryUsage.rss();
+    const budget = budgetOf(options);
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const model = await loop(() => detector.session.run(feeds), budget, watch);
+    const e2e = await loop(() => detector.detect(frame), budget, watch);
+    let sustained: ProfileRun['sustained'] = null;
+    if (options.sustainedS !== undefined) {
+      const s = await loop(() => detector.detect(frame), { runs: Infinity, durationMs: options.sustainedS * 1000 }, watch);
+      const end = s.doneAt.at(-1) ?? s.startedAt;
+      // Ten-second windows as asked; a short run compares its first and last thirds.
+      const windowMs = Math.min(10_000, (end - s.startedAt) / 3);
+      const firstFps = windowFps(s.doneAt, s.startedAt, s.startedAt + windowMs);
+      const lastFps = windowFps(s.doneAt, end - windowMs, end + 1e-9);
+      sustained = {
+        durationS: round2((end - s.startedAt) / 1000),
+        windowS: round2(windowMs / 1000),
+        firstFps: round2(firstFps),
+        lastFps: round2(lastFps),
+        dropPct: firstFps > 0 ? round2(100 * (1 - lastFps / firstFps)) : 0,
+      };
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const wallMs = performance.now() - wall0;
+    const modelStats = latencyStats(model.latencies);
+    const e2eStats = latencyStats(e2e.latencies);
+    const meta = detector.session.outputMetadata[0];
+    return {
+      run: {
+        threads,
+        sessionCreateMs: round2(sessionCreateMs),
+        warmupRuns: options.warmup,
+        model: modelStats,
+        modelFps: fpsOf(modelStats),
+        endToEnd: e2eStats,
+        endToEndFps: fpsOf(e2eStats),
+        sustained,
+        // Percent of one core, like top: 2 busy cores read 200.
+        cpuPct: wallMs > 0 ? round2((100 * (cpu.user + cpu.system)) / 1000 / wallMs) : null,
+      },
+      inputShape: [1, 3, detector.inputHeight, detector.inputWidth],
+      outputShape: meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : String(d))) : [],
+      rssAfterLoadMb: round2(rssAfterLoad / MB),
+      rssGrowthMb: round2((process.memoryUsage.rss() - rssAfterWarmup) / MB),
+    };
+  } finally {
+    await detector.release();
+  }
+}
+
+function flagNames(flags: ThrottleFlags): string[] {
+  return Object.entries(flags).filter(([k, v]) => k !== 'raw' && v === true).map(([k]) => k);
+}
+
+/** Profiles one model file: session creation, warm-up, model-only and end-to-end phases, per thread count. */
+export async function measureProfile(input: MeasureInput): Promise<MeasuredProfile> {
+  const wall0 = performance.now();
+  const { options } = input;
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(input.modelPath);
+  } catch (err) {
+    throw new Error(`${input.modelPath}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const frames = await openFrames(input.framesDir);
+  const frame = await frames.next();
+  const sensors = createSensors();
+  const watch = new ThermalWatch(options.maxTempC);
+  try {
+    const before = await sensors.snapshot();
+    await watch.sample();
+    if (watch.overLimit) throw new ProfileAborted(`not started: ${watch.overLimit}`);
+    watch.start();
+    const threadCounts: Array<number | null> = options.threadsSweep ?? [options.threads ?? null];
+    const outcomes: RunOutcome[] = [];
+    for (const t of threadCounts) outcomes.push(await measureOne(bytes, t, options, frame, watch));
+    watch.stop();
+    await watch.sample();
+    const after = await sensors.snapshot();
+    const best = outcomes.reduce((a, b) => (b.run.endToEndFps > a.run.endToEndFps ? b : a));
+    const throttle = after.throttled;
+    return {
+      ...best.run,
+      ep: options.ep,
+      modelSha256: createHash('sha256').update(bytes).digest('hex'),
+      inputShape: best.inputShape,
+      outputShape: best.outputShape,
+      frame: { width: frame.width, height: frame.height, source: frames.name },
+      memory: {
+        rssAfterLoadMb: best.rssAfterLoadMb,
+        // maxRSS is the process' high-water mark in KiB: it sees spikes that sampling misses.
+        peakRssMb: round2(process.resourceUsage().maxRSS / 1024),
+        rssGrowthMb: best.rssGrowthMb,
+      },
+      temperature: {
+        beforeC: before.temperatureC,
+        peakC: [watch.peakTempC, after.temperatureC].reduce<number | null>((a, b) => (a === null ? b : b === null ? a : Math.max(a, b)), null),
+        afterC: after.temperatureC,
+      },
+      throttling: {
+        maxClockDropPct: watch.maxClockDropPct,
+        cpuMaxFreqMHz: watch.cpuMaxFreqMHz ?? after.cpuMaxFreqMHz,
+        // Latched since-boot bits count only when this run set them.
+        firmwareThrottled: throttle ? throttledNow(throttle.flags) || (throttle.occurred === true && before.throttled?.occurred !== true) : null,
+        firmwareFlags: throttle ? flagNames(throttle.flags) : null,
+      },
+      sweep: options.threadsSweep ? outcomes.map((o) => o.run) : null,
+      wallS: round2((performance.now() - wall0) / 1000),
+    };
+  } finally {
+    watch.stop();
+    await sensors.close();
+    await frames.close();
+  }
+}

@@ -1,0 +1,100 @@
+import * as ort from 'onnxruntime-node';
+import { Detector } from '../../compress/detect/detector.js';
+import { Letterboxer } from '../../compress/detect/letterbox.js';
+import type { FrameSource } from './frames.js';
+import { outputShapeProblem, windowStats, type FrameRecord, type WindowStats } from './health.js';
+import type { MeasurementLock } from './lock.js';
+
+/** Frames remembered for windows (telemetry 1 s, SLO 10 s). */
+const KEEP_MS = 15_000;
+
+export interface ServeModelOptions {
+  threads?: number;
+}
+
+/**
+ * One model running continuously on a frame source: letterbox, inference,
+ * NMS, frame after frame. It pauses while a profiling job holds the
+ * measurement lock and counts failed frames instead of stopping on them.
+ */
+export class ModelServer {
+  errors = 0;
+  lastError: string | null = null;
+  private records: FrameRecord[] = [];
+  /** Start of the current uninterrupted stretch of serving (after load or a pause). */
+  private since = performance.now();
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
+  private wakeOnStop: () => void = () => undefined;
+
+  private constructor(
+    readonly sha256: string,
+    private readonly detector: Detector,
+  ) {}
+
+  /** Loads the model and checks, on a real frame, that it answers with a YOLO head's output shape. */
+  static async load(modelPath: string, sha256: string, frame: Parameters<Letterboxer['run']>[0], options: ServeModelOptions = {}): Promise<ModelServer> {
+    const detector = await Detector.create(modelPath, options.threads === undefined ? {} : { intraOpThreads: options.threads });
+    try {
+      if (detector.inputType === 'float32') {
+        const { tensor } = new Letterboxer(detector.inputWidth, detector.inputHeight).run(frame);
+        const out = await detector.session.run({ [detector.inputName]: new ort.Tensor('float32', tensor, [1, 3, detector.inputHeight, detector.inputWidth]) });
+        const problem = outputShapeProblem(out[detector.outputName].dims, detector.inputHeight, detector.inputWidth);
+        if (problem) throw new Error(problem);
+      }
+      await detector.detect(frame);
+    } catch (err) {
+      await detector.release();
+      throw err;
+    }
+    return new ModelServer(sha256, detector);
+  }
+
+  start(frames: FrameSource, lock: MeasurementLock): void {
+    if (this.running) return;
+    this.running = true;
+    this.since = performance.now();
+    this.loop = this.run(frames, lock);
+  }
+
+  private async run(frames: FrameSource, lock: MeasurementLock): Promise<void> {
+    while (this.running) {
+      if (lock.pausesServing) {
+        await Promise.race([lock.whenReleased(), new Promise<void>((resolve) => (this.wakeOnStop = resolve))]);
+        // Frames from before the pause would make the first window after it look slow.
+        this.records = [];
+        this.since = performance.now();
+        continue;
+      }
+      const frame = await frames.next();
+      const t0 = performance.now();
+      try {
+        await this.detector.detect(frame);
+        const t1 = performance.now();
+        this.records.push({ doneAt: t1, latencyMs: t1 - t0 });
+      } catch (err) {
+        this.errors++;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        // A model failing every frame must not spin the CPU.
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if (this.records.length > 0 && this.records[0].doneAt < t0 - KEEP_MS) {
+        const cut = this.records.findIndex((r) => r.doneAt >= t0 - KEEP_MS);
+        this.records = this.records.slice(cut);
+      }
+    }
+  }
+
+  /** Stats over the last `windowMs`, or over the time served so far when that is shorter. */
+  window(windowMs: number): WindowStats {
+    const now = performance.now();
+    return windowStats(this.records, now, Math.max(1, Math.min(windowMs, now - this.since)));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeOnStop();
+    await this.loop;
+    await this.detector.release();
+  }
+}

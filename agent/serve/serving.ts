@@ -1,0 +1,240 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { readModel } from '../../compress/onnx/read.js';
+import { Desired, decode, type Reported, type Slo, type Telemetry } from '../../protocol/messages.js';
+import { PROTOCOL_VERSION } from '../../protocol/topics.js';
+import type { ArtifactSource } from '../jobs/model-source.js';
+import { sampleThermal } from '../profile/thermal-watch.js';
+import { readFirmwareThrottled, throttledNow } from '../sensors/index.js';
+import type { FrameSource } from './frames.js';
+import { evaluateSlo } from './health.js';
+import type { MeasurementLock } from './lock.js';
+import { ModelServer } from './server.js';
+
+export interface ServingOptions {
+  artifacts: ArtifactSource;
+  frames: FrameSource;
+  lock: MeasurementLock;
+  publishReported: (reported: Reported) => void;
+  publishTelemetry: (telemetry: Telemetry) => void;
+  log: Logger;
+  /** How long a new model must serve without errors before it is healthy. */
+  healthWindowS?: number;
+  /** Fewest frames per second a model must sustain through its health check. */
+  healthMinFps?: number;
+}
+
+interface Active {
+  server: ModelServer;
+  desired: Desired;
+  modelPath: string;
+}
+
+const SLO_WINDOW_MS = 10_000;
+const MB = 1024 * 1024;
+const v = PROTOCOL_VERSION as typeof PROTOCOL_VERSION;
+
+/**
+ * Serves what the retained desired state names: fetch, verify, activate,
+ * health-check, then healthy; a model that fails any step gives way to the
+ * previous one (rolled-back). Reports its progress as retained `reported`
+ * state and publishes telemetry every second while a model serves.
+ */
+export class Serving {
+  private active: Active | null = null;
+  private reported: Reported = { v, ts: Date.now(), generation: 0, state: 'idle', activeModel: null, slo: null };
+  private next: Desired | null = null;
+  private working = false;
+  private telemetryTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly opts: ServingOptions) {
+    this.telemetryTimer = setInterval(() => void this.tick(), 1000);
+  }
+
+  get serving(): boolean {
+    return this.active !== null;
+  }
+
+  /** The latest reported state, for republishing after a reconnect. */
+  current(): Reported {
+    return this.reported;
+  }
+
+  /** Takes a desired-state payload; a malformed one is logged and dropped. Only the newest pending one is applied. */
+  submit(payload: Buffer): void {
+    if (payload.length === 0) return;
+    const msg = decode(Desired, payload);
+    if (!msg.ok) return this.opts.log.warn({ reason: msg.reason }, 'malformed desired state dropped');
+    const desired = msg.value;
+    if (desired.generation < this.reported.generation) {
+      return this.opts.log.warn({ generation: desired.generation, current: this.reported.generation }, 'stale desired state ignored');
+    }
+    if (desired.generation === this.reported.generation && this.reported.state !== 'idle') {
+      // The broker re-delivers retained state on every reconnect: same generation, nothing to do but say where we are.
+      return this.opts.publishReported(this.reported);
+    }
+    this.next = desired;
+    if (!this.working) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.working = true;
+    try {
+      while (this.next && !this.closed) {
+        const desired = this.next;
+        this.next = null;
+        await this.apply(desired);
+      }
+    } finally {
+      this.working = false;
+    }
+  }
+
+  private report(desired: Desired, state: Reported['state'], error?: string): void {
+    const a = this.active;
+    this.reported = {
+      v,
+      ts: Date.now(),
+      generation: desired.generation,
+      ...(desired.rolloutId ? { rolloutId: desired.rolloutId } : {}),
+      state,
+      activeModel: a ? { sha256: a.server.sha256, generation: a.desired.generation, ...(a.desired.candidateId ? { candidateId: a.desired.candidateId } : {}) } : null,
+      ...(error ? { error: error.slice(0, 4000) } : {}),
+      slo: null,
+    };
+    this.opts.log.info({ generation: desired.generation, state, error }, 'serving state');
+    this.opts.publishReported(this.reported);
+  }
+
+  private async apply(desired: Desired): Promise<void> {
+    const { artifacts, log } = this.opts;
+    if (!desired.model) {
+      await this.deactivate();
+      return this.report(desired, 'idle');
+    }
+    const ref = desired.model;
+    if (this.active?.server.sha256 === ref.sha256 && this.active.desired.threads === desired.threads) {
+      this.active.desired = desired;
+      return this.report(desired, 'healthy');
+    }
+    const previous = this.active;
+    let modelPath: string;
+    try {
+      this.report(desired, 'downloading');
+      modelPath = await artifacts.ensure(ref);
+      this.report(desired, 'verifying');
+      // Parsing catches a file that is not ONNX at all before any running model is stopped.
+      readModel(await readFile(modelPath));
+    } catch (err) {
+      return this.fail(desired, previous !== null, `fetching the model failed: ${(err as Error).message}`);
+    }
+    const release = await this.opts.lock.acquire('health-check', false);
+    try {
+      this.report(desired, 'activating');
+      // One model in memory at a time: small devices cannot hold two.
+      await this.deactivate();
+      const frame = await this.opts.frames.next();
+      let server: ModelServer;
+      try {
+        server = await ModelServer.load(modelPath, ref.sha256, frame, { threads: desired.threads });
+      } catch (err) {
+        return await this.rollBack(desired, previous, `the model failed to load: ${(err as Error).message}`);
+      }
+      artifacts.pin?.(ref.sha256);
+      this.active = { server, desired, modelPath };
+      server.start(this.opts.frames, this.opts.lock);
+      this.report(desired, 'health-check');
+      const problem = await this.healthCheck(server);
+      if (problem) {
+        await this.deactivate();
+        return await this.rollBack(desired, previous, `health check failed: ${problem}`);
+      }
+      if (previous) artifacts.unpin?.(previous.server.sha256);
+      this.report(desired, 'healthy');
+      log.info({ sha256: ref.sha256, generation: desired.generation }, 'model serving');
+    } finally {
+      release();
+    }
+  }
+
+  /** Serves for a short window: no errors and some throughput, or the reason why not. */
+  private async healthCheck(server: ModelServer): Promise<string | null> {
+    const windowS = this.opts.healthWindowS ?? 3;
+    const minFps = this.opts.healthMinFps ?? 0.5;
+    await new Promise((r) => setTimeout(r, windowS * 1000));
+    if (server.errors > 0) return `${server.errors} frame(s) failed: ${server.lastError}`;
+    const w = server.window(windowS * 1000);
+    if (w.fps < minFps) return `${w.fps} FPS over ${windowS} s, below the ${minFps} FPS minimum`;
+    return null;
+  }
+
+  private async rollBack(desired: Desired, previous: Active | null, error: string): Promise<void> {
+    if (!previous) return this.fail(desired, false, error);
+    try {
+      const frame = await this.opts.frames.next();
+      const server = await ModelServer.load(previous.modelPath, previous.server.sha256, frame, { threads: previous.desired.threads });
+      this.active = { ...previous, server };
+      server.start(this.opts.frames, this.opts.lock);
+      this.report(desired, 'rolled-back', error);
+    } catch (err) {
+      this.opts.artifacts.unpin?.(previous.server.sha256);
+      this.report(desired, 'failed', `${error}; the previous model did not come back either: ${(err as Error).message}`);
+    }
+  }
+
+  private fail(desired: Desired, previousStillServing: boolean, error: string): void {
+    this.report(desired, previousStillServing ? 'rolled-back' : 'failed', error);
+  }
+
+  private async deactivate(): Promise<void> {
+    const a = this.active;
+    if (!a) return;
+    this.active = null;
+    await a.server.stop();
+  }
+
+  private async tick(): Promise<void> {
+    const a = this.active;
+    if (!a || this.opts.lock.pausesServing) return;
+    try {
+      const [thermal, firmware] = await Promise.all([sampleThermal(), readFirmwareThrottled()]);
+      const w = a.server.window(1000);
+      const memoryMb = Math.round((process.memoryUsage.rss() / MB) * 10) / 10;
+      this.opts.publishTelemetry({
+        v,
+        ts: Date.now(),
+        fps: w.fps,
+        latencyP50Ms: w.p50Ms,
+        latencyP95Ms: w.p95Ms,
+        memoryMb,
+        temperatureC: thermal.temperatureC,
+        throttled: firmware ? throttledNow(firmware) : null,
+        modelSha256: a.server.sha256,
+        errors: a.server.errors,
+      });
+      if (this.reported.state === 'healthy' || this.reported.state === 'rolled-back') this.updateSlo(a.desired.slo, a.server, memoryMb, thermal.temperatureC);
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'telemetry failed');
+    }
+  }
+
+  /** Re-publishes reported state when the model starts or stops meeting its SLO. */
+  private updateSlo(slo: Slo, server: ModelServer, memoryMb: number, temperatureC: number | null): void {
+    const w = server.window(SLO_WINDOW_MS);
+    if (w.frames === 0) return;
+    const verdict = evaluateSlo({ fps: w.fps, p95Ms: w.p95Ms, memoryMb, temperatureC }, slo);
+    const before = this.reported.slo;
+    // Compare which bounds break, not the readings: those move every second.
+    const bounds = (vs: string[]) => vs.map((x) => x.split(' ')[0]).join();
+    if (before && before.met === verdict.met && bounds(before.violations) === bounds(verdict.violations)) return;
+    this.reported = { ...this.reported, ts: Date.now(), slo: verdict };
+    this.opts.publishReported(this.reported);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.telemetryTimer);
+    await this.deactivate();
+  }
+}

@@ -1,0 +1,128 @@
+import type { Db } from './db.js';
+import type { Desired, ProfileReport, Reported, Result, Telemetry } from '../protocol/messages.js';
+
+export interface StoredProfile {
+  jobId: string;
+  deviceId: string;
+  artifactSha256: string;
+  candidateId: string | null;
+  ok: boolean;
+  error: string | null;
+  profile: ProfileReport | null;
+  finishedAt: number;
+  receivedAt: number;
+}
+
+interface ProfileRow {
+  job_id: string;
+  device_id: string;
+  artifact_sha256: string;
+  candidate_id: string | null;
+  ok: number;
+  error: string | null;
+  profile: string | null;
+  finished_at: number;
+  received_at: number;
+}
+
+function toProfile(row: ProfileRow): StoredProfile {
+  return {
+    jobId: row.job_id,
+    deviceId: row.device_id,
+    artifactSha256: row.artifact_sha256,
+    candidateId: row.candidate_id,
+    ok: row.ok === 1,
+    error: row.error,
+    profile: row.profile ? (JSON.parse(row.profile) as ProfileReport) : null,
+    finishedAt: row.finished_at,
+    receivedAt: row.received_at,
+  };
+}
+
+/** Profiling results, one row per job: a result delivered twice (QoS 1) is stored once. */
+export class ProfileStore {
+  private readonly listeners = new Set<(profile: StoredProfile) => void>();
+
+  constructor(private readonly db: Db) {}
+
+  /** Stores a result; false when this job's result was already stored. */
+  record(result: Result, now = Date.now()): boolean {
+    const inserted = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO profiles (job_id, device_id, artifact_sha256, candidate_id, ok, error, profile, finished_at, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(result.jobId, result.deviceId, result.artifactSha256, result.candidateId ?? null, result.ok ? 1 : 0, result.error ?? null, result.profile ? JSON.stringify(result.profile) : null, result.ts, now);
+    if (inserted.changes === 0) return false;
+    const stored = this.get(result.jobId)!;
+    for (const listener of this.listeners) listener(stored);
+    return true;
+  }
+
+  get(jobId: string): StoredProfile | undefined {
+    const row = this.db.prepare('SELECT * FROM profiles WHERE job_id = ?').get(jobId) as ProfileRow | undefined;
+    return row && toProfile(row);
+  }
+
+  forDevice(deviceId: string, limit = 100): StoredProfile[] {
+    return (this.db.prepare('SELECT * FROM profiles WHERE device_id = ? ORDER BY finished_at DESC LIMIT ?').all(deviceId, limit) as ProfileRow[]).map(toProfile);
+  }
+
+  onResult(listener: (profile: StoredProfile) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/** The desired state last set per device, kept so it can be published again after a broker restart. */
+export class DesiredStore {
+  constructor(private readonly db: Db) {}
+
+  set(deviceId: string, desired: Desired, now = Date.now()): void {
+    this.db
+      .prepare('INSERT INTO desired_state (device_id, desired, updated_at) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET desired = excluded.desired, updated_at = excluded.updated_at')
+      .run(deviceId, JSON.stringify(desired), now);
+  }
+
+  get(deviceId: string): Desired | undefined {
+    const row = this.db.prepare('SELECT desired FROM desired_state WHERE device_id = ?').get(deviceId) as { desired: string } | undefined;
+    return row && (JSON.parse(row.desired) as Desired);
+  }
+
+  all(): Array<{ deviceId: string; desired: Desired }> {
+    return (this.db.prepare('SELECT device_id, desired FROM desired_state').all() as Array<{ device_id: string; desired: string }>).map((r) => ({ deviceId: r.device_id, desired: JSON.parse(r.desired) as Desired }));
+  }
+}
+
+export interface LiveState {
+  telemetry: Telemetry | null;
+  reported: Reported | null;
+}
+
+/** The latest telemetry and reported state per device; live data, rebuilt from the devices after a restart. */
+export class LiveStateStore {
+  private readonly state = new Map<string, LiveState>();
+  private readonly listeners = new Set<(deviceId: string, state: LiveState) => void>();
+
+  get(deviceId: string): LiveState {
+    return this.state.get(deviceId) ?? { telemetry: null, reported: null };
+  }
+
+  recordTelemetry(deviceId: string, telemetry: Telemetry): void {
+    this.update(deviceId, { ...this.get(deviceId), telemetry });
+  }
+
+  recordReported(deviceId: string, reported: Reported): void {
+    this.update(deviceId, { ...this.get(deviceId), reported });
+  }
+
+  onChange(listener: (deviceId: string, state: LiveState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private update(deviceId: string, state: LiveState): void {
+    this.state.set(deviceId, state);
+    for (const listener of this.listeners) listener(deviceId, state);
+  }
+}

@@ -1,0 +1,254 @@
+// Candidate ladders: a ladder is a list of recipes, a recipe a sequence of
+// compress/ steps applied to the base model. Adding a variant is one line in
+// a recipe list; adding a method is one entry in STEPS.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadCalibration, modelInputSize, type CalibrationSet } from '../../compress/calibration.js';
+import { modelCost } from '../../compress/cost.js';
+import { loadDataset } from '../../compress/detect/dataset.js';
+import type { Detector } from '../../compress/detect/detector.js';
+import { evaluateMap } from '../../compress/detect/evaluate.js';
+import { measureFidelity, modelDetector } from '../../compress/fidelity.js';
+import { readLineage, type Lineage } from '../../compress/lineage.js';
+import { weightFormat } from '../../compress/onnx/info.js';
+import type { Model } from '../../compress/onnx/ir.js';
+import { writeModel, writeModelFile } from '../../compress/onnx/write.js';
+import { quantizeModel } from '../../compress/quantize/quantize.js';
+import { resizeModel } from '../../compress/resize.js';
+import type { Accuracy } from '../policy.js';
+
+export type Step = { op: 'resize'; imgsz: number } | { op: 'int8' };
+
+export interface Recipe {
+  name: string;
+  steps: Step[];
+}
+
+export const LADDER_NAMES = ['default', 'quick'] as const;
+export type LadderName = (typeof LADDER_NAMES)[number];
+
+/** Every size × precision pair as recipes; the base size needs no resize step. */
+export function sizeByPrecision(sizes: readonly number[], precisions: ReadonlyArray<'fp32' | 'int8'>): Recipe[] {
+  const recipes: Recipe[] = [];
+  for (const imgsz of sizes) {
+    for (const precision of precisions) {
+      const steps: Step[] = [{ op: 'resize', imgsz }];
+      if (precision === 'int8') steps.push({ op: 'int8' });
+      recipes.push({ name: `${precision}-${imgsz}`, steps });
+    }
+  }
+  return recipes;
+}
+
+/**
+ * The named ladders. `default` is the issue's 640/512/416/320 × fp32/int8;
+ * `quick` is small enough to build and profile in a couple of minutes on two
+ * cores (what `edgefit up` rolls out).
+ */
+export function ladderRecipes(name: LadderName, sizes?: readonly number[]): Recipe[] {
+  switch (name) {
+    case 'default':
+      return sizeByPrecision(sizes ?? [640, 512, 416, 320], ['fp32', 'int8']);
+    case 'quick':
+      return sizeByPrecision(sizes ?? [320, 256, 192, 160], ['fp32', 'int8']);
+  }
+}
+
+export class LadderError extends Error {
+  override name = 'LadderError';
+}
+
+interface StepContext {
+  baseSha256: string;
+  synthetic: boolean;
+  /** Calibration inputs at a given size (the calibration half of the images). */
+  calibration(size: number): Promise<CalibrationSet>;
+}
+
+type StepFn<S extends Step> = (model: Model, step: S, ctx: StepContext) => Promise<Model>;
+
+/** Input-size variant: same weights, the Detect head's anchors and strides regenerated for the new size. */
+const resize: StepFn<Extract<Step, { op: 'resize' }>> = async (model, step, ctx) => {
+  if (modelInputSize(model) === step.imgsz) return model;
+  return resizeModel(model, step.imgsz, { baseSha256: ctx.baseSha256 }).model;
+};
+
+const int8: StepFn<Extract<Step, { op: 'int8' }>> = async (model, _step, ctx) => {
+  const calibration = await ctx.calibration(modelInputSize(model));
+  return (await quantizeModel(model, calibration, { baseSha256: ctx.baseSha256 })).model;
+};
+
+async function applyStep(model: Model, step: Step, ctx: StepContext): Promise<Model> {
+  switch (step.op) {
+    case 'resize':
+      return resize(model, step, ctx);
+    case 'int8':
+      return int8(model, step, ctx);
+  }
+}
+
+/** Deterministic smooth pseudo-images for calibrating synthetic models, whose weights see nothing real anyway. */
+export function syntheticCalibration(size: number, count = 4): CalibrationSet {
+  const inputs: Float32Array[] = [];
+  for (let k = 0; k < count; k++) {
+    const t = new Float32Array(3 * size * size);
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          t[c * size * size + y * size + x] = 0.5 + 0.45 * Math.sin((x * (c + 1) + y * (k + 2)) / (size / 6) + k);
+        }
+      }
+    }
+    inputs.push(t);
+  }
+  return { files: inputs.map((_, i) => `synthetic-${i}`), inputs, size };
+}
+
+export interface LadderInput {
+  base: Model;
+  baseSha256: string;
+  synthetic: boolean;
+  recipes: Recipe[];
+  outDir: string;
+  /** Calibration images; without --eval, half calibrate and the other half measure. */
+  calibDir?: string;
+  evalDir?: string;
+}
+
+export interface GeneratedCandidate {
+  name: string;
+  method: string;
+  recipe: Recipe;
+  family: string;
+  imgsz: number;
+  file: string;
+  sizeBytes: number;
+  parameters: number;
+  flops: number;
+  accuracy: Accuracy;
+  lineage: Lineage | null;
+}
+
+export interface SkippedRecipe {
+  name: string;
+  reason: string;
+}
+
+export type Progress = (done: number, total: number, message: string) => void;
+
+/** The method label of a recipe: its steps joined, 'base' for none. */
+export function methodOf(recipe: Recipe): string {
+  return recipe.steps.map((s) => (s.op === 'resize' ? `imgsz${s.imgsz}` : s.op)).join('+') || 'base';
+}
+
+export function familyOf(model: Model): string {
+  const format = weightFormat(model);
+  return format === 'qdq-int8' || format === 'dynamic-int8' || format === 'qoperator-int8' ? 'int8' : format === 'fp16' ? 'fp16' : 'fp32';
+}
+
+interface Evaluator {
+  kind: 'fidelity' | 'map50-95';
+  measure(model: Model): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function openEvaluator(input: LadderInput, heldOut: string[]): Promise<Evaluator | undefined> {
+  if (input.synthetic || heldOut.length === 0) return undefined;
+  if (input.evalDir) {
+    const dataset = await loadDataset(input.evalDir);
+    if (dataset.labeled) {
+      return {
+        kind: 'map50-95',
+        async measure(model) {
+          const detector = await modelDetector(model);
+          try {
+            return (await evaluateMap(detector, dataset)).map50_95;
+          } finally {
+            await detector.session.release();
+          }
+        },
+        close: async () => undefined,
+      };
+    }
+  }
+  const baseline: Detector = await modelDetector(input.base);
+  return {
+    kind: 'fidelity',
+    measure: async (model) => (await measureFidelity(model, baseline, heldOut)).fidelity,
+    close: () => baseline.session.release(),
+  };
+}
+
+/**
+ * Builds every recipe of the ladder, writes each candidate to outDir and
+ * measures its accuracy on held-out images. Synthetic bases never get an
+ * accuracy; a recipe a model cannot take (an unavailable method) is skipped
+ * with its reason rather than failing the ladder.
+ */
+export async function generateLadder(input: LadderInput, progress: Progress = () => undefined): Promise<{ candidates: GeneratedCandidate[]; skipped: SkippedRecipe[] }> {
+  mkdirSync(input.outDir, { recursive: true });
+  const calibFiles = input.calibDir ? (await loadDataset(input.calibDir)).items.map((i) => i.imagePath) : [];
+  // Held-out split: calibrate on the even images, measure on the odd ones, unless --eval gives its own.
+  const heldOut = input.evalDir ? (await loadDataset(input.evalDir)).items.map((i) => i.imagePath) : calibFiles.filter((_, i) => i % 2 === 1);
+  const calibCache = new Map<number, CalibrationSet>();
+  const ctx: StepContext = {
+    baseSha256: input.baseSha256,
+    synthetic: input.synthetic,
+    async calibration(size) {
+      let set = calibCache.get(size);
+      if (!set) {
+        if (!input.calibDir) {
+          if (!input.synthetic) throw new LadderError('int8 needs calibration images: give --calib DIR');
+          set = syntheticCalibration(size);
+        } else {
+          const all = await loadCalibration(input.calibDir, size, 64);
+          const keep = input.evalDir ? all.inputs.map((_, i) => i) : all.inputs.map((_, i) => i).filter((i) => i % 2 === 0);
+          set = { files: keep.map((i) => all.files[i]), inputs: keep.map((i) => all.inputs[i]), size };
+        }
+        calibCache.set(size, set);
+      }
+      return set;
+    },
+  };
+  const evaluator = await openEvaluator(input, heldOut);
+  const candidates: GeneratedCandidate[] = [];
+  const skipped: SkippedRecipe[] = [];
+  try {
+    for (const [i, recipe] of input.recipes.entries()) {
+      progress(i, input.recipes.length, `building ${recipe.name}`);
+      let model = input.base;
+      try {
+        for (const step of recipe.steps) model = await applyStep(model, step, ctx);
+      } catch (err) {
+        skipped.push({ name: recipe.name, reason: (err as Error).message });
+        continue;
+      }
+      const bytes = writeModel(model);
+      const file = path.join(input.outDir, `${recipe.name}.onnx`);
+      writeModelFile(model, file);
+      const cost = modelCost(model);
+      let accuracy: Accuracy = input.synthetic ? { value: null, kind: 'none-synthetic' } : { value: null, kind: 'fidelity' };
+      if (evaluator) {
+        progress(i, input.recipes.length, `measuring ${recipe.name} (${evaluator.kind})`);
+        accuracy = { value: await evaluator.measure(model), kind: evaluator.kind };
+      }
+      candidates.push({
+        name: recipe.name,
+        method: methodOf(recipe),
+        recipe,
+        family: familyOf(model),
+        imgsz: modelInputSize(model),
+        file,
+        sizeBytes: bytes.byteLength,
+        parameters: cost.parameters,
+        flops: cost.flops,
+        accuracy,
+        lineage: readLineage(model),
+      });
+    }
+  } finally {
+    await evaluator?.close();
+  }
+  progress(input.recipes.length, input.recipes.length, `built ${candidates.length} candidate(s)${skipped.length ? `, skipped ${skipped.length}` : ''}`);
+  return { candidates, skipped };
+}

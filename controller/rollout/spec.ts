@@ -1,0 +1,107 @@
+// The rollout spec: what users write (YAML or JSON), validated with one clear
+// error per problem. Field names are the words of the issue: slo, stages,
+// abort, rate, deviceTimeoutS, retries.
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const percent = z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, 'a percentage like "25%"');
+const count = z.number().int().min(1).max(100_000);
+
+export const ServiceLevelSpec = z
+  .object({
+    minFps: z.number().positive().max(10_000).optional(),
+    maxP95Ms: z.number().positive().max(600_000).optional(),
+    maxMemoryMb: z.number().positive().max(1_000_000).optional(),
+    maxTempC: z.number().positive().max(150).optional(),
+    /** How long a candidate must hold the level while profiled (seconds). */
+    sustainedS: z.number().positive().max(3600).optional(),
+  })
+  .strict()
+  .refine((s) => s.minFps !== undefined || s.maxP95Ms !== undefined || s.maxMemoryMb !== undefined || s.maxTempC !== undefined, 'give at least one bound: minFps, maxP95Ms, maxMemoryMb or maxTempC');
+
+export const TargetSpec = z.union([
+  z.literal('all'),
+  z.object({ devices: z.array(z.string().min(1).max(64)).min(1).max(100_000) }).strict(),
+  z.object({ labels: z.record(z.string().min(1), z.string()).refine((l) => Object.keys(l).length > 0, 'give at least one label') }).strict(),
+]);
+
+export const RolloutSpec = z
+  .object({
+    name: z.string().min(1).max(128).optional(),
+    /** The base model whose ladder is rolled out (its id from `edgefit models`). */
+    model: z.string().min(1).max(128),
+    /** Restrict the ladder to these candidate ids (or pin one): default the whole ladder. */
+    candidates: z.array(z.string().min(1).max(128)).min(1).max(1000).optional(),
+    targets: TargetSpec.default('all'),
+    slo: ServiceLevelSpec,
+    objective: z.literal('highest-accuracy').default('highest-accuracy'),
+    stages: z
+      .object({
+        canary: z.union([count, percent]).default(1),
+        phases: z.array(percent).max(20).default(['100%']),
+      })
+      .strict()
+      .default({ canary: 1, phases: ['100%'] }),
+    /** At most this many devices between chosen and healthy at once. */
+    rate: z.object({ maxInFlight: count.default(5) }).strict().default({ maxInFlight: 5 }),
+    abort: z
+      .object({
+        failurePct: z.number().min(0).max(100).default(20),
+        minDevices: z.number().int().min(1).max(100_000).default(1),
+      })
+      .strict()
+      .default({ failurePct: 20, minDevices: 1 }),
+    deviceTimeoutS: z.number().positive().max(86_400).default(600),
+    retries: z.number().int().min(0).max(10).default(0),
+    /** How each candidate is profiled on a device of a class. */
+    profile: z
+      .object({
+        durationS: z.number().positive().max(600).default(5),
+        warmup: z.number().int().min(0).max(1000).default(5),
+        threads: z.number().int().min(1).max(256).optional(),
+      })
+      .strict()
+      .default({ durationS: 5, warmup: 5 }),
+  })
+  .strict();
+export type RolloutSpec = z.infer<typeof RolloutSpec>;
+export type RolloutSpecInput = z.input<typeof RolloutSpec>;
+
+export class SpecError extends Error {
+  override name = 'SpecError';
+}
+
+/** Validates an already-parsed spec; the error names the field and the problem. */
+export function validateSpec(value: unknown): RolloutSpec {
+  const parsed = RolloutSpec.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SpecError(`rollout spec ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Parses YAML or JSON text (JSON is YAML) and validates it. */
+export function parseSpecText(text: string): RolloutSpec {
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new SpecError(`rollout spec is neither YAML nor JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return validateSpec(value);
+}
+
+/** Splits `n` ordered devices into stages: the canary, then each phase up to its cumulative percentage. */
+export function stageSizes(n: number, stages: RolloutSpec['stages']): number[] {
+  const pct = (p: string) => Math.ceil((Number(p.slice(0, -1)) / 100) * n);
+  const sizes: number[] = [];
+  let placed = Math.min(n, typeof stages.canary === 'number' ? stages.canary : Math.max(1, pct(stages.canary)));
+  sizes.push(placed);
+  for (const phase of [...stages.phases, '100%']) {
+    const upTo = Math.max(placed, Math.min(n, pct(phase)));
+    if (upTo > placed) sizes.push(upTo - placed);
+    placed = upTo;
+  }
+  return sizes.filter((s) => s > 0);
+}

@@ -1,0 +1,50 @@
+// A device in a rollout (see DESIGN.md): pending → profiling → chosen →
+// downloading → verifying → activating → health-check → healthy, with failed,
+// rolled-back, timed-out and offline as exits. Offline resumes where it was.
+
+export const DEVICE_STATES = ['pending', 'profiling', 'chosen', 'downloading', 'verifying', 'activating', 'health-check', 'healthy', 'failed', 'rolled-back', 'timed-out', 'offline'] as const;
+export type DeviceState = (typeof DEVICE_STATES)[number];
+
+/** States a device stays in when the rollout is over. */
+export const TERMINAL: ReadonlySet<DeviceState> = new Set(['healthy', 'failed', 'rolled-back', 'timed-out']);
+/** The deployment steps the agent reports, in order. */
+export const DEPLOY_STEPS = ['downloading', 'verifying', 'activating', 'health-check', 'healthy'] as const;
+
+const FORWARD: Record<DeviceState, readonly DeviceState[]> = {
+  pending: ['profiling', 'chosen'],
+  profiling: ['chosen'],
+  chosen: ['downloading', 'verifying', 'activating', 'health-check', 'healthy'],
+  downloading: ['verifying', 'activating', 'health-check', 'healthy'],
+  verifying: ['activating', 'health-check', 'healthy'],
+  activating: ['health-check', 'healthy'],
+  'health-check': ['healthy'],
+  healthy: ['rolled-back'],
+  // A retry starts the device over; a failed one may still be rolled back to its previous model.
+  failed: ['pending', 'rolled-back'],
+  'timed-out': ['pending', 'rolled-back'],
+  'rolled-back': [],
+  offline: [],
+};
+
+export class TransitionError extends Error {
+  override name = 'TransitionError';
+}
+
+/**
+ * Whether `from → to` is a step of the state machine. Any live state may exit
+ * to failed, rolled-back, timed-out or offline; offline goes back to the state
+ * it left (`resume`). Agent reports may skip steps (a fast download), never go back.
+ */
+export function canTransition(from: DeviceState, to: DeviceState, resume?: DeviceState | null): boolean {
+  if (from === to) return false;
+  if (from === 'offline') return to === resume || to === 'failed' || to === 'rolled-back' || to === 'timed-out' || to === 'pending';
+  if (!TERMINAL.has(from) && (to === 'failed' || to === 'rolled-back' || to === 'timed-out' || to === 'offline')) return true;
+  return FORWARD[from].includes(to);
+}
+
+export function assertTransition(from: DeviceState, to: DeviceState, resume?: DeviceState | null): void {
+  if (!canTransition(from, to, resume)) throw new TransitionError(`device state cannot go from ${from} to ${to}`);
+}
+
+export const ROLLOUT_STATES = ['running', 'paused', 'completed', 'aborted'] as const;
+export type RolloutState = (typeof ROLLOUT_STATES)[number];

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArtifactStore } from '../../controller/artifacts/store.js';
+import { loadOrCreateSigningKey } from '../../controller/artifacts/signing.js';
+import { Catalog, CatalogError } from '../../controller/catalog/catalog.js';
+import { LadderJobs } from '../../controller/catalog/ladder-jobs.js';
+import { ladderRecipes } from '../../controller/catalog/ladder.js';
+import { openDb, type Db } from '../../controller/db.js';
+import { writeModel } from '../../compress/onnx/write.js';
+import { buildYolov8 } from '../../compress/yolo/builder.js';
+import { captureLogger } from '../helpers/log.js';
+
+describe('model catalog and ladders', () => {
+  let dir: string;
+  let db: Db;
+  let catalog: Catalog;
+  let jobs: LadderJobs;
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-catalog-'));
+    db = openDb(dir);
+    catalog = new Catalog(db, new ArtifactStore(db, dir, loadOrCreateSigningKey(dir)));
+    jobs = new LadderJobs(catalog, path.join(dir, 'work'), captureLogger().log);
+  });
+
+  afterAll(async () => {
+    await jobs.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes a ladder a list of recipes: the default is 640/512/416/320 × fp32/int8', () => {
+    expect(ladderRecipes('default').map((r) => r.name)).toEqual(['fp32-640', 'int8-640', 'fp32-512', 'int8-512', 'fp32-416', 'int8-416', 'fp32-320', 'int8-320']);
+    expect(ladderRecipes('quick', [160, 96]).map((r) => r.steps.map((s) => s.op).join('+'))).toEqual(['resize', 'resize+int8', 'resize', 'resize+int8']);
+  });
+
+  it('builds a synthetic ladder off the request path: signed artifacts, cost, and no accuracy, labelled synthetic', async () => {
+    const model = await catalog.addModel(writeModel(buildYolov8({ scale: 'n', imgsz: 128, nc: 4 })), 'yolov8n-synth');
+    expect(model).toMatchObject({ synthetic: true, imgsz: 128 });
+    expect(await catalog.addModel(writeModel(buildYolov8({ scale: 'n', imgsz: 128, nc: 4 })), 'again')).toMatchObject({ id: model.id });
+    const job = jobs.start(model.id, { ladder: 'quick', sizes: [128, 96] });
+    expect(job.state).toBe('queued');
+    const done = await jobs.wait(job.id);
+    expect(done.error).toBeNull();
+    expect(done.state).toBe('done');
+    const ladder = catalog.candidates(model.id);
+    expect(ladder.map((c) => c.name)).toEqual(['fp32-96', 'int8-96', 'fp32-128', 'int8-128']);
+    for (const c of ladder) {
+      expect(c.accuracy).toEqual({ value: null, kind: 'none-synthetic' });
+      expect(c.synthetic).toBe(true);
+      expect(catalog.artifacts.get(c.sha256)?.ref.signature).toMatch(/=$/);
+    }
+    expect(ladder.map((c) => c.family)).toEqual(['fp32', 'int8', 'fp32', 'int8']);
+    expect(ladder[0].flops).toBeLessThan(ladder[2].flops);
+    expect(ladder[1].sizeBytes).toBeLessThan(ladder[0].sizeBytes);
+    // The base size needs no resize: that candidate is the base model's own bytes.
+    expect(ladder.find((c) => c.name === 'fp32-128')!.sha256).toBe(model.sha256);
+  });
+
+  it('imports a candidate with its declared accuracy, shown as declared', async () => {
+    const [model] = catalog.listModels();
+    const c = await catalog.importCandidate(model.id, writeModel(buildYolov8({ scale: 'n', imgsz: 96, nc: 4, seed: 7 })), { method: 'distill', declaredMap5095: 0.31, source: 'vendor model card' });
+    expect(c).toMatchObject({ name: 'import-distill', method: 'distill', accuracy: { value: 0.31, kind: 'declared' }, source: 'vendor model card', family: 'fp32' });
+  });
+
+  it('answers bad input with a clear error', async () => {
+    await expect(catalog.addModel(new Uint8Array([1, 2, 3]), 'x')).rejects.toThrow(/not a readable ONNX model/);
+    await expect(catalog.addModel(writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 1 })), 'bad name!')).rejects.toBeInstanceOf(CatalogError);
+    expect(() => jobs.start('m-nope', { ladder: 'quick' })).toThrow(/no model 'm-nope'/);
+    const [model] = catalog.listModels();
+    expect(() => jobs.start(model.id, { ladder: 'huge' })).toThrow(/unknown ladder 'huge'/);
+    await expect(catalog.importCandidate(model.id, writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 1 })), { method: 'kd', declaredMap5095: 3 })).rejects.toThrow(/\[0, 1\]/);
+  });
+});

@@ -1,0 +1,177 @@
+import type { Inventory } from '../../../protocol/messages.js';
+import type { DeviceHistory, LiveDevice } from '../../live/wire.js';
+import { api } from './api.js';
+import { loadCandidates, type CandidateData } from './candidates.js';
+import { candidateChart, timeChart, type CandidatePoint, type TimeChart } from './charts.js';
+import { h, setText } from './dom.js';
+import { ago, bytes, dateTime, labels, mb, num } from './format.js';
+import type { FleetStore } from './store.js';
+
+/** What GET /api/devices/:id answers (the registry row). */
+interface DeviceInfo {
+  id: string;
+  createdAt: number;
+  firstSeen: number | null;
+  lastSeen: number | null;
+  online: boolean;
+  inventory: Inventory | null;
+  deviceClass: string | null;
+  labels: Record<string, string>;
+}
+
+const HISTORY_WINDOW_MS = 30 * 60_000;
+
+function stat(label: string, value: HTMLElement): HTMLElement {
+  return h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, label), value);
+}
+
+function definitionList(rows: Array<[string, string]>): HTMLElement {
+  return h('dl', { class: 'kv' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+/** One device: live numbers, inventory, FPS and temperature over time, and the candidates it measured. */
+export class DeviceView {
+  readonly root: HTMLElement;
+  private readonly values: Record<'fps' | 'p95' | 'memory' | 'temp' | 'throttled' | 'candidate' | 'seen', HTMLElement>;
+  private readonly healthEl: HTMLElement;
+  private readonly charts: TimeChart[] = [];
+  private disposers: Array<() => void> = [];
+  private lastSample = 0;
+
+  constructor(
+    private readonly store: FleetStore,
+    private readonly id: string,
+  ) {
+    const big = () => h('div', { class: 'stat-value' }, '–');
+    this.values = { fps: big(), p95: big(), memory: big(), temp: big(), throttled: big(), candidate: big(), seen: big() };
+    this.healthEl = h('div', { class: 'device-health' });
+    this.root = h(
+      'section',
+      { class: 'device', 'data-device': id },
+      h('div', { class: 'crumbs' }, h('a', { href: '#/' }, '← Fleet')),
+      h('div', { class: 'device-head' }, h('h1', {}, id), this.healthEl),
+      h(
+        'div',
+        { class: 'stats' },
+        stat('FPS', this.values.fps),
+        stat('p95 latency', this.values.p95),
+        stat('Memory', this.values.memory),
+        stat('Temperature', this.values.temp),
+        stat('Throttled', this.values.throttled),
+        stat('Candidate', this.values.candidate),
+        stat('Last seen', this.values.seen),
+      ),
+      h('div', { class: 'loading' }, 'Loading…'),
+    );
+    this.disposers.push(store.subscribe((changed) => (changed === 'all' || changed.has(id)) && this.live()));
+    const clock = window.setInterval(() => this.live(), 1000);
+    this.disposers.push(() => window.clearInterval(clock));
+    this.live();
+    void this.load();
+  }
+
+  destroy(): void {
+    for (const dispose of this.disposers) dispose();
+    for (const chart of this.charts) chart.destroy();
+    this.disposers = [];
+  }
+
+  private live(): void {
+    const d: LiveDevice | undefined = this.store.devices.get(this.id);
+    if (!d) return;
+    setText(this.values.fps, num(d.fps, 1));
+    setText(this.values.p95, d.latencyP95Ms === null ? '–' : `${num(d.latencyP95Ms, 1)} ms`);
+    setText(this.values.memory, d.memoryMb !== null ? mb(d.memoryMb) : d.deviceMemUsedMb !== null ? `${mb(d.deviceMemUsedMb)} host` : '–');
+    setText(this.values.temp, d.temperatureC === null ? '–' : `${d.temperatureC.toFixed(1)} °C`);
+    setText(this.values.throttled, d.throttled === null ? '–' : d.throttled ? 'yes' : 'no');
+    setText(this.values.candidate, d.candidate ?? '–');
+    setText(this.values.seen, ago(d.lastSeen, this.store.now()));
+    this.healthEl.replaceChildren(h('span', { class: `pill ${d.health}` }, d.health), d.healthReason ? h('span', { class: 'reason' }, d.healthReason) : '', h('span', { class: `dot ${d.online ? 'on' : 'off'}` }), d.online ? 'online' : 'offline');
+    const sample = d.fpsSample;
+    if (sample && sample[0] > this.lastSample && this.charts.length) {
+      this.lastSample = sample[0];
+      this.charts[0].append(sample);
+      if (d.temperatureC !== null) this.charts[1]?.append([sample[0], d.temperatureC]);
+    }
+  }
+
+  private async load(): Promise<void> {
+    const [info, history, candidates] = await Promise.all([
+      api<DeviceInfo>(`/api/devices/${encodeURIComponent(this.id)}`),
+      api<DeviceHistory>(`/api/live/devices/${encodeURIComponent(this.id)}/history`),
+      loadCandidates(this.id).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) })),
+    ]);
+    if (!this.disposers.length) return;
+    const fpsBox = h('div', { class: 'chart' });
+    const tempBox = h('div', { class: 'chart' });
+    const candBox = h('div', { class: 'panel candidates' });
+    this.root.querySelector('.loading')?.replaceWith(
+      h('div', { class: 'panels' }, h('div', { class: 'panel' }, h('h2', {}, 'FPS, last 30 minutes'), fpsBox), h('div', { class: 'panel' }, h('h2', {}, 'Temperature, last 30 minutes'), tempBox)),
+      candBox,
+      h('div', { class: 'panel' }, h('h2', {}, 'Inventory'), this.inventory(info)),
+    );
+    this.lastSample = history.fps[history.fps.length - 1]?.[0] ?? 0;
+    this.charts.push(timeChart(fpsBox, 'FPS', 'frames/s', '#4ea1ff', history.fps, HISTORY_WINDOW_MS));
+    this.charts.push(timeChart(tempBox, 'Temperature', '°C', '#f0883e', history.temperatureC, HISTORY_WINDOW_MS));
+    this.renderCandidates(candBox, candidates);
+  }
+
+  private inventory(info: DeviceInfo): HTMLElement {
+    const inv = info.inventory;
+    const rows: Array<[string, string]> = [
+      ['Device class', info.deviceClass ?? 'not reported yet'],
+      ['Labels', labels(info.labels).join(', ') || '–'],
+      ['Registered', dateTime(info.createdAt)],
+      ['First seen', dateTime(info.firstSeen)],
+    ];
+    if (inv) {
+      rows.push(
+        ['Hostname', inv.hostname],
+        ['Board', inv.boardModel ?? '–'],
+        ['CPU', `${inv.cpuModel} · ${inv.cpuCores} threads${inv.cpuPhysicalCores ? ` / ${inv.cpuPhysicalCores} cores` : ''} · ${inv.arch}`],
+        ['Memory', bytes(inv.memTotalBytes)],
+        ['GPUs', inv.gpus.join(', ') || '–'],
+        ['Execution providers', inv.executionProviders.join(', ')],
+        ['OS', `${inv.os} · kernel ${inv.kernel}`],
+        ['Software', `edgefit ${inv.edgefitVersion} · onnxruntime ${inv.onnxruntimeVersion}`],
+      );
+    }
+    return definitionList(rows);
+  }
+
+  private renderCandidates(box: HTMLElement, data: CandidateData | { error: string }): void {
+    box.append(h('h2', {}, 'Candidates measured'));
+    if ('error' in data) {
+      box.append(h('p', { class: 'muted' }, `Could not load candidates: ${data.error}`));
+      return;
+    }
+    if (data.points.length === 0) {
+      box.append(h('p', { class: 'muted empty' }, data.empty));
+      return;
+    }
+    const plot = h('div', { class: 'chart candidate-plot' });
+    const hover = h('div', { class: 'hover muted' }, 'Hover a point for its verdict.');
+    box.append(h('p', { class: 'muted' }, data.summary), plot, hover, this.candidateTable(data.points));
+    const dispose = candidateChart(plot, data.points, data.yLabel, data.sloLatencyMs, (p) =>
+      setText(hover, p ? `${p.name}: ${num(p.latencyMs, 1)} ms, ${data.yLabel} ${num(p.y, 3)} — ${p.status}${p.reason ? ` (${p.reason})` : ''}` : 'Hover a point for its verdict.'),
+    );
+    this.disposers.push(dispose);
+  }
+
+  private candidateTable(points: CandidatePoint[]): HTMLElement {
+    const order = { chosen: 0, rejected: 1, failed: 2, feasible: 3 } as const;
+    const rows = [...points].sort((a, b) => order[a.status] - order[b.status] || b.y - a.y);
+    return h(
+      'table',
+      { class: 'cands' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Candidate'), h('th', { class: 'num' }, 'p95 ms'), h('th', { class: 'num' }, 'Objective'), h('th', {}, 'Verdict'), h('th', {}, 'Why not chosen'), h('th', {}, 'Measured on'))),
+      h(
+        'tbody',
+        {},
+        ...rows.map((p) =>
+          h('tr', { 'data-status': p.status }, h('td', { class: 'mono' }, p.name), h('td', { class: 'num' }, num(p.latencyMs, 1)), h('td', { class: 'num' }, num(p.y, 3)), h('td', {}, h('span', { class: `verdict ${p.status}` }, p.status)), h('td', {}, p.reason || '–'), h('td', {}, p.measuredOn)),
+        ),
+      ),
+    );
+  }
+}

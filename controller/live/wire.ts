@@ -1,0 +1,64 @@
+// What the controller streams to the dashboard: types only, shared by the
+// Node side (controller/live, controller/http/events.ts) and the browser
+// bundle (controller/dashboard), which imports them with `import type`.
+
+/**
+ * ok: serving and within limits · warning: serving with a problem (throttled,
+ * hot, errors, SLO missed) · failing: the deployment failed · idle: online,
+ * serving nothing · offline: not connected.
+ */
+export type Health = 'ok' | 'warning' | 'failing' | 'idle' | 'offline';
+
+/** One fleet row: the latest of everything the controller knows about a device. */
+export interface LiveDevice {
+  id: string;
+  deviceClass: string | null;
+  labels: Record<string, string>;
+  online: boolean;
+  /** ms since epoch; null: never seen. */
+  lastSeen: number | null;
+  /** Board model where the device reports one, else the CPU model. */
+  hardware: string | null;
+  /** The candidate the device serves now (from telemetry or reported state). */
+  candidate: string | null;
+  fps: number | null;
+  latencyP95Ms: number | null;
+  /** Memory of the serving process (telemetry); null when not serving. */
+  memoryMb: number | null;
+  /** Whole-device memory from the heartbeat. */
+  deviceMemUsedMb: number | null;
+  deviceMemTotalMb: number | null;
+  temperatureC: number | null;
+  throttled: boolean | null;
+  health: Health;
+  /** One line on why health is not ok; '' when it is. */
+  healthReason: string;
+  /** The latest FPS sample, for the client to append to its sparkline. */
+  fpsSample: Sample | null;
+}
+
+/** [time ms, value] */
+export type Sample = [number, number];
+
+/** The first event of every stream: the whole fleet and the last five minutes of FPS per device. */
+export interface LiveSnapshot {
+  serverTime: number;
+  devices: LiveDevice[];
+  sparklines: Record<string, Sample[]>;
+}
+
+/** Every later event: the rows that changed since the last flush, one entry per device. */
+export interface LiveBatch {
+  serverTime: number;
+  devices: LiveDevice[];
+}
+
+/** GET /api/live/devices/:id/history: FPS and temperature over the retained window. */
+export interface DeviceHistory {
+  id: string;
+  fps: Sample[];
+  temperatureC: Sample[];
+}
+
+/** How long the client keeps sparkline points. */
+export const SPARKLINE_WINDOW_MS = 5 * 60_000;

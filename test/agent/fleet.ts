@@ -1,0 +1,86 @@
+// A real controller (embedded broker, HTTP, artifact store) and real agent
+// processes for the agent suites.
+import mqtt, { type MqttClient } from 'mqtt';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startController, type Controller } from '../../controller/controller.js';
+import { CONTROLLER_USER } from '../../controller/registry.js';
+import { spawnCli, stop, type CliProcess } from '../helpers/cli.js';
+import { captureLogger } from '../helpers/log.js';
+
+export class TestFleet {
+  readonly dataDir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-fleet-'));
+  readonly scratch = mkdtempSync(path.join(os.tmpdir(), 'edgefit-scratch-'));
+  controller!: Controller;
+  capture = captureLogger();
+  private ports = { mqtt: 0, http: 0 };
+  private readonly agents: CliProcess[] = [];
+  private readonly tokens = new Map<string, string>();
+
+  async start(): Promise<Controller> {
+    this.capture = captureLogger();
+    this.controller = await startController({ dataDir: this.dataDir, mqttPort: this.ports.mqtt, httpPort: this.ports.http, host: '127.0.0.1', log: this.capture.log });
+    this.ports = { mqtt: Number(new URL(this.controller.brokerUrl).port), http: Number(new URL(this.controller.httpUrl).port) };
+    return this.controller;
+  }
+
+  /** Logs of the current controller incarnation with this message. */
+  logs(msg: string): Array<Record<string, unknown>> {
+    return this.capture.lines().filter((l) => l.msg === msg);
+  }
+
+  agent(id: string, extra: string[] = []): CliProcess {
+    if (!this.tokens.has(id)) this.tokens.set(id, this.controller.registry.add(id));
+    const state = path.join(this.scratch, `state-${id}`);
+    const agent = spawnCli(
+      ['agent', '--broker', this.controller.brokerUrl, '--id', id, '--controller', this.controller.httpUrl, '--state', state, '--heartbeat', '1', '--keepalive', '2', ...extra],
+      { EDGEFIT_TOKEN: this.tokens.get(id)!, EDGEFIT_LOG_LEVEL: 'info' },
+    );
+    this.agents.push(agent);
+    return agent;
+  }
+
+  stateDir(id: string): string {
+    return path.join(this.scratch, `state-${id}`);
+  }
+
+  /** An MQTT client with the controller's rights, for publishing what the controller API would refuse to. */
+  async rawController(): Promise<MqttClient> {
+    const secret = readFileSync(path.join(this.dataDir, 'controller.secret'), 'utf8').trim();
+    const client = mqtt.connect(this.controller.brokerUrl, { username: CONTROLLER_USER, password: secret, clientId: `raw-${process.pid}`, reconnectPeriod: 0 });
+    await new Promise((resolve, reject) => {
+      client.once('connect', resolve);
+      client.once('error', reject);
+    });
+    return client;
+  }
+
+  async api<T>(p: string): Promise<{ status: number; body: T }> {
+    const res = await fetch(this.controller.httpUrl + p, { headers: { authorization: `Bearer ${this.controller.adminToken}` } });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.agents.map((a) => stop(a)));
+    await this.controller.close();
+    rmSync(this.dataDir, { recursive: true, force: true });
+    rmSync(this.scratch, { recursive: true, force: true });
+  }
+}
+
+/** JSON log lines of an agent process with this message (and optionally this job). */
+export function agentLogs(agent: CliProcess, msg: string, jobId?: string): Array<Record<string, unknown>> {
+  return agent
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })
+    .filter((l) => l.msg === msg && (jobId === undefined || l.jobId === jobId));
+}

@@ -27,7 +27,10 @@ export class QuantizeError extends Error {
 
 export interface QuantizeOptions {
   method?: CalibrationMethod;
-  /** Weight scales per output channel (default) or one per tensor. */
+  /**
+   * Weight scales per output channel (needs opset 13; older models are raised
+   * to it) or, by default as in onnxruntime's quantize_static, one per tensor.
+   */
   perChannel?: boolean;
   activationType?: ActivationType;
   /** Regular expressions on node names of convs to keep float. */
@@ -51,7 +54,7 @@ export interface QuantizeReport {
 
 export async function quantizeModel(input: Model, calibration: CalibrationSet, options: QuantizeOptions = {}): Promise<{ model: Model; report: QuantizeReport }> {
   const method = options.method ?? DEFAULT_METHOD;
-  const perChannel = options.perChannel ?? true;
+  const perChannel = options.perChannel ?? false;
   const activationType = options.activationType ?? 'uint8';
   const format = weightFormat(input);
   let model: Model;

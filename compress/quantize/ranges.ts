@@ -15,6 +15,7 @@ export const HISTOGRAM_BINS = 2048;
  * of their range and fidelity falls to 0.58 (0.82 with 255).
  */
 export const ENTROPY_LEVELS = { int8: 128, uint8: 255 } as const;
+const THRESHOLD_STEP = 4;
 /** ORT's percentile calibrator default. */
 export const DEFAULT_PERCENTILE = 99.999;
 
@@ -83,11 +84,12 @@ export function entropyThreshold(histogram: Float64Array, absMax: number, levels
   let bestKl = Infinity;
   const p = new Float64Array(bins);
   const q = new Float64Array(bins);
-  let clipped = histogram.slice(levels).reduce((s, c) => s + c, 0);
-  for (let i = levels; i <= bins; i++) {
+  // Candidates every 4 bins (512 of them) rather than TensorRT's every bin: a
+  // quarter of the search time per tensor, thresholds within 0.2 % of range.
+  for (let i = levels; i <= bins; i += THRESHOLD_STEP) {
     for (let j = 0; j < i; j++) p[j] = histogram[j];
-    // clipped = mass beyond bin i-1; it folds into P's last bin.
-    if (i > levels) clipped -= histogram[i - 1];
+    let clipped = 0;
+    for (let j = i; j < bins; j++) clipped += histogram[j];
     p[i - 1] += clipped;
     // Levels merge whole bins of the unclipped slice; the remainder joins the last level.
     const merged = Math.floor(i / levels);

@@ -1,0 +1,37 @@
+// edgefit model fp16 MODEL -o OUT [--keep-io-float]
+import { readFileSync } from 'node:fs';
+import { parse, printJson, requireFlag, UsageError } from './args.js';
+import { convertToFp16, Fp16Error } from '../compress/fp16.js';
+import { sha256Hex } from '../compress/lineage.js';
+import { ModelFormatError, readModel } from '../compress/onnx/read.js';
+import { writeModelFile } from '../compress/onnx/write.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('model fp16', argv, {
+    out: { type: 'string', short: 'o' },
+    'keep-io-float': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError('usage: edgefit model fp16 MODEL -o OUT [--keep-io-float] [--json]');
+  const out = requireFlag('model fp16', 'out', values.out);
+  try {
+    const bytes = readFileSync(positionals[0]);
+    // float32 I/O is the default (--keep-io-float states it explicitly): agents feed float32 letterboxed images.
+    const { model, report } = convertToFp16(readModel(bytes), { keepIoFloat: true, baseSha256: sha256Hex(bytes) });
+    writeModelFile(model, out);
+    if (values.json) printJson({ out, ...report });
+    else {
+      process.stdout.write(
+        `${positionals[0]} → ${out}: fp16, ${report.halfInitializers} weights in float16, ${report.halfNodes} nodes in float16, ` +
+          `${report.floatNodes} kept float32 between ${report.castsAdded} Casts; float32 inputs and outputs\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof ModelFormatError || err instanceof Fp16Error || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      process.stderr.write(`edgefit model fp16: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,38 @@
+// edgefit model resize MODEL --imgsz S -o OUT
+import { readFileSync } from 'node:fs';
+import { intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { CalibrationError } from '../compress/calibration.js';
+import { sha256Hex } from '../compress/lineage.js';
+import { ModelFormatError, readModel } from '../compress/onnx/read.js';
+import { writeModelFile } from '../compress/onnx/write.js';
+import { resizeModel, ResizeError } from '../compress/resize.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('model resize', argv, {
+    imgsz: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError('usage: edgefit model resize MODEL --imgsz S -o OUT [--json]');
+  const imgsz = intFlag('model resize', 'imgsz', requireFlag('model resize', 'imgsz', values.imgsz), 0, 1, 8192);
+  const out = requireFlag('model resize', 'out', values.out);
+  try {
+    const bytes = readFileSync(positionals[0]);
+    const { model, report } = resizeModel(readModel(bytes), imgsz, { baseSha256: sha256Hex(bytes) });
+    writeModelFile(model, out);
+    if (values.json) printJson({ out, ...report });
+    else {
+      process.stdout.write(
+        `${positionals[0]} → ${out}: input ${report.from} → ${report.to}, ${report.anchorsBefore} → ${report.anchorsAfter} anchors ` +
+          `(strides ${report.strides.join('/')}); rewrote ${report.rewritten.length} constants\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof ModelFormatError || err instanceof ResizeError || err instanceof CalibrationError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      process.stderr.write(`edgefit model resize: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,69 @@
+// edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN] -o OUT [--json]
+import { readFileSync } from 'node:fs';
+import { choiceFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
+import { sha256Hex } from '../compress/lineage.js';
+import { DequantizeError } from '../compress/onnx/dequantize.js';
+import { ModelFormatError, readModel } from '../compress/onnx/read.js';
+import { writeModelFile } from '../compress/onnx/write.js';
+import { CalibrationRunError } from '../compress/quantize/calibrate.js';
+import { OpsetUpgradeError } from '../compress/quantize/opset.js';
+import { DEFAULT_METHOD, quantizeModel, QuantizeError } from '../compress/quantize/quantize.js';
+import { CALIBRATION_METHODS } from '../compress/quantize/ranges.js';
+
+const USAGE = 'usage: edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN]... -o OUT [--json]';
+
+function patterns(values: string[] | undefined): RegExp[] {
+  return (values ?? []).map((p) => {
+    try {
+      return new RegExp(p);
+    } catch (err) {
+      throw new UsageError(`quantize: --exclude '${p}' is not a regular expression: ${(err as Error).message}`);
+    }
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('quantize', argv, {
+    calib: { type: 'string' },
+    method: { type: 'string' },
+    'per-channel': { type: 'boolean' },
+    exclude: { type: 'string', multiple: true },
+    out: { type: 'string', short: 'o' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError(USAGE);
+  const calib = requireFlag('quantize', 'calib', values.calib);
+  const out = requireFlag('quantize', 'out', values.out);
+  const method = choiceFlag('quantize', 'method', values.method, CALIBRATION_METHODS, DEFAULT_METHOD);
+  const exclude = patterns(values.exclude);
+  try {
+    const bytes = readFileSync(positionals[0]);
+    const input = readModel(bytes);
+    const calibration = await loadCalibration(calib, modelInputSize(input));
+    const { model, report } = await quantizeModel(input, calibration, {
+      method,
+      perChannel: values['per-channel'] ?? false,
+      exclude,
+      baseSha256: sha256Hex(bytes),
+    });
+    writeModelFile(model, out);
+    if (values.json) printJson({ out, ...report });
+    else {
+      process.stdout.write(
+        `${positionals[0]} → ${out}: int8 QDQ (${report.method} calibration on ${report.calibrationImages} images, ` +
+          `${report.perChannel ? 'per-channel' : 'per-tensor'} weights, ${report.activationType} activations)\n` +
+          `  quantized: ${report.quantizedConvs.length} Conv, ${report.activations.length} activation tensors\n` +
+          `  kept float: ${report.floatConvs.map((c) => `${c.node} (${c.reason})`).join('\n              ') || 'none'}\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    const known = [ModelFormatError, DequantizeError, CalibrationError, CalibrationRunError, QuantizeError, OpsetUpgradeError];
+    if (known.some((k) => err instanceof k) || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      process.stderr.write(`edgefit quantize: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,131 @@
+// edgefit prune MODEL --method M (--ratio R | --flops-cut F) [options] -o OUT [--json]
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
+import { progressBar, type ProgressBar } from '../compress/detect/progress.js';
+import { addLineageStep, sha256Hex } from '../compress/lineage.js';
+import { ModelFormatError, readModel } from '../compress/onnx/read.js';
+import { writeModelFile } from '../compress/onnx/write.js';
+import { METHODS, REDUCTIONS } from '../compress/prune/importance.js';
+import { PruneError, pruneModel, RECOVERIES, type PruneReport } from '../compress/prune/prune.js';
+import { AllocationError } from '../compress/prune/allocate.js';
+import { sparsify } from '../compress/prune/unstructured.js';
+
+export const USAGE =
+  'prune MODEL --method l1|l2|fpgm|lamp|random|group_norm|apoz|mean_act (--ratio R | --flops-cut F) [--global] [--reduction mean|sum|max] ' +
+  '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR] [--reconstruct] [--recovery substitution|bias] ' +
+  '[--sensitivity] [--cache DIR] [--unstructured] -o OUT [--json]';
+
+function fraction(name: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : numberFlag('prune', name, value, 0, 0, 0.95);
+}
+
+function formatReport(file: string, out: string, r: PruneReport): string {
+  const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
+  const lines = [
+    `${file} → ${out}${r.dequantized ? ' (int8 model: pruned its dequantized float graph; quantize again after pruning)' : ''}`,
+    `method       ${r.method}, ${r.allocation} allocation, recovery: ${r.recovery.kind}${r.recovery.tensors ? ` (${r.recovery.tensors} tensors, ${r.recovery.convs} convs)` : ''}`,
+    `parameters   ${r.parameters.before.toLocaleString('en-US')} → ${r.parameters.after.toLocaleString('en-US')} (${pct(r.parameters.before, r.parameters.after)})`,
+    `GFLOPs       ${(r.flops.before / 1e9).toFixed(2)} → ${(r.flops.after / 1e9).toFixed(2)} (${pct(r.flops.before, r.flops.after)})`,
+    `time         ${r.seconds.total.toFixed(2)} s${r.seconds.sensitivity ? ` (sensitivity ${r.seconds.sensitivity.toFixed(1)} s)` : ''}${r.recovery.kind !== 'none' ? ` (recovery ${r.seconds.recovery.toFixed(1)} s)` : ''}`,
+    'channels per layer:',
+    ...r.layers.filter((l) => l.after !== l.before).map((l) => `  ${l.name.padEnd(44)} ${String(l.before).padStart(4)} → ${l.after}`),
+  ];
+  if (r.groups.some((g) => g.sensitivity)) {
+    lines.push('group sensitivity (calibration fidelity with the group alone pruned):');
+    for (const g of r.groups) {
+      const levels = (g.sensitivity ?? []).map((l) => `-${l.removed}: ${l.fidelity.toFixed(3)}`).join('  ');
+      lines.push(`  ${g.name.padEnd(44)} ${String(g.channels).padStart(4)} ch, removed ${String(g.removed).padStart(3)}   ${levels || 'not measured'}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('prune', argv, {
+    method: { type: 'string' }, ratio: { type: 'string' }, 'flops-cut': { type: 'string' }, global: { type: 'boolean' },
+    reduction: { type: 'string' }, 'round-to': { type: 'string' }, 'max-layer-ratio': { type: 'string' }, ignore: { type: 'string', multiple: true },
+    seed: { type: 'string' }, calib: { type: 'string' }, reconstruct: { type: 'boolean' }, recovery: { type: 'string' }, sensitivity: { type: 'boolean' },
+    cache: { type: 'string' }, unstructured: { type: 'boolean' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError(`usage: edgefit ${USAGE}`);
+  const file = positionals[0];
+  const out = requireFlag('prune', 'out', values.out);
+  const ratio = fraction('ratio', values.ratio);
+  const flopsCut = fraction('flops-cut', values['flops-cut']);
+  if ((ratio === undefined) === (flopsCut === undefined)) throw new UsageError('prune: give exactly one of --ratio and --flops-cut');
+  const ignore = (values.ignore ?? []).map((p) => {
+    try {
+      return new RegExp(p);
+    } catch (err) {
+      throw new UsageError(`prune: --ignore '${p}' is not a regular expression: ${(err as Error).message}`);
+    }
+  });
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    process.stderr.write(`edgefit prune: cannot read ${file}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  let bar: ProgressBar | undefined;
+  try {
+    const model = readModel(bytes);
+    const baseSha256 = sha256Hex(bytes);
+    if (values.unstructured) {
+      if (ratio === undefined) throw new UsageError('prune --unstructured takes --ratio (the fraction of conv weights set to zero)');
+      const { model: sparse, report } = sparsify(model, ratio);
+      addLineageStep(sparse, baseSha256, 'prune-unstructured', { ratio });
+      writeModelFile(sparse, out);
+      if (values.json) printJson({ out, ...report });
+      else process.stdout.write(`${file} → ${out}: ${report.zeroed.toLocaleString('en-US')} of ${report.weights.toLocaleString('en-US')} conv weights zeroed; compressed size ${(report.compressedBytes.before / 2 ** 20).toFixed(2)} → ${(report.compressedBytes.after / 2 ** 20).toFixed(2)} MiB (gzip). ${report.note}\n`);
+      return 0;
+    }
+    const method = choiceFlag('prune', 'method', requireFlag('prune', 'method', values.method), METHODS, 'l1');
+    const recovery = choiceFlag('prune', 'recovery', values.recovery, RECOVERIES, 'substitution');
+    const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model)) : undefined;
+    const stages = new Map<string, string>([['activations', 'calibration activations'], ['sensitivity', 'group sensitivity']]);
+    let stage = '';
+    const report = await pruneModel(model, {
+      method,
+      ratio,
+      flopsCut,
+      global: values.global,
+      reduction: choiceFlag('prune', 'reduction', values.reduction, REDUCTIONS, 'mean'),
+      roundTo: intFlag('prune', 'round-to', values['round-to'], 8, 1, 1024),
+      maxLayerRatio: numberFlag('prune', 'max-layer-ratio', values['max-layer-ratio'], 0.9, 0.05, 0.99),
+      ignore,
+      seed: intFlag('prune', 'seed', values.seed, 0),
+      reconstruct: values.reconstruct,
+      recovery,
+      calibration,
+      sensitivity: values.sensitivity,
+      baseSha256,
+      cacheDir: values.cache ?? path.join(os.homedir(), '.cache', 'edgefit'),
+      onProgress: (s, done, total) => {
+        if (s !== stage) {
+          bar?.finish();
+          bar = values.json ? undefined : progressBar(stages.get(s) ?? s);
+          stage = s;
+        }
+        bar?.update(done, total);
+      },
+    });
+    bar?.finish();
+    const params = { method, ratio, flopsCut, global: !!values.global, roundTo: values['round-to'] ?? 8, reconstruct: !!values.reconstruct, recovery: report.report.recovery.kind, sensitivity: !!values.sensitivity, ignore: values.ignore ?? [] };
+    addLineageStep(report.model, baseSha256, 'prune', params);
+    writeModelFile(report.model, out);
+    if (values.json) printJson({ out, ...report.report });
+    else process.stdout.write(formatReport(file, out, report.report));
+    return 0;
+  } catch (err) {
+    bar?.finish();
+    if (err instanceof ModelFormatError || err instanceof PruneError || err instanceof AllocationError || err instanceof CalibrationError) {
+      process.stderr.write(`edgefit prune: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,180 @@
+// pruneModel: importance → allocation (uniform, global or by sensitivity) →
+// surgery → recovery, with a report of what changed. Quantized models are
+// pruned on their float graph (dequantized first, and the report says so).
+import { modelCost } from '../cost.js';
+import type { CalibrationSet } from '../calibration.js';
+import { dequantizeModel } from '../onnx/dequantize.js';
+import { weightFormat } from '../onnx/info.js';
+import type { Model } from '../onnx/ir.js';
+import { PruneError } from './errors.js';
+import { allocate, AllocationError, type Plan } from './allocate.js';
+import { collectActivations, type SampledActivations } from './activations.js';
+import { buildDependencyGraph } from './dependency.js';
+import { buildGroups, type GroupIndex } from './groups.js';
+import { ACTIVATION_METHODS, groupImportance, type GroupReduction, type ImportanceMethod } from './importance.js';
+import { measureSensitivity, sensitivityPlan, type SensitivityProfile } from './sensitivity-profile.js';
+import { estimateChannelMeans, substituteChannels, substitutionTargets } from './substitute.js';
+import { keptChannels, applyPruning } from './surgery.js';
+
+export const RECOVERIES = ['substitution', 'bias'] as const;
+export type Recovery = (typeof RECOVERIES)[number];
+
+export interface PruneOptions {
+  method: ImportanceMethod;
+  ratio?: number;
+  flopsCut?: number;
+  global?: boolean;
+  reduction?: GroupReduction;
+  roundTo?: number;
+  maxLayerRatio?: number;
+  /** Groups with a producing conv whose node name matches stay whole. */
+  ignore?: readonly RegExp[];
+  seed?: number;
+  /** Recover the pruned model without training (needs `calibration` for substitution). */
+  reconstruct?: boolean;
+  recovery?: Recovery;
+  calibration?: CalibrationSet;
+  /** Allocate by measured per-group sensitivity (needs `calibration` and `baseSha256`). */
+  sensitivity?: boolean;
+  baseSha256?: string;
+  cacheDir?: string;
+  /** Sampled positions per image and tensor for the regressions. */
+  positions?: number;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface GroupReport {
+  name: string;
+  channels: number;
+  removed: number;
+  /** Calibration fidelity with this group alone pruned, per removal count (with --sensitivity). */
+  sensitivity?: { removed: number; fidelity: number }[];
+}
+
+export interface PruneReport {
+  method: ImportanceMethod;
+  dequantized: boolean;
+  parameters: { before: number; after: number };
+  flops: { before: number; after: number };
+  groups: GroupReport[];
+  layers: { name: string; before: number; after: number }[];
+  recovery: { kind: Recovery | 'none'; tensors: number; convs: number; lambdas: number[] };
+  allocation: 'uniform' | 'global' | 'sensitivity';
+  seconds: { total: number; recovery: number; sensitivity: number };
+}
+
+export { PruneError };
+
+function floatModel(model: Model): { model: Model; dequantized: boolean } {
+  const format = weightFormat(model);
+  if (format === 'fp32') return { model, dequantized: false };
+  if (format === 'qdq-int8' || format === 'dynamic-int8') return { model: dequantizeModel(model).model, dequantized: true };
+  throw new PruneError(`cannot prune a ${format} model: prune an fp32 export (QDQ and dynamic int8 models are dequantized first)`);
+}
+
+export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model: Model; report: PruneReport; plan: Plan; index: GroupIndex }> {
+  const t0 = performance.now();
+  if ((o.ratio === undefined) === (o.flopsCut === undefined)) throw new PruneError('give exactly one of ratio and flopsCut');
+  const needsImages = (ACTIVATION_METHODS as readonly string[]).includes(o.method) || o.sensitivity || (o.reconstruct && (o.recovery ?? 'substitution') === 'substitution');
+  if (needsImages && !o.calibration) throw new PruneError(`${o.sensitivity ? 'sensitivity allocation' : o.reconstruct ? 'reconstruction by channel substitution' : `importance '${o.method}'`} needs calibration images`);
+  const { model: base, dequantized } = floatModel(input);
+  const index = buildGroups(buildDependencyGraph(base));
+  const frozen = new Set<number>();
+  index.groups.forEach((g, k) => {
+    if (o.ignore?.some((re) => g.producers.some((p) => re.test(p.node.name)))) frozen.add(k);
+  });
+
+  const needsSamples = o.calibration && (o.reconstruct || o.sensitivity || (ACTIVATION_METHODS as readonly string[]).includes(o.method));
+  let samples: Map<string, SampledActivations> | undefined;
+  if (needsSamples) {
+    const names = new Set(substitutionTargets(index.dep, new Set(index.groups.flatMap((g) => g.units.slice(1)))));
+    for (const g of index.groups) for (const v of g.values) if (!index.dep.values.get(v.name)!.constant) names.add(v.name);
+    samples = await collectActivations(base, o.calibration!.inputs, o.calibration!.size, [...names], {
+      positions: o.positions,
+      seed: o.seed,
+      onImage: (d, t) => o.onProgress?.('activations', d, t),
+    });
+  }
+  const activity = samples && new Map([...samples].map(([k, v]) => [k, v.activity]));
+  const importance = index.groups.map((g) => groupImportance(index, g, { method: o.method, reduction: o.reduction, seed: o.seed, activity }));
+  const roundTo = o.roundTo ?? 8;
+  const maxLayerRatio = o.maxLayerRatio ?? 0.9;
+
+  let plan: Plan;
+  let profile: SensitivityProfile | undefined;
+  const ts = performance.now();
+  if (o.sensitivity) {
+    const recover = o.reconstruct && (o.recovery ?? 'substitution') === 'substitution';
+    profile = await measureSensitivity(index, importance, {
+      baseSha256: o.baseSha256 ?? 'unknown',
+      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, positions: o.positions ?? 1024, ignore: (o.ignore ?? []).map(String) },
+      calibration: o.calibration!,
+      samples: recover ? samples : undefined,
+      roundTo,
+      maxLayerRatio,
+      frozen,
+      cacheDir: o.cacheDir,
+      onProgress: (d, t) => o.onProgress?.('sensitivity', d, t),
+    });
+    const cut = o.flopsCut ?? 1 - (() => {
+      const uniform = allocate(index, importance, { ratio: o.ratio, roundTo, maxLayerRatio, frozen });
+      return uniform.flopsAfter / uniform.flopsBefore;
+    })();
+    const p = sensitivityPlan(index, importance, profile, cut);
+    if (!p.reached) throw new AllocationError(`the measured levels cannot reach a ${(cut * 100).toFixed(1)}% FLOPs cut (only ${((1 - p.flopsAfter / p.flopsBefore) * 100).toFixed(1)}%)`);
+    plan = p;
+  } else {
+    plan = allocate(index, importance, { ratio: o.ratio, flopsCut: o.flopsCut, global: o.global, roundTo, maxLayerRatio, frozen });
+  }
+  const sensitivitySeconds = (performance.now() - ts) / 1000;
+
+  const pruned = applyPruning(index.dep, plan.removed);
+  const tr = performance.now();
+  let recovery: PruneReport['recovery'] = { kind: 'none', tensors: 0, convs: 0, lambdas: [] };
+  if (o.reconstruct && plan.removed.size > 0) {
+    const kind: Recovery = o.calibration ? o.recovery ?? 'substitution' : 'bias';
+    let source: Parameters<typeof substituteChannels>[3];
+    if (kind === 'substitution') source = { samples: samples! };
+    else if (o.calibration) {
+      source = { means: new Map([...samples!].map(([k, v]) => [k, v.activity.meanAbs.map((_, ch) => meanOf(v, ch))])) };
+    } else {
+      source = { means: await estimateChannelMeans(base, substitutionTargets(index.dep, plan.removed), inputSize(base)) };
+    }
+    recovery = { kind, ...substituteChannels(index.dep, plan.removed, pruned, source) };
+  }
+  const recoverySeconds = (performance.now() - tr) / 1000;
+
+  const costBefore = modelCost(base);
+  const costAfter = modelCost(pruned);
+  const kept = keptChannels(index.dep, plan.removed);
+  const report: PruneReport = {
+    method: o.method,
+    dequantized,
+    parameters: { before: costBefore.parameters, after: costAfter.parameters },
+    flops: { before: costBefore.flops, after: costAfter.flops },
+    groups: index.groups.map((g, k) => ({ name: g.name, channels: g.units.length, removed: plan.removedPerGroup[k], ...(profile ? { sensitivity: profile.groups[k].levels } : {}) })),
+    layers: index.dep.convs.map((c) => ({ name: c.node.name || c.output, before: c.weightDims[0], after: kept.get(c.output)?.length ?? c.weightDims[0] })),
+    recovery,
+    allocation: o.sensitivity ? 'sensitivity' : o.global ? 'global' : 'uniform',
+    seconds: { total: (performance.now() - t0) / 1000, recovery: recoverySeconds, sensitivity: o.sensitivity ? sensitivitySeconds : 0 },
+  };
+  return { model: pruned, report, plan, index };
+}
+
+/** Mean of a channel over the sampled rows of every image. */
+function meanOf(s: SampledActivations, ch: number): number {
+  let sum = 0, n = 0;
+  for (const rows of s.rows) {
+    for (let i = ch; i < rows.length; i += s.channels) sum += rows[i];
+    n += rows.length / s.channels;
+  }
+  return n ? sum / n : 0;
+}
+
+function inputSize(model: Model): number {
+  const input = model.graph.inputs.find((i) => !model.graph.initializers.has(i.name));
+  const h = input?.shape?.[2];
+  if (typeof h !== 'number') throw new PruneError('bias compensation without calibration images needs a fixed input size');
+  return h;
+}
+

@@ -1,0 +1,146 @@
+// Per-group pruning sensitivity: fidelity on the calibration images when one
+// group alone loses a fraction of its channels (with the same recovery the
+// final model gets), cached per base model so a sweep of targets pays once.
+// Then the generic allocator (compress/sensitivity.ts) spends a FLOPs cut on
+// the robust groups first.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { CalibrationSet } from '../calibration.js';
+import { Detector } from '../detect/detector.js';
+import { readImage, type RgbImage } from '../detect/image.js';
+import { computeMap, type ImageEvaluation } from '../detect/map.js';
+import { FIDELITY_DEFAULTS } from '../detect/evaluate.js';
+import type { Detection } from '../detect/postprocess.js';
+import { writeModel } from '../onnx/write.js';
+import { allocateBySensitivity, type SensitivityUnit } from '../sensitivity.js';
+import { allowedRemoval, planFromCounts, type Plan } from './allocate.js';
+import { convFlops, type GroupIndex } from './groups.js';
+import { applyPruning } from './surgery.js';
+import { substituteChannels } from './substitute.js';
+import type { SampledActivations } from './activations.js';
+
+export interface GroupSensitivity {
+  group: string;
+  units: number;
+  /** Fidelity on the calibration images with only this group pruned, per removal count. */
+  levels: { removed: number; fidelity: number }[];
+}
+
+export interface SensitivityProfile {
+  key: string;
+  groups: GroupSensitivity[];
+}
+
+export interface SensitivityOptions {
+  baseSha256: string;
+  /** Everything that changes which channels go or how they are recovered (method, reduction, seed...). */
+  recipe: Record<string, unknown>;
+  calibration: CalibrationSet;
+  /** Recovery samples: with them each level is measured after channel substitution. */
+  samples?: Map<string, SampledActivations>;
+  fractions?: readonly number[];
+  roundTo: number;
+  maxLayerRatio: number;
+  frozen: ReadonlySet<number>;
+  cacheDir?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export const DEFAULT_FRACTIONS = [0.25, 0.5] as const;
+
+/** Candidate-vs-baseline mAP50-95 on images whose baseline detections are known. */
+async function fidelityOn(detector: Detector, images: readonly RgbImage[], reference: readonly Detection[][]): Promise<number> {
+  const evaluations: ImageEvaluation[] = [];
+  for (const [i, image] of images.entries()) {
+    const { detections } = await detector.detect(image, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false });
+    evaluations.push({ detections, groundTruth: reference[i] });
+  }
+  return computeMap(evaluations).map50_95;
+}
+
+export async function measureSensitivity(index: GroupIndex, importance: Float64Array[], o: SensitivityOptions): Promise<SensitivityProfile> {
+  const fractions = o.fractions ?? DEFAULT_FRACTIONS;
+  const key = createHash('sha256')
+    .update(JSON.stringify({ base: o.baseSha256, recipe: o.recipe, fractions, roundTo: o.roundTo, maxLayerRatio: o.maxLayerRatio, recovered: !!o.samples, calibration: o.calibration.files.map((f) => path.basename(f)), size: o.calibration.size }))
+    .digest('hex')
+    .slice(0, 24);
+  const cacheFile = o.cacheDir ? path.join(o.cacheDir, `prune-sensitivity-${key}.json`) : undefined;
+  if (cacheFile && existsSync(cacheFile)) {
+    try {
+      const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as SensitivityProfile;
+      if (cached.key === key && cached.groups.length === index.groups.length) return cached;
+    } catch {
+      // A torn or foreign cache file is measured again and overwritten.
+    }
+  }
+  const images = await Promise.all(o.calibration.files.map((f) => readImage(f)));
+  const baseline = await Detector.create(writeModel(index.dep.model));
+  const reference: Detection[][] = [];
+  try {
+    for (const image of images) reference.push((await baseline.detect(image, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false })).detections);
+  } finally {
+    await baseline.release();
+  }
+  const jobs: { g: number; removed: number }[] = [];
+  index.groups.forEach((grp, g) => {
+    if (o.frozen.has(g)) return;
+    const counts = new Set(fractions.map((f) => allowedRemoval(grp.units.length, Math.floor(f * grp.units.length), o.roundTo, o.maxLayerRatio)));
+    for (const removed of [...counts].filter((c) => c > 0).sort((a, b) => a - b)) jobs.push({ g, removed });
+  });
+  const groups: GroupSensitivity[] = index.groups.map((grp) => ({ group: grp.name, units: grp.units.length, levels: [] }));
+  const hasBoxes = reference.some((r) => r.length > 0);
+  for (const [k, job] of jobs.entries()) {
+    const counts = index.groups.map((_, g) => (g === job.g ? job.removed : 0));
+    const plan = planFromCounts(index, importance, counts);
+    const model = applyPruning(index.dep, plan.removed);
+    if (o.samples) substituteChannels(index.dep, plan.removed, model, { samples: o.samples });
+    let fidelity = 1;
+    if (hasBoxes) {
+      const detector = await Detector.create(writeModel(model));
+      try {
+        fidelity = await fidelityOn(detector, images, reference);
+      } finally {
+        await detector.release();
+      }
+    }
+    groups[job.g].levels.push({ removed: job.removed, fidelity });
+    o.onProgress?.(k + 1, jobs.length);
+  }
+  const profile: SensitivityProfile = { key, groups };
+  if (cacheFile) {
+    mkdirSync(path.dirname(cacheFile), { recursive: true });
+    writeFileSync(cacheFile, JSON.stringify(profile, null, 1));
+  }
+  return profile;
+}
+
+/**
+ * The plan that removes `flopsCut` of the conv FLOPs where the profile says
+ * it hurts least. Savings are measured per group alone; coupled groups save
+ * less together (a conv losing inputs and outputs), so the target is raised
+ * until the real plan reaches it.
+ */
+export function sensitivityPlan(index: GroupIndex, importance: Float64Array[], profile: SensitivityProfile, flopsCut: number): Plan & { reached: boolean } {
+  const full = index.groups.map((g) => g.units.length);
+  const before = convFlops(index, full);
+  const units: SensitivityUnit[] = profile.groups.map((s, g) => ({
+    levels: s.levels.map((l) => ({
+      saving: before - convFlops(index, full.map((n, h) => (h === g ? n - l.removed : n))),
+      loss: Math.max(0, 1 - l.fidelity),
+    })),
+  }));
+  const countsFor = (levels: number[]) => levels.map((l, g) => (l === 0 ? 0 : profile.groups[g].levels[l - 1].removed));
+  let target = flopsCut * before;
+  let plan = planFromCounts(index, importance, full.map(() => 0));
+  let reached = false;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const alloc = allocateBySensitivity(units, target);
+    plan = planFromCounts(index, importance, countsFor(alloc.levels));
+    const cut = before - plan.flopsAfter;
+    reached = cut >= flopsCut * before * 0.999;
+    if (reached || !alloc.reached) break;
+    target *= (flopsCut * before) / Math.max(cut, 1);
+  }
+  return { ...plan, reached };
+}

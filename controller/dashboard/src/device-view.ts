@@ -112,7 +112,9 @@ export class DeviceView {
     );
     this.lastSample = history.fps[history.fps.length - 1]?.[0] ?? 0;
     this.charts.push(timeChart(fpsBox, 'FPS', 'frames/s', '#4ea1ff', history.fps, HISTORY_WINDOW_MS));
-    this.charts.push(timeChart(tempBox, 'Temperature', '°C', '#f0883e', history.temperatureC, HISTORY_WINDOW_MS));
+    const hasSensor = history.temperatureC.length > 0 || this.store.devices.get(this.id)?.temperatureC != null;
+    if (hasSensor) this.charts.push(timeChart(tempBox, 'Temperature', '°C', '#f0883e', history.temperatureC, HISTORY_WINDOW_MS));
+    else tempBox.append(h('p', { class: 'muted empty' }, 'This device reports no temperature sensor.'));
     this.renderCandidates(candBox, candidates);
   }
 

@@ -32,13 +32,19 @@ export const COLUMNS: Column[] = [
   { key: 'health', title: 'Health', value: (d) => HEALTH_RANK[d.health] },
 ];
 
+/** Plain code-unit order: localeCompare costs microseconds a call, too much for a thousand rows several times a second. */
+function order(x: string | number, y: string | number): number {
+  if (typeof x === 'number' && typeof y === 'number') return x - y;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 export function compareBy(column: Column, descending: boolean): (a: LiveDevice, b: LiveDevice) => number {
   return (a, b) => {
     const x = column.value(a);
     const y = column.value(b);
-    if (x === null || y === null) return x === y ? a.id.localeCompare(b.id) : x === null ? 1 : -1;
-    const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
-    return (descending ? -order : order) || a.id.localeCompare(b.id);
+    if (x === null || y === null) return x === y ? order(a.id, b.id) : x === null ? 1 : -1;
+    const o = order(x, y);
+    return (descending ? -o : o) || order(a.id, b.id);
   };
 }
 

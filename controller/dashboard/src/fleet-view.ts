@@ -7,6 +7,8 @@ import { drawSparkline } from './sparkline.js';
 import { measure, type FleetStore } from './store.js';
 
 const ROW_HEIGHT = 36;
+const SPARK_WIDTH = 112;
+const SPARK_HEIGHT = 24;
 /** Rows drawn above and below the visible ones, so a fast scroll shows no blank band. */
 const OVERSCAN = 8;
 /** Live data redraws at most this often; scrolling redraws every frame. */
@@ -158,6 +160,8 @@ export class FleetView {
   private newRow(): RowView {
     const cells = COLUMNS.map((column) => h('div', { class: `cell ${column.cls === 'spark-head' ? 'spark' : column.cls ?? ''}`, role: 'gridcell' }));
     const canvas = h('canvas', { class: 'sparkline' });
+    canvas.style.width = `${SPARK_WIDTH}px`;
+    canvas.style.height = `${SPARK_HEIGHT}px`;
     cells[7].append(canvas);
     const el = h('div', { class: 'grid-row', role: 'row', tabindex: 0 }, ...cells);
     const row: RowView = { el, cells, canvas, device: null, spark: '' };
@@ -176,7 +180,7 @@ export class FleetView {
     const sparkKey = `${d.id}|${d.health}|${sparkLine.length}|${lastSample?.[0] ?? 0}|${Math.floor(now / 5000)}`;
     if (row.spark !== sparkKey) {
       row.spark = sparkKey;
-      drawSparkline(row.canvas, sparkLine, now, SPARKLINE_WINDOW_MS, SPARK_COLOR[d.health]);
+      drawSparkline(row.canvas, SPARK_WIDTH, SPARK_HEIGHT, sparkLine, now, SPARKLINE_WINDOW_MS, SPARK_COLOR[d.health]);
     }
     if (row.device === d) return;
     row.device = d;

@@ -2,14 +2,13 @@ import type { Sample } from '../../live/wire.js';
 
 /**
  * Draws one FPS line on a small canvas: x spans the last `windowMs`, y spans
- * 0..max of the line (FPS near zero should look near zero). A canvas per row
+ * 0..max of the line (FPS near zero should look near zero); the canvas is
+ * width × height CSS pixels. A canvas per row
  * instead of a chart instance per row: a thousand rows stay cheap.
  */
-export function drawSparkline(canvas: HTMLCanvasElement, samples: readonly Sample[], now: number, windowMs: number, color: string): void {
+export function drawSparkline(canvas: HTMLCanvasElement, width: number, height: number, samples: readonly Sample[], now: number, windowMs: number, color: string): void {
+  // The size comes from the caller, not clientWidth: reading layout between row writes would force a layout per row.
   const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth;
-  const height = canvas.clientHeight;
-  if (width === 0 || height === 0) return;
   if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);

@@ -39,14 +39,20 @@ export function floatToHalfBits(value: number): number {
   const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
   const a = Math.min(Math.abs(value), 65504);
   if (a < 2 ** -24 / 2) return sign;
-  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24);
+  if (a < 2 ** -14) return sign | roundHalfEven(a / 2 ** -24);
   let exp = Math.floor(Math.log2(a));
-  let mant = Math.round((a / 2 ** exp - 1) * 1024);
+  let mant = roundHalfEven((a / 2 ** exp - 1) * 1024);
   if (mant === 1024) {
     mant = 0;
     exp++;
   }
   return sign | ((exp + 15) << 10) | mant;
+}
+
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
 }
 
 function toHalfTensor(t: Tensor): Tensor {

@@ -30,11 +30,11 @@ export class TestFleet {
     return this.capture.lines().filter((l) => l.msg === msg);
   }
 
-  agent(id: string, extra: string[] = []): CliProcess {
+  agent(id: string, heartbeatS = 1): CliProcess {
     if (!this.tokens.has(id)) this.tokens.set(id, this.controller.registry.add(id));
     const state = path.join(this.scratch, `state-${id}`);
     const agent = spawnCli(
-      ['agent', '--broker', this.controller.brokerUrl, '--id', id, '--controller', this.controller.httpUrl, '--state', state, '--heartbeat', '1', '--keepalive', '2', ...extra],
+      ['agent', '--broker', this.controller.brokerUrl, '--id', id, '--controller', this.controller.httpUrl, '--state', state, '--heartbeat', String(heartbeatS), '--keepalive', '2'],
       { EDGEFIT_TOKEN: this.tokens.get(id)!, EDGEFIT_LOG_LEVEL: 'info' },
     );
     this.agents.push(agent);

@@ -20,6 +20,8 @@ export interface ServingSource {
 export interface LiveHubOptions {
   registry: Registry;
   serving?: ServingSource;
+  /** A candidate's display name from its catalog id; undefined keeps the id. */
+  candidateName?: (candidateId: string) => string | undefined;
   /** Changes are coalesced per device and flushed at most this often. */
   flushMs?: number;
   now?: () => number;
@@ -48,11 +50,15 @@ export class LiveHub {
   private readonly listeners = new Set<(batch: LiveBatch) => void>();
   private timer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: Array<() => void>;
+  private readonly candidateName: ((candidateId: string) => string | undefined) | undefined;
+  /** Candidates never change name: one catalog lookup each, not one per row per flush. */
+  private readonly names = new Map<string, string>();
 
   constructor(opts: LiveHubOptions) {
     this.registry = opts.registry;
     this.flushMs = opts.flushMs ?? 300;
     this.now = opts.now ?? Date.now;
+    this.candidateName = opts.candidateName;
     for (const device of this.registry.list()) this.entries.set(device.id, { device, serving: null, reported: null, fps: null, temperature: null });
     this.unsubscribe = [this.registry.onChange((device) => this.recordDevice(device))];
     const serving = opts.serving;
@@ -172,7 +178,18 @@ export class LiveHub {
   }
 
   private row(entry: Entry, now: number): LiveDevice {
-    return deviceRow(entry.device, entry.serving, entry.reported, entry.fps?.latest() ?? null, now);
+    const row = deviceRow(entry.device, entry.serving, entry.reported, entry.fps?.latest() ?? null, now);
+    if (row.candidate && this.candidateName && !row.candidate.startsWith('sha256:')) row.candidate = this.name(row.candidate);
+    return row;
+  }
+
+  private name(candidateId: string): string {
+    let name = this.names.get(candidateId);
+    if (name === undefined) {
+      name = this.candidateName?.(candidateId) ?? candidateId;
+      this.names.set(candidateId, name);
+    }
+    return name;
   }
 
   private mark(id: string): void {

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef } from '../../protocol/artifacts.js';
+import { writeModel } from '../../compress/onnx/write.js';
+import { buildYolov8 } from '../../compress/yolo/builder.js';
 import { TestFleet } from '../agent/fleet.js';
-import { builtYolov8n } from '../agent/models.js';
+import { builtYolov8n, impossibleReshapeModel } from '../agent/models.js';
 import { waitFor } from '../helpers/wait.js';
 import { chromiumSkipReason, haveChromium, launchChromium, screenshotPath } from './dashboard-browser.js';
 
@@ -13,7 +16,18 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
   let browser: Browser;
   let page: Page;
   let model: ArtifactRef;
-  let small: ArtifactRef;
+  let modelId = '';
+
+  async function createRollout(name: string): Promise<string> {
+    const res = await fetch(`${fleet.controller.httpUrl}/api/rollouts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fleet.controller.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, model: modelId, targets: { devices: ['cam-1'] }, slo: { maxP95Ms: 5000 }, profile: { durationS: 0.5, warmup: 1 }, deviceTimeoutS: 120 }),
+    });
+    const body = (await res.json()) as { id: string; message?: string };
+    expect(res.status, body.message).toBe(201);
+    return body.id;
+  }
 
   beforeAll(async () => {
     browser = await launchChromium();
@@ -23,7 +37,6 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
     await waitFor(() => fleet.controller.registry.get('cam-1')?.online && fleet.controller.registry.get('cam-1')?.heartbeat, 20_000, 'cam-1 online');
     fleet.controller.registry.setLabel('cam-1', 'site', 'lab');
     model = await fleet.controller.artifacts.put(builtYolov8n(fleet.scratch, 96), { name: 'yolov8n-96.onnx' });
-    small = await fleet.controller.artifacts.put(builtYolov8n(fleet.scratch, 64), { name: 'yolov8n-64.onnx' });
     await fleet.controller.setDesired('cam-1', { model, candidateId: 'yolov8n-96' });
     page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
   });
@@ -87,16 +100,58 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
     await page.screenshot({ path: screenshotPath('fleet') });
   });
 
-  it('opens a device with its inventory, live charts and the plot of the candidates it measured', async () => {
-    await fleet.controller.sendJob('cam-1', { jobId: 'dash-96', kind: 'profile', artifact: model, candidateId: 'yolov8n-96', options: { runs: 20, warmup: 2 } });
-    await fleet.controller.sendJob('cam-1', { jobId: 'dash-64', kind: 'profile', artifact: small, candidateId: 'yolov8n-64', options: { runs: 20, warmup: 2 } });
-    await waitFor(() => fleet.controller.profiles.get('dash-96') && fleet.controller.profiles.get('dash-64'), 60_000, 'both profile results');
+  it("shows a rollout's progress move on screen, and pauses, resumes and aborts one from its buttons", async () => {
+    const { catalog } = fleet.controller;
+    modelId = (await catalog.addModel(writeModel(buildYolov8({ scale: 'n', imgsz: 96, nc: 4 })), 'dash-yolo')).id;
+    await catalog.importCandidate(modelId, writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 4 })), { method: 'builder', declaredMap5095: 0.21, name: 'n64' });
+    await catalog.importCandidate(modelId, writeModel(buildYolov8({ scale: 'n', imgsz: 96, nc: 4, seed: 1 })), { method: 'builder', declaredMap5095: 0.28, name: 'n96' });
+    // The most accurate candidate is valid ONNX that onnxruntime cannot run: the policy must pass it over, and say why.
+    await catalog.importCandidate(modelId, readFileSync(impossibleReshapeModel(fleet.scratch)), { method: 'broken-export', declaredMap5095: 0.4, name: 'broken' });
+
+    await page.evaluate(() => (location.hash = '#/rollouts'));
+    await page.getByText('No rollouts yet').waitFor();
+    const first = await createRollout('fit-cam-1');
+    await page.locator(`tr[data-rollout="${first}"] a`).click();
+    const cell = page.locator('table.rollout-devices tr[data-device="cam-1"]');
+    const seen: string[] = [];
+    await waitFor(async () => {
+      const state = await cell.getAttribute('data-state').catch(() => null);
+      if (state && seen[seen.length - 1] !== state) seen.push(state);
+      return state === 'healthy';
+    }, 120_000, 'cam-1 healthy on the rollout page', 100);
+    expect(seen.length, `states seen: ${seen.join(' → ')}`).toBeGreaterThan(1);
+    await page.locator('.pill[data-state="completed"]').waitFor();
+    await expect(page.locator('[data-count="healthy"]').textContent()).resolves.toBe('1');
+    await expect(page.locator('[data-count="targeted"]').textContent()).resolves.toBe('1');
+    await expect(cell.locator('td').nth(3).textContent()).resolves.toBe('n96');
+    await page.screenshot({ path: screenshotPath('rollout'), fullPage: true });
+
+    const second = await createRollout('paused-then-aborted');
+    await page.evaluate((id) => (location.hash = `#/rollouts/${id}`), second);
+    await page.click('button[data-action="pause"]:not([disabled])');
+    await page.locator('.pill[data-state="paused"]').waitFor();
+    expect(fleet.controller.rolloutStore.get(second)!.state).toBe('paused');
+    await page.click('button[data-action="resume"]:not([disabled])');
+    await page.locator('.pill[data-state="running"]').waitFor();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click('button[data-action="abort"]:not([disabled])');
+    await page.locator('.pill[data-state="aborted"]').waitFor();
+    expect(fleet.controller.rolloutStore.get(second)!.state).toBe('aborted');
+    await expect(page.locator('.banner').textContent()).resolves.toMatch(/Aborted: .+/);
+    await page.screenshot({ path: screenshotPath('rollout-aborted'), fullPage: true });
+  }, 180_000);
+
+  it('opens a device with its inventory, live charts and the plot of the candidates it measured, with the verdicts', async () => {
+    await page.evaluate(() => (location.hash = '#/'));
     await page.click('.grid-row[data-id="cam-1"]');
     await page.locator('.device[data-device="cam-1"]').waitFor();
     await page.getByText('Execution providers').waitFor();
     await page.locator('.candidate-plot canvas').first().waitFor();
-    await expect(page.locator('table.cands tbody tr').count()).resolves.toBe(2);
-    await page.waitForTimeout(1500);
+    await expect(page.locator('table.cands tr[data-status="chosen"] td').first().textContent()).resolves.toBe('n96');
+    await expect(page.locator('table.cands tr[data-status="rejected"]').first().textContent()).resolves.toMatch(/broken.*profile failed/);
+    await page.setViewportSize({ width: 1600, height: 1500 });
+    await page.waitForTimeout(1000);
     await page.screenshot({ path: screenshotPath('device'), fullPage: true });
+    await page.setViewportSize({ width: 1600, height: 900 });
   });
 });

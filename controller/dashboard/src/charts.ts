@@ -61,10 +61,12 @@ export function timeChart(el: HTMLElement, label: string, unit: string, color: s
 export interface CandidatePoint {
   id: string;
   name: string;
-  /** End-to-end p95 latency measured (or measured on the class). */
-  latencyMs: number;
-  /** The y value: accuracy, or GFLOPs for synthetic ladders (see the axis label). */
+  /** End-to-end p95 latency measured (or measured on the class); null: not measured, listed but not plotted. */
+  latencyMs: number | null;
+  /** The y value: accuracy, or GFLOPs for synthetic ladders (see the axis label); NaN when there is none. */
   y: number;
+  /** Where y comes from: 'declared', 'fidelity', 'map50-95', 'GFLOPs'... */
+  yKind: string;
   status: 'chosen' | 'rejected' | 'feasible' | 'failed';
   /** Why a better candidate was not chosen; '' for the rest. */
   reason: string;
@@ -79,12 +81,17 @@ const STATUS_COLOR = { chosen: '#4ea1ff', feasible: '#3fb950', rejected: '#f8514
  * policy's verdict, with the service level's latency bound as a dashed
  * vertical line (left of it meets the bound).
  */
-export function candidateChart(el: HTMLElement, points: CandidatePoint[], yLabel: string, sloLatencyMs: number | null, onHover: (p: CandidatePoint | null) => void): () => void {
+export function candidateChart(el: HTMLElement, points: CandidatePoint[], yLabel: string, slo: { latencyMs: number | null; label: string }, onHover: (p: CandidatePoint | null) => void): () => void {
   const height = 320;
-  const sorted = [...points].sort((a, b) => a.latencyMs - b.latencyMs || a.y - b.y);
+  const sloLatencyMs = slo.latencyMs;
+  const plotted = points.filter((p): p is CandidatePoint & { latencyMs: number } => p.latencyMs !== null && Number.isFinite(p.y));
+  const sorted = [...plotted].sort((a, b) => a.latencyMs - b.latencyMs || a.y - b.y);
   const xs = sorted.map((p) => p.latencyMs);
   const groups = (['rejected', 'failed', 'feasible', 'chosen'] as const).map((status) => sorted.map((p) => (p.status === status ? p.y : null)));
-  const maxX = Math.max(...xs, sloLatencyMs ?? 0) * 1.12 || 1;
+  // The SLO line widens the axis only while that keeps the points readable; farther out it is marked at the edge.
+  const dataMax = Math.max(0, ...xs) * 1.25 || 1;
+  const maxX = sloLatencyMs !== null && sloLatencyMs <= dataMax * 2.5 ? Math.max(dataMax, sloLatencyMs * 1.1) : dataMax;
+  const sloOffScale = sloLatencyMs !== null && sloLatencyMs > maxX;
   const chart = new uPlot(
     {
       ...sizeOf(el, height),
@@ -110,7 +117,7 @@ export function candidateChart(el: HTMLElement, points: CandidatePoint[], yLabel
           (u: uPlot) => {
             if (sloLatencyMs === null) return;
             const ctx = u.ctx;
-            const x = Math.round(u.valToPos(sloLatencyMs, 'x', true));
+            const x = Math.round(u.valToPos(sloOffScale ? maxX : sloLatencyMs, 'x', true)) - (sloOffScale ? 2 : 0);
             ctx.save();
             ctx.strokeStyle = '#d29922';
             ctx.setLineDash([6, 4]);
@@ -122,7 +129,9 @@ export function candidateChart(el: HTMLElement, points: CandidatePoint[], yLabel
             ctx.setLineDash([]);
             ctx.fillStyle = '#d29922';
             ctx.font = `${11 * uPlot.pxRatio}px system-ui, sans-serif`;
-            ctx.fillText(`SLO ${sloLatencyMs.toFixed(0)} ms`, x + 6 * uPlot.pxRatio, u.bbox.top + 14 * uPlot.pxRatio);
+            const text = sloOffScale ? `${slo.label} (off scale) →` : slo.label;
+            ctx.textAlign = sloOffScale ? 'right' : 'left';
+            ctx.fillText(text, x + (sloOffScale ? -6 : 6) * uPlot.pxRatio, u.bbox.top + 14 * uPlot.pxRatio);
             ctx.restore();
           },
         ],

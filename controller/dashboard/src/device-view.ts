@@ -4,7 +4,7 @@ import { api } from './api.js';
 import { loadCandidates, type CandidateData } from './candidates.js';
 import { candidateChart, timeChart, type CandidatePoint, type TimeChart } from './charts.js';
 import { h, setText } from './dom.js';
-import { ago, bytes, dateTime, labels, mb, num } from './format.js';
+import { ago, bytes, clip, dateTime, labels, mb, num } from './format.js';
 import type { FleetStore } from './store.js';
 
 /** What GET /api/devices/:id answers (the registry row). */
@@ -147,31 +147,32 @@ export class DeviceView {
       box.append(h('p', { class: 'muted' }, `Could not load candidates: ${data.error}`));
       return;
     }
-    if (data.points.length === 0) {
+    if (!data.points.some((p) => p.latencyMs !== null && Number.isFinite(p.y))) {
       box.append(h('p', { class: 'muted empty' }, data.empty));
+      if (data.points.length) box.append(this.candidateTable(data.points));
       return;
     }
     const plot = h('div', { class: 'chart candidate-plot' });
     const hover = h('div', { class: 'hover muted' }, 'Hover a point for its verdict.');
-    box.append(h('p', { class: 'muted' }, data.summary), plot, hover, this.candidateTable(data.points));
-    const dispose = candidateChart(plot, data.points, data.yLabel, data.sloLatencyMs, (p) =>
-      setText(hover, p ? `${p.name}: ${num(p.latencyMs, 1)} ms, ${data.yLabel} ${num(p.y, 3)} — ${p.status}${p.reason ? ` (${p.reason})` : ''}` : 'Hover a point for its verdict.'),
+    box.append(h('p', { class: 'muted summary', title: data.summary }, data.summary), plot, hover, this.candidateTable(data.points));
+    const dispose = candidateChart(plot, data.points, data.yLabel, { latencyMs: data.sloLatencyMs, label: data.sloLabel }, (p) =>
+      setText(hover, p ? `${p.name}: p95 ${num(p.latencyMs, 1)} ms, ${p.yKind} ${num(p.y, 3)} — ${p.status}${p.reason ? ` (${p.reason})` : ''}` : 'Hover a point for its verdict.'),
     );
     this.disposers.push(dispose);
   }
 
   private candidateTable(points: CandidatePoint[]): HTMLElement {
     const order = { chosen: 0, rejected: 1, failed: 2, feasible: 3 } as const;
-    const rows = [...points].sort((a, b) => order[a.status] - order[b.status] || b.y - a.y);
+    const rows = [...points].sort((a, b) => order[a.status] - order[b.status] || (Number.isFinite(b.y) ? b.y : -Infinity) - (Number.isFinite(a.y) ? a.y : -Infinity));
     return h(
       'table',
       { class: 'cands' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Candidate'), h('th', { class: 'num' }, 'p95 ms'), h('th', { class: 'num' }, 'Objective'), h('th', {}, 'Verdict'), h('th', {}, 'Why not chosen'), h('th', {}, 'Measured on'))),
+      h('thead', {}, h('tr', {}, h('th', {}, 'Candidate'), h('th', { class: 'num' }, 'p95 ms'), h('th', { class: 'num' }, 'Accuracy / cost'), h('th', {}, 'Source'), h('th', {}, 'Verdict'), h('th', {}, 'Why not chosen'), h('th', {}, 'Measured on'))),
       h(
         'tbody',
         {},
         ...rows.map((p) =>
-          h('tr', { 'data-status': p.status }, h('td', { class: 'mono' }, p.name), h('td', { class: 'num' }, num(p.latencyMs, 1)), h('td', { class: 'num' }, num(p.y, 3)), h('td', {}, h('span', { class: `verdict ${p.status}` }, p.status)), h('td', {}, p.reason || '–'), h('td', {}, p.measuredOn)),
+          h('tr', { 'data-status': p.status }, h('td', { class: 'mono' }, p.name), h('td', { class: 'num' }, num(p.latencyMs, 1)), h('td', { class: 'num' }, num(p.y, 3)), h('td', { class: 'muted' }, p.yKind), h('td', {}, h('span', { class: `verdict ${p.status}` }, p.status)), h('td', { class: 'why', title: p.reason }, clip(p.reason) || '–'), h('td', {}, p.measuredOn)),
         ),
       ),
     );

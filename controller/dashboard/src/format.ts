@@ -32,3 +32,8 @@ export function dateTime(time: number | null): string {
 export function labels(map: Record<string, string>): string[] {
   return Object.entries(map).map(([k, v]) => `${k}=${v}`);
 }
+
+/** Long machine messages (onnxruntime errors) cut for a table cell; the full text goes in the title. */
+export function clip(text: string, max = 180): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

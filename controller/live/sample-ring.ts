@@ -1,9 +1,10 @@
 import type { Sample } from './wire.js';
 
 /**
- * A fixed-size ring of (time, value) samples. Samples closer than `spacingMs`
- * to the previous one replace it, so a chatty device cannot push history out
- * of the window faster than the spacing allows; memory stays capacity × 16 B.
+ * A fixed-size ring of (time, value) samples, at most one per `spacingMs`
+ * bucket of time (a later sample in the same bucket replaces the earlier), so
+ * a chatty device cannot push history out of the window faster than the
+ * spacing allows; memory stays capacity × 16 B.
  */
 export class SampleRing {
   private readonly t: Float64Array;
@@ -29,7 +30,7 @@ export class SampleRing {
     if (this.size > 0) {
       const last = (this.start + this.size - 1) % this.capacity;
       if (time < this.t[last]) return;
-      if (time - this.t[last] < this.spacingMs) {
+      if (this.spacingMs > 0 && Math.floor(time / this.spacingMs) === Math.floor(this.t[last] / this.spacingMs)) {
         this.t[last] = time;
         this.v[last] = value;
         return;

@@ -8,6 +8,8 @@ import type { Outbox } from './outbox.js';
 
 export interface JobRunnerOptions {
   deviceId: string;
+  /** Threads for jobs that name none (the agent's --threads). */
+  defaultThreads?: number;
   artifacts: ArtifactSource;
   lock: MeasurementLock;
   outbox: Outbox;
@@ -32,7 +34,7 @@ export class JobRunner {
     const { log, outbox } = this.opts;
     const msg = decode(Job, payload);
     if (!msg.ok) return log.warn({ reason: msg.reason }, 'malformed job dropped');
-    const job = msg.value;
+    const job = msg.value.options.threads === undefined && !msg.value.options.threadsSweep && this.opts.defaultThreads ? { ...msg.value, options: { ...msg.value.options, threads: this.opts.defaultThreads } } : msg.value;
     if (this.queued.has(job.jobId)) return log.info({ jobId: job.jobId }, 'job already queued; duplicate ignored');
     const done = outbox.get(job.jobId);
     if (done) {
@@ -41,7 +43,10 @@ export class JobRunner {
     }
     this.queued.add(job.jobId);
     log.info({ jobId: job.jobId, sha256: job.artifact.sha256 }, 'job queued');
-    this.chain = this.chain.then(() => this.run(job)).finally(() => this.queued.delete(job.jobId));
+    this.chain = this.chain
+      .then(() => this.run(job))
+      .catch((err: Error) => log.error({ jobId: job.jobId, err: err.message }, 'job result could not be stored'))
+      .finally(() => this.queued.delete(job.jobId));
   }
 
   /** Resolves when every queued job has finished. */

@@ -11,6 +11,9 @@ function answer(message: unknown): void {
   process.send!(message, () => process.exit(0));
 }
 
+// The agent that asked is gone: nobody will read the answer.
+process.once('disconnect', () => process.exit(1));
+
 process.once('message', (raw: unknown) => {
   const request = Request.safeParse(raw);
   if (!request.success) return answer({ ok: false, error: `bad profiling request: ${request.error.issues[0].message}` });

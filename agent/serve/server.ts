@@ -66,9 +66,10 @@ export class ModelServer {
         this.since = performance.now();
         continue;
       }
-      const frame = await frames.next();
-      const t0 = performance.now();
+      let t0 = performance.now();
       try {
+        const frame = await frames.next();
+        t0 = performance.now();
         await this.detector.detect(frame);
         const t1 = performance.now();
         this.records.push({ doneAt: t1, latencyMs: t1 - t0 });

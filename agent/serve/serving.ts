@@ -22,6 +22,8 @@ export interface ServingOptions {
   healthWindowS?: number;
   /** Fewest frames per second a model must sustain through its health check. */
   healthMinFps?: number;
+  /** Threads for a desired state that names none (the agent's --threads). */
+  defaultThreads?: number;
 }
 
 interface Active {
@@ -66,7 +68,7 @@ export class Serving {
     if (payload.length === 0) return;
     const msg = decode(Desired, payload);
     if (!msg.ok) return this.opts.log.warn({ reason: msg.reason }, 'malformed desired state dropped');
-    const desired = msg.value;
+    const desired = { ...msg.value, threads: msg.value.threads ?? this.opts.defaultThreads };
     if (desired.generation < this.reported.generation) {
       return this.opts.log.warn({ generation: desired.generation, current: this.reported.generation }, 'stale desired state ignored');
     }
@@ -84,7 +86,12 @@ export class Serving {
       while (this.next && !this.closed) {
         const desired = this.next;
         this.next = null;
-        await this.apply(desired);
+        try {
+          await this.apply(desired);
+        } catch (err) {
+          // apply() reports its expected failures itself; this is the unexpected kind (a frame source gone bad).
+          this.report(desired, 'failed', `serving failed: ${(err as Error).message}`);
+        }
       }
     } finally {
       this.working = false;

@@ -63,7 +63,7 @@ export class TestFleet {
 
   async close(): Promise<void> {
     await Promise.all(this.agents.map((a) => stop(a)));
-    await this.controller.close();
+    await this.controller?.close();
     rmSync(this.dataDir, { recursive: true, force: true });
     rmSync(this.scratch, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@ import { Letterboxer } from '../../compress/detect/letterbox.js';
 import { latencyStats, percentile, windowFps } from '../../agent/profile/stats.js';
 import { syntheticFrame } from '../../agent/serve/frames.js';
 import type { ProfileReport } from '../../protocol/messages.js';
+import { expandSustained } from '../../cli/profile.js';
 import { haveFixtures } from '../fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { builtYolov8n, fixtureFloatYolov8n, garbageModel, impossibleReshapeModel } from './models.js';
@@ -131,6 +132,12 @@ describe('edgefit profile', () => {
     expect(code).toBe(1);
     if (json.ok) throw new Error('a 60 s run finished inside a 2 s timeout');
     expect(json.error).toMatch(/timed out after 2 s/);
+  });
+
+  it('reads a bare --sustained as the 60 s default', () => {
+    expect(expandSustained(['m.onnx', '--sustained'])).toEqual(['m.onnx', '--sustained', '60']);
+    expect(expandSustained(['m.onnx', '--sustained', '--json'])).toEqual(['m.onnx', '--sustained', '60', '--json']);
+    expect(expandSustained(['m.onnx', '--sustained', '12.5'])).toEqual(['m.onnx', '--sustained', '12.5']);
   });
 
   it('answers bad flags with exit 2', async () => {

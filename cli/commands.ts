@@ -34,4 +34,5 @@ export const commands: CommandSpec[] = [
   { name: 'quantize', usage: 'quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN] -o OUT [--json]', summary: 'static int8 QDQ model calibrated on images (QLinearConv on onnxruntime CPU); detection head outputs stay float', load: () => import('./quantize.js') },
   { name: 'model fp16', usage: 'model fp16 MODEL -o OUT [--keep-io-float] [--json]', summary: 'float16 weights and compute with float32 inputs and outputs', load: () => import('./model-fp16.js') },
   { name: 'model resize', usage: 'model resize MODEL --imgsz S -o OUT [--json]', summary: 'the same detector at another input size (Detect anchors, strides and reshapes regenerated)', load: () => import('./model-resize.js') },
+  { name: 'factorize', usage: 'factorize MODEL --method spatial|dws|lowrank|grouped --flops-cut F [--calib DIR] [--refit] [--min-channels 64] [--sensitivity] -o OUT [--json]', summary: 'replace k×k convs by SVD factorizations (1×k+k×1, depthwise-separable, low-rank, grouped) to a FLOPs cut, with optional ridge refit from calibration images', load: () => import('./factorize.js') },
 ];

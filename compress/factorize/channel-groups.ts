@@ -57,15 +57,18 @@ function refine(e: Float64Array, cout: number, cin: number, groups: number, star
   return best!;
 }
 
+/** Input channels ordered along the second singular vector of √E: channels that load on the same outputs end up adjacent. */
+export function spectralOrder(energy: Float64Array, cout: number, cin: number): number[] {
+  const s = svd({ rows: cout, cols: cin, data: Float64Array.from(energy, Math.sqrt) });
+  const axis = s.V.cols > 1 ? 1 : 0;
+  return Array.from({ length: cin }, (_, i) => i).sort((a, b) => s.V.data[a * s.V.cols + axis] - s.V.data[b * s.V.cols + axis]);
+}
+
 /** `energy` is E[o,i] = Σ_{y,x} W[o,i,y,x]², cout×cin row-major; G must divide both counts. */
-export function groupChannels(energy: Float64Array, cout: number, cin: number, groups: number): ChannelGrouping {
+export function groupChannels(energy: Float64Array, cout: number, cin: number, groups: number, order: readonly number[] = spectralOrder(energy, cout, cin)): ChannelGrouping {
   const blocks = Int32Array.from({ length: cin }, (_, i) => Math.floor((i * groups) / cin));
   let best = refine(energy, cout, cin, groups, blocks);
   if (groups > 1) {
-    // Channels that load on the same output directions sit together along the second singular vector.
-    const s = svd({ rows: cout, cols: cin, data: Float64Array.from(energy, Math.sqrt) });
-    const axis = s.V.cols > 1 ? 1 : 0;
-    const order = Array.from({ length: cin }, (_, i) => i).sort((a, b) => s.V.data[a * s.V.cols + axis] - s.V.data[b * s.V.cols + axis]);
     const spectral = new Int32Array(cin);
     order.forEach((ch, pos) => (spectral[ch] = Math.floor((pos * groups) / cin)));
     const other = refine(energy, cout, cin, groups, spectral);

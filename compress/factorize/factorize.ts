@@ -15,6 +15,7 @@ import { spatialFactorizer } from './spatial.js';
 import { dwsFactorizer } from './dws.js';
 import { lowrankFactorizer } from './lowrank.js';
 import { groupedFactorizer } from './grouped.js';
+import { allocateFromSensitivity, measureSensitivity, SENSITIVITY_LEVELS, type LayerSensitivity } from './sensitivity-profile.js';
 import type { ConvTarget, FactorMethod, LayerFactorizer } from './layer.js';
 
 export class FactorizeError extends Error {
@@ -57,6 +58,8 @@ export interface FactorizeOptions {
   refit?: { calibration: CalibrationSet } & RefitOptions;
   /** A plan computed earlier for the same model and method (the SVDs are the slow part). */
   plan?: FactorizationPlan;
+  /** Allocate by measured per-layer sensitivity on these images instead of one energy level. */
+  sensitivity?: { calibration: CalibrationSet; onProgress?: (done: number, total: number) => void };
 }
 
 export interface FactorizedLayer {
@@ -79,6 +82,9 @@ export interface FactorizeReport {
   cut: number;
   /** The common retained-energy level of the allocation (absent with explicit ranks). */
   energyLevel?: number;
+  allocation: 'explicit' | 'energy' | 'sensitivity';
+  /** Per-layer losses measured for --sensitivity. */
+  sensitivity?: LayerSensitivity[];
   /** ‖W‖²-weighted energy kept over the factorized layers. */
   energyKept: number;
   layers: FactorizedLayer[];
@@ -105,8 +111,14 @@ export async function factorizeModel(model: Model, options: FactorizeOptions): P
   if (plan.layers.length === 0) throw new FactorizeError(`no conv is eligible for ${method} factorization (${plan.skipped.length} skipped${plan.skipped[0] ? `, e.g. ${plan.skipped[0].name}: ${plan.skipped[0].reason}` : ''})`);
   let choices: LayerChoice[];
   let energyLevel: number | undefined;
+  let sensitivity: LayerSensitivity[] | undefined;
   if (options.ranks) choices = explicitChoices(plan, options.ranks);
-  else {
+  else if (options.sensitivity) {
+    sensitivity = await measureSensitivity(model, plan.layers, options.sensitivity.calibration, options.sensitivity.onProgress);
+    const picked = allocateFromSensitivity(plan.layers, sensitivity, flopsCut * plan.modelFlops);
+    if (!picked) throw new FactorizeError(`a ${(flopsCut * 100).toFixed(1)}% FLOPs cut is out of reach for ${method} at the measured sensitivity levels (lowest energy level ${SENSITIVITY_LEVELS.at(-1)})`);
+    choices = picked.filter((c) => c.option);
+  } else {
     const budget = (1 - flopsCut) * plan.modelFlops - plan.fixedFlops;
     const floor = minimumFlops(plan.layers);
     if (floor > budget) {
@@ -142,6 +154,8 @@ export async function factorizeModel(model: Model, options: FactorizeOptions): P
       flopsAfter: after,
       cut: 1 - after / plan.modelFlops,
       energyLevel,
+      allocation: options.ranks ? 'explicit' : sensitivity ? 'sensitivity' : 'energy',
+      ...(sensitivity ? { sensitivity } : {}),
       energyKept: totalWeight > 0 ? layers.reduce((s, l) => s + weight(l) * l.energy, 0) / totalWeight : 1,
       layers,
       skipped: plan.skipped,

@@ -9,7 +9,10 @@
 // Gather is omitted when its order is the identity; at G = 1 both are, and
 // the replacement is the original conv, exactly.
 import { convFlops, energyOf, type ConvTarget, type Factorization, type LayerFactorizer, type RankOption } from './layer.js';
-import { groupChannels, type ChannelGrouping } from './channel-groups.js';
+import { groupChannels, spectralOrder, type ChannelGrouping } from './channel-groups.js';
+
+/** Groups keep at least this many input and output channels: narrower ones keep little energy and vectorize poorly. */
+export const MIN_GROUP_CHANNELS = 4;
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
@@ -28,9 +31,10 @@ export function groupedFactorizer(t: ConvTarget): LayerFactorizer {
   const common = gcd(cout, cin);
   const groupings = new Map<number, ChannelGrouping>();
   const options: RankOption[] = [];
-  for (let g = 2; g <= common; g++) {
+  const order = spectralOrder(e, cout, cin);
+  for (let g = 2; g <= Math.min(cin, cout) / MIN_GROUP_CHANNELS; g++) {
     if (common % g !== 0) continue;
-    const grouping = groupChannels(e, cout, cin, g);
+    const grouping = groupChannels(e, cout, cin, g, order);
     groupings.set(g, grouping);
     options.push({ rank: g, flops: convFlops(t.outHW, cout, cin / g, k, k), energy: total > 0 ? grouping.kept / total : 1 });
   }

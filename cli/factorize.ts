@@ -1,0 +1,101 @@
+// edgefit factorize MODEL --method spatial|dws|lowrank|grouped --flops-cut F [--calib DIR] [--refit] [--min-channels 64] [--sensitivity] -o OUT [--json]
+import path from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { choiceFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { ModelFormatError, readModel } from '../compress/onnx/read.js';
+import { writeModelFile } from '../compress/onnx/write.js';
+import { weightFormat } from '../compress/onnx/info.js';
+import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
+import { addLineageStep, sha256Hex } from '../compress/lineage.js';
+import { FACTOR_METHODS } from '../compress/factorize/layer.js';
+import { FactorizeError, factorizeModel, type FactorizeReport } from '../compress/factorize/factorize.js';
+import { ModelCheckError } from '../compress/onnx/check.js';
+
+const COMMAND = 'factorize';
+const flags = {
+  method: { type: 'string' },
+  'flops-cut': { type: 'string' },
+  calib: { type: 'string' },
+  refit: { type: 'boolean' },
+  'min-channels': { type: 'string' },
+  sensitivity: { type: 'boolean' },
+  out: { type: 'string', short: 'o' },
+  json: { type: 'boolean' },
+} as const;
+
+/** "0.2" or "20%". */
+function parseCut(value: string | undefined): number {
+  const text = requireFlag(COMMAND, 'flops-cut', value);
+  const percent = text.endsWith('%');
+  const n = Number(percent ? text.slice(0, -1) : text) / (percent ? 100 : 1);
+  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new UsageError(`${COMMAND}: --flops-cut must be a fraction in (0, 1) or a percentage such as 20%, got '${text}'`);
+  return n;
+}
+
+function summary(file: string, out: string, r: FactorizeReport): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const lines = [
+    `${file} → ${out}: ${r.method} factorization of ${r.layers.length} convs (${r.allocation} allocation${r.energyLevel !== undefined ? `, energy level ${r.energyLevel.toFixed(4)}` : ''})`,
+    `  GFLOPs ${(r.flopsBefore / 1e9).toFixed(3)} → ${(r.flopsAfter / 1e9).toFixed(3)} (cut ${pct(r.cut)}, target ${pct(r.targetCut)}), weight energy kept ${pct(r.energyKept)}`,
+  ];
+  for (const l of r.layers) {
+    const refit = l.refit ? `, refit λ=${l.refit.lambda.toPrecision(2)} held-out error ${l.refit.heldOutErrorBefore.toFixed(4)} → ${l.refit.heldOutErrorAfter.toFixed(4)}` : '';
+    lines.push(`  ${l.name}: rank ${l.rank}/${l.exactRank}, energy ${pct(l.energy)}, MFLOPs ${(l.flopsBefore / 1e6).toFixed(1)} → ${(l.flopsAfter / 1e6).toFixed(1)}${refit}`);
+  }
+  if (r.skipped.length) lines.push(`  ${r.skipped.length} convs left as they are (e.g. ${r.skipped[0].name}: ${r.skipped[0].reason})`);
+  return lines.join('\n') + '\n';
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(COMMAND, argv, flags);
+  if (positionals.length !== 1) throw new UsageError(`${COMMAND}: expected one MODEL file, got ${positionals.length}`);
+  const method = choiceFlag(COMMAND, 'method', requireFlag(COMMAND, 'method', values.method), FACTOR_METHODS, 'spatial');
+  const flopsCut = parseCut(values['flops-cut']);
+  const minChannels = intFlag(COMMAND, 'min-channels', values['min-channels'], 64, 1, 1 << 20);
+  const out = path.resolve(requireFlag(COMMAND, 'out', values.out));
+  if ((values.refit || values.sensitivity) && !values.calib) throw new UsageError(`${COMMAND}: --${values.refit ? 'refit' : 'sensitivity'} needs calibration images (--calib DIR)`);
+  const file = positionals[0];
+  try {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(file);
+    } catch (err) {
+      throw new ModelFormatError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    const model = readModel(bytes);
+    const format = weightFormat(model);
+    if (format !== 'fp32') throw new FactorizeError(`${file} has ${format} weights; factorization works on float models (for int8 QDQ or dynamic models run 'edgefit model dequantize' first)`);
+    const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model)) : undefined;
+    const { model: result, report } = await factorizeModel(model, {
+      method,
+      flopsCut,
+      minChannels,
+      ...(values.refit && calibration ? { refit: { calibration } } : {}),
+      ...(values.sensitivity && calibration ? { sensitivity: { calibration } } : {}),
+    });
+    addLineageStep(result, sha256Hex(bytes), 'factorize', {
+      method,
+      flopsCut,
+      cut: report.cut,
+      minChannels,
+      allocation: report.allocation,
+      energyLevel: report.energyLevel,
+      energyKept: report.energyKept,
+      refit: report.refit,
+      ranks: Object.fromEntries(report.layers.map((l) => [l.name, l.rank])),
+      energy: Object.fromEntries(report.layers.map((l) => [l.name, Number(l.energy.toFixed(6))])),
+      ...(calibration ? { calibration: calibration.files.map((f) => path.basename(f)) } : {}),
+    });
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeModelFile(result, out);
+    if (values.json) printJson({ out, ...report });
+    else process.stdout.write(summary(file, out, report));
+    return 0;
+  } catch (err) {
+    if (err instanceof ModelFormatError || err instanceof FactorizeError || err instanceof CalibrationError || err instanceof ModelCheckError) {
+      process.stderr.write(`edgefit ${COMMAND}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { buildYolov8 } from '../../../compress/yolo/builder.js';
+import { factorizeModel, planFactorization, type FactorizationPlan } from '../../../compress/factorize/factorize.js';
+import { FACTOR_METHODS, type FactorMethod } from '../../../compress/factorize/layer.js';
+import { checkModel } from '../../../compress/onnx/check.js';
+import { modelCost } from '../../../compress/cost.js';
+import { syntheticImage } from '../onnx/helpers.js';
+import { outputOf, relativeError } from './helpers.js';
+
+describe('whole builder yolov8n', () => {
+  const model = buildYolov8({ scale: 'n', imgsz: 160 });
+  const input = syntheticImage(160);
+  // Plans hold the SVDs, the slow part: one per method for the whole suite.
+  const plans = new Map<FactorMethod, FactorizationPlan>();
+  const planFor = (method: FactorMethod) => plans.get(method) ?? plans.set(method, planFactorization(model, method, 1)).get(method)!;
+
+  for (const method of FACTOR_METHODS) {
+    it(`${method} at full rank on every 3×3 conv reproduces the outputs`, async () => {
+      const plan = planFor(method);
+      expect(plan.layers.length).toBe(39);
+      expect(plan.layers.some((l) => l.target.strides[0] === 2)).toBe(true);
+      const ranks = new Map(plan.layers.map((l) => [l.target.name, l.exactRank]));
+      const { model: out } = await factorizeModel(model, { method, flopsCut: 0, ranks, plan });
+      expect(checkModel(out)).toEqual({ ok: true, problems: [] });
+      const [want, got] = [await outputOf(model, input), await outputOf(out, input)];
+      expect(got.dims).toEqual(want.dims);
+      expect(relativeError(got, want)).toBeLessThanOrEqual(1e-5);
+    });
+
+    it(`${method} at a 20% FLOPs cut is well formed, runs, and meets the cut`, async () => {
+      const { model: out, report } = await factorizeModel(model, { method, flopsCut: 0.2, plan: planFor(method) });
+      expect(checkModel(out).problems).toEqual([]);
+      expect(report.cut).toBeGreaterThanOrEqual(0.2 - 1e-9);
+      expect(report.cut).toBeLessThan(0.3);
+      expect(modelCost(out).flops).toBe(report.flopsAfter);
+      expect(report.layers.length).toBeGreaterThan(0);
+      for (const l of report.layers) {
+        expect(l.flopsAfter).toBeLessThan(l.flopsBefore);
+        expect(l.energy).toBeGreaterThan(0);
+        expect(l.energy).toBeLessThanOrEqual(1);
+      }
+      if (method === 'spatial' || method === 'lowrank') expect(report.layers.filter((l) => l.rank % 8 !== 0).length).toBeLessThanOrEqual(report.layers.length / 4);
+      const got = await outputOf(out, input);
+      expect(got.dims).toEqual([1, 84, 525]);
+      expect((got.data as Float32Array).every(Number.isFinite)).toBe(true);
+    });
+  }
+
+  it('refuses a cut no allocation can reach', async () => {
+    await expect(factorizeModel(model, { method: 'spatial', flopsCut: 0.9, plan: planFor('spatial') })).rejects.toThrow(/out of reach/);
+  });
+});

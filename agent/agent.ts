@@ -31,6 +31,10 @@ export interface AgentOptions {
   framesDir?: string;
   /** Health check of a newly activated model. */
   healthWindowS?: number;
+  /** onnxruntime intra-op threads for jobs and serving that do not name their own. */
+  threads?: number;
+  /** Mixed into the device class: makes one machine pose as distinct hardware (tests, heterogeneous containers). */
+  classSalt?: string;
 }
 
 function presence(state: Presence['state']): Buffer {
@@ -54,7 +58,7 @@ export class Agent {
     private readonly opts: AgentOptions,
     readonly client: MqttClient,
   ) {
-    this.deviceClass = deviceClass(opts.inventory);
+    this.deviceClass = deviceClass(opts.inventory, opts.classSalt);
     const lock = new MeasurementLock();
     const artifacts = opts.artifacts ?? noArtifactSource;
     this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', encode(result)), opts.log.child({ component: 'outbox' }));
@@ -66,6 +70,7 @@ export class Agent {
       publishTelemetry: (telemetry) => this.publish('telemetry', encode(telemetry), false),
       log: opts.log.child({ component: 'serving' }),
       healthWindowS: opts.healthWindowS,
+      defaultThreads: opts.threads,
     });
     this.jobs = new JobRunner({
       deviceId: opts.id,
@@ -73,6 +78,7 @@ export class Agent {
       lock,
       outbox: this.outbox,
       framesDir: opts.framesDir,
+      defaultThreads: opts.threads,
       serving: () => this.serving.serving,
       log: opts.log.child({ component: 'jobs' }),
     });

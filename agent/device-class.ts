@@ -20,6 +20,6 @@ export function speedFacts(inv: Inventory) {
   };
 }
 
-export function deviceClass(inv: Inventory): string {
-  return createHash('sha256').update(JSON.stringify(speedFacts(inv))).digest('hex').slice(0, 16);
+export function deviceClass(inv: Inventory, salt?: string): string {
+  return createHash('sha256').update(JSON.stringify(salt ? { ...speedFacts(inv), salt } : speedFacts(inv))).digest('hex').slice(0, 16);
 }

@@ -21,6 +21,8 @@ export async function run(argv: string[]): Promise<void> {
       controller: { type: 'string' },
       heartbeat: { type: 'string' },
       keepalive: { type: 'string' },
+      threads: { type: 'string' },
+      'class-salt': { type: 'string' },
       state: { type: 'string' },
       'cache-cap-mb': { type: 'string' },
       'controller-key': { type: 'string' },
@@ -36,6 +38,9 @@ export async function run(argv: string[]): Promise<void> {
   if (!token) throw new UsageError('agent: --token (or EDGEFIT_TOKEN) is required');
   const heartbeatSeconds = intFlag('agent', 'heartbeat', values.heartbeat, 10, 1, 59);
   const keepaliveSeconds = intFlag('agent', 'keepalive', values.keepalive, 15, 2, 600);
+  const threads = values.threads === undefined ? undefined : intFlag('agent', 'threads', values.threads, 0, 1, 256);
+  const classSalt = values['class-salt'];
+  if (classSalt !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(classSalt)) throw new UsageError(`agent: --class-salt must be 1-64 letters, digits, '.', '_' or '-', got '${classSalt}'`);
   const stateDir = path.resolve(values.state ?? DEFAULT_STATE_DIR);
   const cacheCapBytes = intFlag('agent', 'cache-cap-mb', values['cache-cap-mb'], DEFAULT_CACHE_CAP_BYTES / MB, 1, 1024 * 1024) * MB;
   const controllerUrl = values.controller?.replace(/\/+$/, '');
@@ -67,6 +72,8 @@ export async function run(argv: string[]): Promise<void> {
     artifacts,
     frames,
     framesDir,
+    threads,
+    classSalt,
   });
   onShutdown(log, async () => {
     await agent.stop();

@@ -3,7 +3,11 @@ import type { Logger } from 'pino';
 import { ArtifactStore } from './artifacts/store.js';
 import { loadOrCreateSigningKey, type SigningKey } from './artifacts/signing.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { Catalog } from './catalog/catalog.js';
+import { LadderJobs } from './catalog/ladder-jobs.js';
 import { openDb } from './db.js';
+import { RolloutEngine } from './rollout/engine.js';
+import { RolloutStore } from './rollout/store.js';
 import { FleetLink, type DesiredRequest, type JobRequest } from './fleet-link.js';
 import { buildApp } from './http/app.js';
 import { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
@@ -34,6 +38,12 @@ export interface Controller {
   sendJob(deviceId: string, job: JobRequest): Promise<Job>;
   /** Sets the model a device should serve (retained); the generation increments unless given. */
   setDesired(deviceId: string, desired: DesiredRequest): Promise<Desired>;
+  /** Base models and their candidate ladders; ladder builds run in child processes. */
+  catalog: Catalog;
+  ladders: LadderJobs;
+  /** Staged rollouts: planning, per-device choice, deployment, rollback. */
+  rollouts: RolloutEngine;
+  rolloutStore: RolloutStore;
   httpUrl: string;
   brokerUrl: string;
   adminToken: string;
@@ -65,9 +75,26 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   }
   const profiles = new ProfileStore(db);
   const live = new LiveStateStore();
-  const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, profiles, desired: new DesiredStore(db), live, log: log.child({ component: 'fleet' }) });
+  const desired = new DesiredStore(db);
+  const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, profiles, desired, live, log: log.child({ component: 'fleet' }) });
 
-  const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log });
+  const catalog = new Catalog(db, artifacts);
+  const ladders = new LadderJobs(catalog, path.join(dataDir, 'ladder-work'), log.child({ component: 'ladder' }));
+  const rolloutStore = new RolloutStore(db);
+  const rollouts = new RolloutEngine({
+    store: rolloutStore,
+    catalog,
+    registry,
+    live,
+    desired,
+    profiles,
+    sendJob: (deviceId, job) => link.sendJob(deviceId, job),
+    setDesired: (deviceId, d) => link.setDesired(deviceId, d),
+    log: log.child({ component: 'rollout' }),
+  });
+  rollouts.start();
+
+  const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log, fleet: { catalog, ladders, rollouts, rolloutStore } });
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;
@@ -82,10 +109,16 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     live,
     sendJob: (deviceId, job) => link.sendJob(deviceId, job),
     setDesired: (deviceId, desired) => link.setDesired(deviceId, desired),
+    catalog,
+    ladders,
+    rollouts,
+    rolloutStore,
     httpUrl,
     brokerUrl: broker ? `mqtt://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${broker.port}` : brokerUrl,
     adminToken,
     async close() {
+      await rollouts.close();
+      await ladders.close();
       await app.close();
       await link.close();
       await broker?.close();

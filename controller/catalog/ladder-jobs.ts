@@ -62,13 +62,15 @@ export class LadderJobs {
     return () => this.listeners.delete(listener);
   }
 
-  /** Waits for the running job to end; nothing new starts after. */
+  /** Stops the running build (it stays 'running' and runs again at the next start); nothing new starts. */
   async close(): Promise<void> {
     this.closed = true;
+    this.child?.kill('SIGKILL');
     await this.chain;
   }
 
   private closed = false;
+  private child?: ReturnType<typeof fork>;
 
   private enqueue(id: string): void {
     this.chain = this.chain.then(() => (this.closed ? undefined : this.run(id)));
@@ -97,6 +99,7 @@ export class LadderJobs {
       this.update(id, { state: 'done', done: recipes.length, message: `${result.candidates.length} candidate(s)${note ? `; skipped ${note}` : ''}` });
       this.log.info({ job: id, candidates: result.candidates.length, skipped: result.skipped.length }, 'ladder built');
     } catch (err) {
+      if (this.closed) return;
       this.update(id, { state: 'failed', error: (err as Error).message });
       this.log.error({ job: id, err: (err as Error).message }, 'ladder failed');
     } finally {
@@ -107,6 +110,7 @@ export class LadderJobs {
   private spawn(id: string, request: unknown): Promise<{ candidates: GeneratedCandidate[]; skipped: SkippedRecipe[] }> {
     return new Promise((resolve, reject) => {
       const child = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+      this.child = child;
       let stderr = '';
       let settled = false;
       child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));

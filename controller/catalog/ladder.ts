@@ -14,10 +14,11 @@ import { weightFormat } from '../../compress/onnx/info.js';
 import type { Model } from '../../compress/onnx/ir.js';
 import { writeModel, writeModelFile } from '../../compress/onnx/write.js';
 import { quantizeModel } from '../../compress/quantize/quantize.js';
+import { convertToFp16 } from '../../compress/fp16.js';
 import { resizeModel } from '../../compress/resize.js';
 import type { Accuracy } from '../policy.js';
 
-export type Step = { op: 'resize'; imgsz: number } | { op: 'int8' };
+export type Step = { op: 'resize'; imgsz: number } | { op: 'int8' } | { op: 'fp16' };
 
 export interface Recipe {
   name: string;
@@ -28,12 +29,12 @@ export const LADDER_NAMES = ['default', 'quick'] as const;
 export type LadderName = (typeof LADDER_NAMES)[number];
 
 /** Every size × precision pair as recipes; the base size needs no resize step. */
-export function sizeByPrecision(sizes: readonly number[], precisions: ReadonlyArray<'fp32' | 'int8'>): Recipe[] {
+export function sizeByPrecision(sizes: readonly number[], precisions: ReadonlyArray<'fp32' | 'fp16' | 'int8'>): Recipe[] {
   const recipes: Recipe[] = [];
   for (const imgsz of sizes) {
     for (const precision of precisions) {
       const steps: Step[] = [{ op: 'resize', imgsz }];
-      if (precision === 'int8') steps.push({ op: 'int8' });
+      if (precision !== 'fp32') steps.push({ op: precision });
       recipes.push({ name: `${precision}-${imgsz}`, steps });
     }
   }
@@ -41,14 +42,14 @@ export function sizeByPrecision(sizes: readonly number[], precisions: ReadonlyAr
 }
 
 /**
- * The named ladders. `default` is the issue's 640/512/416/320 × fp32/int8;
+ * The named ladders. `default` is 640/512/416/320 × fp32/fp16/int8 (12);
  * `quick` is small enough to build and profile in a couple of minutes on two
  * cores (what `edgefit up` rolls out).
  */
 export function ladderRecipes(name: LadderName, sizes?: readonly number[]): Recipe[] {
   switch (name) {
     case 'default':
-      return sizeByPrecision(sizes ?? [640, 512, 416, 320], ['fp32', 'int8']);
+      return sizeByPrecision(sizes ?? [640, 512, 416, 320], ['fp32', 'fp16', 'int8']);
     case 'quick':
       return sizeByPrecision(sizes ?? [320, 256, 192, 160], ['fp32', 'int8']);
   }
@@ -78,12 +79,16 @@ const int8: StepFn<Extract<Step, { op: 'int8' }>> = async (model, _step, ctx) =>
   return (await quantizeModel(model, calibration, { baseSha256: ctx.baseSha256 })).model;
 };
 
+const fp16: StepFn<Extract<Step, { op: 'fp16' }>> = async (model, _step, ctx) => convertToFp16(model, { baseSha256: ctx.baseSha256 }).model;
+
 async function applyStep(model: Model, step: Step, ctx: StepContext): Promise<Model> {
   switch (step.op) {
     case 'resize':
       return resize(model, step, ctx);
     case 'int8':
       return int8(model, step, ctx);
+    case 'fp16':
+      return fp16(model, step, ctx);
   }
 }
 

@@ -5,11 +5,17 @@ import type { SigningKey } from '../artifacts/signing.js';
 import { LiveHub } from '../live/hub.js';
 import type { LiveStateStore, ProfileStore } from '../profiles.js';
 import type { Registry } from '../registry.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { LadderJobs } from '../catalog/ladder-jobs.js';
+import type { RolloutEngine } from '../rollout/engine.js';
+import type { RolloutStore } from '../rollout/store.js';
 import { artifactsRoutes } from './artifacts.js';
 import { requireAdminToken } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
 import { devicesRoutes } from './devices.js';
 import { eventsRoutes } from './events.js';
+import { modelsRoutes } from './models.js';
+import { rolloutsRoutes } from './rollouts.js';
 import { errorHandler } from './validate.js';
 
 export interface AppDeps {
@@ -20,6 +26,8 @@ export interface AppDeps {
   live: LiveStateStore;
   adminToken: string;
   log: Logger;
+  /** Model catalog, ladder builds and rollouts (/api/models, /api/rollouts). */
+  fleet?: { catalog: Catalog; ladders: LadderJobs; rollouts: RolloutEngine; rolloutStore: RolloutStore };
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -33,9 +41,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   app.register(devicesRoutes(deps.registry, deps));
   app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
-  const liveHub = new LiveHub({ registry: deps.registry, serving: deps.live });
+  const catalog = deps.fleet?.catalog;
+  const liveHub = new LiveHub({ registry: deps.registry, serving: deps.live, candidateName: catalog && ((id) => catalog.getCandidate(id)?.name) });
   app.addHook('onClose', async () => liveHub.close());
   app.register(eventsRoutes(liveHub));
   app.register(dashboardRoutes());
+  if (deps.fleet) {
+    app.register(modelsRoutes(deps.fleet.catalog, deps.fleet.ladders));
+    app.register(rolloutsRoutes(deps.fleet.rollouts, { store: deps.fleet.rolloutStore, catalog: deps.fleet.catalog, live: deps.live }));
+  }
   return app;
 }

@@ -51,6 +51,8 @@ export const RolloutSpec = z
       })
       .strict()
       .default({ failurePct: 20, minDevices: 1 }),
+    /** Deploy the best-ranked candidate without profiling (a pinned, known candidate): no SLO check before deployment. */
+    skipProfiling: z.boolean().default(false),
     deviceTimeoutS: z.number().positive().max(86_400).default(600),
     retries: z.number().int().min(0).max(10).default(0),
     /** How each candidate is profiled on a device of a class. */

@@ -31,8 +31,8 @@ describe('model catalog and ladders', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('makes a ladder a list of recipes: the default is 640/512/416/320 × fp32/int8', () => {
-    expect(ladderRecipes('default').map((r) => r.name)).toEqual(['fp32-640', 'int8-640', 'fp32-512', 'int8-512', 'fp32-416', 'int8-416', 'fp32-320', 'int8-320']);
+  it('makes a ladder a list of recipes: the default is 640/512/416/320 × fp32/fp16/int8', () => {
+    expect(ladderRecipes('default').map((r) => r.name)).toEqual(['640', '512', '416', '320'].flatMap((s) => [`fp32-${s}`, `fp16-${s}`, `int8-${s}`]));
     expect(ladderRecipes('quick', [160, 96]).map((r) => r.steps.map((s) => s.op).join('+'))).toEqual(['resize', 'resize+int8', 'resize', 'resize+int8']);
   });
 

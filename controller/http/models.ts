@@ -1,0 +1,74 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { CatalogError, type Catalog } from '../catalog/catalog.js';
+import type { LadderJobs } from '../catalog/ladder-jobs.js';
+import { ArtifactInputError } from '../artifacts/store.js';
+
+const MAX_MODEL_BYTES = 512 * 1024 * 1024;
+const status = { invalid: 400, exists: 409, 'not-found': 404 } as const;
+
+/** Catalog and spec errors as the API's { error, message }; anything else goes to the app's handler. */
+export function catalogErrors(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply: FastifyReply) => {
+    if (err instanceof CatalogError) return reply.code(status[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof ArtifactInputError) return reply.code(err.code === 'too-large' ? 413 : 400).send({ error: 'bad-request', message: err.message });
+    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad-request', message: err.message });
+    request.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  });
+}
+
+function modelBytes(body: unknown): Buffer {
+  if (!Buffer.isBuffer(body) || body.length === 0) throw new CatalogError('send the ONNX file as the body with Content-Type: application/octet-stream', 'invalid');
+  return body;
+}
+
+function sizesOf(value: string | undefined): number[] | undefined {
+  if (value === undefined || value === '') return undefined;
+  const sizes = value.split(',').map((s) => Number(s.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 32 || n > 4096 || n % 32 !== 0)) throw new CatalogError(`sizes must be multiples of 32 in [32, 4096] like 320,256, got '${value}'`, 'invalid');
+  return sizes;
+}
+
+/** /api/models: base models, their ladders (built off the request path) and imported candidates. */
+export function modelsRoutes(catalog: Catalog, ladders: LadderJobs) {
+  return async function (app: FastifyInstance): Promise<void> {
+    catalogErrors(app);
+    app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_MODEL_BYTES }, (_request, body, done) => done(null, body));
+
+    const summary = (id: string) => {
+      const model = catalog.requireModel(id);
+      const jobs = catalog.jobs(id);
+      return { ...model, candidates: catalog.candidates(id).length, ladder: jobs[jobs.length - 1] ?? null };
+    };
+
+    app.get('/api/models', async () => ({ models: catalog.listModels().map((m) => summary(m.id)) }));
+
+    app.get<{ Params: { id: string } }>('/api/models/:id', async (request) => ({ ...summary(request.params.id), jobs: catalog.jobs(request.params.id), ladderCandidates: catalog.candidates(request.params.id) }));
+
+    app.post<{ Querystring: { name?: string; ladder?: string; sizes?: string; calib?: string; eval?: string; build?: string } }>('/api/models', async (request, reply) => {
+      const q = request.query;
+      if (!q.name) throw new CatalogError('name the model: POST /api/models?name=<name>', 'invalid');
+      const model = await catalog.addModel(modelBytes(request.body), q.name);
+      if (q.build === 'false') return reply.code(201).send({ model: summary(model.id), job: null });
+      const job = ladders.start(model.id, { ladder: q.ladder ?? 'default', ...(sizesOf(q.sizes) ? { sizes: sizesOf(q.sizes) } : {}), ...(q.calib ? { calibDir: q.calib } : {}), ...(q.eval ? { evalDir: q.eval } : {}) });
+      return reply.code(202).send({ model: summary(model.id), job });
+    });
+
+    app.get<{ Params: { id: string } }>('/api/models/:id/candidates', async (request) => ({ candidates: catalog.candidates(request.params.id) }));
+
+    app.post<{ Params: { id: string }; Querystring: { method?: string; declaredMap5095?: string; source?: string; name?: string } }>('/api/models/:id/candidates', async (request, reply) => {
+      const q = request.query;
+      if (!q.method) throw new CatalogError('give the method that made the candidate: ?method=NAME', 'invalid');
+      const declared = Number(q.declaredMap5095);
+      if (q.declaredMap5095 === undefined || !Number.isFinite(declared)) throw new CatalogError('give its declared mAP50-95: ?declaredMap5095=0.31', 'invalid');
+      const candidate = await catalog.importCandidate(request.params.id, modelBytes(request.body), { method: q.method, declaredMap5095: declared, ...(q.source ? { source: q.source } : {}), ...(q.name ? { name: q.name } : {}) });
+      return reply.code(201).send(candidate);
+    });
+
+    app.get<{ Params: { id: string } }>('/api/ladder-jobs/:id', async (request) => {
+      const job = catalog.getJob(request.params.id);
+      if (!job) throw new CatalogError(`no ladder job '${request.params.id}'`, 'not-found');
+      return job;
+    });
+  };
+}

@@ -1,0 +1,348 @@
+// Runs rollouts: a reconcile loop over what SQLite says, so a restarted
+// controller simply carries on. Each pass plans and profiles per device class,
+// chooses per device, deploys stage by stage through retained desired state,
+// follows what the agents report, and rolls back what fails.
+import type { Logger } from 'pino';
+import type { Desired, ProfileReport } from '../../protocol/messages.js';
+import type { Catalog, Candidate } from '../catalog/catalog.js';
+import type { DesiredRequest, JobRequest } from '../fleet-link.js';
+import { planStep, type Outcome } from '../planner.js';
+import { choose, rankByObjective, type Metrics } from '../policy.js';
+import type { LiveStateStore, StoredProfile } from '../profiles.js';
+import type { Device, Registry } from '../registry.js';
+import { stageSizes, validateSpec, SpecError, type RolloutSpec } from './spec.js';
+import { canTransition, TERMINAL, type DeviceState } from './states.js';
+import type { Rollout, RolloutDevice, RolloutStore } from './store.js';
+
+export interface RolloutDeps {
+  store: RolloutStore;
+  catalog: Catalog;
+  registry: Registry;
+  live: LiveStateStore;
+  desired: { get(deviceId: string): Desired | undefined };
+  profiles: { get(jobId: string): StoredProfile | undefined; onResult(listener: (p: StoredProfile) => void): () => void };
+  sendJob(deviceId: string, job: JobRequest): Promise<unknown>;
+  setDesired(deviceId: string, desired: DesiredRequest): Promise<Desired>;
+  log: Logger;
+  tickMs?: number;
+}
+
+const DEPLOYING: ReadonlySet<DeviceState> = new Set(['downloading', 'verifying', 'activating', 'health-check']);
+const FAILED: ReadonlySet<DeviceState> = new Set(['failed', 'rolled-back', 'timed-out']);
+
+/** What a profile tells the planner: end-to-end FPS and p95, peak memory and temperature. */
+export function outcomeOf(p: StoredProfile): Outcome {
+  if (!p.ok || !p.profile) return { ok: false, error: p.error ?? 'profile failed without a reason' };
+  const r: ProfileReport = p.profile;
+  const metrics: Metrics = { fps: r.endToEndFps, p95Ms: r.endToEnd.p95Ms, memoryMb: r.memory.peakRssMb, tempC: r.temperature.peakC };
+  return { ok: true, metrics };
+}
+
+function matchesTargets(device: Device, targets: RolloutSpec['targets']): boolean {
+  if (targets === 'all') return true;
+  if ('devices' in targets) return targets.devices.includes(device.id);
+  return Object.entries(targets.labels).every(([k, v]) => device.labels[k] === v);
+}
+
+export class RolloutEngine {
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private again = false;
+  private readonly offResult: () => void;
+
+  constructor(private readonly deps: RolloutDeps) {
+    this.offResult = deps.profiles.onResult((p) => {
+      if (deps.store.setOutcome(p.jobId, outcomeOf(p))) this.kick();
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.deps.tickMs ?? 1000);
+    // Jobs in flight when the controller stopped: ask again (same job id: the agent answers from its stored result).
+    void this.resendInFlight();
+    this.kick();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.offResult();
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Validates a spec against the catalog and the fleet, stores the rollout and starts it. */
+  create(specInput: unknown): Rollout {
+    const spec = validateSpec(specInput);
+    const model = this.deps.catalog.requireModel(spec.model);
+    const ladder = this.ladderOf(spec);
+    if (ladder.length === 0) throw new SpecError(`rollout spec model: '${model.id}' has no candidates yet (its ladder is still building, or failed: see 'edgefit models')`);
+    const devices = this.deps.registry.list().filter((d) => matchesTargets(d, spec.targets));
+    if (typeof spec.targets === 'object' && 'devices' in spec.targets) {
+      const missing = spec.targets.devices.filter((id) => !devices.some((d) => d.id === id));
+      if (missing.length) throw new SpecError(`rollout spec targets.devices: no device ${missing.map((m) => `'${m}'`).join(', ')}`);
+    }
+    if (devices.length === 0) throw new SpecError('rollout spec targets: no registered device matches');
+    const sizes = stageSizes(devices.length, spec.stages);
+    const staged: Array<{ deviceId: string; deviceClass: string | null; stage: number }> = [];
+    let i = 0;
+    sizes.forEach((size, stage) => {
+      for (let k = 0; k < size; k++, i++) staged.push({ deviceId: devices[i].id, deviceClass: devices[i].deviceClass, stage });
+    });
+    const rollout = this.deps.store.create(spec, staged);
+    this.deps.log.info({ rollout: rollout.id, devices: staged.length, stages: sizes }, 'rollout created');
+    this.kick();
+    return rollout;
+  }
+
+  pause(id: string): Rollout {
+    return this.setState(id, 'paused', ['running']);
+  }
+
+  resume(id: string): Rollout {
+    return this.setState(id, 'running', ['paused']);
+  }
+
+  abort(id: string, reason = 'aborted by the operator'): Rollout {
+    const rollout = this.setState(id, 'aborted', ['running', 'paused'], reason);
+    this.rollBackDeployed(rollout, reason);
+    return rollout;
+  }
+
+  private setState(id: string, state: Rollout['state'], from: Array<Rollout['state']>, reason?: string): Rollout {
+    const rollout = this.deps.store.get(id);
+    if (!rollout) throw new SpecError(`no rollout '${id}'`);
+    if (!from.includes(rollout.state)) throw new SpecError(`rollout '${id}' is ${rollout.state}: cannot make it ${state}`);
+    this.deps.store.setState(id, state, reason ?? null);
+    this.kick();
+    return this.deps.store.get(id)!;
+  }
+
+  private ladderOf(spec: RolloutSpec): Candidate[] {
+    const all = this.deps.catalog.candidates(spec.model);
+    if (!spec.candidates) return all;
+    const unknown = spec.candidates.filter((id) => !all.some((c) => c.id === id || c.name === id));
+    if (unknown.length) throw new SpecError(`rollout spec candidates: '${unknown[0]}' is not a candidate of ${spec.model}`);
+    return all.filter((c) => spec.candidates!.includes(c.id) || spec.candidates!.includes(c.name));
+  }
+
+  /** Runs a reconcile pass soon; passes never overlap, and a request during one runs another after it. */
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          for (const r of this.deps.store.list()) {
+            if (r.state === 'completed') continue;
+            try {
+              await this.reconcile(r);
+            } catch (err) {
+              this.deps.log.error({ rollout: r.id, err: (err as Error).message }, 'rollout pass failed');
+            }
+          }
+        } while (this.again);
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  private async resendInFlight(): Promise<void> {
+    for (const r of this.deps.store.list().filter((x) => x.state === 'running' || x.state === 'paused')) {
+      const ladder = this.deps.catalog.candidates(r.spec.model);
+      for (const m of this.deps.store.measurements(r.id).filter((x) => x.outcome === null)) {
+        const stored = this.deps.profiles.get(m.jobId);
+        if (stored) {
+          this.deps.store.setOutcome(m.jobId, outcomeOf(stored));
+          continue;
+        }
+        const c = ladder.find((x) => x.id === m.candidateId);
+        if (c) await this.sendProfile(r, m.deviceId, c, m.jobId).catch(() => undefined);
+      }
+    }
+  }
+
+  private async reconcile(rollout: Rollout): Promise<void> {
+    const { store, registry } = this.deps;
+    const spec = rollout.spec;
+    for (const d of store.devices(rollout.id)) this.follow(rollout, d, registry.get(d.deviceId));
+    if (rollout.state === 'aborted') return this.repointFailed(rollout);
+    await this.repointFailed(rollout);
+    if (rollout.state === 'paused') return;
+
+    const devices = store.devices(rollout.id);
+    const active = devices.filter((d) => d.stage <= rollout.stage);
+    await this.plan(rollout, active);
+    await this.deploy(rollout, store.devices(rollout.id).filter((d) => d.stage <= rollout.stage));
+
+    // Failure accounting: a canary failure aborts; later, the failure share after enough devices.
+    const now = store.devices(rollout.id);
+    const final = now.filter((d) => FAILED.has(d.state) && d.attempts >= spec.retries);
+    const canaryFailed = final.find((d) => d.stage === 0);
+    const decided = now.filter((d) => TERMINAL.has(d.state));
+    if (canaryFailed) return void this.abort(rollout.id, `canary ${canaryFailed.deviceId} ${canaryFailed.state}: ${canaryFailed.error ?? 'no reason given'}`);
+    if (decided.length >= spec.abort.minDevices && (final.length / decided.length) * 100 > spec.abort.failurePct) {
+      return void this.abort(rollout.id, `${final.length} of ${decided.length} device(s) failed (over ${spec.abort.failurePct} %)`);
+    }
+    const stageDone = (s: number) => now.filter((d) => d.stage === s).every((d) => TERMINAL.has(d.state) || d.state === 'offline');
+    const lastStage = Math.max(...now.map((d) => d.stage));
+    if (rollout.stage < lastStage && stageDone(rollout.stage)) {
+      store.setStage(rollout.id, rollout.stage + 1);
+      this.kick();
+    } else if (now.every((d) => TERMINAL.has(d.state))) {
+      store.setState(rollout.id, 'completed', `${now.filter((d) => d.state === 'healthy').length} of ${now.length} device(s) healthy`);
+    }
+  }
+
+  /** Presence, agent reports and timeouts move a device along its state machine. */
+  private follow(rollout: Rollout, d: RolloutDevice, device: Device | undefined): void {
+    const { store, live } = this.deps;
+    const to = (state: DeviceState, patch: Parameters<RolloutStore['transition']>[3] = {}, detail?: string) => {
+      if (canTransition(d.state, state, d.resumeState)) d = store.transition(rollout.id, d.deviceId, state, patch, detail);
+    };
+    if (!d.deviceClass && device?.deviceClass) d = store.patch(rollout.id, d.deviceId, { deviceClass: device.deviceClass });
+    const online = device?.online ?? false;
+    if (d.state === 'offline' && online && d.resumeState) to(d.resumeState, {}, 'back online: resuming');
+    else if (!online && !TERMINAL.has(d.state) && d.state !== 'offline' && d.state !== 'pending') to('offline', {}, 'device went offline');
+    if (d.state === 'offline') return;
+
+    const reported = live.get(d.deviceId).reported;
+    if (reported && d.generation !== null && reported.generation === d.generation && reported.rolloutId === rollout.id) {
+      const s = reported.state;
+      if (s === 'failed' || s === 'rolled-back') to(s, { error: reported.error ?? `device reported ${s}` });
+      else if (s !== 'idle' && s !== d.state) to(s, {}, `device reported ${s}`);
+    }
+    const timeoutMs = rollout.spec.deviceTimeoutS * 1000;
+    if ((DEPLOYING.has(d.state) || (d.state === 'chosen' && d.generation !== null)) && Date.now() - d.stateSince > timeoutMs) {
+      to('timed-out', { error: `no progress in ${rollout.spec.deviceTimeoutS} s while ${d.state}` });
+    }
+    if (rollout.state === 'running' && (d.state === 'failed' || d.state === 'timed-out') && d.attempts < rollout.spec.retries) {
+      to('pending', { attempts: d.attempts + 1, generation: null, error: null }, `retry ${d.attempts + 1} of ${rollout.spec.retries}`);
+    }
+  }
+
+  /** Per class: the next measurement, or the choice for every waiting device of the class. */
+  private async plan(rollout: Rollout, active: RolloutDevice[]): Promise<void> {
+    const { store, registry } = this.deps;
+    const ladder = this.ladderOf(rollout.spec);
+    const waiting = active.filter((d) => d.state === 'pending' || d.state === 'profiling');
+    const classes = new Set(waiting.map((d) => d.deviceClass).filter((c): c is string => c !== null));
+    const slo = rollout.spec.slo;
+    for (const deviceClass of classes) {
+      const measurements = store.measurements(rollout.id, deviceClass);
+      const timeoutMs = rollout.spec.deviceTimeoutS * 1000;
+      for (const m of measurements) {
+        if (m.outcome === null && Date.now() - m.sentAt > timeoutMs) store.setOutcome(m.jobId, { ok: false, error: `no result within ${rollout.spec.deviceTimeoutS} s` });
+      }
+      const fresh = store.measurements(rollout.id, deviceClass);
+      if (fresh.some((m) => m.outcome === null)) {
+        for (const d of waiting.filter((x) => x.deviceClass === deviceClass && x.state === 'pending')) store.transition(rollout.id, d.deviceId, 'profiling', {}, 'class is being profiled');
+        continue;
+      }
+      const measured = new Map(fresh.map((m) => [m.candidateId, m.outcome!] as const));
+      const members = waiting.filter((d) => d.deviceClass === deviceClass);
+      if (rollout.spec.skipProfiling) {
+        const top = rankByObjective(ladder, new Map())[0];
+        const explanation = `${top.name}: deployed without profiling (the spec sets skipProfiling); the service level is checked only by the device's health check.`;
+        for (const d of members) store.transition(rollout.id, d.deviceId, 'chosen', { candidateId: top.id, choice: { candidateId: top.id, name: top.name, mode: 'accuracy', metrics: null, rejected: [], explanation } }, explanation);
+        continue;
+      }
+      const step = planStep(ladder, slo, measured);
+      if (step.kind === 'measure') {
+        const candidate = ladder.find((c) => c.id === step.candidateId)!;
+        const profiler = members.find((d) => registry.get(d.deviceId)?.online);
+        if (!profiler) continue;
+        const jobId = `${rollout.id}:${deviceClass}:${candidate.name}`.slice(0, 128);
+        store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, jobId, deviceId: profiler.deviceId, sentAt: Date.now() });
+        for (const d of members.filter((x) => x.state === 'pending')) store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${candidate.name} on ${profiler.deviceId}: ${step.why}`);
+        await this.sendProfile(rollout, profiler.deviceId, candidate, jobId).catch((err: Error) => store.setOutcome(jobId, { ok: false, error: `cannot send the job: ${err.message}` }));
+        continue;
+      }
+      const choice = choose(ladder, step.evidence, slo);
+      const note = `${choice.explanation} Planner: ${step.profiles} profile(s) for this class against ${step.exhaustive} for exhaustive profiling.`;
+      const full = { ...choice, explanation: note, profiles: step.profiles, exhaustive: step.exhaustive };
+      for (const d of members) {
+        if (choice.candidateId === null) store.transition(rollout.id, d.deviceId, 'failed', { choice: full, error: choice.explanation, attempts: rollout.spec.retries });
+        else store.transition(rollout.id, d.deviceId, 'chosen', { choice: full, candidateId: choice.candidateId }, note);
+      }
+    }
+  }
+
+  private async sendProfile(rollout: Rollout, deviceId: string, c: Candidate, jobId: string): Promise<void> {
+    const artifact = this.deps.catalog.artifacts.get(c.sha256);
+    if (!artifact) throw new Error(`artifact of ${c.name} is gone from the store`);
+    const p = rollout.spec.profile;
+    await this.deps.sendJob(deviceId, {
+      jobId,
+      kind: 'profile',
+      artifact: artifact.ref,
+      candidateId: c.id,
+      options: { durationS: p.durationS, warmup: p.warmup, ep: 'cpu', ...(p.threads ? { threads: p.threads } : {}), ...(rollout.spec.slo.sustainedS ? { sustainedS: rollout.spec.slo.sustainedS } : {}), ...(rollout.spec.slo.maxTempC ? { maxTempC: rollout.spec.slo.maxTempC } : {}) },
+    });
+  }
+
+  /** Chosen devices get their desired state, at most `rate.maxInFlight` deploying at once. */
+  private async deploy(rollout: Rollout, active: RolloutDevice[]): Promise<void> {
+    const { store, registry, catalog, desired } = this.deps;
+    let inFlight = active.filter((d) => DEPLOYING.has(d.state) || (d.state === 'chosen' && d.generation !== null)).length;
+    for (const d of active.filter((x) => x.state === 'chosen' && x.generation === null)) {
+      if (inFlight >= rollout.spec.rate.maxInFlight) break;
+      if (!registry.get(d.deviceId)?.online) continue;
+      const c = d.candidateId ? catalog.getCandidate(d.candidateId) : undefined;
+      const artifact = c && catalog.artifacts.get(c.sha256);
+      if (!c || !artifact) {
+        store.transition(rollout.id, d.deviceId, 'failed', { error: `candidate ${d.candidateId} is gone from the catalog` });
+        continue;
+      }
+      const previous = desired.get(d.deviceId) ?? null;
+      // Persist what the device ran and which generation it will get before the device can hear of it.
+      const keep = previous?.rolloutId === rollout.id ? d.previousDesired : previous;
+      store.patch(rollout.id, d.deviceId, { previousDesired: keep, generation: (previous?.generation ?? 0) + 1 });
+      try {
+        const sent = await this.deps.setDesired(d.deviceId, { model: artifact.ref, candidateId: c.id, rolloutId: rollout.id, slo: { minFps: rollout.spec.slo.minFps, maxP95Ms: rollout.spec.slo.maxP95Ms, maxMemoryMb: rollout.spec.slo.maxMemoryMb, maxTempC: rollout.spec.slo.maxTempC }, ...(rollout.spec.profile.threads ? { threads: rollout.spec.profile.threads } : {}) });
+        store.patch(rollout.id, d.deviceId, { generation: sent.generation });
+        inFlight++;
+      } catch (err) {
+        store.patch(rollout.id, d.deviceId, { generation: null });
+        this.deps.log.warn({ device: d.deviceId, err: (err as Error).message }, 'cannot set desired state');
+      }
+    }
+  }
+
+  /** On abort every device this rollout deployed to goes back to what it ran before. */
+  private rollBackDeployed(rollout: Rollout, reason: string): void {
+    for (const d of this.deps.store.devices(rollout.id)) {
+      if (d.generation !== null && d.state !== 'rolled-back' && canTransition(d.state, 'rolled-back', d.resumeState)) {
+        this.deps.store.transition(rollout.id, d.deviceId, 'rolled-back', { error: d.error ?? `rollout aborted: ${reason}` }, `rollout aborted: ${reason}`);
+      }
+    }
+    this.kick();
+  }
+
+  /**
+   * A device that failed or was rolled back must not keep a desired state
+   * naming this rollout's candidate (it would retry it at every restart):
+   * point it back at what it ran before. Idempotent, so it also finishes a
+   * rollback a controller restart interrupted.
+   */
+  private async repointFailed(rollout: Rollout): Promise<void> {
+    const { store, desired } = this.deps;
+    for (const d of store.devices(rollout.id)) {
+      const final = FAILED.has(d.state) && (d.attempts >= rollout.spec.retries || rollout.state === 'aborted');
+      if (!final) continue;
+      const current = desired.get(d.deviceId);
+      if (!current || current.rolloutId !== rollout.id || current.candidateId !== d.candidateId || !current.model) continue;
+      if (d.state !== 'rolled-back') store.transition(rollout.id, d.deviceId, 'rolled-back', {}, `rolling back after ${d.state}`);
+      const prev = d.previousDesired;
+      try {
+        await this.deps.setDesired(d.deviceId, prev ? { model: prev.model, ...(prev.candidateId ? { candidateId: prev.candidateId } : {}), ...(prev.rolloutId ? { rolloutId: prev.rolloutId } : {}), slo: prev.slo, ...(prev.threads ? { threads: prev.threads } : {}) } : { model: null });
+        this.deps.log.info({ rollout: rollout.id, device: d.deviceId, to: prev?.candidateId ?? null }, 'device rolled back to its previous model');
+      } catch (err) {
+        this.deps.log.warn({ device: d.deviceId, err: (err as Error).message }, 'rollback desired state not sent; will retry');
+      }
+    }
+  }
+}

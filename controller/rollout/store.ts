@@ -1,0 +1,188 @@
+// Rollout state in SQLite: rollouts, their devices (the per-device state
+// machine), every transition as an event, and the class measurements the
+// planner works from. A transition is written here before anything announces it.
+import { randomBytes } from 'node:crypto';
+import type { Desired } from '../../protocol/messages.js';
+import type { Db } from '../db.js';
+import type { Outcome } from '../planner.js';
+import type { Choice } from '../policy.js';
+import type { RolloutSpec } from './spec.js';
+import { assertTransition, type DeviceState, type RolloutState } from './states.js';
+
+export interface Rollout {
+  id: string;
+  spec: RolloutSpec;
+  state: RolloutState;
+  stage: number;
+  reason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface RolloutDevice {
+  rolloutId: string;
+  deviceId: string;
+  deviceClass: string | null;
+  stage: number;
+  state: DeviceState;
+  resumeState: DeviceState | null;
+  candidateId: string | null;
+  choice: Choice | null;
+  generation: number | null;
+  previousDesired: Desired | null;
+  attempts: number;
+  error: string | null;
+  stateSince: number;
+}
+
+export interface Measurement {
+  deviceClass: string;
+  candidateId: string;
+  jobId: string;
+  deviceId: string;
+  outcome: Outcome | null;
+  sentAt: number;
+}
+
+export interface RolloutEvent {
+  seq: number;
+  deviceId: string | null;
+  from: string | null;
+  to: string;
+  detail: string | null;
+  at: number;
+}
+
+interface DeviceRow {
+  rollout_id: string;
+  device_id: string;
+  device_class: string | null;
+  stage: number;
+  state: DeviceState;
+  resume_state: DeviceState | null;
+  candidate_id: string | null;
+  choice: string | null;
+  generation: number | null;
+  previous_desired: string | null;
+  attempts: number;
+  error: string | null;
+  state_since: number;
+}
+
+const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
+
+function toDevice(r: DeviceRow): RolloutDevice {
+  return {
+    rolloutId: r.rollout_id,
+    deviceId: r.device_id,
+    deviceClass: r.device_class,
+    stage: r.stage,
+    state: r.state,
+    resumeState: r.resume_state,
+    candidateId: r.candidate_id,
+    choice: parse<Choice>(r.choice),
+    generation: r.generation,
+    previousDesired: parse<Desired>(r.previous_desired),
+    attempts: r.attempts,
+    error: r.error,
+    stateSince: r.state_since,
+  };
+}
+
+export class RolloutStore {
+  constructor(private readonly db: Db) {}
+
+  create(spec: RolloutSpec, devices: Array<{ deviceId: string; deviceClass: string | null; stage: number }>): Rollout {
+    const id = `r-${randomBytes(5).toString('hex')}`;
+    const now = Date.now();
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO rollouts (id, spec, state, stage, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)').run(id, JSON.stringify(spec), 'running', now, now);
+      const insert = this.db.prepare('INSERT INTO rollout_devices (rollout_id, device_id, device_class, stage, state, state_since) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const d of devices) insert.run(id, d.deviceId, d.deviceClass, d.stage, 'pending', now);
+      this.event(id, null, null, 'running', `${devices.length} device(s) in ${new Set(devices.map((d) => d.stage)).size} stage(s)`);
+    })();
+    return this.get(id)!;
+  }
+
+  get(id: string): Rollout | undefined {
+    const r = this.db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as { id: string; spec: string; state: RolloutState; stage: number; reason: string | null; created_at: number; updated_at: number } | undefined;
+    return r && { id: r.id, spec: JSON.parse(r.spec) as RolloutSpec, state: r.state, stage: r.stage, reason: r.reason, createdAt: r.created_at, updatedAt: r.updated_at };
+  }
+
+  list(): Rollout[] {
+    return (this.db.prepare('SELECT id FROM rollouts ORDER BY created_at').all() as Array<{ id: string }>).map((r) => this.get(r.id)!);
+  }
+
+  setState(id: string, state: RolloutState, reason: string | null = null): void {
+    this.db.transaction(() => {
+      const before = this.get(id)!;
+      this.db.prepare('UPDATE rollouts SET state = ?, reason = COALESCE(?, reason), updated_at = ? WHERE id = ?').run(state, reason, Date.now(), id);
+      this.event(id, null, before.state, state, reason);
+    })();
+  }
+
+  setStage(id: string, stage: number): void {
+    this.db.prepare('UPDATE rollouts SET stage = ?, updated_at = ? WHERE id = ?').run(stage, Date.now(), id);
+    this.event(id, null, null, `stage ${stage}`, null);
+  }
+
+  devices(id: string): RolloutDevice[] {
+    return (this.db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY stage, device_id').all(id) as DeviceRow[]).map(toDevice);
+  }
+
+  device(id: string, deviceId: string): RolloutDevice | undefined {
+    const row = this.db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? AND device_id = ?').get(id, deviceId) as DeviceRow | undefined;
+    return row && toDevice(row);
+  }
+
+  /** One step of the device state machine, validated, persisted with its event in one transaction. */
+  transition(id: string, deviceId: string, to: DeviceState, patch: Partial<Pick<RolloutDevice, 'candidateId' | 'choice' | 'generation' | 'previousDesired' | 'attempts' | 'error' | 'deviceClass'>> = {}, detail?: string): RolloutDevice {
+    return this.db.transaction(() => {
+      const d = this.device(id, deviceId)!;
+      assertTransition(d.state, to, d.resumeState);
+      const next = { ...d, ...patch };
+      const resume = to === 'offline' ? d.state : null;
+      this.db
+        .prepare(
+          `UPDATE rollout_devices SET state = ?, resume_state = ?, candidate_id = ?, choice = ?, generation = ?, previous_desired = ?, attempts = ?, error = ?, device_class = ?, state_since = ?
+           WHERE rollout_id = ? AND device_id = ?`,
+        )
+        .run(to, resume, next.candidateId, next.choice ? JSON.stringify(next.choice) : null, next.generation, next.previousDesired ? JSON.stringify(next.previousDesired) : null, next.attempts, next.error, next.deviceClass, Date.now(), id, deviceId);
+      this.event(id, deviceId, d.state, to, detail ?? patch.error ?? null);
+      return this.device(id, deviceId)!;
+    })();
+  }
+
+  /** Records fields without a state change (the desired generation sent while still 'chosen'). */
+  patch(id: string, deviceId: string, patch: Partial<Pick<RolloutDevice, 'generation' | 'previousDesired' | 'deviceClass'>>): RolloutDevice {
+    const d = this.device(id, deviceId)!;
+    const next = { ...d, ...patch };
+    this.db.prepare('UPDATE rollout_devices SET generation = ?, previous_desired = ?, device_class = ? WHERE rollout_id = ? AND device_id = ?').run(next.generation, next.previousDesired ? JSON.stringify(next.previousDesired) : null, next.deviceClass, id, deviceId);
+    return this.device(id, deviceId)!;
+  }
+
+  measurements(id: string, deviceClass?: string): Measurement[] {
+    const rows = (deviceClass === undefined
+      ? this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? ORDER BY sent_at').all(id)
+      : this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? AND device_class = ? ORDER BY sent_at').all(id, deviceClass)) as Array<{ device_class: string; candidate_id: string; job_id: string; device_id: string; outcome: string | null; sent_at: number }>;
+    return rows.map((r) => ({ deviceClass: r.device_class, candidateId: r.candidate_id, jobId: r.job_id, deviceId: r.device_id, outcome: parse<Outcome>(r.outcome), sentAt: r.sent_at }));
+  }
+
+  addMeasurement(id: string, m: Omit<Measurement, 'outcome'>): void {
+    this.db.prepare('INSERT INTO rollout_measurements (rollout_id, device_class, candidate_id, job_id, device_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, m.deviceClass, m.candidateId, m.jobId, m.deviceId, m.sentAt);
+  }
+
+  setOutcome(jobId: string, outcome: Outcome): boolean {
+    return this.db.prepare('UPDATE rollout_measurements SET outcome = ? WHERE job_id = ? AND outcome IS NULL').run(JSON.stringify(outcome), jobId).changes > 0;
+  }
+
+  events(id: string, limit = 500): RolloutEvent[] {
+    return (this.db.prepare('SELECT * FROM rollout_events WHERE rollout_id = ? ORDER BY seq DESC LIMIT ?').all(id, limit) as Array<{ seq: number; device_id: string | null; from_state: string | null; to_state: string; detail: string | null; at: number }>)
+      .reverse()
+      .map((e) => ({ seq: e.seq, deviceId: e.device_id, from: e.from_state, to: e.to_state, detail: e.detail, at: e.at }));
+  }
+
+  private event(id: string, deviceId: string | null, from: string | null, to: string, detail: string | null): void {
+    this.db.prepare('INSERT INTO rollout_events (rollout_id, device_id, from_state, to_state, detail, at) VALUES (?, ?, ?, ?, ?, ?)').run(id, deviceId, from, to, detail, Date.now());
+  }
+}

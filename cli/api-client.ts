@@ -24,8 +24,9 @@ export class ApiClient {
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // Bytes (model files) go as they are; anything else as JSON.
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': body instanceof Uint8Array ? 'application/octet-stream' : 'application/json' }) },
+        body: body === undefined ? undefined : body instanceof Uint8Array ? new Blob([Uint8Array.from(body)]) : JSON.stringify(body),
       });
     } catch (err) {
       throw new Error(`cannot reach the controller at ${this.baseUrl}: ${(err as Error).cause ?? (err as Error).message}`);

@@ -16,7 +16,7 @@ export interface CommandSpec {
 }
 
 export const commands: CommandSpec[] = [
-  { name: 'up', usage: 'up [--port 8080] [--mqtt-port 1883] [--data DIR]', summary: 'controller + embedded broker + a local agent for this machine', load: () => import('./up.js') },
+  { name: 'up', usage: 'up [--model FILE] [--port 8080] [--mqtt-port 1883] [--data DIR]', summary: 'controller + embedded broker + a local agent for this machine', load: () => import('./up.js') },
   { name: 'controller', usage: 'controller [--broker URL] [--mqtt-port 1883] [--port 8080] [--host H] [--data DIR]', summary: 'run the controller (embedded MQTT broker unless --broker)', load: () => import('./controller.js') },
   { name: 'agent', usage: 'agent --broker URL --id NAME --token TOKEN [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--state DIR] [--heartbeat 10] [--threads N] [--class-salt S]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)', load: () => import('./agent.js') },
   { name: 'devices', usage: 'devices [--json]', summary: 'list registered devices', load: () => import('./devices.js') },
@@ -34,4 +34,12 @@ export const commands: CommandSpec[] = [
   { name: 'model fp16', usage: 'model fp16 MODEL -o OUT [--keep-io-float] [--json]', summary: 'float16 weights and compute with float32 inputs and outputs', load: () => import('./model-fp16.js') },
   { name: 'model resize', usage: 'model resize MODEL --imgsz S -o OUT [--json]', summary: 'the same detector at another input size (Detect anchors, strides and reshapes regenerated)', load: () => import('./model-resize.js') },
   { name: 'factorize', usage: 'factorize MODEL --method spatial|dws|lowrank|grouped --flops-cut F [--calib DIR] [--refit] [--min-channels 64] [--sensitivity] -o OUT [--json]', summary: 'replace k×k convs by SVD factorizations (1×k+k×1, depthwise-separable, low-rank, grouped) to a FLOPs cut, with optional ridge refit from calibration images', load: () => import('./factorize.js') },
+  { name: 'models', usage: 'models [--json]', summary: 'base models and their candidate ladders (cost, precision, accuracy and where it comes from)', load: () => import('./models.js') },
+  { name: 'models add', usage: 'models add FILE [--calib DIR] [--eval DIR] [--ladder default|quick] [--sizes 640,512] [--name N] [--wait] [--json]', summary: 'upload a base model and build its candidate ladder in the background', load: async () => ({ run: (await import('./models.js')).add }) },
+  { name: 'candidates import', usage: 'candidates import FILE --method NAME --declared-map50-95 X [--source TEXT] [--model ID] [--name N] [--json]', summary: 'add a candidate made elsewhere, with its declared accuracy (shown as declared)', load: () => import('./candidates.js') },
+  { name: 'rollout create', usage: 'rollout create SPEC [--json]', summary: 'start a staged rollout from a YAML/JSON spec (see deploy/examples/rollout.yaml)', load: async () => ({ run: (await import('./rollout.js')).create }) },
+  { name: 'rollout status', usage: 'rollout status [ID] [--json]', summary: 'rollout progress: each device with its candidate, the explanation and live FPS; profiles needed per class', load: async () => ({ run: (await import('./rollout.js')).status }) },
+  { name: 'rollout pause', usage: 'rollout pause ID', summary: 'pause a rollout (in-flight devices finish their step)', load: async () => ({ run: (await import('./rollout.js')).pause }) },
+  { name: 'rollout resume', usage: 'rollout resume ID', summary: 'resume a paused rollout', load: async () => ({ run: (await import('./rollout.js')).resume }) },
+  { name: 'rollout abort', usage: 'rollout abort ID', summary: 'abort a rollout and roll back every device it deployed to', load: async () => ({ run: (await import('./rollout.js')).abort }) },
 ];

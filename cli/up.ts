@@ -4,9 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PUBLIC_KEY_FILE } from '../controller/artifacts/signing.js';
-import { startController } from '../controller/controller.js';
+import { startController, type Controller } from '../controller/controller.js';
+import { writeModel } from '../compress/onnx/write.js';
+import { buildYolov8 } from '../compress/yolo/builder.js';
+import type { Logger } from 'pino';
 import type { Registry } from '../controller/registry.js';
-import { parse } from './args.js';
+import { UsageError, parse } from './args.js';
 import { controllerFlags, controllerOptions } from './controller.js';
 import { createLogger, onShutdown } from './log.js';
 
@@ -32,7 +35,8 @@ function localToken(registry: Registry, dataDir: string, id: string): string {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse('up', argv, { ...controllerFlags, 'heartbeat': { type: 'string' } }, false);
+  const { values } = parse('up', argv, { ...controllerFlags, 'heartbeat': { type: 'string' }, model: { type: 'string' } }, false);
+  const modelBytes = values.model ? readModelOrFail(values.model) : undefined;
   const options = controllerOptions('up', values);
   const log = createLogger('edgefit');
   const controller = await startController({ ...options, log });
@@ -60,6 +64,7 @@ export async function run(argv: string[]): Promise<void> {
   startAgent();
 
   process.stdout.write(`\nedgefit is up\n  dashboard  ${controller.httpUrl}/#token=${controller.adminToken}\n  API        ${controller.httpUrl}/api/devices  (Authorization: Bearer <token in ${path.join(options.dataDir, 'admin.token')}>)\n  MQTT       ${controller.brokerUrl}\n  device     ${id}\n\n`);
+  void fitLocalDevice(controller, id, modelBytes, values.model ? path.basename(values.model).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.+-]/g, '-') : SYNTHETIC_NAME, log);
   onShutdown(log, async () => {
     stopping = true;
     if (agent && agent.exitCode === null) {
@@ -69,4 +74,43 @@ export async function run(argv: string[]): Promise<void> {
     }
     await controller.close();
   });
+}
+
+const SYNTHETIC_NAME = 'yolov8n-synthetic';
+
+function readModelOrFail(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`up: cannot read --model ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/**
+ * The main job out of the box: a ladder from the given model (default a
+ * builder-made yolov8n with synthetic weights, good only for latency), rolled
+ * out to the local agent. Small on purpose (320/256/192/160 × fp32/int8) so a
+ * two-core machine shows a profile, a choice and live FPS within minutes.
+ * A restart reuses the model, its ladder and its rollout.
+ */
+async function fitLocalDevice(controller: Controller, deviceId: string, bytes: Uint8Array | undefined, name: string, log: Logger): Promise<void> {
+  try {
+    const synthetic = bytes === undefined;
+    const model = await controller.catalog.addModel(bytes ?? writeModel(buildYolov8({ scale: 'n', imgsz: 320 })), name);
+    if (synthetic) process.stdout.write(`model ${model.id} '${name}': builder-made yolov8n, SYNTHETIC weights (latency only, no accuracy)\n`);
+    if (controller.catalog.candidates(model.id).length === 0) {
+      const running = controller.catalog.jobs(model.id).find((j) => j.state === 'queued' || j.state === 'running');
+      const job = running ?? controller.ladders.start(model.id, { ladder: 'quick', ...(synthetic ? {} : { sizes: [320, 256, 192, 160] }) });
+      process.stdout.write(`building the candidate ladder (job ${job.id})...\n`);
+      const done = await controller.ladders.wait(job.id);
+      if (done.state === 'failed') throw new Error(`ladder failed: ${done.error}`);
+      process.stdout.write(`ladder ready: ${done.message}\n`);
+    }
+    if (controller.rolloutStore.list().some((r) => r.spec.model === model.id)) return;
+    for (let i = 0; i < 600 && !controller.registry.get(deviceId)?.online; i++) await new Promise((r) => setTimeout(r, 500));
+    const rollout = controller.rollouts.create({ name: 'local', model: model.id, targets: { devices: [deviceId] }, slo: { minFps: 10 }, profile: { durationS: 3, warmup: 5 } });
+    process.stdout.write(`rollout ${rollout.id} started: 'edgefit rollout status ${rollout.id}' shows the profiles, the choice and its explanation\n`);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'could not roll out the local model');
+  }
 }

@@ -165,9 +165,11 @@ export class Catalog {
     return row && toModel(row);
   }
 
-  requireModel(id: string): BaseModel {
-    const model = this.getModel(id);
-    if (!model) throw new CatalogError(`no model '${id}' (see 'edgefit models')`, 'not-found');
+  /** By id, or by name (the newest model of that name), so a spec can say `model: yolov8n-synthetic`. */
+  requireModel(idOrName: string): BaseModel {
+    const byName = () => this.db.prepare('SELECT * FROM models WHERE name = ? ORDER BY created_at DESC LIMIT 1').get(idOrName) as ModelRow | undefined;
+    const model = this.getModel(idOrName) ?? (byName() && toModel(byName()!));
+    if (!model) throw new CatalogError(`no model '${idOrName}' (see 'edgefit models')`, 'not-found');
     return model;
   }
 
@@ -176,9 +178,9 @@ export class Catalog {
   }
 
   /** The ladder of a model, ordered by FLOPs. */
-  candidates(modelId: string): Candidate[] {
-    const model = this.requireModel(modelId);
-    const rows = this.db.prepare('SELECT * FROM candidates WHERE model_id = ? ORDER BY flops, name').all(modelId) as CandidateRow[];
+  candidates(modelIdOrName: string): Candidate[] {
+    const model = this.requireModel(modelIdOrName);
+    const rows = this.db.prepare('SELECT * FROM candidates WHERE model_id = ? ORDER BY flops, name').all(model.id) as CandidateRow[];
     return rows.map((r) => ({
       id: r.id,
       name: r.name,

@@ -71,8 +71,10 @@ export class RolloutEngine {
 
   /** Validates a spec against the catalog and the fleet, stores the rollout and starts it. */
   create(specInput: unknown): Rollout {
-    const spec = validateSpec(specInput);
-    const model = this.deps.catalog.requireModel(spec.model);
+    const named = validateSpec(specInput);
+    const model = this.deps.catalog.requireModel(named.model);
+    // Pin the model by id: a newer model of the same name must not change a running rollout's ladder.
+    const spec = { ...named, model: model.id };
     const ladder = this.ladderOf(spec);
     if (ladder.length === 0) throw new SpecError(`rollout spec model: '${model.id}' has no candidates yet (its ladder is still building, or failed: see 'edgefit models')`);
     const devices = this.deps.registry.list().filter((d) => matchesTargets(d, spec.targets));

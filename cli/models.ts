@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { BaseModel, Candidate, LadderJob } from '../controller/catalog/catalog.js';
+import { UsageError, parse, printJson } from './args.js';
+import { ApiClient } from './api-client.js';
+
+const common = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
+type ModelSummary = BaseModel & { candidates: number; ladder: LadderJob | null };
+
+export function accuracyText(c: Pick<Candidate, 'accuracy'>): string {
+  const a = c.accuracy;
+  if (a.kind === 'none-synthetic') return 'synthetic (no accuracy)';
+  if (a.value === null) return `${a.kind}: not measured`;
+  return `${a.value.toFixed(3)} ${a.kind}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function readModelFile(command: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`${command}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export async function upload<T>(api: ApiClient, p: string, bytes: Buffer): Promise<T> {
+  return api.request<T>('POST', p, bytes);
+}
+
+/** `edgefit models [--json]`: base models with their ladders. */
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parse('models', argv, common, false);
+  const api = ApiClient.fromFlags('models', values.controller, values.data);
+  const { models } = await api.request<{ models: ModelSummary[] }>('GET', '/api/models');
+  if (values.json) {
+    const full = await Promise.all(models.map(async (m) => ({ ...m, ladderCandidates: (await api.request<{ candidates: Candidate[] }>('GET', `/api/models/${m.id}/candidates`)).candidates })));
+    return printJson(full);
+  }
+  if (models.length === 0) return void process.stdout.write("no models yet: add one with 'edgefit models add FILE'\n");
+  for (const m of models) {
+    const ladder = m.ladder ? `ladder ${m.ladder.state}${m.ladder.state === 'running' ? ` ${m.ladder.done}/${m.ladder.total} (${m.ladder.message ?? ''})` : ''}${m.ladder.error ? `: ${m.ladder.error}` : ''}` : 'no ladder';
+    process.stdout.write(`${m.id}  ${m.name}  ${m.format} ${m.imgsz}px  ${(m.flops / 1e9).toFixed(2)} GFLOPs${m.synthetic ? '  SYNTHETIC weights (latency only)' : ''}  ${ladder}\n`);
+    const { candidates } = await api.request<{ candidates: Candidate[] }>('GET', `/api/models/${m.id}/candidates`);
+    if (candidates.length === 0) continue;
+    const rows = [['  CANDIDATE', 'METHOD', 'PRECISION', 'IMGSZ', 'GFLOPS', 'PARAMS', 'SIZE', 'ACCURACY']];
+    for (const c of candidates) rows.push([`  ${c.name}`, c.method, c.family, String(c.imgsz), (c.flops / 1e9).toFixed(2), String(c.parameters), `${(c.sizeBytes / 1e6).toFixed(1)} MB`, accuracyText(c) + (c.source ? ` (${c.source})` : '')]);
+    process.stdout.write(table(rows));
+  }
+}
+
+/** `edgefit models add FILE [--calib DIR] [--eval DIR] [--ladder default] [--sizes 640,512]`: returns once the ladder job is queued. */
+export async function add(argv: string[]): Promise<void> {
+  const { values, positionals } = parse('models add', argv, { ...common, calib: { type: 'string' }, eval: { type: 'string' }, ladder: { type: 'string' }, sizes: { type: 'string' }, name: { type: 'string' }, wait: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('models add: give exactly one ONNX FILE');
+  const file = positionals[0];
+  const name = values.name ?? path.basename(file).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.+-]/g, '-');
+  const q = new URLSearchParams({ name, ladder: values.ladder ?? 'default' });
+  if (values.sizes) q.set('sizes', values.sizes);
+  if (values.calib) q.set('calib', path.resolve(values.calib));
+  if (values.eval) q.set('eval', path.resolve(values.eval));
+  const api = ApiClient.fromFlags('models add', values.controller, values.data);
+  let result = await upload<{ model: ModelSummary; job: LadderJob }>(api, `/api/models?${q}`, readModelFile('models add', file));
+  while (values.wait && (result.job.state === 'queued' || result.job.state === 'running')) {
+    await new Promise((r) => setTimeout(r, 1000));
+    result = { ...result, job: await api.request<LadderJob>('GET', `/api/ladder-jobs/${result.job.id}`) };
+  }
+  if (values.json) return printJson(result);
+  process.stdout.write(`model ${result.model.id} (${result.model.name})${result.model.synthetic ? ' — SYNTHETIC weights: latency only, no accuracy' : ''}\nladder job ${result.job.id}: ${result.job.state}${result.job.error ? `: ${result.job.error}` : ''}; follow it with 'edgefit models'\n`);
+}

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { parseSpecText, SpecError } from '../controller/rollout/spec.js';
+import type { rolloutStatus } from '../controller/rollout/status.js';
+import { UsageError, parse, printJson } from './args.js';
+import { ApiClient } from './api-client.js';
+
+type Status = ReturnType<typeof rolloutStatus>;
+const common = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
+
+export function printStatus(s: Status): void {
+  process.stdout.write(`rollout ${s.id}${s.spec.name ? ` (${s.spec.name})` : ''}: ${s.state}, stage ${s.stage}${s.reason ? ` — ${s.reason}` : ''}\n`);
+  for (const c of s.classes) process.stdout.write(`  class ${c.deviceClass}: ${c.profiles} profile(s) of ${c.exhaustive} for exhaustive profiling\n`);
+  for (const d of s.devices) {
+    const live = d.live ? `, serving ${d.live.fps} FPS${d.slo ? (d.slo.met ? ' (SLO met)' : ` (SLO missed: ${d.slo.violations.join(', ')})`) : ''}` : '';
+    process.stdout.write(`  ${d.deviceId} [stage ${d.stage}] ${d.state}${d.candidate ? ` → ${d.candidate}` : ''}${live}${d.error ? ` — ${d.error}` : ''}\n`);
+    if (d.explanation) process.stdout.write(`      ${d.explanation}\n`);
+  }
+}
+
+/** `edgefit rollout create SPEC [--json]`: SPEC is YAML or JSON. */
+export async function create(argv: string[]): Promise<void> {
+  const { values, positionals } = parse('rollout create', argv, common);
+  if (positionals.length !== 1) throw new UsageError('rollout create: give exactly one SPEC file (YAML or JSON)');
+  let text: string;
+  try {
+    text = readFileSync(positionals[0], 'utf8');
+  } catch (err) {
+    throw new UsageError(`rollout create: cannot read ${positionals[0]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let spec;
+  try {
+    spec = parseSpecText(text);
+  } catch (err) {
+    if (err instanceof SpecError) throw new UsageError(`rollout create: ${err.message}`);
+    throw err;
+  }
+  const api = ApiClient.fromFlags('rollout create', values.controller, values.data);
+  const s = await api.request<Status>('POST', '/api/rollouts', spec);
+  if (values.json) return printJson(s);
+  printStatus(s);
+}
+
+/** `edgefit rollout status [ID] [--json]`: without ID, every rollout. */
+export async function status(argv: string[]): Promise<void> {
+  const { values, positionals } = parse('rollout status', argv, common);
+  const api = ApiClient.fromFlags('rollout status', values.controller, values.data);
+  if (positionals.length === 0) {
+    const { rollouts } = await api.request<{ rollouts: Status[] }>('GET', '/api/rollouts');
+    if (values.json) return printJson(rollouts);
+    if (rollouts.length === 0) return void process.stdout.write("no rollouts yet: start one with 'edgefit rollout create SPEC'\n");
+    for (const r of rollouts) printStatus(r);
+    return;
+  }
+  const s = await api.request<Status>('GET', `/api/rollouts/${encodeURIComponent(positionals[0])}`);
+  if (values.json) return printJson(s);
+  printStatus(s);
+}
+
+function action(name: 'pause' | 'resume' | 'abort') {
+  return async (argv: string[]): Promise<void> => {
+    const { values, positionals } = parse(`rollout ${name}`, argv, common);
+    if (positionals.length !== 1) throw new UsageError(`rollout ${name}: give the rollout ID`);
+    const api = ApiClient.fromFlags(`rollout ${name}`, values.controller, values.data);
+    const s = await api.request<Status>('POST', `/api/rollouts/${encodeURIComponent(positionals[0])}/${name}`);
+    if (values.json) return printJson(s);
+    printStatus(s);
+  };
+}
+
+export const pause = action('pause');
+export const resume = action('resume');
+export const abort = action('abort');

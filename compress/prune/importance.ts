@@ -66,25 +66,30 @@ function norm(v: LayerView, ch: number, p: number): number {
   return s;
 }
 
-/** Σ distance of this filter (or column) to every other one in the layer. */
-function fpgmScore(v: LayerView, ch: number): number {
+/** Σ distance of every filter (or input column) to all the others in the layer, computed once per layer. */
+function fpgmScores(v: LayerView): Float64Array {
   const k = v.rowLen / v.cols;
   const n = v.side === 'out' ? v.rows : v.cols;
-  const vec = (c: number): Float32Array => {
-    if (v.side === 'out') return v.weight.subarray(c * v.rowLen, (c + 1) * v.rowLen);
-    const out = new Float32Array(v.rows * k);
-    for (let r = 0; r < v.rows; r++) out.set(v.weight.subarray(r * v.rowLen + c * k, r * v.rowLen + (c + 1) * k), r * k);
-    return out;
-  };
-  const a = vec(ch % n);
-  let total = 0;
-  for (let o = 0; o < n; o++) {
-    const b = vec(o);
-    let d = 0;
-    for (let i = 0; i < a.length; i++) d += (a[i] - b[i]) ** 2;
-    total += Math.sqrt(d);
+  const len = v.side === 'out' ? v.rowLen : v.rows * k;
+  const vecs = new Float32Array(n * len);
+  if (v.side === 'out') vecs.set(v.weight);
+  else {
+    for (let c = 0; c < n; c++) for (let r = 0; r < v.rows; r++) vecs.set(v.weight.subarray(r * v.rowLen + c * k, r * v.rowLen + (c + 1) * k), c * len + r * k);
   }
-  return total;
+  const sums = new Float64Array(n);
+  for (let a = 0; a < n; a++) {
+    for (let b = a + 1; b < n; b++) {
+      let d = 0;
+      for (let i = 0; i < len; i++) {
+        const x = vecs[a * len + i] - vecs[b * len + i];
+        d += x * x;
+      }
+      const dist = Math.sqrt(d);
+      sums[a] += dist;
+      sums[b] += dist;
+    }
+  }
+  return sums;
 }
 
 function mulberry32(seed: number): () => number {
@@ -101,15 +106,17 @@ function mulberry32(seed: number): () => number {
 function layerScores(index: GroupIndex, group: PruneGroup, method: ImportanceMethod): Float64Array[] {
   const p = method === 'l1' ? 1 : 2;
   const layers: Float64Array[] = [];
+  // FPGM ranks filters (He et al. 2019); its pairwise distances over input columns too would cost O(C²·K) per consumer.
   const roles: [ConvRole, 'out' | 'in', string][] = [
     ...group.producers.map((c): [ConvRole, 'out', string] => [c, 'out', c.output]),
-    ...group.consumers.map((c): [ConvRole, 'in', string] => [c, 'in', c.input]),
+    ...(method === 'fpgm' ? [] : group.consumers.map((c): [ConvRole, 'in', string] => [c, 'in', c.input])),
   ];
   for (const [c, side, value] of roles) {
     const v = view(index, c, side);
+    const fpgm = method === 'fpgm' ? fpgmScores(v) : undefined;
     const scores = new Float64Array(group.units.length);
     group.units.forEach((u, k) => {
-      for (const ch of channelsOf(index.dep, value, u)) scores[k] += method === 'fpgm' ? fpgmScore(v, ch) : norm(v, ch, p);
+      for (const ch of channelsOf(index.dep, value, u)) scores[k] += fpgm ? fpgm[ch % fpgm.length] : norm(v, ch, p);
     });
     layers.push(scores);
   }

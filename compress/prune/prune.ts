@@ -75,8 +75,9 @@ function floatModel(model: Model): { model: Model; dequantized: boolean } {
 export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model: Model; report: PruneReport; plan: Plan; index: GroupIndex }> {
   const t0 = performance.now();
   if ((o.ratio === undefined) === (o.flopsCut === undefined)) throw new PruneError('give exactly one of ratio and flopsCut');
-  const needsImages = (ACTIVATION_METHODS as readonly string[]).includes(o.method) || o.sensitivity || (o.reconstruct && (o.recovery ?? 'substitution') === 'substitution');
-  if (needsImages && !o.calibration) throw new PruneError(`${o.sensitivity ? 'sensitivity allocation' : o.reconstruct ? 'reconstruction by channel substitution' : `importance '${o.method}'`} needs calibration images`);
+  // Recovery without images falls back to bias compensation from estimated means.
+  const needsImages = (ACTIVATION_METHODS as readonly string[]).includes(o.method) || o.sensitivity;
+  if (needsImages && !o.calibration) throw new PruneError(`${o.sensitivity ? 'sensitivity allocation' : `importance '${o.method}'`} needs calibration images`);
   const { model: base, dequantized } = floatModel(input);
   const index = buildGroups(buildDependencyGraph(base));
   const frozen = new Set<number>();

@@ -131,16 +131,22 @@ export function sensitivityPlan(index: GroupIndex, importance: Float64Array[], p
     })),
   }));
   const countsFor = (levels: number[]) => levels.map((l, g) => (l === 0 ? 0 : profile.groups[g].levels[l - 1].removed));
-  let target = flopsCut * before;
-  let plan = planFromCounts(index, importance, full.map(() => 0));
-  let reached = false;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const alloc = allocateBySensitivity(units, target);
-    plan = planFromCounts(index, importance, countsFor(alloc.levels));
-    const cut = before - plan.flopsAfter;
-    reached = cut >= flopsCut * before * 0.999;
-    if (reached || !alloc.reached) break;
-    target *= (flopsCut * before) / Math.max(cut, 1);
+  const wanted = flopsCut * before;
+  const planAt = (target: number) => planFromCounts(index, importance, countsFor(allocateBySensitivity(units, target).levels));
+  const reaches = (p: Plan) => before - p.flopsAfter >= wanted - 1e-9 * before;
+  // The additive target whose real plan just reaches the cut, by bisection.
+  const most = units.reduce((s, u) => s + (u.levels.at(-1)?.saving ?? 0), 0);
+  let plan = planAt(wanted);
+  let reached = reaches(plan);
+  if (!reached && reaches(planAt(most))) {
+    let lo = wanted, hi = most;
+    for (let i = 0; i < 30; i++) {
+      const mid = (lo + hi) / 2;
+      if (reaches(planAt(mid))) hi = mid;
+      else lo = mid;
+    }
+    plan = planAt(hi);
+    reached = true;
   }
   return { ...plan, reached };
 }

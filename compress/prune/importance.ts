@@ -66,22 +66,17 @@ function norm(v: LayerView, ch: number, p: number): number {
   return s;
 }
 
-/** Σ distance of every filter (or input column) to all the others in the layer, computed once per layer. */
+/** Σ distance of every filter to all the others in the layer, computed once per layer. */
 function fpgmScores(v: LayerView): Float64Array {
-  const k = v.rowLen / v.cols;
-  const n = v.side === 'out' ? v.rows : v.cols;
-  const len = v.side === 'out' ? v.rowLen : v.rows * k;
-  const vecs = new Float32Array(n * len);
-  if (v.side === 'out') vecs.set(v.weight);
-  else {
-    for (let c = 0; c < n; c++) for (let r = 0; r < v.rows; r++) vecs.set(v.weight.subarray(r * v.rowLen + c * k, r * v.rowLen + (c + 1) * k), c * len + r * k);
-  }
+  const n = v.rows;
+  const len = v.rowLen;
+  const w = v.weight;
   const sums = new Float64Array(n);
   for (let a = 0; a < n; a++) {
     for (let b = a + 1; b < n; b++) {
       let d = 0;
       for (let i = 0; i < len; i++) {
-        const x = vecs[a * len + i] - vecs[b * len + i];
+        const x = w[a * len + i] - w[b * len + i];
         d += x * x;
       }
       const dist = Math.sqrt(d);
@@ -116,7 +111,7 @@ function layerScores(index: GroupIndex, group: PruneGroup, method: ImportanceMet
     const fpgm = method === 'fpgm' ? fpgmScores(v) : undefined;
     const scores = new Float64Array(group.units.length);
     group.units.forEach((u, k) => {
-      for (const ch of channelsOf(index.dep, value, u)) scores[k] += fpgm ? fpgm[ch % fpgm.length] : norm(v, ch, p);
+      for (const ch of channelsOf(index.dep, value, u)) scores[k] += fpgm ? fpgm[ch] : norm(v, ch, p);
     });
     layers.push(scores);
   }

@@ -40,6 +40,8 @@ export interface PruneOptions {
   cacheDir?: string;
   /** Sampled positions per image and tensor for the regressions. */
   positions?: number;
+  /** Activations of this model on `calibration` from an earlier call (a sweep collects them once). */
+  activations?: Map<string, SampledActivations>;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -72,7 +74,7 @@ function floatModel(model: Model): { model: Model; dequantized: boolean } {
   throw new PruneError(`cannot prune a ${format} model: prune an fp32 export (QDQ and dynamic int8 models are dequantized first)`);
 }
 
-export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model: Model; report: PruneReport; plan: Plan; index: GroupIndex }> {
+export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model: Model; report: PruneReport; plan: Plan; index: GroupIndex; activations?: Map<string, SampledActivations> }> {
   const t0 = performance.now();
   if ((o.ratio === undefined) === (o.flopsCut === undefined)) throw new PruneError('give exactly one of ratio and flopsCut');
   // Recovery without images falls back to bias compensation from estimated means.
@@ -87,7 +89,8 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
 
   const needsSamples = o.calibration && (o.reconstruct || o.sensitivity || (ACTIVATION_METHODS as readonly string[]).includes(o.method));
   let samples: Map<string, SampledActivations> | undefined;
-  if (needsSamples) {
+  if (needsSamples && o.activations) samples = o.activations;
+  else if (needsSamples) {
     const names = new Set(substitutionTargets(index.dep, new Set(index.groups.flatMap((g) => g.units.slice(1)))));
     for (const g of index.groups) for (const v of g.values) if (!index.dep.values.get(v.name)!.constant) names.add(v.name);
     samples = await collectActivations(base, o.calibration!.inputs, o.calibration!.size, [...names], {
@@ -159,7 +162,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     allocation: o.sensitivity ? 'sensitivity' : o.global ? 'global' : 'uniform',
     seconds: { total: (performance.now() - t0) / 1000, recovery: recoverySeconds, sensitivity: o.sensitivity ? sensitivitySeconds : 0 },
   };
-  return { model: pruned, report, plan, index };
+  return { model: pruned, report, plan, index, activations: samples };
 }
 
 /** Mean of a channel over the sampled rows of every image. */

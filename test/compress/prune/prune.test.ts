@@ -15,6 +15,7 @@ import { readLineage } from '../../../compress/lineage.js';
 import type { Model } from '../../../compress/onnx/ir.js';
 import type { CalibrationSet } from '../../../compress/calibration.js';
 import { run } from '../../../cli/prune.js';
+import { sparsify } from '../../../compress/prune/unstructured.js';
 import { writeModelFile } from '../../../compress/onnx/write.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../../fixtures.js';
 import { imageInput } from './helpers.js';
@@ -103,6 +104,17 @@ describe('recovery', () => {
     const model = buildYolov8({ scale: 'n', imgsz: 160 });
     await expect(pruneModel(model, { method: 'apoz', ratio: 0.2 })).rejects.toThrow(PruneError);
     await expect(pruneModel(model, { method: 'l1', ratio: 0.2, sensitivity: true })).rejects.toThrow(/calibration/);
+  });
+});
+
+describe('unstructured sparsity', () => {
+  it('zeroes the smallest half of the conv weights, shrinks the compressed file and says it brings no CPU speed', async () => {
+    const model = buildYolov8({ scale: 'n', imgsz: 160 });
+    const { model: sparse, report } = sparsify(model, 0.5);
+    expect(report.zeroed).toBe(Math.floor(report.weights * 0.5));
+    expect(report.compressedBytes.after).toBeLessThan(report.compressedBytes.before * 0.8);
+    expect(report.note).toMatch(/no speed/);
+    expect(await outputDims(sparse, 160)).toEqual(await outputDims(model, 160));
   });
 });
 

@@ -48,12 +48,13 @@ describe('serving the desired model on a real agent', () => {
     expect(fleet.controller.live.get('cam-1').reported!.activeModel).toMatchObject({ sha256: model.sha256, candidateId: 'n160', generation: 1 });
 
     // Served, profiled (serving pauses), served, profiled, served: alternating spreads drift over both
-    // sides, and each side keeps its best block, since other load on the device only ever costs FPS.
+    // sides, both sides measure windows of about 4 s, and each keeps its best block, since other load
+    // on the device only ever costs FPS.
     const served = [await servedFps(4)];
     const profiled: number[] = [];
     for (const round of [1, 2]) {
       const jobId = `serve-fps-${round}`;
-      await fleet.controller.sendJob('cam-1', { jobId, kind: 'profile', artifact: model, options: { runs: 60, warmup: 5, threads: THREADS } });
+      await fleet.controller.sendJob('cam-1', { jobId, kind: 'profile', artifact: model, options: { runs: 1000, durationS: 4, warmup: 5, threads: THREADS } });
       const result = await waitFor(() => fleet.controller.profiles.get(jobId), 60_000, 'the profile result');
       expect(result.ok, result.error ?? '').toBe(true);
       expect(result.profile!.environment.servingPaused).toBe(true);

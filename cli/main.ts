@@ -6,8 +6,9 @@ const VERSION_HINT = 'edgefit: fit a YOLOv8 detector to every device of an edge 
 
 function help(prefix: string[] = []): string {
   const shown = commands.filter((c) => prefix.every((w, i) => c.name.split(' ')[i] === w));
-  const width = Math.max(...shown.map((c) => c.usage.length));
-  const lines = shown.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+  // Names and summaries only: full usages are long, and each command's --help shows its own.
+  const width = Math.max(...shown.map((c) => c.name.length));
+  const lines = shown.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return `${VERSION_HINT}\n\nUsage: edgefit <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'edgefit <command> --help' for a command's options.\n`;
 }
 

@@ -63,6 +63,9 @@ describe('edgefit up (what npm start runs) and the devices commands', () => {
     expect(agent.output).toMatch(/--broker is required/);
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    expect(help.output).toMatch(/devices add NAME/);
+    expect(help.output).toMatch(/devices add\s+register a device and print its token/);
+    const addHelp = await runCli(['devices', 'add', '--help']);
+    expect(addHelp.code).toBe(0);
+    expect(addHelp.output).toMatch(/Usage: edgefit devices add NAME/);
   });
 });

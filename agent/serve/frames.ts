@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readImage, type RgbImage } from '../../compress/detect/image.js';
+import { mulberry32 } from '../../compress/random.js';
 
 /**
  * Where serving and profiling get their frames. A folder of images and the
@@ -14,25 +15,13 @@ export interface FrameSource {
   close(): Promise<void>;
 }
 
-/** Deterministic 32-bit PRNG (mulberry32), so every device sees the same scenes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A street-like scene: sky-to-ground gradient, a few solid boxes and discs,
  * pixel noise. Not a photograph, but its size and content make letterbox and
  * NMS cost what they cost on a camera frame of the same size.
  */
 export function syntheticFrame(width: number, height: number, seed: number): RgbImage {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const rgb = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     const sky = y < height * 0.55;

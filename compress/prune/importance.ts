@@ -8,6 +8,7 @@ import { constValue, producers } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
 import type { ConvRole } from './dependency.js';
 import { channelsOf, type GroupIndex, type PruneGroup } from './groups.js';
+import { mulberry32 } from '../random.js';
 
 export const WEIGHT_METHODS = ['l1', 'l2', 'fpgm', 'lamp', 'random', 'group_norm'] as const;
 export const ACTIVATION_METHODS = ['apoz', 'mean_act'] as const;
@@ -85,17 +86,6 @@ function fpgmScores(v: LayerView): Float64Array {
     }
   }
   return sums;
-}
-
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function layerScores(index: GroupIndex, group: PruneGroup, method: ImportanceMethod): Float64Array[] {

@@ -1,18 +1,7 @@
 // Seeded synthetic weights. The builder's models exist to be timed, never to
 // detect anything, so the only requirements are determinism (same seed, same
 // bytes) and activations that stay in a numerically sane range.
-
-/** mulberry32: a tiny 32-bit PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../random.js';
 
 export class WeightSource {
   private readonly uniform: () => number;

@@ -8,6 +8,7 @@ import { readModelFile } from '../../compress/onnx/read.js';
 import { writeModelFile } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
 import { fixture } from '../fixtures.js';
+import { testModel } from '../helpers/model.js';
 
 export function builtYolov8n(dir: string, imgsz: number, seed = 0): string {
   const file = path.join(dir, `yolov8n-${imgsz}-${seed}.onnx`);
@@ -33,24 +34,14 @@ export function garbageModel(dir: string): string {
  * elements out of 3·32·32: onnxruntime throws on it.
  */
 export function impossibleReshapeModel(dir: string): string {
-  const model: Model = {
-    irVersion: 8,
-    opsetImports: [{ domain: '', version: 17 }],
-    producerName: 'edgefit-test',
-    producerVersion: '0',
-    domain: '',
-    modelVersion: 1,
-    docString: '',
-    metadata: new Map(),
-    graph: {
-      name: 'impossible-reshape',
-      nodes: [{ name: 'reshape', opType: 'Reshape', domain: '', inputs: ['images', 'shape'], outputs: ['output0'], attributes: new Map() }],
-      inputs: [{ name: 'images', elemType: DataType.FLOAT, shape: [1, 3, 32, 32] }],
-      outputs: [{ name: 'output0', elemType: DataType.FLOAT, shape: null }],
-      valueInfo: [],
-      initializers: new Map([['shape', int64Tensor('shape', [7, 5])]]),
-    },
-  };
+  const model: Model = testModel({
+    name: 'impossible-reshape',
+    nodes: [{ name: 'reshape', opType: 'Reshape', domain: '', inputs: ['images', 'shape'], outputs: ['output0'], attributes: new Map() }],
+    inputs: [{ name: 'images', elemType: DataType.FLOAT, shape: [1, 3, 32, 32] }],
+    outputs: [{ name: 'output0', elemType: DataType.FLOAT, shape: null }],
+    valueInfo: [],
+    initializers: new Map([['shape', int64Tensor('shape', [7, 5])]]),
+  });
   const file = path.join(dir, 'impossible-reshape.onnx');
   writeModelFile(model, file);
   return file;

@@ -2,6 +2,7 @@
 import ort from 'onnxruntime-node';
 import { DataType, floatTensor, type AttributeValue, type Model } from '../../../compress/onnx/ir.js';
 import { runModel } from '../../../compress/onnx/session.js';
+import { testModel } from '../../helpers/model.js';
 
 export function seeded(n: number, seed: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
@@ -29,27 +30,17 @@ const ints = (value: number[]): AttributeValue => ({ type: 'ints', value });
 export function oneConvModel(o: OneConv): Model {
   const w = floatTensor('w', [o.cout, o.cin, o.k, o.k], o.weight ?? seeded(o.cout * o.cin * o.k * o.k, 11, 0.3));
   const b = floatTensor('b', [o.cout], seeded(o.cout, 12, 0.1));
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: '', version: 17 }],
-    producerName: 'edgefit-test',
-    producerVersion: '0',
-    domain: '',
-    modelVersion: 1,
-    docString: '',
-    metadata: new Map(),
-    graph: {
-      name: 'one_conv',
-      nodes: [
-        { name: 'conv', opType: 'Conv', domain: '', inputs: ['images', 'w', 'b'], outputs: ['c'], attributes: new Map([['kernel_shape', ints([o.k, o.k])], ['pads', ints(o.pads)], ['strides', ints([o.stride, o.stride])]]) },
-        { name: 'scale', opType: 'Mul', domain: '', inputs: ['c', 'one'], outputs: ['output0'], attributes: new Map() },
-      ],
-      inputs: [{ name: 'images', elemType: DataType.FLOAT, shape: [1, o.cin, o.size, o.size] }],
-      outputs: [{ name: 'output0', elemType: DataType.FLOAT, shape: null }],
-      valueInfo: [],
-      initializers: new Map([['w', w], ['b', b], ['one', floatTensor('one', [], Float32Array.of(1))]]),
-    },
-  };
+  return testModel({
+    name: 'one_conv',
+    nodes: [
+      { name: 'conv', opType: 'Conv', domain: '', inputs: ['images', 'w', 'b'], outputs: ['c'], attributes: new Map([['kernel_shape', ints([o.k, o.k])], ['pads', ints(o.pads)], ['strides', ints([o.stride, o.stride])]]) },
+      { name: 'scale', opType: 'Mul', domain: '', inputs: ['c', 'one'], outputs: ['output0'], attributes: new Map() },
+    ],
+    inputs: [{ name: 'images', elemType: DataType.FLOAT, shape: [1, o.cin, o.size, o.size] }],
+    outputs: [{ name: 'output0', elemType: DataType.FLOAT, shape: null }],
+    valueInfo: [],
+    initializers: new Map([['w', w], ['b', b], ['one', floatTensor('one', [], Float32Array.of(1))]]),
+  });
 }
 
 export async function outputOf(model: Model, input: ort.Tensor, name = 'output0'): Promise<ort.Tensor> {

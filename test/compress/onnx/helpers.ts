@@ -1,6 +1,7 @@
 // Shared by the ONNX suites: deterministic inputs and small hand-built models.
 import ort from 'onnxruntime-node';
 import { DataType, floatTensor, int64Tensor, type Model, type Node, type Tensor, type AttributeValue } from '../../../compress/onnx/ir.js';
+import { testModel } from '../../helpers/model.js';
 
 /** A smooth, image-like float input in [0, 1]. */
 export function syntheticImage(size: number): ort.Tensor {
@@ -59,23 +60,13 @@ export function handBuiltModel(): Model {
     ['ends', { name: 'ends', dataType: DataType.INT64, dims: [1], data: BigInt64Array.from([9223372036854775807n]) }],
     ['axes', int64Tensor('axes', [2])],
   ]);
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: '', version: 17 }],
-    producerName: 'edgefit-test',
-    producerVersion: '0',
-    domain: '',
-    modelVersion: 1,
-    docString: '',
-    metadata: new Map([['names', "{0: 'person', 1: 'bicycle'}"], ['imgsz', '[32, 32]']]),
-    graph: {
-      name: 'hand',
-      nodes,
-      inputs: [{ name: 'images', elemType: DataType.FLOAT, shape: [1, 3, 32, 32] }],
-      outputs: [{ name: 'output0', elemType: DataType.FLOAT, shape: null }],
-      valueInfo: [],
-      initializers,
-    },
-  };
+  return testModel({
+    name: 'hand',
+    nodes,
+    inputs: [{ name: 'images', elemType: DataType.FLOAT, shape: [1, 3, 32, 32] }],
+    outputs: [{ name: 'output0', elemType: DataType.FLOAT, shape: null }],
+    valueInfo: [],
+    initializers,
+  }, { metadata: new Map([['names', "{0: 'person', 1: 'bicycle'}"], ['imgsz', '[32, 32]']]) });
 }
 

@@ -2,23 +2,13 @@ import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync 
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ArtifactRef, SHA256_PATTERN, checkRef } from '../../protocol/artifacts.js';
-import { ArtifactDownloadError, ArtifactRejected, downloadArtifact, installedPath, sha256File, sidecarPath } from './download.js';
+import { ArtifactDownloadError, ArtifactRejected, downloadArtifact, installedPath, sha256File, sidecarPath, type DownloadOptions } from './download.js';
 
 export const DEFAULT_CACHE_CAP_BYTES = 2 * 1024 * 1024 * 1024;
 
-export interface ArtifactCacheOptions {
-  dir: string;
+/** Where and how to download (see DownloadOptions), plus the disk cap. */
+export interface ArtifactCacheOptions extends Omit<DownloadOptions, 'ref'> {
   capBytes: number;
-  controllerUrl: string;
-  deviceId: string;
-  token: string;
-  /** The pinned controller key (see key-pin.ts): the only signer trusted. */
-  publicKeyPem: string;
-  log: Logger;
-  /** Download tuning, see DownloadOptions. */
-  attempts?: number;
-  retryDelayMs?: number;
-  idleTimeoutMs?: number;
 }
 
 interface Entry {

@@ -41,6 +41,7 @@ export interface DownloadOptions {
   controllerUrl: string;
   deviceId: string;
   token: string;
+  /** The pinned controller key (see key-pin.ts): the only signer trusted. */
   publicKeyPem: string;
   log: Logger;
   /** Consecutive attempts that receive no new byte before giving up. */

@@ -1,29 +1,18 @@
 // Read + write time of a float YOLOv8n ONNX model (the QDQ fixture
 // dequantized to fp32, ~12 MB), against a 300 ms target for the pair.
 // Run: npm run build && node dist/bench/onnx-io.bench.js
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { dequantizeModel } from '../compress/onnx/dequantize.js';
 import { readModel } from '../compress/onnx/read.js';
 import { writeModel } from '../compress/onnx/write.js';
+import { fixtureModelOrSkip, median } from './common.js';
 
 const TARGET_MS = 300;
 const RUNS = 10;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 function main(): void {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const fixtures = process.env.EDGEFIT_FIXTURES ?? path.resolve(repo, '..', 'shared', 'fixtures');
-  const file = path.join(fixtures, 'models', 'yolov8n_int8_qdq.onnx');
-  if (!existsSync(file)) {
-    console.log(`onnx-io: skipped, no fixture at ${file} (set EDGEFIT_FIXTURES)`);
-    return;
-  }
+  const file = fixtureModelOrSkip('onnx-io');
+  if (!file) return;
   const bytes = writeModel(dequantizeModel(readModel(readFileSync(file))).model);
   const reads: number[] = [], writes: number[] = [];
   for (let i = 0; i < RUNS + 2; i++) {

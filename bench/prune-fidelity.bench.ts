@@ -6,9 +6,8 @@
 // Run: npm run build && node dist/bench/prune-fidelity.bench.js
 // Sensitivity rows cost ~3 min per method and recovery setting on 2 cores
 // (cached afterwards); EDGEFIT_BENCH_SENSITIVITY=l1,lamp picks the methods (default l1).
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadCalibration } from '../compress/calibration.js';
 import { Detector } from '../compress/detect/detector.js';
 import { measureFidelity } from '../compress/fidelity.js';
@@ -19,28 +18,21 @@ import { writeModel } from '../compress/onnx/write.js';
 import { METHODS, type ImportanceMethod } from '../compress/prune/importance.js';
 import { pruneModel } from '../compress/prune/prune.js';
 import type { SampledActivations } from '../compress/prune/activations.js';
+import { calibrationDir, fixtureModelOrSkip, heldOutImages, repoRoot, writeReport } from './common.js';
 
 const CUTS = [0.1, 0.2, 0.35];
 
 async function main(): Promise<void> {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const fixtures = process.env.EDGEFIT_FIXTURES ?? path.resolve(repo, '..', 'shared', 'fixtures');
-  const file = path.join(fixtures, 'models', 'yolov8n_int8_qdq.onnx');
-  if (!existsSync(file)) {
-    console.log(`prune-fidelity: skipped, no fixture at ${file} (set EDGEFIT_FIXTURES)`);
-    return;
-  }
+  const file = fixtureModelOrSkip('prune-fidelity');
+  if (!file) return;
   const methods = (process.env.EDGEFIT_BENCH_METHODS?.split(',') ?? [...METHODS]) as ImportanceMethod[];
   const withSensitivity = new Set(process.env.EDGEFIT_BENCH_SENSITIVITY?.split(',') ?? ['l1']);
   const bytes = readFileSync(file);
   const model = dequantizeModel(readModel(bytes)).model;
-  const calibration = await loadCalibration(path.join(fixtures, 'coco8', 'images', 'train'), 640);
-  const valDir = path.join(fixtures, 'coco8', 'images', 'val');
-  const heldOut = [...readdirSync(valDir).sort().map((f) => path.join(valDir, f)), path.join(fixtures, 'images', 'bus.jpg'), path.join(fixtures, 'images', 'zidane.jpg')];
+  const calibration = await loadCalibration(calibrationDir, 640);
+  const heldOut = heldOutImages();
   const baseline = await Detector.create(writeModel(model));
-  const outDir = path.join(repo, 'bench-output');
-  mkdirSync(outDir, { recursive: true });
-  const base = { baseSha256: sha256Hex(bytes), calibration, cacheDir: path.join(outDir, 'prune-cache') };
+  const base = { baseSha256: sha256Hex(bytes), calibration, cacheDir: path.join(repoRoot, 'bench-output', 'prune-cache') };
   let activations: Map<string, SampledActivations> | undefined;
   const rows: string[] = [];
   const failures: string[] = [];
@@ -72,7 +64,7 @@ async function main(): Promise<void> {
   const summary = failures.length ? `claims not met:\n${failures.map((f) => `- ${f}`).join('\n')}` : 'all claims met: reconstruction raises fidelity at every cut, sensitivity beats uniform, ≥ 0.5 at 10% fewer FLOPs';
   console.log(summary);
   const doc = `# Pruning fidelity, yolov8n (float graph of the QDQ fixture)\n\nHeld-out fidelity (mAP50-95 against the unpruned model's detections) on coco8 val + bus.jpg + zidane.jpg; calibration on coco8 train (4 images). l1 importance unless stated; --round-to 8.\n\n${header}\n${rows.join('\n')}\n\n${summary}\n`;
-  writeFileSync(path.join(outDir, 'prune-fidelity.md'), doc);
+  writeReport('prune-fidelity.md', doc);
 }
 
 await main();

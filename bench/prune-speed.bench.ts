@@ -6,7 +6,6 @@
 // Run: npm run build && node dist/bench/prune-speed.bench.js
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { dequantizeModel } from '../compress/onnx/dequantize.js';
 import type { Model } from '../compress/onnx/ir.js';
@@ -14,15 +13,11 @@ import { readModel } from '../compress/onnx/read.js';
 import { createSession } from '../compress/onnx/session.js';
 import { pruneModel } from '../compress/prune/prune.js';
 import { buildYolov8 } from '../compress/yolo/builder.js';
+import { fixturesDir, median } from './common.js';
 
 const RUNS = 30;
 const PRUNE_TARGET_S = 1;
 const LATENCY_TARGET = 0.65;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function latencies(model: Model): Promise<number[]> {
   const session = await createSession(model);
@@ -38,9 +33,7 @@ async function latencies(model: Model): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const fixtures = process.env.EDGEFIT_FIXTURES ?? path.resolve(repo, '..', 'shared', 'fixtures');
-  const file = path.join(fixtures, 'models', 'yolov8n_int8_qdq.onnx');
+  const file = path.join(fixturesDir, 'models', 'yolov8n_int8_qdq.onnx');
   const [label, model] = existsSync(file)
     ? ['yolov8n fp32 (dequantized QDQ fixture)', dequantizeModel(readModel(readFileSync(file))).model]
     : ['yolov8n (builder, seeded weights)', buildYolov8({ scale: 'n', imgsz: 640 })];

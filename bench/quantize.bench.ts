@@ -4,9 +4,7 @@
 // zidane) against the fp32 model, latency as a ratio to fp32 measured in the
 // same run, interleaved so machine load hits all candidates alike.
 // Run: npm run build && node dist/bench/quantize.bench.js
-import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { loadCalibration } from '../compress/calibration.js';
 import { modelCost } from '../compress/cost.js';
@@ -18,6 +16,7 @@ import { readModelFile } from '../compress/onnx/read.js';
 import { writeModel } from '../compress/onnx/write.js';
 import { quantizeModel } from '../compress/quantize/quantize.js';
 import { resizeModel } from '../compress/resize.js';
+import { calibrationDir, fixtureModelOrSkip, fixturesDir, heldOutImages, median } from './common.js';
 
 const WARMUP = 3;
 const ROUNDS = 15;
@@ -31,23 +30,12 @@ interface Candidate {
   session?: ort.InferenceSession;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 async function main(): Promise<void> {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const fixtures = process.env.EDGEFIT_FIXTURES ?? path.resolve(repo, '..', 'shared', 'fixtures');
-  const file = path.join(fixtures, 'models', 'yolov8n_int8_qdq.onnx');
-  if (!existsSync(file)) {
-    console.log(`quantize bench: skipped, no fixture at ${file} (set EDGEFIT_FIXTURES)`);
-    return;
-  }
+  const file = fixtureModelOrSkip('quantize bench');
+  if (!file) return;
   const float = dequantizeModel(readModelFile(file)).model;
-  const calibration = await loadCalibration(path.join(fixtures, 'coco8', 'images', 'train'), 640);
-  const valDir = path.join(fixtures, 'coco8', 'images', 'val');
-  const heldOut = [...readdirSync(valDir).map((f) => path.join(valDir, f)), path.join(fixtures, 'images', 'bus.jpg'), path.join(fixtures, 'images', 'zidane.jpg')];
+  const calibration = await loadCalibration(calibrationDir, 640);
+  const heldOut = heldOutImages();
 
   const candidates: Candidate[] = [{ name: 'fp32 640', model: float, size: 640, times: [] }];
   for (const method of ['percentile', 'minmax', 'entropy'] as const) {
@@ -66,7 +54,7 @@ async function main(): Promise<void> {
   for (const c of candidates) c.session = await ort.InferenceSession.create(writeModel(c.model), { graphOptimizationLevel: 'all' });
   const feeds = new Map<number, ort.Tensor>();
   for (const size of new Set(candidates.map((c) => c.size))) {
-    feeds.set(size, new ort.Tensor('float32', (await loadCalibration(path.join(fixtures, 'images'), size, 1)).inputs[0], [1, 3, size, size]));
+    feeds.set(size, new ort.Tensor('float32', (await loadCalibration(path.join(fixturesDir, 'images'), size, 1)).inputs[0], [1, 3, size, size]));
   }
   const inputName = float.graph.inputs[0].name;
   for (let round = 0; round < WARMUP + ROUNDS; round++) {

@@ -1,6 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from 'pino';
 import { ArtifactRef, SHA256_PATTERN, checkRef } from '../../protocol/artifacts.js';
 import { ArtifactDownloadError, ArtifactRejected, downloadArtifact, installedPath, sha256File, sidecarPath, type DownloadOptions } from './download.js';
 

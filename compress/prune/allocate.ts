@@ -64,7 +64,7 @@ function localCounts(index: GroupIndex, ratio: number, o: Required<Omit<Allocati
 
 function globalCounts(index: GroupIndex, importance: Float64Array[], fraction: number, o: Required<Omit<AllocationOptions, 'ratio' | 'flopsCut'>>): number[] {
   const all: { g: number; score: number }[] = [];
-  index.groups.forEach((grp, g) => {
+  index.groups.forEach((_, g) => {
     if (!o.frozen.has(g)) for (const s of importance[g]) all.push({ g, score: s });
   });
   all.sort((a, b) => a.score - b.score);

@@ -36,8 +36,9 @@ export interface LayerRefit {
 
 /**
  * The CV grid: RIDGE_GRID from 0.01 to 10. On YOLOv8n every layer chose
- * 0.03–3, and fitCV costs |grid| × images Cholesky solves per layer, the bulk
- * of refit time.
+ * 0.03–3. Each strength tried costs one Cholesky solve per image, the bulk of
+ * refit time, so the CV error is searched as a unimodal curve along the grid
+ * rather than tried everywhere.
  */
 export const REFIT_GRID: readonly number[] = RIDGE_GRID.filter((l) => l >= 1e-2 && l <= 10);
 
@@ -150,8 +151,8 @@ class LayerFit {
       for (let o = 0; o < m; o++) for (let f = 0; f < d; f++) prior.data[f * m + o] = this.weight[(g * m + o) * d + f];
       const q0 = Float64Array.from(this.bias.subarray(g * m, (g + 1) * m));
       for (let i = 0; i < st.groups.length; i++) before += st.groupError(i, prior, q0);
-      const fit = st.fitCV(grid, prior);
-      after += fit.cvError.length ? Math.min(...fit.cvError) : NaN;
+      const fit = st.fitCV(grid, prior, { search: 'unimodal' });
+      after += fit.cvError.length ? fit.cvError[grid.indexOf(fit.lambda)] : NaN;
       lambdaSum += fit.lambda;
       for (let o = 0; o < m; o++) {
         for (let f = 0; f < d; f++) this.weight[(g * m + o) * d + f] = fit.P.data[f * m + o];

@@ -176,9 +176,11 @@ export class RolloutEngine {
     if (rollout.state === 'paused') return;
 
     const devices = store.devices(rollout.id);
-    const active = devices.filter((d) => d.stage <= rollout.stage);
-    await this.plan(rollout, active);
-    await this.deploy(rollout, store.devices(rollout.id).filter((d) => d.stage <= rollout.stage));
+    const upfront = spec.profile.beforeDeploy === 'all';
+    await this.plan(rollout, upfront ? devices : devices.filter((d) => d.stage <= rollout.stage));
+    const planned = store.devices(rollout.id);
+    const choosing = upfront && planned.some((d) => (d.state === 'pending' || d.state === 'profiling') && registry.get(d.deviceId)?.online);
+    if (!choosing) await this.deploy(rollout, planned.filter((d) => d.stage <= rollout.stage));
 
     // Failure accounting: a canary failure aborts; later, the failure share after enough devices.
     const now = store.devices(rollout.id);
@@ -226,13 +228,18 @@ export class RolloutEngine {
     }
   }
 
-  /** Per class: the next measurement, or the choice for every waiting device of the class. */
+  /**
+   * Per class: the next measurement, or the choice for every waiting device of
+   * the class; at most `profile.concurrency` profiles in flight in the rollout.
+   */
   private async plan(rollout: Rollout, active: RolloutDevice[]): Promise<void> {
     const { store, registry } = this.deps;
     const ladder = this.ladderOf(rollout.spec);
     const waiting = active.filter((d) => d.state === 'pending' || d.state === 'profiling');
     const classes = new Set(waiting.map((d) => d.deviceClass).filter((c): c is string => c !== null));
     const slo = rollout.spec.slo;
+    const limit = rollout.spec.profile.concurrency ?? Infinity;
+    let inFlight = store.measurements(rollout.id).filter((m) => m.outcome === null).length;
     for (const deviceClass of classes) {
       const measurements = store.measurements(rollout.id, deviceClass);
       const timeoutMs = rollout.spec.deviceTimeoutS * 1000;
@@ -256,7 +263,8 @@ export class RolloutEngine {
       if (step.kind === 'measure') {
         const candidate = ladder.find((c) => c.id === step.candidateId)!;
         const profiler = members.find((d) => registry.get(d.deviceId)?.online);
-        if (!profiler) continue;
+        if (!profiler || inFlight >= limit) continue;
+        inFlight++;
         const jobId = `${rollout.id}:${deviceClass}:${candidate.name}`.slice(0, 128);
         store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, jobId, deviceId: profiler.deviceId, sentAt: Date.now() });
         for (const d of members.filter((x) => x.state === 'pending')) store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${candidate.name} on ${profiler.deviceId}: ${step.why}`);

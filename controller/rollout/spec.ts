@@ -61,9 +61,21 @@ export const RolloutSpec = z
         durationS: z.number().positive().max(600).default(5),
         warmup: z.number().int().min(0).max(1000).default(5),
         threads: z.number().int().min(1).max(256).optional(),
+        /**
+         * At most this many profiling jobs in flight at once across the
+         * rollout's devices (default: no limit): devices that share a host, a
+         * network or a power budget would otherwise disturb each other's numbers.
+         */
+        concurrency: z.number().int().min(1).max(100_000).optional(),
+        /**
+         * 'class': a device class deploys as soon as its choice is made;
+         * 'all': no device deploys before every online target has its choice,
+         * so no profile runs next to a freshly deployed model on shared hardware.
+         */
+        beforeDeploy: z.enum(['class', 'all']).default('class'),
       })
       .strict()
-      .default({ durationS: 5, warmup: 5 }),
+      .default({ durationS: 5, warmup: 5, beforeDeploy: 'class' }),
   })
   .strict();
 export type RolloutSpec = z.infer<typeof RolloutSpec>;

@@ -59,14 +59,11 @@ export function letterboxBox(box: readonly number[], t: LetterboxTransform): [nu
  * Source taps for one axis of cv2.INTER_LINEAR on uint8: half-pixel centres,
  * src = (dst + 0.5)·(srcLen/dstLen) − 0.5 in float32, clamped at both edges,
  * weights in 11-bit fixed point (INTER_RESIZE_COEF_SCALE = 2048) rounded half
- * to even like cvRound.
+ * to even like cvRound. Interleaved per destination index d as
+ * [4d] first source offset, [4d+1] second source offset, [4d+2] its weight,
+ * [4d+3] the second's weight, so the inner loop reads one cache line.
  */
-interface AxisTaps {
-  i0: Int32Array;
-  i1: Int32Array;
-  w0: Int32Array;
-  w1: Int32Array;
-}
+type AxisTaps = Int32Array;
 
 const COEF_SCALE = 2048;
 
@@ -76,7 +73,7 @@ function cvRound(x: number): number {
 }
 
 function axisTaps(srcLen: number, dstLen: number, stride: number): AxisTaps {
-  const taps = { i0: new Int32Array(dstLen), i1: new Int32Array(dstLen), w0: new Int32Array(dstLen), w1: new Int32Array(dstLen) };
+  const taps = new Int32Array(4 * dstLen);
   const scale = 1 / (dstLen / srcLen);
   for (let d = 0; d < dstLen; d++) {
     let f = Math.fround((d + 0.5) * scale - 0.5);
@@ -90,26 +87,30 @@ function axisTaps(srcLen: number, dstLen: number, stride: number): AxisTaps {
       s = srcLen - 1;
       f = 0;
     }
-    taps.i0[d] = s * stride;
-    taps.i1[d] = Math.min(s + 1, srcLen - 1) * stride;
-    taps.w0[d] = cvRound(Math.fround(1 - f) * COEF_SCALE);
-    taps.w1[d] = cvRound(f * COEF_SCALE);
+    taps[4 * d] = s * stride;
+    taps[4 * d + 1] = Math.min(s + 1, srcLen - 1) * stride;
+    taps[4 * d + 2] = cvRound(Math.fround(1 - f) * COEF_SCALE);
+    taps[4 * d + 3] = cvRound(f * COEF_SCALE);
   }
   return taps;
 }
 
-/** byte → byte/255 as float32, so the inner loop is a table lookup. */
-const UNIT = new Float32Array(256).map((_, i) => i / 255);
+/**
+ * byte·(1/255) in double rounds to the same float32 as byte/255 for all 256
+ * bytes (checked exhaustively), so a multiply replaces the division.
+ */
+const INV_255 = 1 / 255;
 
 /**
- * cv2's vertical pass for uint8 (VResizeLinearVec_32s8u): rows of horizontal
- * sums h0, h1 (scaled by 2048) and row weights b0, b1 → byte, all in int32.
- * cv2 rounds the last (3·width mod vector-width) bytes of a row with its scalar
- * formula instead; using the vector one everywhere differs there by ≤ 1 level.
+ * cv2's vertical pass for uint8 (VResizeLinearVec_32s8u): horizontal sums h0,
+ * h1 (scaled by 2048) and row weights b0, b1 → byte, all in int32. The two
+ * weights of a tap sum to 2048, so the result never leaves 0..255 and needs no
+ * clamp. cv2 rounds the last (3·width mod vector-width) bytes of a row with its
+ * scalar formula instead; using the vector one everywhere differs there by ≤ 1
+ * level.
  */
 function vmix(h0: number, h1: number, b0: number, b1: number): number {
-  const v = ((Math.imul(h0 >> 4, b0) >> 16) + (Math.imul(h1 >> 4, b1) >> 16) + 2) >> 2;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return ((Math.imul(h0 >> 4, b0) >> 16) + (Math.imul(h1 >> 4, b1) >> 16) + 2) >> 2;
 }
 
 /** Writes 114/255 into the border around the resized image, in all three planes. */
@@ -164,28 +165,30 @@ export class Letterboxer {
     const out = this.tensor;
     const W = this.inputWidth;
     const plane = W * this.inputHeight;
+    const plane2 = 2 * plane;
     fillPadding(out, t);
-    const rOut = out.subarray(0, plane);
-    const gOut = out.subarray(plane, 2 * plane);
-    const bOut = out.subarray(2 * plane, 3 * plane);
-    const { i0: x0s, i1: x1s, w0: ax0s, w1: ax1s } = xs;
-    const nw = t.newWidth;
+    // Downscaling (the usual camera → 640 case) rarely lets two output rows
+    // share a source row, so horizontal and vertical passes are fused per
+    // pixel, all three channels at once, instead of cached per source row.
+    const rowEnd = 4 * t.newWidth;
     for (let dy = 0; dy < t.newHeight; dy++) {
-      const r0 = ys.i0[dy];
-      const r1 = ys.i1[dy];
-      const b0 = ys.w0[dy];
-      const b1 = ys.w1[dy];
+      const r0 = ys[4 * dy];
+      const r1 = ys[4 * dy + 1];
+      const b0 = ys[4 * dy + 2];
+      const b1 = ys[4 * dy + 3];
       let o = (t.padY + dy) * W + t.padX;
-      for (let dx = 0; dx < nw; dx++, o++) {
-        const a = r0 + x0s[dx];
-        const b = r0 + x1s[dx];
-        const c = r1 + x0s[dx];
-        const d = r1 + x1s[dx];
-        const ax0 = ax0s[dx];
-        const ax1 = ax1s[dx];
-        rOut[o] = UNIT[vmix(Math.imul(rgb[a], ax0) + Math.imul(rgb[b], ax1), Math.imul(rgb[c], ax0) + Math.imul(rgb[d], ax1), b0, b1)];
-        gOut[o] = UNIT[vmix(Math.imul(rgb[a + 1], ax0) + Math.imul(rgb[b + 1], ax1), Math.imul(rgb[c + 1], ax0) + Math.imul(rgb[d + 1], ax1), b0, b1)];
-        bOut[o] = UNIT[vmix(Math.imul(rgb[a + 2], ax0) + Math.imul(rgb[b + 2], ax1), Math.imul(rgb[c + 2], ax0) + Math.imul(rgb[d + 2], ax1), b0, b1)];
+      for (let k = 0; k < rowEnd; k += 4, o++) {
+        const x0 = xs[k];
+        const x1 = xs[k + 1];
+        const a0 = xs[k + 2];
+        const a1 = xs[k + 3];
+        const p = r0 + x0;
+        const q = r0 + x1;
+        const u = r1 + x0;
+        const v = r1 + x1;
+        out[o] = vmix(Math.imul(rgb[p], a0) + Math.imul(rgb[q], a1), Math.imul(rgb[u], a0) + Math.imul(rgb[v], a1), b0, b1) * INV_255;
+        out[o + plane] = vmix(Math.imul(rgb[p + 1], a0) + Math.imul(rgb[q + 1], a1), Math.imul(rgb[u + 1], a0) + Math.imul(rgb[v + 1], a1), b0, b1) * INV_255;
+        out[o + plane2] = vmix(Math.imul(rgb[p + 2], a0) + Math.imul(rgb[q + 2], a1), Math.imul(rgb[u + 2], a0) + Math.imul(rgb[v + 2], a1), b0, b1) * INV_255;
       }
     }
     return { tensor: out, transform: t };

@@ -47,49 +47,78 @@ interface Candidates {
   count: number;
 }
 
-function collectCandidates(data: Float32Array, nc: number, n: number, conf: number, multiLabel: boolean): Candidates {
-  if (multiLabel) {
-    const anchor: number[] = [];
-    const cls: number[] = [];
-    const score: number[] = [];
-    for (let c = 0; c < nc; c++) {
-      const row = (4 + c) * n;
-      for (let i = 0; i < n; i++) {
-        const s = data[row + i];
-        if (s >= conf) {
-          anchor.push(i);
-          cls.push(c);
-          score.push(s);
-        }
-      }
-    }
-    return { anchor: Int32Array.from(anchor), cls: Int32Array.from(cls), score: Float32Array.from(score), count: anchor.length };
-  }
-  // Best class per anchor, scanning class rows so memory is read in order.
-  const best = data.slice(4 * n, 5 * n);
-  const bestCls = new Int32Array(n);
-  for (let c = 1; c < nc; c++) {
-    const row = (4 + c) * n;
-    for (let i = 0; i < n; i++) {
-      const s = data[row + i];
-      if (s > best[i]) {
-        best[i] = s;
-        bestCls[i] = c;
-      }
-    }
-  }
+/**
+ * Flat indices of the scores that pass conf. Postprocess is synchronous, so
+ * one scratch buffer, grown to the largest hit count seen, serves every call.
+ */
+let hits = new Int32Array(0);
+
+/**
+ * Finds the scores ≥ conf in one in-order run over the class-major score rows
+ * ([nc, N]): a load and a compare per score, bookkeeping only on the rare hit.
+ * Capacity is ensured per row, outside the inner loop, where a growth check
+ * costs V8 a third of the scan. Leaves the flat indices in `hits`, class-major,
+ * and returns how many.
+ */
+function scanScores(data: Float32Array, first: number, rows: number, n: number, conf: number): number {
   let count = 0;
-  for (let i = 0; i < n; i++) if (best[i] >= conf) count++;
-  const out: Candidates = { anchor: new Int32Array(count), cls: new Int32Array(count), score: new Float32Array(count), count };
-  for (let i = 0, k = 0; i < n; i++) {
-    if (best[i] >= conf) {
-      out.anchor[k] = i;
-      out.cls[k] = bestCls[i];
-      out.score[k] = best[i];
-      k++;
+  for (let row = first, end = first + rows * n; row < end; row += n) {
+    if (hits.length - count < n) {
+      const grown = new Int32Array(Math.max(2 * hits.length, count + n));
+      grown.set(hits.subarray(0, count));
+      hits = grown;
+    }
+    const found = hits;
+    for (let j = row, rowEnd = row + n; j < rowEnd; j++) if (data[j] >= conf) found[count++] = j;
+  }
+  return count;
+}
+
+function collectCandidates(data: Float32Array, nc: number, n: number, conf: number, multiLabel: boolean): Candidates {
+  const first = 4 * n;
+  const found = scanScores(data, first, nc, n, conf);
+  if (multiLabel) {
+    const out: Candidates = { anchor: new Int32Array(found), cls: new Int32Array(found), score: new Float32Array(found), count: found };
+    for (let k = 0; k < found; k++) {
+      const offset = hits[k] - first;
+      const c = (offset / n) | 0;
+      out.anchor[k] = offset - c * n;
+      out.cls[k] = c;
+      out.score[k] = data[hits[k]];
+    }
+    return out;
+  }
+  // An anchor's best score reaches conf exactly when one of its class scores
+  // does, so only anchors with a hit need their best class found.
+  const marked = new Uint8Array(n);
+  let anchors = 0;
+  for (let k = 0; k < found; k++) {
+    const i = (hits[k] - first) % n;
+    anchors += 1 - marked[i];
+    marked[i] = 1;
+  }
+  const out: Candidates = { anchor: new Int32Array(anchors), cls: new Int32Array(anchors), score: new Float32Array(anchors), count: 0 };
+  for (let i = 0; i < n && out.count < anchors; i++) {
+    if (marked[i] === 0) continue;
+    // First class wins ties, and a NaN first score keeps the anchor out, as in
+    // a running `s > best` max seeded with class 0.
+    let best = data[first + i];
+    let bestCls = 0;
+    for (let c = 1, j = first + n + i; c < nc; c++, j += n) {
+      if (data[j] > best) {
+        best = data[j];
+        bestCls = c;
+      }
+    }
+    if (best >= conf) {
+      out.anchor[out.count] = i;
+      out.cls[out.count] = bestCls;
+      out.score[out.count] = best;
+      out.count++;
     }
   }
-  return out;
+  if (out.count === anchors) return out;
+  return { anchor: out.anchor.subarray(0, out.count), cls: out.cls.subarray(0, out.count), score: out.score.subarray(0, out.count), count: out.count };
 }
 
 /**

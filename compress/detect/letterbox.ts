@@ -133,6 +133,118 @@ function fillPadding(out: Float32Array, t: LetterboxTransform): void {
   }
 }
 
+/** Everything a frame size needs, built once per size. */
+interface ResizePlan {
+  key: string;
+  t: LetterboxTransform;
+  xs: AxisTaps;
+  ys: AxisTaps;
+  /** Horizontal sums of two source rows (interleaved RGB), for upscaling. */
+  rowA: Int32Array;
+  rowB: Int32Array;
+}
+
+/** The NCHW output tensor and the size of one channel plane in it. */
+type Sink = { out: Float32Array; plane: number };
+
+/** Unscaled (e.g. a 640×480 frame into 640): the taps reduce to the byte itself, as cv2's copy gives. */
+function copyUnscaled(rgb: Uint8Array, p: ResizePlan, { out, plane }: Sink, W: number): void {
+  const { newWidth: nw, newHeight: nh, padX, padY } = p.t;
+  const plane2 = 2 * plane;
+  for (let y = 0, s = 0; y < nh; y++) {
+    for (let o = (padY + y) * W + padX, end = o + nw; o < end; o++, s += 3) {
+      out[o] = rgb[s] * INV_255;
+      out[o + plane] = rgb[s + 1] * INV_255;
+      out[o + plane2] = rgb[s + 2] * INV_255;
+    }
+  }
+}
+
+/**
+ * Downscaling rarely lets two output rows share a source row, so horizontal
+ * and vertical passes are fused per pixel, all three channels at once.
+ */
+function resizeFused(rgb: Uint8Array, p: ResizePlan, { out, plane }: Sink, W: number): void {
+  const { xs, ys, t } = p;
+  const plane2 = 2 * plane;
+  const rowEnd = 4 * t.newWidth;
+  for (let dy = 0; dy < t.newHeight; dy++) {
+    const r0 = ys[4 * dy];
+    const r1 = ys[4 * dy + 1];
+    const b0 = ys[4 * dy + 2];
+    const b1 = ys[4 * dy + 3];
+    let o = (t.padY + dy) * W + t.padX;
+    for (let k = 0; k < rowEnd; k += 4, o++) {
+      const x0 = xs[k];
+      const x1 = xs[k + 1];
+      const a0 = xs[k + 2];
+      const a1 = xs[k + 3];
+      const p0 = r0 + x0;
+      const q0 = r0 + x1;
+      const p1 = r1 + x0;
+      const q1 = r1 + x1;
+      out[o] = vmix(Math.imul(rgb[p0], a0) + Math.imul(rgb[q0], a1), Math.imul(rgb[p1], a0) + Math.imul(rgb[q1], a1), b0, b1) * INV_255;
+      out[o + plane] = vmix(Math.imul(rgb[p0 + 1], a0) + Math.imul(rgb[q0 + 1], a1), Math.imul(rgb[p1 + 1], a0) + Math.imul(rgb[q1 + 1], a1), b0, b1) * INV_255;
+      out[o + plane2] = vmix(Math.imul(rgb[p0 + 2], a0) + Math.imul(rgb[q0 + 2], a1), Math.imul(rgb[p1 + 2], a0) + Math.imul(rgb[q1 + 2], a1), b0, b1) * INV_255;
+    }
+  }
+}
+
+/** cv2's horizontal pass over one source row (offset `row`) into int32 sums, RGB interleaved. */
+function resizeRow(rgb: Uint8Array, row: number, xs: AxisTaps, into: Int32Array): void {
+  for (let k = 0, j = 0; j < into.length; k += 4, j += 3) {
+    const p = row + xs[k];
+    const q = row + xs[k + 1];
+    const a0 = xs[k + 2];
+    const a1 = xs[k + 3];
+    into[j] = Math.imul(rgb[p], a0) + Math.imul(rgb[q], a1);
+    into[j + 1] = Math.imul(rgb[p + 1], a0) + Math.imul(rgb[q + 1], a1);
+    into[j + 2] = Math.imul(rgb[p + 2], a0) + Math.imul(rgb[q + 2], a1);
+  }
+}
+
+/**
+ * Upscaling: consecutive output rows share source rows, so, as cv2 does, each
+ * source row is resized horizontally once into a cached int32 row and output
+ * rows only mix two cached rows.
+ */
+function resizeRowCached(rgb: Uint8Array, p: ResizePlan, { out, plane }: Sink, W: number): void {
+  const { xs, ys, t } = p;
+  const plane2 = 2 * plane;
+  let upper = p.rowA;
+  let lower = p.rowB;
+  let upperRow = -1;
+  let lowerRow = -1;
+  for (let dy = 0; dy < t.newHeight; dy++) {
+    const r0 = ys[4 * dy];
+    const r1 = ys[4 * dy + 1];
+    const b0 = ys[4 * dy + 2];
+    const b1 = ys[4 * dy + 3];
+    if (r0 !== upperRow) {
+      if (r0 === lowerRow) {
+        const swap = upper;
+        upper = lower;
+        lower = swap;
+        lowerRow = -1;
+      } else {
+        resizeRow(rgb, r0, xs, upper);
+      }
+      upperRow = r0;
+    }
+    if (r1 !== lowerRow) {
+      if (r1 === upperRow) lower.set(upper);
+      else resizeRow(rgb, r1, xs, lower);
+      lowerRow = r1;
+    }
+    let o = (t.padY + dy) * W + t.padX;
+    for (let j = 0; j < upper.length; j += 3, o++) {
+      out[o] = vmix(upper[j], lower[j], b0, b1) * INV_255;
+      out[o + plane] = vmix(upper[j + 1], lower[j + 1], b0, b1) * INV_255;
+      out[o + plane2] = vmix(upper[j + 2], lower[j + 2], b0, b1) * INV_255;
+    }
+  }
+}
+
 /**
  * Reusable letterboxer: keeps its resize tables and output tensor between
  * calls, so a camera stream of same-sized frames allocates nothing per frame.
@@ -142,7 +254,7 @@ export class Letterboxer {
   readonly inputWidth: number;
   readonly inputHeight: number;
   private readonly tensor: Float32Array;
-  private cached?: { key: string; t: LetterboxTransform; xs: AxisTaps; ys: AxisTaps };
+  private plan?: ResizePlan;
 
   constructor(inputWidth: number, inputHeight = inputWidth) {
     this.inputWidth = inputWidth;
@@ -157,41 +269,19 @@ export class Letterboxer {
       throw new RangeError(`letterbox: image buffer has ${rgb.length} bytes, expected ${width * height * 3} for ${width}×${height} RGB`);
     }
     const key = `${width}x${height}`;
-    if (this.cached?.key !== key) {
+    if (this.plan?.key !== key) {
       const t = letterboxGeometry(width, height, this.inputWidth, this.inputHeight);
-      this.cached = { key, t, xs: axisTaps(width, t.newWidth, 3), ys: axisTaps(height, t.newHeight, width * 3) };
+      const rowLength = 3 * t.newWidth;
+      this.plan = { key, t, xs: axisTaps(width, t.newWidth, 3), ys: axisTaps(height, t.newHeight, width * 3), rowA: new Int32Array(rowLength), rowB: new Int32Array(rowLength) };
     }
-    const { t, xs, ys } = this.cached;
-    const out = this.tensor;
-    const W = this.inputWidth;
-    const plane = W * this.inputHeight;
-    const plane2 = 2 * plane;
-    fillPadding(out, t);
-    // Downscaling (the usual camera → 640 case) rarely lets two output rows
-    // share a source row, so horizontal and vertical passes are fused per
-    // pixel, all three channels at once, instead of cached per source row.
-    const rowEnd = 4 * t.newWidth;
-    for (let dy = 0; dy < t.newHeight; dy++) {
-      const r0 = ys[4 * dy];
-      const r1 = ys[4 * dy + 1];
-      const b0 = ys[4 * dy + 2];
-      const b1 = ys[4 * dy + 3];
-      let o = (t.padY + dy) * W + t.padX;
-      for (let k = 0; k < rowEnd; k += 4, o++) {
-        const x0 = xs[k];
-        const x1 = xs[k + 1];
-        const a0 = xs[k + 2];
-        const a1 = xs[k + 3];
-        const p = r0 + x0;
-        const q = r0 + x1;
-        const u = r1 + x0;
-        const v = r1 + x1;
-        out[o] = vmix(Math.imul(rgb[p], a0) + Math.imul(rgb[q], a1), Math.imul(rgb[u], a0) + Math.imul(rgb[v], a1), b0, b1) * INV_255;
-        out[o + plane] = vmix(Math.imul(rgb[p + 1], a0) + Math.imul(rgb[q + 1], a1), Math.imul(rgb[u + 1], a0) + Math.imul(rgb[v + 1], a1), b0, b1) * INV_255;
-        out[o + plane2] = vmix(Math.imul(rgb[p + 2], a0) + Math.imul(rgb[q + 2], a1), Math.imul(rgb[u + 2], a0) + Math.imul(rgb[v + 2], a1), b0, b1) * INV_255;
-      }
-    }
-    return { tensor: out, transform: t };
+    const plan = this.plan;
+    const { t } = plan;
+    const sink = { out: this.tensor, plane: this.inputWidth * this.inputHeight };
+    fillPadding(this.tensor, t);
+    if (t.newWidth === width && t.newHeight === height) copyUnscaled(rgb, plan, sink, this.inputWidth);
+    else if (t.newHeight > height) resizeRowCached(rgb, plan, sink, this.inputWidth);
+    else resizeFused(rgb, plan, sink, this.inputWidth);
+    return { tensor: this.tensor, transform: t };
   }
 }
 

@@ -70,6 +70,48 @@ describe('letterbox tensor', () => {
     expect(bytes(letterbox({ width: 7, height: 5, rgb }, 4, 3).tensor.subarray(12, 24))).toEqual([92, 31, 225, 163, 108, 46, 240, 178, 122, 61, 31, 193]);
   });
 
+  it('an unscaled frame (640×480 into 640) is exactly byte/255 between the pads', () => {
+    const rgb = Uint8Array.from({ length: 640 * 480 * 3 }, (_, i) => (i * 2654435761) >>> 24);
+    const { tensor, transform } = letterbox({ width: 640, height: 480, rgb }, 640);
+    expect(transform).toMatchObject({ scale: 1, padX: 0, padY: 80 });
+    const plane = 640 * 640;
+    for (const i of [0, 1, 639, 640 * 240 + 17, 640 * 480 - 1]) {
+      for (let c = 0; c < 3; c++) expect(tensor[c * plane + 80 * 640 + i]).toBe(Math.fround(rgb[3 * i + c] / 255));
+    }
+  });
+
+  it('downscaling, upscaling and unscaled frames all match a two-pass cv2 reference', () => {
+    // cv2's structure spelled out: float32 source positions, 11-bit weights,
+    // horizontal int sums per source row, then the int32 vertical mix.
+    const taps = (src: number, dst: number) =>
+      Array.from({ length: dst }, (_, d) => {
+        let f = Math.fround((d + 0.5) * (1 / (dst / src)) - 0.5);
+        let s = Math.floor(f);
+        f = Math.fround(f - s);
+        if (s < 0) [s, f] = [0, 0];
+        if (s >= src - 1) [s, f] = [src - 1, 0];
+        const round = (x: number) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x));
+        return { s0: s, s1: Math.min(s + 1, src - 1), w0: round(Math.fround(1 - f) * 2048), w1: round(f * 2048) };
+      });
+    const lb = new Letterboxer(48, 40);
+    for (const [w, h] of [[97, 61], [13, 9], [48, 30], [5, 40], [160, 7]]) {
+      const rgb = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 40503 + w) & 255);
+      const { tensor, transform: t } = lb.run({ width: w, height: h, rgb });
+      const xs = taps(w, t.newWidth);
+      const ys = taps(h, t.newHeight);
+      const hsum = (y: number, x: number, c: number) => rgb[(y * w + xs[x].s0) * 3 + c] * xs[x].w0 + rgb[(y * w + xs[x].s1) * 3 + c] * xs[x].w1;
+      for (let y = 0; y < t.newHeight; y++) {
+        for (let x = 0; x < t.newWidth; x++) {
+          for (let c = 0; c < 3; c++) {
+            const { s0, s1, w0, w1 } = ys[y];
+            const v = ((((hsum(s0, x, c) >> 4) * w0) >> 16) + (((hsum(s1, x, c) >> 4) * w1) >> 16) + 2) >> 2;
+            expect(tensor[c * 48 * 40 + (t.padY + y) * 48 + t.padX + x]).toBe(Math.fround(v / 255));
+          }
+        }
+      }
+    }
+  });
+
   it('a reused Letterboxer gives the same result as a fresh one and repads between sizes', () => {
     const lb = new Letterboxer(32);
     lb.run(solid(32, 8, [10, 20, 30]));

@@ -63,6 +63,38 @@ describe('postprocess', () => {
     expect(postprocess(out, identity, { conf: 0.25, iou: 0.45, multiLabel: true }).map((d) => d.classId)).toEqual([0, 1]);
   });
 
+  it('keeps the best class per anchor like a running max from class 0: first class on ties, a NaN first score drops it', () => {
+    const nc = 5;
+    const anchors: [number, number, number, number, number[]][] = Array.from({ length: 150 }, (_, i) => {
+      const scores = Array.from({ length: nc }, (_, c) => [0.1, 0.35, 0.6, 0.6, 0.9][(i * 7 + c * 3 + ((i * c) % 4)) % 5]);
+      if (i % 11 === 0) scores[0] = NaN;
+      if (i % 13 === 0) scores[2] = NaN;
+      return [i * 3 + 50, 300, 2, 2, scores];
+    });
+    const expected = anchors
+      .map(([, , , , scores], anchor) => {
+        let best = scores[0];
+        let classId = 0;
+        for (let c = 1; c < nc; c++) if (scores[c] > best) [best, classId] = [scores[c], c];
+        return { anchor, classId, score: Math.fround(best) };
+      })
+      .filter((d) => d.score >= 0.3)
+      .sort((a, b) => b.score - a.score || a.anchor - b.anchor);
+    // IoU 1 suppresses nothing, so the output is exactly the candidate list in NMS order.
+    const dets = postprocess(head(anchors, nc), identity, { conf: 0.3, iou: 1, maxDetections: 1000 });
+    expect(dets.map((d) => ({ anchor: (d.box[0] - 49) / 3, classId: d.classId, score: d.score }))).toEqual(expected);
+    expect(expected.length).toBeGreaterThan(50);
+  });
+
+  it('multiLabel keeps every score ≥ conf, ties in class-major order, across calls of different sizes', () => {
+    const big = head(Array.from({ length: 5000 }, () => [320, 320, 10, 10, [0.5, 0.5, 0.5]] as [number, number, number, number, number[]]), 3);
+    const dets = postprocess(big, identity, { conf: 0.5, iou: 1, maxDetections: 20_000, multiLabel: true });
+    expect(dets).toHaveLength(15_000);
+    expect([dets[0].classId, dets[4999].classId, dets[5000].classId, dets[14_999].classId]).toEqual([0, 0, 1, 2]);
+    const small = postprocess(head([[50, 50, 10, 10, [0.2, 0.7, 0.4]]], 3), identity, { conf: 0.3, iou: 0.5, multiLabel: true });
+    expect(small.map((d) => [d.classId, d.score])).toEqual([[1, Math.fround(0.7)], [2, Math.fround(0.4)]]);
+  });
+
   it('maps boxes back through the letterbox', () => {
     const t = letterboxGeometry(1280, 720, 640); // scale .5, padY 140
     const dets = postprocess(head([[320, 320, 100, 50, [0.9]]], 1), t, { conf: 0.25, iou: 0.45 });

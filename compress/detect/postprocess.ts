@@ -69,7 +69,16 @@ function scanScores(data: Float32Array, first: number, rows: number, n: number, 
       hits = grown;
     }
     const found = hits;
-    for (let j = row, rowEnd = row + n; j < rowEnd; j++) if (data[j] >= conf) found[count++] = j;
+    const rowEnd = row + n;
+    let j = row;
+    // Nearly every block of eight holds no hit; one short-circuit test per
+    // block runs about twice as fast in V8 as eight trips of a plain loop.
+    for (const blocksEnd = row + (n & ~7); j < blocksEnd; j += 8) {
+      if (data[j] >= conf || data[j + 1] >= conf || data[j + 2] >= conf || data[j + 3] >= conf || data[j + 4] >= conf || data[j + 5] >= conf || data[j + 6] >= conf || data[j + 7] >= conf) {
+        for (let k = j; k < j + 8; k++) if (data[k] >= conf) found[count++] = k;
+      }
+    }
+    for (; j < rowEnd; j++) if (data[j] >= conf) found[count++] = j;
   }
   return count;
 }

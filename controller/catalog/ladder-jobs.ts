@@ -34,7 +34,7 @@ export class LadderJobs {
 
   start(modelId: string, options: LadderJobOptions): LadderJob {
     if (!(LADDER_NAMES as readonly string[]).includes(options.ladder)) throw new CatalogError(`unknown ladder '${options.ladder}' (known: ${LADDER_NAMES.join(', ')})`, 'invalid');
-    const recipes = ladderRecipes(options.ladder as LadderName, options.sizes);
+    const recipes = this.recipesOf(modelId, options);
     const job = this.catalog.createJob(modelId, options, recipes.length);
     this.enqueue(job.id);
     return job;
@@ -55,6 +55,12 @@ export class LadderJobs {
         });
       });
     }
+  }
+
+  /** Structural recipes join the ladder only for a real model with calibration images. */
+  private recipesOf(modelId: string, options: LadderJobOptions) {
+    const synthetic = this.catalog.requireModel(modelId).synthetic;
+    return ladderRecipes(options.ladder as LadderName, options.sizes, { calibrated: Boolean(options.calibDir) && !synthetic });
   }
 
   onChange(listener: (job: LadderJob) => void): () => void {
@@ -88,7 +94,7 @@ export class LadderJobs {
     const model = this.catalog.getModel(job.modelId);
     const baseFile = model && this.catalog.artifacts.pathOf(model.sha256);
     if (!model || !baseFile) return this.update(id, { state: 'failed', error: 'the base model file is gone from the artifact store' });
-    const recipes = ladderRecipes(job.options.ladder as LadderName, job.options.sizes);
+    const recipes = this.recipesOf(model.id, job.options);
     const outDir = path.join(this.workDir, id);
     this.update(id, { state: 'running', done: 0, total: recipes.length, message: 'starting' });
     this.log.info({ job: id, model: model.id, recipes: recipes.length }, 'building ladder');

@@ -16,9 +16,20 @@ import { writeModel, writeModelFile } from '../../compress/onnx/write.js';
 import { quantizeModel } from '../../compress/quantize/quantize.js';
 import { convertToFp16 } from '../../compress/fp16.js';
 import { resizeModel } from '../../compress/resize.js';
+import { addLineageStep } from '../../compress/lineage.js';
+import { pruneModel } from '../../compress/prune/prune.js';
+import type { ImportanceMethod } from '../../compress/prune/importance.js';
+import { factorizeModel } from '../../compress/factorize/factorize.js';
 import type { Accuracy } from '../policy.js';
 
-export type Step = { op: 'resize'; imgsz: number } | { op: 'int8' } | { op: 'fp16' };
+export type Step =
+  | { op: 'resize'; imgsz: number }
+  | { op: 'int8' }
+  | { op: 'fp16' }
+  /** Channel pruning to a FLOPs cut, allocated by measured sensitivity and reconstructed from calibration activations. */
+  | { op: 'prune'; method: ImportanceMethod; flopsCut: number }
+  /** Conv factorization to a FLOPs cut; spatial refits its last convs on calibration images. */
+  | { op: 'factorize'; method: 'dws' | 'spatial'; flopsCut: number; refit?: boolean };
 
 export interface Recipe {
   name: string;
@@ -42,14 +53,40 @@ export function sizeByPrecision(sizes: readonly number[], precisions: ReadonlyAr
 }
 
 /**
- * The named ladders. `default` is 640/512/416/320 × fp32/fp16/int8 (12);
- * `quick` is small enough to build and profile in a couple of minutes on two
- * cores (what `edgefit up` rolls out).
+ * Structural variants at the base input size: sensitivity-allocated pruning
+ * with reconstruction, depthwise-separable and spatial (refitted)
+ * factorization, each alone and with int8, and pruning at a smaller input.
  */
-export function ladderRecipes(name: LadderName, sizes?: readonly number[]): Recipe[] {
+export function compressionRecipes(smallerSize?: number): Recipe[] {
+  const prune = (flopsCut: number): Step => ({ op: 'prune', method: 'l1', flopsCut });
+  const recipes: Recipe[] = [
+    { name: 'prune25', steps: [prune(0.25)] },
+    { name: 'prune50', steps: [prune(0.5)] },
+    { name: 'prune25-int8', steps: [prune(0.25), { op: 'int8' }] },
+    { name: 'prune50-int8', steps: [prune(0.5), { op: 'int8' }] },
+    { name: 'dws30', steps: [{ op: 'factorize', method: 'dws', flopsCut: 0.3 }] },
+    { name: 'dws30-int8', steps: [{ op: 'factorize', method: 'dws', flopsCut: 0.3 }, { op: 'int8' }] },
+    { name: 'spatial20', steps: [{ op: 'factorize', method: 'spatial', flopsCut: 0.2, refit: true }] },
+    { name: 'spatial20-int8', steps: [{ op: 'factorize', method: 'spatial', flopsCut: 0.2, refit: true }, { op: 'int8' }] },
+  ];
+  if (smallerSize) recipes.push({ name: `prune25-${smallerSize}`, steps: [{ op: 'resize', imgsz: smallerSize }, prune(0.25)] });
+  return recipes;
+}
+
+/**
+ * The named ladders. `default` is 640/512/416/320 × fp32/fp16/int8 (12), and
+ * for a real model with calibration images also the structural variants of
+ * compressionRecipes (they need real activations to allocate and reconstruct;
+ * on synthetic weights they would only cost build time); `quick` is small
+ * enough to build and profile in a couple of minutes on two cores (what
+ * `edgefit up` rolls out).
+ */
+export function ladderRecipes(name: LadderName, sizes?: readonly number[], o: { calibrated?: boolean } = {}): Recipe[] {
   switch (name) {
-    case 'default':
-      return sizeByPrecision(sizes ?? [640, 512, 416, 320], ['fp32', 'fp16', 'int8']);
+    case 'default': {
+      const s = sizes ?? [640, 512, 416, 320];
+      return [...sizeByPrecision(s, ['fp32', 'fp16', 'int8']), ...(o.calibrated ? compressionRecipes(s.find((x) => x < s[0])) : [])];
+    }
     case 'quick':
       return sizeByPrecision(sizes ?? [320, 256, 192, 160], ['fp32', 'int8']);
   }
@@ -81,8 +118,26 @@ const int8: StepFn<Extract<Step, { op: 'int8' }>> = async (model, _step, ctx) =>
 
 const fp16: StepFn<Extract<Step, { op: 'fp16' }>> = async (model, _step, ctx) => convertToFp16(model, { baseSha256: ctx.baseSha256 }).model;
 
+const prune: StepFn<Extract<Step, { op: 'prune' }>> = async (model, step, ctx) => {
+  const calibration = await ctx.calibration(modelInputSize(model));
+  const { model: out, report } = await pruneModel(model, { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, calibration, baseSha256: ctx.baseSha256 });
+  addLineageStep(out, ctx.baseSha256, 'prune', { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, recovery: report.recovery.kind, calibration: calibration.files.length });
+  return out;
+};
+
+const factorize: StepFn<Extract<Step, { op: 'factorize' }>> = async (model, step, ctx) => {
+  const calibration = step.refit ? await ctx.calibration(modelInputSize(model)) : undefined;
+  const { model: out, report } = await factorizeModel(model, { method: step.method, flopsCut: step.flopsCut, ...(calibration ? { refit: { calibration } } : {}) });
+  addLineageStep(out, ctx.baseSha256, 'factorize', { method: step.method, flopsCut: step.flopsCut, cut: report.cut, refit: report.refit, energyKept: report.energyKept, ranks: Object.fromEntries(report.layers.map((l) => [l.name, l.rank])) });
+  return out;
+};
+
 async function applyStep(model: Model, step: Step, ctx: StepContext): Promise<Model> {
   switch (step.op) {
+    case 'prune':
+      return prune(model, step, ctx);
+    case 'factorize':
+      return factorize(model, step, ctx);
     case 'resize':
       return resize(model, step, ctx);
     case 'int8':
@@ -143,7 +198,8 @@ export type Progress = (done: number, total: number, message: string) => void;
 
 /** The method label of a recipe: its steps joined, 'base' for none. */
 export function methodOf(recipe: Recipe): string {
-  return recipe.steps.map((s) => (s.op === 'resize' ? `imgsz${s.imgsz}` : s.op)).join('+') || 'base';
+  const label = (s: Step) => (s.op === 'resize' ? `imgsz${s.imgsz}` : s.op === 'prune' ? `prune-${s.method}${Math.round(s.flopsCut * 100)}` : s.op === 'factorize' ? `${s.method}${Math.round(s.flopsCut * 100)}${s.refit ? '-refit' : ''}` : s.op);
+  return recipe.steps.map(label).join('+') || 'base';
 }
 
 export function familyOf(model: Model): string {
@@ -218,12 +274,21 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
   const evaluator = await openEvaluator(input, heldOut);
   const candidates: GeneratedCandidate[] = [];
   const skipped: SkippedRecipe[] = [];
+  // Recipes that share leading steps (spatial20, spatial20-int8) build them once.
+  const keyOf = (steps: readonly Step[]) => JSON.stringify(steps);
+  const shared = new Set(input.recipes.flatMap((r, i) => r.steps.slice(0, -1).map((_, k) => keyOf(r.steps.slice(0, k + 1))).filter((key) => input.recipes.some((o, j) => j > i && keyOf(o.steps.slice(0, JSON.parse(key).length)) === key))));
+  const built = new Map<string, Model>();
   try {
     for (const [i, recipe] of input.recipes.entries()) {
       progress(i, input.recipes.length, `building ${recipe.name}`);
       let model = input.base;
       try {
-        for (const step of recipe.steps) model = await applyStep(model, step, ctx);
+        for (const [k, step] of recipe.steps.entries()) {
+          const key = keyOf(recipe.steps.slice(0, k + 1));
+          const cached = built.get(key);
+          model = cached ?? (await applyStep(model, step, ctx));
+          if (!cached && shared.has(key)) built.set(key, model);
+        }
       } catch (err) {
         skipped.push({ name: recipe.name, reason: (err as Error).message });
         continue;

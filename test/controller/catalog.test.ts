@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
+import { syntheticFrame } from '../../agent/serve/frames.js';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,8 +8,9 @@ import { ArtifactStore } from '../../controller/artifacts/store.js';
 import { loadOrCreateSigningKey } from '../../controller/artifacts/signing.js';
 import { Catalog, CatalogError } from '../../controller/catalog/catalog.js';
 import { LadderJobs } from '../../controller/catalog/ladder-jobs.js';
-import { ladderRecipes } from '../../controller/catalog/ladder.js';
+import { compressionRecipes, generateLadder, ladderRecipes } from '../../controller/catalog/ladder.js';
 import { openDb, type Db } from '../../controller/db.js';
+import { modelCost } from '../../compress/cost.js';
 import { writeModel } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
 import { captureLogger } from '../helpers/log.js';
@@ -58,6 +61,52 @@ describe('model catalog and ladders', () => {
     // The base size needs no resize: that candidate is the base model's own bytes.
     expect(ladder.find((c) => c.name === 'fp32-128')!.sha256).toBe(model.sha256);
   });
+
+  it('puts pruning and factorization in the default ladder only for a real model with calibration images', () => {
+    const names = (r: ReturnType<typeof ladderRecipes>) => r.map((x) => x.name);
+    expect(names(ladderRecipes('default'))).toHaveLength(12);
+    const full = ladderRecipes('default', undefined, { calibrated: true });
+    expect(names(full)).toEqual(expect.arrayContaining(['prune25', 'prune50-int8', 'dws30', 'spatial20-int8', 'prune25-512']));
+    expect(full.find((r) => r.name === 'spatial20')!.steps).toEqual([{ op: 'factorize', method: 'spatial', flopsCut: 0.2, refit: true }]);
+    expect(names(ladderRecipes('quick', undefined, { calibrated: true }))).toHaveLength(8);
+  });
+
+  it('builds pruned and factorized candidates (and their int8 and smaller-input variants) with lineage and cost', async () => {
+    const base = buildYolov8({ scale: 'n', imgsz: 96, nc: 4 });
+    // Generated street-like scenes as calibration images: half calibrate, half would measure (not on synthetic weights).
+    const calibDir = path.join(dir, 'calib');
+    mkdirSync(calibDir);
+    for (let k = 0; k < 8; k++) {
+      const frame = syntheticFrame(128, 96, k + 1);
+      const png = new PNG({ width: frame.width, height: frame.height });
+      for (let i = 0; i < frame.width * frame.height; i++) {
+        png.data.set([frame.rgb[3 * i], frame.rgb[3 * i + 1], frame.rgb[3 * i + 2], 255], 4 * i);
+      }
+      writeFileSync(path.join(calibDir, `scene${k}.png`), PNG.sync.write(png));
+    }
+    // One of each method and combination kind (the full set takes minutes on two cores).
+    const recipes = compressionRecipes(64).filter((r) => ['prune25', 'prune25-int8', 'dws30', 'spatial20', 'prune25-64'].includes(r.name));
+    const { candidates, skipped } = await generateLadder({ base, baseSha256: 'b'.repeat(64), synthetic: true, recipes, outDir: path.join(dir, 'compressed'), calibDir });
+    expect(skipped).toEqual([]);
+    expect(candidates.map((c) => c.name)).toEqual(recipes.map((r) => r.name));
+    const baseFlops = modelCost(base).flops;
+    for (const c of candidates) {
+      // Builder-made weights: never an accuracy figure.
+      expect(c.accuracy).toEqual({ value: null, kind: 'none-synthetic' });
+      expect(c.flops).toBeLessThan(baseFlops);
+      expect(c.parameters).toBeGreaterThan(0);
+      expect(c.sizeBytes).toBeGreaterThan(0);
+      const methods = c.lineage!.steps.map((s) => s.method);
+      expect(c.lineage!.base).toBe('b'.repeat(64));
+      expect(methods).toContain(c.name.startsWith('prune') ? 'prune' : 'factorize');
+      if (c.name.endsWith('-int8')) expect(c.family).toBe('int8');
+    }
+    const byName = Object.fromEntries(candidates.map((c) => [c.name, c]));
+    expect(byName['prune25-int8'].flops).toBe(byName.prune25.flops);
+    expect(byName['prune25-64'].imgsz).toBe(64);
+    expect(byName.spatial20.lineage!.steps.find((s) => s.method === 'factorize')!.params).toMatchObject({ method: 'spatial', refit: true });
+    expect(byName.dws30.method).toBe('dws30');
+  }, 120_000);
 
   it('imports a candidate with its declared accuracy, shown as declared', async () => {
     const [model] = catalog.listModels();

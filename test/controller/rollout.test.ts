@@ -14,34 +14,44 @@ import { captureLogger } from '../helpers/log.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Three real agents on this machine posing as different hardware: their own
-// device class (--class-salt), their own onnxruntime thread count, and one
-// sharing its CPU with a busy loop.
+// device class (--class-salt), their own onnxruntime thread count, and CPU
+// time taken by a competing load. The load is applied the way cgroup cpu.max
+// applies a quota (the device's process group runs `share` of each period,
+// see throttle()): a busy loop pinned next to a device on this shared two-core
+// box takes an unpredictable share once other test runs load the machine too
+// (measured: none at all under a load average of 6), a quota well below any
+// fair share does not.
 const AGENTS = [
-  { id: 'fast', threads: 2, salt: 'fast' },
-  { id: 'slow', threads: 1, salt: 'slow' },
-  { id: 'busy', threads: 1, salt: 'busy' },
+  { id: 'fast', threads: 2, salt: 'fast', share: 1 },
+  { id: 'slow', threads: 1, salt: 'slow', share: 0.4 },
+  { id: 'busy', threads: 1, salt: 'busy', share: 0.12 },
 ];
+const SIZES = [320, 288, 256, 224, 192, 160, 128, 96, 64];
+
+/** A child that stops and continues process group `pgid` so that it runs `share` of every 50 ms. */
+function throttle(pgid: number, share: number): ChildProcess & { exited: Promise<void> } {
+  const script = `const on=${(50 * share).toFixed(1)},off=${(50 * (1 - share)).toFixed(1)};const g=-${pgid};
+const sleep=(ms)=>new Promise((r)=>setTimeout(r,ms));
+(async()=>{for(;;){try{process.kill(g,'SIGCONT')}catch{process.exit(0)}await sleep(on);try{process.kill(g,'SIGSTOP')}catch{process.exit(0)}await sleep(off)}})();
+process.on('SIGTERM',()=>{try{process.kill(g,'SIGCONT')}catch{}process.exit(0)});`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  return Object.assign(child, { exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) });
+}
 
 describe('rollouts end to end: controller, embedded broker, three real agents', () => {
   let dataDir: string;
   let controller: Controller;
-  let mqttPort = 0;
-  let httpPort = 0;
   const agents = new Map<string, CliProcess>();
   const tokens: Record<string, string> = {};
-  const busyLoops: ChildProcess[] = [];
+  const throttles = new Map<string, ReturnType<typeof throttle>>();
   let modelId = '';
-
-  async function startCtl(): Promise<void> {
-    controller = await startController({ dataDir, mqttPort, httpPort, host: '127.0.0.1', log: captureLogger().log });
-    mqttPort = Number(new URL(controller.brokerUrl).port);
-    httpPort = Number(new URL(controller.httpUrl).port);
-  }
 
   function startAgent(a: (typeof AGENTS)[number]): void {
     const state = path.join(dataDir, `agent-${a.id}`);
     const args = ['agent', '--broker', controller.brokerUrl, '--id', a.id, '--controller', controller.httpUrl, '--controller-key', path.join(dataDir, PUBLIC_KEY_FILE), '--state', state, '--heartbeat', '1', '--keepalive', '10', '--threads', String(a.threads), '--class-salt', a.salt];
-    agents.set(a.id, spawnCli(args, { EDGEFIT_TOKEN: tokens[a.id], EDGEFIT_LOG_LEVEL: 'info' }));
+    const agent = spawnCli(args, { EDGEFIT_TOKEN: tokens[a.id], EDGEFIT_LOG_LEVEL: 'info' }, { detached: a.share < 1 });
+    agents.set(a.id, agent);
+    if (a.share < 1) throttles.set(a.id, throttle(agent.child.pid!, a.share));
   }
 
   async function api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -52,15 +62,26 @@ describe('rollouts end to end: controller, embedded broker, three real agents', 
 
   const status = (id: string) => rolloutStatus({ store: controller.rolloutStore, catalog: controller.catalog, live: controller.live }, id);
 
+  /** Stops a device (its throttle first, so nothing continues it) or lets it run again. */
+  function freeze(id: string, frozen: boolean): void {
+    const agent = agents.get(id)!.child;
+    const t = throttles.get(id);
+    if (frozen) {
+      t?.kill('SIGSTOP');
+      agent.kill('SIGSTOP');
+    } else {
+      agent.kill('SIGCONT');
+      t?.kill('SIGCONT');
+    }
+  }
+
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-rollout-'));
-    await startCtl();
+    controller = await startController({ dataDir, mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: captureLogger().log });
     for (const a of AGENTS) tokens[a.id] = controller.registry.add(a.id, { tier: a.id === 'fast' ? 'edge-gpu' : 'pi' });
-    // A busy loop: the 'busy' device shares its cores with something else.
-    for (let i = 0; i < 1; i++) busyLoops.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
     for (const a of AGENTS) startAgent(a);
-    // The ladder: a builder-made yolov8n at 160/128/96 × fp32/int8, six candidates.
-    const res = await fetch(`${controller.httpUrl}/api/models?name=yolov8n-synth&ladder=quick&sizes=160,128,96`, { method: 'POST', headers: { authorization: `Bearer ${controller.adminToken}`, 'content-type': 'application/octet-stream' }, body: new Blob([Uint8Array.from(writeModel(buildYolov8({ scale: 'n', imgsz: 160, nc: 4 })))]) });
+    // The ladder: a builder-made yolov8n at nine input sizes, neighbours 1.2-2.3× apart in FLOPs.
+    const res = await fetch(`${controller.httpUrl}/api/models?name=yolov8n-synth&ladder=quick&sizes=${SIZES.join(',')}`, { method: 'POST', headers: { authorization: `Bearer ${controller.adminToken}`, 'content-type': 'application/octet-stream' }, body: new Blob([Uint8Array.from(writeModel(buildYolov8({ scale: 'n', imgsz: 320, nc: 4 })))]) });
     expect(res.status).toBe(202);
     const { model, job } = (await res.json()) as { model: { id: string }; job: { id: string } };
     modelId = model.id;
@@ -70,79 +91,94 @@ describe('rollouts end to end: controller, embedded broker, three real agents', 
   }, 120_000);
 
   afterAll(async () => {
-    for (const b of busyLoops) b.kill('SIGKILL');
+    for (const [id, t] of throttles) {
+      t.kill('SIGKILL');
+      await t.exited;
+      process.kill(-agents.get(id)!.child.pid!, 'SIGCONT');
+    }
     await Promise.all([...agents.values()].map((a) => stop(a)));
     await controller.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('plans each device class on its own measurements through a controller restart, explains each choice, and the served FPS meets the service level', async () => {
+  it('gives devices of different speed different candidates, explains each choice, and the served FPS meets the service level', async () => {
     const classes = new Set(AGENTS.map((a) => controller.registry.get(a.id)!.deviceClass));
     expect(classes.size).toBe(3);
-    const minFps = 8;
+    const minFps = 15;
     const created = await api<{ id: string }>('POST', '/api/rollouts', {
       name: 'fit-three',
       model: modelId,
+      candidates: SIZES.map((s) => `fp32-${s}`),
       targets: 'all',
-      slo: { minFps, maxP95Ms: 1000 / minFps * 1.5 },
+      slo: { minFps },
       stages: { canary: 1, phases: ['100%'] },
-      profile: { durationS: 1, warmup: 2 },
+      // The three "devices" share this machine: one profile at a time, and every choice made before anything
+      // deploys, so no measurement runs next to another profile or next to a model being served.
+      profile: { durationS: 1, warmup: 2, concurrency: 1, beforeDeploy: 'all' },
       deviceTimeoutS: 120,
     });
-    expect(created.status).toBe(201);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id;
-
-    // Kill the controller in the middle of the rollout, then start it again on the same data dir.
-    await waitFor(() => controller.rolloutStore.measurements(id).some((m) => m.outcome !== null), 60_000, 'a first profile result');
-    await controller.close();
-    await startCtl();
-    await waitFor(() => AGENTS.every((a) => controller.registry.get(a.id)?.online), 20_000, 'agents back after the controller restart');
+    // Never more than one profile in flight, checked at every store change the test can see.
+    let maxInFlight = 0;
     const final = await waitFor(() => {
+      maxInFlight = Math.max(maxInFlight, controller.rolloutStore.measurements(id).filter((m) => m.outcome === null).length);
       const s = status(id);
-      return s.state === 'completed' ? s : undefined;
-    }, 240_000, 'the rollout to complete', 250);
+      return s.state === 'completed' || s.state === 'aborted' ? s : undefined;
+    }, 240_000, 'the rollout to complete', 100);
+    const byClass = (cls: string) => final.devices.find((d) => d.deviceClass === cls)?.deviceId;
+    process.stdout.write(`planner: ${final.classes.map((c) => `${byClass(c.deviceClass)} ${c.profiles}/${c.exhaustive} profiles [${c.measurements.map((m) => `${m.candidate} ${m.outcome?.ok ? m.outcome.metrics.fps.toFixed(1) : 'x'} fps`).join(', ')}]`).join('; ')}; choices: ${final.devices.map((d) => `${d.deviceId}=${d.candidate}`).join(', ')}\n`);
+    expect(final.state, final.reason ?? '').toBe('completed');
+    expect(maxInFlight).toBe(1);
 
     expect(final.devices.every((d) => d.state === 'healthy')).toBe(true);
     for (const d of final.devices) {
       expect(d.explanation).toMatch(/synthetic weights, no accuracy/);
       expect(d.explanation).toMatch(/largest input size/);
       expect(d.chosenMetrics!.fps).toBeGreaterThanOrEqual(minFps);
+      // Every larger candidate is listed with the constraint it failed.
+      const chosenSize = Number(d.candidate!.split('-')[1]);
+      expect(d.rejected.map((r) => r.name).sort()).toEqual(SIZES.filter((s) => s > chosenSize).map((s) => `fp32-${s}`).sort());
+      for (const r of d.rejected) expect(r.reasons.join(' ')).toMatch(/fps .* < 15|at least as slow as/);
     }
-    // Planner figures, recorded per class: never more than exhaustive, and under it for the classes that measured.
-    for (const c of final.classes) {
-      expect(c.exhaustive).toBe(6);
-      expect(c.profiles).toBeLessThanOrEqual(Math.floor(Math.log2(6) + 2));
-    }
-    const byClass = (cls: string) => final.devices.find((d) => d.deviceClass === cls)?.deviceId;
-    process.stdout.write(`planner: ${final.classes.map((c) => `${byClass(c.deviceClass)} ${c.profiles}/${c.exhaustive} profiles [${c.measurements.map((m) => `${m.candidate} ${m.outcome?.ok ? m.outcome.metrics.fps.toFixed(1) : 'x'} fps`).join(', ')}]`).join('; ')}; choices: ${final.devices.map((d) => `${d.deviceId}=${d.candidate}`).join(', ')}\n`);
-    // Each class was planned on its own measurements (three classes, three plans); whether the choices differ
-    // depends on how far apart three agents sharing one machine measure, so it is printed above, not asserted.
+    // Devices of different speed get different candidates: the one with an eighth of a core a smaller one than the others.
+    const chosen = Object.fromEntries(final.devices.map((d) => [d.deviceId, Number(d.candidate!.split('-')[1])]));
+    expect(new Set(Object.values(chosen)).size).toBeGreaterThanOrEqual(2);
+    expect(chosen.busy).toBeLessThan(Math.max(chosen.fast, chosen.slow));
+    expect(chosen.busy).toBeLessThanOrEqual(chosen.slow);
+    // Planner figures, recorded per class: at most log2(n)+2 profiles of the n candidates.
     expect(final.classes).toHaveLength(3);
+    for (const c of final.classes) {
+      expect(c.exhaustive).toBe(SIZES.length);
+      expect(c.profiles).toBeLessThanOrEqual(Math.floor(Math.log2(SIZES.length) + 2));
+    }
     // No device was left between states: every transition is in the event log, ending where the device is.
     for (const d of final.devices) {
       const events = controller.rolloutStore.events(id).filter((e) => e.deviceId === d.deviceId);
       expect(events[events.length - 1].to).toBe('healthy');
     }
-    // The served model meets the service level, as the devices themselves report it.
-    // Served FPS: the three "devices" share this machine's cores, so each is checked with the other two agents
-    // paused (SIGSTOP) — the busy loop keeps competing with its device, as on the profiled hardware.
+    // The served model meets the service level, as the devices themselves report it. Three servers on two
+    // cores cannot each hold what each was profiled at alone, so each device is checked with the other two
+    // stopped (SIGSTOP); a throttled device keeps its throttle, as when it was profiled.
     await waitFor(() => status(id).devices.every((d) => d.live?.servingChosen), 30_000, 'devices serving their chosen candidate');
+    const served: Record<string, number> = {};
     for (const a of AGENTS) {
-      const others = AGENTS.filter((o) => o.id !== a.id).map((o) => agents.get(o.id)!.child);
-      for (const o of others) o.kill('SIGSTOP');
+      const others = AGENTS.filter((o) => o.id !== a.id);
+      for (const o of others) freeze(o.id, true);
       try {
-        await new Promise((r) => setTimeout(r, 4000));
-        const fps = await waitFor(() => {
+        await new Promise((r) => setTimeout(r, 3000));
+        served[a.id] = await waitFor(() => {
           const t = controller.live.get(a.id).telemetry;
           return t && Date.now() - t.ts < 2000 && t.fps >= minFps ? t.fps : undefined;
-        }, 10_000, `${a.id} serving at ${minFps} FPS or more`, 200).catch((err: Error) => {
+        }, 60_000, `${a.id} serving at ${minFps} FPS or more`, 200).catch((err: Error) => {
           throw new Error(`${err.message}: last telemetry ${JSON.stringify(controller.live.get(a.id).telemetry)}`);
         });
-        expect(fps).toBeGreaterThanOrEqual(minFps);
       } finally {
-        for (const o of others) o.kill('SIGCONT');
+        for (const o of others) freeze(o.id, false);
       }
     }
+    process.stdout.write(`served FPS (alone): ${Object.entries(served).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}\n`);
+    for (const fps of Object.values(served)) expect(fps).toBeGreaterThanOrEqual(minFps);
   }, 400_000);
 
   it('aborts when the canary fails its health check, and rolls the canary back to its previous model', async () => {

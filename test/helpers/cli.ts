@@ -12,9 +12,10 @@ export interface CliProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
+/** `detached`: the CLI leads its own process group (a test can signal it with its children). */
+export function spawnCli(args: string[], env: Record<string, string> = {}, opts: { detached?: boolean } = {}): CliProcess {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run 'npm run build' first (npm test does)`);
-  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, EDGEFIT_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, EDGEFIT_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

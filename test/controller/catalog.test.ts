@@ -76,7 +76,7 @@ describe('model catalog and ladders', () => {
     // Generated street-like scenes as calibration images: half calibrate, half would measure (not on synthetic weights).
     const calibDir = path.join(dir, 'calib');
     mkdirSync(calibDir);
-    for (let k = 0; k < 8; k++) {
+    for (let k = 0; k < 4; k++) {
       const frame = syntheticFrame(128, 96, k + 1);
       const png = new PNG({ width: frame.width, height: frame.height });
       for (let i = 0; i < frame.width * frame.height; i++) {

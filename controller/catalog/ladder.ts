@@ -276,7 +276,8 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
   const skipped: SkippedRecipe[] = [];
   // Recipes that share leading steps (spatial20, spatial20-int8) build them once.
   const keyOf = (steps: readonly Step[]) => JSON.stringify(steps);
-  const shared = new Set(input.recipes.flatMap((r, i) => r.steps.slice(0, -1).map((_, k) => keyOf(r.steps.slice(0, k + 1))).filter((key) => input.recipes.some((o, j) => j > i && keyOf(o.steps.slice(0, JSON.parse(key).length)) === key))));
+  const uses = new Map<string, number>();
+  for (const r of input.recipes) for (const k of r.steps.keys()) uses.set(keyOf(r.steps.slice(0, k + 1)), (uses.get(keyOf(r.steps.slice(0, k + 1))) ?? 0) + 1);
   const built = new Map<string, Model>();
   try {
     for (const [i, recipe] of input.recipes.entries()) {
@@ -287,7 +288,7 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
           const key = keyOf(recipe.steps.slice(0, k + 1));
           const cached = built.get(key);
           model = cached ?? (await applyStep(model, step, ctx));
-          if (!cached && shared.has(key)) built.set(key, model);
+          if (!cached && (uses.get(key) ?? 0) > 1) built.set(key, model);
         }
       } catch (err) {
         skipped.push({ name: recipe.name, reason: (err as Error).message });

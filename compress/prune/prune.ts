@@ -14,9 +14,10 @@ import { buildGroups, type GroupIndex } from './groups.js';
 import { ACTIVATION_METHODS, groupImportance, type GroupReduction, type ImportanceMethod } from './importance.js';
 import { measureSensitivity, sensitivityPlan, type SensitivityProfile } from './sensitivity-profile.js';
 import { estimateChannelMeans, substituteChannels, substitutionTargets } from './substitute.js';
+import { refitConsumers, type RefitOptions, type RefitReport } from './refit.js';
 import { keptChannels, applyPruning } from './surgery.js';
 
-export const RECOVERIES = ['substitution', 'bias'] as const;
+export const RECOVERIES = ['substitution', 'bias', 'refit'] as const;
 export type Recovery = (typeof RECOVERIES)[number];
 
 export interface PruneOptions {
@@ -32,7 +33,10 @@ export interface PruneOptions {
   seed?: number;
   /** Recover the pruned model without training (needs `calibration` for substitution). */
   reconstruct?: boolean;
+  /** substitution (default), bias compensation, or a sequential least-squares refit that starts from substitution. */
   recovery?: Recovery;
+  /** Cost knobs of the refit recovery (positions, CV grid and folds). */
+  refit?: Omit<RefitOptions, 'onWave'>;
   calibration?: CalibrationSet;
   /** Allocate by measured per-group sensitivity (needs `calibration` and `baseSha256`). */
   sensitivity?: boolean;
@@ -60,7 +64,7 @@ export interface PruneReport {
   flops: { before: number; after: number };
   groups: GroupReport[];
   layers: { name: string; before: number; after: number }[];
-  recovery: { kind: Recovery | 'none'; tensors: number; convs: number; lambdas: number[] };
+  recovery: { kind: Recovery | 'none'; tensors: number; convs: number; lambdas: number[]; refit?: RefitReport };
   allocation: 'uniform' | 'global' | 'sensitivity';
   seconds: { total: number; recovery: number; sensitivity: number };
 }
@@ -79,6 +83,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   if ((o.ratio === undefined) === (o.flopsCut === undefined)) throw new PruneError('give exactly one of ratio and flopsCut');
   // Recovery without images falls back to bias compensation from estimated means.
   const needsImages = (ACTIVATION_METHODS as readonly string[]).includes(o.method) || o.sensitivity;
+  if (o.reconstruct && o.recovery === 'refit' && !o.calibration) throw new PruneError('the refit recovery needs calibration images');
   if (needsImages && !o.calibration) throw new PruneError(`${o.sensitivity ? 'sensitivity allocation' : `importance '${o.method}'`} needs calibration images`);
   const { model: base, dequantized } = floatModel(input);
   const index = buildGroups(buildDependencyGraph(base));
@@ -108,7 +113,8 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   let profile: SensitivityProfile | undefined;
   const ts = performance.now();
   if (o.sensitivity) {
-    const recover = o.reconstruct && (o.recovery ?? 'substitution') === 'substitution';
+    // refit is too slow to run per measured level: sensitivity is measured with substitution
+    const recover = o.reconstruct && o.recovery !== 'bias';
     profile = await measureSensitivity(index, importance, {
       baseSha256: o.baseSha256 ?? 'unknown',
       recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, positions: o.positions ?? 1024, ignore: (o.ignore ?? []).map(String) },
@@ -138,13 +144,16 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   if (o.reconstruct && plan.removed.size > 0) {
     const kind: Recovery = o.calibration ? o.recovery ?? 'substitution' : 'bias';
     let source: Parameters<typeof substituteChannels>[3];
-    if (kind === 'substitution') source = { samples: samples! };
+    if (kind !== 'bias') source = { samples: samples! };
     else if (o.calibration) {
       source = { means: new Map([...samples!].map(([k, v]) => [k, v.activity.meanAbs.map((_, ch) => meanOf(v, ch))])) };
     } else {
       source = { means: await estimateChannelMeans(base, substitutionTargets(index.dep, plan.removed), inputSize(base)) };
     }
     recovery = { kind, ...substituteChannels(index.dep, plan.removed, pruned, source) };
+    if (kind === 'refit') {
+      recovery.refit = await refitConsumers(index.dep, plan.removed, pruned, o.calibration!, { seed: o.seed, ...o.refit, onWave: (d, t) => o.onProgress?.('refit', d, t) });
+    }
   }
   const recoverySeconds = (performance.now() - tr) / 1000;
 

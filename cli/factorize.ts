@@ -1,4 +1,7 @@
-// edgefit factorize MODEL --method spatial|dws|lowrank|grouped --flops-cut F [--calib DIR] [--refit] [--min-channels 64] [--sensitivity] -o OUT [--json]
+// edgefit factorize MODEL --method spatial|dws|lowrank|grouped --flops-cut F [--calib DIR] [--refit] [--weight-svd] [--min-channels 64] [--sensitivity] -o OUT [--json]
+// With --calib, spatial and lowrank SVDs are data-aware (whitened by the
+// layers' input statistics, fitted layer by layer); --weight-svd keeps the
+// plain SVD of the weights.
 import path from 'node:path';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { choiceFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
@@ -19,6 +22,7 @@ const flags = {
   refit: { type: 'boolean' },
   'min-channels': { type: 'string' },
   sensitivity: { type: 'boolean' },
+  'weight-svd': { type: 'boolean' },
   out: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
 } as const;
@@ -35,7 +39,7 @@ function parseCut(value: string | undefined): number {
 function summary(file: string, out: string, r: FactorizeReport): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const lines = [
-    `${file} → ${out}: ${r.method} factorization of ${r.layers.length} convs (${r.allocation} allocation${r.energyLevel !== undefined ? `, energy level ${r.energyLevel.toFixed(4)}` : ''})`,
+    `${file} → ${out}: ${r.method} factorization of ${r.layers.length} convs (${r.dataAware ? `data-aware${r.asymmetric ? ', asymmetric' : ''} SVD` : 'weight SVD'}, ${r.allocation} allocation${r.energyLevel !== undefined ? `, energy level ${r.energyLevel.toFixed(4)}` : ''})`,
     `  GFLOPs ${(r.flopsBefore / 1e9).toFixed(3)} → ${(r.flopsAfter / 1e9).toFixed(3)} (cut ${pct(r.cut)}, target ${pct(r.targetCut)}), weight energy kept ${pct(r.energyKept)}`,
   ];
   for (const l of r.layers) {
@@ -70,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
       method,
       flopsCut,
       minChannels,
+      ...(calibration && !values['weight-svd'] ? { dataAware: { calibration } } : {}),
       ...(values.refit && calibration ? { refit: { calibration } } : {}),
       ...(values.sensitivity && calibration ? { sensitivity: { calibration } } : {}),
     });
@@ -79,6 +84,8 @@ export async function run(argv: string[]): Promise<number> {
       cut: report.cut,
       minChannels,
       allocation: report.allocation,
+      dataAware: report.dataAware,
+      asymmetric: report.asymmetric,
       energyLevel: report.energyLevel,
       energyKept: report.energyKept,
       refit: report.refit,

@@ -4,6 +4,7 @@
 // bisection as the highest level whose total FLOPs fit the budget. Channel
 // ranks are then rounded to multiples of 8 (friendlier to SIMD and GPU
 // kernels) wherever that keeps the total within budget.
+import { allocateBySensitivity } from '../sensitivity.js';
 import type { LayerFactorizer, RankOption } from './layer.js';
 
 export interface LayerChoice {
@@ -89,4 +90,28 @@ export function roundToEight(choices: LayerChoice[], budget: number): LayerChoic
     out[u.i].option = u.down;
   }
   return out;
+}
+
+/**
+ * Allocates ranks by relative error per FLOP saved: each layer's loss at a
+ * rank is 1 − its kept energy (for data-aware energies, its relative output
+ * error on calibration inputs), and the greedy allocator of
+ * compress/sensitivity.ts spends the saving where that loss grows slowest.
+ * Unlike one common energy level, a layer whose spectrum falls off fast gives
+ * more and one that is hard to approximate is left closer to whole.
+ */
+export function allocateByError(layers: readonly LayerFactorizer[], budget: number): Allocation {
+  const floor = minimumFlops(layers);
+  if (floor > budget) throw new AllocationError(`the budget of ${(budget / 1e9).toFixed(3)} GFLOPs for these layers is below their minimum of ${(floor / 1e9).toFixed(3)}`);
+  const ladders = layers.map((l) => [...l.options].sort((a, b) => b.flops - a.flops));
+  const units = layers.map((l, i) => ({ levels: ladders[i].map((o) => ({ saving: l.target.flops - o.flops, loss: 1 - o.energy })) }));
+  const total = layers.reduce((s, l) => s + l.target.flops, 0);
+  const alloc = allocateBySensitivity(units, Math.max(0, total - budget));
+  const choices = roundToEight(
+    layers.map((layer, i) => ({ layer, option: alloc.levels[i] === 0 ? null : ladders[i][alloc.levels[i] - 1] })),
+    budget,
+  );
+  const flops = choices.reduce((s, c) => s + flopsOf(c), 0);
+  const kept = choices.filter((c) => c.option).map((c) => c.option!.energy);
+  return { choices, energyLevel: kept.length ? Math.min(...kept) : 1, flops };
 }

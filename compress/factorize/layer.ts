@@ -9,6 +9,8 @@ export type FactorMethod = (typeof FACTOR_METHODS)[number];
 export interface ConvTarget {
   /** The Conv node's name (unique in the models edgefit handles; used for reporting). */
   name: string;
+  /** The value the conv reads. */
+  input: string;
   /** [cout, cin, k, k], row-major. */
   weight: Float32Array;
   bias?: Float32Array;
@@ -51,12 +53,16 @@ export interface Factorization {
   outputOrder?: number[];
 }
 
-/** One rank of one layer: what it costs and how much of the weight's energy (‖W‖²) it keeps. */
+/**
+ * One rank of one layer: what it costs and how much energy it keeps: of the
+ * weights (‖W‖²), or for a data-aware factorization of the output variance
+ * on calibration inputs.
+ */
 export interface RankOption {
   /** Method-specific: R for spatial/lowrank, per-channel r for dws, G for grouped. */
   rank: number;
   flops: number;
-  /** Fraction of ‖W‖² kept, in [0, 1]. */
+  /** Fraction kept, in [0, 1]. */
   energy: number;
 }
 

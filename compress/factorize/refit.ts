@@ -6,13 +6,14 @@
 // Layers are refit in waves: a wave holds layers none of which feeds another,
 // so one run of the model serves the whole wave.
 import { floatTensor, intAttr, intsAttr, type Graph, type Model } from '../onnx/ir.js';
-import { constValue, producers, topologicalOrder } from '../onnx/graph.js';
+import { constValue, producers } from '../onnx/graph.js';
 import { RidgeStats, RIDGE_GRID } from '../linalg/ridge.js';
 import { type Matrix } from '../linalg/matrix.js';
 import type { CalibrationSet } from '../calibration.js';
 import { forEachActivation, type Float32Tensor4 } from './activations.js';
 import { gatherChannels, patches, samplePositions, type ConvGeometry } from './samples.js';
 import type { RewrittenLayer } from './rewrite.js';
+import { waves } from './waves.js';
 
 export interface RefitOptions {
   /** Output positions sampled per image and layer (at most). */
@@ -49,26 +50,6 @@ interface Target {
   outW: number;
 }
 
-/** Layers in waves: each wave only depends on layers of earlier waves. */
-function waves(g: Graph, layers: readonly RewrittenLayer[]): RewrittenLayer[][] {
-  const owner = new Map(layers.map((l, i) => [l.lastConv, i]));
-  const upstream = new Map<string, Set<number>>();
-  const depth = new Array<number>(layers.length).fill(0);
-  for (const n of topologicalOrder(g)) {
-    const ups = new Set<number>();
-    for (const i of n.inputs) for (const u of upstream.get(i) ?? []) ups.add(u);
-    const mine = owner.get(n);
-    if (mine !== undefined) {
-      depth[mine] = Math.max(0, ...[...ups].map((u) => depth[u] + 1));
-      ups.add(mine);
-    }
-    for (const o of n.outputs) upstream.set(o, ups);
-  }
-  const out: RewrittenLayer[][] = [];
-  layers.forEach((l, i) => (out[depth[i]] ??= []).push(l));
-  return out.filter((w) => w && w.length > 0);
-}
-
 /** Refits every layer's last conv in place in `factorized`; `original` supplies the targets. */
 export async function refitLastConvs(original: Model, factorized: Model, layers: readonly RewrittenLayer[], calibration: CalibrationSet, options: RefitOptions = {}): Promise<LayerRefit[]> {
   if (calibration.inputs.length === 0) throw new Error('refit needs calibration images');
@@ -88,7 +69,7 @@ export async function refitLastConvs(original: Model, factorized: Model, layers:
     });
   });
   const results: LayerRefit[] = [];
-  for (const wave of waves(factorized.graph, layers)) {
+  for (const wave of waves(factorized.graph, layers, (l) => l.lastConv)) {
     const fits = wave.map((l) => new LayerFit(factorized.graph, l, targets.get(l)!));
     await forEachActivation(factorized, calibration, [...new Set(wave.map((l) => l.lastInput))], (image, values) => {
       for (const f of fits) f.add(image, values.get(f.layer.lastInput)!);

@@ -5,11 +5,14 @@
 // filter over x, the left a vertical one over y. The horizontal conv takes the
 // x stride and pads, the vertical one the y stride and pads, so the pair is
 // exact at full rank, stride 2 included.
-import { svd } from '../linalg/svd.js';
-import { balancedFactors } from './svd-split.js';
-import { convFlops, cumulativeEnergy, energyOf, type ConvTarget, type LayerFactorizer, type RankOption } from './layer.js';
+//
+// With patch statistics (data-aware), the SVD is of M whitened by the
+// covariance of the horizontal conv's actual inputs, the C_in·k row patches.
+import { dataAwareFactorization, weightFactorization } from './data-aware.js';
+import type { PatchStatistics } from './input-stats.js';
+import { convFlops, type ConvTarget, type LayerFactorizer, type RankOption } from './layer.js';
 
-export function spatialFactorizer(t: ConvTarget): LayerFactorizer {
+export function spatialFactorizer(t: ConvTarget, stats?: PatchStatistics): LayerFactorizer {
   const { cout, cin, k } = t;
   const rows = cout * k;
   const cols = cin * k;
@@ -21,9 +24,8 @@ export function spatialFactorizer(t: ConvTarget): LayerFactorizer {
       }
     }
   }
-  const s = svd({ rows, cols, data: m });
-  const full = Math.min(rows, cols);
-  const energy = cumulativeEnergy(s.S, energyOf(t.weight), full);
+  const f = stats ? dataAwareFactorization(m, rows, cols, stats) : weightFactorization(m, rows, cols);
+  const { full, energy } = f;
   const [hIn] = t.inHW;
   const [hOut, wOut] = t.outHW;
   const flopsAt = (r: number) => convFlops([hIn, wOut], r, cin, 1, k) + convFlops([hOut, wOut], cout, r, k, 1);
@@ -36,18 +38,23 @@ export function spatialFactorizer(t: ConvTarget): LayerFactorizer {
     exactRank: full,
     channelRank: true,
     build(rank) {
-      const { left, right } = balancedFactors(s, rank);
+      const { left, right, biasShift } = f.factors(rank);
       const horizontal = new Float32Array(rank * cin * k);
       for (let r = 0; r < rank; r++) for (let c = 0; c < cols; c++) horizontal[r * cols + c] = right[c * rank + r];
       const vertical = new Float32Array(cout * rank * k);
       for (let o = 0; o < cout; o++) {
         for (let r = 0; r < rank; r++) for (let y = 0; y < k; y++) vertical[(o * rank + r) * k + y] = left[(o * k + y) * rank + r];
       }
+      let bias = t.bias;
+      if (biasShift) {
+        bias = Float32Array.from({ length: cout }, (_, o) => t.bias?.[o] ?? 0);
+        for (let o = 0; o < cout; o++) for (let y = 0; y < k; y++) bias[o] += biasShift[o * k + y];
+      }
       const [top, leftPad, bottom, rightPad] = t.pads;
       return {
         convs: [
           { dims: [rank, cin, 1, k], weight: horizontal, strides: [1, t.strides[1]], pads: [0, leftPad, 0, rightPad], dilations: [1, 1], group: 1 },
-          { dims: [cout, rank, k, 1], weight: vertical, bias: t.bias, strides: [t.strides[0], 1], pads: [top, 0, bottom, 0], dilations: [1, 1], group: 1 },
+          { dims: [cout, rank, k, 1], weight: vertical, bias, strides: [t.strides[0], 1], pads: [top, 0, bottom, 0], dilations: [1, 1], group: 1 },
         ],
       };
     },

@@ -82,6 +82,7 @@ export function findTargets(model: Model, method: FactorMethod, minChannels: num
     const strides = intsAttr(n, 'strides', [1, 1]);
     targets.push({
       name: describe(n),
+      input: n.inputs[0],
       weight: w.data as Float32Array,
       bias: b ? (b.data as Float32Array) : undefined,
       cout,

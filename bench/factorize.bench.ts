@@ -2,7 +2,9 @@
 // float): method × FLOPs cut × refit → achieved GFLOPs, latency against the
 // unfactorized model measured in the same run (onnxruntime CPU), and held-out
 // fidelity (calibration: coco8 train; held out: coco8 val + bus + zidane).
-// Run: npm run build && node dist/bench/factorize.bench.js [--methods spatial,dws,lowrank,grouped] [--cuts 0.1,0.2,0.3] [--refit both|on|off]
+// spatial and lowrank use data-aware SVDs from the calibration images (as the
+// CLI does with --calib) unless --weight-svd.
+// Run: npm run build && node dist/bench/factorize.bench.js [--methods spatial,dws,lowrank,grouped] [--cuts 0.1,0.2,0.3] [--refit both|on|off] [--weight-svd]
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +17,8 @@ import type { Model } from '../compress/onnx/ir.js';
 import { loadCalibration } from '../compress/calibration.js';
 import { modelCost } from '../compress/cost.js';
 import { measureFidelity, modelDetector } from '../compress/fidelity.js';
-import { factorizeModel, planFactorization } from '../compress/factorize/factorize.js';
+import { factorizeModel, planDataAware, planFactorization } from '../compress/factorize/factorize.js';
+import { hasDataAwareVariant } from '../compress/factorize/input-stats.js';
 import { FACTOR_METHODS, type FactorMethod } from '../compress/factorize/layer.js';
 
 const RUNS = 20;
@@ -71,6 +74,7 @@ interface Row {
   method: FactorMethod;
   cut: number;
   refit: boolean;
+  dataAware: boolean;
   gflops: number;
   achieved: number;
   energy: number;
@@ -80,7 +84,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { methods: { type: 'string' }, cuts: { type: 'string' }, refit: { type: 'string' } } });
+  const { values } = parseArgs({ options: { methods: { type: 'string' }, cuts: { type: 'string' }, refit: { type: 'string' }, 'weight-svd': { type: 'boolean' } } });
   const methods = (values.methods?.split(',') ?? [...FACTOR_METHODS]) as FactorMethod[];
   const bad = methods.find((m) => !FACTOR_METHODS.includes(m));
   if (bad) throw new Error(`unknown method '${bad}'`);
@@ -100,16 +104,20 @@ async function main(): Promise<void> {
   const baseLatencies: number[] = [];
   const rows: Row[] = [];
   for (const method of methods) {
-    const plan = planFactorization(base, method);
+    const dataAware = !values['weight-svd'] && hasDataAwareVariant(method);
+    const planStart = performance.now();
+    const plan = dataAware ? await planDataAware(base, method, calibration) : planFactorization(base, method);
+    const planSeconds = (performance.now() - planStart) / 1000;
     for (const cut of cuts) {
       for (const refit of refits) {
         const t0 = performance.now();
         const { model, report } = await factorizeModel(base, { method, flopsCut: cut, plan, ...(refit ? { refit: { calibration } } : {}) });
-        const seconds = (performance.now() - t0) / 1000;
+        // the plan (SVDs, and for data-aware the calibration statistics) is shared by a method's rows: count it in each
+        const seconds = (performance.now() - t0) / 1000 + planSeconds;
         const { fidelity } = await measureFidelity(model, baseline, heldOut);
         const { ratio: latencyRatio, baseMs } = await measureLatencyRatio(model, base);
         baseLatencies.push(baseMs);
-        const row = { method, cut, refit, gflops: report.flopsAfter / 1e9, achieved: report.cut, energy: report.energyKept, latencyRatio, fidelity, seconds };
+        const row = { method, cut, refit, dataAware, gflops: report.flopsAfter / 1e9, achieved: report.cut, energy: report.energyKept, latencyRatio, fidelity, seconds };
         rows.push(row);
         console.error(`${method} ${cut} refit=${refit}: fidelity ${fidelity.toFixed(3)}, latency ×${latencyRatio.toFixed(2)} (${seconds.toFixed(0)} s)`);
       }
@@ -121,9 +129,9 @@ async function main(): Promise<void> {
     '',
     `Baseline: ${(modelCost(base).flops / 1e9).toFixed(2)} GFLOPs, median latency ${median(baseLatencies).toFixed(1)} ms (onnxruntime CPU; each ratio from ${RUNS} runs of candidate and baseline in alternating rounds). Fidelity: held-out mAP50-95 against the baseline's detections on ${heldOut.length} images (calibration: coco8 train).`,
     '',
-    '| method | target cut | refit | GFLOPs | cut | energy kept | latency ratio | held-out fidelity | build s |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.method} | ${(r.cut * 100).toFixed(0)}% | ${r.refit ? 'yes' : 'no'} | ${r.gflops.toFixed(2)} | ${(r.achieved * 100).toFixed(1)}% | ${(r.energy * 100).toFixed(1)}% | ${r.latencyRatio.toFixed(2)} | ${r.fidelity.toFixed(3)} | ${r.seconds.toFixed(0)} |`),
+    '| method | SVD | target cut | refit | GFLOPs | cut | energy kept | latency ratio | held-out fidelity | build s |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.method} | ${r.dataAware ? 'data-aware' : 'weights'} | ${(r.cut * 100).toFixed(0)}% | ${r.refit ? 'yes' : 'no'} | ${r.gflops.toFixed(2)} | ${(r.achieved * 100).toFixed(1)}% | ${(r.energy * 100).toFixed(1)}% | ${r.latencyRatio.toFixed(2)} | ${r.fidelity.toFixed(3)} | ${r.seconds.toFixed(0)} |`),
     '',
   ];
   const gate = (method: FactorMethod, refit: boolean, min: number) => {

@@ -3,7 +3,10 @@ import { dataAwareFactorization, weightFactorization } from '../../../compress/f
 import { allocateByEnergy, allocateByError } from '../../../compress/factorize/allocate.js';
 import type { PatchStatistics } from '../../../compress/factorize/input-stats.js';
 import type { LayerFactorizer } from '../../../compress/factorize/layer.js';
-import { seeded } from './helpers.js';
+import { factorizeModel, planDataAware, planFactorization } from '../../../compress/factorize/factorize.js';
+import { checkModel } from '../../../compress/onnx/check.js';
+import ort from 'onnxruntime-node';
+import { oneConvModel, outputOf, relativeError, seeded } from './helpers.js';
 
 /** Statistics of inputs x = A·z + μ with z white: covariance A·Aᵀ, strongly anisotropic. */
 function correlatedStats(d: number): PatchStatistics & { A: Float64Array } {
@@ -97,4 +100,34 @@ describe('allocation by error per FLOP', () => {
     const lossOf = (cs: typeof a.choices) => cs.reduce((sum, c) => sum + (1 - (c.option?.energy ?? 1)), 0);
     expect(lossOf(a.choices)).toBeLessThanOrEqual(lossOf(e.choices) + 1e-12);
   });
+});
+
+describe('data-aware factorization of a conv on images', () => {
+  // Smooth, channel-correlated images (as natural images are): input patches far from white.
+  const image = (phase: number) =>
+    Float32Array.from({ length: 3 * 24 * 24 }, (_, i) => {
+      const c = Math.floor(i / 576), y = Math.floor((i % 576) / 24), x = i % 24;
+      return Math.sin(x / 5 + phase) * Math.cos(y / 7 - phase) + 0.2 * c + 0.05 * Math.sin(x * y + c + phase);
+    });
+  const calibration = { files: [], size: 24, inputs: [0, 1, 2].map(image) };
+  const model = oneConvModel({ cin: 3, cout: 16, k: 3, stride: 2, pads: [1, 1, 1, 1], size: 24 });
+  const probe = new ort.Tensor('float32', image(0.5), [1, 3, 24, 24]);
+
+  for (const method of ['spatial', 'lowrank'] as const) {
+    it(`${method}: exact at full rank, and closer to the conv than the weight SVD on inputs like its calibration`, async () => {
+      const aware = await planDataAware(model, method, calibration, 1);
+      const plain = planFactorization(model, method, 1);
+      const name = 'conv';
+      const full = aware.layers[0].exactRank;
+      const want = await outputOf(model, probe);
+      const exact = await factorizeModel(model, { method, flopsCut: 0, ranks: new Map([[name, full]]), plan: aware });
+      expect(checkModel(exact.model).ok).toBe(true);
+      expect(relativeError(await outputOf(exact.model, probe), want)).toBeLessThanOrEqual(1e-5);
+      const rank = method === 'spatial' ? 2 : 3;
+      const a = await factorizeModel(model, { method, flopsCut: 0, ranks: new Map([[name, rank]]), plan: aware });
+      const p = await factorizeModel(model, { method, flopsCut: 0, ranks: new Map([[name, rank]]), plan: plain });
+      expect(a.report.dataAware).toBe(true);
+      expect(relativeError(await outputOf(a.model, probe), want)).toBeLessThan(0.5 * relativeError(await outputOf(p.model, probe), want));
+    });
+  }
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildYolov8 } from '../../../compress/yolo/builder.js';
-import { factorizeModel, planFactorization, type FactorizationPlan } from '../../../compress/factorize/factorize.js';
+import { factorizeModel, planDataAware, planFactorization, type FactorizationPlan } from '../../../compress/factorize/factorize.js';
+import type { CalibrationSet } from '../../../compress/calibration.js';
 import { FACTOR_METHODS, type FactorMethod } from '../../../compress/factorize/layer.js';
 import { checkModel } from '../../../compress/onnx/check.js';
 import { modelCost } from '../../../compress/cost.js';
@@ -43,6 +44,31 @@ describe('whole builder yolov8n', () => {
       const got = await outputOf(out, input);
       expect(got.dims).toEqual([1, 84, 525]);
       expect((got.data as Float32Array).every(Number.isFinite)).toBe(true);
+    });
+  }
+
+  // Calibration images for the data-aware variants: the synthetic pattern, shifted per image.
+  const calibration: CalibrationSet = {
+    files: [],
+    size: 160,
+    inputs: [0, 1, 2].map((k) => Float32Array.from(input.data as Float32Array, (v, i) => (v + 0.1 * k * Math.sin(i / (50 + 7 * k))) % 1)),
+  };
+
+  // lowrank's data-aware path is the same code on k×k patches (C_in·9 features, slow on 256 channels): see data-aware.test.ts
+  for (const method of ['spatial'] as const) {
+    it(`data-aware ${method}, asymmetric, reproduces the outputs at full rank and meets a 20% cut`, async () => {
+      const plan = await planDataAware(model, method, calibration, 1);
+      expect(plan.dataAware).toBe(true);
+      const ranks = new Map(plan.layers.map((l) => [l.target.name, l.exactRank]));
+      const { model: exact, report } = await factorizeModel(model, { method, flopsCut: 0, ranks, plan, dataAware: { calibration, asymmetric: true } });
+      expect(report).toMatchObject({ dataAware: true, asymmetric: true });
+      const [want, got] = [await outputOf(model, input), await outputOf(exact, input)];
+      expect(relativeError(got, want)).toBeLessThanOrEqual(1e-5);
+      const { model: cut, report: r } = await factorizeModel(model, { method, flopsCut: 0.2, plan, dataAware: { calibration } });
+      expect(checkModel(cut).problems).toEqual([]);
+      expect(r.cut).toBeGreaterThanOrEqual(0.2 - 1e-9);
+      expect(r.allocation).toBe('error');
+      expect((await outputOf(cut, input)).dims).toEqual([1, 84, 525]);
     });
   }
 

@@ -15,7 +15,7 @@ import { sparsify } from '../compress/prune/unstructured.js';
 
 export const USAGE =
   'prune MODEL --method l1|l2|fpgm|lamp|random|group_norm|apoz|mean_act (--ratio R | --flops-cut F) [--global] [--reduction mean|sum|max] ' +
-  '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR] [--reconstruct] [--recovery substitution|bias] ' +
+  '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR] [--reconstruct] [--recovery substitution|bias|refit] ' +
   '[--sensitivity] [--cache DIR] [--unstructured] -o OUT [--json]';
 
 function fraction(name: string, value: string | undefined): number | undefined {
@@ -33,6 +33,15 @@ function formatReport(file: string, out: string, r: PruneReport): string {
     'channels per layer:',
     ...r.layers.filter((l) => l.after !== l.before).map((l) => `  ${l.name.padEnd(44)} ${String(l.before).padStart(4)} → ${l.after}`),
   ];
+  const refit = r.recovery.refit;
+  if (refit) {
+    lines.push(`least-squares refit of ${refit.layers.length} convs in ${refit.waves} waves (squared error relative to the original output's variance, on the calibration samples; held out: each fold left out of its own fit):`);
+    for (const l of refit.layers) {
+      const heldOut = Number.isNaN(l.heldOutAfter) ? `strength ${l.lambda} reused` : `held out ${l.heldOutAfter.toFixed(3)}, strength ${l.lambda}`;
+      lines.push(`  ${l.layer.padEnd(44)} ${l.errorBefore.toFixed(3)} → ${l.errorAfter.toFixed(3)}  (${heldOut})`);
+    }
+    for (const s of refit.skipped) lines.push(`  ${s.layer.padEnd(44)} not refit: ${s.reason}`);
+  }
   if (r.groups.some((g) => g.sensitivity)) {
     lines.push('group sensitivity (calibration fidelity with the group alone pruned):');
     for (const g of r.groups) {
@@ -86,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     const method = choiceFlag('prune', 'method', requireFlag('prune', 'method', values.method), METHODS, 'l1');
     const recovery = choiceFlag('prune', 'recovery', values.recovery, RECOVERIES, 'substitution');
     const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model)) : undefined;
-    const stages = new Map<string, string>([['activations', 'calibration activations'], ['sensitivity', 'group sensitivity']]);
+    const stages = new Map<string, string>([['activations', 'calibration activations'], ['sensitivity', 'group sensitivity'], ['refit', 'least-squares refit']]);
     let stage = '';
     const report = await pruneModel(model, {
       method,

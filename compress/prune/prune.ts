@@ -44,6 +44,8 @@ export interface PruneOptions {
   cacheDir?: string;
   /** Sampled positions per image and tensor for the regressions. */
   positions?: number;
+  /** Group importance of this model and method from an earlier call (a sweep over ratios scores once). */
+  importance?: Float64Array[];
   /** Activations of this model on `calibration` from an earlier call (a sweep collects them once). */
   activations?: Map<string, SampledActivations>;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -78,7 +80,7 @@ function floatModel(model: Model): { model: Model; dequantized: boolean } {
   throw new PruneError(`cannot prune a ${format} model: prune an fp32 export (QDQ and dynamic int8 models are dequantized first)`);
 }
 
-export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model: Model; report: PruneReport; plan: Plan; index: GroupIndex; activations?: Map<string, SampledActivations> }> {
+export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model: Model; report: PruneReport; plan: Plan; index: GroupIndex; importance: Float64Array[]; activations?: Map<string, SampledActivations> }> {
   const t0 = performance.now();
   if ((o.ratio === undefined) === (o.flopsCut === undefined)) throw new PruneError('give exactly one of ratio and flopsCut');
   // Recovery without images falls back to bias compensation from estimated means.
@@ -105,7 +107,8 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     });
   }
   const activity = samples && new Map([...samples].map(([k, v]) => [k, v.activity]));
-  const importance = index.groups.map((g) => groupImportance(index, g, { method: o.method, reduction: o.reduction, seed: o.seed, activity }));
+  if (o.importance && o.importance.length !== index.groups.length) throw new PruneError(`importance for ${o.importance.length} groups given, the model has ${index.groups.length}`);
+  const importance = o.importance ?? index.groups.map((g) => groupImportance(index, g, { method: o.method, reduction: o.reduction, seed: o.seed, activity }));
   const roundTo = o.roundTo ?? 8;
   const maxLayerRatio = o.maxLayerRatio ?? 0.9;
 
@@ -171,7 +174,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     allocation: o.sensitivity ? 'sensitivity' : o.global ? 'global' : 'uniform',
     seconds: { total: (performance.now() - t0) / 1000, recovery: recoverySeconds, sensitivity: o.sensitivity ? sensitivitySeconds : 0 },
   };
-  return { model: pruned, report, plan, index, activations: samples };
+  return { model: pruned, report, plan, index, importance, activations: samples };
 }
 
 /** Mean of a channel over the sampled rows of every image. */

@@ -58,8 +58,11 @@ describe.each([['n', 160], ['s', 224]] as const)('pruned yolov8%s (builder, %i p
     it(`${method} at 0.2 / 0.35 / 0.5 loads in onnxruntime with the output shape unchanged and fewer FLOPs`, async () => {
       const dims = await outputDims(model, size);
       let last = Infinity;
+      // importance does not depend on the ratio: score once, prune at every ratio
+      let importance: Float64Array[] | undefined;
       for (const ratio of [0.2, 0.35, 0.5]) {
-        const { model: pruned, report } = await pruneModel(model, { method, ratio, calibration: method === 'apoz' || method === 'mean_act' ? calibration(size) : undefined, positions: 64 });
+        const { model: pruned, report, importance: scored } = await pruneModel(model, { method, ratio, calibration: method === 'apoz' || method === 'mean_act' ? calibration(size) : undefined, positions: 64, importance });
+        importance = scored;
         expect(await outputDims(pruned, size)).toEqual(dims);
         expect(report.flops.after).toBeLessThan(report.flops.before);
         expect(report.flops.after).toBeLessThanOrEqual(last);
@@ -144,6 +147,8 @@ describe('edgefit prune', () => {
 
 describe.skipIf(!haveFixtures)(`fixture yolov8n (float graph of the QDQ export) (${fixturesSkipReason})`, () => {
   const qdq = haveFixtures ? readModelFile(fixture('models', 'yolov8n_int8_qdq.onnx')) : undefined;
+  let dequantized: Model | undefined;
+  const floatGraph = () => (dequantized ??= dequantizeModel(qdq!).model);
   it('a QDQ model is pruned on its dequantized float graph', async () => {
     const { model, report } = await pruneModel(qdq!, { method: 'l1', ratio: 0.2 });
     expect(report.dequantized).toBe(true);
@@ -152,9 +157,11 @@ describe.skipIf(!haveFixtures)(`fixture yolov8n (float graph of the QDQ export) 
 
   for (const method of METHODS) {
     it(`${method} at 0.2 / 0.35 / 0.5 loads with output [1, 84, 8400]`, async () => {
-      const float = dequantizeModel(qdq!).model;
+      const float = floatGraph();
+      let importance: Float64Array[] | undefined;
       for (const ratio of [0.2, 0.35, 0.5]) {
-        const { model } = await pruneModel(float, { method, ratio, calibration: calibration(640, 1), positions: 64 });
+        const { model, importance: scored } = await pruneModel(float, { method, ratio, calibration: calibration(640, 1), positions: 64, importance });
+        importance = scored;
         expect(await outputDims(model, 640)).toEqual([1, 84, 8400]);
       }
     });

@@ -51,13 +51,14 @@ describe('whole builder yolov8n', () => {
   const calibration: CalibrationSet = {
     files: [],
     size: 160,
-    inputs: [0, 1, 2].map((k) => Float32Array.from(input.data as Float32Array, (v, i) => (v + 0.1 * k * Math.sin(i / (50 + 7 * k))) % 1)),
+    inputs: [0, 1].map((k) => Float32Array.from(input.data as Float32Array, (v, i) => (v + 0.1 * k * Math.sin(i / (50 + 7 * k))) % 1)),
   };
 
   // lowrank's data-aware path is the same code on k×k patches (C_in·9 features, slow on 256 channels): see data-aware.test.ts
   for (const method of ['spatial'] as const) {
     it(`data-aware ${method}, asymmetric, reproduces the outputs at full rank and meets a 20% cut`, async () => {
-      const plan = await planDataAware(model, method, calibration, 1);
+      // convs of ≥ 64 channels only: the asymmetric fit runs the model once per wave of layers
+      const plan = await planDataAware(model, method, calibration, 64);
       expect(plan.dataAware).toBe(true);
       const ranks = new Map(plan.layers.map((l) => [l.target.name, l.exactRank]));
       const { model: exact, report } = await factorizeModel(model, { method, flopsCut: 0, ranks, plan, dataAware: { calibration, asymmetric: true } });
@@ -69,7 +70,7 @@ describe('whole builder yolov8n', () => {
       expect(r.cut).toBeGreaterThanOrEqual(0.2 - 1e-9);
       expect(r.allocation).toBe('error');
       expect((await outputOf(cut, input)).dims).toEqual([1, 84, 525]);
-    });
+    }, 120_000);
   }
 
   it('refuses a cut no allocation can reach', async () => {

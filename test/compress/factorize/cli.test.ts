@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../../cli/factorize.js';
@@ -36,6 +37,35 @@ describe('edgefit factorize', () => {
     expect(step.params).toMatchObject({ method: 'dws', flopsCut: 0.15, allocation: 'energy', refit: false });
     expect(Object.keys(step.params.ranks as object)).toHaveLength(report.layers.length);
     expect((await outputOf(model, syntheticImage(160))).dims).toEqual([1, 84, 525]);
+  });
+
+  it('uses data-aware SVDs when given calibration images, and the weight SVD with --weight-svd', async () => {
+    const calib = path.join(dir, 'calib');
+    mkdirSync(calib, { recursive: true });
+    for (const seed of [3, 7]) {
+      const image = new PNG({ width: 96, height: 80 });
+      for (let i = 0; i < 96 * 80; i++) image.data.set([(i * seed) % 256, (i >> 4) % 256, 128 + ((i * 7) % 64), 255], 4 * i);
+      writeFileSync(path.join(calib, `img${seed}.png`), PNG.sync.write(image));
+    }
+    const reportOf = async (extra: string[]) => {
+      const out = path.join(dir, `spatial${extra.length}.onnx`);
+      const write = process.stdout.write;
+      let printed = '';
+      process.stdout.write = ((chunk: string) => ((printed += chunk), true)) as typeof process.stdout.write;
+      try {
+        expect(await run([input, '--method', 'spatial', '--flops-cut', '5%', '--min-channels', '128', '--calib', calib, '-o', out, '--json', ...extra])).toBe(0);
+      } finally {
+        process.stdout.write = write;
+      }
+      const model = readModelFile(out);
+      expect(checkModel(model).ok).toBe(true);
+      return { report: JSON.parse(printed) as { dataAware: boolean; allocation: string }, params: readLineage(model)!.steps.at(-1)!.params };
+    };
+    const aware = await reportOf([]);
+    expect(aware.report).toMatchObject({ dataAware: true, allocation: 'error' });
+    expect(aware.params).toMatchObject({ dataAware: true, calibration: ['img3.png', 'img7.png'] });
+    const plain = await reportOf(['--weight-svd']);
+    expect(plain.report).toMatchObject({ dataAware: false, allocation: 'energy' });
   });
 
   it('rejects bad flags with a usage error', async () => {

@@ -96,7 +96,7 @@ export interface FactorizedLayer {
   name: string;
   rank: number;
   exactRank: number;
-  /** Fraction of ‖W‖² the factorization keeps (before any refit). */
+  /** Fraction of ‖W‖² the factorization keeps, or of the output variance on calibration inputs for data-aware plans (before any refit). */
   energy: number;
   flopsBefore: number;
   flopsAfter: number;
@@ -119,7 +119,7 @@ export interface FactorizeReport {
   asymmetric: boolean;
   /** Per-layer losses measured for --sensitivity. */
   sensitivity?: LayerSensitivity[];
-  /** ‖W‖²-weighted energy kept over the factorized layers. */
+  /** ‖W‖²-weighted mean of the layers' `energy`. */
   energyKept: number;
   layers: FactorizedLayer[];
   skipped: SkippedConv[];

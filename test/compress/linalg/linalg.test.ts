@@ -127,7 +127,7 @@ describe('linear algebra', () => {
   });
 
   it('factors A = L·Lᵀ and solves through both triangles at sizes off the block grid', () => {
-    for (const n of [1, 5, 9, 23]) {
+    for (const n of [1, 2, 5, 8, 9, 23, 24]) {
       const b = random(n + 4, n, n);
       const a = matmulTN(b, b);
       for (let i = 0; i < n; i++) a.data[i * n + i] += 0.1;

@@ -37,7 +37,7 @@ function formatReport(file: string, out: string, r: PruneReport): string {
   if (refit) {
     lines.push(`least-squares refit of ${refit.layers.length} convs in ${refit.waves} waves (squared error relative to the original output's variance, on the calibration samples; held out: each fold left out of its own fit):`);
     for (const l of refit.layers) {
-      const heldOut = Number.isNaN(l.heldOutAfter) ? `strength ${l.lambda} reused` : `held out ${l.heldOutAfter.toFixed(3)}, strength ${l.lambda}`;
+      const heldOut = Number.isNaN(l.heldOutAfter) ? `strength ${l.lambda} reused` : `held out ${l.heldOutAfter.toFixed(3)}, strength ${l.lambda}${l.kept ? ': no better held out, weights kept' : ''}`;
       lines.push(`  ${l.layer.padEnd(44)} ${l.errorBefore.toFixed(3)} → ${l.errorAfter.toFixed(3)}  (${heldOut})`);
     }
     for (const s of refit.skipped) lines.push(`  ${s.layer.padEnd(44)} not refit: ${s.reason}`);

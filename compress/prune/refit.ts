@@ -61,6 +61,8 @@ export interface LayerRefit {
   errorBefore: number;
   errorAfter: number;
   heldOutAfter: number;
+  /** The held-out error was no better than the starting weights' error: those were kept. */
+  kept: boolean;
 }
 
 export interface RefitReport {
@@ -228,6 +230,10 @@ class ConvFit {
     const fit = grid.length > 1 ? this.stats.fitCV(grid, prior, { search: 'unimodal' }) : { ...this.stats.fit(grid[0], prior), lambda: grid[0], cvError: [] };
     for (let i = 0; i < images; i++) after += this.stats.groupError(i, fit.P, fit.q);
     const heldOut = fit.cvError.length ? fit.cvError[grid.indexOf(fit.lambda)] : NaN;
+    const spread = centredEnergy(this.targets, m);
+    const base = { layer: this.job.label, lambda: fit.lambda, samples: this.positions.reduce((s, p) => s + p.length, 0), features: d, errorBefore: before / spread, heldOutAfter: heldOut / spread };
+    // a refit that does no better on left-out images than the weights it started from only memorises
+    if (heldOut >= before) return { ...base, errorAfter: before / spread, kept: true };
     for (let o = 0; o < m; o++) {
       for (let f = 0; f < d; f++) this.weight[o * d + f] = fit.P.data[f * m + o];
       this.bias[o] = fit.q[o];
@@ -237,16 +243,7 @@ class ConvFit {
     const bName = n.inputs[2] || uniqueName(this.graph, `${n.inputs[1]}_bias`);
     this.graph.initializers.set(bName, floatTensor(bName, [m], this.bias));
     n.inputs[2] = bName;
-    const spread = centredEnergy(this.targets, m);
-    return {
-      layer: this.job.label,
-      lambda: fit.lambda,
-      samples: this.positions.reduce((s, p) => s + p.length, 0),
-      features: d,
-      errorBefore: before / spread,
-      errorAfter: after / spread,
-      heldOutAfter: heldOut / spread,
-    };
+    return { ...base, errorAfter: after / spread, kept: false };
   }
 }
 

@@ -11,7 +11,7 @@ import { RidgeStats, RIDGE_GRID } from '../linalg/ridge.js';
 import { type Matrix } from '../linalg/matrix.js';
 import type { CalibrationSet } from '../calibration.js';
 import { forEachActivation, type Float32Tensor4 } from './activations.js';
-import { gatherChannels, patches, samplePositions, type ConvGeometry } from './samples.js';
+import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from './samples.js';
 import type { RewrittenLayer } from './rewrite.js';
 import { waves } from './waves.js';
 
@@ -160,23 +160,4 @@ class LayerFit {
     this.graph.initializers.set(name, floatTensor(name, [this.bias.length], this.bias));
     n.inputs = [n.inputs[0], n.inputs[1], name];
   }
-}
-
-/** Σ‖y − ȳ‖² over all images' rows of width m. */
-function centredEnergy(ys: readonly Float32Array[], m: number): number {
-  const sum = new Float64Array(m);
-  let sq = 0, n = 0;
-  for (const y of ys) {
-    for (let r = 0; r < y.length / m; r++) {
-      for (let j = 0; j < m; j++) {
-        const v = y[r * m + j];
-        sum[j] += v;
-        sq += v * v;
-      }
-      n++;
-    }
-  }
-  let mean = 0;
-  for (const s of sum) mean += (s * s) / Math.max(n, 1);
-  return Math.max(sq - mean, 1e-30);
 }

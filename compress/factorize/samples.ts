@@ -66,3 +66,22 @@ export function gatherChannels(y: Float32Tensor4, channels: readonly number[], p
   });
   return out;
 }
+
+/** Σ‖y − ȳ‖² over all images' rows of width m. */
+export function centredEnergy(ys: readonly Float32Array[], m: number): number {
+  const sum = new Float64Array(m);
+  let sq = 0, n = 0;
+  for (const y of ys) {
+    for (let r = 0; r < y.length / m; r++) {
+      for (let j = 0; j < m; j++) {
+        const v = y[r * m + j];
+        sum[j] += v;
+        sq += v * v;
+      }
+      n++;
+    }
+  }
+  let mean = 0;
+  for (const s of sum) mean += (s * s) / Math.max(n, 1);
+  return Math.max(sq - mean, 1e-30);
+}

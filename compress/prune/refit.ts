@@ -15,7 +15,7 @@ import { RidgeStats } from '../linalg/ridge.js';
 import type { Matrix } from '../linalg/matrix.js';
 import type { CalibrationSet } from '../calibration.js';
 import { forEachActivation } from '../factorize/activations.js';
-import { gatherChannels, patches, samplePositions, type ConvGeometry } from '../factorize/samples.js';
+import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from '../factorize/samples.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
 import { keptChannels } from './surgery.js';
 
@@ -251,23 +251,4 @@ function median(xs: readonly number[]): number | undefined {
   if (!xs.length) return undefined;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
-}
-
-/** Σ‖y − ȳ‖² over all images' rows of width m. */
-function centredEnergy(ys: readonly Float32Array[], m: number): number {
-  const sum = new Float64Array(m);
-  let sq = 0, n = 0;
-  for (const y of ys) {
-    for (let r = 0; r < y.length / m; r++) {
-      for (let j = 0; j < m; j++) {
-        const v = y[r * m + j];
-        sum[j] += v;
-        sq += v * v;
-      }
-      n++;
-    }
-  }
-  let mean = 0;
-  for (const s of sum) mean += (s * s) / Math.max(n, 1);
-  return Math.max(sq - mean, 1e-30);
 }

@@ -1,4 +1,4 @@
-import type { Inventory } from '../../../protocol/messages.js';
+import type { Device } from '../../registry.js';
 import type { DeviceHistory, LiveDevice } from '../../live/wire.js';
 import { api } from './api.js';
 import { loadCandidates, type CandidateData } from './candidates.js';
@@ -7,17 +7,8 @@ import { h, setText } from './dom.js';
 import { ago, bytes, clip, dateTime, labels, mb, num } from './format.js';
 import type { FleetStore } from './store.js';
 
-/** What GET /api/devices/:id answers (the registry row). */
-interface DeviceInfo {
-  id: string;
-  createdAt: number;
-  firstSeen: number | null;
-  lastSeen: number | null;
-  online: boolean;
-  inventory: Inventory | null;
-  deviceClass: string | null;
-  labels: Record<string, string>;
-}
+/** What GET /api/devices/:id answers: the registry row. */
+type DeviceInfo = Omit<Device, 'heartbeat'>;
 
 const HISTORY_WINDOW_MS = 30 * 60_000;
 

@@ -31,6 +31,25 @@ export interface ServiceLevel {
   maxTempC?: number;
 }
 
+/**
+ * Serving adds work a profile does not time (frame capture, telemetry, the
+ * agent's own loop) and measurements vary: a candidate chosen right at the
+ * boundary would miss the level once deployed. Choices are therefore made
+ * against the level tightened by a headroom: minFps raised and maxP95Ms
+ * lowered by that percentage.
+ */
+export const DEFAULT_HEADROOM_PCT = 10;
+
+export function withHeadroom(slo: ServiceLevel, headroomPct = DEFAULT_HEADROOM_PCT): ServiceLevel {
+  const k = 1 + headroomPct / 100;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    ...slo,
+    ...(slo.minFps !== undefined ? { minFps: round(slo.minFps * k) } : {}),
+    ...(slo.maxP95Ms !== undefined ? { maxP95Ms: round(slo.maxP95Ms / k) } : {}),
+  };
+}
+
 /** What a profile measured (end to end, on the device) or what the planner predicts. */
 export interface Metrics {
   fps: number;

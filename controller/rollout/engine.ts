@@ -7,7 +7,7 @@ import type { Desired, ProfileReport } from '../../protocol/messages.js';
 import type { Catalog, Candidate } from '../catalog/catalog.js';
 import type { DesiredRequest, JobRequest } from '../fleet-link.js';
 import { planStep, type Outcome } from '../planner.js';
-import { choose, rankByObjective, type Metrics } from '../policy.js';
+import { DEFAULT_HEADROOM_PCT, choose, rankByObjective, withHeadroom, type Metrics } from '../policy.js';
 import type { LiveStateStore, StoredProfile } from '../profiles.js';
 import type { Device, Registry } from '../registry.js';
 import { stageSizes, validateSpec, SpecError, type RolloutSpec } from './spec.js';
@@ -237,7 +237,8 @@ export class RolloutEngine {
     const ladder = this.ladderOf(rollout.spec);
     const waiting = active.filter((d) => d.state === 'pending' || d.state === 'profiling');
     const classes = new Set(waiting.map((d) => d.deviceClass).filter((c): c is string => c !== null));
-    const slo = rollout.spec.slo;
+    const headroom = rollout.spec.slo.headroomPct ?? DEFAULT_HEADROOM_PCT;
+    const slo = withHeadroom(rollout.spec.slo, headroom);
     const limit = rollout.spec.profile.concurrency ?? Infinity;
     let inFlight = store.measurements(rollout.id).filter((m) => m.outcome === null).length;
     for (const deviceClass of classes) {
@@ -272,7 +273,7 @@ export class RolloutEngine {
         continue;
       }
       const choice = choose(ladder, step.evidence, slo);
-      const note = `${choice.explanation} Planner: ${step.profiles} profile(s) for this class against ${step.exhaustive} for exhaustive profiling.`;
+      const note = `${choice.explanation} Bounds include ${headroom}% headroom for serving overhead. Planner: ${step.profiles} profile(s) for this class against ${step.exhaustive} for exhaustive profiling.`;
       const full = { ...choice, explanation: note, profiles: step.profiles, exhaustive: step.exhaustive };
       for (const d of members) {
         if (choice.candidateId === null) store.transition(rollout.id, d.deviceId, 'failed', { choice: full, error: choice.explanation, attempts: rollout.spec.retries });

@@ -15,6 +15,8 @@ export const ServiceLevelSpec = z
     maxTempC: z.number().positive().max(150).optional(),
     /** How long a candidate must hold the level while profiled (seconds). */
     sustainedS: z.number().positive().max(3600).optional(),
+    /** Margin a profiled candidate must keep beyond minFps and maxP95Ms (percent, default 10). */
+    headroomPct: z.number().min(0).max(100).optional(),
   })
   .strict()
   .refine((s) => s.minFps !== undefined || s.maxP95Ms !== undefined || s.maxMemoryMb !== undefined || s.maxTempC !== undefined, 'give at least one bound: minFps, maxP95Ms, maxMemoryMb or maxTempC');

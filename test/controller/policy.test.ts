@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { choose, rankByObjective, sloExcess, sloViolations, type Evidence, type LadderCandidate } from '../../controller/policy.js';
+import { choose, rankByObjective, sloExcess, sloViolations, withHeadroom, type Evidence, type LadderCandidate } from '../../controller/policy.js';
 
 const c = (id: string, family: string, imgsz: number, accuracy: number | null): LadderCandidate => ({
   id,
@@ -53,5 +53,13 @@ describe('policy', () => {
     const choice = choose(ladder, new Map([['a', { basis: 'predicted', metrics: m(100) }]]), { minFps: 15 });
     expect(choice.candidateId).toBeNull();
     expect(choice.explanation).toMatch(/no candidate meets the service level/);
+  });
+});
+
+describe('headroom', () => {
+  it('tightens only the speed bounds, by the given percentage', () => {
+    expect(withHeadroom({ minFps: 15, maxP95Ms: 110, maxMemoryMb: 512, maxTempC: 80 }, 10)).toEqual({ minFps: 16.5, maxP95Ms: 100, maxMemoryMb: 512, maxTempC: 80 });
+    expect(withHeadroom({ maxMemoryMb: 512 })).toEqual({ maxMemoryMb: 512 });
+    expect(withHeadroom({ minFps: 10 }, 0)).toEqual({ minFps: 10 });
   });
 });

@@ -47,22 +47,22 @@ describe('serving the desired model on a real agent', () => {
     expect(states).toEqual(['downloading', 'verifying', 'activating', 'health-check', 'healthy']);
     expect(fleet.controller.live.get('cam-1').reported!.activeModel).toMatchObject({ sha256: model.sha256, candidateId: 'n160', generation: 1 });
 
-    // Served, profiled (serving pauses), served, profiled, served: alternating spreads drift over both
-    // sides, both sides measure windows of about 4 s, and each keeps its best block, since other load
-    // on the device only ever costs FPS.
-    const served = [await servedFps(4)];
-    const profiled: number[] = [];
-    for (const round of [1, 2]) {
+    // Each profile (serving pauses while it runs) is paired with the served block right after it: the
+    // two are minutes' neighbours on the same machine state, which on a shared VM moves by half between
+    // minutes (one run read 140 then 220 FPS on both sides). The median pair decides. The first served
+    // block only settles the server in.
+    await servedFps(4);
+    const pairs: Array<{ profiled: number; served: number }> = [];
+    for (const round of [1, 2, 3]) {
       const jobId = `serve-fps-${round}`;
       await fleet.controller.sendJob('cam-1', { jobId, kind: 'profile', artifact: model, options: { runs: 1000, durationS: 4, warmup: 5, threads: THREADS } });
       const result = await waitFor(() => fleet.controller.profiles.get(jobId), 60_000, 'the profile result');
       expect(result.ok, result.error ?? '').toBe(true);
       expect(result.profile!.environment.servingPaused).toBe(true);
-      profiled.push(result.profile!.endToEndFps);
-      served.push(await servedFps(4));
+      pairs.push({ profiled: result.profile!.endToEndFps, served: await servedFps(4) });
     }
-    const best = { served: Math.max(...served), profiled: Math.max(...profiled) };
-    expect(Math.abs(best.served - best.profiled) / best.profiled, `served ${served.join(', ')} FPS; profiled ${profiled.join(', ')} FPS end to end`).toBeLessThan(0.15);
+    const gap = median(pairs.map((p) => Math.abs(p.served - p.profiled) / p.profiled));
+    expect(gap, `profiled → served FPS: ${pairs.map((p) => `${p.profiled} → ${p.served}`).join(', ')}`).toBeLessThan(0.15);
 
     const device = await fleet.api<{ telemetry: Telemetry; reported: Reported }>('/api/devices/cam-1');
     expect(device.body.telemetry.modelSha256).toBe(model.sha256);

@@ -47,7 +47,8 @@ describe('dequantizeTensor', () => {
 });
 
 describe.skipIf(!haveFixtures)(`dequantize fixtures (${fixturesSkipReason})`, () => {
-  const bus = readFileSync(fixture('images', 'bus.jpg'));
+  // Read in the tests, not at collection: a clone without the fixtures collects this suite too.
+  const bus = () => readFileSync(fixture('images', 'bus.jpg'));
 
   for (const [file, convs] of [['yolov8n_int8_qdq.onnx', 64], ['yolov8n_int8_dynamic.onnx', 64], ['yolo11n_int8_dynamic_320.onnx', 88]] as const) {
     it(`${file} → float graph that detects what the int8 model detects on bus.jpg`, async () => {
@@ -61,7 +62,7 @@ describe.skipIf(!haveFixtures)(`dequantize fixtures (${fixturesSkipReason})`, ()
       if (file === 'yolov8n_int8_qdq.onnx') expect(report.nodesAfter).toBe(234);
       // Same objects found on bus.jpg: equal per-class counts, and every confident int8
       // detection has a float twin of the same class in nearly the same place.
-      const [dq, df] = [await detectBus(quantized, bus), await detectBus(model, bus)];
+      const [dq, df] = [await detectBus(quantized, bus()), await detectBus(model, bus())];
       expect(counts(df)).toEqual(counts(dq));
       expect(dq.length).toBeGreaterThanOrEqual(4);
       for (const d of dq.filter((x) => x.score >= 0.5)) {

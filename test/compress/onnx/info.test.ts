@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readModelFile } from '../../../compress/onnx/read.js';
@@ -52,7 +52,9 @@ describe('model info', () => {
   });
 
   it('answers a non-ONNX file with a clear error and status 1', async () => {
-    const r = await capture([fixture('PROVENANCE.md')]);
+    const text = path.join(mkdtempSync(path.join(tmpdir(), 'edgefit-info-')), 'notes.onnx');
+    writeFileSync(text, '# not a model\njust some text\n');
+    const r = await capture([text]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/not an ONNX model|truncated/);
   });

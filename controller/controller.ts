@@ -81,6 +81,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const catalog = new Catalog(db, artifacts);
   const ladders = new LadderJobs(catalog, path.join(dataDir, 'ladder-work'), log.child({ component: 'ladder' }));
   const rolloutStore = new RolloutStore(db);
+  // One pair of closures for the rollout engine and for callers of the Controller object.
+  const sendJob: Controller['sendJob'] = (deviceId, job) => link.sendJob(deviceId, job);
+  const setDesired: Controller['setDesired'] = (deviceId, d) => link.setDesired(deviceId, d);
   const rollouts = new RolloutEngine({
     store: rolloutStore,
     catalog,
@@ -88,8 +91,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     live,
     desired,
     profiles,
-    sendJob: (deviceId, job) => link.sendJob(deviceId, job),
-    setDesired: (deviceId, d) => link.setDesired(deviceId, d),
+    sendJob,
+    setDesired,
     log: log.child({ component: 'rollout' }),
   });
   rollouts.start();
@@ -98,7 +101,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;
-  const httpUrl = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
+  // A wildcard listen address is reached on loopback from this machine.
+  const reachableHost = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+  const httpUrl = `http://${reachableHost}:${port}`;
   log.info({ http: httpUrl, broker: brokerUrl, data: dataDir, artifactKey: signingKey.fingerprint }, 'controller ready');
 
   return {
@@ -107,14 +112,14 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     signingKey,
     profiles,
     live,
-    sendJob: (deviceId, job) => link.sendJob(deviceId, job),
-    setDesired: (deviceId, desired) => link.setDesired(deviceId, desired),
+    sendJob,
+    setDesired,
     catalog,
     ladders,
     rollouts,
     rolloutStore,
     httpUrl,
-    brokerUrl: broker ? `mqtt://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${broker.port}` : brokerUrl,
+    brokerUrl: broker ? `mqtt://${reachableHost}:${broker.port}` : brokerUrl,
     adminToken,
     async close() {
       await rollouts.close();

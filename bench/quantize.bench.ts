@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   for (const c of candidates) c.session = await ort.InferenceSession.create(writeModel(c.model), { graphOptimizationLevel: 'all' });
   const feeds = new Map<number, ort.Tensor>();
   for (const size of new Set(candidates.map((c) => c.size))) {
-    feeds.set(size, new ort.Tensor('float32', (await loadCalibration(path.join(fixturesDir, 'images'), size, 1)).inputs[0], [1, 3, size, size]));
+    feeds.set(size, new ort.Tensor('float32', (await loadCalibration(path.join(fixturesDir, 'images'), size, { maxImages: 1 })).inputs[0], [1, 3, size, size]));
   }
   const inputName = float.graph.inputs[0].name;
   for (let round = 0; round < WARMUP + ROUNDS; round++) {

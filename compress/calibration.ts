@@ -1,3 +1,4 @@
+import { renderView, viewsOf } from './augment.js';
 import { loadDataset } from './detect/dataset.js';
 import { readImage } from './detect/image.js';
 import { Letterboxer } from './detect/letterbox.js';
@@ -10,9 +11,40 @@ import type { Model } from './onnx/ir.js';
  */
 export interface CalibrationSet {
   files: string[];
-  /** One NCHW float32 [1,3,size,size] tensor per file. */
+  /** NCHW float32 [1,3,size,size] tensors: one per file, or several views of each. */
   inputs: Float32Array[];
   size: number;
+  /**
+   * The file each input comes from (absent: one input per file). Fits use it
+   * as their cross-validation fold, so views of one image never sit on both
+   * sides of a split.
+   */
+  sources?: number[];
+}
+
+/** The cross-validation fold of input `i`: its source image. */
+export function calibrationFold(set: CalibrationSet, i: number): number {
+  return set.sources?.[i] ?? i;
+}
+
+export interface CalibrationOptions {
+  maxImages?: number;
+  /**
+   * Inputs per image: the image as inference sees it, then random views
+   * (compress/augment.ts). Few images give fits too few rows and show too few
+   * object sizes; views add both without leaving the training distribution.
+   */
+  viewsPerImage?: number;
+  /** Without viewsPerImage: add views until there are this many inputs (at most MAX_VIEWS per image). */
+  minInputs?: number;
+  seed?: number;
+}
+
+export const MAX_VIEWS = 8;
+
+/** Views per image that bring `images` images to at least `minInputs` inputs. */
+export function viewsToFill(images: number, minInputs: number): number {
+  return Math.max(1, Math.min(MAX_VIEWS, Math.ceil(minInputs / Math.max(1, images))));
 }
 
 export class CalibrationError extends Error {
@@ -36,18 +68,23 @@ export function modelInputSize(model: Model): number {
  * dataset folder) at the given input size. An empty folder or one with no
  * decodable image is an error naming the folder, never an empty set.
  */
-export async function loadCalibration(dir: string, size: number, maxImages = 32): Promise<CalibrationSet> {
+export async function loadCalibration(dir: string, size: number, options: CalibrationOptions = {}): Promise<CalibrationSet> {
+  const { maxImages = 32, seed = 1 } = options;
   const dataset = await loadDataset(dir).catch((err: Error) => {
     throw new CalibrationError(`calibration folder: ${err.message}`);
   });
   const files = dataset.items.map((i) => i.imagePath).slice(0, maxImages);
   const letterboxer = new Letterboxer(size, size);
   const inputs: Float32Array[] = [];
-  for (const file of files) {
+  const sources: number[] = [];
+  const views = viewsOf(files.length, options.viewsPerImage ?? viewsToFill(files.length, options.minInputs ?? 1), seed);
+  for (const [f, file] of files.entries()) {
     const image = await readImage(file).catch((err: Error) => {
       throw new CalibrationError(`calibration image ${file}: ${err.message}`);
     });
-    inputs.push(Float32Array.from(letterboxer.run(image).tensor));
+    // the first view is the exact letterbox inference uses
+    views[f].forEach((view, v) => inputs.push(v === 0 ? Float32Array.from(letterboxer.run(image).tensor) : renderView(image, size, view)));
+    sources.push(...views[f].map(() => f));
   }
-  return { files, inputs, size };
+  return { files, inputs, size, sources };
 }

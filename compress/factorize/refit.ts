@@ -9,7 +9,7 @@ import { floatTensor, intAttr, intsAttr, type Graph, type Model } from '../onnx/
 import { constValue, producers } from '../onnx/graph.js';
 import { RidgeStats, RIDGE_GRID } from '../linalg/ridge.js';
 import { type Matrix } from '../linalg/matrix.js';
-import type { CalibrationSet } from '../calibration.js';
+import { calibrationFold, type CalibrationSet } from '../calibration.js';
 import { forEachActivation, type Float32Tensor4 } from './activations.js';
 import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from './samples.js';
 import type { RewrittenLayer } from './rewrite.js';
@@ -72,7 +72,7 @@ export async function refitLastConvs(original: Model, factorized: Model, layers:
   for (const wave of waves(factorized.graph, layers, (l) => l.lastConv)) {
     const fits = wave.map((l) => new LayerFit(factorized.graph, l, targets.get(l)!));
     await forEachActivation(factorized, calibration, [...new Set(wave.map((l) => l.lastInput))], (image, values) => {
-      for (const f of fits) f.add(image, values.get(f.layer.lastInput)!);
+      for (const f of fits) f.add(image, calibrationFold(calibration, image), values.get(f.layer.lastInput)!);
     });
     for (const f of fits) results.push(f.solve(grid));
   }
@@ -110,7 +110,7 @@ class LayerFit {
     this.stats = Array.from({ length: this.groups }, () => new RidgeStats(cig * kh * kw, this.cog));
   }
 
-  add(image: number, x: Float32Tensor4): void {
+  add(image: number, fold: number, x: Float32Tensor4): void {
     const positions = this.target.positions[image];
     const y = this.target.y[image];
     const m = this.cog;
@@ -119,7 +119,7 @@ class LayerFit {
       const xs = patches(x, g * this.cig, this.cig, positions, this.geo);
       const ys = this.groups === 1 ? y : new Float32Array(positions.length * m);
       if (this.groups > 1) for (let s = 0; s < positions.length; s++) ys.set(y.subarray(s * cout + g * m, s * cout + (g + 1) * m), s * m);
-      st.add(image, xs, ys, positions.length);
+      st.add(fold, xs, ys, positions.length);
     });
   }
 

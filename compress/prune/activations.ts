@@ -9,8 +9,10 @@ import type { ChannelActivity } from './importance.js';
 
 export interface SampledActivations {
   channels: number;
-  /** Per image: rows of `channels` values, one row per sampled position. */
+  /** Per input: rows of `channels` values, one row per sampled position. */
   rows: Float32Array[];
+  /** Per input: its cross-validation fold (the source image). */
+  folds: number[];
   activity: ChannelActivity;
 }
 
@@ -18,6 +20,8 @@ export interface CollectOptions {
   /** Sampled positions per image and tensor (all of them when the map is smaller). */
   positions?: number;
   seed?: number;
+  /** Fold of every input (default: each its own). */
+  folds?: readonly number[];
   onImage?: (done: number, total: number) => void;
 }
 
@@ -54,7 +58,7 @@ export async function collectActivations(model: Model, inputs: readonly Float32A
         const hw = x.length / c;
         let entry = out.get(name);
         if (!entry) {
-          entry = { channels: c, rows: [], activity: { meanAbs: new Float64Array(c), positive: new Float64Array(c) } };
+          entry = { channels: c, rows: [], folds: [], activity: { meanAbs: new Float64Array(c), positive: new Float64Array(c) } };
           out.set(name, entry);
         }
         for (let ch = 0; ch < c; ch++) {
@@ -75,6 +79,7 @@ export async function collectActivations(model: Model, inputs: readonly Float32A
           for (let r = 0; r < picks.length; r++) rows[r * c + ch] = x[base + picks[r]];
         }
         entry.rows.push(rows);
+        entry.folds.push(options.folds?.[img] ?? img);
       });
       options.onImage?.(img + 1, inputs.length);
     }

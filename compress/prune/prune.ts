@@ -2,7 +2,7 @@
 // surgery → recovery, with a report of what changed. Quantized models are
 // pruned on their float graph (dequantized first, and the report says so).
 import { modelCost } from '../cost.js';
-import type { CalibrationSet } from '../calibration.js';
+import { calibrationFold, type CalibrationSet } from '../calibration.js';
 import { dequantizeModel } from '../onnx/dequantize.js';
 import { weightFormat } from '../onnx/info.js';
 import type { Model } from '../onnx/ir.js';
@@ -12,7 +12,7 @@ import { collectActivations, type SampledActivations } from './activations.js';
 import { buildDependencyGraph } from './dependency.js';
 import { buildGroups, type GroupIndex } from './groups.js';
 import { ACTIVATION_METHODS, groupImportance, type GroupReduction, type ImportanceMethod } from './importance.js';
-import { measureSensitivity, sensitivityPlan, type SensitivityProfile } from './sensitivity-profile.js';
+import { measureSensitivity, sensitivityPlan, type GroupSensitivity, type SensitivityProfile } from './sensitivity-profile.js';
 import { estimateChannelMeans, substituteChannels, substitutionTargets } from './substitute.js';
 import { refitConsumers, type RefitOptions, type RefitReport } from './refit.js';
 import { keptChannels, applyPruning } from './surgery.js';
@@ -42,7 +42,7 @@ export interface PruneOptions {
   sensitivity?: boolean;
   baseSha256?: string;
   cacheDir?: string;
-  /** Sampled positions per image and tensor for the regressions. */
+  /** Sampled positions per calibration input and tensor for the regressions (default: 1024 per source image, shared by its views). */
   positions?: number;
   /** Group importance of this model and method from an earlier call (a sweep over ratios scores once). */
   importance?: Float64Array[];
@@ -55,8 +55,8 @@ export interface GroupReport {
   name: string;
   channels: number;
   removed: number;
-  /** Calibration fidelity with this group alone pruned, per removal count (with --sensitivity). */
-  sensitivity?: { removed: number; fidelity: number }[];
+  /** Agreement with the base model on the calibration inputs with this group alone pruned, per removal count (with --sensitivity). */
+  sensitivity?: GroupSensitivity['levels'];
 }
 
 export interface PruneReport {
@@ -94,6 +94,8 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     if (o.ignore?.some((re) => g.producers.some((p) => re.test(p.node.name)))) frozen.add(k);
   });
 
+  const views = o.calibration?.sources ? o.calibration.inputs.length / new Set(o.calibration.sources).size : 1;
+  const positions = o.positions ?? Math.round(1024 / views);
   const needsSamples = o.calibration && (o.reconstruct || o.sensitivity || (ACTIVATION_METHODS as readonly string[]).includes(o.method));
   let samples: Map<string, SampledActivations> | undefined;
   if (needsSamples && o.activations) samples = o.activations;
@@ -101,8 +103,9 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     const names = new Set(substitutionTargets(index.dep, new Set(index.groups.flatMap((g) => g.units.slice(1)))));
     for (const g of index.groups) for (const v of g.values) if (!index.dep.values.get(v.name)!.constant) names.add(v.name);
     samples = await collectActivations(base, o.calibration!.inputs, o.calibration!.size, [...names], {
-      positions: o.positions,
+      positions,
       seed: o.seed,
+      folds: o.calibration!.inputs.map((_, i) => calibrationFold(o.calibration!, i)),
       onImage: (d, t) => o.onProgress?.('activations', d, t),
     });
   }
@@ -120,7 +123,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     const recover = o.reconstruct && o.recovery !== 'bias';
     profile = await measureSensitivity(index, importance, {
       baseSha256: o.baseSha256 ?? 'unknown',
-      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, positions: o.positions ?? 1024, ignore: (o.ignore ?? []).map(String) },
+      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, positions, ignore: (o.ignore ?? []).map(String) },
       calibration: o.calibration!,
       samples: recover ? samples : undefined,
       roundTo,

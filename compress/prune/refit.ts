@@ -13,7 +13,7 @@ import { constValue, producers, topologicalOrder, uniqueName } from '../onnx/gra
 import { toFloat32 } from '../onnx/tensor.js';
 import { RidgeStats } from '../linalg/ridge.js';
 import type { Matrix } from '../linalg/matrix.js';
-import type { CalibrationSet } from '../calibration.js';
+import { calibrationFold, type CalibrationSet } from '../calibration.js';
 import { forEachActivation } from '../factorize/activations.js';
 import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from '../factorize/samples.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
@@ -145,7 +145,7 @@ export async function refitConsumers(dep: DependencyGraph, removed: ReadonlySet<
   const plan = waves(pruned.graph, jobs);
   const layers: LayerRefit[] = [];
   for (const [w, wave] of plan.entries()) {
-    const fits = wave.map((job, k) => new ConvFit(pruned.graph, job, kept.get(job.role.output), seed + 7919 * (layers.length + k), folds));
+    const fits = wave.map((job, k) => new ConvFit(pruned.graph, job, kept.get(job.role.output), seed + 7919 * (layers.length + k), (i) => calibrationFold(calibration, i) % folds));
     await forEachActivation(dep.model, calibration, [...new Set(wave.map((j) => j.role.output))], (image, values) => {
       for (const f of fits) f.addTarget(image, values.get(f.job.role.output)!, positionsFor(f.features));
     });
@@ -179,7 +179,7 @@ class ConvFit {
     readonly job: Job,
     keepOut: Int32Array | undefined,
     private readonly seed: number,
-    private readonly folds: number,
+    private readonly foldOf: (image: number) => number,
   ) {
     const n = job.node;
     const prod = producers(graph);
@@ -210,7 +210,7 @@ class ConvFit {
   addInput(image: number, x: { data: Float32Array; dims: [number, number, number, number] }): void {
     const positions = this.positions[image];
     if (x.dims[1] !== this.dims[1]) throw new Error(`refit: '${this.job.label}' reads ${x.dims[1]} channels, its weight expects ${this.dims[1]}`);
-    this.stats.add(image % this.folds, patches(x, 0, this.dims[1], positions, this.geo!), this.targets[image], positions.length);
+    this.stats.add(this.foldOf(image), patches(x, 0, this.dims[1], positions, this.geo!), this.targets[image], positions.length);
   }
 
   get features(): number {

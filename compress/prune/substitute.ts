@@ -90,7 +90,7 @@ export function fitSubstitution(samples: SampledActivations, keep: Int32Array, d
       for (let i = 0; i < keep.length; i++) x[r * keep.length + i] = rows[base + keep[i]];
       for (let j = 0; j < drop.length; j++) y[r * drop.length + j] = rows[base + drop[j]];
     }
-    stats.add(img, x, y, count);
+    stats.add(samples.folds[img], x, y, count);
   });
   const { P, q, lambda } = stats.fitCV(grid);
   return { P, q, lambda };

@@ -262,7 +262,7 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
           if (!input.synthetic) throw new LadderError('int8 needs calibration images: give --calib DIR');
           set = syntheticCalibration(size);
         } else {
-          const all = await loadCalibration(input.calibDir, size, 64);
+          const all = await loadCalibration(input.calibDir, size, { maxImages: 64 });
           const keep = input.evalDir ? all.inputs.map((_, i) => i) : all.inputs.map((_, i) => i).filter((i) => i % 2 === 0);
           set = { files: keep.map((i) => all.files[i]), inputs: keep.map((i) => all.inputs[i]), size };
         }

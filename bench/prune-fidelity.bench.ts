@@ -1,11 +1,14 @@
 // Held-out fidelity of pruned YOLOv8n (the float graph of the QDQ fixture):
-// calibrated on coco8/images/train, measured on coco8/images/val + bus.jpg +
-// zidane.jpg (never the calibration images), mAP50-95 against the unpruned
-// model's own detections. Per method and FLOPs cut: no recovery vs channel
-// substitution, uniform vs sensitivity allocation.
+// calibrated on coco8/images/train (4 images, filled to 16 inputs with
+// augmented views as `edgefit prune --calib` does), measured on
+// coco8/images/val + bus.jpg + zidane.jpg (never the calibration images),
+// mAP50-95 against the unpruned model's own detections. Per method and FLOPs
+// cut: no recovery vs channel substitution, uniform vs sensitivity
+// allocation, and the sequential refit after sensitivity allocation.
 // Run: npm run build && node dist/bench/prune-fidelity.bench.js
-// Sensitivity rows cost ~3 min per method and recovery setting on 2 cores
-// (cached afterwards); EDGEFIT_BENCH_SENSITIVITY=l1,lamp picks the methods (default l1).
+// Each sensitivity profile costs ~2 min on 2 cores (cached afterwards), two per
+// method: EDGEFIT_BENCH_SENSITIVITY=l1,lamp picks the methods (default all),
+// EDGEFIT_BENCH_REFIT those with a refit column (default l1).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCalibration } from '../compress/calibration.js';
@@ -26,17 +29,18 @@ async function main(): Promise<void> {
   const file = fixtureModelOrSkip('prune-fidelity');
   if (!file) return;
   const methods = (process.env.EDGEFIT_BENCH_METHODS?.split(',') ?? [...METHODS]) as ImportanceMethod[];
-  const withSensitivity = new Set(process.env.EDGEFIT_BENCH_SENSITIVITY?.split(',') ?? ['l1']);
+  const withSensitivity = new Set(process.env.EDGEFIT_BENCH_SENSITIVITY?.split(',') ?? methods);
+  const withRefit = new Set(process.env.EDGEFIT_BENCH_REFIT?.split(',') ?? ['l1']);
   const bytes = readFileSync(file);
   const model = dequantizeModel(readModel(bytes)).model;
-  const calibration = await loadCalibration(calibrationDir, 640);
+  const calibration = await loadCalibration(calibrationDir, 640, { minInputs: 16 });
   const heldOut = heldOutImages();
   const baseline = await Detector.create(writeModel(model));
   const base = { baseSha256: sha256Hex(bytes), calibration, cacheDir: path.join(repoRoot, 'bench-output', 'prune-cache') };
   let activations: Map<string, SampledActivations> | undefined;
   const rows: string[] = [];
   const failures: string[] = [];
-  const header = '| method | FLOPs cut | uniform | uniform + reconstruct | sensitivity | sensitivity + reconstruct |\n|---|---|---|---|---|---|';
+  const header = '| method | FLOPs cut | uniform | uniform + reconstruct | sensitivity | sensitivity + reconstruct | sensitivity + refit |\n|---|---|---|---|---|---|---|';
   console.log(header);
   for (const method of methods) {
     for (const cut of CUTS) {
@@ -49,8 +53,12 @@ async function main(): Promise<void> {
           cell[`${sensitivity ? 's' : 'u'}${reconstruct ? 'r' : ''}`] = (await measureFidelity(result.model, baseline, heldOut)).fidelity;
         }
       }
+      if (withSensitivity.has(method) && withRefit.has(method)) {
+        const result = await pruneModel(model, { ...base, method, flopsCut: cut, reconstruct: true, recovery: 'refit', sensitivity: true, activations });
+        cell.sf = (await measureFidelity(result.model, baseline, heldOut)).fidelity;
+      }
       const f = (k: string) => (cell[k] === undefined ? '–' : cell[k]!.toFixed(3));
-      const row = `| ${method} | ${(cut * 100).toFixed(0)}% | ${f('u')} | ${f('ur')} | ${f('s')} | ${f('sr')} |`;
+      const row = `| ${method} | ${(cut * 100).toFixed(0)}% | ${f('u')} | ${f('ur')} | ${f('s')} | ${f('sr')} | ${f('sf')} |`;
       console.log(row);
       rows.push(row);
       if (!(cell.ur! > cell.u!)) failures.push(`${method} ${cut}: reconstruction did not raise uniform fidelity`);
@@ -63,7 +71,7 @@ async function main(): Promise<void> {
   await baseline.release();
   const summary = failures.length ? `claims not met:\n${failures.map((f) => `- ${f}`).join('\n')}` : 'all claims met: reconstruction raises fidelity at every cut, sensitivity beats uniform, ≥ 0.5 at 10% fewer FLOPs';
   console.log(summary);
-  const doc = `# Pruning fidelity, yolov8n (float graph of the QDQ fixture)\n\nHeld-out fidelity (mAP50-95 against the unpruned model's detections) on coco8 val + bus.jpg + zidane.jpg; calibration on coco8 train (4 images). l1 importance unless stated; --round-to 8.\n\n${header}\n${rows.join('\n')}\n\n${summary}\n`;
+  const doc = `# Pruning fidelity, yolov8n (float graph of the QDQ fixture)\n\nHeld-out fidelity (mAP50-95 against the unpruned model's detections) on coco8 val + bus.jpg + zidane.jpg; calibration on coco8 train (4 images, each with 3 augmented views); --round-to 8; sensitivity measured as (1 − fidelity) + output drift on the calibration inputs.\n\n${header}\n${rows.join('\n')}\n\n${summary}\n`;
   writeReport('prune-fidelity.md', doc);
 }
 

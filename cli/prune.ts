@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
-import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
+import { CalibrationError, loadCalibration, MAX_VIEWS, modelInputSize } from '../compress/calibration.js';
 import { progressBar, type ProgressBar } from '../compress/detect/progress.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
 import { ModelFormatError, readModel } from '../compress/onnx/read.js';
@@ -15,7 +15,7 @@ import { sparsify } from '../compress/prune/unstructured.js';
 
 export const USAGE =
   'prune MODEL --method l1|l2|fpgm|lamp|random|group_norm|apoz|mean_act (--ratio R | --flops-cut F) [--global] [--reduction mean|sum|max] ' +
-  '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR] [--reconstruct] [--recovery substitution|bias|refit] ' +
+  '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR [--views N]] [--reconstruct] [--recovery substitution|bias|refit] ' +
   '[--sensitivity] [--cache DIR] [--unstructured] -o OUT [--json]';
 
 function fraction(name: string, value: string | undefined): number | undefined {
@@ -43,9 +43,9 @@ function formatReport(file: string, out: string, r: PruneReport): string {
     for (const s of refit.skipped) lines.push(`  ${s.layer.padEnd(44)} not refit: ${s.reason}`);
   }
   if (r.groups.some((g) => g.sensitivity)) {
-    lines.push('group sensitivity (calibration fidelity with the group alone pruned):');
+    lines.push('group sensitivity (with the group alone pruned: calibration fidelity / output drift):');
     for (const g of r.groups) {
-      const levels = (g.sensitivity ?? []).map((l) => `-${l.removed}: ${l.fidelity.toFixed(3)}`).join('  ');
+      const levels = (g.sensitivity ?? []).map((l) => `-${l.removed}: ${l.fidelity.toFixed(3)}/${l.discrepancy.toFixed(3)}`).join('  ');
       lines.push(`  ${g.name.padEnd(44)} ${String(g.channels).padStart(4)} ch, removed ${String(g.removed).padStart(3)}   ${levels || 'not measured'}`);
     }
   }
@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('prune', argv, {
     method: { type: 'string' }, ratio: { type: 'string' }, 'flops-cut': { type: 'string' }, global: { type: 'boolean' },
     reduction: { type: 'string' }, 'round-to': { type: 'string' }, 'max-layer-ratio': { type: 'string' }, ignore: { type: 'string', multiple: true },
-    seed: { type: 'string' }, calib: { type: 'string' }, reconstruct: { type: 'boolean' }, recovery: { type: 'string' }, sensitivity: { type: 'boolean' },
+    seed: { type: 'string' }, calib: { type: 'string' }, views: { type: 'string' }, reconstruct: { type: 'boolean' }, recovery: { type: 'string' }, sensitivity: { type: 'boolean' },
     cache: { type: 'string' }, unstructured: { type: 'boolean' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(`usage: edgefit ${USAGE}`);
@@ -94,7 +94,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     const method = choiceFlag('prune', 'method', requireFlag('prune', 'method', values.method), METHODS, 'l1');
     const recovery = choiceFlag('prune', 'recovery', values.recovery, RECOVERIES, 'substitution');
-    const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model)) : undefined;
+    // a few images get augmented views up to 16 inputs unless --views says how many per image
+    const viewsPerImage = values.views === undefined ? undefined : intFlag('prune', 'views', values.views, 1, 1, MAX_VIEWS);
+    if (viewsPerImage !== undefined && !values.calib) throw new UsageError('prune: --views needs --calib DIR');
+    const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model), { viewsPerImage, minInputs: 16 }) : undefined;
     const stages = new Map<string, string>([['activations', 'calibration activations'], ['sensitivity', 'group sensitivity'], ['refit', 'least-squares refit']]);
     let stage = '';
     const report = await pruneModel(model, {

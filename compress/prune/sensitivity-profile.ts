@@ -1,5 +1,6 @@
-// Per-group pruning sensitivity: fidelity on the calibration images when one
-// group alone loses a fraction of its channels (with the same recovery the
+// Per-group pruning sensitivity: agreement with the base model on the
+// calibration inputs (compress/agreement.ts) when one group alone loses a
+// fraction of its channels (with the same recovery the
 // final model gets), cached per base model so a sweep of targets pays once.
 // Then the generic allocator (compress/sensitivity.ts) spends a FLOPs cut on
 // the robust groups first.
@@ -7,12 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { CalibrationSet } from '../calibration.js';
-import { Detector } from '../detect/detector.js';
-import { readImage, type RgbImage } from '../detect/image.js';
-import { computeMap, type ImageEvaluation } from '../detect/map.js';
-import { FIDELITY_DEFAULTS } from '../detect/evaluate.js';
-import type { Detection } from '../detect/postprocess.js';
-import { writeModel } from '../onnx/write.js';
+import { AgreementJudge, type Agreement } from '../agreement.js';
 import { allocateBySensitivity, type SensitivityUnit } from '../sensitivity.js';
 import { allowedRemoval, planFromCounts, type Plan } from './allocate.js';
 import { convFlops, type GroupIndex } from './groups.js';
@@ -23,8 +19,8 @@ import type { SampledActivations } from './activations.js';
 export interface GroupSensitivity {
   group: string;
   units: number;
-  /** Fidelity on the calibration images with only this group pruned, per removal count. */
-  levels: { removed: number; fidelity: number }[];
+  /** Agreement with the base model on the calibration inputs with only this group pruned, per removal count. */
+  levels: ({ removed: number } & Agreement)[];
 }
 
 export interface SensitivityProfile {
@@ -51,20 +47,10 @@ export const DEFAULT_FRACTIONS = [0.25, 0.5] as const;
 /** A three-point ridge grid keeps the ~100 single-group measurements cheap; the final model uses the full one. */
 const SENSITIVITY_GRID = [0.03, 0.3, 1e4] as const;
 
-/** Candidate-vs-baseline mAP50-95 on images whose baseline detections are known. */
-async function fidelityOn(detector: Detector, images: readonly RgbImage[], reference: readonly Detection[][]): Promise<number> {
-  const evaluations: ImageEvaluation[] = [];
-  for (const [i, image] of images.entries()) {
-    const { detections } = await detector.detect(image, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false });
-    evaluations.push({ detections, groundTruth: reference[i] });
-  }
-  return computeMap(evaluations).map50_95;
-}
-
 export async function measureSensitivity(index: GroupIndex, importance: Float64Array[], o: SensitivityOptions): Promise<SensitivityProfile> {
   const fractions = o.fractions ?? DEFAULT_FRACTIONS;
   const key = createHash('sha256')
-    .update(JSON.stringify({ base: o.baseSha256, recipe: o.recipe, fractions, roundTo: o.roundTo, maxLayerRatio: o.maxLayerRatio, recovered: !!o.samples, calibration: o.calibration.files.map((f) => path.basename(f)), size: o.calibration.size }))
+    .update(JSON.stringify({ base: o.baseSha256, recipe: o.recipe, fractions, roundTo: o.roundTo, maxLayerRatio: o.maxLayerRatio, recovered: !!o.samples, measure: 'agreement-1', calibration: o.calibration.files.map((f) => path.basename(f)), views: o.calibration.inputs.length, size: o.calibration.size }))
     .digest('hex')
     .slice(0, 24);
   const cacheFile = o.cacheDir ? path.join(o.cacheDir, `prune-sensitivity-${key}.json`) : undefined;
@@ -76,14 +62,7 @@ export async function measureSensitivity(index: GroupIndex, importance: Float64A
       // A torn or foreign cache file is measured again and overwritten.
     }
   }
-  const images = await Promise.all(o.calibration.files.map((f) => readImage(f)));
-  const baseline = await Detector.create(writeModel(index.dep.model));
-  const reference: Detection[][] = [];
-  try {
-    for (const image of images) reference.push((await baseline.detect(image, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false })).detections);
-  } finally {
-    await baseline.release();
-  }
+  const judge = await AgreementJudge.create(index.dep.model, o.calibration);
   const jobs: { g: number; removed: number }[] = [];
   index.groups.forEach((grp, g) => {
     if (o.frozen.has(g)) return;
@@ -91,22 +70,12 @@ export async function measureSensitivity(index: GroupIndex, importance: Float64A
     for (const removed of [...counts].filter((c) => c > 0).sort((a, b) => a - b)) jobs.push({ g, removed });
   });
   const groups: GroupSensitivity[] = index.groups.map((grp) => ({ group: grp.name, units: grp.units.length, levels: [] }));
-  const hasBoxes = reference.some((r) => r.length > 0);
   for (const [k, job] of jobs.entries()) {
     const counts = index.groups.map((_, g) => (g === job.g ? job.removed : 0));
     const plan = planFromCounts(index, importance, counts);
     const model = applyPruning(index.dep, plan.removed);
     if (o.samples) substituteChannels(index.dep, plan.removed, model, { samples: o.samples, grid: SENSITIVITY_GRID });
-    let fidelity = 1;
-    if (hasBoxes) {
-      const detector = await Detector.create(writeModel(model));
-      try {
-        fidelity = await fidelityOn(detector, images, reference);
-      } finally {
-        await detector.release();
-      }
-    }
-    groups[job.g].levels.push({ removed: job.removed, fidelity });
+    groups[job.g].levels.push({ removed: job.removed, ...(await judge.judge(model)) });
     o.onProgress?.(k + 1, jobs.length);
   }
   const profile: SensitivityProfile = { key, groups };
@@ -129,7 +98,7 @@ export function sensitivityPlan(index: GroupIndex, importance: Float64Array[], p
   const units: SensitivityUnit[] = profile.groups.map((s, g) => ({
     levels: s.levels.map((l) => ({
       saving: before - convFlops(index, full.map((n, h) => (h === g ? n - l.removed : n))),
-      loss: Math.max(0, 1 - l.fidelity),
+      loss: l.loss,
     })),
   }));
   const countsFor = (levels: number[]) => levels.map((l, g) => (l === 0 ? 0 : profile.groups[g].levels[l - 1].removed));

@@ -1,0 +1,120 @@
+// How far a compressed model's detections drift from its base model's on the
+// calibration inputs: the measure sensitivity allocation spends its budget by.
+// Fidelity (mAP50-95 against the base model's boxes) is what users read, but
+// on a few images it sits at exactly 1.00 for most mild changes, so a plan
+// built from many "harmless" steps adds up to a collapse nobody measured.
+// The discrepancy of the raw head output (box IoU and class-score change at
+// every anchor either model is confident about) keeps moving where fidelity
+// is flat, and small drifts add up roughly linearly, as the allocator assumes.
+import ort from 'onnxruntime-node';
+import type { CalibrationSet } from './calibration.js';
+import { FIDELITY_DEFAULTS } from './detect/evaluate.js';
+import { letterboxGeometry } from './detect/letterbox.js';
+import { computeMap } from './detect/map.js';
+import { outputLayout, postprocess, type Detection } from './detect/postprocess.js';
+import type { Model } from './onnx/ir.js';
+import { createSession } from './onnx/session.js';
+
+export interface Agreement {
+  /** mAP50-95 of the candidate against the base model's detections. */
+  fidelity: number;
+  /** Confidence-weighted box and score drift of the raw output, 0 when identical. */
+  discrepancy: number;
+  /** What allocation minimises: (1 − fidelity) + discrepancy. */
+  loss: number;
+}
+
+/** Anchors below this class score in both models are background and do not count. */
+const CONFIDENT = 0.05;
+
+function iou(a: Float32Array, i: number, b: Float32Array, j: number, n: number): number {
+  const box = (d: Float32Array, k: number) => [d[k] - d[2 * n + k] / 2, d[n + k] - d[3 * n + k] / 2, d[k] + d[2 * n + k] / 2, d[n + k] + d[3 * n + k] / 2];
+  const [ax1, ay1, ax2, ay2] = box(a, i);
+  const [bx1, by1, bx2, by2] = box(b, j);
+  const w = Math.max(0, Math.min(ax2, bx2) - Math.max(ax1, bx1));
+  const h = Math.max(0, Math.min(ay2, by2) - Math.max(ay1, by1));
+  const inter = w * h;
+  const union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/**
+ * Drift of a raw YOLOv8 output ([4 + nc, n]: cx, cy, w, h, class scores)
+ * from the base output: Σ over anchors where either model is confident of
+ * max(confidence) · ((1 − IoU of the two boxes) + Σ|Δ class score|), and the
+ * base model's total confidence it is normalised by.
+ */
+export function outputDrift(base: Float32Array, candidate: Float32Array, nc: number, n: number): { drift: number; weight: number } {
+  let drift = 0, weight = 0;
+  for (let a = 0; a < n; a++) {
+    let c0 = 0, c1 = 0, scores = 0;
+    for (let c = 0; c < nc; c++) {
+      const s0 = base[(4 + c) * n + a];
+      const s1 = candidate[(4 + c) * n + a];
+      if (s0 > c0) c0 = s0;
+      if (s1 > c1) c1 = s1;
+      scores += Math.abs(s1 - s0);
+    }
+    const w = Math.max(c0, c1);
+    if (w < CONFIDENT) continue;
+    if (c0 >= CONFIDENT) weight += c0;
+    drift += w * (1 - iou(base, a, candidate, a, n) + scores);
+  }
+  return { drift, weight };
+}
+
+/** The base model's outputs and detections on calibration inputs, to judge candidates against. */
+export class AgreementJudge {
+  private constructor(
+    private readonly inputs: Float32Array[],
+    private readonly size: number,
+    private readonly outputs: Float32Array[],
+    private readonly reference: Detection[][],
+  ) {}
+
+  /**
+   * At most `maxInputs` of the calibration inputs, spread evenly over them
+   * (every inference is paid once per measurement).
+   */
+  static async create(base: Model, calibration: CalibrationSet, maxInputs = 16): Promise<AgreementJudge> {
+    const count = Math.min(maxInputs, calibration.inputs.length);
+    const inputs = Array.from({ length: count }, (_, i) => calibration.inputs[Math.floor((i * calibration.inputs.length) / count)]);
+    const outputs = await runAll(base, inputs, calibration.size);
+    const transform = letterboxGeometry(calibration.size, calibration.size, calibration.size);
+    const reference = outputs.map((o) => postprocess(o, transform, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }));
+    return new AgreementJudge(inputs, calibration.size, outputs.map((o) => o.data), reference);
+  }
+
+  async judge(candidate: Model): Promise<Agreement> {
+    const outputs = await runAll(candidate, this.inputs, this.size);
+    const transform = letterboxGeometry(this.size, this.size, this.size);
+    let drift = 0, weight = 0;
+    const evaluations = outputs.map((o, i) => {
+      const { nc, n } = outputLayout(o.dims, o.data.length);
+      const d = outputDrift(this.outputs[i], o.data, nc, n);
+      drift += d.drift;
+      weight += d.weight;
+      return { detections: postprocess(o, transform, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }), groundTruth: this.reference[i] };
+    });
+    const hasBoxes = this.reference.some((r) => r.length > 0);
+    const fidelity = hasBoxes ? computeMap(evaluations).map50_95 : 1;
+    const discrepancy = weight > 0 ? drift / weight : 0;
+    return { fidelity, discrepancy, loss: Math.max(0, 1 - fidelity) + discrepancy };
+  }
+}
+
+async function runAll(model: Model, inputs: readonly Float32Array[], size: number): Promise<{ data: Float32Array; dims: readonly number[] }[]> {
+  const session = await createSession(model);
+  try {
+    const out: { data: Float32Array; dims: readonly number[] }[] = [];
+    for (const input of inputs) {
+      const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [1, 3, size, size]) });
+      const t = result[session.outputNames[0]];
+      if (t.type !== 'float32') throw new Error(`output '${session.outputNames[0]}' is ${t.type}, expected float32`);
+      out.push({ data: t.data as Float32Array, dims: t.dims });
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}

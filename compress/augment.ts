@@ -1,10 +1,12 @@
 // Extra calibration views from few images. Every training-free fit (channel
 // substitution, refits, sensitivity) memorises a handful of images: a 20×20
-// feature map gives 400 correlated rows per image. Views drawn the way
-// ultralytics trains YOLOv8 (random scale 0.5–1.5, translation ±10%,
-// horizontal flip, saturation/value gain) stay inside the distribution the
-// model learned and multiply the rows without new images. Each view remembers
-// its source image, so cross-validation still leaves whole images out.
+// feature map gives 400 correlated rows per image. And a few photos show few
+// object sizes: coco8's four training images give the stride-8 head (small
+// objects) no confident anchor at all, so damage there goes unseen. Views
+// drawn the way ultralytics trains YOLOv8 stay inside the distribution the
+// model learned: random scale, translation ±10%, horizontal flip,
+// saturation/value gain, and mosaics (2×2 tiles, here of one image, so that
+// cross-validation can still leave whole images out).
 import type { RgbImage } from './detect/image.js';
 import { letterboxGeometry, PAD_VALUE } from './detect/letterbox.js';
 import { mulberry32 } from './random.js';
@@ -23,7 +25,11 @@ export interface View {
 
 export const IDENTITY_VIEW: View = { flip: false, scale: 1, dx: 0, dy: 0, saturation: 1, value: 1 };
 
-/** Ultralytics' default training augmentation ranges (scale 0.5, translate 0.1, fliplr 0.5, hsv_s 0.7, hsv_v 0.4). */
+/**
+ * Ultralytics' default training ranges (translate 0.1, fliplr 0.5, hsv_s
+ * 0.7, hsv_v 0.4), with the scale reaching down to 0.25 rather than 0.5 so
+ * that large objects also show at the sizes small ones have.
+ */
 export function randomView(random: () => number): View {
   const between = (lo: number, hi: number) => lo + (hi - lo) * random();
   return { flip: random() < 0.5, scale: between(0.25, 1.5), dx: between(-0.1, 0.1), dy: between(-0.1, 0.1), saturation: between(0.3, 1.7), value: between(0.6, 1.4) };
@@ -73,11 +79,35 @@ export function renderView(image: RgbImage, size: number, view: View): Float32Ar
   return out;
 }
 
+/** One calibration input made from an image: one view, or a 2×2 mosaic of four. */
+export type Composition = View | { mosaic: [View, View, View, View] };
+
+/** The [1,3,size,size] input of a composition; mosaic tiles are size/2 views in reading order. */
+export function renderComposition(image: RgbImage, size: number, c: Composition): Float32Array {
+  if (!('mosaic' in c)) return renderView(image, size, c);
+  const half = size >> 1;
+  const out = new Float32Array(3 * size * size).fill(PAD_VALUE / 255);
+  c.mosaic.forEach((view, t) => {
+    const tile = renderView(image, half, view);
+    const ox = (t % 2) * half, oy = (t >> 1) * half;
+    for (let ch = 0; ch < 3; ch++) {
+      for (let y = 0; y < half; y++) out.set(tile.subarray((ch * half + y) * half, (ch * half + y + 1) * half), ch * size * size + (oy + y) * size + ox);
+    }
+  });
+  return out;
+}
+
 /**
- * `viewsPerImage` views of every image: the first is the image as inference
- * sees it, the rest random (seeded, so a recipe reproduces).
+ * `viewsPerImage` inputs from every image: the first is the image as
+ * inference sees it, then single views and mosaics in turn (seeded, so a
+ * recipe reproduces).
  */
-export function viewsOf(images: number, viewsPerImage: number, seed = 1): View[][] {
+export function viewsOf(images: number, viewsPerImage: number, seed = 1): Composition[][] {
   const random = mulberry32(seed);
-  return Array.from({ length: images }, () => Array.from({ length: Math.max(1, viewsPerImage) }, (_, v) => (v === 0 ? IDENTITY_VIEW : randomView(random))));
+  const next = (v: number): Composition => {
+    if (v === 0) return IDENTITY_VIEW;
+    if (v % 2 === 1) return randomView(random);
+    return { mosaic: [randomView(random), randomView(random), randomView(random), randomView(random)] };
+  };
+  return Array.from({ length: images }, () => Array.from({ length: Math.max(1, viewsPerImage) }, (_, v) => next(v)));
 }

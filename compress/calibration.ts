@@ -1,4 +1,4 @@
-import { renderView, viewsOf } from './augment.js';
+import { renderComposition, viewsOf } from './augment.js';
 import { loadDataset } from './detect/dataset.js';
 import { readImage } from './detect/image.js';
 import { Letterboxer } from './detect/letterbox.js';
@@ -83,7 +83,7 @@ export async function loadCalibration(dir: string, size: number, options: Calibr
       throw new CalibrationError(`calibration image ${file}: ${err.message}`);
     });
     // the first view is the exact letterbox inference uses
-    views[f].forEach((view, v) => inputs.push(v === 0 ? Float32Array.from(letterboxer.run(image).tensor) : renderView(image, size, view)));
+    views[f].forEach((view, v) => inputs.push(v === 0 ? Float32Array.from(letterboxer.run(image).tensor) : renderComposition(image, size, view)));
     sources.push(...views[f].map(() => f));
   }
   return { files, inputs, size, sources };

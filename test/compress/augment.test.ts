@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { IDENTITY_VIEW, renderView, viewsOf } from '../../compress/augment.js';
+import { IDENTITY_VIEW, renderComposition, renderView, viewsOf } from '../../compress/augment.js';
 import { calibrationFold, CalibrationError, loadCalibration, viewsToFill } from '../../compress/calibration.js';
 import type { RgbImage } from '../../compress/detect/image.js';
 import { Letterboxer, PAD_VALUE } from '../../compress/detect/letterbox.js';
@@ -64,14 +64,29 @@ describe('augmented calibration views', () => {
     expect(dim[size * 20 + 20]).toBeCloseTo(bright[size * 20 + 20] * 0.5, 2);
   });
 
-  it('draws seeded views within ultralytics-like ranges, the first of each image untouched', () => {
+  it('tiles a mosaic from four half-size views in reading order', () => {
+    const views = [IDENTITY_VIEW, { ...IDENTITY_VIEW, flip: true }, { ...IDENTITY_VIEW, scale: 0.5 }, { ...IDENTITY_VIEW, value: 0.5 }] as const;
+    const mosaic = renderComposition(image(), size, { mosaic: [...views] });
+    const half = size / 2;
+    views.forEach((view, t) => {
+      const tile = renderView(image(), half, view);
+      const ox = (t % 2) * half, oy = Math.floor(t / 2) * half;
+      for (let ch = 0; ch < 3; ch++) {
+        for (let y = 0; y < half; y += 5) for (let x = 0; x < half; x += 3) expect(mosaic[ch * size * size + (oy + y) * size + ox + x]).toBe(tile[(ch * half + y) * half + x]);
+      }
+    });
+    expect(renderComposition(image(), size, IDENTITY_VIEW)).toEqual(renderView(image(), size, IDENTITY_VIEW));
+  });
+
+  it('draws seeded views within ultralytics-like ranges, the first of each image untouched, mosaics among them', () => {
     const a = viewsOf(3, 5, 7);
     expect(viewsOf(3, 5, 7)).toEqual(a);
     expect(viewsOf(3, 5, 8)).not.toEqual(a);
     for (const views of a) {
       expect(views).toHaveLength(5);
       expect(views[0]).toEqual(IDENTITY_VIEW);
-      for (const v of views.slice(1)) {
+      expect(views.filter((v) => 'mosaic' in v)).toHaveLength(2);
+      for (const v of views.slice(1).flatMap((c) => ('mosaic' in c ? c.mosaic : [c]))) {
         expect(v.scale).toBeGreaterThanOrEqual(0.25);
         expect(v.scale).toBeLessThanOrEqual(1.5);
         expect(Math.abs(v.dx)).toBeLessThanOrEqual(0.1);

@@ -1,12 +1,13 @@
 // Sensitivity allocation for factorization (--sensitivity): each layer is
 // factorized alone at a few retained-energy levels, its loss measured as
-// 1 − fidelity on the calibration images, and the generic allocator
+// disagreement with the base model on the calibration inputs
+// (compress/agreement.ts), and the generic allocator
 // (compress/sensitivity.ts) spends the FLOPs cut on the layers that mind it
 // least. Each measurement is a full model run, so the levels are few.
 import type { Model } from '../onnx/ir.js';
 import { removeDeadCode } from '../onnx/graph.js';
 import type { CalibrationSet } from '../calibration.js';
-import { measureFidelity, modelDetector } from '../fidelity.js';
+import { AgreementJudge } from '../agreement.js';
 import { allocateBySensitivity, type SensitivityUnit } from '../sensitivity.js';
 import { applyFactorization } from './rewrite.js';
 import type { LayerChoice } from './allocate.js';
@@ -16,7 +17,7 @@ export const SENSITIVITY_LEVELS = [0.97, 0.93, 0.88, 0.8] as const;
 
 export interface LayerSensitivity {
   layer: string;
-  levels: { rank: number; energy: number; saving: number; loss: number }[];
+  levels: { rank: number; energy: number; saving: number; fidelity: number; discrepancy: number; loss: number }[];
 }
 
 /** The cheapest option keeping ≥ `level` of the energy, its channel rank rounded up to a multiple of 8 when that exists. */
@@ -33,23 +34,18 @@ export async function measureSensitivity(
   calibration: CalibrationSet,
   onProgress?: (done: number, total: number) => void,
 ): Promise<LayerSensitivity[]> {
-  const baseline = await modelDetector(model);
+  const judge = await AgreementJudge.create(model, calibration);
   const jobs = layers.flatMap((layer) => {
     const seen = new Set<number>();
     return SENSITIVITY_LEVELS.map((level) => optionFor(layer, level)).filter((o): o is RankOption => !!o && !seen.has(o.rank) && !!seen.add(o.rank)).map((option) => ({ layer, option }));
   });
   const out = new Map<LayerFactorizer, LayerSensitivity>(layers.map((l) => [l, { layer: l.target.name, levels: [] }]));
-  try {
-    for (const [k, { layer, option }] of jobs.entries()) {
-      const candidate = structuredClone(model);
-      applyFactorization(candidate.graph, layer.target.name, layer.build(option.rank));
-      removeDeadCode(candidate.graph);
-      const { fidelity } = await measureFidelity(candidate, baseline, calibration.files);
-      out.get(layer)!.levels.push({ rank: option.rank, energy: option.energy, saving: layer.target.flops - option.flops, loss: Math.max(0, 1 - fidelity) });
-      onProgress?.(k + 1, jobs.length);
-    }
-  } finally {
-    await baseline.release();
+  for (const [k, { layer, option }] of jobs.entries()) {
+    const candidate = structuredClone(model);
+    applyFactorization(candidate.graph, layer.target.name, layer.build(option.rank));
+    removeDeadCode(candidate.graph);
+    out.get(layer)!.levels.push({ rank: option.rank, energy: option.energy, saving: layer.target.flops - option.flops, ...(await judge.judge(candidate)) });
+    onProgress?.(k + 1, jobs.length);
   }
   return layers.map((l) => out.get(l)!);
 }

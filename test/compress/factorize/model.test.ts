@@ -76,4 +76,18 @@ describe('whole builder yolov8n', () => {
   it('refuses a cut no allocation can reach', async () => {
     await expect(factorizeModel(model, { method: 'spatial', flopsCut: 0.9, plan: planFor('spatial') })).rejects.toThrow(/out of reach/);
   });
+
+  it('allocates by measured sensitivity: every level judged against the base model, the cut met', async () => {
+    const calibration: CalibrationSet = { files: ['synthetic'], inputs: [syntheticImage(160).data as Float32Array], size: 160 };
+    const plan = planFor('spatial');
+    const { report } = await factorizeModel(model, { method: 'spatial', flopsCut: 0.1, plan, sensitivity: { calibration } });
+    expect(report.allocation).toBe('sensitivity');
+    expect(report.cut).toBeGreaterThanOrEqual(0.1 - 1e-9);
+    const levels = report.sensitivity!.flatMap((l) => l.levels);
+    expect(levels.length).toBeGreaterThanOrEqual(plan.layers.length);
+    for (const l of levels) {
+      expect(l.loss).toBeCloseTo(1 - l.fidelity + l.discrepancy, 9);
+      expect(l.discrepancy).toBeGreaterThanOrEqual(0);
+    }
+  }, 60_000);
 });

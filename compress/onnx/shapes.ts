@@ -5,12 +5,12 @@
 // model, because callers (cost model, info) must work on any file.
 import { DataType, type Graph, type Model, type Node } from './ir.js';
 import { topologicalOrder } from './graph.js';
-import { opsetVersion, shapeOps } from './shape-ops.js';
+import { opsetVersion, shapeOps } from './shape-ops/index.js';
 import { foldTensor, type Folded, type ValueType } from './shape-math.js';
 
 export type { Folded, InferContext, ValueType } from './shape-math.js';
 export { broadcast } from './shape-math.js';
-export { opsetVersion } from './shape-ops.js';
+export { opsetVersion } from './shape-ops/index.js';
 
 export function inferShapes(model: Model): Map<string, ValueType> {
   return inferGraph(model.graph, opsetVersion(model, ''), new Map()).types;

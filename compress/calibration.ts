@@ -69,15 +69,18 @@ export function modelInputSize(model: Model): number {
  * decodable image is an error naming the folder, never an empty set.
  */
 export async function loadCalibration(dir: string, size: number, options: CalibrationOptions = {}): Promise<CalibrationSet> {
-  const { maxImages = 32, seed = 1 } = options;
   const dataset = await loadDataset(dir).catch((err: Error) => {
     throw new CalibrationError(`calibration folder: ${err.message}`);
   });
-  const files = dataset.items.map((i) => i.imagePath).slice(0, maxImages);
+  return calibrationFromFiles(dataset.items.map((i) => i.imagePath).slice(0, options.maxImages ?? 32), size, options);
+}
+
+/** The calibration inputs of these image files (and their views), in order. */
+export async function calibrationFromFiles(files: string[], size: number, options: Omit<CalibrationOptions, 'maxImages'> = {}): Promise<CalibrationSet> {
   const letterboxer = new Letterboxer(size, size);
   const inputs: Float32Array[] = [];
   const sources: number[] = [];
-  const views = viewsOf(files.length, options.viewsPerImage ?? viewsToFill(files.length, options.minInputs ?? 1), seed);
+  const views = viewsOf(files.length, options.viewsPerImage ?? viewsToFill(files.length, options.minInputs ?? 1), options.seed ?? 1);
   for (const [f, file] of files.entries()) {
     const image = await readImage(file).catch((err: Error) => {
       throw new CalibrationError(`calibration image ${file}: ${err.message}`);

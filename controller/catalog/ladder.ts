@@ -3,7 +3,7 @@
 // a recipe list; adding a method is one entry in STEPS.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { loadCalibration, modelInputSize, type CalibrationSet } from '../../compress/calibration.js';
+import { calibrationFromFiles, modelInputSize, type CalibrationSet } from '../../compress/calibration.js';
 import { modelCost } from '../../compress/cost.js';
 import { loadDataset } from '../../compress/detect/dataset.js';
 import type { Detector } from '../../compress/detect/detector.js';
@@ -99,8 +99,12 @@ export class LadderError extends Error {
 interface StepContext {
   baseSha256: string;
   synthetic: boolean;
-  /** Calibration inputs at a given size (the calibration half of the images). */
-  calibration(size: number): Promise<CalibrationSet>;
+  /**
+   * Calibration inputs at a given size (the calibration half of the images);
+   * with `views`, augmented views fill a few images up to 16 inputs (for the
+   * fits of pruning recovery and sensitivity, not for quantization ranges).
+   */
+  calibration(size: number, views?: boolean): Promise<CalibrationSet>;
 }
 
 type StepFn<S extends Step> = (model: Model, step: S, ctx: StepContext) => Promise<Model>;
@@ -119,7 +123,7 @@ const int8: StepFn<Extract<Step, { op: 'int8' }>> = async (model, _step, ctx) =>
 const fp16: StepFn<Extract<Step, { op: 'fp16' }>> = async (model, _step, ctx) => convertToFp16(model, { baseSha256: ctx.baseSha256 }).model;
 
 const prune: StepFn<Extract<Step, { op: 'prune' }>> = async (model, step, ctx) => {
-  const calibration = await ctx.calibration(modelInputSize(model));
+  const calibration = await ctx.calibration(modelInputSize(model), true);
   const { model: out, report } = await pruneModel(model, { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, calibration, baseSha256: ctx.baseSha256 });
   addLineageStep(out, ctx.baseSha256, 'prune', { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, recovery: report.recovery.kind, calibration: calibration.files.length });
   return out;
@@ -251,22 +255,23 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
   const calibFiles = input.calibDir ? (await loadDataset(input.calibDir)).items.map((i) => i.imagePath) : [];
   // Held-out split: calibrate on the even images, measure on the odd ones, unless --eval gives its own.
   const heldOut = input.evalDir ? (await loadDataset(input.evalDir)).items.map((i) => i.imagePath) : calibFiles.filter((_, i) => i % 2 === 1);
-  const calibCache = new Map<number, CalibrationSet>();
+  const calibCache = new Map<string, CalibrationSet>();
   const ctx: StepContext = {
     baseSha256: input.baseSha256,
     synthetic: input.synthetic,
-    async calibration(size) {
-      let set = calibCache.get(size);
+    async calibration(size, views = false) {
+      const key = `${size}:${views}`;
+      let set = calibCache.get(key);
       if (!set) {
         if (!input.calibDir) {
           if (!input.synthetic) throw new LadderError('int8 needs calibration images: give --calib DIR');
           set = syntheticCalibration(size);
         } else {
-          const all = await loadCalibration(input.calibDir, size, { maxImages: 64 });
-          const keep = input.evalDir ? all.inputs.map((_, i) => i) : all.inputs.map((_, i) => i).filter((i) => i % 2 === 0);
-          set = { files: keep.map((i) => all.files[i]), inputs: keep.map((i) => all.inputs[i]), size };
+          const first = calibFiles.slice(0, 64);
+          const files = input.evalDir ? first : first.filter((_, i) => i % 2 === 0);
+          set = await calibrationFromFiles(files, size, { minInputs: views ? 16 : 1 });
         }
-        calibCache.set(size, set);
+        calibCache.set(key, set);
       }
       return set;
     },

@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { SigningKey } from '../artifacts/signing.js';
 import { LiveHub } from '../live/hub.js';
+import { RolloutFeed } from '../live/rollout-feed.js';
 import type { LiveStateStore, ProfileStore } from '../profiles.js';
 import type { Registry } from '../registry.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { LadderJobs } from '../catalog/ladder-jobs.js';
 import type { RolloutEngine } from '../rollout/engine.js';
+import { rolloutStatus, type StatusDeps } from '../rollout/status.js';
 import type { RolloutStore } from '../rollout/store.js';
 import { artifactsRoutes } from './artifacts.js';
 import { requireAdminToken } from './auth.js';
@@ -43,12 +45,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
   const catalog = deps.fleet?.catalog;
   const liveHub = new LiveHub({ registry: deps.registry, serving: deps.live, candidateName: catalog && ((id) => catalog.getCandidate(id)?.name) });
-  app.addHook('onClose', async () => liveHub.close());
-  app.register(eventsRoutes(liveHub));
+  const status: StatusDeps | undefined = deps.fleet && { store: deps.fleet.rolloutStore, catalog: deps.fleet.catalog, live: deps.live };
+  const rolloutFeed =
+    status &&
+    new RolloutFeed({
+      store: status.store,
+      serving: deps.live,
+      summarize: (id, events) => (status.store.get(id) ? rolloutStatus(status, id, { events }) : undefined),
+    });
+  app.addHook('onClose', async () => {
+    liveHub.close();
+    rolloutFeed?.close();
+  });
+  app.register(eventsRoutes(liveHub, rolloutFeed));
   app.register(dashboardRoutes());
-  if (deps.fleet) {
+  if (deps.fleet && status) {
     app.register(modelsRoutes(deps.fleet.catalog, deps.fleet.ladders));
-    app.register(rolloutsRoutes(deps.fleet.rollouts, { store: deps.fleet.rolloutStore, catalog: deps.fleet.catalog, live: deps.live }));
+    app.register(rolloutsRoutes(deps.fleet.rollouts, status));
   }
   return app;
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { LiveHub } from '../live/hub.js';
+import type { RolloutFeed } from '../live/rollout-feed.js';
 
 /** A client this far behind is cut off; its EventSource reconnects and starts from a fresh snapshot. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -15,32 +16,48 @@ export function sseFrame(event: string, data: unknown): string {
 /**
  * GET /api/events: the dashboard's live stream (admin token as ?token=, since
  * EventSource cannot send headers). A `snapshot` event first, then one
- * `devices` event per hub flush, serialized once for all clients.
+ * `devices` event per hub flush and, with a rollout feed, one `rollouts` event
+ * per feed flush (the summaries of the rollouts written meanwhile), each
+ * serialized once for all clients. Rollouts are not in the snapshot: a page
+ * showing them fetches them once it has connected.
  * GET /api/live/devices/:id/history: FPS and temperature over the last 30 minutes.
  * GET /api/live/session: 200 when the token is good.
  */
-export function eventsRoutes(hub: LiveHub) {
+export function eventsRoutes(hub: LiveHub, rollouts?: RolloutFeed) {
   return async function (app: FastifyInstance): Promise<void> {
     const clients = new Set<ServerResponse>();
+    // Summaries cost database reads: the feed is listened to only while someone is connected.
+    let rolloutsOff: (() => void) | null = null;
 
-    const unsubscribe = hub.subscribe((batch) => {
+    const broadcast = (event: string, data: unknown) => {
       if (clients.size === 0) return;
-      const frame = sseFrame('devices', batch);
+      const frame = sseFrame(event, data);
       for (const res of clients) {
         if (res.writableLength > MAX_BUFFERED_BYTES) {
-          clients.delete(res);
+          drop(res);
           res.destroy();
           continue;
         }
         res.write(frame);
       }
-    });
+    };
+    const drop = (res: ServerResponse) => {
+      clients.delete(res);
+      if (clients.size === 0) {
+        rolloutsOff?.();
+        rolloutsOff = null;
+      }
+    };
+
+    const unsubscribe = hub.subscribe((batch) => broadcast('devices', batch));
 
     // Open streams would hold app.close() forever: end them before the server stops.
     app.addHook('preClose', async () => {
       unsubscribe();
-      for (const res of clients) res.end();
-      clients.clear();
+      for (const res of [...clients]) {
+        drop(res);
+        res.end();
+      }
     });
 
     app.get('/api/events', (request, reply) => {
@@ -55,11 +72,12 @@ export function eventsRoutes(hub: LiveHub) {
       res.write(`retry: 2000\n\n`);
       res.write(sseFrame('snapshot', hub.snapshot()));
       clients.add(res);
+      if (rollouts && !rolloutsOff) rolloutsOff = rollouts.subscribe((batch) => broadcast('rollouts', batch));
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
       keepalive.unref();
       request.raw.on('close', () => {
         clearInterval(keepalive);
-        clients.delete(res);
+        drop(res);
       });
     });
 

@@ -2,6 +2,8 @@
 // Node side (controller/live, controller/http/events.ts) and the browser
 // bundle (controller/dashboard), which imports them with `import type`.
 
+import type { RolloutSummary } from '../rollout/status.js';
+
 /**
  * ok: serving and within limits · warning: serving with a problem (throttled,
  * hot, errors, SLO missed) · failing: the deployment failed · idle: online,
@@ -51,6 +53,12 @@ export interface LiveSnapshot {
 export interface LiveBatch {
   serverTime: number;
   devices: LiveDevice[];
+}
+
+/** A `rollouts` event: the summary of every rollout written since the last one, as GET /api/rollouts/:id shapes it. */
+export interface RolloutsBatch {
+  serverTime: number;
+  rollouts: RolloutSummary[];
 }
 
 /** GET /api/live/devices/:id/history: FPS and temperature over the retained window. */

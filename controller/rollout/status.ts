@@ -52,3 +52,6 @@ export function rolloutStatus(deps: StatusDeps, id: string, opts: { events?: num
   });
   return { ...rollout, devices, classes, events: opts.events === 0 ? [] : deps.store.events(id, opts.events ?? 200) };
 }
+
+/** One rollout as the API and the dashboard's event stream carry it. */
+export type RolloutSummary = ReturnType<typeof rolloutStatus>;

@@ -1,6 +1,7 @@
 // Rollout state in SQLite: rollouts, their devices (the per-device state
 // machine), every transition as an event, and the class measurements the
-// planner works from. A transition is written here before anything announces it.
+// planner works from. A transition is written here before anything announces it:
+// change listeners hear of a rollout only once its new state can be read back.
 import { randomBytes } from 'node:crypto';
 import type { Desired } from '../../protocol/messages.js';
 import type { Db } from '../db.js';
@@ -89,8 +90,19 @@ function toDevice(r: DeviceRow): RolloutDevice {
   };
 }
 
+/** Told the id of a rollout whose state, stage, devices or measurements were written. */
+export type RolloutChangeListener = (rolloutId: string) => void;
+
 export class RolloutStore {
+  private readonly listeners = new Set<RolloutChangeListener>();
+
   constructor(private readonly db: Db) {}
+
+  /** Returns the unsubscribe function. Listeners run synchronously after the write: keep them cheap. */
+  onChange(listener: RolloutChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   create(spec: RolloutSpec, devices: Array<{ deviceId: string; deviceClass: string | null; stage: number }>): Rollout {
     const id = `r-${randomBytes(5).toString('hex')}`;
@@ -101,6 +113,7 @@ export class RolloutStore {
       for (const d of devices) insert.run(id, d.deviceId, d.deviceClass, d.stage, 'pending', now);
       this.event(id, null, null, 'running', `${devices.length} device(s) in ${new Set(devices.map((d) => d.stage)).size} stage(s)`);
     })();
+    this.changed(id);
     return this.get(id)!;
   }
 
@@ -119,11 +132,13 @@ export class RolloutStore {
       this.db.prepare('UPDATE rollouts SET state = ?, reason = COALESCE(?, reason), updated_at = ? WHERE id = ?').run(state, reason, Date.now(), id);
       this.event(id, null, before.state, state, reason);
     })();
+    this.changed(id);
   }
 
   setStage(id: string, stage: number): void {
     this.db.prepare('UPDATE rollouts SET stage = ?, updated_at = ? WHERE id = ?').run(stage, Date.now(), id);
     this.event(id, null, null, `stage ${stage}`, null);
+    this.changed(id);
   }
 
   devices(id: string): RolloutDevice[] {
@@ -137,7 +152,7 @@ export class RolloutStore {
 
   /** One step of the device state machine, validated, persisted with its event in one transaction. */
   transition(id: string, deviceId: string, to: DeviceState, patch: Partial<Pick<RolloutDevice, 'candidateId' | 'choice' | 'generation' | 'previousDesired' | 'attempts' | 'error' | 'deviceClass'>> = {}, detail?: string): RolloutDevice {
-    return this.db.transaction(() => {
+    const device = this.db.transaction(() => {
       const d = this.device(id, deviceId)!;
       assertTransition(d.state, to, d.resumeState);
       const next = { ...d, ...patch };
@@ -151,6 +166,8 @@ export class RolloutStore {
       this.event(id, deviceId, d.state, to, detail ?? patch.error ?? null);
       return this.device(id, deviceId)!;
     })();
+    this.changed(id);
+    return device;
   }
 
   /** Records fields without a state change (the desired generation sent while still 'chosen'). */
@@ -158,6 +175,7 @@ export class RolloutStore {
     const d = this.device(id, deviceId)!;
     const next = { ...d, ...patch };
     this.db.prepare('UPDATE rollout_devices SET generation = ?, previous_desired = ?, device_class = ? WHERE rollout_id = ? AND device_id = ?').run(next.generation, next.previousDesired ? JSON.stringify(next.previousDesired) : null, next.deviceClass, id, deviceId);
+    this.changed(id);
     return this.device(id, deviceId)!;
   }
 
@@ -170,16 +188,28 @@ export class RolloutStore {
 
   addMeasurement(id: string, m: Omit<Measurement, 'outcome'>): void {
     this.db.prepare('INSERT INTO rollout_measurements (rollout_id, device_class, candidate_id, job_id, device_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, m.deviceClass, m.candidateId, m.jobId, m.deviceId, m.sentAt);
+    this.changed(id);
   }
 
   setOutcome(jobId: string, outcome: Outcome): boolean {
-    return this.db.prepare('UPDATE rollout_measurements SET outcome = ? WHERE job_id = ? AND outcome IS NULL').run(JSON.stringify(outcome), jobId).changes > 0;
+    const rows = this.db.prepare('UPDATE rollout_measurements SET outcome = ? WHERE job_id = ? AND outcome IS NULL RETURNING rollout_id').all(JSON.stringify(outcome), jobId) as Array<{ rollout_id: string }>;
+    for (const id of new Set(rows.map((r) => r.rollout_id))) this.changed(id);
+    return rows.length > 0;
+  }
+
+  /** The rollouts a device takes part in, so that news from the device can reach their views. */
+  rolloutsOf(deviceId: string): string[] {
+    return (this.db.prepare('SELECT rollout_id FROM rollout_devices WHERE device_id = ?').all(deviceId) as Array<{ rollout_id: string }>).map((r) => r.rollout_id);
   }
 
   events(id: string, limit = 500): RolloutEvent[] {
     return (this.db.prepare('SELECT * FROM rollout_events WHERE rollout_id = ? ORDER BY seq DESC LIMIT ?').all(id, limit) as Array<{ seq: number; device_id: string | null; from_state: string | null; to_state: string; detail: string | null; at: number }>)
       .reverse()
       .map((e) => ({ seq: e.seq, deviceId: e.device_id, from: e.from_state, to: e.to_state, detail: e.detail, at: e.at }));
+  }
+
+  private changed(id: string): void {
+    for (const listener of this.listeners) listener(id);
   }
 
   private event(id: string, deviceId: string | null, from: string | null, to: string, detail: string | null): void {

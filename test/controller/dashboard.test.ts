@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef } from '../../protocol/artifacts.js';
 import { writeModel } from '../../compress/onnx/write.js';
@@ -108,11 +108,21 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
     // The most accurate candidate is valid ONNX that onnxruntime cannot run: the policy must pass it over, and say why.
     await catalog.importCandidate(modelId, readFileSync(impossibleReshapeModel(fleet.scratch)), { method: 'broken-export', declaredMap5095: 0.4, name: 'broken' });
 
+    // Rollout views fetch once when opened; every later change must come over the event stream.
+    const rolloutGets: string[] = [];
+    const onRequest = (request: Request) => {
+      if (request.method() === 'GET' && new URL(request.url()).pathname.startsWith('/api/rollouts')) rolloutGets.push(request.url());
+    };
+    page.on('request', onRequest);
     await page.evaluate(() => (location.hash = '#/rollouts'));
     await page.getByText('No rollouts yet').waitFor();
+    expect(rolloutGets).toHaveLength(1);
     const first = await createRollout('fit-cam-1');
     await page.locator(`tr[data-rollout="${first}"] a`).click();
     const cell = page.locator('table.rollout-devices tr[data-device="cam-1"]');
+    await cell.waitFor();
+    const opened = rolloutGets.length;
+    expect(opened).toBe(2);
     const seen: string[] = [];
     await waitFor(async () => {
       const state = await cell.getAttribute('data-state').catch(() => null);
@@ -124,10 +134,21 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
     await expect(page.locator('[data-count="healthy"]').textContent()).resolves.toBe('1');
     await expect(page.locator('[data-count="targeted"]').textContent()).resolves.toBe('1');
     await expect(cell.locator('td').nth(3).textContent()).resolves.toBe('n96');
+    expect(rolloutGets.slice(opened), 'GETs of the rollout API while the rollout ran').toEqual([]);
     await page.screenshot({ path: screenshotPath('rollout'), fullPage: true });
 
     const second = await createRollout('paused-then-aborted');
     await page.evaluate((id) => (location.hash = `#/rollouts/${id}`), second);
+    await page.locator('.pill[data-state="running"]').waitFor();
+    const shown = rolloutGets.length;
+    // Paused by someone else (the CLI, another browser): the page hears of it only through the stream.
+    await fetch(`${fleet.controller.httpUrl}/api/rollouts/${second}/pause`, { method: 'POST', headers: { authorization: `Bearer ${fleet.controller.adminToken}`, 'content-type': 'application/json' }, body: '{}' });
+    await page.locator('.pill[data-state="paused"]').waitFor();
+    await page.locator('button[data-action="resume"]:not([disabled])').waitFor();
+    expect(rolloutGets.slice(shown), 'GETs of the rollout API after the pause').toEqual([]);
+    expect(fleet.controller.rolloutStore.get(second)!.state).toBe('paused');
+    await page.click('button[data-action="resume"]:not([disabled])');
+    await page.locator('.pill[data-state="running"]').waitFor();
     await page.click('button[data-action="pause"]:not([disabled])');
     await page.locator('.pill[data-state="paused"]').waitFor();
     expect(fleet.controller.rolloutStore.get(second)!.state).toBe('paused');
@@ -138,6 +159,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
     await page.locator('.pill[data-state="aborted"]').waitFor();
     expect(fleet.controller.rolloutStore.get(second)!.state).toBe('aborted');
     await expect(page.locator('.banner').textContent()).resolves.toMatch(/Aborted: .+/);
+    expect(rolloutGets.slice(shown), 'GETs of the rollout API while paused, resumed and aborted').toEqual([]);
+    page.off('request', onRequest);
     await page.screenshot({ path: screenshotPath('rollout-aborted'), fullPage: true });
   }, 180_000);
 

@@ -1,16 +1,17 @@
-import type { LiveBatch, LiveSnapshot } from '../../live/wire.js';
+import type { LiveBatch, LiveSnapshot, RolloutsBatch } from '../../live/wire.js';
 import { api, Unauthorized } from './api.js';
+import type { RolloutFeed } from './rollout-feed.js';
 import { measure, type FleetStore } from './store.js';
 import { token } from './token.js';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'unauthorized';
 
 /**
- * Opens the controller's event stream and feeds the store. EventSource cannot
+ * Opens the controller's event stream and feeds the store and the rollout feed. EventSource cannot
  * send headers, so the token goes as ?token=; it also hides the status code,
  * so after a failed connect one API call tells a wrong token from an outage.
  */
-export function connectLive(store: FleetStore, onState: (state: ConnectionState) => void): () => void {
+export function connectLive(store: FleetStore, rollouts: RolloutFeed, onState: (state: ConnectionState) => void): () => void {
   let source: EventSource | null = null;
   let retry: number | undefined;
   let closed = false;
@@ -27,12 +28,17 @@ export function connectLive(store: FleetStore, onState: (state: ConnectionState)
       store.applySnapshot(snapshot);
       measure('edgefit:snapshot', start, { rows: snapshot.devices.length });
       onState('live');
+      // Rollouts are pushed only as they change: whatever changed while disconnected is fetched.
+      rollouts.resync();
     });
     source.addEventListener('devices', (event) => {
       const start = performance.now();
       const batch = JSON.parse((event as MessageEvent<string>).data) as LiveBatch;
       store.applyBatch(batch);
       measure('edgefit:apply', start, { rows: batch.devices.length });
+    });
+    source.addEventListener('rollouts', (event) => {
+      rollouts.applyBatch(JSON.parse((event as MessageEvent<string>).data) as RolloutsBatch);
     });
     source.addEventListener('error', () => {
       if (closed || !source) return;

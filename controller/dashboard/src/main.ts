@@ -2,6 +2,7 @@ import { DeviceView } from './device-view.js';
 import { h, setText } from './dom.js';
 import { FleetView } from './fleet-view.js';
 import { connectLive, type ConnectionState } from './live.js';
+import { RolloutFeed } from './rollout-feed.js';
 import { RolloutsView } from './rollouts-view.js';
 import { FleetStore } from './store.js';
 import { tokenPrompt } from './token-prompt.js';
@@ -16,6 +17,7 @@ const main = document.getElementById('view')!;
 const connEl = document.getElementById('conn')!;
 const summaryEl = document.getElementById('summary')!;
 const store = new FleetStore();
+const rollouts = new RolloutFeed();
 let fleet: FleetView | null = null;
 let current: View | null = null;
 let disconnect: (() => void) | null = null;
@@ -46,7 +48,7 @@ function route(): void {
   if (current && current !== fleet) current.destroy();
   let view: View;
   if (section === 'device' && rest.length) view = new DeviceView(store, rest.join('/'));
-  else if (section === 'rollouts') view = new RolloutsView(rest.join('/') || null);
+  else if (section === 'rollouts') view = new RolloutsView(rest.join('/') || null, store, rollouts);
   else view = fleet ??= new FleetView(store, (id) => (location.hash = `#/device/${encodeURIComponent(id)}`));
   current = view;
   document.body.dataset.view = section === 'device' || section === 'rollouts' ? section : 'fleet';
@@ -77,7 +79,7 @@ function summarize(): void {
 
 function start(): void {
   disconnect?.();
-  disconnect = connectLive(store, onConnection);
+  disconnect = connectLive(store, rollouts, onConnection);
   route();
 }
 

@@ -1,9 +1,12 @@
-import type { rolloutStatus } from '../../rollout/status.js';
+import type { RolloutsBatch } from '../../live/wire.js';
+import type { RolloutSummary } from '../../rollout/status.js';
 import { api, ApiError } from './api.js';
-import { h } from './dom.js';
+import { h, setText } from './dom.js';
 import { ago, clip, num } from './format.js';
+import type { RolloutFeed } from './rollout-feed.js';
+import type { FleetStore } from './store.js';
 
-export type RolloutStatus = ReturnType<typeof rolloutStatus>;
+export type RolloutStatus = RolloutSummary;
 type RolloutDeviceStatus = RolloutStatus['devices'][number];
 
 /** The device states of a rollout in the buckets the dashboard counts. */
@@ -32,35 +35,111 @@ function stackedBar(c: Record<Bucket, number>, total: number): HTMLElement {
   return h('div', { class: 'stack' }, ...BUCKETS.filter(([b]) => c[b] > 0).map(([b]) => h('span', { class: `seg ${b}`, style: `width:${(c[b] / Math.max(1, total)) * 100}%`, title: `${c[b]} ${b}` })));
 }
 
-/** Polls this often while a rollout is on screen: rollout state lives in the controller's database, not in the live stream. */
-const POLL_MS = 1000;
+/** After a failed fetch, try again this much later; otherwise the event stream keeps the view current. */
+const RETRY_MS = 5000;
 
-/** Rollouts: the list, or one rollout with its stages, counts, devices, events and pause/resume/abort. */
+/**
+ * Rollouts: the list, or one rollout with its stages, counts, devices, events
+ * and pause/resume/abort. It fetches once, then follows the `rollouts` events
+ * of the live stream (fetching afresh when the stream reconnects); live FPS
+ * comes from the fleet store, which the stream keeps current.
+ */
 export class RolloutsView {
   readonly root: HTMLElement;
-  private timer: number | undefined;
   private alive = true;
+  private retry: number | undefined;
+  /** List mode: every rollout by id. */
+  private readonly rollouts = new Map<string, RolloutStatus>();
+  private shown: RolloutStatus | null = null;
+  private loaded = false;
+  /** Pushes that arrive while a fetch is out: applied over its answer, since they may be newer. */
+  private fetching: RolloutStatus[][] | null = null;
+  private fpsCells = new Map<string, HTMLElement>();
+  private readonly disposers: Array<() => void>;
 
-  constructor(private readonly selected: string | null) {
+  constructor(
+    private readonly selected: string | null,
+    private readonly fleet: FleetStore,
+    feed: RolloutFeed,
+  ) {
     this.root = h('section', { class: 'rollouts' }, h('div', { class: 'loading' }, 'Loading…'));
+    this.disposers = [
+      feed.subscribe({ batch: (b) => this.push(b), resync: () => void this.refresh() }),
+      fleet.subscribe((changed) => this.liveFps(changed)),
+    ];
     void this.refresh();
   }
 
   destroy(): void {
     this.alive = false;
-    window.clearTimeout(this.timer);
+    window.clearTimeout(this.retry);
+    for (const off of this.disposers) off();
   }
 
   private async refresh(): Promise<void> {
+    window.clearTimeout(this.retry);
+    const pushed: RolloutStatus[][] = [];
+    this.fetching = pushed;
     try {
-      if (this.selected) this.renderOne(await api<RolloutStatus>(`/api/rollouts/${encodeURIComponent(this.selected)}`));
-      else this.renderList((await api<{ rollouts: RolloutStatus[] }>('/api/rollouts')).rollouts);
+      if (this.selected) {
+        const one = await api<RolloutStatus>(`/api/rollouts/${encodeURIComponent(this.selected)}`);
+        if (!this.alive) return;
+        this.shown = one;
+      } else {
+        const { rollouts } = await api<{ rollouts: RolloutStatus[] }>('/api/rollouts');
+        if (!this.alive) return;
+        this.rollouts.clear();
+        for (const r of rollouts) this.rollouts.set(r.id, r);
+      }
+      if (this.fetching === pushed) this.fetching = null;
+      this.loaded = true;
+      for (const batch of pushed) this.merge(batch);
+      this.render();
     } catch (err) {
+      if (this.fetching === pushed) this.fetching = null;
       if (!this.alive) return;
       const message = err instanceof ApiError && err.status === 404 && !this.selected ? 'This controller has no rollout API.' : err instanceof Error ? err.message : String(err);
       this.root.replaceChildren(h('h1', {}, 'Rollouts'), h('p', { class: 'error' }, message));
+      this.retry = window.setTimeout(() => void this.refresh(), RETRY_MS);
     }
-    if (this.alive) this.timer = window.setTimeout(() => void this.refresh(), POLL_MS);
+  }
+
+  private push(batch: RolloutsBatch): void {
+    if (this.fetching) {
+      this.fetching.push(batch.rollouts);
+      return;
+    }
+    // An error page has nothing to update: its retry fetches everything.
+    if (!this.loaded) return;
+    if (this.merge(batch.rollouts)) this.render();
+  }
+
+  /** Whether anything on screen changed. */
+  private merge(rollouts: RolloutStatus[]): boolean {
+    let changed = false;
+    for (const r of rollouts) {
+      if (this.selected) {
+        if (r.id !== this.selected) continue;
+        this.shown = r;
+      } else this.rollouts.set(r.id, r);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private render(): void {
+    if (this.selected) {
+      if (this.shown) this.renderOne(this.shown);
+    } else this.renderList([...this.rollouts.values()]);
+  }
+
+  /** The FPS column follows the device stream between rollout changes. */
+  private liveFps(changed: ReadonlySet<string> | 'all'): void {
+    for (const [id, cell] of this.fpsCells) {
+      if (changed !== 'all' && !changed.has(id)) continue;
+      const device = this.fleet.devices.get(id);
+      if (device) setText(cell, num(device.fps, 1));
+    }
   }
 
   private renderList(rollouts: RolloutStatus[]): void {
@@ -99,6 +178,14 @@ export class RolloutsView {
 
   private renderOne(r: RolloutStatus): void {
     if (!this.alive) return;
+    this.shown = r;
+    this.fpsCells = new Map();
+    const fpsCell = (d: RolloutDeviceStatus) => {
+      const device = this.fleet.devices.get(d.deviceId);
+      const cell = h('td', { class: 'num', 'data-fps': '' }, num(device ? device.fps : (d.live?.fps ?? null), 1));
+      this.fpsCells.set(d.deviceId, cell);
+      return cell;
+    };
     const c = counts(r.devices);
     const stages = [...new Set(r.devices.map((d) => d.stage))].sort((a, b) => a - b);
     const action = (name: 'pause' | 'resume' | 'abort', enabled: boolean) => {
@@ -155,7 +242,7 @@ export class RolloutsView {
                 h('td', { class: 'num' }, String(d.stage)),
                 h('td', {}, h('span', { class: `state ${bucketOf(d.state)}` }, d.state)),
                 h('td', { class: 'mono' }, d.candidate ?? '–'),
-                h('td', { class: 'num' }, num(d.live?.fps ?? null, 1)),
+                fpsCell(d),
                 h('td', {}, d.slo ? (d.slo.met ? 'met' : `missed: ${d.slo.violations.join(', ')}`) : '–'),
                 h('td', { class: 'why', title: d.error ?? d.explanation ?? '' }, clip(d.error ?? d.explanation ?? '–', 260)),
               ),

@@ -142,6 +142,8 @@ describe('edgefit prune', () => {
     expect(readFileSync(out).length).toBeGreaterThan(0);
     await expect(run([src, '--method', 'nope', '--ratio', '0.2', '-o', out])).rejects.toThrow(/--method/);
     await expect(run([src, '--method', 'l1', '-o', out])).rejects.toThrow(/--ratio/);
+    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--views', '4', '-o', out])).rejects.toThrow(/--views needs --calib/);
+    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--calib', dir, '--views', '0', '-o', out])).rejects.toThrow(/--views must be an integer in \[1, 8\]/);
   });
 });
 

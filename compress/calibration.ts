@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { renderComposition, viewsOf } from './augment.js';
 import { loadDataset } from './detect/dataset.js';
 import { readImage } from './detect/image.js';
@@ -20,6 +21,20 @@ export interface CalibrationSet {
    * sides of a split.
    */
   sources?: number[];
+}
+
+/**
+ * A short digest of the inputs themselves (a strided sample of every one):
+ * caches keyed by it notice new images, new views or a changed augmentation.
+ */
+export function calibrationDigest(set: CalibrationSet): string {
+  const hash = createHash('sha256').update(`${set.size}:${set.inputs.length}`);
+  for (const input of set.inputs) {
+    const sample = new Float32Array(Math.ceil(input.length / 997));
+    for (let i = 0, k = 0; i < input.length; i += 997, k++) sample[k] = input[i];
+    hash.update(new Uint8Array(sample.buffer));
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 /** The cross-validation fold of input `i`: its source image. */

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { CalibrationSet } from '../calibration.js';
+import { calibrationDigest, type CalibrationSet } from '../calibration.js';
 import { AgreementJudge, type Agreement } from '../agreement.js';
 import { allocateBySensitivity, type SensitivityUnit } from '../sensitivity.js';
 import { allowedRemoval, planFromCounts, type Plan } from './allocate.js';
@@ -50,7 +50,7 @@ const SENSITIVITY_GRID = [0.03, 0.3, 1e4] as const;
 export async function measureSensitivity(index: GroupIndex, importance: Float64Array[], o: SensitivityOptions): Promise<SensitivityProfile> {
   const fractions = o.fractions ?? DEFAULT_FRACTIONS;
   const key = createHash('sha256')
-    .update(JSON.stringify({ base: o.baseSha256, recipe: o.recipe, fractions, roundTo: o.roundTo, maxLayerRatio: o.maxLayerRatio, recovered: !!o.samples, measure: 'agreement-1', calibration: o.calibration.files.map((f) => path.basename(f)), views: o.calibration.inputs.length, size: o.calibration.size }))
+    .update(JSON.stringify({ base: o.baseSha256, recipe: o.recipe, fractions, roundTo: o.roundTo, maxLayerRatio: o.maxLayerRatio, recovered: !!o.samples, measure: 'agreement-1', calibration: calibrationDigest(o.calibration) }))
     .digest('hex')
     .slice(0, 24);
   const cacheFile = o.cacheDir ? path.join(o.cacheDir, `prune-sensitivity-${key}.json`) : undefined;

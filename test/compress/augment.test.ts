@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { IDENTITY_VIEW, renderComposition, renderView, viewsOf } from '../../compress/augment.js';
-import { calibrationFold, CalibrationError, loadCalibration, viewsToFill } from '../../compress/calibration.js';
+import { calibrationDigest, calibrationFold, CalibrationError, loadCalibration, viewsToFill } from '../../compress/calibration.js';
 import type { RgbImage } from '../../compress/detect/image.js';
 import { Letterboxer, PAD_VALUE } from '../../compress/detect/letterbox.js';
 
@@ -112,6 +112,9 @@ describe('augmented calibration views', () => {
     expect(set.inputs.map((_, i) => calibrationFold(set, i))).toEqual([0, 0, 0, 1, 1, 1]);
     expect(set.inputs[0]).toEqual(Float32Array.from(new Letterboxer(32, 32).run({ width: 50, height: 40, rgb: new Uint8Array(50 * 40 * 3).fill(40) }).tensor));
     expect((await loadCalibration(dir, 32, { viewsPerImage: 2, minInputs: 100 })).inputs).toHaveLength(4);
+    // caches keyed by the digest notice other views of the same files
+    expect(calibrationDigest(await loadCalibration(dir, 32, { minInputs: 6 }))).toBe(calibrationDigest(set));
+    expect(calibrationDigest(await loadCalibration(dir, 32, { minInputs: 6, seed: 2 }))).not.toBe(calibrationDigest(set));
     expect(calibrationFold({ files: ['a', 'b'], inputs: [], size: 32 }, 1)).toBe(1);
     await expect(loadCalibration(mkdtempSync(path.join(tmpdir(), 'edgefit-empty-')), 32, { minInputs: 16 })).rejects.toThrow(CalibrationError);
   });

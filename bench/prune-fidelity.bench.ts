@@ -6,7 +6,7 @@
 // cut: no recovery vs channel substitution, uniform vs sensitivity
 // allocation, and the sequential refit after sensitivity allocation.
 // Run: npm run build && node dist/bench/prune-fidelity.bench.js
-// Each sensitivity profile costs ~2 min on 2 cores (cached afterwards), two per
+// Each sensitivity profile costs ~2 min on 2 cores (cached afterwards), one per
 // method: EDGEFIT_BENCH_SENSITIVITY=l1,lamp picks the methods (default all),
 // EDGEFIT_BENCH_REFIT those with a refit column (default l1).
 import { readFileSync } from 'node:fs';
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   await baseline.release();
   const summary = failures.length ? `claims not met:\n${failures.map((f) => `- ${f}`).join('\n')}` : 'all claims met: reconstruction raises fidelity at every cut, sensitivity beats uniform, ≥ 0.5 at 10% fewer FLOPs';
   console.log(summary);
-  const doc = `# Pruning fidelity, yolov8n (float graph of the QDQ fixture)\n\nHeld-out fidelity (mAP50-95 against the unpruned model's detections) on coco8 val + bus.jpg + zidane.jpg; calibration on coco8 train (4 images, each with 3 augmented views); --round-to 8; sensitivity measured as (1 − fidelity) + output drift on the calibration inputs.\n\n${header}\n${rows.join('\n')}\n\n${summary}\n`;
+  const doc = `# Pruning fidelity, yolov8n (float graph of the QDQ fixture)\n\nHeld-out fidelity (mAP50-95 against the unpruned model's detections) on coco8 val + bus.jpg + zidane.jpg; calibration on coco8 train (4 images, each with 3 augmented views); --round-to 8; sensitivity measured as (1 − fidelity) + output drift on the calibration inputs with each group pruned alone, without recovery; recovery runs on the allocated plan.\n\n${header}\n${rows.join('\n')}\n\n${summary}\n`;
   writeReport('prune-fidelity.md', doc);
 }
 

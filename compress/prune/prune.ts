@@ -96,7 +96,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
 
   const views = o.calibration?.sources ? o.calibration.inputs.length / new Set(o.calibration.sources).size : 1;
   const positions = o.positions ?? Math.round(1024 / views);
-  const needsSamples = o.calibration && (o.reconstruct || o.sensitivity || (ACTIVATION_METHODS as readonly string[]).includes(o.method));
+  const needsSamples = o.calibration && (o.reconstruct || (ACTIVATION_METHODS as readonly string[]).includes(o.method));
   let samples: Map<string, SampledActivations> | undefined;
   if (needsSamples && o.activations) samples = o.activations;
   else if (needsSamples) {
@@ -119,13 +119,10 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   let profile: SensitivityProfile | undefined;
   const ts = performance.now();
   if (o.sensitivity) {
-    // refit is too slow to run per measured level: sensitivity is measured with substitution
-    const recover = o.reconstruct && o.recovery !== 'bias';
     profile = await measureSensitivity(index, importance, {
       baseSha256: o.baseSha256 ?? 'unknown',
       recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, positions, ignore: (o.ignore ?? []).map(String) },
       calibration: o.calibration!,
-      samples: recover ? samples : undefined,
       roundTo,
       maxLayerRatio,
       frozen,

@@ -49,11 +49,12 @@ describe('serving the desired model on a real agent', () => {
 
     // Each profile (serving pauses while it runs) is paired with the served block right after it: the
     // two are minutes' neighbours on the same machine state, which on a shared VM moves by half between
-    // minutes (one run read 140 then 220 FPS on both sides). The median pair decides. The first served
+    // minutes (one run read 140 then 220 FPS on both sides). The median of five pairs decides (of three,
+    // one slow profile next to one slow block still failed a full-suite run). The first served
     // block only settles the server in.
     await servedFps(4);
     const pairs: Array<{ profiled: number; served: number }> = [];
-    for (const round of [1, 2, 3]) {
+    for (const round of [1, 2, 3, 4, 5]) {
       const jobId = `serve-fps-${round}`;
       await fleet.controller.sendJob('cam-1', { jobId, kind: 'profile', artifact: model, options: { runs: 1000, durationS: 4, warmup: 5, threads: THREADS } });
       const result = await waitFor(() => fleet.controller.profiles.get(jobId), 60_000, 'the profile result');
@@ -69,7 +70,7 @@ describe('serving the desired model on a real agent', () => {
     expect(device.body.telemetry.memoryMb).toBeGreaterThan(0);
     expect(device.body.reported.state).toBe('healthy');
     expect(device.body.reported.slo).toEqual({ met: true, violations: [] });
-  }, 120_000);
+  }, 180_000);
 
   it('reports when the model misses its service level', async () => {
     await fleet.controller.setDesired('cam-1', { model, candidateId: 'n160', threads: THREADS, slo: { minFps: 100_000, maxMemoryMb: 1 } });

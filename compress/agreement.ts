@@ -11,7 +11,7 @@ import type { CalibrationSet } from './calibration.js';
 import { FIDELITY_DEFAULTS } from './detect/evaluate.js';
 import { letterboxGeometry } from './detect/letterbox.js';
 import { computeMap } from './detect/map.js';
-import { outputLayout, postprocess, type Detection } from './detect/postprocess.js';
+import { iou, outputLayout, postprocess, type Detection } from './detect/postprocess.js';
 import type { Model } from './onnx/ir.js';
 import { createSession } from './onnx/session.js';
 
@@ -27,15 +27,10 @@ export interface Agreement {
 /** Anchors below this class score in both models are background and do not count. */
 const CONFIDENT = 0.05;
 
-function iou(a: Float32Array, i: number, b: Float32Array, j: number, n: number): number {
-  const box = (d: Float32Array, k: number) => [d[k] - d[2 * n + k] / 2, d[n + k] - d[3 * n + k] / 2, d[k] + d[2 * n + k] / 2, d[n + k] + d[3 * n + k] / 2];
-  const [ax1, ay1, ax2, ay2] = box(a, i);
-  const [bx1, by1, bx2, by2] = box(b, j);
-  const w = Math.max(0, Math.min(ax2, bx2) - Math.max(ax1, bx1));
-  const h = Math.max(0, Math.min(ay2, by2) - Math.max(ay1, by1));
-  const inter = w * h;
-  const union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter;
-  return union > 0 ? inter / union : 0;
+/** The xyxy box of anchor `a` in a raw [4 + nc, n] output (rows cx, cy, w, h). */
+function anchorBox(d: Float32Array, a: number, n: number): number[] {
+  const cx = d[a], cy = d[n + a], hw = d[2 * n + a] / 2, hh = d[3 * n + a] / 2;
+  return [cx - hw, cy - hh, cx + hw, cy + hh];
 }
 
 /**
@@ -58,7 +53,7 @@ export function outputDrift(base: Float32Array, candidate: Float32Array, nc: num
     const w = Math.max(c0, c1);
     if (w < CONFIDENT) continue;
     if (c0 >= CONFIDENT) weight += c0;
-    drift += w * (1 - iou(base, a, candidate, a, n) + scores);
+    drift += w * (1 - iou(anchorBox(base, a, n), anchorBox(candidate, a, n)) + scores);
   }
   return { drift, weight };
 }

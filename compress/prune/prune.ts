@@ -121,7 +121,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   if (o.sensitivity) {
     profile = await measureSensitivity(index, importance, {
       baseSha256: o.baseSha256 ?? 'unknown',
-      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, positions, ignore: (o.ignore ?? []).map(String) },
+      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, ignore: (o.ignore ?? []).map(String) },
       calibration: o.calibration!,
       roundTo,
       maxLayerRatio,

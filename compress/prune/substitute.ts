@@ -78,7 +78,7 @@ export async function estimateChannelMeans(model: Model, names: readonly string[
 export const SUBSTITUTION_GRID = [1e-3, 1e-2, 0.1, 1, 10, 1e4] as const;
 
 /** Ridge fit of removed channels on kept ones from sampled rows, images as CV folds. */
-export function fitSubstitution(samples: SampledActivations, keep: Int32Array, drop: Int32Array, grid: readonly number[] = SUBSTITUTION_GRID): { P: Matrix; q: Float64Array; lambda: number } {
+export function fitSubstitution(samples: SampledActivations, keep: Int32Array, drop: Int32Array): { P: Matrix; q: Float64Array; lambda: number } {
   const stats = new RidgeStats(keep.length, drop.length);
   const c = samples.channels;
   samples.rows.forEach((rows, img) => {
@@ -92,7 +92,7 @@ export function fitSubstitution(samples: SampledActivations, keep: Int32Array, d
     }
     stats.add(samples.folds[img], x, y, count);
   });
-  const { P, q, lambda } = stats.fitCV(grid);
+  const { P, q, lambda } = stats.fitCV(SUBSTITUTION_GRID);
   return { P, q, lambda };
 }
 
@@ -105,7 +105,7 @@ export function substituteChannels(
   dep: DependencyGraph,
   removed: ReadonlySet<number>,
   pruned: Model,
-  source: { samples: Map<string, SampledActivations>; grid?: readonly number[] } | { means: Map<string, Float64Array> },
+  source: { samples: Map<string, SampledActivations> } | { means: Map<string, Float64Array> },
 ): SubstitutionReport {
   const kept = keptChannels(dep, removed);
   const report: SubstitutionReport = { tensors: 0, convs: 0, lambdas: [] };
@@ -123,7 +123,7 @@ export function substituteChannels(
     if ('samples' in source) {
       const s = source.samples.get(name);
       if (!s) continue;
-      const fit = fitSubstitution(s, keep, drop, source.grid);
+      const fit = fitSubstitution(s, keep, drop);
       P = fit.P;
       q = fit.q;
       report.lambdas.push(fit.lambda);

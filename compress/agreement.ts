@@ -9,7 +9,7 @@
 import ort from 'onnxruntime-node';
 import type { CalibrationSet } from './calibration.js';
 import { FIDELITY_DEFAULTS } from './detect/evaluate.js';
-import { letterboxGeometry } from './detect/letterbox.js';
+import { letterboxGeometry, type LetterboxTransform } from './detect/letterbox.js';
 import { computeMap } from './detect/map.js';
 import { iou, outputLayout, postprocess, type Detection } from './detect/postprocess.js';
 import type { Model } from './onnx/ir.js';
@@ -60,12 +60,19 @@ export function outputDrift(base: Float32Array, candidate: Float32Array, nc: num
 
 /** The base model's outputs and detections on calibration inputs, to judge candidates against. */
 export class AgreementJudge {
+  /** Without a single base detection, fidelity has nothing to measure and counts as 1. */
+  private readonly hasBoxes: boolean;
+
   private constructor(
     private readonly inputs: Float32Array[],
     private readonly size: number,
+    /** Inputs are already letterboxed: boxes stay in input pixels. */
+    private readonly transform: LetterboxTransform,
     private readonly outputs: Float32Array[],
     private readonly reference: Detection[][],
-  ) {}
+  ) {
+    this.hasBoxes = reference.some((r) => r.length > 0);
+  }
 
   /**
    * At most `maxInputs` of the calibration inputs, spread evenly over them
@@ -77,22 +84,20 @@ export class AgreementJudge {
     const outputs = await runAll(base, inputs, calibration.size);
     const transform = letterboxGeometry(calibration.size, calibration.size, calibration.size);
     const reference = outputs.map((o) => postprocess(o, transform, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }));
-    return new AgreementJudge(inputs, calibration.size, outputs.map((o) => o.data), reference);
+    return new AgreementJudge(inputs, calibration.size, transform, outputs.map((o) => o.data), reference);
   }
 
   async judge(candidate: Model): Promise<Agreement> {
     const outputs = await runAll(candidate, this.inputs, this.size);
-    const transform = letterboxGeometry(this.size, this.size, this.size);
     let drift = 0, weight = 0;
     const evaluations = outputs.map((o, i) => {
       const { nc, n } = outputLayout(o.dims, o.data.length);
       const d = outputDrift(this.outputs[i], o.data, nc, n);
       drift += d.drift;
       weight += d.weight;
-      return { detections: postprocess(o, transform, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }), groundTruth: this.reference[i] };
+      return { detections: postprocess(o, this.transform, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }), groundTruth: this.reference[i] };
     });
-    const hasBoxes = this.reference.some((r) => r.length > 0);
-    const fidelity = hasBoxes ? computeMap(evaluations).map50_95 : 1;
+    const fidelity = this.hasBoxes ? computeMap(evaluations).map50_95 : 1;
     const discrepancy = weight > 0 ? drift / weight : 0;
     return { fidelity, discrepancy, loss: Math.max(0, 1 - fidelity) + discrepancy };
   }

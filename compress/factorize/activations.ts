@@ -2,7 +2,7 @@
 // time so only the values the caller keeps stay in memory.
 import ort from 'onnxruntime-node';
 import type { Model } from '../onnx/ir.js';
-import { createSession, withExtraOutputs } from '../onnx/session.js';
+import { createSession, truncatedTo } from '../onnx/session.js';
 import type { CalibrationSet } from '../calibration.js';
 
 export interface Float32Tensor4 {
@@ -10,16 +10,17 @@ export interface Float32Tensor4 {
   dims: [number, number, number, number];
 }
 
-/** Runs `model` on every calibration image and hands `visit` the named NCHW values. */
+/** Runs the part of `model` that `names` need on every calibration image and hands `visit` those NCHW values. */
 export async function forEachActivation(
   model: Model,
   calibration: CalibrationSet,
   names: readonly string[],
   visit: (image: number, values: Map<string, Float32Tensor4>) => void,
 ): Promise<void> {
+  if (names.length === 0) return;
   const input = model.graph.inputs.find((i) => !model.graph.initializers.has(i.name));
   if (!input) throw new Error('the model has no image input');
-  const session = await createSession(withExtraOutputs(model, names));
+  const session = await createSession(truncatedTo(model, names));
   try {
     for (let i = 0; i < calibration.inputs.length; i++) {
       const feeds = { [input.name]: new ort.Tensor('float32', calibration.inputs[i], [1, 3, calibration.size, calibration.size]) };

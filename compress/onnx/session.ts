@@ -3,6 +3,7 @@
 import ort from 'onnxruntime-node';
 import { DataType, type Model, type ValueInfo } from './ir.js';
 import { inferShapes } from './shapes.js';
+import { removeDeadCode } from './graph.js';
 import { writeModel } from './write.js';
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -52,6 +53,19 @@ export function withExtraOutputs(model: Model, names: readonly string[]): Model 
     have.add(name);
   }
   return { ...model, graph: { ...model.graph, outputs: [...model.graph.outputs, ...extra] } };
+}
+
+/**
+ * A copy of `model` that computes only `names` (graph outputs or
+ * intermediates): the nodes no name depends on are dropped, so reading an
+ * early layer does not pay for the whole network.
+ */
+export function truncatedTo(model: Model, names: readonly string[]): Model {
+  const wide = withExtraOutputs(model, names);
+  const byName = new Map(wide.graph.outputs.map((o) => [o.name, o]));
+  const graph = { ...wide.graph, nodes: [...wide.graph.nodes], initializers: new Map(wide.graph.initializers), valueInfo: [...wide.graph.valueInfo], outputs: names.map((n) => byName.get(n)!) };
+  removeDeadCode(graph);
+  return { ...wide, graph };
 }
 
 /** Runs the model and returns the named values (graph outputs or intermediates). */

@@ -6,10 +6,9 @@
 // toward the conv's current weights (sliced, or substituted), with the strength
 // picked by leave-one-image-out CV on the calibration images, and only a
 // sampled subset of output positions is used (im2col patches for k×k convs).
-// Convs are refit in waves: a wave holds convs none of which feeds another
-// conv still to be refit, so one run of each model serves a whole wave.
+// Convs are refit in waves (waves.ts).
 import { floatTensor, intsAttr, numel, stringAttr, type Graph, type Model, type Node } from '../onnx/ir.js';
-import { constValue, producers, topologicalOrder, uniqueName } from '../onnx/graph.js';
+import { constValue, producers, uniqueName } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
 import { RidgeStats } from '../linalg/ridge.js';
 import type { Matrix } from '../linalg/matrix.js';
@@ -18,6 +17,7 @@ import { forEachActivation } from '../factorize/activations.js';
 import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from '../factorize/samples.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
 import { keptChannels } from './surgery.js';
+import { convWaves } from './waves.js';
 
 export interface RefitOptions {
   /** Output positions sampled per image and conv (at most). */
@@ -103,28 +103,6 @@ function refitJobs(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: M
   return { jobs, skipped };
 }
 
-/** Jobs in waves: a job's wave is one past the deepest job upstream of its input. */
-function waves(g: Graph, jobs: readonly Job[]): Job[][] {
-  const owner = new Map(jobs.map((j, i) => [j.node, i]));
-  const depth = new Array<number>(jobs.length).fill(0);
-  // for every value: the deepest wave index of a job upstream of it, plus one (0: none)
-  const level = new Map<string, number>();
-  for (const n of topologicalOrder(g)) {
-    let up = 0;
-    for (const i of n.inputs) up = Math.max(up, level.get(i) ?? 0);
-    const mine = owner.get(n);
-    let out = up;
-    if (mine !== undefined) {
-      depth[mine] = up;
-      out = up + 1;
-    }
-    for (const o of n.outputs) level.set(o, out);
-  }
-  const out: Job[][] = [];
-  jobs.forEach((j, i) => (out[depth[i]] ??= []).push(j));
-  return out.filter((w) => w && w.length > 0);
-}
-
 /**
  * Refits every dense consumer of a pruned tensor in `pruned` (in place);
  * `dep.model` is the original model that supplies the targets.
@@ -142,7 +120,7 @@ export async function refitConsumers(dep: DependencyGraph, removed: ReadonlySet<
   const chosen: number[] = [];
   // small convs are cheap at any size: never fewer than 256 positions per image
   const positionsFor = (features: number) => Math.min(maxPositions, Math.max(256, Math.ceil((samplesPerFeature * features) / calibration.inputs.length)));
-  const plan = waves(pruned.graph, jobs);
+  const plan = convWaves(pruned.graph, jobs);
   const layers: LayerRefit[] = [];
   for (const [w, wave] of plan.entries()) {
     const fits = wave.map((job, k) => new ConvFit(pruned.graph, job, kept.get(job.role.output), seed + 7919 * (layers.length + k), (i) => calibrationFold(calibration, i) % folds));

@@ -6,6 +6,8 @@
 // The discrepancy of the raw head output (box IoU and class-score change at
 // every anchor either model is confident about) keeps moving where fidelity
 // is flat, and small drifts add up roughly linearly, as the allocator assumes.
+// A model whose output is not a detector's ([1, 4 + nc, anchors]) is judged
+// by the relative squared error of its raw output: pruning works on any conv net.
 import ort from 'onnxruntime-node';
 import type { CalibrationSet } from './calibration.js';
 import { FIDELITY_DEFAULTS } from './detect/evaluate.js';
@@ -16,7 +18,7 @@ import type { Model } from './onnx/ir.js';
 import { createSession } from './onnx/session.js';
 
 export interface Agreement {
-  /** mAP50-95 of the candidate against the base model's detections. */
+  /** mAP50-95 of the candidate against the base model's detections (1 when the output is not a detector's). */
   fidelity: number;
   /** Confidence-weighted box and score drift of the raw output, 0 when identical. */
   discrepancy: number;
@@ -58,6 +60,26 @@ export function outputDrift(base: Float32Array, candidate: Float32Array, nc: num
   return { drift, weight };
 }
 
+/** Σ(y − y₀)² / Σ(y₀ − ȳ₀)² over every input: 0 when identical, 1 for a constant guess of the mean. */
+export function relativeError(base: readonly Float32Array[], candidate: readonly Float32Array[]): number {
+  let sum = 0, count = 0;
+  for (const y of base) for (const v of y) (sum += v), count++;
+  const mean = count ? sum / count : 0;
+  let error = 0, spread = 0;
+  base.forEach((y, i) => {
+    if (candidate[i]?.length !== y.length) throw new Error(`output ${i} has ${candidate[i]?.length ?? 0} values, the base model's ${y.length}`);
+    for (let k = 0; k < y.length; k++) {
+      error += (candidate[i][k] - y[k]) ** 2;
+      spread += (y[k] - mean) ** 2;
+    }
+  });
+  return spread > 0 ? error / spread : error > 0 ? Infinity : 0;
+}
+
+function isDetectorOutput(o: { data: Float32Array; dims: readonly number[] }): boolean {
+  return o.dims.length === 3 && o.dims[0] === 1 && o.dims[1] >= 5 && o.data.length === o.dims[1] * o.dims[2];
+}
+
 /** The base model's outputs and detections on calibration inputs, to judge candidates against. */
 export class AgreementJudge {
   /** Without a single base detection, fidelity has nothing to measure and counts as 1. */
@@ -69,9 +91,10 @@ export class AgreementJudge {
     /** Inputs are already letterboxed: boxes stay in input pixels. */
     private readonly transform: LetterboxTransform,
     private readonly outputs: Float32Array[],
-    private readonly reference: Detection[][],
+    /** The base detections; undefined when the output is not a detector's. */
+    private readonly reference: Detection[][] | undefined,
   ) {
-    this.hasBoxes = reference.some((r) => r.length > 0);
+    this.hasBoxes = !!reference?.some((r) => r.length > 0);
   }
 
   /**
@@ -83,19 +106,26 @@ export class AgreementJudge {
     const inputs = Array.from({ length: count }, (_, i) => calibration.inputs[Math.floor((i * calibration.inputs.length) / count)]);
     const outputs = await runAll(base, inputs, calibration.size);
     const transform = letterboxGeometry(calibration.size, calibration.size, calibration.size);
-    const reference = outputs.map((o) => postprocess(o, transform, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }));
+    const reference = outputs.every(isDetectorOutput)
+      ? outputs.map((o) => postprocess(o, transform, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }))
+      : undefined;
     return new AgreementJudge(inputs, calibration.size, transform, outputs.map((o) => o.data), reference);
   }
 
   async judge(candidate: Model): Promise<Agreement> {
     const outputs = await runAll(candidate, this.inputs, this.size);
+    const reference = this.reference;
+    if (!reference) {
+      const discrepancy = relativeError(this.outputs, outputs.map((o) => o.data));
+      return { fidelity: 1, discrepancy, loss: discrepancy };
+    }
     let drift = 0, weight = 0;
     const evaluations = outputs.map((o, i) => {
       const { nc, n } = outputLayout(o.dims, o.data.length);
       const d = outputDrift(this.outputs[i], o.data, nc, n);
       drift += d.drift;
       weight += d.weight;
-      return { detections: postprocess(o, this.transform, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }), groundTruth: this.reference[i] };
+      return { detections: postprocess(o, this.transform, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false }), groundTruth: reference[i] };
     });
     const fidelity = this.hasBoxes ? computeMap(evaluations).map50_95 : 1;
     const discrepancy = weight > 0 ? drift / weight : 0;

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { AgreementJudge, outputDrift } from '../../compress/agreement.js';
+import { AgreementJudge, outputDrift, relativeError } from '../../compress/agreement.js';
+import type { CalibrationSet } from '../../compress/calibration.js';
 import { loadCalibration } from '../../compress/calibration.js';
 import { dequantizeModel } from '../../compress/onnx/dequantize.js';
 import { readModelFile } from '../../compress/onnx/read.js';
 import { pruneModel } from '../../compress/prune/prune.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../fixtures.js';
+import { imageInput, Net } from './prune/helpers.js';
 
 /** A raw [4 + 2, 3] output: anchors as (cx, cy, w, h, score0, score1). */
 function output(anchors: number[][]): Float32Array {
@@ -37,6 +39,24 @@ describe('output drift', () => {
     const ghost = outputDrift(b, output([base[0], base[1], [10, 10, 5, 5, 0.5, 0.002]]), 2, 3);
     expect(ghost.drift).toBeCloseTo(0.5 * 0.499, 6);
     expect(ghost.weight).toBeCloseTo(1.5, 6);
+  });
+});
+
+describe('agreement of a model that is not a detector', () => {
+  it('is the relative squared error of the raw output', async () => {
+    expect(relativeError([Float32Array.of(1, 3)], [Float32Array.of(1, 3)])).toBe(0);
+    expect(relativeError([Float32Array.of(1, 3)], [Float32Array.of(2, 2)])).toBe(1);
+    expect(() => relativeError([Float32Array.of(1, 3)], [Float32Array.of(2)])).toThrow(/1 values, the base model's 2/);
+    const net = new Net();
+    const model = net.model(net.conv(net.convSilu('images', 3, 16), 16, 8), 16);
+    const calibration: CalibrationSet = { files: [], inputs: [0, 1].map((i) => imageInput(16, 30 + i).images.data as Float32Array), size: 16 };
+    const judge = await AgreementJudge.create(model, calibration);
+    expect(await judge.judge(model)).toEqual({ fidelity: 1, discrepancy: 0, loss: 0 });
+    const { model: pruned } = await pruneModel(model, { method: 'l1', ratio: 0.5, roundTo: 1 });
+    const a = await judge.judge(pruned);
+    expect(a.fidelity).toBe(1);
+    expect(a.loss).toBe(a.discrepancy);
+    expect(a.discrepancy).toBeGreaterThan(0.01);
   });
 });
 

@@ -15,7 +15,7 @@ import { sparsify } from '../compress/prune/unstructured.js';
 
 export const USAGE =
   'prune MODEL --method l1|l2|fpgm|lamp|random|group_norm|apoz|mean_act (--ratio R | --flops-cut F) [--global] [--reduction mean|sum|max] ' +
-  '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR [--views N]] [--reconstruct] [--recovery substitution|bias|refit] ' +
+  '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR [--views N]] [--reconstruct] [--recovery substitution|bias|refit] [--no-recalibrate] ' +
   '[--sensitivity] [--cache DIR] [--unstructured] -o OUT [--json]';
 
 function fraction(name: string, value: string | undefined): number | undefined {
@@ -33,6 +33,11 @@ function formatReport(file: string, out: string, r: PruneReport): string {
     'channels per layer:',
     ...r.layers.filter((l) => l.after !== l.before).map((l) => `  ${l.name.padEnd(44)} ${String(l.before).padStart(4)} → ${l.after}`),
   ];
+  const recal = r.recovery.recalibration;
+  if (recal) {
+    const loss = `agreement loss on the calibration inputs ${recal.loss.before.toFixed(3)} → ${recal.loss.after.toFixed(3)}`;
+    lines.push(`statistics   ${recal.convs} convs recalibrated in ${recal.waves} waves (channel scale ${recal.scale.min.toFixed(2)}–${recal.scale.max.toFixed(2)}, median ${recal.scale.median.toFixed(2)}); ${loss}: ${recal.applied ? 'kept' : 'no better, discarded'}`);
+  }
   const refit = r.recovery.refit;
   if (refit) {
     lines.push(`least-squares refit of ${refit.layers.length} convs in ${refit.waves} waves (squared error relative to the original output's variance, on the calibration samples; held out: each fold left out of its own fit):`);
@@ -56,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('prune', argv, {
     method: { type: 'string' }, ratio: { type: 'string' }, 'flops-cut': { type: 'string' }, global: { type: 'boolean' },
     reduction: { type: 'string' }, 'round-to': { type: 'string' }, 'max-layer-ratio': { type: 'string' }, ignore: { type: 'string', multiple: true },
-    seed: { type: 'string' }, calib: { type: 'string' }, views: { type: 'string' }, reconstruct: { type: 'boolean' }, recovery: { type: 'string' }, sensitivity: { type: 'boolean' },
+    seed: { type: 'string' }, calib: { type: 'string' }, views: { type: 'string' }, reconstruct: { type: 'boolean' }, recovery: { type: 'string' }, 'no-recalibrate': { type: 'boolean' }, sensitivity: { type: 'boolean' },
     cache: { type: 'string' }, unstructured: { type: 'boolean' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(`usage: edgefit ${USAGE}`);
@@ -94,11 +99,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     const method = choiceFlag('prune', 'method', requireFlag('prune', 'method', values.method), METHODS, 'l1');
     const recovery = choiceFlag('prune', 'recovery', values.recovery, RECOVERIES, 'substitution');
+    if (values['no-recalibrate'] && !(values.reconstruct && values.calib)) throw new UsageError('prune: --no-recalibrate only applies with --reconstruct --calib DIR');
     // a few images get augmented views up to 16 inputs unless --views says how many per image
     const viewsPerImage = values.views === undefined ? undefined : intFlag('prune', 'views', values.views, 1, 1, MAX_VIEWS);
     if (viewsPerImage !== undefined && !values.calib) throw new UsageError('prune: --views needs --calib DIR');
     const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model), { viewsPerImage, minInputs: 16 }) : undefined;
-    const stages = new Map<string, string>([['activations', 'calibration activations'], ['sensitivity', 'group sensitivity'], ['refit', 'least-squares refit']]);
+    const stages = new Map<string, string>([['activations', 'calibration activations'], ['sensitivity', 'group sensitivity'], ['refit', 'least-squares refit'], ['recalibration', 'statistics recalibration']]);
     let stage = '';
     const report = await pruneModel(model, {
       method,
@@ -112,6 +118,7 @@ export async function run(argv: string[]): Promise<number> {
       seed: intFlag('prune', 'seed', values.seed, 0),
       reconstruct: values.reconstruct,
       recovery,
+      recalibrate: !values['no-recalibrate'],
       calibration,
       sensitivity: values.sensitivity,
       baseSha256,
@@ -126,7 +133,7 @@ export async function run(argv: string[]): Promise<number> {
       },
     });
     bar?.finish();
-    const params = { method, ratio, flopsCut, global: !!values.global, roundTo: values['round-to'] ?? 8, reconstruct: !!values.reconstruct, recovery: report.report.recovery.kind, sensitivity: !!values.sensitivity, ignore: values.ignore ?? [] };
+    const params = { method, ratio, flopsCut, global: !!values.global, roundTo: values['round-to'] ?? 8, reconstruct: !!values.reconstruct, recovery: report.report.recovery.kind, recalibrated: !!report.report.recovery.recalibration?.applied, sensitivity: !!values.sensitivity, ignore: values.ignore ?? [] };
     addLineageStep(report.model, baseSha256, 'prune', params);
     writeModelFile(report.model, out);
     if (values.json) printJson({ out, ...report.report });

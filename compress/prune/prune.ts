@@ -1,6 +1,7 @@
 // pruneModel: importance → allocation (uniform, global or by sensitivity) →
-// surgery → recovery, with a report of what changed. Quantized models are
-// pruned on their float graph (dequantized first, and the report says so).
+// surgery → recovery → statistics recalibration, with a report of what
+// changed. Quantized models are pruned on their float graph (dequantized
+// first, and the report says so).
 import { modelCost } from '../cost.js';
 import { calibrationFold, type CalibrationSet } from '../calibration.js';
 import { dequantizeModel } from '../onnx/dequantize.js';
@@ -15,6 +16,7 @@ import { ACTIVATION_METHODS, groupImportance, type GroupReduction, type Importan
 import { measureSensitivity, sensitivityPlan, type GroupSensitivity, type SensitivityProfile } from './sensitivity-profile.js';
 import { estimateChannelMeans, substituteChannels, substitutionTargets } from './substitute.js';
 import { refitConsumers, type RefitOptions, type RefitReport } from './refit.js';
+import { recalibrateIfBetter, type GuardedRecalibration } from './recalibrate.js';
 import { keptChannels, applyPruning } from './surgery.js';
 
 export const RECOVERIES = ['substitution', 'bias', 'refit'] as const;
@@ -35,6 +37,12 @@ export interface PruneOptions {
   reconstruct?: boolean;
   /** substitution (default), bias compensation, or a sequential least-squares refit that starts from substitution. */
   recovery?: Recovery;
+  /**
+   * After the recovery, restore the original per-channel statistics of every
+   * conv downstream of a cut, kept only where it agrees better on the
+   * calibration inputs (default on when reconstructing from calibration images).
+   */
+  recalibrate?: boolean;
   /** Cost knobs of the refit recovery (positions, CV grid and folds). */
   refit?: Omit<RefitOptions, 'onWave'>;
   calibration?: CalibrationSet;
@@ -66,7 +74,7 @@ export interface PruneReport {
   flops: { before: number; after: number };
   groups: GroupReport[];
   layers: { name: string; before: number; after: number }[];
-  recovery: { kind: Recovery | 'none'; tensors: number; convs: number; lambdas: number[]; refit?: RefitReport };
+  recovery: { kind: Recovery | 'none'; tensors: number; convs: number; lambdas: number[]; refit?: RefitReport; recalibration?: GuardedRecalibration };
   allocation: 'uniform' | 'global' | 'sensitivity';
   seconds: { total: number; recovery: number; sensitivity: number };
 }
@@ -141,7 +149,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   }
   const sensitivitySeconds = (performance.now() - ts) / 1000;
 
-  const pruned = applyPruning(index.dep, plan.removed);
+  let pruned = applyPruning(index.dep, plan.removed);
   const tr = performance.now();
   let recovery: PruneReport['recovery'] = { kind: 'none', tensors: 0, convs: 0, lambdas: [] };
   if (o.reconstruct && plan.removed.size > 0) {
@@ -156,6 +164,11 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     recovery = { kind, ...substituteChannels(index.dep, plan.removed, pruned, source) };
     if (kind === 'refit') {
       recovery.refit = await refitConsumers(index.dep, plan.removed, pruned, o.calibration!, { seed: o.seed, ...o.refit, onWave: (d, t) => o.onProgress?.('refit', d, t) });
+    }
+    if (o.calibration && o.recalibrate !== false) {
+      const r = await recalibrateIfBetter(index.dep, plan.removed, pruned, o.calibration, { onWave: (d, t) => o.onProgress?.('recalibration', d, t) });
+      pruned = r.model;
+      recovery.recalibration = r.report;
     }
   }
   const recoverySeconds = (performance.now() - tr) / 1000;

@@ -125,7 +125,7 @@ const fp16: StepFn<Extract<Step, { op: 'fp16' }>> = async (model, _step, ctx) =>
 const prune: StepFn<Extract<Step, { op: 'prune' }>> = async (model, step, ctx) => {
   const calibration = await ctx.calibration(modelInputSize(model), true);
   const { model: out, report } = await pruneModel(model, { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, calibration, baseSha256: ctx.baseSha256 });
-  addLineageStep(out, ctx.baseSha256, 'prune', { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, recovery: report.recovery.kind, calibration: calibration.files.length });
+  addLineageStep(out, ctx.baseSha256, 'prune', { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, recovery: report.recovery.kind, recalibrated: !!report.recovery.recalibration?.applied, calibration: calibration.files.length });
   return out;
 };
 

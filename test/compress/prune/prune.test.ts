@@ -94,7 +94,7 @@ describe('recovery', () => {
     };
     const calib = calibration(size, 3);
     const plain = await pruneModel(model, { method: 'l1', ratio: 0.3, roundTo: 1 });
-    const substituted = await pruneModel(model, { method: 'l1', ratio: 0.3, roundTo: 1, reconstruct: true, calibration: calib, positions: 256 });
+    const substituted = await pruneModel(model, { method: 'l1', ratio: 0.3, roundTo: 1, reconstruct: true, calibration: calib, positions: 256, recalibrate: false });
     expect(substituted.report.recovery.kind).toBe('substitution');
     expect(substituted.report.recovery.convs).toBeGreaterThan(0);
     expect(await error(substituted.model)).toBeLessThan(await error(plain.model));
@@ -143,6 +143,7 @@ describe('edgefit prune', () => {
     await expect(run([src, '--method', 'nope', '--ratio', '0.2', '-o', out])).rejects.toThrow(/--method/);
     await expect(run([src, '--method', 'l1', '-o', out])).rejects.toThrow(/--ratio/);
     await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--views', '4', '-o', out])).rejects.toThrow(/--views needs --calib/);
+    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--no-recalibrate', '-o', out])).rejects.toThrow(/--no-recalibrate only applies with --reconstruct --calib/);
     await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--calib', dir, '--views', '0', '-o', out])).rejects.toThrow(/--views must be an integer in \[1, 8\]/);
   });
 });

@@ -1,0 +1,185 @@
+// Statistics recalibration of a pruned model (the adaptive batch-norm of
+// EagleEye, Li et al. 2020, on a graph whose batch norms are folded into the
+// convs): pruning shifts the mean and shrinks the spread of every
+// pre-activation downstream of a cut, and the shift compounds layer after
+// layer until no box is left. Each conv downstream of a cut gets a
+// per-channel affine correction of its output, fitted on the calibration
+// inputs run through the pruned model itself (so it absorbs the corrections
+// before it), so that every kept channel has the original model's mean and
+// standard deviation again. Two numbers per channel fitted on thousands of
+// positions cannot memorise a handful of images the way a refit can.
+import { floatTensor, type Graph, type Model, type Node } from '../onnx/ir.js';
+import { constValue, producers, topologicalOrder, uniqueName } from '../onnx/graph.js';
+import { toFloat32 } from '../onnx/tensor.js';
+import type { CalibrationSet } from '../calibration.js';
+import { AgreementJudge } from '../agreement.js';
+import { forEachActivation, type Float32Tensor4 } from '../factorize/activations.js';
+import type { ConvRole, DependencyGraph } from './dependency.js';
+import { keptChannels } from './surgery.js';
+import { convWaves } from './waves.js';
+
+export interface RecalibrationOptions {
+  /** Bounds on the per-channel scale: a channel the cut nearly silenced is not blown up to full spread. */
+  maxScale?: number;
+  onWave?: (done: number, total: number) => void;
+}
+
+export interface RecalibrationReport {
+  convs: number;
+  waves: number;
+  /** Median and extremes of the applied per-channel scales. */
+  scale: { min: number; median: number; max: number };
+}
+
+interface Job {
+  role: ConvRole;
+  node: Node;
+  /** Original output channel of every output channel of the pruned conv. */
+  channels: Int32Array;
+}
+
+/** Per-channel running moments of NCHW tensors. */
+class Moments {
+  readonly sum: Float64Array;
+  readonly sumSq: Float64Array;
+  count = 0;
+
+  constructor(readonly channels: Int32Array) {
+    this.sum = new Float64Array(channels.length);
+    this.sumSq = new Float64Array(channels.length);
+  }
+
+  add(t: Float32Tensor4): void {
+    const plane = t.dims[2] * t.dims[3];
+    this.channels.forEach((ch, k) => {
+      let s = 0, q = 0;
+      const base = ch * plane;
+      for (let i = 0; i < plane; i++) {
+        const v = t.data[base + i];
+        s += v;
+        q += v * v;
+      }
+      this.sum[k] += s;
+      this.sumSq[k] += q;
+    });
+    this.count += plane;
+  }
+
+  mean(k: number): number {
+    return this.sum[k] / this.count;
+  }
+
+  std(k: number): number {
+    const m = this.mean(k);
+    return Math.sqrt(Math.max(0, this.sumSq[k] / this.count - m * m));
+  }
+}
+
+/**
+ * A conv whose channels are blocked (the Detect head's final box and class
+ * convs, read through a reshape and softmax): its output is a set of logits
+ * whose moments the dense background dominates, so matching them would move
+ * the few confident anchors that matter.
+ */
+function readOut(dep: DependencyGraph, output: string): boolean {
+  const v = dep.values.get(output);
+  if (!v) return true;
+  for (let i = 0; i < v.channels; i++) if (dep.blockedRoots.has(dep.root[v.offset + i])) return true;
+  return false;
+}
+
+/** Convs whose input lies downstream of a pruned tensor, except those read out directly, with their original output channels. */
+function recalibrationJobs(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: Model): Job[] {
+  const kept = keptChannels(dep, removed);
+  const touched = new Set(kept.keys());
+  for (const n of topologicalOrder(pruned.graph)) {
+    if (n.inputs.some((i) => touched.has(i))) for (const o of n.outputs) touched.add(o);
+  }
+  const byOutput = new Map(pruned.graph.nodes.map((n) => [n.outputs[0], n]));
+  const jobs: Job[] = [];
+  for (const role of dep.convs) {
+    const node = byOutput.get(role.output);
+    if (!node || !touched.has(role.input) || readOut(dep, role.output)) continue;
+    const channels = kept.get(role.output) ?? Int32Array.from({ length: role.weightDims[0] }, (_, i) => i);
+    jobs.push({ role, node, channels });
+  }
+  return jobs;
+}
+
+/**
+ * A copy of `pruned` with every conv downstream of a cut recalibrated;
+ * `dep.model` is the original model whose statistics are restored.
+ */
+export async function recalibrateStatistics(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ model: Model; report: RecalibrationReport }> {
+  if (calibration.inputs.length === 0) throw new Error('recalibration needs calibration images');
+  const maxScale = options.maxScale ?? 4;
+  const model = { ...pruned, graph: { ...pruned.graph, nodes: pruned.graph.nodes.map((n) => ({ ...n, inputs: [...n.inputs] })), initializers: new Map(pruned.graph.initializers) } };
+  const jobs = recalibrationJobs(dep, removed, model);
+  const target = new Map(jobs.map((j) => [j.role.output, new Moments(j.channels)]));
+  await forEachActivation(dep.model, calibration, [...target.keys()], (_, values) => {
+    for (const [name, m] of target) m.add(values.get(name)!);
+  });
+  const plan = convWaves(model.graph, jobs);
+  const scales: number[] = [];
+  for (const [w, wave] of plan.entries()) {
+    const seen = new Map(wave.map((j) => [j.role.output, new Moments(Int32Array.from({ length: j.channels.length }, (_, i) => i))]));
+    await forEachActivation(model, calibration, [...seen.keys()], (_, values) => {
+      for (const [name, m] of seen) m.add(values.get(name)!);
+    });
+    for (const job of wave) scales.push(...correct(model.graph, job, target.get(job.role.output)!, seen.get(job.role.output)!, maxScale));
+    options.onWave?.(w + 1, plan.length);
+  }
+  scales.sort((a, b) => a - b);
+  const scale = scales.length ? { min: scales[0], median: scales[scales.length >> 1], max: scales[scales.length - 1] } : { min: 1, median: 1, max: 1 };
+  return { model, report: { convs: jobs.length, waves: plan.length, scale } };
+}
+
+export interface GuardedRecalibration extends RecalibrationReport {
+  /** Agreement loss with the base model on the calibration inputs, before and after. */
+  loss: { before: number; after: number };
+  /** Whether the recalibrated model was kept (its loss was lower). */
+  applied: boolean;
+}
+
+/**
+ * Recalibrates `pruned` and keeps the result only if it agrees better with the
+ * base model on the calibration inputs: matching moments is not a fit, but
+ * where the cut left a channel's distribution a different shape, restoring
+ * its spread can amplify the wrong thing.
+ */
+export async function recalibrateIfBetter(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ model: Model; report: GuardedRecalibration }> {
+  const judge = await AgreementJudge.create(dep.model, calibration);
+  const before = (await judge.judge(pruned)).loss;
+  const { model, report } = await recalibrateStatistics(dep, removed, pruned, calibration, options);
+  const after = (await judge.judge(model)).loss;
+  const applied = after < before;
+  return { model: applied ? model : pruned, report: { ...report, loss: { before, after }, applied } };
+}
+
+/** Folds y ← a·y + c per output channel into the conv's weight and bias; returns the scales. */
+function correct(g: Graph, job: Job, original: Moments, pruned: Moments, maxScale: number): number[] {
+  const n = job.node;
+  const prod = producers(g);
+  const w = constValue(g, n.inputs[1], prod);
+  if (!w) throw new Error(`recalibration: the weight of '${n.name || job.role.output}' is not a constant`);
+  const weight = toFloat32(w).slice();
+  const cout = w.dims[0];
+  const per = weight.length / cout;
+  const b = n.inputs[2] ? constValue(g, n.inputs[2], prod) : undefined;
+  const bias = b ? toFloat32(b).slice() : new Float32Array(cout);
+  const scales: number[] = [];
+  for (let o = 0; o < cout; o++) {
+    const sp = pruned.std(o);
+    const so = original.std(o);
+    const a = sp > 1e-12 ? Math.min(maxScale, Math.max(1 / maxScale, so / sp)) : 1;
+    const c = original.mean(o) - a * pruned.mean(o);
+    for (let i = o * per; i < (o + 1) * per; i++) weight[i] *= a;
+    bias[o] = a * bias[o] + c;
+    scales.push(a);
+  }
+  g.initializers.set(n.inputs[1], floatTensor(n.inputs[1], [...w.dims], weight));
+  const bName = n.inputs[2] || uniqueName(g, `${n.inputs[1]}_bias`);
+  g.initializers.set(bName, floatTensor(bName, [cout], bias));
+  n.inputs[2] = bName;
+  return scales;
+}

@@ -1,4 +1,5 @@
 import { readAdminToken } from '../controller/secrets.js';
+import { readEndpoint } from '../controller/endpoint.js';
 import { UsageError } from './args.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8080';
@@ -16,7 +17,9 @@ export class ApiClient {
     if (!token) {
       throw new UsageError(`${command}: no admin token: run it where the controller's data dir is (--data DIR) or set EDGEFIT_ADMIN_TOKEN`);
     }
-    return new ApiClient((controller ?? DEFAULT_CONTROLLER).replace(/\/+$/, ''), token);
+    // a controller started on that data dir says where it listens
+    const url = controller ?? readEndpoint(dataDir ?? DEFAULT_DATA_DIR) ?? DEFAULT_CONTROLLER;
+    return new ApiClient(url.replace(/\/+$/, ''), token);
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -14,6 +14,7 @@ import { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
 import type { Desired, Job } from '../protocol/messages.js';
 import { Registry } from './registry.js';
 import { loadOrCreateSecret } from './secrets.js';
+import { clearEndpoint, writeEndpoint } from './endpoint.js';
 
 export interface ControllerOptions {
   dataDir: string;
@@ -104,6 +105,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   // A wildcard listen address is reached on loopback from this machine.
   const reachableHost = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
   const httpUrl = `http://${reachableHost}:${port}`;
+  writeEndpoint(dataDir, httpUrl);
   log.info({ http: httpUrl, broker: brokerUrl, data: dataDir, artifactKey: signingKey.fingerprint }, 'controller ready');
 
   return {
@@ -122,6 +124,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     brokerUrl: broker ? `mqtt://${reachableHost}:${broker.port}` : brokerUrl,
     adminToken,
     async close() {
+      clearEndpoint(dataDir, httpUrl);
       await rollouts.close();
       await ladders.close();
       await app.close();

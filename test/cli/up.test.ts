@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,11 @@ describe('edgefit up (what npm start runs) and the devices commands', () => {
     expect(devices.find((d) => d.id === 'pi-kitchen')).toMatchObject({ online: false, labels: { site: 'home', tier: 'edge' } });
     const table = await runCli(['devices', '--controller', api, '--data', dataDir]);
     expect(table.output).toMatch(/pi-kitchen\s+offline\s+never/);
+    // the controller took a random port: --data alone finds it
+    expect(readFileSync(path.join(dataDir, 'controller.url'), 'utf8').trim()).toBe(api);
+    const found = await runCli(['devices', '--json', '--data', dataDir]);
+    expect(found.code, found.output).toBe(0);
+    expect((JSON.parse(found.output) as Array<{ id: string }>).map((d) => d.id)).toContain('pi-kitchen');
   });
 
   it('answers usage mistakes with exit 2 and a clear message', async () => {
@@ -67,5 +72,11 @@ describe('edgefit up (what npm start runs) and the devices commands', () => {
     const addHelp = await runCli(['devices', 'add', '--help']);
     expect(addHelp.code).toBe(0);
     expect(addHelp.output).toMatch(/Usage: edgefit devices add NAME/);
+  });
+
+  it('on SIGTERM, stops and takes its URL out of the data dir', async () => {
+    await stop(up);
+    expect(existsSync(path.join(dataDir, 'controller.url'))).toBe(false);
+    expect(existsSync(path.join(dataDir, 'admin.token'))).toBe(true);
   });
 });

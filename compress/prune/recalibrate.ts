@@ -177,9 +177,23 @@ function correct(g: Graph, job: Job, original: Moments, pruned: Moments, maxScal
     bias[o] = a * bias[o] + c;
     scales.push(a);
   }
-  g.initializers.set(n.inputs[1], floatTensor(n.inputs[1], [...w.dims], weight));
-  const bName = n.inputs[2] || uniqueName(g, `${n.inputs[1]}_bias`);
+  const wName = ownInitializer(g, n, 1, n.inputs[1]);
+  g.initializers.set(wName, floatTensor(wName, [...w.dims], weight));
+  n.inputs[1] = wName;
+  const bName = ownInitializer(g, n, 2, `${n.inputs[1]}_bias`);
   g.initializers.set(bName, floatTensor(bName, [cout], bias));
   n.inputs[2] = bName;
   return scales;
+}
+
+/**
+ * The name to write input `index` of `n` under: its own name when it is an
+ * initializer no other node reads, else a fresh one (a Constant node's output
+ * or a tensor another conv shares must keep its values).
+ */
+function ownInitializer(g: Graph, n: Node, index: number, base: string): string {
+  const name = n.inputs[index];
+  const shared = (m: Node) => m !== n && m.inputs.includes(name);
+  if (name && g.initializers.has(name) && !g.nodes.some(shared)) return name;
+  return uniqueName(g, `${base}_recalibrated`);
 }

@@ -9,7 +9,7 @@ import { pruneModel } from '../../../compress/prune/prune.js';
 import { recalibrateIfBetter, recalibrateStatistics } from '../../../compress/prune/recalibrate.js';
 import { keptChannels } from '../../../compress/prune/surgery.js';
 import { buildYolov8 } from '../../../compress/yolo/builder.js';
-import { imageInput } from './helpers.js';
+import { imageInput, Net } from './helpers.js';
 
 const size = 160;
 
@@ -78,6 +78,31 @@ describe('statistics recalibration', () => {
       }
     }
   }, 120_000);
+
+  it('gives a conv that shares its weight with another its own copy', async () => {
+    const net = new Net();
+    const c = net.convSilu(net.convSilu(net.convSilu('images', 3, 16), 16, 8), 8, 8);
+    expect(c).toBe('v8');
+    const d = net.conv(c, 8, 8);
+    // the read-out conv reads the weight of the conv before it (w6)
+    const readOut = net.nodes.find((n) => n.outputs[0] === d)!;
+    const shared = net.nodes.find((n) => n.outputs[0] === 'v6')!;
+    net.inits.delete(readOut.inputs[1]);
+    readOut.inputs[1] = shared.inputs[1];
+    const model = net.model(d, 16);
+    const calibration: CalibrationSet = { files: [], inputs: [0, 1, 2].map((i) => imageInput(16, 60 + i).images.data as Float32Array), size: 16 };
+    // only the first conv's channels go
+    const ignore = [/^Conv_v3$/, /^Conv_v6$/];
+    const { model: pruned, index, plan } = await pruneModel(model, { method: 'l1', ratio: 0.5, roundTo: 1, ignore });
+    expect(plan.removed.size).toBe(8);
+    const { model: recalibrated, report } = await recalibrateStatistics(index.dep, plan.removed, pruned, calibration);
+    expect(report.convs).toBe(2);
+    const w = (m: Model, conv: string) => weightOf(m, conv);
+    expect(w(recalibrated, d)).toEqual(w(model, d));
+    expect(w(recalibrated, 'v6')).not.toEqual(w(model, 'v6'));
+    const out = await runWithIntermediates(recalibrated, { images: new ort.Tensor('float32', calibration.inputs[0], [1, 3, 16, 16]) }, ['output0']);
+    expect(out.output0.dims).toEqual([1, 8, 16, 16]);
+  });
 
   it('keeps the recalibrated model only when it agrees better with the original on the calibration inputs', async () => {
     const model = buildYolov8({ scale: 'n', imgsz: size });

@@ -7,7 +7,12 @@
 // inputs run through the pruned model itself (so it absorbs the corrections
 // before it), so that every kept channel has the original model's mean and
 // standard deviation again. Two numbers per channel fitted on thousands of
-// positions cannot memorise a handful of images the way a refit can.
+// positions cannot memorise a handful of images the way a refit can. Both
+// moments are needed: restoring the mean alone took yolov8n pruned by 10%
+// (uniform l1 + substitution) from 0.29 held-out fidelity to 0.00, both
+// together to 0.35. Correcting every conv at once from one run and iterating
+// diverges (each correction assumes the convs before it unchanged), hence
+// the waves.
 import { floatTensor, type Graph, type Model, type Node } from '../onnx/ir.js';
 import { constValue, producers, topologicalOrder, uniqueName } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';

@@ -14,14 +14,14 @@
 // diverges (each correction assumes the convs before it unchanged), hence
 // the waves.
 import { floatTensor, type Graph, type Model, type Node } from '../onnx/ir.js';
-import { constValue, producers, topologicalOrder, uniqueName } from '../onnx/graph.js';
+import { constValue, producers, removeDeadCode, topologicalOrder, uniqueName } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
 import type { CalibrationSet } from '../calibration.js';
 import { AgreementJudge } from '../agreement.js';
 import { forEachActivation, type Float32Tensor4 } from '../factorize/activations.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
 import { keptChannels } from './surgery.js';
-import { convWaves } from './waves.js';
+import { waves } from '../factorize/waves.js';
 
 export interface RecalibrationOptions {
   /** Bounds on the per-channel scale: a channel the cut nearly silenced is not blown up to full spread. */
@@ -81,19 +81,20 @@ class Moments {
 }
 
 /**
- * A conv whose channels are blocked (the Detect head's final box and class
- * convs, read through a reshape and softmax): its output is a set of logits
- * whose moments the dense background dominates, so matching them would move
- * the few confident anchors that matter.
+ * Whether any channel of `output` is blocked: read through a reshape, softmax
+ * or another op that mixes channels, or a graph output. On YOLOv8 these are
+ * the Detect head's final box and class convs and the DFL conv, whose outputs
+ * are logits: the dense background dominates their moments, so matching them
+ * would move the few confident anchors that matter.
  */
-function readOut(dep: DependencyGraph, output: string): boolean {
+function hasBlockedChannel(dep: DependencyGraph, output: string): boolean {
   const v = dep.values.get(output);
   if (!v) return true;
   for (let i = 0; i < v.channels; i++) if (dep.blockedRoots.has(dep.root[v.offset + i])) return true;
   return false;
 }
 
-/** Convs whose input lies downstream of a pruned tensor, except those read out directly, with their original output channels. */
+/** Convs whose input lies downstream of a pruned tensor and whose channels are not blocked, with their original output channels. */
 function recalibrationJobs(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: Model): Job[] {
   const kept = keptChannels(dep, removed);
   const touched = new Set(kept.keys());
@@ -104,7 +105,7 @@ function recalibrationJobs(dep: DependencyGraph, removed: ReadonlySet<number>, p
   const jobs: Job[] = [];
   for (const role of dep.convs) {
     const node = byOutput.get(role.output);
-    if (!node || !touched.has(role.input) || readOut(dep, role.output)) continue;
+    if (!node || !touched.has(role.input) || hasBlockedChannel(dep, role.output)) continue;
     const channels = kept.get(role.output) ?? Int32Array.from({ length: role.weightDims[0] }, (_, i) => i);
     jobs.push({ role, node, channels });
   }
@@ -118,13 +119,14 @@ function recalibrationJobs(dep: DependencyGraph, removed: ReadonlySet<number>, p
 export async function recalibrateStatistics(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ model: Model; report: RecalibrationReport }> {
   if (calibration.inputs.length === 0) throw new Error('recalibration needs calibration images');
   const maxScale = options.maxScale ?? 4;
+  if (!(maxScale >= 1)) throw new Error(`recalibration: maxScale must be at least 1, got ${maxScale}`);
   const model = { ...pruned, graph: { ...pruned.graph, nodes: pruned.graph.nodes.map((n) => ({ ...n, inputs: [...n.inputs] })), initializers: new Map(pruned.graph.initializers) } };
   const jobs = recalibrationJobs(dep, removed, model);
   const target = new Map(jobs.map((j) => [j.role.output, new Moments(j.channels)]));
   await forEachActivation(dep.model, calibration, [...target.keys()], (_, values) => {
     for (const [name, m] of target) m.add(values.get(name)!);
   });
-  const plan = convWaves(model.graph, jobs);
+  const plan = waves(model.graph, jobs, (j) => j.node);
   const scales: number[] = [];
   for (const [w, wave] of plan.entries()) {
     const seen = new Map(wave.map((j) => [j.role.output, new Moments(Int32Array.from({ length: j.channels.length }, (_, i) => i))]));
@@ -134,6 +136,8 @@ export async function recalibrateStatistics(dep: DependencyGraph, removed: Reado
     for (const job of wave) scales.push(...correct(model.graph, job, target.get(job.role.output)!, seen.get(job.role.output)!, maxScale));
     options.onWave?.(w + 1, plan.length);
   }
+  // a weight that came from a Constant node now lives in an initializer
+  removeDeadCode(model.graph);
   scales.sort((a, b) => a - b);
   const scale = scales.length ? { min: scales[0], median: scales[scales.length >> 1], max: scales[scales.length - 1] } : { min: 1, median: 1, max: 1 };
   return { model, report: { convs: jobs.length, waves: plan.length, scale } };
@@ -169,6 +173,7 @@ function correct(g: Graph, job: Job, original: Moments, pruned: Moments, maxScal
   if (!w) throw new Error(`recalibration: the weight of '${n.name || job.role.output}' is not a constant`);
   const weight = toFloat32(w).slice();
   const cout = w.dims[0];
+  if (cout !== original.channels.length) throw new Error(`recalibration: '${n.name || job.role.output}' has ${cout} output channels, the plan keeps ${original.channels.length}`);
   const per = weight.length / cout;
   const b = n.inputs[2] ? constValue(g, n.inputs[2], prod) : undefined;
   const bias = b ? toFloat32(b).slice() : new Float32Array(cout);
@@ -182,10 +187,10 @@ function correct(g: Graph, job: Job, original: Moments, pruned: Moments, maxScal
     bias[o] = a * bias[o] + c;
     scales.push(a);
   }
-  const wName = ownInitializer(g, n, 1, n.inputs[1]);
+  const wName = ownInitializer(g, n, 1, `${n.inputs[1]}_recalibrated`);
   g.initializers.set(wName, floatTensor(wName, [...w.dims], weight));
   n.inputs[1] = wName;
-  const bName = ownInitializer(g, n, 2, `${n.inputs[1]}_bias`);
+  const bName = ownInitializer(g, n, 2, n.inputs[2] ? `${n.inputs[2]}_recalibrated` : `${wName}_bias`);
   g.initializers.set(bName, floatTensor(bName, [cout], bias));
   n.inputs[2] = bName;
   return scales;
@@ -193,12 +198,12 @@ function correct(g: Graph, job: Job, original: Moments, pruned: Moments, maxScal
 
 /**
  * The name to write input `index` of `n` under: its own name when it is an
- * initializer no other node reads, else a fresh one (a Constant node's output
- * or a tensor another conv shares must keep its values).
+ * initializer no other node reads, else a fresh one built from `fresh` (a
+ * Constant node's output or a tensor another conv shares must keep its values).
  */
-function ownInitializer(g: Graph, n: Node, index: number, base: string): string {
+function ownInitializer(g: Graph, n: Node, index: number, fresh: string): string {
   const name = n.inputs[index];
   const shared = (m: Node) => m !== n && m.inputs.includes(name);
   if (name && g.initializers.has(name) && !g.nodes.some(shared)) return name;
-  return uniqueName(g, `${base}_recalibrated`);
+  return uniqueName(g, fresh);
 }

@@ -6,7 +6,7 @@
 // toward the conv's current weights (sliced, or substituted), with the strength
 // picked by leave-one-image-out CV on the calibration images, and only a
 // sampled subset of output positions is used (im2col patches for k×k convs).
-// Convs are refit in waves (waves.ts).
+// Convs are refit in waves (factorize/waves.ts): one run of each model serves a wave.
 import { floatTensor, intsAttr, numel, stringAttr, type Graph, type Model, type Node } from '../onnx/ir.js';
 import { constValue, producers, uniqueName } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
@@ -17,7 +17,7 @@ import { forEachActivation } from '../factorize/activations.js';
 import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from '../factorize/samples.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
 import { keptChannels } from './surgery.js';
-import { convWaves } from './waves.js';
+import { waves } from '../factorize/waves.js';
 
 export interface RefitOptions {
   /** Output positions sampled per image and conv (at most). */
@@ -120,7 +120,7 @@ export async function refitConsumers(dep: DependencyGraph, removed: ReadonlySet<
   const chosen: number[] = [];
   // small convs are cheap at any size: never fewer than 256 positions per image
   const positionsFor = (features: number) => Math.min(maxPositions, Math.max(256, Math.ceil((samplesPerFeature * features) / calibration.inputs.length)));
-  const plan = convWaves(pruned.graph, jobs);
+  const plan = waves(pruned.graph, jobs, (j) => j.node);
   const layers: LayerRefit[] = [];
   for (const [w, wave] of plan.entries()) {
     const fits = wave.map((job, k) => new ConvFit(pruned.graph, job, kept.get(job.role.output), seed + 7919 * (layers.length + k), (i) => calibrationFold(calibration, i) % folds));

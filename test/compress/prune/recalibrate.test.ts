@@ -109,12 +109,9 @@ describe('statistics recalibration', () => {
     const calibration = calibrationSet(2);
     const { model: pruned, index, plan } = await pruneModel(model, { method: 'l1', ratio: 0.3 });
     const guarded = await recalibrateIfBetter(index.dep, plan.removed, pruned, calibration);
-    if (guarded.report.applied) {
-      expect(guarded.report.loss.after).toBeLessThan(guarded.report.loss.before);
-      expect(guarded.model).not.toBe(pruned);
-    } else {
-      expect(guarded.model).toBe(pruned);
-    }
+    expect(guarded.report.convs).toBeGreaterThan(0);
+    expect(guarded.report.applied).toBe(guarded.report.loss.after < guarded.report.loss.before);
+    expect(guarded.model === pruned).toBe(!guarded.report.applied);
     // nothing cut: nothing to recalibrate, and no change agrees better than none
     const untouched = await recalibrateIfBetter(index.dep, new Set(), model, calibration);
     expect(untouched.report).toMatchObject({ convs: 0, applied: false });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   bypassNode, constValue, consumers, isConst, producers, removeDeadCode, renameValue, topologicalOrder, uniqueName,
 } from '../../../compress/onnx/graph.js';
-import { runWithIntermediates } from '../../../compress/onnx/session.js';
+import { createSession, runWithIntermediates, truncatedTo } from '../../../compress/onnx/session.js';
+import { DataType } from '../../../compress/onnx/ir.js';
 import { handBuiltModel, node, syntheticImage } from './helpers.js';
 
 describe('graph helpers', () => {
@@ -46,5 +47,26 @@ describe('graph helpers', () => {
     const out = await runWithIntermediates(model, { images: syntheticImage(32) }, ['silu', 'output0']);
     expect(out.silu.dims).toEqual([1, 8, 16, 16]);
     expect(out.output0.dims).toEqual([1, 63, 8]);
+  });
+
+  it('truncates a model to the values asked for, without touching the original', async () => {
+    const model = handBuiltModel();
+    // as IR < 4 exports do: initializers listed as graph inputs too
+    model.graph.inputs.push({ name: 'w', elemType: DataType.FLOAT, shape: [8, 3, 3, 3] }, { name: 'ends', elemType: DataType.INT64, shape: [1] });
+    const nodes = model.graph.nodes.length;
+    const early = truncatedTo(model, ['silu']);
+    expect(early.graph.outputs.map((o) => o.name)).toEqual(['silu']);
+    expect(early.graph.nodes.map((n) => n.opType)).toEqual(['Conv', 'Sigmoid', 'Mul']);
+    expect(early.graph.inputs.map((i) => i.name)).toEqual(['images', 'w']);
+    expect(early.graph.initializers.has('ends')).toBe(false);
+    expect(model.graph.nodes).toHaveLength(nodes);
+    expect(model.graph.initializers.has('ends')).toBe(true);
+    const session = await createSession(early);
+    try {
+      const out = await session.run({ images: syntheticImage(32) });
+      expect(out.silu.dims).toEqual([1, 8, 16, 16]);
+    } finally {
+      await session.release();
+    }
   });
 });

@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { readAdminToken } from '../controller/secrets.js';
-import { readEndpoint } from '../controller/endpoint.js';
+import { ENDPOINT_FILE, readEndpoint } from '../controller/endpoint.js';
 import { UsageError } from './args.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8080';
@@ -10,6 +11,8 @@ export class ApiClient {
   constructor(
     private readonly baseUrl: string,
     private readonly token: string,
+    /** Where the URL came from when the user did not give it, for the error when it does not answer. */
+    private readonly found?: string,
   ) {}
 
   static fromFlags(command: string, controller: string | undefined, dataDir: string | undefined): ApiClient {
@@ -17,9 +20,12 @@ export class ApiClient {
     if (!token) {
       throw new UsageError(`${command}: no admin token: run it where the controller's data dir is (--data DIR) or set EDGEFIT_ADMIN_TOKEN`);
     }
+    if (controller) return new ApiClient(controller.replace(/\/+$/, ''), token);
     // a controller started on that data dir says where it listens
-    const url = controller ?? readEndpoint(dataDir ?? DEFAULT_DATA_DIR) ?? DEFAULT_CONTROLLER;
-    return new ApiClient(url.replace(/\/+$/, ''), token);
+    const dir = dataDir ?? DEFAULT_DATA_DIR;
+    const url = readEndpoint(dir);
+    if (!url) return new ApiClient(DEFAULT_CONTROLLER, token, `the default; give --controller URL if it runs elsewhere`);
+    return new ApiClient(url.replace(/\/+$/, ''), token, `from ${join(dir, ENDPOINT_FILE)}, which a controller that did not shut down cleanly leaves behind`);
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -32,7 +38,7 @@ export class ApiClient {
         body: body === undefined ? undefined : body instanceof Uint8Array ? new Blob([Uint8Array.from(body)]) : JSON.stringify(body),
       });
     } catch (err) {
-      throw new Error(`cannot reach the controller at ${this.baseUrl}: ${(err as Error).cause ?? (err as Error).message}`);
+      throw new Error(`cannot reach the controller at ${this.baseUrl}${this.found ? ` (${this.found})` : ''}: ${(err as Error).cause ?? (err as Error).message}`);
     }
     const text = await response.text();
     const json = text ? (JSON.parse(text) as unknown) : undefined;

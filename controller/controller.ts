@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ArtifactStore } from './artifacts/store.js';
@@ -102,8 +103,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;
-  // A wildcard listen address is reached on loopback from this machine.
-  const reachableHost = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+  // A wildcard listen address is reached on loopback from this machine; IPv6 hosts go in brackets.
+  const loopback = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host === '::' ? '::1' : opts.host;
+  const reachableHost = isIPv6(loopback) ? `[${loopback}]` : loopback;
   const httpUrl = `http://${reachableHost}:${port}`;
   writeEndpoint(dataDir, httpUrl);
   log.info({ http: httpUrl, broker: brokerUrl, data: dataDir, artifactKey: signingKey.fingerprint }, 'controller ready');

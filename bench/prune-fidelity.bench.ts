@@ -74,6 +74,9 @@ async function main(): Promise<void> {
       if (cell.ssc !== undefined && !(cell.ssc > cell.usc!)) failures.push(`${method} ${cut}: sensitivity did not beat uniform (with reconstruction)`);
       if (cell.s !== undefined && !(cell.s >= cell.u!)) failures.push(`${method} ${cut}: sensitivity below uniform (no reconstruction)`);
       if (cell.ssc !== undefined && !(cell.ssc > cell.s!)) failures.push(`${method} ${cut}: reconstruction did not raise sensitivity fidelity`);
+      // the recalibration guard judges on the calibration inputs: say where it kept a held-out loss
+      if (cell.usc! < cell.us!) failures.push(`${method} ${cut}: recalibration lowered uniform + substitution (${f('us')} → ${f('usc')})`);
+      if (cell.ssc !== undefined && cell.ssc < cell.ss!) failures.push(`${method} ${cut}: recalibration lowered sensitivity + substitution (${f('ss')} → ${f('ssc')})`);
       if (cut === 0.1 && cell.ssc !== undefined && cell.ssc < 0.5) failures.push(`${method}: held-out fidelity ${cell.ssc.toFixed(3)} < 0.5 at 10% fewer FLOPs`);
     }
   }

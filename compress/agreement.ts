@@ -60,7 +60,11 @@ export function outputDrift(base: Float32Array, candidate: Float32Array, nc: num
   return { drift, weight };
 }
 
-/** Σ(y − y₀)² / Σ(y₀ − ȳ₀)² over every input: 0 when identical, 1 for a constant guess of the mean. */
+/**
+ * Σ(y − y₀)² / Σ(y₀ − ȳ₀)² over every input, ȳ₀ the mean of all base values:
+ * 0 when identical, 1 for a constant guess of that mean. A scale-free figure
+ * for ranking candidates of one model, not an R² per output position.
+ */
 export function relativeError(base: readonly Float32Array[], candidate: readonly Float32Array[]): number {
   let sum = 0, count = 0;
   for (const y of base) for (const v of y) (sum += v), count++;

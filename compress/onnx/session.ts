@@ -63,7 +63,7 @@ export function withExtraOutputs(model: Model, names: readonly string[]): Model 
 export function truncatedTo(model: Model, names: readonly string[]): Model {
   const wide = withExtraOutputs(model, names);
   const byName = new Map(wide.graph.outputs.map((o) => [o.name, o]));
-  const graph = { ...wide.graph, nodes: [...wide.graph.nodes], initializers: new Map(wide.graph.initializers), valueInfo: [...wide.graph.valueInfo], outputs: names.map((n) => byName.get(n)!) };
+  const graph = { ...wide.graph, nodes: [...wide.graph.nodes], initializers: new Map(wide.graph.initializers), valueInfo: [...wide.graph.valueInfo], outputs: [...new Set(names)].map((n) => byName.get(n)!) };
   removeDeadCode(graph);
   // models from IR < 4 list their initializers as inputs too: the dropped ones go from both
   graph.inputs = graph.inputs.filter((i) => !wide.graph.initializers.has(i.name) || graph.initializers.has(i.name));

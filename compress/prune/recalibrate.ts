@@ -13,14 +13,14 @@
 // together to 0.35. Correcting every conv at once from one run and iterating
 // diverges (each correction assumes the convs before it unchanged), hence
 // the waves.
-import { floatTensor, type Graph, type Model, type Node } from '../onnx/ir.js';
-import { constValue, producers, removeDeadCode, topologicalOrder, uniqueName } from '../onnx/graph.js';
+import type { Graph, Model, Node } from '../onnx/ir.js';
+import { constValue, producers, removeDeadCode, topologicalOrder } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
 import type { CalibrationSet } from '../calibration.js';
 import { AgreementJudge } from '../agreement.js';
 import { forEachActivation, type Float32Tensor4 } from '../factorize/activations.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
-import { keptChannels } from './surgery.js';
+import { keptChannels, writeConvParameters } from './surgery.js';
 import { waves } from '../factorize/waves.js';
 
 export interface RecalibrationOptions {
@@ -189,23 +189,6 @@ function correct(g: Graph, job: Job, original: Moments, pruned: Moments, maxScal
     bias[o] = a * bias[o] + c;
     scales.push(a);
   }
-  const wName = ownInitializer(g, n, 1, `${n.inputs[1]}_recalibrated`);
-  g.initializers.set(wName, floatTensor(wName, [...w.dims], weight));
-  n.inputs[1] = wName;
-  const bName = ownInitializer(g, n, 2, n.inputs[2] ? `${n.inputs[2]}_recalibrated` : `${wName}_bias`);
-  g.initializers.set(bName, floatTensor(bName, [cout], bias));
-  n.inputs[2] = bName;
+  writeConvParameters(g, n, w.dims, weight, bias, 'recalibrated');
   return scales;
-}
-
-/**
- * The name to write input `index` of `n` under: its own name when it is an
- * initializer no other node reads, else a fresh one built from `fresh` (a
- * Constant node's output or a tensor another conv shares must keep its values).
- */
-function ownInitializer(g: Graph, n: Node, index: number, fresh: string): string {
-  const name = n.inputs[index];
-  const shared = (m: Node) => m !== n && m.inputs.includes(name);
-  if (name && g.initializers.has(name) && !g.nodes.some(shared)) return name;
-  return uniqueName(g, fresh);
 }

@@ -7,8 +7,8 @@
 // picked by leave-one-image-out CV on the calibration images, and only a
 // sampled subset of output positions is used (im2col patches for k×k convs).
 // Convs are refit in waves (factorize/waves.ts): one run of each model serves a wave.
-import { floatTensor, intsAttr, numel, stringAttr, type Graph, type Model, type Node } from '../onnx/ir.js';
-import { constValue, producers, uniqueName } from '../onnx/graph.js';
+import { intsAttr, numel, stringAttr, type Graph, type Model, type Node } from '../onnx/ir.js';
+import { constValue, producers } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
 import { RidgeStats } from '../linalg/ridge.js';
 import type { Matrix } from '../linalg/matrix.js';
@@ -16,7 +16,7 @@ import { calibrationFold, type CalibrationSet } from '../calibration.js';
 import { forEachActivation } from '../factorize/activations.js';
 import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from '../factorize/samples.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
-import { keptChannels } from './surgery.js';
+import { keptChannels, writeConvParameters } from './surgery.js';
 import { waves } from '../factorize/waves.js';
 
 export interface RefitOptions {
@@ -216,11 +216,7 @@ class ConvFit {
       for (let f = 0; f < d; f++) this.weight[o * d + f] = fit.P.data[f * m + o];
       this.bias[o] = fit.q[o];
     }
-    const n = this.job.node;
-    this.graph.initializers.set(n.inputs[1], floatTensor(n.inputs[1], [...this.dims], this.weight));
-    const bName = n.inputs[2] || uniqueName(this.graph, `${n.inputs[1]}_bias`);
-    this.graph.initializers.set(bName, floatTensor(bName, [m], this.bias));
-    n.inputs[2] = bName;
+    writeConvParameters(this.graph, this.job.node, this.dims, this.weight, this.bias, 'refit');
     return { ...base, errorAfter: after / spread, kept: false };
   }
 }

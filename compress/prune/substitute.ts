@@ -7,13 +7,13 @@
 // estimateChannelMeans).
 import ort from 'onnxruntime-node';
 import { floatTensor, numel, type Model, type Node } from '../onnx/ir.js';
-import { constValue, producers, uniqueName } from '../onnx/graph.js';
+import { constValue, producers } from '../onnx/graph.js';
 import { createSession, withExtraOutputs } from '../onnx/session.js';
 import { toFloat32 } from '../onnx/tensor.js';
 import { RidgeStats } from '../linalg/ridge.js';
 import { zeros, type Matrix } from '../linalg/matrix.js';
 import type { DependencyGraph } from './dependency.js';
-import { keptChannels } from './surgery.js';
+import { keptChannels, writeConvParameters } from './surgery.js';
 import type { SampledActivations } from './activations.js';
 
 export interface SubstitutionReport {
@@ -156,11 +156,7 @@ export function substituteChannels(
           }
         }
       }
-      const wName = node.inputs[1];
-      g.initializers.set(wName, floatTensor(wName, [keepOut.length, keep.length, ...c.weightDims.slice(2)], wNew));
-      const bName = node.inputs[2] || uniqueName(g, `${wName}_bias`);
-      g.initializers.set(bName, floatTensor(bName, [keepOut.length], bias));
-      node.inputs[2] = bName;
+      writeConvParameters(g, node, [keepOut.length, keep.length, ...c.weightDims.slice(2)], wNew, bias, 'substituted');
       report.convs++;
     }
   }

@@ -46,6 +46,26 @@ function setConst(g: Graph, name: string, t: Tensor, prod: Map<string, Node>): v
   else g.initializers.set(name, { ...t, name });
 }
 
+/**
+ * Sets the weight and bias of conv `n` (a bias input is added if it had
+ * none). Each is written under its own name when that is an initializer no
+ * other node reads, else under a fresh name ending in `_${suffix}`: a Constant
+ * node's output or a tensor another conv shares keeps its values.
+ */
+export function writeConvParameters(g: Graph, n: Node, dims: readonly number[], weight: Float32Array, bias: Float32Array, suffix: string): void {
+  const own = (index: number, fresh: string) => {
+    const name = n.inputs[index];
+    const shared = (m: Node) => m !== n && m.inputs.includes(name);
+    return name && g.initializers.has(name) && !g.nodes.some(shared) ? name : uniqueName(g, fresh);
+  };
+  const wName = own(1, `${n.inputs[1]}_${suffix}`);
+  g.initializers.set(wName, floatTensor(wName, [...dims], weight));
+  n.inputs[1] = wName;
+  const bName = own(2, n.inputs[2] ? `${n.inputs[2]}_${suffix}` : `${wName}_bias`);
+  g.initializers.set(bName, floatTensor(bName, [dims[0]], bias));
+  n.inputs[2] = bName;
+}
+
 /** A fresh int64 initializer for a rewritten shape input (shared originals stay untouched). */
 function int64Input(g: Graph, base: string, values: number[]): string {
   const name = uniqueName(g, `${base}_pruned`);

@@ -46,6 +46,8 @@ export class Serving {
   private active: Active | null = null;
   private reported: Reported = { v, ts: Date.now(), generation: 0, state: 'idle', activeModel: null, slo: null };
   private next: Desired | null = null;
+  /** The desired state being applied now. */
+  private applying: Desired | null = null;
   private working = false;
   private telemetryTimer?: NodeJS.Timeout;
   private closed = false;
@@ -69,9 +71,12 @@ export class Serving {
     const msg = decode(Desired, payload);
     if (!msg.ok) return this.opts.log.warn({ reason: msg.reason }, 'malformed desired state dropped');
     const desired = { ...msg.value, threads: msg.value.threads ?? this.opts.defaultThreads };
-    if (desired.generation < this.reported.generation) {
-      return this.opts.log.warn({ generation: desired.generation, current: this.reported.generation }, 'stale desired state ignored');
+    // Judged against the newest generation known, applied or still waiting: a late older message must not replace a newer pending one.
+    const newest = Math.max(this.reported.generation, this.applying?.generation ?? -1, this.next?.generation ?? -1);
+    if (desired.generation < newest) {
+      return this.opts.log.warn({ generation: desired.generation, current: newest }, 'stale desired state ignored');
     }
+    if (desired.generation === this.applying?.generation) return this.opts.publishReported(this.reported);
     if (desired.generation === this.reported.generation && this.reported.state !== 'idle') {
       // The broker re-delivers retained state on every reconnect: same generation, nothing to do but say where we are.
       return this.opts.publishReported(this.reported);
@@ -86,6 +91,7 @@ export class Serving {
       while (this.next && !this.closed) {
         const desired = this.next;
         this.next = null;
+        this.applying = desired;
         try {
           await this.apply(desired);
         } catch (err) {
@@ -94,6 +100,7 @@ export class Serving {
         }
       }
     } finally {
+      this.applying = null;
       this.working = false;
     }
   }

@@ -1,0 +1,235 @@
+// Adversarial input against a real agent daemon (in this process, on its
+// sources) talking to a real controller: embedded aedes broker, HTTP artifact
+// store, onnxruntime serving, real files. Every case checks that the daemon
+// stays up, says what went wrong, tells the controller where the protocol
+// can, and loses no result.
+import mqtt, { type MqttClient } from 'mqtt';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.js';
+import { ArtifactCache } from '../../agent/artifacts/cache.js';
+import { readInventory } from '../../agent/inventory.js';
+import { signManifest } from '../../controller/artifacts/signing.js';
+import { startController, type Controller } from '../../controller/controller.js';
+import { CONTROLLER_USER } from '../../controller/registry.js';
+import type { ArtifactRef } from '../../protocol/artifacts.js';
+import { encode, type DesiredInput, type Inventory, type JobInput } from '../../protocol/messages.js';
+import { MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, deviceTopic } from '../../protocol/topics.js';
+import { captureLogger } from '../helpers/log.js';
+import { waitFor } from '../helpers/wait.js';
+import { builtYolov8n, garbageModel } from './models.js';
+
+type LogLine = Record<string, unknown>;
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('agent daemon against bad input', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'edgefit-robustness-'));
+  const controllerLog = captureLogger();
+  const uncaught: Error[] = [];
+  const onUncaught = (err: Error) => uncaught.push(err);
+  const agents: Agent[] = [];
+  let controller: Controller;
+  let raw: MqttClient;
+  let inventory: Inventory;
+  let good: ArtifactRef;
+  let other: ArtifactRef;
+
+  beforeAll(async () => {
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUncaught);
+    controller = await startController({ dataDir: path.join(root, 'controller'), mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: controllerLog.log });
+    inventory = await readInventory(null);
+    good = await controller.artifacts.put(builtYolov8n(root, 64, 0), { name: 'yolov8n-64.onnx' });
+    other = await controller.artifacts.put(builtYolov8n(root, 64, 1), { name: 'yolov8n-64-b.onnx' });
+    raw = await rawController();
+  });
+
+  afterEach(() => {
+    expect(uncaught.map((e) => e.message)).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    raw?.end(true);
+    await controller?.close();
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function rawController(): Promise<MqttClient> {
+    const secret = readFileSync(path.join(root, 'controller', 'controller.secret'), 'utf8').trim();
+    const client = mqtt.connect(controller.brokerUrl, { username: CONTROLLER_USER, password: secret, clientId: `robust-${randomBytes(4).toString('hex')}`, reconnectPeriod: 0 });
+    await new Promise((resolve, reject) => {
+      client.once('connect', resolve);
+      client.once('error', reject);
+    });
+    return client;
+  }
+
+  /** An agent on a fresh (or given) state dir with a real artifact cache pointed at the controller. */
+  async function startAgent(id: string, stateDir = path.join(root, `state-${id}`)) {
+    const token = controller.registry.add(id);
+    const capture = captureLogger();
+    const artifacts = new ArtifactCache({
+      dir: path.join(stateDir, 'artifacts'),
+      capBytes: 64 * 1024 * 1024,
+      controllerUrl: controller.httpUrl,
+      deviceId: id,
+      token,
+      publicKeyPem: controller.signingKey.publicKeyPem,
+      log: capture.log,
+      retryDelayMs: 5,
+      attempts: 2,
+    });
+    const agent = Agent.start({ brokerUrl: controller.brokerUrl, id, token, inventory, temperature: async () => null, heartbeatSeconds: 1, keepaliveSeconds: 2, log: capture.log, stateDir, artifacts, healthWindowS: 1 });
+    agents.push(agent);
+    await waitFor(() => controller.registry.get(id)?.online, 10_000, `${id} online`);
+    const logs = (msg: string, jobId?: string): LogLine[] => capture.lines().filter((l) => l.msg === msg && (jobId === undefined || l.jobId === jobId));
+    return { agent, logs, stateDir };
+  }
+
+  const job = (jobId: string, artifact: ArtifactRef): JobInput => ({ v: PROTOCOL_VERSION, ts: Date.now(), jobId, kind: 'profile', artifact, options: { runs: 1 } });
+  const publishJob = (id: string, body: JobInput) => raw.publishAsync(deviceTopic(id, 'jobs'), encode(body), { qos: 1 });
+  const desired = (generation: number, model: ArtifactRef | null): DesiredInput => ({ v: PROTOCOL_VERSION, ts: Date.now(), generation, model });
+  const publishDesired = (id: string, body: DesiredInput) => raw.publishAsync(deviceTopic(id, 'desired'), encode(body), { qos: 1, retain: true });
+  const reported = (id: string): LogLine[] => controllerLog.lines().filter((l) => l.msg === 'device reported' && l.device === id);
+
+  /** A ref the controller signed for bytes it does not hold (a candidate it has since lost or never stored). */
+  function ghostRef(): ArtifactRef {
+    const bytes = randomBytes(1000);
+    const manifest = { sha256: sha256(bytes), size: bytes.length, name: 'ghost.onnx', kind: 'model' as const, createdAt: Date.now() };
+    return { sha256: manifest.sha256, size: manifest.size, ...signManifest(manifest, controller.signingKey) };
+  }
+
+  it('drops malformed, schema-invalid and oversized messages on every topic it subscribes to, and keeps answering', async () => {
+    const { agent, logs } = await startAgent('bad-input');
+    const jobsTopic = deviceTopic('bad-input', 'jobs');
+    const desiredTopic = deviceTopic('bad-input', 'desired');
+    const valid = job('valid-shape', good);
+    const payloads: Buffer[] = [
+      Buffer.from('{"jobId": 12'),
+      randomBytes(512),
+      Buffer.from('null'),
+      Buffer.from('42'),
+      Buffer.from('"profile"'),
+      Buffer.from('[]'),
+      Buffer.from('{}'),
+      Buffer.from('['.repeat(200_000) + ']'.repeat(200_000)),
+      encode({ ...valid, v: 2 }),
+      encode({ ...valid, jobId: '../../etc/passwd' }),
+      encode({ ...valid, jobId: 'x'.repeat(129) }),
+      encode({ ...valid, kind: 'train' }),
+      encode({ ...valid, artifact: { ...good, sha256: good.sha256.toUpperCase() } }),
+      encode({ ...valid, artifact: { ...good, manifest: 'm'.repeat(64 * 1024 + 1) } }),
+      encode({ ...valid, options: { runs: 0 } }),
+      encode({ ...valid, options: { ep: 'npu' } }),
+      encode({ ...valid, options: { threads: 1e9 } }),
+      // Just under the broker's limit: big, valid JSON, wrong shape.
+      encode({ padding: 'p'.repeat(MAX_PAYLOAD_BYTES - 100) }),
+    ];
+    for (const p of payloads) await raw.publishAsync(jobsTopic, p, { qos: 1 });
+    const desiredPayloads: Buffer[] = [
+      ...payloads.slice(0, 8),
+      encode({ ...desired(1, good), generation: -1 }),
+      encode({ ...desired(1, good), generation: 1.5 }),
+      encode({ ...desired(1, good), threads: 0 }),
+      encode({ ...desired(1, good), slo: { minFps: -1 } }),
+      encode({ ...desired(1, good), model: { sha256: 'nope' } }),
+    ];
+    for (const p of desiredPayloads) await raw.publishAsync(desiredTopic, p, { qos: 1 });
+    await waitFor(() => logs('malformed job dropped').length === payloads.length && logs('malformed desired state dropped').length === desiredPayloads.length, 10_000, 'every bad message logged');
+    const reasons = logs('malformed job dropped').map((l) => String(l.reason));
+    expect(reasons[0]).toBe('payload is not JSON');
+    expect(reasons.find((r) => r.startsWith('jobId'))).toBeDefined();
+    expect(reasons.find((r) => r.startsWith('artifact.manifest'))).toBeDefined();
+
+    // Over the broker's limit: refused at the broker, never reaches the agent.
+    const big = await rawController();
+    big.on('error', () => undefined);
+    big.publish(jobsTopic, Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x7b), { qos: 0 });
+    await waitFor(() => controllerLog.lines().some((l) => /over the payload limit|payload over limit/.test(String(l.msg))), 5000, 'the broker refusing the oversized publish');
+    big.end(true);
+
+    // Still up, still connected, still answering jobs: a job for a lost artifact comes back as a failed result.
+    await controller.sendJob('bad-input', { jobId: 'after-bad-input', kind: 'profile', artifact: ghostRef(), options: { runs: 1 } });
+    const result = await waitFor(() => controller.profiles.get('after-bad-input'), 10_000, 'the result after the bad input');
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/answered 404/);
+    expect(agent.client.connected).toBe(true);
+    expect(logs('job queued')).toHaveLength(1);
+    expect(reported('bad-input')).toEqual([]);
+  });
+
+  it('turns artifacts that are missing, tampered, truncated or not what was signed into failed results', async () => {
+    const { logs } = await startAgent('bad-artifacts');
+    const tampered = await controller.artifacts.put(randomBytes(100_000), { name: 'tampered.onnx' });
+    const storedTampered = path.join(root, 'controller', 'artifacts', tampered.sha256);
+    const bytes = readFileSync(storedTampered);
+    bytes[5000] ^= 0xff;
+    writeFileSync(storedTampered, bytes);
+    const truncated = await controller.artifacts.put(randomBytes(100_000), { name: 'truncated.onnx' });
+    const storedTruncated = path.join(root, 'controller', 'artifacts', truncated.sha256);
+    writeFileSync(storedTruncated, readFileSync(storedTruncated).subarray(0, 60_000));
+    const unsigned = { ...good, signature: Buffer.alloc(64, 1).toString('base64') };
+
+    const cases: Array<[string, ArtifactRef, RegExp]> = [
+      ['missing', ghostRef(), /GET \/artifacts\/[0-9a-f]{64} answered 404/],
+      ['tampered', tampered, /rejected \(hash\)/],
+      ['truncated', truncated, /rejected \(size\)/],
+      ['unsigned', unsigned, /rejected \(signature\)/],
+    ];
+    for (const [name, ref] of cases) await publishJob('bad-artifacts', job(`artifact-${name}`, ref));
+    for (const [name, ref, error] of cases) {
+      const result = await waitFor(() => controller.profiles.get(`artifact-${name}`), 15_000, `the ${name} result`);
+      expect(result, name).toMatchObject({ ok: false, deviceId: 'bad-artifacts', artifactSha256: ref.sha256 });
+      expect(result.error, name).toMatch(error);
+    }
+    expect(logs('job finished').map((l) => l.ok)).toEqual([false, false, false, false]);
+    // Nothing half-downloaded or unverified was installed.
+    const cache = path.join(root, 'state-bad-artifacts', 'artifacts');
+    expect(readdirSync(cache).filter((n) => n !== 'partial')).toEqual([]);
+  });
+
+  it('reports a desired model it cannot fetch or load, and keeps serving the previous one', async () => {
+    await startAgent('bad-desired');
+    await publishDesired('bad-desired', desired(1, ghostRef()));
+    const failed = await waitFor(() => reported('bad-desired').find((l) => l.generation === 1 && l.state === 'failed'), 10_000, 'gen 1 failed');
+    expect(failed.error).toMatch(/fetching the model failed: .*answered 404/);
+
+    await publishDesired('bad-desired', desired(2, good));
+    await waitFor(() => reported('bad-desired').find((l) => l.generation === 2 && l.state === 'healthy'), 20_000, 'gen 2 healthy');
+
+    const garbage = await controller.artifacts.put(readFileSync(garbageModel(root)), { name: 'garbage.onnx' });
+    const onnxPrefix = readFileSync(builtYolov8n(root, 64, 2));
+    const truncatedOnnx = await controller.artifacts.put(onnxPrefix.subarray(0, Math.floor(onnxPrefix.length / 2)), { name: 'half.onnx' });
+    for (const [generation, ref] of [
+      [3, ghostRef()],
+      [4, garbage],
+      [5, truncatedOnnx],
+    ] as Array<[number, ArtifactRef]>) {
+      await publishDesired('bad-desired', desired(generation, ref));
+      const line = await waitFor(() => reported('bad-desired').find((l) => l.generation === generation && (l.state === 'rolled-back' || l.state === 'failed')), 20_000, `gen ${generation} settled`);
+      expect(line.state, `gen ${generation}`).toBe('rolled-back');
+      expect(String(line.error), `gen ${generation}`).toMatch(/fetching the model failed|failed to load/);
+      expect(controller.live.get('bad-desired')?.reported?.activeModel?.sha256, `gen ${generation}`).toBe(good.sha256);
+    }
+  });
+
+  it('never lets a late, older desired state replace a newer one', async () => {
+    const { logs } = await startAgent('out-of-order');
+    await publishDesired('out-of-order', desired(1, good));
+    await waitFor(() => reported('out-of-order').find((l) => l.generation === 1 && l.state === 'health-check'), 20_000, 'gen 1 in its health check');
+    // Both arrive while generation 1 is still being applied; 2 is late.
+    await publishDesired('out-of-order', desired(3, other));
+    await publishDesired('out-of-order', desired(2, good));
+    await waitFor(() => reported('out-of-order').find((l) => l.generation === 3 && l.state === 'healthy'), 20_000, 'gen 3 healthy');
+    expect(reported('out-of-order').filter((l) => l.generation === 2)).toEqual([]);
+    expect(logs('stale desired state ignored').map((l) => l.generation)).toEqual([2]);
+    expect(controller.live.get('out-of-order')?.reported?.activeModel?.sha256).toBe(other.sha256);
+  });
+});

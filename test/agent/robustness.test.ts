@@ -5,7 +5,7 @@
 // can, and loses no result.
 import mqtt, { type MqttClient } from 'mqtt';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -231,5 +231,23 @@ describe('agent daemon against bad input', () => {
     expect(reported('out-of-order').filter((l) => l.generation === 2)).toEqual([]);
     expect(logs('stale desired state ignored').map((l) => l.generation)).toEqual([2]);
     expect(controller.live.get('out-of-order')?.reported?.activeModel?.sha256).toBe(other.sha256);
+  });
+
+  it('still delivers results when the state disk is full, and answers their repeats without running them again', async () => {
+    const { logs, stateDir } = await startAgent('disk-full');
+    // Every write of this job's result lands on /dev/full (ENOSPC), as it would on a full SD card.
+    mkdirSync(path.join(stateDir, 'results'), { recursive: true });
+    symlinkSync('/dev/full', path.join(stateDir, 'results', 'full-1.json.tmp'));
+    const ref = ghostRef();
+    await publishJob('disk-full', job('full-1', ref));
+    const result = await waitFor(() => controller.profiles.get('full-1'), 10_000, 'the result despite the full disk');
+    expect(result.ok).toBe(false);
+    expect(logs('cannot store the result on disk; holding it in memory until delivered (lost if the agent restarts first)', 'full-1')).toHaveLength(1);
+
+    const received = () => controllerLog.lines().filter((l) => l.msg === 'profile result' && l.jobId === 'full-1');
+    await publishJob('disk-full', job('full-1', ref));
+    await waitFor(() => received().length === 2, 10_000, 'the repeated result');
+    expect(received()[1].duplicate).toBe(true);
+    expect(logs('job queued', 'full-1')).toHaveLength(1);
   });
 });

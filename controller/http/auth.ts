@@ -15,10 +15,21 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * Whether a request reaches the admin API. The router matches percent-decoded
+ * paths (`/%61pi/devices` is `/api/devices`), so the raw URL alone cannot say:
+ * the matched route's pattern does, and a raw `/api/` prefix covers requests
+ * that match no route.
+ */
+function isAdminApi(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return request.url.startsWith('/api/') || (route !== undefined && route.startsWith('/api/'));
+}
+
 /** Every /api route needs the admin token; nothing is served open by default. */
 export function requireAdminToken(app: FastifyInstance, adminToken: string): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/api/')) return;
+    if (!isAdminApi(request)) return;
     const token = tokenOf(request);
     if (!token || !same(token, adminToken)) {
       await reply.code(401).send({ error: 'unauthorized', message: 'missing or wrong admin token (Authorization: Bearer <token>)' });

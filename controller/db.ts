@@ -128,6 +128,25 @@ const migrations: string[] = [
      sent_at INTEGER NOT NULL,
      PRIMARY KEY (rollout_id, device_class, candidate_id)
    );`,
+  // A result is one device's answer to a job: keyed by job alone, a device that
+  // published a result under another device's job id took that job's slot, and
+  // the real result was dropped as a duplicate.
+  `CREATE TABLE profiles_by_device (
+     job_id TEXT NOT NULL,
+     device_id TEXT NOT NULL,
+     artifact_sha256 TEXT NOT NULL,
+     candidate_id TEXT,
+     ok INTEGER NOT NULL,
+     error TEXT,
+     profile TEXT,
+     finished_at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     PRIMARY KEY (job_id, device_id)
+   );
+   INSERT INTO profiles_by_device SELECT job_id, device_id, artifact_sha256, candidate_id, ok, error, profile, finished_at, received_at FROM profiles;
+   DROP TABLE profiles;
+   ALTER TABLE profiles_by_device RENAME TO profiles;
+   CREATE INDEX profiles_device ON profiles (device_id, finished_at);`,
 ];
 
 export function openDb(dataDir: string): Db {
@@ -143,8 +162,15 @@ export function openDb(dataDir: string): Db {
   return db;
 }
 
+/** The store was written by a newer edgefit than this one: opening it could corrupt it. */
+export class DbVersionError extends Error {}
+
 function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    db.close();
+    throw new DbVersionError(`the state database is at schema version ${current}, this edgefit knows only up to ${migrations.length}: run a newer edgefit on this data directory`);
+  }
   for (let v = current; v < migrations.length; v++) {
     db.transaction(() => {
       db.exec(migrations[v]);

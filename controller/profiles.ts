@@ -39,13 +39,16 @@ function toProfile(row: ProfileRow): StoredProfile {
   };
 }
 
-/** Profiling results, one row per job: a result delivered twice (QoS 1) is stored once. */
+/**
+ * Profiling results, one row per job and device: a result delivered twice
+ * (QoS 1) is stored once, and one device cannot take another's job id.
+ */
 export class ProfileStore {
   private readonly listeners = new Set<(profile: StoredProfile) => void>();
 
   constructor(private readonly db: Db) {}
 
-  /** Stores a result; false when this job's result was already stored. */
+  /** Stores a result; false when this device's result for this job was already stored. */
   record(result: Result, now = Date.now()): boolean {
     const inserted = this.db
       .prepare(
@@ -54,13 +57,18 @@ export class ProfileStore {
       )
       .run(result.jobId, result.deviceId, result.artifactSha256, result.candidateId ?? null, result.ok ? 1 : 0, result.error ?? null, result.profile ? JSON.stringify(result.profile) : null, result.ts, now);
     if (inserted.changes === 0) return false;
-    const stored = this.get(result.jobId)!;
+    const stored = this.get(result.jobId, result.deviceId)!;
     for (const listener of this.listeners) listener(stored);
     return true;
   }
 
-  get(jobId: string): StoredProfile | undefined {
-    const row = this.db.prepare('SELECT * FROM profiles WHERE job_id = ?').get(jobId) as ProfileRow | undefined;
+  /** The result of a job from `deviceId`; without it, the first result received for the job. */
+  get(jobId: string, deviceId?: string): StoredProfile | undefined {
+    const row = (
+      deviceId === undefined
+        ? this.db.prepare('SELECT * FROM profiles WHERE job_id = ? ORDER BY received_at, device_id LIMIT 1').get(jobId)
+        : this.db.prepare('SELECT * FROM profiles WHERE job_id = ? AND device_id = ?').get(jobId, deviceId)
+    ) as ProfileRow | undefined;
     return row && toProfile(row);
   }
 

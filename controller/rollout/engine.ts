@@ -11,7 +11,7 @@ import { DEFAULT_HEADROOM_PCT, choose, rankByObjective, withHeadroom, type Metri
 import type { LiveStateStore, StoredProfile } from '../profiles.js';
 import type { Device, Registry } from '../registry.js';
 import { stageSizes, validateSpec, SpecError, type RolloutSpec } from './spec.js';
-import { canTransition, TERMINAL, type DeviceState } from './states.js';
+import { RolloutConflictError, canTransition, TERMINAL, type DeviceState } from './states.js';
 import type { Rollout, RolloutDevice, RolloutStore } from './store.js';
 
 export interface RolloutDeps {
@@ -20,7 +20,7 @@ export interface RolloutDeps {
   registry: Registry;
   live: LiveStateStore;
   desired: { get(deviceId: string): Desired | undefined };
-  profiles: { get(jobId: string): StoredProfile | undefined; onResult(listener: (p: StoredProfile) => void): () => void };
+  profiles: { get(jobId: string, deviceId: string): StoredProfile | undefined; onResult(listener: (p: StoredProfile) => void): () => void };
   sendJob(deviceId: string, job: JobRequest): Promise<unknown>;
   setDesired(deviceId: string, desired: DesiredRequest): Promise<Desired>;
   log: Logger;
@@ -52,7 +52,7 @@ export class RolloutEngine {
 
   constructor(private readonly deps: RolloutDeps) {
     this.offResult = deps.profiles.onResult((p) => {
-      if (deps.store.setOutcome(p.jobId, outcomeOf(p))) this.kick();
+      if (deps.store.setOutcome(p.jobId, outcomeOf(p), p.deviceId)) this.kick();
     });
   }
 
@@ -83,6 +83,13 @@ export class RolloutEngine {
       if (missing.length) throw new SpecError(`rollout spec targets.devices: no device ${missing.map((m) => `'${m}'`).join(', ')}`);
     }
     if (devices.length === 0) throw new SpecError('rollout spec targets: no registered device matches');
+    // Two rollouts on one device would overwrite each other's desired state and read each other's reports as their own.
+    const held = this.deps.store.activeRolloutsOf(devices.map((d) => d.id));
+    if (held.length) {
+      const first = held[0];
+      const more = held.length > 1 ? ` (and ${held.length - 1} more device(s))` : '';
+      throw new RolloutConflictError(`device '${first.deviceId}' is already in rollout ${first.rolloutId} (${first.state})${more}: abort that rollout or wait for it to finish`);
+    }
     const sizes = stageSizes(devices.length, spec.stages);
     const staged: Array<{ deviceId: string; deviceClass: string | null; stage: number }> = [];
     let i = 0;
@@ -112,10 +119,14 @@ export class RolloutEngine {
   private setState(id: string, state: Rollout['state'], from: Array<Rollout['state']>, reason?: string): Rollout {
     const rollout = this.deps.store.get(id);
     if (!rollout) throw new SpecError(`no rollout '${id}'`);
-    if (!from.includes(rollout.state)) throw new SpecError(`rollout '${id}' is ${rollout.state}: cannot make it ${state}`);
-    this.deps.store.setState(id, state, reason ?? null);
+    if (!this.deps.store.setState(id, state, reason ?? null, from)) throw new RolloutConflictError(`rollout '${id}' is ${rollout.state}: cannot make it ${state}`);
     this.kick();
     return this.deps.store.get(id)!;
+  }
+
+  /** The rollout's state now: a pass holds a copy read before its awaits, during which an operator may pause or abort. */
+  private stillRunning(id: string): boolean {
+    return this.deps.store.get(id)?.state === 'running';
   }
 
   private ladderOf(spec: RolloutSpec): Candidate[] {
@@ -156,9 +167,9 @@ export class RolloutEngine {
     for (const r of this.deps.store.list().filter((x) => x.state === 'running' || x.state === 'paused')) {
       const ladder = this.deps.catalog.candidates(r.spec.model);
       for (const m of this.deps.store.measurements(r.id).filter((x) => x.outcome === null)) {
-        const stored = this.deps.profiles.get(m.jobId);
+        const stored = this.deps.profiles.get(m.jobId, m.deviceId);
         if (stored) {
-          this.deps.store.setOutcome(m.jobId, outcomeOf(stored));
+          this.deps.store.setOutcome(m.jobId, outcomeOf(stored), m.deviceId);
           continue;
         }
         const c = ladder.find((x) => x.id === m.candidateId);
@@ -173,7 +184,7 @@ export class RolloutEngine {
     for (const d of store.devices(rollout.id)) this.follow(rollout, d, registry.get(d.deviceId));
     if (rollout.state === 'aborted') return this.repointFailed(rollout);
     await this.repointFailed(rollout);
-    if (rollout.state === 'paused') return;
+    if (!this.stillRunning(rollout.id)) return;
 
     const devices = store.devices(rollout.id);
     const upfront = spec.profile.beforeDeploy === 'all';
@@ -181,6 +192,7 @@ export class RolloutEngine {
     const planned = store.devices(rollout.id);
     const choosing = upfront && planned.some((d) => (d.state === 'pending' || d.state === 'profiling') && registry.get(d.deviceId)?.online);
     if (!choosing) await this.deploy(rollout, planned.filter((d) => d.stage <= rollout.stage));
+    if (!this.stillRunning(rollout.id)) return;
 
     // Failure accounting: a canary failure aborts; later, the failure share after enough devices.
     const now = store.devices(rollout.id);
@@ -197,7 +209,7 @@ export class RolloutEngine {
       store.setStage(rollout.id, rollout.stage + 1);
       this.kick();
     } else if (now.every((d) => TERMINAL.has(d.state))) {
-      store.setState(rollout.id, 'completed', `${now.filter((d) => d.state === 'healthy').length} of ${now.length} device(s) healthy`);
+      store.setState(rollout.id, 'completed', `${now.filter((d) => d.state === 'healthy').length} of ${now.length} device(s) healthy`, ['running']);
     }
   }
 
@@ -264,7 +276,7 @@ export class RolloutEngine {
       if (step.kind === 'measure') {
         const candidate = ladder.find((c) => c.id === step.candidateId)!;
         const profiler = members.find((d) => registry.get(d.deviceId)?.online);
-        if (!profiler || inFlight >= limit) continue;
+        if (!profiler || inFlight >= limit || !this.stillRunning(rollout.id)) continue;
         inFlight++;
         const jobId = `${rollout.id}:${deviceClass}:${candidate.name}`.slice(0, 128);
         store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, jobId, deviceId: profiler.deviceId, sentAt: Date.now() });
@@ -300,7 +312,7 @@ export class RolloutEngine {
     const { store, registry, catalog, desired } = this.deps;
     let inFlight = active.filter((d) => DEPLOYING.has(d.state) || (d.state === 'chosen' && d.generation !== null)).length;
     for (const d of active.filter((x) => x.state === 'chosen' && x.generation === null)) {
-      if (inFlight >= rollout.spec.rate.maxInFlight) break;
+      if (inFlight >= rollout.spec.rate.maxInFlight || !this.stillRunning(rollout.id)) break;
       if (!registry.get(d.deviceId)?.online) continue;
       const c = d.candidateId ? catalog.getCandidate(d.candidateId) : undefined;
       const artifact = c && catalog.artifacts.get(c.sha256);

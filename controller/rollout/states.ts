@@ -30,6 +30,11 @@ export class TransitionError extends Error {
   override name = 'TransitionError';
 }
 
+/** A request that contradicts the state a rollout or device is in now (409): abort a finished rollout, target a device another rollout holds. */
+export class RolloutConflictError extends Error {
+  override name = 'RolloutConflictError';
+}
+
 /**
  * Whether `from → to` is a step of the state machine. Any live state may exit
  * to failed, rolled-back, timed-out or offline; offline goes back to the state
@@ -48,3 +53,5 @@ export function assertTransition(from: DeviceState, to: DeviceState, resume?: De
 
 export const ROLLOUT_STATES = ['running', 'paused', 'completed', 'aborted'] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
+/** A rollout in these states still owns its devices' desired state. */
+export const ACTIVE_ROLLOUT_STATES: readonly RolloutState[] = ['running', 'paused'];

@@ -8,7 +8,7 @@ import type { Db } from '../db.js';
 import type { Outcome } from '../planner.js';
 import type { Choice } from '../policy.js';
 import type { RolloutSpec } from './spec.js';
-import { assertTransition, type DeviceState, type RolloutState } from './states.js';
+import { ACTIVE_ROLLOUT_STATES, ROLLOUT_STATES, assertTransition, type DeviceState, type RolloutState } from './states.js';
 
 export interface Rollout {
   id: string;
@@ -126,13 +126,31 @@ export class RolloutStore {
     return (this.db.prepare('SELECT id FROM rollouts ORDER BY created_at').all() as Array<{ id: string }>).map((r) => this.get(r.id)!);
   }
 
-  setState(id: string, state: RolloutState, reason: string | null = null): void {
-    this.db.transaction(() => {
-      const before = this.get(id)!;
+  /**
+   * Moves the rollout to `state` if it is now in one of `from`; false (and
+   * nothing written) otherwise, so a pass that read the rollout before an
+   * operator aborted it cannot overwrite the abort.
+   */
+  setState(id: string, state: RolloutState, reason: string | null = null, from: readonly RolloutState[] = ROLLOUT_STATES): boolean {
+    const done = this.db.transaction(() => {
+      const before = this.get(id);
+      if (!before || !from.includes(before.state)) return false;
       this.db.prepare('UPDATE rollouts SET state = ?, reason = COALESCE(?, reason), updated_at = ? WHERE id = ?').run(state, reason, Date.now(), id);
       this.event(id, null, before.state, state, reason);
+      return true;
     })();
-    this.changed(id);
+    if (done) this.changed(id);
+    return done;
+  }
+
+  /** Each given device that a running or paused rollout holds, with that rollout. */
+  activeRolloutsOf(deviceIds: readonly string[]): Array<{ deviceId: string; rolloutId: string; state: RolloutState }> {
+    const wanted = new Set(deviceIds);
+    const placeholders = ACTIVE_ROLLOUT_STATES.map(() => '?').join(', ');
+    const rows = this.db
+      .prepare(`SELECT d.device_id, r.id, r.state FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id WHERE r.state IN (${placeholders}) ORDER BY r.created_at, d.device_id`)
+      .all(...ACTIVE_ROLLOUT_STATES) as Array<{ device_id: string; id: string; state: RolloutState }>;
+    return rows.filter((r) => wanted.has(r.device_id)).map((r) => ({ deviceId: r.device_id, rolloutId: r.id, state: r.state }));
   }
 
   setStage(id: string, stage: number): void {
@@ -191,8 +209,13 @@ export class RolloutStore {
     this.changed(id);
   }
 
-  setOutcome(jobId: string, outcome: Outcome): boolean {
-    const rows = this.db.prepare('UPDATE rollout_measurements SET outcome = ? WHERE job_id = ? AND outcome IS NULL RETURNING rollout_id').all(JSON.stringify(outcome), jobId) as Array<{ rollout_id: string }>;
+  /** Settles a measurement once; with `fromDevice`, only if the job was sent to that device (a result from any other is not its answer). */
+  setOutcome(jobId: string, outcome: Outcome, fromDevice?: string): boolean {
+    const rows = (
+      fromDevice === undefined
+        ? this.db.prepare('UPDATE rollout_measurements SET outcome = ? WHERE job_id = ? AND outcome IS NULL RETURNING rollout_id').all(JSON.stringify(outcome), jobId)
+        : this.db.prepare('UPDATE rollout_measurements SET outcome = ? WHERE job_id = ? AND device_id = ? AND outcome IS NULL RETURNING rollout_id').all(JSON.stringify(outcome), jobId, fromDevice)
+    ) as Array<{ rollout_id: string }>;
     for (const id of new Set(rows.map((r) => r.rollout_id))) this.changed(id);
     return rows.length > 0;
   }

@@ -166,25 +166,38 @@ export class ArtifactCache {
     for (const name of names) {
       const file = path.join(dir, name);
       if (name.endsWith('.tmp')) {
-        unlinkSync(file);
+        this.discard(() => unlinkSync(file), file);
         continue;
       }
       const m = /^([0-9a-f]{64})\.(onnx|json)$/.exec(name);
       if (!m) continue;
       const sha = m[1];
       if (m[2] === 'json') {
-        if (!names.includes(`${sha}.onnx`)) unlinkSync(file);
+        if (!names.includes(`${sha}.onnx`)) this.discard(() => unlinkSync(file), file);
         continue;
       }
       const problem = this.checkInstalled(sha);
       if (problem) {
         log.warn({ sha256: sha, problem }, 'dropping cached artifact that fails verification');
-        this.remove(sha);
+        this.discard(() => this.remove(sha), installedPath(dir, sha));
         continue;
       }
       const { size, mtimeMs } = statSync(file);
       this.entries.set(sha, { sha256: sha, size, lastUsed: mtimeMs, hashVerified: false });
       this.clock = Math.max(this.clock, mtimeMs);
+    }
+  }
+
+  /**
+   * Start-up clean-up is best effort: a cache the disk will not let us tidy
+   * (read-only, failing) still serves the verified models it holds, and each
+   * download into it fails on its own with the reason.
+   */
+  private discard(drop: () => void, file: string): void {
+    try {
+      drop();
+    } catch (err) {
+      this.opts.log.warn({ file, err: (err as Error).message }, 'cannot delete a leftover in the artifact cache; left in place');
     }
   }
 

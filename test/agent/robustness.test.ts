@@ -4,8 +4,9 @@
 // stays up, says what went wrong, tells the controller where the protocol
 // can, and loses no result.
 import mqtt, { type MqttClient } from 'mqtt';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,21 @@ import { builtYolov8n, garbageModel } from './models.js';
 type LogLine = Record<string, unknown>;
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** A read-only disk (an SD card the kernel remounted read-only) needs a mount: root only. */
+const canMount = ((): boolean => {
+  if (process.getuid?.() !== 0) return false;
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'edgefit-mount-probe-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+})();
 
 describe('agent daemon against bad input', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'edgefit-robustness-'));
@@ -249,5 +265,58 @@ describe('agent daemon against bad input', () => {
     await waitFor(() => received().length === 2, 10_000, 'the repeated result');
     expect(received()[1].duplicate).toBe(true);
     expect(logs('job queued', 'full-1')).toHaveLength(1);
+  });
+
+  describe.skipIf(!canMount)('on a state disk remounted read-only (needs root to mount a tmpfs)', () => {
+    const disk = path.join(root, 'read-only-disk');
+
+    afterAll(() => {
+      try {
+        execFileSync('umount', [disk], { stdio: 'ignore' });
+      } catch {
+        // never mounted
+      }
+    });
+
+    it('comes up, delivers what its outbox holds, serves its cached model and reports every new result', async () => {
+      mkdirSync(disk, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', disk]);
+      const outbox = path.join(disk, 'outbox');
+      mkdirSync(outbox, { recursive: true });
+      const before = { v: PROTOCOL_VERSION, ts: Date.now(), jobId: 'ro-before', deviceId: 'read-only', kind: 'profile', artifactSha256: good.sha256, ok: false, error: 'finished before the disk failed' };
+      writeFileSync(path.join(outbox, 'ro-before.json'), JSON.stringify(before));
+      writeFileSync(path.join(outbox, 'ro-torn.json'), '{"v":1,"jobId":');
+      const cache = path.join(disk, 'artifacts');
+      mkdirSync(path.join(cache, 'partial'), { recursive: true });
+      copyFileSync(builtYolov8n(root, 64, 0), path.join(cache, `${good.sha256}.onnx`));
+      writeFileSync(path.join(cache, `${good.sha256}.json`), JSON.stringify(good));
+      writeFileSync(path.join(cache, `${other.sha256}.json.tmp`), 'a sidecar cut short by the failure');
+      execFileSync('mount', ['-o', 'remount,ro', disk]);
+
+      const { agent, logs } = await startAgent('read-only', disk);
+      expect(logs('cannot delete a leftover in the artifact cache; left in place')).toHaveLength(1);
+      const delivered = await waitFor(() => controller.profiles.get('ro-before'), 10_000, 'the result the outbox held');
+      expect(delivered.error).toBe('finished before the disk failed');
+      await waitFor(() => logs('cannot move the unreadable result aside; skipping it').length === 1, 5000, 'the torn result skipped');
+      expect(logs('delivered result cannot leave the outbox; it goes out again after a restart', 'ro-before')).toHaveLength(1);
+
+      // A model it must download cannot land on the disk: a failed result that says why, delivered from memory.
+      await publishJob('read-only', job('ro-new', other));
+      const failed = await waitFor(() => controller.profiles.get('ro-new'), 10_000, 'the new job result');
+      expect(failed.ok).toBe(false);
+      expect(failed.error).toMatch(/read-only file system/);
+
+      // The model it already holds still serves.
+      await publishDesired('read-only', desired(1, good));
+      await waitFor(() => reported('read-only').find((l) => l.generation === 1 && l.state === 'healthy'), 20_000, 'the cached model healthy');
+
+      // Reconnecting flushes the outbox again: the stuck file is not sent twice, the torn one not retried.
+      const receivedBefore = controllerLog.lines().filter((l) => l.msg === 'profile result' && l.jobId === 'ro-before').length;
+      agent.client.stream.destroy();
+      await waitFor(() => logs('agent connected').length === 2, 10_000, 'the reconnect');
+      await waitFor(() => reported('read-only').filter((l) => l.generation === 1 && l.state === 'healthy').length >= 2, 10_000, 'the state republished');
+      expect(controllerLog.lines().filter((l) => l.msg === 'profile result' && l.jobId === 'ro-before')).toHaveLength(receivedBefore);
+      expect(logs('cannot move the unreadable result aside; skipping it')).toHaveLength(1);
+    });
   });
 });

@@ -135,7 +135,17 @@ function describe(model: Model, what: string): { imgsz: number; parameters: numb
   } catch (err) {
     throw new CatalogError(`${what}: ${(err as Error).message}`, 'invalid');
   }
-  const cost = modelCost(model);
+  if (!Number.isInteger(imgsz) || imgsz < 1) throw new CatalogError(`${what}: input size ${imgsz} is not a positive number of pixels`, 'invalid');
+  let cost: ReturnType<typeof modelCost>;
+  try {
+    cost = modelCost(model);
+  } catch (err) {
+    throw new CatalogError(`${what}: cannot compute its cost: ${(err as Error).message}`, 'invalid');
+  }
+  // The planner orders the ladder by FLOPs: a NaN (a conv with stride 0...) would break every comparison.
+  if (!Number.isFinite(cost.flops) || cost.flops < 0 || !Number.isFinite(cost.parameters)) {
+    throw new CatalogError(`${what}: its cost is not a finite number (FLOPs ${cost.flops}); check the graph's attributes (a zero stride or dilation?)`, 'invalid');
+  }
   return { imgsz, parameters: cost.parameters, flops: cost.flops, format: weightFormat(model) };
 }
 

@@ -59,8 +59,9 @@ export function modelsRoutes(catalog: Catalog, ladders: LadderJobs) {
     app.post<{ Params: { id: string }; Querystring: { method?: string; declaredMap5095?: string; source?: string; name?: string } }>('/api/models/:id/candidates', async (request, reply) => {
       const q = request.query;
       if (!q.method) throw new CatalogError('give the method that made the candidate: ?method=NAME', 'invalid');
-      const declared = Number(q.declaredMap5095);
-      if (q.declaredMap5095 === undefined || !Number.isFinite(declared)) throw new CatalogError('give its declared mAP50-95: ?declaredMap5095=0.31', 'invalid');
+      // Number('') is 0: an empty value would file the candidate as declaring mAP 0.
+      const declared = typeof q.declaredMap5095 === 'string' && q.declaredMap5095.trim() !== '' ? Number(q.declaredMap5095) : NaN;
+      if (!Number.isFinite(declared)) throw new CatalogError('give its declared mAP50-95: ?declaredMap5095=0.31', 'invalid');
       const candidate = await catalog.importCandidate(request.params.id, modelBytes(request.body), { method: q.method, declaredMap5095: declared, ...(q.source ? { source: q.source } : {}), ...(q.name ? { name: q.name } : {}) });
       return reply.code(201).send(candidate);
     });

@@ -85,8 +85,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
 
   const server: Server = createServer((socket) => {
-    const guarded = new MqttFrameGuard(socket, MAX_PAYLOAD_BYTES + 64 * 1024, (bytes) =>
-      log.warn({ remote: socket.remoteAddress, bytes }, 'mqtt packet refused: over the payload limit'),
+    const guarded = new MqttFrameGuard(socket, MAX_PAYLOAD_BYTES + 64 * 1024, (rejection) =>
+      rejection.reason === 'too-large'
+        ? log.warn({ remote: socket.remoteAddress, bytes: rejection.announced }, 'mqtt packet refused: over the payload limit')
+        : log.warn({ remote: socket.remoteAddress }, 'mqtt packet refused: malformed length'),
     );
     broker.handle(guarded);
   });

@@ -1,21 +1,30 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 
+/** Why a stream was cut: a packet announced over the limit, or a length field MQTT does not allow. */
+export type FrameRejection = { reason: 'too-large'; announced: number } | { reason: 'malformed' };
+
+/** MQTT's remaining length is at most four bytes (up to 268,435,455). */
+const MAX_LENGTH_BYTES = 4;
+
 /**
  * Wraps a client socket and destroys it as soon as an MQTT packet header
- * announces more than `limit` bytes, before the broker buffers the body. It
- * reads only the fixed header (type byte + variable-length remaining length).
+ * announces more than `limit` bytes, before the broker buffers the body, or
+ * its length field runs past four bytes (a stream of 0x80 bytes would
+ * otherwise keep the length at 0 forever while the bytes go on to the broker).
+ * It reads only the fixed header (type byte + variable-length remaining length).
  */
 export class MqttFrameGuard extends Duplex {
   private state: 'type' | 'length' | 'body' = 'type';
   private length = 0;
   private multiplier = 1;
+  private lengthBytes = 0;
   private remaining = 0;
 
   constructor(
     private readonly socket: Socket,
     private readonly limit: number,
-    private readonly onReject: (announced: number) => void,
+    private readonly onReject: (rejection: FrameRejection) => void,
   ) {
     super();
     socket.on('data', (chunk: Buffer) => {
@@ -35,16 +44,15 @@ export class MqttFrameGuard extends Duplex {
         this.state = 'length';
         this.length = 0;
         this.multiplier = 1;
+        this.lengthBytes = 0;
         i++;
       } else if (this.state === 'length') {
         const byte = chunk[i++];
         this.length += (byte & 0x7f) * this.multiplier;
         this.multiplier *= 128;
-        if (this.length > this.limit) {
-          this.onReject(this.length);
-          this.destroy();
-          return false;
-        }
+        this.lengthBytes++;
+        if (this.length > this.limit) return this.reject({ reason: 'too-large', announced: this.length });
+        if ((byte & 0x80) !== 0 && this.lengthBytes === MAX_LENGTH_BYTES) return this.reject({ reason: 'malformed' });
         if ((byte & 0x80) === 0) {
           this.remaining = this.length;
           this.state = this.remaining === 0 ? 'type' : 'body';
@@ -57,6 +65,12 @@ export class MqttFrameGuard extends Duplex {
       }
     }
     return true;
+  }
+
+  private reject(rejection: FrameRejection): false {
+    this.onReject(rejection);
+    this.destroy();
+    return false;
   }
 
   override _read(): void {

@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef } from '../../protocol/artifacts.js';
@@ -90,4 +91,35 @@ describe('profiling jobs on a real agent', () => {
     expect(fleet.controller.profiles.forDevice('pi-a').filter((p) => p.jobId === 'offline-1')).toHaveLength(1);
     expect(fleet.controller.profiles.get('offline-1')!.ok).toBe(true);
   });
+
+  it('turns a profiling process killed mid-run into a failed result, and profiles the next job', async () => {
+    await fleet.controller.sendJob('pi-a', { jobId: 'killed-1', kind: 'profile', artifact: small, options: { durationS: 60, warmup: 2 } });
+    await waitFor(() => agentLogs(agent, 'profiling', 'killed-1').length > 0, 15_000, 'the job to start');
+    const child = await waitFor(() => profilingChild(agent.child.pid!), 10_000, 'the profiling process');
+    process.kill(child, 'SIGKILL');
+    const killed = await waitFor(() => fleet.controller.profiles.get('killed-1'), 15_000, 'the result of the killed run');
+    expect(killed).toMatchObject({ ok: false, artifactSha256: small.sha256 });
+    expect(killed.error).toMatch(/profiling process was killed \(SIGKILL/);
+    expect(agent.child.exitCode).toBeNull();
+
+    await fleet.controller.sendJob('pi-a', { jobId: 'after-kill', kind: 'profile', artifact: small, options: { runs: 5, warmup: 1 } });
+    const next = await waitFor(() => fleet.controller.profiles.get('after-kill'), 30_000, 'the next result');
+    expect(next.ok).toBe(true);
+    expect(next.profile!.model.n).toBe(5);
+  });
 });
+
+/** The agent's forked profiling process (Linux /proc), if one runs now. */
+async function profilingChild(agentPid: number): Promise<number | undefined> {
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== agentPid) continue;
+      if ((await readFile(`/proc/${name}/cmdline`, 'utf8')).includes('child.js')) return Number(name);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ArtifactRef } from './artifacts.js';
+import { ArtifactRef, SHA256_PATTERN } from './artifacts.js';
 import { PROTOCOL_VERSION } from './topics.js';
 
 export { ArtifactRef };
@@ -14,6 +14,9 @@ const envelope = {
 };
 
 const nullableNumber = z.number().finite().nullable();
+// Everything a device sends is kept and shown on every dashboard: bound each string and list.
+const sha256 = z.string().regex(SHA256_PATTERN);
+const shortText = z.string().max(255);
 
 export const Inventory = z.object({
   hostname: z.string().max(255),
@@ -142,26 +145,26 @@ export type ProfileRun = z.infer<typeof ProfileRun>;
 
 export const ProfileReport = ProfileRun.extend({
   ep: z.enum(EXECUTION_PROVIDERS),
-  modelSha256: z.string(),
-  inputShape: z.array(z.number()),
-  outputShape: z.array(z.union([z.number(), z.string()])),
-  frame: z.object({ width: z.number(), height: z.number(), source: z.string() }),
+  modelSha256: sha256,
+  inputShape: z.array(z.number()).max(16),
+  outputShape: z.array(z.union([z.number(), z.string().max(64)])).max(16),
+  frame: z.object({ width: z.number(), height: z.number(), source: z.string().max(4096) }),
   memory: z.object({ rssAfterLoadMb: z.number(), peakRssMb: z.number(), rssGrowthMb: z.number() }),
   temperature: z.object({ beforeC: nullableNumber, peakC: nullableNumber, afterC: nullableNumber }),
   throttling: z.object({
     maxClockDropPct: nullableNumber,
     cpuMaxFreqMHz: nullableNumber,
     firmwareThrottled: z.boolean().nullable(),
-    firmwareFlags: z.array(z.string()).nullable(),
+    firmwareFlags: z.array(shortText).max(64).nullable(),
   }),
-  sweep: z.array(ProfileRun).nullable(),
+  sweep: z.array(ProfileRun).max(256).nullable(),
   wallS: z.number(),
   /** What else ran on the device while measuring. */
   environment: z.object({
     load1: nullableNumber,
     load5: nullableNumber,
     servingPaused: z.boolean(),
-    topProcesses: z.array(z.object({ name: z.string(), pid: z.number(), cpuPct: z.number() })),
+    topProcesses: z.array(z.object({ name: shortText, pid: z.number(), cpuPct: z.number() })).max(64),
   }),
 });
 export type ProfileReport = z.infer<typeof ProfileReport>;
@@ -171,7 +174,7 @@ export const Result = z.object({
   jobId: JOB_ID,
   deviceId: z.string().max(64),
   kind: z.literal('profile'),
-  artifactSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  artifactSha256: sha256,
   candidateId: z.string().max(128).optional(),
   ok: z.boolean(),
   error: z.string().max(4000).optional(),
@@ -204,7 +207,7 @@ export type DesiredInput = z.input<typeof Desired>;
 
 export const ROLLOUT_STATES = ['idle', 'downloading', 'verifying', 'activating', 'health-check', 'healthy', 'failed', 'rolled-back'] as const;
 
-export const ActiveModel = z.object({ sha256: z.string(), candidateId: z.string().optional(), generation: z.number().int() });
+export const ActiveModel = z.object({ sha256, candidateId: z.string().max(128).optional(), generation: z.number().int() });
 
 /** Retained: what the device is doing about the desired state. */
 export const Reported = z.object({
@@ -214,7 +217,7 @@ export const Reported = z.object({
   state: z.enum(ROLLOUT_STATES),
   activeModel: ActiveModel.nullable(),
   error: z.string().max(4000).optional(),
-  slo: z.object({ met: z.boolean(), violations: z.array(z.string()) }).nullable(),
+  slo: z.object({ met: z.boolean(), violations: z.array(shortText).max(16) }).nullable(),
 });
 export type Reported = z.infer<typeof Reported>;
 
@@ -226,7 +229,7 @@ export const Telemetry = z.object({
   memoryMb: z.number().nonnegative(),
   temperatureC: nullableNumber,
   throttled: z.boolean().nullable(),
-  modelSha256: z.string(),
+  modelSha256: sha256,
   errors: z.number().int().nonnegative(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mayPublish, maySubscribe } from '../../controller/broker.js';
 import { hashToken, verifyToken } from '../../controller/credentials.js';
-import { Hello, decode } from '../../protocol/messages.js';
+import { Hello, Reported, Telemetry, decode } from '../../protocol/messages.js';
 import { allDevicesTopic, deviceTopic, parseDeviceTopic } from '../../protocol/topics.js';
 
 describe('topics', () => {
@@ -46,5 +46,17 @@ describe('message validation', () => {
     const bad = decode(Hello, Buffer.from(JSON.stringify({ v: 2, ts: 1 })));
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.reason).toMatch(/^v: /);
+  });
+
+  it('bounds what a device can make the controller keep', () => {
+    const telemetry = { v: 1, ts: 1, fps: 9, latencyP50Ms: 1, latencyP95Ms: 2, memoryMb: 3, temperatureC: null, throttled: false, modelSha256: 'ab'.repeat(32), errors: 0 };
+    const json = (x: unknown) => Buffer.from(JSON.stringify(x));
+    expect(decode(Telemetry, json(telemetry)).ok).toBe(true);
+    const huge = decode(Telemetry, json({ ...telemetry, modelSha256: 'a'.repeat(500_000) }));
+    expect(!huge.ok && huge.reason).toMatch(/^modelSha256: /);
+    const reported = { v: 1, ts: 1, generation: 1, state: 'healthy', activeModel: { sha256: 'ab'.repeat(32), generation: 1 }, slo: { met: false, violations: ['fps 3 < 10'] } };
+    expect(decode(Reported, json(reported)).ok).toBe(true);
+    expect(decode(Reported, json({ ...reported, slo: { met: false, violations: Array(1000).fill('x') } })).ok).toBe(false);
+    expect(decode(Reported, json({ ...reported, activeModel: { sha256: 'not a digest', generation: 1 } })).ok).toBe(false);
   });
 });

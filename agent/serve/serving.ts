@@ -124,7 +124,9 @@ export class Serving {
   private async apply(desired: Desired): Promise<void> {
     const { artifacts, log } = this.opts;
     if (!desired.model) {
+      const stopped = this.active;
       await this.deactivate();
+      if (stopped) artifacts.unpin?.(stopped.server.sha256);
       return this.report(desired, 'idle');
     }
     const ref = desired.model;
@@ -162,6 +164,7 @@ export class Serving {
       const problem = await this.healthCheck(server);
       if (problem) {
         await this.deactivate();
+        artifacts.unpin?.(ref.sha256);
         return await this.rollBack(desired, previous, `health check failed: ${problem}`);
       }
       if (previous) artifacts.unpin?.(previous.server.sha256);

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import { ArtifactCache } from '../../agent/artifacts/cache.js';
 import { readInventory } from '../../agent/inventory.js';
+import { syntheticFrame, type FrameSource } from '../../agent/serve/frames.js';
 import { signManifest } from '../../controller/artifacts/signing.js';
 import { startController, type Controller } from '../../controller/controller.js';
 import { CONTROLLER_USER } from '../../controller/registry.js';
@@ -88,7 +89,7 @@ describe('agent daemon against bad input', () => {
   }
 
   /** An agent on a fresh (or given) state dir with a real artifact cache pointed at the controller. */
-  async function startAgent(id: string, stateDir = path.join(root, `state-${id}`)) {
+  async function startAgent(id: string, stateDir = path.join(root, `state-${id}`), frames?: FrameSource) {
     const token = controller.registry.add(id);
     const capture = captureLogger();
     const artifacts = new ArtifactCache({
@@ -102,11 +103,11 @@ describe('agent daemon against bad input', () => {
       retryDelayMs: 5,
       attempts: 2,
     });
-    const agent = Agent.start({ brokerUrl: controller.brokerUrl, id, token, inventory, temperature: async () => null, heartbeatSeconds: 1, keepaliveSeconds: 2, log: capture.log, stateDir, artifacts, healthWindowS: 1 });
+    const agent = Agent.start({ brokerUrl: controller.brokerUrl, id, token, inventory, temperature: async () => null, heartbeatSeconds: 1, keepaliveSeconds: 2, log: capture.log, stateDir, artifacts, frames, healthWindowS: 1 });
     agents.push(agent);
     await waitFor(() => controller.registry.get(id)?.online, 10_000, `${id} online`);
     const logs = (msg: string, jobId?: string): LogLine[] => capture.lines().filter((l) => l.msg === msg && (jobId === undefined || l.jobId === jobId));
-    return { agent, logs, stateDir };
+    return { agent, logs, stateDir, artifacts };
   }
 
   const job = (jobId: string, artifact: ArtifactRef): JobInput => ({ v: PROTOCOL_VERSION, ts: Date.now(), jobId, kind: 'profile', artifact, options: { runs: 1 } });
@@ -247,6 +248,33 @@ describe('agent daemon against bad input', () => {
     expect(reported('out-of-order').filter((l) => l.generation === 2)).toEqual([]);
     expect(logs('stale desired state ignored').map((l) => l.generation)).toEqual([2]);
     expect(controller.live.get('out-of-order')?.reported?.activeModel?.sha256).toBe(other.sha256);
+  });
+
+  it('lets go of a model it no longer serves, so the cache may evict it', async () => {
+    const pinned = (cache: ArtifactCache, sha: string) => cache.list().find((e) => e.sha256 === sha)?.pinned;
+    const stopping = await startAgent('unpin-idle');
+    await publishDesired('unpin-idle', desired(1, good));
+    await waitFor(() => reported('unpin-idle').find((l) => l.generation === 1 && l.state === 'healthy'), 20_000, 'gen 1 healthy');
+    expect(pinned(stopping.artifacts, good.sha256)).toBe(true);
+    await publishDesired('unpin-idle', desired(2, null));
+    await waitFor(() => reported('unpin-idle').find((l) => l.generation === 2 && l.state === 'idle'), 10_000, 'gen 2 idle');
+    expect(pinned(stopping.artifacts, good.sha256)).toBe(false);
+
+    // A camera that delivers one frame (enough to load the model) and then fails: the health check fails.
+    let frames = 0;
+    const camera: FrameSource = {
+      name: 'unplugged camera',
+      next: async () => {
+        if (frames++ > 0) throw new Error('camera unplugged');
+        return syntheticFrame(320, 240, 1);
+      },
+      close: async () => undefined,
+    };
+    const unhealthy = await startAgent('unpin-unhealthy', undefined, camera);
+    await publishDesired('unpin-unhealthy', desired(1, good));
+    const failed = await waitFor(() => reported('unpin-unhealthy').find((l) => l.generation === 1 && l.state === 'failed'), 20_000, 'gen 1 failed');
+    expect(failed.error).toMatch(/health check failed: \d+ frame\(s\) failed: camera unplugged/);
+    expect(pinned(unhealthy.artifacts, good.sha256)).toBe(false);
   });
 
   it('still delivers results when the state disk is full, and answers their repeats without running them again', async () => {

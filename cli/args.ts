@@ -10,16 +10,31 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * become UsageError with the command's name, never a stack trace.
  */
 export function parse<O extends Options>(command: string, argv: string[], options: O, allowPositionals = true) {
+  let parsed;
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals, strict: true, tokens: true });
   } catch (err) {
     throw new UsageError(`${command}: ${(err as Error).message}`);
   }
+  // parseArgs keeps the last of a repeated value silently; in a script that is
+  // almost always a mistake (an edited line, a default and an override), so say so.
+  const seen = new Map<string, string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option' || t.value === undefined || options[t.name]?.multiple) continue;
+    const first = seen.get(t.name);
+    if (first !== undefined) throw new UsageError(`${command}: --${t.name} given more than once ('${first}', '${t.value}'); give it once`);
+    seen.set(t.name, t.value);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
 }
+
+// Plain decimal numbers only: Number() would also take '', ' ' (as 0), '0x10' and '0b1'.
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 export function intFlag(command: string, name: string, value: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
+  const n = INTEGER.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new UsageError(`${command}: --${name} must be an integer in [${min}, ${max}], got '${value}'`);
   }
@@ -28,7 +43,7 @@ export function intFlag(command: string, name: string, value: string | undefined
 
 export function numberFlag(command: string, name: string, value: string | undefined, fallback: number, min = -Infinity, max = Infinity): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
+  const n = DECIMAL.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(n) || n < min || n > max) {
     throw new UsageError(`${command}: --${name} must be a number in [${min}, ${max}], got '${value}'`);
   }

@@ -24,24 +24,42 @@ function resolve(argv: string[]): { spec: CommandSpec; rest: string[] } | undefi
   return best;
 }
 
+const asksHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+
 async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(help());
     return 0;
   }
+  // 'edgefit help detect' is 'edgefit detect --help'
+  if (argv[0] === 'help') return main(argv.length > 1 ? [...argv.slice(1), '--help'] : []);
   const found = resolve(argv);
   if (!found) {
     const group = commands.some((c) => c.name.startsWith(argv[0] + ' '));
+    // 'edgefit model --help' asked for the group's commands: an answer, not a mistake
+    if (group && asksHelp(argv.slice(1))) {
+      process.stdout.write(help([argv[0]]));
+      return 0;
+    }
     process.stderr.write(group ? help([argv[0]]) : `edgefit: unknown command '${argv[0]}'\n\n${help()}`);
     return 2;
   }
-  if (found.rest.includes('--help') || found.rest.includes('-h')) {
+  if (asksHelp(found.rest)) {
     process.stdout.write(`Usage: edgefit ${found.spec.usage}\n\n${found.spec.summary}\n`);
     return 0;
   }
   const mod = await found.spec.load();
   return (await mod.run(found.rest)) ?? 0;
 }
+
+// A reader that goes away (| head, | true) is not an error of ours; a full disk is one to name.
+// Either way no stack trace: the stream's 'error' event would otherwise be unhandled.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') process.stderr.write(`edgefit: cannot write the output: ${err.message}\n`);
+  process.exit(err.code === 'EPIPE' ? (process.exitCode ?? 0) : 1);
+});
+// Nowhere left to report a failing stderr: the exit status still tells.
+process.stderr.on('error', () => undefined);
 
 main(process.argv.slice(2)).then(
   (code) => {

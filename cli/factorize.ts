@@ -3,10 +3,9 @@
 // layers' input statistics, fitted layer by layer); --weight-svd keeps the
 // plain SVD of the weights.
 import path from 'node:path';
-import { mkdirSync, readFileSync } from 'node:fs';
 import { choiceFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
-import { ModelFormatError, readModel } from '../compress/onnx/read.js';
-import { writeModelFile } from '../compress/onnx/write.js';
+import { outputPath, readModelInput, writeModelOutput } from './files.js';
+import { ModelFormatError } from '../compress/onnx/read.js';
 import { weightFormat } from '../compress/onnx/info.js';
 import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
@@ -56,17 +55,13 @@ export async function run(argv: string[]): Promise<number> {
   const method = choiceFlag(COMMAND, 'method', requireFlag(COMMAND, 'method', values.method), FACTOR_METHODS, 'spatial');
   const flopsCut = parseCut(values['flops-cut']);
   const minChannels = intFlag(COMMAND, 'min-channels', values['min-channels'], 64, 1, 1 << 20);
-  const out = path.resolve(requireFlag(COMMAND, 'out', values.out));
   if ((values.refit || values.sensitivity) && !values.calib) throw new UsageError(`${COMMAND}: --${values.refit ? 'refit' : 'sensitivity'} needs calibration images (--calib DIR)`);
+  // the weight SVD is what runs without images: the flag only chooses something with --calib
+  if (values['weight-svd'] && !values.calib) throw new UsageError(`${COMMAND}: --weight-svd only applies with --calib DIR (without images the SVD is of the weights already)`);
+  const out = outputPath(COMMAND, values.out);
   const file = positionals[0];
   try {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (err) {
-      throw new ModelFormatError(`cannot read ${file}: ${(err as Error).message}`);
-    }
-    const model = readModel(bytes);
+    const { bytes, model } = readModelInput(file);
     const format = weightFormat(model);
     if (format !== 'fp32') throw new FactorizeError(`${file} has ${format} weights; factorization works on float models (for int8 QDQ or dynamic models run 'edgefit model dequantize' first)`);
     const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model)) : undefined;
@@ -93,8 +88,7 @@ export async function run(argv: string[]): Promise<number> {
       energy: Object.fromEntries(report.layers.map((l) => [l.name, Number(l.energy.toFixed(6))])),
       ...(calibration ? { calibration: calibration.files.map((f) => path.basename(f)) } : {}),
     });
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeModelFile(result, out);
+    writeModelOutput(result, out);
     if (values.json) printJson({ out, ...report });
     else process.stdout.write(summary(file, out, report));
     return 0;

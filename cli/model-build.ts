@@ -1,8 +1,7 @@
-import path from 'node:path';
-import { mkdirSync, statSync } from 'node:fs';
-import { writeModelFile } from '../compress/onnx/write.js';
+import { statSync } from 'node:fs';
 import { buildYolov8, convParameterCount, maxStride, parseYolov8Name, yolov8Name } from '../compress/yolo/builder.js';
-import { UsageError, intFlag, parse, printJson, requireFlag } from './args.js';
+import { UsageError, intFlag, parse, printJson } from './args.js';
+import { outputPath, writeModelOutput } from './files.js';
 
 const COMMAND = 'model build';
 const flags = {
@@ -24,11 +23,10 @@ export async function run(argv: string[]): Promise<void> {
   const stride = maxStride(arch.head);
   if (imgsz % stride !== 0) throw new UsageError(`${COMMAND}: --imgsz must be a multiple of ${stride} for ${positionals[0]}, got ${imgsz}`);
   const seed = intFlag(COMMAND, 'seed', values.seed, 0, 0, 0xffffffff);
-  const out = path.resolve(requireFlag(COMMAND, 'out', values.out));
+  const out = outputPath(COMMAND, values.out);
 
   const model = buildYolov8({ ...arch, nc, imgsz, seed });
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeModelFile(model, out);
+  writeModelOutput(model, out);
   const output = model.graph.outputs[0].shape as number[];
   const summary = {
     model: yolov8Name(arch.scale, arch.head),

@@ -1,16 +1,17 @@
 // edgefit model dequantize FILE -o OUT
 import { parse, requireFlag, UsageError } from './args.js';
+import { outputPath, writeModelOutput } from './files.js';
 import { DequantizeError, dequantizeModel } from '../compress/onnx/dequantize.js';
 import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
-import { writeModelFile } from '../compress/onnx/write.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model dequantize', argv, { out: { type: 'string', short: 'o' }, json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('usage: edgefit model dequantize FILE -o OUT');
   const out = requireFlag('model dequantize', 'out', values.out);
+  const outFile = outputPath('model dequantize', out);
   try {
     const { model, report } = dequantizeModel(readModelFile(positionals[0]));
-    writeModelFile(model, out);
+    writeModelOutput(model, outFile);
     const convs = model.graph.nodes.filter((n) => n.opType === 'Conv').length;
     if (values.json) process.stdout.write(JSON.stringify({ out, convs, ...report }, null, 2) + '\n');
     else {

@@ -1,10 +1,9 @@
 // edgefit model fp16 MODEL -o OUT [--keep-io-float]
-import { readFileSync } from 'node:fs';
 import { parse, printJson, requireFlag, UsageError } from './args.js';
+import { outputPath, readModelInput, writeModelOutput } from './files.js';
 import { convertToFp16, Fp16Error } from '../compress/fp16.js';
 import { sha256Hex } from '../compress/lineage.js';
-import { ModelFormatError, readModel } from '../compress/onnx/read.js';
-import { writeModelFile } from '../compress/onnx/write.js';
+import { ModelFormatError } from '../compress/onnx/read.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model fp16', argv, {
@@ -14,11 +13,12 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError('usage: edgefit model fp16 MODEL -o OUT [--keep-io-float] [--json]');
   const out = requireFlag('model fp16', 'out', values.out);
+  const outFile = outputPath('model fp16', out);
   try {
-    const bytes = readFileSync(positionals[0]);
+    const { bytes, model: input } = readModelInput(positionals[0]);
     // float32 I/O is the default (--keep-io-float states it explicitly): agents feed float32 letterboxed images.
-    const { model, report } = convertToFp16(readModel(bytes), { keepIoFloat: true, baseSha256: sha256Hex(bytes) });
-    writeModelFile(model, out);
+    const { model, report } = convertToFp16(input, { keepIoFloat: true, baseSha256: sha256Hex(bytes) });
+    writeModelOutput(model, outFile);
     if (values.json) printJson({ out, ...report });
     else {
       process.stdout.write(
@@ -28,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    if (err instanceof ModelFormatError || err instanceof Fp16Error || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (err instanceof ModelFormatError || err instanceof Fp16Error) {
       process.stderr.write(`edgefit model fp16: ${(err as Error).message}\n`);
       return 1;
     }

@@ -1,10 +1,9 @@
 // edgefit model resize MODEL --imgsz S -o OUT
-import { readFileSync } from 'node:fs';
 import { intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { outputPath, readModelInput, writeModelOutput } from './files.js';
 import { CalibrationError } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
-import { ModelFormatError, readModel } from '../compress/onnx/read.js';
-import { writeModelFile } from '../compress/onnx/write.js';
+import { ModelFormatError } from '../compress/onnx/read.js';
 import { resizeModel, ResizeError } from '../compress/resize.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -16,10 +15,11 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('usage: edgefit model resize MODEL --imgsz S -o OUT [--json]');
   const imgsz = intFlag('model resize', 'imgsz', requireFlag('model resize', 'imgsz', values.imgsz), 0, 1, 8192);
   const out = requireFlag('model resize', 'out', values.out);
+  const outFile = outputPath('model resize', out);
   try {
-    const bytes = readFileSync(positionals[0]);
-    const { model, report } = resizeModel(readModel(bytes), imgsz, { baseSha256: sha256Hex(bytes) });
-    writeModelFile(model, out);
+    const { bytes, model: input } = readModelInput(positionals[0]);
+    const { model, report } = resizeModel(input, imgsz, { baseSha256: sha256Hex(bytes) });
+    writeModelOutput(model, outFile);
     if (values.json) printJson({ out, ...report });
     else {
       process.stdout.write(
@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    if (err instanceof ModelFormatError || err instanceof ResizeError || err instanceof CalibrationError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (err instanceof ModelFormatError || err instanceof ResizeError || err instanceof CalibrationError) {
       process.stderr.write(`edgefit model resize: ${(err as Error).message}\n`);
       return 1;
     }

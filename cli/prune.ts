@@ -1,13 +1,12 @@
 // edgefit prune MODEL --method M (--ratio R | --flops-cut F) [options] -o OUT [--json]
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { outputPath, readModelInput, writeModelOutput } from './files.js';
 import { CalibrationError, loadCalibration, MAX_VIEWS, modelInputSize } from '../compress/calibration.js';
 import { progressBar, type ProgressBar } from '../compress/detect/progress.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
-import { ModelFormatError, readModel } from '../compress/onnx/read.js';
-import { writeModelFile } from '../compress/onnx/write.js';
+import { ModelFormatError } from '../compress/onnx/read.js';
 import { METHODS, REDUCTIONS } from '../compress/prune/importance.js';
 import { PruneError, pruneModel, RECOVERIES, type PruneReport } from '../compress/prune/prune.js';
 import { AllocationError } from '../compress/prune/allocate.js';
@@ -17,6 +16,9 @@ export const USAGE =
   'prune MODEL --method l1|l2|fpgm|lamp|random|group_norm|apoz|mean_act (--ratio R | --flops-cut F) [--global] [--reduction mean|sum|max] ' +
   '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR [--views N]] [--reconstruct] [--recovery substitution|bias|refit] [--no-recalibrate] ' +
   '[--sensitivity] [--cache DIR] [--unstructured] -o OUT [--json]';
+
+/** Flags of channel pruning that --unstructured would silently ignore. */
+const STRUCTURED_ONLY = ['global', 'reduction', 'round-to', 'max-layer-ratio', 'ignore', 'seed', 'calib', 'views', 'reconstruct', 'recovery', 'no-recalibrate', 'sensitivity', 'cache'] as const;
 
 function fraction(name: string, value: string | undefined): number | undefined {
   return value === undefined ? undefined : numberFlag('prune', name, value, 0, 0, 0.95);
@@ -77,32 +79,40 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`prune: --ignore '${p}' is not a regular expression: ${(err as Error).message}`);
     }
   });
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    process.stderr.write(`edgefit prune: cannot read ${file}: ${(err as Error).message}\n`);
-    return 1;
+  if (values.unstructured) {
+    if (ratio === undefined) throw new UsageError('prune --unstructured takes --ratio (the fraction of conv weights set to zero)');
+    const structured = STRUCTURED_ONLY.filter((k) => values[k] !== undefined);
+    if (structured.length) throw new UsageError(`prune: ${structured.map((k) => `--${k}`).join(', ')} ${structured.length > 1 ? 'apply' : 'applies'} to channel pruning, not to --unstructured`);
   }
+  // Every flag is checked before the model is read: a mistake costs nothing, not a calibration pass.
+  // --unstructured zeroes the smallest weights whatever --method says; a --method given with it must still be a method
+  const method = choiceFlag('prune', 'method', values.unstructured ? values.method : requireFlag('prune', 'method', values.method), METHODS, 'l1');
+  const sparsity = values.unstructured ? ratio : undefined;
+  const recovery = choiceFlag('prune', 'recovery', values.recovery, RECOVERIES, 'substitution');
+  if (values.recovery !== undefined && !values.reconstruct) throw new UsageError('prune: --recovery only applies with --reconstruct');
+  // without images --reconstruct can only correct biases: a recovery that needs them must not quietly become that
+  if (values.recovery !== undefined && values.recovery !== 'bias' && !values.calib) throw new UsageError(`prune: --recovery ${values.recovery} needs calibration images (--calib DIR)`);
+  if (values['no-recalibrate'] && !(values.reconstruct && values.calib)) throw new UsageError('prune: --no-recalibrate only applies with --reconstruct --calib DIR');
+  // a few images get augmented views up to 16 inputs unless --views says how many per image
+  const viewsPerImage = values.views === undefined ? undefined : intFlag('prune', 'views', values.views, 1, 1, MAX_VIEWS);
+  if (viewsPerImage !== undefined && !values.calib) throw new UsageError('prune: --views needs --calib DIR');
+  const reduction = choiceFlag('prune', 'reduction', values.reduction, REDUCTIONS, 'mean');
+  const roundTo = intFlag('prune', 'round-to', values['round-to'], 8, 1, 1024);
+  const maxLayerRatio = numberFlag('prune', 'max-layer-ratio', values['max-layer-ratio'], 0.9, 0.05, 0.99);
+  const seed = intFlag('prune', 'seed', values.seed, 0);
+  const outFile = outputPath('prune', out);
   let bar: ProgressBar | undefined;
   try {
-    const model = readModel(bytes);
+    const { bytes, model } = readModelInput(file);
     const baseSha256 = sha256Hex(bytes);
-    if (values.unstructured) {
-      if (ratio === undefined) throw new UsageError('prune --unstructured takes --ratio (the fraction of conv weights set to zero)');
-      const { model: sparse, report } = sparsify(model, ratio);
-      addLineageStep(sparse, baseSha256, 'prune-unstructured', { ratio });
-      writeModelFile(sparse, out);
+    if (sparsity !== undefined) {
+      const { model: sparse, report } = sparsify(model, sparsity);
+      addLineageStep(sparse, baseSha256, 'prune-unstructured', { ratio: sparsity });
+      writeModelOutput(sparse, outFile);
       if (values.json) printJson({ out, ...report });
       else process.stdout.write(`${file} → ${out}: ${report.zeroed.toLocaleString('en-US')} of ${report.weights.toLocaleString('en-US')} conv weights zeroed; compressed size ${(report.compressedBytes.before / 2 ** 20).toFixed(2)} → ${(report.compressedBytes.after / 2 ** 20).toFixed(2)} MiB (gzip). ${report.note}\n`);
       return 0;
     }
-    const method = choiceFlag('prune', 'method', requireFlag('prune', 'method', values.method), METHODS, 'l1');
-    const recovery = choiceFlag('prune', 'recovery', values.recovery, RECOVERIES, 'substitution');
-    if (values['no-recalibrate'] && !(values.reconstruct && values.calib)) throw new UsageError('prune: --no-recalibrate only applies with --reconstruct --calib DIR');
-    // a few images get augmented views up to 16 inputs unless --views says how many per image
-    const viewsPerImage = values.views === undefined ? undefined : intFlag('prune', 'views', values.views, 1, 1, MAX_VIEWS);
-    if (viewsPerImage !== undefined && !values.calib) throw new UsageError('prune: --views needs --calib DIR');
     const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model), { viewsPerImage, minInputs: 16 }) : undefined;
     const stages = new Map<string, string>([['activations', 'calibration activations'], ['sensitivity', 'group sensitivity'], ['refit', 'least-squares refit'], ['recalibration', 'statistics recalibration']]);
     let stage = '';
@@ -111,11 +121,11 @@ export async function run(argv: string[]): Promise<number> {
       ratio,
       flopsCut,
       global: values.global,
-      reduction: choiceFlag('prune', 'reduction', values.reduction, REDUCTIONS, 'mean'),
-      roundTo: intFlag('prune', 'round-to', values['round-to'], 8, 1, 1024),
-      maxLayerRatio: numberFlag('prune', 'max-layer-ratio', values['max-layer-ratio'], 0.9, 0.05, 0.99),
+      reduction,
+      roundTo,
+      maxLayerRatio,
       ignore,
-      seed: intFlag('prune', 'seed', values.seed, 0),
+      seed,
       reconstruct: values.reconstruct,
       recovery,
       recalibrate: !values['no-recalibrate'],
@@ -135,7 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     bar?.finish();
     const params = { method, ratio, flopsCut, global: !!values.global, roundTo: values['round-to'] ?? 8, reconstruct: !!values.reconstruct, recovery: report.report.recovery.kind, recalibrated: !!report.report.recovery.recalibration?.applied, sensitivity: !!values.sensitivity, ignore: values.ignore ?? [] };
     addLineageStep(report.model, baseSha256, 'prune', params);
-    writeModelFile(report.model, out);
+    writeModelOutput(report.model, outFile);
     if (values.json) printJson({ out, ...report.report });
     else process.stdout.write(formatReport(file, out, report.report));
     return 0;

@@ -1,11 +1,10 @@
 // edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN] -o OUT [--json]
-import { readFileSync } from 'node:fs';
 import { choiceFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { outputPath, readModelInput, writeModelOutput } from './files.js';
 import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
 import { DequantizeError } from '../compress/onnx/dequantize.js';
-import { ModelFormatError, readModel } from '../compress/onnx/read.js';
-import { writeModelFile } from '../compress/onnx/write.js';
+import { ModelFormatError } from '../compress/onnx/read.js';
 import { CalibrationRunError } from '../compress/quantize/calibrate.js';
 import { OpsetUpgradeError } from '../compress/quantize/opset.js';
 import { DEFAULT_METHOD, quantizeModel, QuantizeError } from '../compress/quantize/quantize.js';
@@ -37,9 +36,9 @@ export async function run(argv: string[]): Promise<number> {
   const out = requireFlag('quantize', 'out', values.out);
   const method = choiceFlag('quantize', 'method', values.method, CALIBRATION_METHODS, DEFAULT_METHOD);
   const exclude = patterns(values.exclude);
+  const outFile = outputPath('quantize', out);
   try {
-    const bytes = readFileSync(positionals[0]);
-    const input = readModel(bytes);
+    const { bytes, model: input } = readModelInput(positionals[0]);
     const calibration = await loadCalibration(calib, modelInputSize(input));
     const { model, report } = await quantizeModel(input, calibration, {
       method,
@@ -47,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
       exclude,
       baseSha256: sha256Hex(bytes),
     });
-    writeModelFile(model, out);
+    writeModelOutput(model, outFile);
     if (values.json) printJson({ out, ...report });
     else {
       process.stdout.write(
@@ -60,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const known = [ModelFormatError, DequantizeError, CalibrationError, CalibrationRunError, QuantizeError, OpsetUpgradeError];
-    if (known.some((k) => err instanceof k) || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (known.some((k) => err instanceof k)) {
       process.stderr.write(`edgefit quantize: ${(err as Error).message}\n`);
       return 1;
     }

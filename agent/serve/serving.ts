@@ -148,9 +148,15 @@ export class Serving {
     const release = await this.opts.lock.acquire('health-check', false);
     try {
       this.report(desired, 'activating');
+      // The frame comes before the running model stops: a frame source failing now must not leave the device serving nothing.
+      let frame: Awaited<ReturnType<FrameSource['next']>>;
+      try {
+        frame = await this.opts.frames.next();
+      } catch (err) {
+        return this.fail(desired, previous !== null, `no frame to check the model on: ${(err as Error).message}`);
+      }
       // One model in memory at a time: small devices cannot hold two.
       await this.deactivate();
-      const frame = await this.opts.frames.next();
       let server: ModelServer;
       try {
         server = await ModelServer.load(modelPath, ref.sha256, frame, { threads: desired.threads });

@@ -277,6 +277,33 @@ describe('agent daemon against bad input', () => {
     expect(pinned(unhealthy.artifacts, good.sha256)).toBe(false);
   });
 
+  it('keeps the serving model when the frame source fails just as a new one is activated', async () => {
+    let unplugged = false;
+    const camera: FrameSource = {
+      name: 'flaky camera',
+      next: async () => {
+        if (unplugged) throw new Error('camera unplugged');
+        return syntheticFrame(320, 240, 1);
+      },
+      close: async () => undefined,
+    };
+    await startAgent('flaky-camera', undefined, camera);
+    await publishDesired('flaky-camera', desired(1, good));
+    await waitFor(() => reported('flaky-camera').find((l) => l.generation === 1 && l.state === 'healthy'), 20_000, 'gen 1 healthy');
+    unplugged = true;
+    await publishDesired('flaky-camera', desired(2, other));
+    const settled = await waitFor(() => reported('flaky-camera').find((l) => l.generation === 2 && (l.state === 'rolled-back' || l.state === 'failed')), 20_000, 'gen 2 settled');
+    expect(settled).toMatchObject({ state: 'rolled-back', error: 'no frame to check the model on: camera unplugged' });
+    expect(controller.live.get('flaky-camera').reported?.activeModel?.sha256).toBe(good.sha256);
+    // The camera comes back and the model that never stopped serves frames again.
+    unplugged = false;
+    const before = controller.live.get('flaky-camera').telemetry?.ts ?? 0;
+    await waitFor(() => {
+      const t = controller.live.get('flaky-camera').telemetry;
+      return t && t.ts > before && t.modelSha256 === good.sha256 && t.fps > 0;
+    }, 10_000, 'telemetry with frames served');
+  });
+
   it('still delivers results when the state disk is full, and answers their repeats without running them again', async () => {
     const { logs, stateDir } = await startAgent('disk-full');
     // Every write of this job's result lands on /dev/full (ENOSPC), as it would on a full SD card.

@@ -16,11 +16,12 @@ export class ApiClient {
   ) {}
 
   static fromFlags(command: string, controller: string | undefined, dataDir: string | undefined): ApiClient {
+    if (controller !== undefined && !/^https?:\/\/[^/]/.test(controller)) throw new UsageError(`${command}: --controller must be a URL like http://host:8080, got '${controller}'`);
     const token = readAdminToken(dataDir ?? DEFAULT_DATA_DIR);
     if (!token) {
       throw new UsageError(`${command}: no admin token: run it where the controller's data dir is (--data DIR) or set EDGEFIT_ADMIN_TOKEN`);
     }
-    if (controller) return new ApiClient(controller.replace(/\/+$/, ''), token);
+    if (controller !== undefined) return new ApiClient(controller.replace(/\/+$/, ''), token);
     // a controller started on that data dir says where it listens
     const dir = dataDir ?? DEFAULT_DATA_DIR;
     const url = readEndpoint(dir);
@@ -41,7 +42,13 @@ export class ApiClient {
       throw new Error(`cannot reach the controller at ${this.baseUrl}${this.found ? ` (${this.found})` : ''}: ${(err as Error).cause ?? (err as Error).message}`);
     }
     const text = await response.text();
-    const json = text ? (JSON.parse(text) as unknown) : undefined;
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      // some other server on that port (or a proxy's error page)
+      throw new Error(`${method} ${path}: ${this.baseUrl} answered ${response.status} ${response.statusText} with something that is not JSON: is it an edgefit controller?`);
+    }
     if (!response.ok) {
       const message = (json as { message?: string } | undefined)?.message ?? response.statusText;
       throw new Error(`${method} ${path}: ${response.status} ${message}`);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { BaseModel, Candidate, LadderJob } from '../controller/catalog/catalog.js';
 import { UsageError, parse, printJson } from './args.js';
@@ -52,22 +52,46 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-/** `edgefit models add FILE [--calib DIR] [--eval DIR] [--ladder default] [--sizes 640,512]`: returns once the ladder job is queued. */
-export async function add(argv: string[]): Promise<void> {
+/** A folder the controller will read on this machine: a typo should fail now, not as a ladder job later. */
+function folderFlag(command: string, name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const dir = path.resolve(value);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // missing: said below
+  }
+  if (!isDir) throw new UsageError(`${command}: --${name} ${value} is not a folder`);
+  return dir;
+}
+
+/**
+ * `edgefit models add FILE [--calib DIR] [--eval DIR] [--ladder default] [--sizes 640,512]`: returns once the ladder
+ * job is queued; with --wait once it ended, with status 1 when it failed.
+ */
+export async function add(argv: string[]): Promise<number> {
   const { values, positionals } = parse('models add', argv, { ...common, calib: { type: 'string' }, eval: { type: 'string' }, ladder: { type: 'string' }, sizes: { type: 'string' }, name: { type: 'string' }, wait: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('models add: give exactly one ONNX FILE');
   const file = positionals[0];
   const name = values.name ?? path.basename(file).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.+-]/g, '-');
   const q = new URLSearchParams({ name, ladder: values.ladder ?? 'default' });
   if (values.sizes) q.set('sizes', values.sizes);
-  if (values.calib) q.set('calib', path.resolve(values.calib));
-  if (values.eval) q.set('eval', path.resolve(values.eval));
+  const calib = folderFlag('models add', 'calib', values.calib);
+  const evalDir = folderFlag('models add', 'eval', values.eval);
+  if (calib) q.set('calib', calib);
+  if (evalDir) q.set('eval', evalDir);
+  const bytes = readModelFile('models add', file);
   const api = ApiClient.fromFlags('models add', values.controller, values.data);
-  let result = await upload<{ model: ModelSummary; job: LadderJob }>(api, `/api/models?${q}`, readModelFile('models add', file));
+  let result = await upload<{ model: ModelSummary; job: LadderJob }>(api, `/api/models?${q}`, bytes);
   while (values.wait && (result.job.state === 'queued' || result.job.state === 'running')) {
     await new Promise((r) => setTimeout(r, 1000));
     result = { ...result, job: await api.request<LadderJob>('GET', `/api/ladder-jobs/${result.job.id}`) };
   }
-  if (values.json) return printJson(result);
-  process.stdout.write(`model ${result.model.id} (${result.model.name})${result.model.synthetic ? ' — SYNTHETIC weights: latency only, no accuracy' : ''}\nladder job ${result.job.id}: ${result.job.state}${result.job.error ? `: ${result.job.error}` : ''}; follow it with 'edgefit models'\n`);
+  // a script waiting on the ladder must see it fail in the status, not only in the text
+  const failed = result.job.state === 'failed';
+  if (values.json) printJson(result);
+  else process.stdout.write(`model ${result.model.id} (${result.model.name})${result.model.synthetic ? ' — SYNTHETIC weights: latency only, no accuracy' : ''}\nladder job ${result.job.id}: ${result.job.state}${result.job.error ? `: ${result.job.error}` : ''}; follow it with 'edgefit models'\n`);
+  if (failed && values.json) process.stderr.write(`models add: ladder job ${result.job.id} failed: ${result.job.error ?? 'no reason given'}\n`);
+  return failed ? 1 : 0;
 }

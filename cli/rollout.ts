@@ -43,6 +43,7 @@ export async function create(argv: string[]): Promise<void> {
 /** `edgefit rollout status [ID] [--json]`: without ID, every rollout. */
 export async function status(argv: string[]): Promise<void> {
   const { values, positionals } = parse('rollout status', argv, common);
+  if (positionals.length > 1) throw new UsageError('rollout status: give at most one rollout ID');
   const api = ApiClient.fromFlags('rollout status', values.controller, values.data);
   if (positionals.length === 0) {
     const { rollouts } = await api.request<{ rollouts: Status[] }>('GET', '/api/rollouts');

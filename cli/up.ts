@@ -9,7 +9,8 @@ import { writeModel } from '../compress/onnx/write.js';
 import { buildYolov8 } from '../compress/yolo/builder.js';
 import type { Logger } from 'pino';
 import type { Registry } from '../controller/registry.js';
-import { UsageError, parse } from './args.js';
+import { UsageError, intFlag, parse } from './args.js';
+import { ModelFormatError, readModel } from '../compress/onnx/read.js';
 import { controllerFlags, controllerOptions } from './controller.js';
 import { createLogger, onShutdown } from './log.js';
 
@@ -36,6 +37,8 @@ function localToken(registry: Registry, dataDir: string, id: string): string {
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse('up', argv, { ...controllerFlags, 'heartbeat': { type: 'string' }, model: { type: 'string' } }, false);
+  // The local agent would reject a bad --heartbeat on every restart, forever: reject it here, once.
+  if (values.heartbeat !== undefined) intFlag('up', 'heartbeat', values.heartbeat, 10, 1, 59);
   const modelBytes = values.model ? readModelOrFail(values.model) : undefined;
   const options = controllerOptions('up', values);
   const log = createLogger('edgefit');
@@ -78,12 +81,21 @@ export async function run(argv: string[]): Promise<void> {
 
 const SYNTHETIC_NAME = 'yolov8n-synthetic';
 
+/** The --model bytes, known to be ONNX: a broken file must stop `up`, not leave it running with nothing to roll out. */
 function readModelOrFail(file: string): Buffer {
+  let bytes: Buffer;
   try {
-    return readFileSync(file);
+    bytes = readFileSync(file);
   } catch (err) {
     throw new UsageError(`up: cannot read --model ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  try {
+    readModel(bytes);
+  } catch (err) {
+    if (err instanceof ModelFormatError) throw new ModelFormatError(`cannot use --model ${file}: ${err.message}`);
+    throw err;
+  }
+  return bytes;
 }
 
 /**

@@ -1,0 +1,155 @@
+// Bad input to the fleet commands (up, broker-config, devices, models,
+// candidates, rollout), against a real controller where one is needed: a
+// mistake exits 2 before any request or write, a failure exits 1 with a
+// sentence, and nothing keeps running on input it cannot use.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startController, type Controller } from '../../controller/controller.js';
+import { writeModelFile } from '../../compress/onnx/write.js';
+import { buildYolov8 } from '../../compress/yolo/builder.js';
+import { cliPath } from '../helpers/cli.js';
+import { captureLogger } from '../helpers/log.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a child; one that is still running after `limitMs` is killed and reported as such (it should have stopped). */
+function cli(args: string[], env: Record<string, string> = {}, limitMs = 15_000): Promise<Run & { killed: boolean }> {
+  // its own process group, so that a kill also takes the agent `up` starts
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, EDGEFIT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stdout = '';
+  let stderr = '';
+  let killed = false;
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => {
+    killed = true;
+    process.kill(-child.pid!, 'SIGKILL');
+  }, limitMs);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, killed });
+    }),
+  );
+}
+
+function expectUsage(r: Run, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr).toMatch(message);
+  expect(r.stdout).toBe('');
+}
+
+/** A port nothing listens on: bound, read, closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('edgefit fleet commands on bad input', () => {
+  const token = { EDGEFIT_ADMIN_TOKEN: 'not-checked-before-the-request' };
+  let dir: string;
+  let model: string;
+  let nowhere: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-fleet-bad-'));
+    model = path.join(dir, 'n64.onnx');
+    writeModelFile(buildYolov8({ scale: 'n', imgsz: 64, nc: 2 }), model);
+    nowhere = `http://127.0.0.1:${await closedPort()}`;
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('up rejects a bad --heartbeat once instead of restarting its agent on it forever', async () => {
+    const r = await cli(['up', '--port', '0', '--mqtt-port', '0', '--data', path.join(dir, 'up-heartbeat'), '--heartbeat', 'abc']);
+    expect(r.killed).toBe(false);
+    expectUsage(r, /up: --heartbeat must be an integer in \[1, 59\], got 'abc'/);
+    expect(existsSync(path.join(dir, 'up-heartbeat'))).toBe(false);
+  });
+
+  it('up stops on a --model that is not ONNX instead of running with nothing to roll out', async () => {
+    const garbage = path.join(dir, 'garbage.onnx');
+    writeFileSync(garbage, 'hello');
+    const r = await cli(['up', '--port', '0', '--mqtt-port', '0', '--data', path.join(dir, 'up-model'), '--model', garbage]);
+    expect(r.killed).toBe(false);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/cannot use --model .*garbage\.onnx: not an ONNX model/);
+    expect(existsSync(path.join(dir, 'up-model'))).toBe(false);
+  });
+
+  it('broker-config checks its flags before it writes any file', async () => {
+    const out = path.join(dir, 'mosquitto');
+    expectUsage(await cli(['broker-config', '--out', out, '--data', path.join(dir, 'data'), '--port', '0']), /--port must be an integer in \[1, 65535\], got '0'/);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(path.join(dir, 'data'))).toBe(false);
+    expectUsage(await cli(['broker-config', '--out', model, '--data', path.join(dir, 'data')]), /--out .*n64\.onnx is a file/);
+  });
+
+  it('answers a --controller that is not a URL as a usage mistake', async () => {
+    expectUsage(await cli(['devices', '--controller', 'notaurl', '--json'], token), /devices: --controller must be a URL like http:\/\/host:8080, got 'notaurl'/);
+    expectUsage(await cli(['models', '--controller', ''], token), /--controller must be a URL/);
+  });
+
+  it('says plainly when something other than a controller answers', async () => {
+    const server: Server = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<!DOCTYPE html><html><body>Not Found</body></html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const r = await cli(['devices', '--controller', url, '--json'], token);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/GET \/api\/devices: .* answered 404 Not Found with something that is not JSON: is it an edgefit controller\?/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('checks flags and files before asking the controller anything', async () => {
+    // the controller does not answer: a usage mistake must still be one
+    expectUsage(await cli(['candidates', 'import', model, '--controller', nowhere, '--method', 'qat', '--declared-map50-95', '1.5'], token), /--declared-map50-95 must be a number in \[0, 1\]/);
+    expectUsage(await cli(['candidates', 'import', path.join(dir, 'missing.onnx'), '--controller', nowhere, '--method', 'qat', '--declared-map50-95', '0.3'], token), /cannot read .*missing\.onnx: ENOENT/);
+    expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--calib', path.join(dir, 'no-such-folder')], token), /--calib .*no-such-folder is not a folder/);
+    expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--eval', model], token), /--eval .*n64\.onnx is not a folder/);
+    expectUsage(await cli(['rollout', 'status', 'r-1', 'r-2', '--controller', nowhere], token), /give at most one rollout ID/);
+  });
+
+  describe('against a running controller', () => {
+    let controller: Controller;
+    let dataDir: string;
+
+    beforeAll(async () => {
+      dataDir = path.join(dir, 'controller');
+      controller = await startController({ dataDir, mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: captureLogger().log });
+    });
+
+    afterAll(async () => {
+      await controller?.close();
+    });
+
+    it('models add --wait exits 1 when the ladder fails, with the job still reported as JSON', async () => {
+      const empty = path.join(dir, 'no-images');
+      mkdirSync(empty);
+      const r = await cli(['models', 'add', model, '--data', dataDir, '--controller', controller.httpUrl, '--calib', empty, '--ladder', 'quick', '--wait', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      const result = JSON.parse(r.stdout) as { job: { state: string; error: string } };
+      expect(result.job.state).toBe('failed');
+      expect(result.job.error).toMatch(/no JPEG or PNG images/);
+      expect(r.stderr).toMatch(/models add: ladder job .* failed: .*no JPEG or PNG images/);
+    });
+  });
+});

@@ -7,6 +7,7 @@ import { ControllerKeyMismatch, pinControllerKey } from '../agent/artifacts/key-
 import { readInventory } from '../agent/inventory.js';
 import { openFrames } from '../agent/serve/frames.js';
 import { createSensors } from '../agent/sensors/index.js';
+import { ed25519PublicKey } from '../protocol/artifacts.js';
 import { UsageError, intFlag, parse, requireFlag } from './args.js';
 import { createLogger, onShutdown } from './log.js';
 
@@ -84,12 +85,20 @@ export async function run(argv: string[]): Promise<void> {
 const MB = 1024 * 1024;
 const DEFAULT_STATE_DIR = './.edgefit-agent';
 
+/** The pinned key, parsed now: a file that is not an ed25519 public key would otherwise be retried forever as if the controller were late. */
 function readKeyFile(file: string): string {
+  let pem: string;
   try {
-    return readFileSync(file, 'utf8');
+    pem = readFileSync(file, 'utf8');
   } catch (err) {
     throw new UsageError(`agent: cannot read --controller-key ${file}: ${(err as Error).message}`);
   }
+  try {
+    ed25519PublicKey(pem);
+  } catch (err) {
+    throw new UsageError(`agent: --controller-key ${file}: ${(err as Error).message}`);
+  }
+  return pem;
 }
 
 /**

@@ -3,6 +3,7 @@
 // mistake exits 2 before any request or write, a failure exits 1 with a
 // sentence, and nothing keeps running on input it cannot use.
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -87,6 +88,20 @@ describe('edgefit fleet commands on bad input', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/cannot use --model .*garbage\.onnx: not an ONNX model/);
     expect(existsSync(path.join(dir, 'up-model'))).toBe(false);
+  });
+
+  it('agent rejects a --controller-key that is not an ed25519 public key instead of waiting for it to become one', async () => {
+    const garbage = path.join(dir, 'garbage.pem');
+    writeFileSync(garbage, '-----BEGIN PUBLIC KEY-----\nnot base64\n');
+    const rsa = path.join(dir, 'rsa.pem');
+    writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }));
+    const agent = (key: string) => cli(['agent', '--broker', 'mqtt://127.0.0.1:1', '--id', 'pi-a', '--controller', nowhere, '--controller-key', key, '--state', path.join(dir, 'agent-state')], { EDGEFIT_TOKEN: 't' }, 8000);
+    const notPem = await agent(garbage);
+    expect(notPem.killed).toBe(false);
+    expectUsage(notPem, /agent: --controller-key .*garbage\.pem: not a public key PEM/);
+    const notEd25519 = await agent(rsa);
+    expect(notEd25519.killed).toBe(false);
+    expectUsage(notEd25519, /--controller-key .*rsa\.pem: expected an ed25519 public key, got rsa/);
   });
 
   it('broker-config checks its flags before it writes any file', async () => {

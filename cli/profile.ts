@@ -31,7 +31,7 @@ export function expandSustained(argv: string[]): string[] {
 }
 
 function threadList(value: string): number[] {
-  const list = value.split(',').map((s) => Number(s.trim()));
+  const list = value.split(',').map((s) => (/^\d+$/.test(s.trim()) ? Number(s.trim()) : NaN));
   if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1 || n > 256)) {
     throw new UsageError(`${COMMAND}: --threads-sweep must be a comma-separated list of thread counts like 1,2,4, got '${value}'`);
   }

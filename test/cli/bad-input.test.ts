@@ -82,6 +82,7 @@ describe('edgefit model commands on bad input', () => {
     expectUsage(await cli(['profile', model, '--runs', '1e1']), /--runs must be an integer/);
     expectUsage(await cli(['model', 'build', 'yolov8n', '--imgsz', '64', '--nc', 'NaN', '-o', path.join(dir, 'nan.onnx')]), /--nc must be an integer/);
     expectUsage(await cli(['profile', model, '--threads=-1']), /--threads must be an integer in \[1, 256\], got '-1'/);
+    expectUsage(await cli(['profile', model, '--threads-sweep', '0x2,4']), /--threads-sweep must be a comma-separated list/);
   });
 
   it("answers 'edgefit GROUP --help' and 'edgefit help COMMAND' on stdout with status 0", async () => {

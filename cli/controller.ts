@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { startController } from '../controller/controller.js';
 import { UsageError, intFlag, parse } from './args.js';
 import { DEFAULT_DATA_DIR } from './api-client.js';
@@ -15,12 +16,14 @@ export function controllerOptions(command: string, values: { broker?: string; 'm
   if (values.broker !== undefined && !/^(mqtts?|wss?|tcp):\/\//.test(values.broker)) {
     throw new UsageError(`${command}: --broker must be a URL like mqtt://host:1883, got '${values.broker}'`);
   }
+  const dataDir = values.data ?? DEFAULT_DATA_DIR;
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) throw new UsageError(`${command}: --data ${dataDir} is a file; give the controller's data folder`);
   return {
     brokerUrl: values.broker,
     mqttPort: intFlag(command, 'mqtt-port', values['mqtt-port'], 1883, 0, 65535),
     httpPort: intFlag(command, 'port', values.port, 8080, 0, 65535),
     host: values.host ?? '0.0.0.0',
-    dataDir: values.data ?? DEFAULT_DATA_DIR,
+    dataDir,
   };
 }
 

@@ -104,6 +104,11 @@ describe('edgefit fleet commands on bad input', () => {
     expectUsage(notEd25519, /--controller-key .*rsa\.pem: expected an ed25519 public key, got rsa/);
   });
 
+  it('controller and up name a --data that is a file', async () => {
+    expectUsage(await cli(['controller', '--port', '0', '--mqtt-port', '0', '--data', model]), /controller: --data .*n64\.onnx is a file/);
+    expectUsage(await cli(['up', '--port', '0', '--mqtt-port', '0', '--data', model]), /up: --data .*n64\.onnx is a file/);
+  });
+
   it('broker-config checks its flags before it writes any file', async () => {
     const out = path.join(dir, 'mosquitto');
     expectUsage(await cli(['broker-config', '--out', out, '--data', path.join(dir, 'data'), '--port', '0']), /--port must be an integer in \[1, 65535\], got '0'/);

@@ -182,6 +182,27 @@ describe('agent daemon against bad input', () => {
     expect(reported('bad-input')).toEqual([]);
   });
 
+  it('runs a job sent several times once, answers a repeat after it finished from its stored result, and takes jobs in any order', async () => {
+    const { logs } = await startAgent('duplicates');
+    const ghost = ghostRef();
+    const received = (jobId: string) => controllerLog.lines().filter((l) => l.msg === 'profile result' && l.jobId === jobId);
+    for (const jobId of ['dup-b', 'dup-a', 'dup-b', 'dup-b', 'dup-a']) await publishJob('duplicates', job(jobId, ghost));
+    await waitFor(() => received('dup-a').length > 0 && received('dup-b').length > 0, 10_000, 'both results');
+    expect(logs('job queued').map((l) => l.jobId)).toEqual(['dup-b', 'dup-a']);
+    // Each copy is either still queued (ignored) or already ran (answered from its result), depending on when it lands.
+    await waitFor(() => logs('job already queued; duplicate ignored').length + logs('job already ran; sending its stored result again').length === 3, 5000, 'every copy handled');
+
+    const answered = logs('job already ran; sending its stored result again').length;
+    const before = received('dup-a').length;
+    await publishJob('duplicates', job('dup-a', ghost));
+    await waitFor(() => logs('job already ran; sending its stored result again').length === answered + 1, 10_000, 'the repeat answered from its result');
+    await waitFor(() => received('dup-a').length > before, 10_000, 'the repeated result');
+    expect(received('dup-a')[0].duplicate).toBe(false);
+    expect(received('dup-a').slice(1).every((l) => l.duplicate === true)).toBe(true);
+    expect(logs('job queued')).toHaveLength(2);
+    expect(controller.profiles.get('dup-a')).toMatchObject({ ok: false, error: expect.stringMatching(/answered 404/) });
+  });
+
   it('turns artifacts that are missing, tampered, truncated or not what was signed into failed results', async () => {
     const { logs } = await startAgent('bad-artifacts');
     const tampered = await controller.artifacts.put(randomBytes(100_000), { name: 'tampered.onnx' });
@@ -349,7 +370,8 @@ describe('agent daemon against bad input', () => {
       execFileSync('mount', ['-o', 'remount,ro', disk]);
 
       const { agent, logs } = await startAgent('read-only', disk);
-      expect(logs('cannot delete a leftover in the artifact cache; left in place')).toHaveLength(1);
+      const mounted = execFileSync('mount').toString().split('\n').find((l) => l.includes(disk));
+      expect(logs('cannot delete a leftover in the artifact cache; left in place'), `cache holds ${readdirSync(path.join(disk, 'artifacts')).join(', ')}; ${mounted}`).toHaveLength(1);
       const delivered = await waitFor(() => controller.profiles.get('ro-before'), 10_000, 'the result the outbox held');
       expect(delivered.error).toBe('finished before the disk failed');
       await waitFor(() => logs('cannot move the unreadable result aside; skipping it').length === 1, 5000, 'the torn result skipped');

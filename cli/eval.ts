@@ -47,6 +47,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!dataset.labeled && !values.baseline) {
     throw new UsageError(`${COMMAND}: ${data} has no YOLO labels (images/ beside labels/); give a labeled dataset, or --baseline MODEL to measure fidelity`);
   }
+  // fidelity runs at FIDELITY_DEFAULTS: thresholds given for an mAP that will not be measured must not look applied
+  if (!dataset.labeled && (values.conf !== undefined || values.iou !== undefined)) {
+    throw new UsageError(`${COMMAND}: --conf and --iou set the mAP evaluation, and ${data} has no labels; fidelity to --baseline uses conf ${FIDELITY_DEFAULTS.baselineConf}, NMS IoU ${FIDELITY_DEFAULTS.iou}`);
+  }
 
   const detector = await openDetector(positionals[0]);
   const baseline = values.baseline ? await openDetector(values.baseline) : undefined;

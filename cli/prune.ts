@@ -1,4 +1,5 @@
 // edgefit prune MODEL --method M (--ratio R | --flops-cut F) [options] -o OUT [--json]
+import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
@@ -100,6 +101,8 @@ export async function run(argv: string[]): Promise<number> {
   const roundTo = intFlag('prune', 'round-to', values['round-to'], 8, 1, 1024);
   const maxLayerRatio = numberFlag('prune', 'max-layer-ratio', values['max-layer-ratio'], 0.9, 0.05, 0.99);
   const seed = intFlag('prune', 'seed', values.seed, 0);
+  // the sensitivity cache is written after minutes of measuring: a file in its place must fail now
+  if (values.cache !== undefined && existsSync(values.cache) && !statSync(values.cache).isDirectory()) throw new UsageError(`prune: --cache ${values.cache} is a file; give a folder`);
   const outFile = outputPath('prune', out);
   let bar: ProgressBar | undefined;
   try {

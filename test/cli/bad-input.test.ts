@@ -149,13 +149,15 @@ describe('edgefit model commands on bad input', () => {
     expect(readdirSync(path.dirname(out))).toEqual(['big.onnx']);
   });
 
-  it('refuses prune and factorize flags that would be silently ignored', async () => {
+  it('refuses prune, factorize and eval flags that would be silently ignored', async () => {
     const out = path.join(dir, 'ignored.onnx');
     const calib = path.join(dir, 'images');
     expectUsage(await cli(['prune', model, '--method', 'l1', '--ratio', '0.2', '--recovery', 'refit', '-o', out]), /--recovery only applies with --reconstruct/);
     expectUsage(await cli(['prune', model, '--method', 'l1', '--ratio', '0.2', '--reconstruct', '--recovery', 'substitution', '-o', out]), /--recovery substitution needs calibration images/);
     expectUsage(await cli(['prune', model, '--ratio', '0.2', '--unstructured', '--calib', calib, '--reconstruct', '-o', out]), /--calib, --reconstruct apply to channel pruning, not to --unstructured/);
     expectUsage(await cli(['prune', model, '--ratio', '0.2', '--unstructured', '--method', 'bogus', '-o', out]), /--method must be one of/);
+    expectUsage(await cli(['prune', model, '--method', 'l1', '--ratio', '0.2', '--calib', calib, '--sensitivity', '--cache', model, '-o', out]), /--cache .*n64\.onnx is a file/);
+    expectUsage(await cli(['eval', model, '--data', calib, '--baseline', model, '--conf', '0.5', '--json']), /--conf and --iou set the mAP evaluation, and .* has no labels/);
     expectUsage(await cli(['factorize', model, '--method', 'spatial', '--flops-cut', '0.2', '--weight-svd', '-o', out]), /--weight-svd only applies with --calib/);
     expect(existsSync(out)).toBe(false);
     // what stays allowed: bias recovery needs no images, --method beside --unstructured is ignored

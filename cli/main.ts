@@ -41,7 +41,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help([argv[0]]));
       return 0;
     }
-    process.stderr.write(group ? help([argv[0]]) : `edgefit: unknown command '${argv[0]}'\n\n${help()}`);
+    const what = group && argv.length > 1 && !argv[1].startsWith('-') ? `unknown command '${argv[0]} ${argv[1]}'` : group ? `'${argv[0]}' needs one of its commands` : `unknown command '${argv[0]}'`;
+    process.stderr.write(`edgefit: ${what}\n\n${help(group ? [argv[0]] : [])}`);
     return 2;
   }
   if (asksHelp(found.rest)) {

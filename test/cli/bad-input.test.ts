@@ -93,10 +93,14 @@ describe('edgefit model commands on bad input', () => {
     const helpDetect = await cli(['help', 'detect']);
     expect(helpDetect.code).toBe(0);
     expect(helpDetect.stdout).toMatch(/^Usage: edgefit detect MODEL IMAGE\.\.\./);
-    // a group without --help is still a mistake
+    // a group without --help is still a mistake, and so is a command it does not have
     const bare = await cli(['rollout']);
     expect(bare.code).toBe(2);
     expect(bare.stdout).toBe('');
+    expect(bare.stderr).toMatch(/^edgefit: 'rollout' needs one of its commands\n[^]*rollout pause/);
+    const typo = await cli(['model', 'infos', model]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^edgefit: unknown command 'model infos'\n[^]*model info\s/);
   });
 
   it('stops quietly when the reader of stdout goes away, and names a failing stdout', async () => {

@@ -56,8 +56,10 @@ async function main(argv: string[]): Promise<number> {
 // A reader that goes away (| head, | true) is not an error of ours; a full disk is one to name.
 // Either way no stack trace: the stream's 'error' event would otherwise be unhandled.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') process.stderr.write(`edgefit: cannot write the output: ${err.message}\n`);
-  process.exit(err.code === 'EPIPE' ? (process.exitCode ?? 0) : 1);
+  // the command still ends with its own status (this can fire before main has set it)
+  if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+  process.stderr.write(`edgefit: cannot write the output: ${err.message}\n`);
+  process.exit(1);
 });
 // Nowhere left to report a failing stderr: the exit status still tells.
 process.stderr.on('error', () => undefined);

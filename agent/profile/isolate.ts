@@ -32,8 +32,12 @@ export function profileIsolated(input: MeasureInput): Promise<ProfileOutcome> {
       child.kill('SIGKILL');
     }, timeoutS * 1000);
     child.once('message', (message) => (settled = message as ProfileOutcome));
-    child.once('error', (err) => {
-      settled ??= { ok: false, error: `cannot start the profiling process: ${err.message}` };
+    // 'error' can come more than once, and when the fork itself failed no 'exit' may follow:
+    // without a process there is nothing to wait for (a failed send or kill leaves it to 'exit').
+    child.on('error', (err) => {
+      if (child.pid !== undefined) return;
+      clearTimeout(timer);
+      resolve({ ok: false, error: `cannot start the profiling process: ${err.message}` });
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
@@ -46,6 +50,7 @@ export function profileIsolated(input: MeasureInput): Promise<ProfileOutcome> {
       else why = `profiling process exited with code ${code} without a result`;
       resolve({ ok: false, error: tail ? `${why}: ${tail}` : why });
     });
-    child.send({ modelPath: input.modelPath, options: input.options, ...(input.framesDir ? { framesDir: input.framesDir } : {}) });
+    // A child that died before reading its job is reported by 'exit'; the send error adds nothing.
+    child.send({ modelPath: input.modelPath, options: input.options, ...(input.framesDir ? { framesDir: input.framesDir } : {}) }, () => undefined);
   });
 }

@@ -1,10 +1,10 @@
 // The model files a command reads and writes: errors name the file, and an
 // output is checked before the work and only appears once it is complete.
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Model } from '../compress/onnx/ir.js';
 import { ModelFormatError, readModel } from '../compress/onnx/read.js';
-import { writeModel } from '../compress/onnx/write.js';
+import { writeModelFile } from '../compress/onnx/write.js';
 import { UsageError, requireFlag } from './args.js';
 
 /** A model given on the command line, with its bytes (lineage hashes them); a missing, unreadable or broken file is a ModelFormatError naming it. */
@@ -49,22 +49,11 @@ export function outputPath(command: string, value: string | undefined): string {
   return out;
 }
 
-/**
- * Writes beside OUT and renames into place, so a full disk or a size limit
- * never leaves a truncated model at OUT (nor destroys the one already there).
- */
+/** Writes OUT whole or not at all (see writeModelFile); a failure is an OutputError naming it. */
 export function writeModelOutput(model: Model, out: string): void {
-  const bytes = writeModel(model);
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, out);
+    writeModelFile(model, out);
   } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
     throw new OutputError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }

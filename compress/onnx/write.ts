@@ -1,7 +1,8 @@
 // IR → ONNX file. Every tensor is written as raw_data (little-endian, the
 // ONNX convention), string tensors as string_data; opaque parts the IR keeps
 // as encoded bytes are decoded back into the message tree unchanged.
-import { writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { DataType, type AttributeValue, type Graph, type Model, type Node, type Tensor, type ValueInfo } from './ir.js';
 import { AttributeType, FunctionProto, ModelProto, SparseTensorProto, TensorAnnotation, TrainingInfoProto, TypeProto } from './schema.js';
 
@@ -113,6 +114,20 @@ export function writeModel(model: Model): Uint8Array {
   return ModelProto.encode(out).finish();
 }
 
-export function writeModelFile(model: Model, path: string): void {
-  writeFileSync(path, writeModel(model));
+/**
+ * Writes beside `file` and renames into place, so a full disk or a size limit
+ * never leaves a truncated model at `file` (nor destroys the one already there).
+ * Returns the bytes written.
+ */
+export function writeModelFile(model: Model, file: string): Uint8Array {
+  const bytes = writeModel(model);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return bytes;
 }

@@ -12,7 +12,7 @@ import { measureFidelity, modelDetector } from '../../compress/fidelity.js';
 import { readLineage, type Lineage } from '../../compress/lineage.js';
 import { weightFormat } from '../../compress/onnx/info.js';
 import type { Model } from '../../compress/onnx/ir.js';
-import { writeModel, writeModelFile } from '../../compress/onnx/write.js';
+import { writeModelFile } from '../../compress/onnx/write.js';
 import { quantizeModel } from '../../compress/quantize/quantize.js';
 import { convertToFp16 } from '../../compress/fp16.js';
 import { resizeModel } from '../../compress/resize.js';
@@ -299,9 +299,8 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
         skipped.push({ name: recipe.name, reason: (err as Error).message });
         continue;
       }
-      const bytes = writeModel(model);
       const file = path.join(input.outDir, `${recipe.name}.onnx`);
-      writeModelFile(model, file);
+      const bytes = writeModelFile(model, file);
       const cost = modelCost(model);
       let accuracy: Accuracy = input.synthetic ? { value: null, kind: 'none-synthetic' } : { value: null, kind: 'fidelity' };
       if (evaluator) {

@@ -109,12 +109,11 @@ function readKeyFile(file: string): string {
 async function openArtifactCache(o: { stateDir: string; controllerUrl: string; deviceId: string; token: string; explicitKeyPem?: string; capBytes: number; log: Logger }): Promise<ArtifactCache> {
   const log = o.log.child({ component: 'artifacts' });
   let delayMs = 1000;
+  let key: Awaited<ReturnType<typeof pinControllerKey>>;
   for (;;) {
     try {
-      const key = await pinControllerKey({ ...o, log });
-      const cache = new ArtifactCache({ dir: path.join(o.stateDir, 'artifacts'), capBytes: o.capBytes, controllerUrl: o.controllerUrl, deviceId: o.deviceId, token: o.token, publicKeyPem: key.publicKeyPem, log });
-      log.info({ fingerprint: key.fingerprint, cached: cache.list().length, usedBytes: cache.usedBytes, capBytes: cache.capBytes }, 'artifact cache ready');
-      return cache;
+      key = await pinControllerKey({ ...o, log });
+      break;
     } catch (err) {
       if (err instanceof ControllerKeyMismatch) {
         log.fatal({ pinned: err.pinned, presented: err.presented }, err.message);
@@ -125,4 +124,14 @@ async function openArtifactCache(o: { stateDir: string; controllerUrl: string; d
       delayMs = Math.min(delayMs * 2, 30_000);
     }
   }
+  // A cache folder that cannot be opened will not heal by waiting for the controller: say so and stop.
+  const dir = path.join(o.stateDir, 'artifacts');
+  let cache: ArtifactCache;
+  try {
+    cache = new ArtifactCache({ dir, capBytes: o.capBytes, controllerUrl: o.controllerUrl, deviceId: o.deviceId, token: o.token, publicKeyPem: key.publicKeyPem, log });
+  } catch (err) {
+    throw new Error(`cannot open the artifact cache ${dir}: ${(err as Error).message}`);
+  }
+  log.info({ fingerprint: key.fingerprint, cached: cache.list().length, usedBytes: cache.usedBytes, capBytes: cache.capBytes }, 'artifact cache ready');
+  return cache;
 }

@@ -104,6 +104,18 @@ describe('edgefit fleet commands on bad input', () => {
     expectUsage(notEd25519, /--controller-key .*rsa\.pem: expected an ed25519 public key, got rsa/);
   });
 
+  it('agent stops with the reason when its artifact cache cannot be opened, instead of waiting for the controller', async () => {
+    const key = path.join(dir, 'ed25519.pem');
+    writeFileSync(key, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+    const state = path.join(dir, 'state-with-a-file');
+    mkdirSync(state);
+    writeFileSync(path.join(state, 'artifacts'), 'not a folder');
+    const r = await cli(['agent', '--broker', 'mqtt://127.0.0.1:1', '--id', 'pi-a', '--controller', nowhere, '--controller-key', key, '--state', state], { EDGEFIT_TOKEN: 't' }, 8000);
+    expect(r.killed).toBe(false);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/cannot open the artifact cache .*artifacts: /);
+  });
+
   it('controller and up name a --data that is a file', async () => {
     expectUsage(await cli(['controller', '--port', '0', '--mqtt-port', '0', '--data', model]), /controller: --data .*n64\.onnx is a file/);
     expectUsage(await cli(['up', '--port', '0', '--mqtt-port', '0', '--data', model]), /up: --data .*n64\.onnx is a file/);

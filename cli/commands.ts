@@ -16,7 +16,7 @@ export interface CommandSpec {
 }
 
 export const commands: CommandSpec[] = [
-  { name: 'up', usage: 'up [--model FILE] [--port 8080] [--mqtt-port 1883] [--data DIR]', summary: 'controller + embedded broker + a local agent for this machine', load: () => import('./up.js') },
+  { name: 'up', usage: 'up [--model FILE] [--port 8080] [--host H] [--mqtt-port 1883 | --broker URL] [--data DIR] [--heartbeat 10]', summary: 'controller + embedded broker + a local agent for this machine', load: () => import('./up.js') },
   { name: 'controller', usage: 'controller [--broker URL] [--mqtt-port 1883] [--port 8080] [--host H] [--data DIR]', summary: 'run the controller (embedded MQTT broker unless --broker)', load: () => import('./controller.js') },
   { name: 'agent', usage: 'agent --broker URL --id NAME --token TOKEN [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--state DIR] [--heartbeat 10] [--threads N] [--class-salt S]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)', load: () => import('./agent.js') },
   { name: 'devices', usage: 'devices [--json]', summary: 'list registered devices', load: () => import('./devices.js') },

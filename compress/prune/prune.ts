@@ -5,7 +5,7 @@
 import { modelCost } from '../cost.js';
 import { calibrationFold, type CalibrationSet } from '../calibration.js';
 import { dequantizeModel } from '../onnx/dequantize.js';
-import { weightFormat } from '../onnx/info.js';
+import { weightFormat, weightFormatLabel } from '../onnx/info.js';
 import type { Model } from '../onnx/ir.js';
 import { PruneError } from './errors.js';
 import { allocate, AllocationError, type Plan } from './allocate.js';
@@ -85,7 +85,7 @@ function floatModel(model: Model): { model: Model; dequantized: boolean } {
   const format = weightFormat(model);
   if (format === 'fp32') return { model, dequantized: false };
   if (format === 'qdq-int8' || format === 'dynamic-int8') return { model: dequantizeModel(model).model, dequantized: true };
-  throw new PruneError(`cannot prune a ${format} model: prune an fp32 export (QDQ and dynamic int8 models are dequantized first)`);
+  throw new PruneError(`cannot prune this model (weights: ${weightFormatLabel[format]}): prune an fp32 export (QDQ and dynamic int8 models are dequantized first)`);
 }
 
 export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model: Model; report: PruneReport; plan: Plan; index: GroupIndex; importance: Float64Array[]; activations?: Map<string, SampledActivations> }> {

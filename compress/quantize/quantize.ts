@@ -5,7 +5,7 @@ import type { CalibrationSet } from '../calibration.js';
 import { addLineageStep, sha256Hex } from '../lineage.js';
 import { dequantizeModel } from '../onnx/dequantize.js';
 import { removeDeadCode, sortGraph } from '../onnx/graph.js';
-import { weightFormat } from '../onnx/info.js';
+import { weightFormat, weightFormatLabel } from '../onnx/info.js';
 import type { Model } from '../onnx/ir.js';
 import { writeModel } from '../onnx/write.js';
 import { calibrateRanges } from './calibrate.js';
@@ -60,7 +60,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
   let model: Model;
   if (format === 'qdq-int8' || format === 'dynamic-int8') model = dequantizeModel(input).model;
   else if (format === 'fp32') model = structuredClone(input);
-  else throw new QuantizeError(`cannot quantize a ${format} model; give an fp32, QDQ or dynamic int8 model`);
+  else throw new QuantizeError(`cannot quantize this model (weights: ${weightFormatLabel[format]}); give an fp32, QDQ or dynamic int8 model`);
   if (calibration.inputs.length === 0) throw new QuantizeError('no calibration images');
 
   const plan = planQuantization(model, { exclude: options.exclude, quantizeHeadOutputs: options.quantizeHeadOutputs });

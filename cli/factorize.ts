@@ -4,8 +4,8 @@
 // plain SVD of the weights.
 import path from 'node:path';
 import { choiceFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
-import { outputPath, readModelInput, writeModelOutput } from './files.js';
-import { ModelFormatError } from '../compress/onnx/read.js';
+import { outputPath, writeModelOutput } from './files.js';
+import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { weightFormat } from '../compress/onnx/info.js';
 import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   const out = outputPath(COMMAND, values.out);
   const file = positionals[0];
   try {
-    const { bytes, model } = readModelInput(file);
+    const { bytes, model } = readModelFileBytes(file);
     const format = weightFormat(model);
     if (format !== 'fp32') throw new FactorizeError(`${file} has ${format} weights; factorization works on float models (for int8 QDQ or dynamic models run 'edgefit model dequantize' first)`);
     const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model)) : undefined;

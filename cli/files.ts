@@ -1,27 +1,10 @@
-// The model files a command reads and writes: errors name the file, and an
-// output is checked before the work and only appears once it is complete.
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+// The model file a command writes: checked before the work, and it only
+// appears once it is complete.
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Model } from '../compress/onnx/ir.js';
-import { ModelFormatError, readModel } from '../compress/onnx/read.js';
 import { writeModelFile } from '../compress/onnx/write.js';
 import { UsageError, requireFlag } from './args.js';
-
-/** A model given on the command line, with its bytes (lineage hashes them); a missing, unreadable or broken file is a ModelFormatError naming it. */
-export function readModelInput(file: string): { bytes: Buffer; model: Model } {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new ModelFormatError(`cannot read model file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return { bytes, model: readModel(bytes) };
-  } catch (err) {
-    if (err instanceof ModelFormatError) throw new ModelFormatError(`${file}: ${err.message}`);
-    throw err;
-  }
-}
 
 /** An output file that cannot be written. */
 export class OutputError extends Error {}

@@ -1,9 +1,9 @@
 // edgefit model fp16 MODEL -o OUT [--keep-io-float]
 import { parse, printJson, requireFlag, UsageError } from './args.js';
-import { outputPath, readModelInput, writeModelOutput } from './files.js';
+import { outputPath, writeModelOutput } from './files.js';
 import { convertToFp16, Fp16Error } from '../compress/fp16.js';
 import { sha256Hex } from '../compress/lineage.js';
-import { ModelFormatError } from '../compress/onnx/read.js';
+import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model fp16', argv, {
@@ -15,7 +15,7 @@ export async function run(argv: string[]): Promise<number> {
   const out = requireFlag('model fp16', 'out', values.out);
   const outFile = outputPath('model fp16', out);
   try {
-    const { bytes, model: input } = readModelInput(positionals[0]);
+    const { bytes, model: input } = readModelFileBytes(positionals[0]);
     // float32 I/O is the default (--keep-io-float states it explicitly): agents feed float32 letterboxed images.
     const { model, report } = convertToFp16(input, { keepIoFloat: true, baseSha256: sha256Hex(bytes) });
     writeModelOutput(model, outFile);

@@ -1,9 +1,9 @@
 // edgefit model resize MODEL --imgsz S -o OUT
 import { intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
-import { outputPath, readModelInput, writeModelOutput } from './files.js';
+import { outputPath, writeModelOutput } from './files.js';
 import { CalibrationError } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
-import { ModelFormatError } from '../compress/onnx/read.js';
+import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { resizeModel, ResizeError } from '../compress/resize.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -17,7 +17,7 @@ export async function run(argv: string[]): Promise<number> {
   const out = requireFlag('model resize', 'out', values.out);
   const outFile = outputPath('model resize', out);
   try {
-    const { bytes, model: input } = readModelInput(positionals[0]);
+    const { bytes, model: input } = readModelFileBytes(positionals[0]);
     const { model, report } = resizeModel(input, imgsz, { baseSha256: sha256Hex(bytes) });
     writeModelOutput(model, outFile);
     if (values.json) printJson({ out, ...report });

@@ -3,11 +3,11 @@ import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
-import { outputPath, readModelInput, writeModelOutput } from './files.js';
+import { outputPath, writeModelOutput } from './files.js';
 import { CalibrationError, loadCalibration, MAX_VIEWS, modelInputSize } from '../compress/calibration.js';
 import { progressBar, type ProgressBar } from '../compress/detect/progress.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
-import { ModelFormatError } from '../compress/onnx/read.js';
+import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { METHODS, REDUCTIONS } from '../compress/prune/importance.js';
 import { PruneError, pruneModel, RECOVERIES, type PruneReport } from '../compress/prune/prune.js';
 import { AllocationError } from '../compress/prune/allocate.js';
@@ -106,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
   const outFile = outputPath('prune', out);
   let bar: ProgressBar | undefined;
   try {
-    const { bytes, model } = readModelInput(file);
+    const { bytes, model } = readModelFileBytes(file);
     const baseSha256 = sha256Hex(bytes);
     if (sparsity !== undefined) {
       const { model: sparse, report } = sparsify(model, sparsity);

@@ -1,10 +1,10 @@
 // edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN] -o OUT [--json]
 import { choiceFlag, parse, printJson, requireFlag, UsageError } from './args.js';
-import { outputPath, readModelInput, writeModelOutput } from './files.js';
+import { outputPath, writeModelOutput } from './files.js';
 import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
 import { DequantizeError } from '../compress/onnx/dequantize.js';
-import { ModelFormatError } from '../compress/onnx/read.js';
+import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { CalibrationRunError } from '../compress/quantize/calibrate.js';
 import { OpsetUpgradeError } from '../compress/quantize/opset.js';
 import { DEFAULT_METHOD, quantizeModel, QuantizeError } from '../compress/quantize/quantize.js';
@@ -38,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   const exclude = patterns(values.exclude);
   const outFile = outputPath('quantize', out);
   try {
-    const { bytes, model: input } = readModelInput(positionals[0]);
+    const { bytes, model: input } = readModelFileBytes(positionals[0]);
     const calibration = await loadCalibration(calib, modelInputSize(input));
     const { model, report } = await quantizeModel(input, calibration, {
       method,

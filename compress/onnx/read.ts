@@ -246,17 +246,22 @@ function convertModel(p: PModel): Model {
   return model;
 }
 
-export function readModelFile(path: string): Model {
-  let bytes: Uint8Array;
+/** A model file and its bytes (lineage hashes them); a missing, unreadable or broken file is a ModelFormatError naming it. */
+export function readModelFileBytes(path: string): { bytes: Buffer; model: Model } {
+  let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (err) {
     throw new ModelFormatError(`cannot read model file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   try {
-    return readModel(bytes);
+    return { bytes, model: readModel(bytes) };
   } catch (err) {
     if (err instanceof ModelFormatError) throw new ModelFormatError(`${path}: ${err.message}`);
     throw err;
   }
+}
+
+export function readModelFile(path: string): Model {
+  return readModelFileBytes(path).model;
 }

@@ -4,6 +4,7 @@ import { Desired, Heartbeat, Hello, Job, Presence, Reported, Result, Telemetry, 
 import { PROTOCOL_VERSION, allDevicesTopic, deviceTopic, parseDeviceTopic } from '../protocol/topics.js';
 import type { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
 import { CONTROLLER_USER, RegistryError, type Registry } from './registry.js';
+import { ResultIntake } from './result-intake.js';
 
 export interface FleetLinkOptions {
   brokerUrl: string;
@@ -31,12 +32,14 @@ export class FleetLink {
   private constructor(
     client: MqttClient,
     private readonly opts: FleetLinkOptions,
+    private readonly results: ResultIntake,
   ) {
     this.client = client;
   }
 
   static async connect(opts: FleetLinkOptions): Promise<FleetLink> {
-    const { log, registry, profiles, live } = opts;
+    const { log, registry, live } = opts;
+    const results = new ResultIntake(opts.profiles, log);
     const client = mqtt.connect(opts.brokerUrl, {
       username: CONTROLLER_USER,
       password: opts.secret,
@@ -88,8 +91,7 @@ export class FleetLink {
           const msg = decode(Result, payload);
           if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed result dropped');
           if (msg.value.deviceId !== route.id) return log.warn({ device: route.id, claimed: msg.value.deviceId }, 'result naming another device dropped');
-          const stored = profiles.record(msg.value);
-          log.info({ device: route.id, jobId: msg.value.jobId, ok: msg.value.ok, duplicate: !stored }, 'profile result');
+          results.store(msg.value);
           return;
         }
         case 'telemetry': {
@@ -121,7 +123,7 @@ export class FleetLink {
     });
     await client.subscribeAsync((['hello', 'presence', 'heartbeat', 'results', 'telemetry', 'reported'] as const).map((c) => allDevicesTopic(c)), { qos: 1 });
     log.info({ broker: opts.brokerUrl }, 'controller connected to broker');
-    const link = new FleetLink(client, opts);
+    const link = new FleetLink(client, opts, results);
     // An embedded broker keeps retained messages in memory only: give every device its desired state again.
     for (const { deviceId, desired } of opts.desired.all()) {
       if (registry.get(deviceId)) await link.publishDesired(deviceId, desired);
@@ -167,6 +169,7 @@ export class FleetLink {
   }
 
   async close(): Promise<void> {
+    this.results.stop();
     await this.client.endAsync();
   }
 }

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { Result } from '../protocol/messages.js';
+import type { ProfileStore } from './profiles.js';
+
+const RETRY_MS = 2000;
+/** Results held while the database refuses writes; past this the oldest goes, loudly. */
+const MAX_WAITING = 10_000;
+
+/**
+ * Stores the profiling results devices send. The broker has acknowledged a
+ * result by the time it arrives and the device has dropped its copy, so a
+ * database that refuses the write (disk full, locked, I/O error) must not
+ * lose it: it waits here and is written again every few seconds.
+ */
+export class ResultIntake {
+  private readonly waiting: Result[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly profiles: Pick<ProfileStore, 'record'>,
+    private readonly log: Logger,
+    private readonly retryMs = RETRY_MS,
+  ) {}
+
+  get pending(): number {
+    return this.waiting.length;
+  }
+
+  store(result: Result): void {
+    const error = this.write(result);
+    if (error === undefined) return;
+    this.hold(result);
+    this.log.error({ device: result.deviceId, jobId: result.jobId, err: error, waiting: this.waiting.length }, 'profile result not stored yet; retrying');
+  }
+
+  /** Undefined when stored (or already there), else why not. */
+  private write(result: Result): string | undefined {
+    try {
+      const stored = this.profiles.record(result);
+      this.log.info({ device: result.deviceId, jobId: result.jobId, ok: result.ok, duplicate: !stored }, 'profile result');
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  private hold(result: Result): void {
+    if (this.waiting.length >= MAX_WAITING) {
+      const lost = this.waiting.shift()!;
+      this.log.error({ device: lost.deviceId, jobId: lost.jobId }, `profile result lost: ${MAX_WAITING} results are waiting for the database`);
+    }
+    this.waiting.push(result);
+    this.timer ??= setTimeout(() => this.retry(), this.retryMs);
+  }
+
+  private retry(): void {
+    this.timer = null;
+    let error: string | undefined;
+    for (const result of this.waiting.splice(0)) {
+      const e = this.write(result);
+      if (e === undefined) continue;
+      error = e;
+      this.hold(result);
+    }
+    // one line per round, not per result: a full disk would otherwise flood the log
+    if (error !== undefined) this.log.warn({ waiting: this.waiting.length, err: error }, 'the database still refuses profile results; retrying');
+  }
+
+  /** Stops retrying; what still waits is named in the log, since it is lost with the process. */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const r of this.waiting) this.log.error({ device: r.deviceId, jobId: r.jobId }, 'profile result lost at shutdown: the database never took it');
+  }
+}

@@ -17,6 +17,8 @@ export class ApiClient {
 
   static fromFlags(command: string, controller: string | undefined, dataDir: string | undefined): ApiClient {
     if (controller !== undefined && !/^https?:\/\/[^/]/.test(controller)) throw new UsageError(`${command}: --controller must be a URL like http://host:8080, got '${controller}'`);
+    // every request adds /api/...: a URL that already ends in it would ask for /api/api/...
+    if (controller !== undefined && /\/api\/*$/.test(controller)) throw new UsageError(`${command}: --controller is the controller's base URL, without /api (got '${controller}')`);
     const token = readAdminToken(dataDir ?? DEFAULT_DATA_DIR);
     if (!token) {
       throw new UsageError(`${command}: no admin token: run it where the controller's data dir is (--data DIR) or set EDGEFIT_ADMIN_TOKEN`);

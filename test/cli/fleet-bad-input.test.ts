@@ -132,6 +132,7 @@ describe('edgefit fleet commands on bad input', () => {
   it('answers a --controller that is not a URL as a usage mistake', async () => {
     expectUsage(await cli(['devices', '--controller', 'notaurl', '--json'], token), /devices: --controller must be a URL like http:\/\/host:8080, got 'notaurl'/);
     expectUsage(await cli(['models', '--controller', ''], token), /--controller must be a URL/);
+    expectUsage(await cli(['devices', '--controller', 'http://127.0.0.1:1/api/'], token), /devices: --controller is the controller's base URL, without \/api/);
   });
 
   it('says plainly when something other than a controller answers', async () => {

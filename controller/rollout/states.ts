@@ -55,3 +55,14 @@ export const ROLLOUT_STATES = ['running', 'paused', 'completed', 'aborted'] as c
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
 /** A rollout in these states still owns its devices' desired state. */
 export const ACTIVE_ROLLOUT_STATES: readonly RolloutState[] = ['running', 'paused'];
+
+/**
+ * Whether a running or paused rollout may still change this device's desired
+ * state. A device that is healthy, rolled back, or out of retries is done
+ * with, even while one offline device keeps the rollout itself running.
+ */
+export function holdsDevice(state: DeviceState, attempts: number, retries: number): boolean {
+  if (state === 'healthy' || state === 'rolled-back') return false;
+  if (state === 'failed' || state === 'timed-out') return attempts < retries;
+  return true;
+}

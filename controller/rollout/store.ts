@@ -8,7 +8,7 @@ import type { Db } from '../db.js';
 import type { Outcome } from '../planner.js';
 import type { Choice } from '../policy.js';
 import type { RolloutSpec } from './spec.js';
-import { ACTIVE_ROLLOUT_STATES, ROLLOUT_STATES, assertTransition, type DeviceState, type RolloutState } from './states.js';
+import { ACTIVE_ROLLOUT_STATES, ROLLOUT_STATES, assertTransition, holdsDevice, type DeviceState, type RolloutState } from './states.js';
 
 export interface Rollout {
   id: string;
@@ -143,14 +143,19 @@ export class RolloutStore {
     return done;
   }
 
-  /** Each given device that a running or paused rollout holds, with that rollout. */
+  /** Each given device that a running or paused rollout still holds (see holdsDevice), with that rollout. */
   activeRolloutsOf(deviceIds: readonly string[]): Array<{ deviceId: string; rolloutId: string; state: RolloutState }> {
     const wanted = new Set(deviceIds);
     const placeholders = ACTIVE_ROLLOUT_STATES.map(() => '?').join(', ');
     const rows = this.db
-      .prepare(`SELECT d.device_id, r.id, r.state FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id WHERE r.state IN (${placeholders}) ORDER BY r.created_at, d.device_id`)
-      .all(...ACTIVE_ROLLOUT_STATES) as Array<{ device_id: string; id: string; state: RolloutState }>;
-    return rows.filter((r) => wanted.has(r.device_id)).map((r) => ({ deviceId: r.device_id, rolloutId: r.id, state: r.state }));
+      .prepare(
+        `SELECT d.device_id, d.state AS device_state, d.attempts, r.id, r.state, r.spec FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id
+         WHERE r.state IN (${placeholders}) ORDER BY r.created_at, d.device_id`,
+      )
+      .all(...ACTIVE_ROLLOUT_STATES) as Array<{ device_id: string; device_state: DeviceState; attempts: number; id: string; state: RolloutState; spec: string }>;
+    return rows
+      .filter((r) => wanted.has(r.device_id) && holdsDevice(r.device_state, r.attempts, (JSON.parse(r.spec) as RolloutSpec).retries))
+      .map((r) => ({ deviceId: r.device_id, rolloutId: r.id, state: r.state }));
   }
 
   setStage(id: string, stage: number): void {

@@ -15,6 +15,7 @@ import { DesiredStore, LiveStateStore, ProfileStore } from '../../controller/pro
 import { Registry } from '../../controller/registry.js';
 import { RolloutEngine } from '../../controller/rollout/engine.js';
 import { RolloutStore } from '../../controller/rollout/store.js';
+import { validateSpec } from '../../controller/rollout/spec.js';
 import { encode, type Desired, type Inventory, type Job } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION, deviceTopic } from '../../protocol/topics.js';
 import { writeModel } from '../../compress/onnx/write.js';
@@ -368,6 +369,32 @@ describe('the state database', () => {
       expect(after.pragma('user_version', { simple: true })).toBe(99);
       after.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('which devices a running rollout still holds', () => {
+  it('lets go of a device that is healthy, rolled back or out of retries while one offline device keeps the rollout running', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-hold-'));
+    const db = openDb(dir);
+    try {
+      const store = new RolloutStore(db);
+      const devices = ['healthy', 'offline', 'retrying', 'spent', 'rolled'].map((deviceId) => ({ deviceId, deviceClass: null, stage: 0 }));
+      const rollout = store.create(validateSpec({ model: 'm', slo: { minFps: 1 }, retries: 1 }), devices);
+      store.transition(rollout.id, 'healthy', 'chosen');
+      store.transition(rollout.id, 'healthy', 'healthy');
+      store.transition(rollout.id, 'offline', 'chosen');
+      store.transition(rollout.id, 'offline', 'offline');
+      store.transition(rollout.id, 'retrying', 'failed', { attempts: 0 });
+      store.transition(rollout.id, 'spent', 'timed-out', { attempts: 1 });
+      store.transition(rollout.id, 'rolled', 'rolled-back');
+      expect(store.get(rollout.id)!.state).toBe('running');
+      expect(store.activeRolloutsOf(devices.map((d) => d.deviceId)).map((h) => h.deviceId).sort()).toEqual(['offline', 'retrying']);
+      store.setState(rollout.id, 'paused', null, ['running']);
+      expect(store.activeRolloutsOf(['offline', 'healthy']).map((h) => [h.deviceId, h.state])).toEqual([['offline', 'paused']]);
+    } finally {
+      db.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -143,7 +143,10 @@ export class FleetLink {
   /** Sets what a device should serve: stored, and published retained so the device gets it whenever it connects. */
   async setDesired(deviceId: string, request: DesiredRequest): Promise<Desired> {
     this.requireDevice(deviceId);
-    const generation = request.generation ?? (this.opts.desired.get(deviceId)?.generation ?? 0) + 1;
+    // A device may report a higher generation than the stored one (this controller's database was reset,
+    // or restored from a backup): it ignores anything lower, so count on from the higher of the two.
+    const latest = Math.max(this.opts.desired.get(deviceId)?.generation ?? 0, this.opts.live.get(deviceId).reported?.generation ?? 0);
+    const generation = request.generation ?? latest + 1;
     const desired = this.validate(Desired, { ...request, generation, v: PROTOCOL_VERSION, ts: Date.now() }, 'desired state');
     this.opts.desired.set(deviceId, desired);
     await this.publishDesired(deviceId, desired);

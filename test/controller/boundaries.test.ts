@@ -106,7 +106,7 @@ describe('controller boundaries under bad input', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-boundaries-'));
     await start();
-    for (const id of ['cam-1', 'cam-2', 'idle-1', 'idle-2']) tokens[id] = controller.registry.add(id, { site: 'lab' });
+    for (const id of ['cam-1', 'cam-2', 'idle-1', 'idle-2', 'reset-1']) tokens[id] = controller.registry.add(id, { site: 'lab' });
     const added = await api('POST', '/api/models?name=m&build=false', { body: modelBytes(), type: 'application/octet-stream' });
     expect(added.status).toBe(201);
     modelId = (added.body.model as { id: string }).id;
@@ -193,7 +193,7 @@ describe('controller boundaries under bad input', () => {
     }
     expect(serverErrors()).toEqual([]);
     // Nothing was half-created: the registry, the catalog and the rollouts are as before.
-    expect(controller.registry.list().map((d) => d.id)).toEqual(['cam-1', 'cam-2', 'idle-1', 'idle-2']);
+    expect(controller.registry.list().map((d) => d.id)).toEqual(['cam-1', 'cam-2', 'idle-1', 'idle-2', 'reset-1']);
     expect(controller.catalog.candidates(modelId).map((c) => c.name)).toEqual(['n64']);
     expect(controller.rolloutStore.list()).toEqual([]);
     expect((await api('GET', '/healthz')).status).toBe(200);
@@ -248,6 +248,16 @@ describe('controller boundaries under bad input', () => {
     const next = await json('POST', '/api/rollouts', spec);
     expect(next.status, JSON.stringify(next.body)).toBe(201);
     expect((await api('POST', `/api/rollouts/${next.body.id as string}/abort`)).status).toBe(200);
+  });
+
+  it('counts desired generations on from what a device reports, so a device ahead of this database still takes the next one', async () => {
+    const dev = await device('reset-1', '4444444444444444');
+    // as after a database reset: the device served generation 7 from an earlier life of this controller
+    const reported = { v: PROTOCOL_VERSION, ts: Date.now(), generation: 7, state: 'healthy', activeModel: null, slo: null };
+    await dev.publishAsync(deviceTopic('reset-1', 'reported'), encode(reported), { qos: 1, retain: true });
+    await waitFor(() => controller.live.get('reset-1').reported?.generation === 7, 5000, 'the reported state recorded');
+    expect((await controller.setDesired('reset-1', { model: null })).generation).toBe(8);
+    expect((await controller.setDesired('reset-1', { model: null })).generation).toBe(9);
   });
 
   it("keeps a device's result when another device published one under its job id first", async () => {

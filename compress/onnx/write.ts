@@ -1,7 +1,7 @@
 // IR → ONNX file. Every tensor is written as raw_data (little-endian, the
 // ONNX convention), string tensors as string_data; opaque parts the IR keeps
 // as encoded bytes are decoded back into the message tree unchanged.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { DataType, type AttributeValue, type Graph, type Model, type Node, type Tensor, type ValueInfo } from './ir.js';
 import { AttributeType, FunctionProto, ModelProto, SparseTensorProto, TensorAnnotation, TrainingInfoProto, TypeProto } from './schema.js';
@@ -117,14 +117,29 @@ export function writeModel(model: Model): Uint8Array {
 /**
  * Writes beside `file` and renames into place, so a full disk or a size limit
  * never leaves a truncated model at `file` (nor destroys the one already there).
- * Returns the bytes written.
+ * A symlink is written through to its target, keeping the target's mode; a
+ * FIFO or device (`-o /dev/stdout`) is written to directly, since replacing
+ * it would not be writing to it. Returns the bytes written.
  */
 export function writeModelFile(model: Model, file: string): Uint8Array {
   const bytes = writeModel(model);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  let target = file;
+  let stat: Stats | undefined;
+  try {
+    target = realpathSync(file);
+    stat = statSync(target);
+  } catch {
+    // not there yet: the usual case
+  }
+  if (stat && !stat.isFile()) {
+    writeFileSync(target, bytes);
+    return bytes;
+  }
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
   try {
     writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
+    if (stat) chmodSync(tmp, stat.mode & 0o7777);
+    renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;

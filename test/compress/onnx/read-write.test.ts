@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
@@ -87,6 +87,20 @@ describe('readModel / writeModel', () => {
     const file = path.join(dir, 'm.onnx');
     writeModelFile(handBuiltModel(), file);
     expect(readModelFile(file)).toEqual(handBuiltModel());
+  });
+
+  it('writes a model through a symlink to its target and keeps the mode of the file it replaces', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'edgefit-onnx-'));
+    const target = path.join(dir, 'real.onnx');
+    writeFileSync(target, 'old');
+    chmodSync(target, 0o640);
+    const link = path.join(dir, 'link.onnx');
+    symlinkSync(target, link);
+    writeModelFile(handBuiltModel(), link);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readModelFile(target)).toEqual(handBuiltModel());
+    expect(statSync(target).mode & 0o777).toBe(0o640);
+    expect(readdirSync(dir).sort()).toEqual(['link.onnx', 'real.onnx']);
   });
 
   it('rejects garbage, text and empty files with ModelFormatError', () => {

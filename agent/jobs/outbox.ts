@@ -5,6 +5,8 @@ import { Result } from '../../protocol/messages.js';
 
 /** Results kept after delivery, so a job the controller sends again is answered, not re-run. */
 const KEEP_DELIVERED = 500;
+/** Undelivered results held in memory while the disk refuses them; past this the oldest goes, loudly. */
+const HOLD_UNDELIVERED = 1000;
 
 /**
  * Profiling results on disk under the agent's state dir: `results/` keeps
@@ -128,6 +130,12 @@ export class Outbox {
     for (const jobId of this.unstored.keys()) {
       if (this.unstored.size <= KEEP_DELIVERED) break;
       if (!this.undelivered.has(jobId)) this.unstored.delete(jobId);
+    }
+    for (const jobId of this.undelivered) {
+      if (this.undelivered.size <= HOLD_UNDELIVERED) break;
+      this.undelivered.delete(jobId);
+      this.unstored.delete(jobId);
+      this.log.error({ jobId }, `result lost: ${HOLD_UNDELIVERED} results are waiting in memory for a disk or a broker`);
     }
     this.log.error({ jobId: result.jobId, err: err.message }, 'cannot store the result on disk; holding it in memory until delivered (lost if the agent restarts first)');
   }

@@ -50,7 +50,8 @@ export function profileIsolated(input: MeasureInput): Promise<ProfileOutcome> {
       else why = `profiling process exited with code ${code} without a result`;
       resolve({ ok: false, error: tail ? `${why}: ${tail}` : why });
     });
-    // A child that died before reading its job is reported by 'exit'; the send error adds nothing.
-    child.send({ modelPath: input.modelPath, options: input.options, ...(input.framesDir ? { framesDir: input.framesDir } : {}) }, () => undefined);
+    // A fork that failed has no IPC channel ('error' settles it); a child that died before reading
+    // its job is reported by 'exit', so the send error adds nothing.
+    if (child.connected) child.send({ modelPath: input.modelPath, options: input.options, ...(input.framesDir ? { framesDir: input.framesDir } : {}) }, () => undefined);
   });
 }

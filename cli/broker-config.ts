@@ -1,11 +1,12 @@
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openDb } from '../controller/db.js';
 import { mosquittoAcl, mosquittoConf, mosquittoPasswd } from '../controller/mosquitto-config.js';
 import { Registry } from '../controller/registry.js';
 import { loadOrCreateSecret } from '../controller/secrets.js';
-import { UsageError, intFlag, parse, requireFlag } from './args.js';
+import { intFlag, parse, requireFlag } from './args.js';
 import { DEFAULT_DATA_DIR } from './api-client.js';
+import { refuseFile } from './files.js';
 
 /**
  * `edgefit broker-config --out DIR [--data DIR] [--config-dir PATH] [--port 1883]`: Mosquitto password,
@@ -17,8 +18,8 @@ export async function run(argv: string[]): Promise<void> {
   // checked before anything is written: a bad --port used to leave passwd and acl without mosquitto.conf
   const port = intFlag('broker-config', 'port', values.port, 1883, 1, 65535);
   const dataDir = values.data ?? DEFAULT_DATA_DIR;
-  notAFile('--out', out);
-  notAFile('--data', dataDir);
+  refuseFile('broker-config', 'out', out);
+  refuseFile('broker-config', 'data', dataDir);
   const db = openDb(dataDir);
   try {
     const registry = new Registry(db);
@@ -31,14 +32,4 @@ export async function run(argv: string[]): Promise<void> {
   } finally {
     db.close();
   }
-}
-
-function notAFile(flag: string, dir: string): void {
-  let file = false;
-  try {
-    file = !statSync(dir).isDirectory();
-  } catch {
-    // created below
-  }
-  if (file) throw new UsageError(`broker-config: ${flag} ${dir} is a file; give a folder`);
 }

@@ -1,7 +1,7 @@
 import type { Candidate } from '../controller/catalog/catalog.js';
 import { UsageError, numberFlag, parse, printJson, requireFlag } from './args.js';
 import { ApiClient } from './api-client.js';
-import { accuracyText, readModelFile, upload } from './models.js';
+import { accuracyText, readUpload, upload } from './models.js';
 
 /** `edgefit candidates import FILE --model ID --method NAME --declared-map50-95 X [--source TEXT] [--name N]` */
 export async function run(argv: string[]): Promise<void> {
@@ -19,7 +19,7 @@ export async function run(argv: string[]): Promise<void> {
   // flags and the file first: a mistake is a usage error whether or not the controller answers
   const declared = numberFlag('candidates import', 'declared-map50-95', requireFlag('candidates import', 'declared-map50-95', values['declared-map50-95']), 0, 0, 1);
   const method = requireFlag('candidates import', 'method', values.method);
-  const bytes = readModelFile('candidates import', positionals[0]);
+  const bytes = readUpload('candidates import', positionals[0]);
   const api = ApiClient.fromFlags('candidates import', values.controller, values.data);
   let modelId = values.model;
   if (!modelId) {

@@ -1,7 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
 import { startController } from '../controller/controller.js';
 import { UsageError, intFlag, parse } from './args.js';
 import { DEFAULT_DATA_DIR } from './api-client.js';
+import { refuseFile } from './files.js';
 import { createLogger, onShutdown } from './log.js';
 
 export const controllerFlags = {
@@ -17,7 +17,7 @@ export function controllerOptions(command: string, values: { broker?: string; 'm
     throw new UsageError(`${command}: --broker must be a URL like mqtt://host:1883, got '${values.broker}'`);
   }
   const dataDir = values.data ?? DEFAULT_DATA_DIR;
-  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) throw new UsageError(`${command}: --data ${dataDir} is a file; give the controller's data folder`);
+  refuseFile(command, 'data', dataDir, "give the controller's data folder");
   return {
     brokerUrl: values.broker,
     mqttPort: intFlag(command, 'mqtt-port', values['mqtt-port'], 1883, 0, 65535),

@@ -9,6 +9,17 @@ import { UsageError, requireFlag } from './args.js';
 /** An output file that cannot be written. */
 export class OutputError extends Error {}
 
+/** A folder flag that may not exist yet (it is created when used) but must not name a file. */
+export function refuseFile(command: string, flag: string, value: string, hint = 'give a folder'): void {
+  let file = false;
+  try {
+    file = !statSync(value).isDirectory();
+  } catch {
+    // not there yet: created when it is used
+  }
+  if (file) throw new UsageError(`${command}: --${flag} ${value} is a file; ${hint}`);
+}
+
 /**
  * `-o OUT`, checked before any work (a prune can run for minutes): a folder is a
  * usage mistake; the folder it goes in is created, as `model build` always did.

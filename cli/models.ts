@@ -19,7 +19,8 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export function readModelFile(command: string, file: string): Buffer {
+/** A model file to upload as it is: the controller checks it. */
+export function readUpload(command: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
@@ -81,7 +82,7 @@ export async function add(argv: string[]): Promise<number> {
   const evalDir = folderFlag('models add', 'eval', values.eval);
   if (calib) q.set('calib', calib);
   if (evalDir) q.set('eval', evalDir);
-  const bytes = readModelFile('models add', file);
+  const bytes = readUpload('models add', file);
   const api = ApiClient.fromFlags('models add', values.controller, values.data);
   let result = await upload<{ model: ModelSummary; job: LadderJob }>(api, `/api/models?${q}`, bytes);
   while (values.wait && (result.job.state === 'queued' || result.job.state === 'running')) {

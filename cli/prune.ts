@@ -1,9 +1,8 @@
 // edgefit prune MODEL --method M (--ratio R | --flops-cut F) [options] -o OUT [--json]
-import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
-import { outputPath, writeModelOutput } from './files.js';
+import { outputPath, refuseFile, writeModelOutput } from './files.js';
 import { CalibrationError, loadCalibration, MAX_VIEWS, modelInputSize } from '../compress/calibration.js';
 import { progressBar, type ProgressBar } from '../compress/detect/progress.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
@@ -102,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
   const maxLayerRatio = numberFlag('prune', 'max-layer-ratio', values['max-layer-ratio'], 0.9, 0.05, 0.99);
   const seed = intFlag('prune', 'seed', values.seed, 0);
   // the sensitivity cache is written after minutes of measuring: a file in its place must fail now
-  if (values.cache !== undefined && existsSync(values.cache) && !statSync(values.cache).isDirectory()) throw new UsageError(`prune: --cache ${values.cache} is a file; give a folder`);
+  if (values.cache !== undefined) refuseFile('prune', 'cache', values.cache);
   const outFile = outputPath('prune', out);
   let bar: ProgressBar | undefined;
   try {

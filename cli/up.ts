@@ -9,8 +9,8 @@ import { writeModel } from '../compress/onnx/write.js';
 import { buildYolov8 } from '../compress/yolo/builder.js';
 import type { Logger } from 'pino';
 import type { Registry } from '../controller/registry.js';
-import { UsageError, intFlag, parse } from './args.js';
-import { ModelFormatError, readModel } from '../compress/onnx/read.js';
+import { intFlag, parse } from './args.js';
+import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { controllerFlags, controllerOptions } from './controller.js';
 import { createLogger, onShutdown } from './log.js';
 
@@ -83,19 +83,12 @@ const SYNTHETIC_NAME = 'yolov8n-synthetic';
 
 /** The --model bytes, known to be ONNX: a broken file must stop `up`, not leave it running with nothing to roll out. */
 function readModelOrFail(file: string): Buffer {
-  let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    return readModelFileBytes(file).bytes;
   } catch (err) {
-    throw new UsageError(`up: cannot read --model ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    readModel(bytes);
-  } catch (err) {
-    if (err instanceof ModelFormatError) throw new ModelFormatError(`cannot use --model ${file}: ${err.message}`);
+    if (err instanceof ModelFormatError) throw new ModelFormatError(`cannot use --model (${err.message})`);
     throw err;
   }
-  return bytes;
 }
 
 /**

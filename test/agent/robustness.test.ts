@@ -6,7 +6,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -325,7 +325,7 @@ describe('agent daemon against bad input', () => {
     }, 10_000, 'telemetry with frames served');
   });
 
-  it('still delivers results when the state disk is full, and answers their repeats without running them again', async () => {
+  it.skipIf(!existsSync('/dev/full'))('still delivers results when the state disk is full, and answers their repeats without running them again', async () => {
     const { logs, stateDir } = await startAgent('disk-full');
     // Every write of this job's result lands on /dev/full (ENOSPC), as it would on a full SD card.
     mkdirSync(path.join(stateDir, 'results'), { recursive: true });

@@ -8,32 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliPath } from '../helpers/cli.js';
+import { cliPath, expectUsage, runCliApart, type ApartRun } from '../helpers/cli.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = Omit<ApartRun, 'killed'>;
 
-/** The CLI with stdout and stderr kept apart; `fileLimitKb` runs it under `ulimit -f` (writes past it fail with EFBIG). */
-function cli(args: string[], opts: { fileLimitKb?: number; stdio?: StdioOptions } = {}): Promise<Run> {
-  const child = opts.fileLimitKb === undefined
-    ? spawn(process.execPath, [cliPath, ...args], { stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'] })
-    : spawn('bash', ['-c', `ulimit -f ${opts.fileLimitKb}; exec "$0" "$@"`, process.execPath, cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-function expectUsage(r: Run, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(2);
-  expect(r.stderr).toMatch(message);
-  expect(r.stdout).toBe('');
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
+/** The CLI with stdout and stderr kept apart (see runCliApart). */
+const cli = (args: string[], opts: { fileLimitKb?: number; stdio?: StdioOptions } = {}): Promise<Run> => runCliApart(args, opts);
 
 function expectFailure(r: Run, message: RegExp): void {
   expect(r.code, r.stderr).toBe(1);

@@ -2,7 +2,6 @@
 // candidates, rollout), against a real controller where one is needed: a
 // mistake exits 2 before any request or write, a failure exits 1 with a
 // sentence, and nothing keeps running on input it cannot use.
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -13,41 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, type Controller } from '../../controller/controller.js';
 import { writeModelFile } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
-import { cliPath } from '../helpers/cli.js';
+import { expectUsage, runCliApart } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/log.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI as a child; one that is still running after `limitMs` is killed and reported as such (it should have stopped). */
-function cli(args: string[], env: Record<string, string> = {}, limitMs = 15_000): Promise<Run & { killed: boolean }> {
-  // its own process group, so that a kill also takes the agent `up` starts
-  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, EDGEFIT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderr = '';
-  let killed = false;
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => {
-    killed = true;
-    process.kill(-child.pid!, 'SIGKILL');
-  }, limitMs);
-  return new Promise((resolve) =>
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, killed });
-    }),
-  );
-}
-
-function expectUsage(r: Run, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(2);
-  expect(r.stderr).toMatch(message);
-  expect(r.stdout).toBe('');
-}
+/** The CLI as a child; one still running after `limitMs` is killed and reported as such (it should have stopped). */
+const cli = (args: string[], env: Record<string, string> = {}, limitMs = 15_000) => runCliApart(args, { env, limitMs });
 
 /** A port nothing listens on: bound, read, closed. */
 async function closedPort(): Promise<number> {

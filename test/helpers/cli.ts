@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { repoRoot } from '../fixtures.js';
 
 /** The built CLI: `npm test` builds before vitest runs, so child processes run real dist code. */
@@ -33,4 +34,49 @@ export async function stop(p: CliProcess | undefined, signal: NodeJS.Signals = '
   if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
   p.child.kill(signal);
   await p.exited;
+}
+
+export interface ApartRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Still running after `limitMs`: killed with its process group (it should have stopped). */
+  killed: boolean;
+}
+
+/**
+ * The CLI as a user's script runs it, stdout and stderr kept apart. It leads
+ * its own process group, so a kill also takes what it started (up's agent).
+ * `fileLimitKb` runs it under `ulimit -f` (writes past it fail with EFBIG).
+ */
+export function runCliApart(args: string[], opts: { env?: Record<string, string>; limitMs?: number; fileLimitKb?: number; stdio?: StdioOptions } = {}): Promise<ApartRun> {
+  const env = { ...process.env, EDGEFIT_LOG_LEVEL: 'warn', ...opts.env };
+  const spawnOpts = { env, stdio: opts.stdio ?? (['ignore', 'pipe', 'pipe'] as StdioOptions), detached: true };
+  const child =
+    opts.fileLimitKb === undefined
+      ? spawn(process.execPath, [cliPath, ...args], spawnOpts)
+      : spawn('bash', ['-c', `ulimit -f ${opts.fileLimitKb}; exec "$0" "$@"`, process.execPath, cliPath, ...args], spawnOpts);
+  let stdout = '';
+  let stderr = '';
+  let killed = false;
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => {
+    killed = true;
+    process.kill(-child.pid!, 'SIGKILL');
+  }, opts.limitMs ?? 15_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, killed });
+    }),
+  );
+}
+
+/** A mistake in the command line: exit 2, one message on stderr, nothing on stdout, no stack trace. */
+export function expectUsage(r: Omit<ApartRun, 'killed'>, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr).toMatch(message);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).not.toMatch(/\n\s+at /);
 }

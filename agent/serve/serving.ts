@@ -46,7 +46,7 @@ export class Serving {
   private active: Active | null = null;
   private reported: Reported = { v, ts: Date.now(), generation: 0, state: 'idle', activeModel: null, slo: null };
   private next: Desired | null = null;
-  /** The desired state being applied now. */
+  /** Until it is reported, only this says which generation is being applied: a stale message is judged against it too. */
   private applying: Desired | null = null;
   private working = false;
   private telemetryTimer?: NodeJS.Timeout;

@@ -8,7 +8,7 @@ import type { Db } from '../db.js';
 import type { Outcome } from '../planner.js';
 import type { Choice } from '../policy.js';
 import type { RolloutSpec } from './spec.js';
-import { ACTIVE_ROLLOUT_STATES, ROLLOUT_STATES, assertTransition, holdsDevice, type DeviceState, type RolloutState } from './states.js';
+import { ACTIVE_ROLLOUT_STATES, assertTransition, holdsDevice, type DeviceState, type RolloutState } from './states.js';
 
 export interface Rollout {
   id: string;
@@ -131,7 +131,7 @@ export class RolloutStore {
    * nothing written) otherwise, so a pass that read the rollout before an
    * operator aborted it cannot overwrite the abort.
    */
-  setState(id: string, state: RolloutState, reason: string | null = null, from: readonly RolloutState[] = ROLLOUT_STATES): boolean {
+  setState(id: string, state: RolloutState, reason: string | null, from: readonly RolloutState[]): boolean {
     const done = this.db.transaction(() => {
       const before = this.get(id);
       if (!before || !from.includes(before.state)) return false;

@@ -39,7 +39,7 @@ describe('RolloutStore change notification and RolloutFeed', () => {
     expect(store.setOutcome('job-1', { ok: false, error: 'again' })).toBe(false);
     store.patch(a.id, 'd2', { generation: 3 });
     store.setStage(a.id, 1);
-    store.setState(b.id, 'paused');
+    store.setState(b.id, 'paused', null, ['running']);
     expect(heard).toEqual([a.id, b.id, a.id, a.id, a.id, a.id, a.id, b.id]);
     expect(store.rolloutsOf('d1').sort()).toEqual([a.id, b.id].sort());
     off();
@@ -58,15 +58,15 @@ describe('RolloutStore change notification and RolloutFeed', () => {
       },
     });
     // Nobody listens: writes are not even collected.
-    store.setState(b.id, 'running');
+    store.setState(b.id, 'running', null, ['paused']);
     const batches: RolloutsBatch[] = [];
     const unsubscribe = feed.subscribe((batch) => batches.push(batch));
     feed.flush();
     expect(batches).toEqual([]);
 
     // A burst of writes to one rollout is one summary, in one batch.
-    store.setState(a.id, 'paused');
-    store.setState(a.id, 'running');
+    store.setState(a.id, 'paused', null, ['running']);
+    store.setState(a.id, 'running', null, ['paused']);
     store.transition(a.id, 'd1', 'offline');
     // Telemetry alone does not touch rollouts; a new reported state touches the device's rollouts.
     serving.recordTelemetry('d2', { v: 1, ts: 1, fps: 9, latencyP50Ms: 1, latencyP95Ms: 2, memoryMb: 3, temperatureC: null, throttled: false, modelSha256: 'ab'.repeat(32), errors: 0 });
@@ -82,7 +82,7 @@ describe('RolloutStore change notification and RolloutFeed', () => {
     expect(batches).toHaveLength(2);
 
     unsubscribe();
-    store.setState(a.id, 'paused');
+    store.setState(a.id, 'paused', null, ['running']);
     feed.flush();
     expect(batches).toHaveLength(2);
     feed.close();

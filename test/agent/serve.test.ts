@@ -47,20 +47,20 @@ describe('serving the desired model on a real agent', () => {
     expect(states).toEqual(['downloading', 'verifying', 'activating', 'health-check', 'healthy']);
     expect(fleet.controller.live.get('cam-1').reported!.activeModel).toMatchObject({ sha256: model.sha256, candidateId: 'n160', generation: 1 });
 
-    // Each profile (serving pauses while it runs) is paired with the served block right after it: the
-    // two are minutes' neighbours on the same machine state, which on a shared VM moves by half between
-    // minutes (one run read 140 then 220 FPS on both sides). The median of five pairs decides (of three,
-    // one slow profile next to one slow block still failed a full-suite run). The first served
-    // block only settles the server in.
+    // Each profile (serving pauses while it runs) is paired with the served block right after it, so
+    // the two share the machine's state. On a shared VM that state flips between two speeds every ten
+    // seconds or so (one run read 157, 218 and 159 FPS profiled against 192, 158 and 239 served): short
+    // blocks keep a pair inside one state, and the median of nine pairs outvotes the pairs a flip
+    // splits. The first served block only settles the server in.
     await servedFps(4);
     const pairs: Array<{ profiled: number; served: number }> = [];
-    for (const round of [1, 2, 3, 4, 5]) {
+    for (let round = 1; round <= 9; round++) {
       const jobId = `serve-fps-${round}`;
-      await fleet.controller.sendJob('cam-1', { jobId, kind: 'profile', artifact: model, options: { runs: 1000, durationS: 4, warmup: 5, threads: THREADS } });
+      await fleet.controller.sendJob('cam-1', { jobId, kind: 'profile', artifact: model, options: { runs: 1000, durationS: 2, warmup: 5, threads: THREADS } });
       const result = await waitFor(() => fleet.controller.profiles.get(jobId), 60_000, 'the profile result');
       expect(result.ok, result.error ?? '').toBe(true);
       expect(result.profile!.environment.servingPaused).toBe(true);
-      pairs.push({ profiled: result.profile!.endToEndFps, served: await servedFps(4) });
+      pairs.push({ profiled: result.profile!.endToEndFps, served: await servedFps(2) });
     }
     const gap = median(pairs.map((p) => Math.abs(p.served - p.profiled) / p.profiled));
     expect(gap, `profiled → served FPS: ${pairs.map((p) => `${p.profiled} → ${p.served}`).join(', ')}`).toBeLessThan(0.15);

@@ -6,7 +6,7 @@
 // calibration images.
 import { renderComposition, viewsOf } from '../compress/augment.js';
 import type { Detector } from '../compress/detect/detector.js';
-import { FIDELITY_DEFAULTS } from '../compress/detect/evaluate.js';
+import { fidelityDetections, fidelityReference } from '../compress/detect/evaluate.js';
 import type { RgbImage } from '../compress/detect/image.js';
 import { readImage } from '../compress/detect/image.js';
 import { computeMap, type GroundTruthBox, type ImageEvaluation } from '../compress/detect/map.js';
@@ -34,18 +34,18 @@ function toRgb(planes: Float32Array, size: number): RgbImage {
 }
 
 /**
- * Fidelity (as evaluateFidelity measures it) on in-memory images, with the
- * baseline's detections computed once for every candidate judged.
+ * Fidelity (evaluateFidelity's, image by image the same) on in-memory images,
+ * with the baseline's detections computed once for every candidate judged.
  */
 export async function viewFidelity(baseline: Detector, images: readonly RgbImage[]): Promise<{ boxes: number; measure: (candidate: Model) => Promise<number> }> {
   const references: GroundTruthBox[][] = [];
-  for (const image of images) references.push((await baseline.detect(image, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false })).detections);
+  for (const image of images) references.push(await fidelityReference(baseline, image));
   const measure = async (candidate: Model): Promise<number> => {
     const detector = await modelDetector(candidate);
     try {
       const evaluations: ImageEvaluation[] = [];
       for (const [i, image] of images.entries()) {
-        const { detections } = await detector.detect(image, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false });
+        const { detections } = await fidelityDetections(detector, image);
         evaluations.push({ detections, groundTruth: references[i] });
       }
       return computeMap(evaluations).map50_95;

@@ -1,5 +1,5 @@
-import type { Detector } from './detector.js';
-import { readImage } from './image.js';
+import type { DetectResult, Detector } from './detector.js';
+import { readImage, type RgbImage } from './image.js';
 import { labelsToBoxes, type Dataset } from './dataset.js';
 import { computeMap, type ImageEvaluation, type MapResult } from './map.js';
 import type { ProgressCallback } from './progress.js';
@@ -96,6 +96,16 @@ export async function evaluateMap(detector: Detector, dataset: Dataset, options:
   return { ...computeMap(evaluations), images: dataset.items.length, instances, timings: timing.result() };
 }
 
+/** The baseline's boxes that fidelity takes as ground truth on one image (see FIDELITY_DEFAULTS). */
+export async function fidelityReference(baseline: Detector, image: RgbImage): Promise<DetectResult['detections']> {
+  return (await baseline.detect(image, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false })).detections;
+}
+
+/** A candidate's detections on one image, as fidelity ranks them against the reference. */
+export function fidelityDetections(candidate: Detector, image: RgbImage): Promise<DetectResult> {
+  return candidate.detect(image, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false });
+}
+
 /**
  * How closely a candidate reproduces a baseline model (see FIDELITY_DEFAULTS).
  * Needs no labels, so any folder of representative images will do.
@@ -107,11 +117,11 @@ export async function evaluateFidelity(candidate: Detector, baseline: Detector, 
   let baselineBoxes = 0;
   for (const [i, file] of images.entries()) {
     const image = await readImage(file);
-    const reference = await baseline.detect(image, { conf: FIDELITY_DEFAULTS.baselineConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false });
-    const { detections, timings } = await candidate.detect(image, { conf: FIDELITY_DEFAULTS.candidateConf, iou: FIDELITY_DEFAULTS.iou, multiLabel: false });
+    const reference = await fidelityReference(baseline, image);
+    const { detections, timings } = await fidelityDetections(candidate, image);
     timing.add(timings);
-    baselineBoxes += reference.detections.length;
-    evaluations.push({ detections, groundTruth: reference.detections });
+    baselineBoxes += reference.length;
+    evaluations.push({ detections, groundTruth: reference });
     options.onProgress?.(i + 1, images.length);
   }
   if (baselineBoxes === 0) {

@@ -19,12 +19,12 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-/** A model file to upload as it is: the controller checks it. */
+/** A model file to upload as it is: the controller checks it. Unreadable, it is input that cannot be used (exit 1), as in the model commands. */
 export function readUpload(command: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new UsageError(`${command}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(`${command}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
@@ -63,7 +63,7 @@ function folderFlag(command: string, name: string, value: string | undefined): s
   } catch {
     // missing: said below
   }
-  if (!isDir) throw new UsageError(`${command}: --${name} ${value} is not a folder`);
+  if (!isDir) throw new Error(`${command}: --${name} ${value} is not a folder`);
   return dir;
 }
 

@@ -8,19 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliPath, expectUsage, runCliApart, type ApartRun } from '../helpers/cli.js';
+import { cliPath, expectFailure, expectUsage, runCliApart, type ApartRun } from '../helpers/cli.js';
 
 type Run = Omit<ApartRun, 'killed'>;
 
 /** The CLI with stdout and stderr kept apart (see runCliApart). */
 const cli = (args: string[], opts: { fileLimitKb?: number; stdio?: StdioOptions } = {}): Promise<Run> => runCliApart(args, opts);
-
-function expectFailure(r: Run, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(1);
-  expect(r.stderr).toMatch(message);
-  expect(r.stdout).toBe('');
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 function writePng(file: string, seed: number): void {
   const png = new PNG({ width: 48, height: 40 });

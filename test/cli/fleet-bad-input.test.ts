@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, type Controller } from '../../controller/controller.js';
 import { writeModelFile } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
-import { expectUsage, runCliApart } from '../helpers/cli.js';
+import { expectFailure, expectUsage, runCliApart } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/log.js';
 
 /** The CLI as a child; one still running after `limitMs` is killed and reported as such (it should have stopped). */
@@ -124,9 +124,10 @@ describe('edgefit fleet commands on bad input', () => {
   it('checks flags and files before asking the controller anything', async () => {
     // the controller does not answer: a usage mistake must still be one
     expectUsage(await cli(['candidates', 'import', model, '--controller', nowhere, '--method', 'qat', '--declared-map50-95', '1.5'], token), /--declared-map50-95 must be a number in \[0, 1\]/);
-    expectUsage(await cli(['candidates', 'import', path.join(dir, 'missing.onnx'), '--controller', nowhere, '--method', 'qat', '--declared-map50-95', '0.3'], token), /cannot read .*missing\.onnx: ENOENT/);
-    expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--calib', path.join(dir, 'no-such-folder')], token), /--calib .*no-such-folder is not a folder/);
-    expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--eval', model], token), /--eval .*n64\.onnx is not a folder/);
+    // and a file or folder that cannot be used fails as it does in the model commands, before any request
+    expectFailure(await cli(['candidates', 'import', path.join(dir, 'missing.onnx'), '--controller', nowhere, '--method', 'qat', '--declared-map50-95', '0.3'], token), /cannot read .*missing\.onnx: ENOENT/);
+    expectFailure(await cli(['models', 'add', model, '--controller', nowhere, '--calib', path.join(dir, 'no-such-folder')], token), /--calib .*no-such-folder is not a folder/);
+    expectFailure(await cli(['models', 'add', model, '--controller', nowhere, '--eval', model], token), /--eval .*n64\.onnx is not a folder/);
     expectUsage(await cli(['rollout', 'status', 'r-1', 'r-2', '--controller', nowhere], token), /give at most one rollout ID/);
   });
 

@@ -80,3 +80,11 @@ export function expectUsage(r: Omit<ApartRun, 'killed'>, message: RegExp): void 
   expect(r.stdout).toBe('');
   expect(r.stderr).not.toMatch(/\n\s+at /);
 }
+
+/** Input that cannot be used (a missing file, a broken model): exit 1, one message on stderr, nothing on stdout, no stack trace. */
+export function expectFailure(r: Omit<ApartRun, 'killed'>, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.stderr).toMatch(message);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}

@@ -5,6 +5,7 @@ import { encode, type Hello, type Inventory, type Presence } from '../protocol/m
 import { DEVICE_ID_PATTERN, PROTOCOL_VERSION, deviceTopic, type DeviceChannel } from '../protocol/topics.js';
 import { deviceClass } from './device-class.js';
 import { readHeartbeat, type TemperatureSource } from './heartbeat.js';
+import { HEARTBEAT_SECONDS, validHeartbeatSeconds } from './heartbeat-period.js';
 import { noArtifactSource, type ArtifactSource } from './jobs/model-source.js';
 import { Outbox } from './jobs/outbox.js';
 import { JobRunner } from './jobs/runner.js';
@@ -86,8 +87,8 @@ export class Agent {
 
   static start(opts: AgentOptions): Agent {
     if (!DEVICE_ID_PATTERN.test(opts.id)) throw new Error(`invalid device id '${opts.id}'`);
-    if (!Number.isInteger(opts.heartbeatSeconds) || opts.heartbeatSeconds < 1 || opts.heartbeatSeconds > 59) {
-      throw new Error('heartbeat interval must be a whole number of seconds in [1, 59]');
+    if (!validHeartbeatSeconds(opts.heartbeatSeconds)) {
+      throw new Error(`heartbeat interval must be a whole number of seconds in [${HEARTBEAT_SECONDS.min}, ${HEARTBEAT_SECONDS.max}]`);
     }
     const client = mqtt.connect(opts.brokerUrl, {
       username: opts.id,

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { ArtifactCache, DEFAULT_CACHE_CAP_BYTES } from '../agent/artifacts/cache.js';
 import { ControllerKeyMismatch, pinControllerKey } from '../agent/artifacts/key-pin.js';
+import { HEARTBEAT_SECONDS } from '../agent/heartbeat-period.js';
 import { readInventory } from '../agent/inventory.js';
 import { openFrames } from '../agent/serve/frames.js';
 import { createSensors } from '../agent/sensors/index.js';
@@ -37,7 +38,7 @@ export async function run(argv: string[]): Promise<void> {
   // The token may come from the environment so it stays out of `ps` and shell history.
   const token = values.token ?? process.env.EDGEFIT_TOKEN;
   if (!token) throw new UsageError('agent: --token (or EDGEFIT_TOKEN) is required');
-  const heartbeatSeconds = intFlag('agent', 'heartbeat', values.heartbeat, 10, 1, 59);
+  const heartbeatSeconds = intFlag('agent', 'heartbeat', values.heartbeat, HEARTBEAT_SECONDS.fallback, HEARTBEAT_SECONDS.min, HEARTBEAT_SECONDS.max);
   const keepaliveSeconds = intFlag('agent', 'keepalive', values.keepalive, 15, 2, 600);
   const threads = values.threads === undefined ? undefined : intFlag('agent', 'threads', values.threads, 0, 1, 256);
   const classSalt = values['class-salt'];

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HEARTBEAT_SECONDS } from '../agent/heartbeat-period.js';
 import { PUBLIC_KEY_FILE } from '../controller/artifacts/signing.js';
 import { startController, type Controller } from '../controller/controller.js';
 import { writeModel } from '../compress/onnx/write.js';
@@ -38,7 +39,7 @@ function localToken(registry: Registry, dataDir: string, id: string): string {
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse('up', argv, { ...controllerFlags, 'heartbeat': { type: 'string' }, model: { type: 'string' } }, false);
   // The local agent would reject a bad --heartbeat on every restart, forever: reject it here, once.
-  if (values.heartbeat !== undefined) intFlag('up', 'heartbeat', values.heartbeat, 10, 1, 59);
+  if (values.heartbeat !== undefined) intFlag('up', 'heartbeat', values.heartbeat, HEARTBEAT_SECONDS.fallback, HEARTBEAT_SECONDS.min, HEARTBEAT_SECONDS.max);
   const modelBytes = values.model ? readModelOrFail(values.model) : undefined;
   const options = controllerOptions('up', values);
   const log = createLogger('edgefit');

@@ -39,6 +39,14 @@ function toProfile(row: ProfileRow): StoredProfile {
   };
 }
 
+/** The result was stored, but a listener failed on it: writing it again would only find a duplicate. */
+export class ListenerFailure extends Error {
+  override name = 'ListenerFailure';
+  constructor(readonly failures: unknown[]) {
+    super(failures.map((e) => (e instanceof Error ? e.message : String(e))).join('; '));
+  }
+}
+
 /**
  * Profiling results, one row per job and device: a result delivered twice
  * (QoS 1) is stored once, and one device cannot take another's job id.
@@ -58,7 +66,16 @@ export class ProfileStore {
       .run(result.jobId, result.deviceId, result.artifactSha256, result.candidateId ?? null, result.ok ? 1 : 0, result.error ?? null, result.profile ? JSON.stringify(result.profile) : null, result.ts, now);
     if (inserted.changes === 0) return false;
     const stored = this.get(result.jobId, result.deviceId)!;
-    for (const listener of this.listeners) listener(stored);
+    // every listener hears of the row even when one fails, and the caller learns the row is in
+    const failures: unknown[] = [];
+    for (const listener of this.listeners) {
+      try {
+        listener(stored);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length) throw new ListenerFailure(failures);
     return true;
   }
 

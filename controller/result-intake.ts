@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Result } from '../protocol/messages.js';
-import type { ProfileStore } from './profiles.js';
+import { ListenerFailure, type ProfileStore } from './profiles.js';
 
 const RETRY_MS = 2000;
 /** Results held while the database refuses writes; past this the oldest goes, loudly. */
@@ -40,7 +40,9 @@ export class ResultIntake {
       this.log.info({ device: result.deviceId, jobId: result.jobId, ok: result.ok, duplicate: !stored }, 'profile result');
       return undefined;
     } catch (err) {
-      return (err as Error).message;
+      if (!(err instanceof ListenerFailure)) return (err as Error).message;
+      this.log.error({ device: result.deviceId, jobId: result.jobId, err: err.message }, 'profile result stored, but acting on it failed');
+      return undefined;
     }
   }
 

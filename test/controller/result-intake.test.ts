@@ -46,6 +46,27 @@ describe('result intake', () => {
     expect(profiles.forDevice('pi-a')).toHaveLength(2);
   });
 
+  it('stores a result once when a listener fails on it, and says which failed', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'edgefit-intake-'));
+    db = openDb(dir);
+    const profiles = new ProfileStore(db);
+    const capture = captureLogger();
+    intake = new ResultIntake(profiles, capture.log, 20);
+    const heard: string[] = [];
+    profiles.onResult(() => {
+      throw new Error('planner exploded');
+    });
+    profiles.onResult((p) => heard.push(p.jobId));
+    intake.store(result('job-3'));
+    // not held for a retry that could only find a duplicate, and the other listener still heard of it
+    expect(intake.pending).toBe(0);
+    expect(heard).toEqual(['job-3']);
+    expect(profiles.get('job-3', 'pi-a')?.error).toBe('no model');
+    const lines = capture.lines();
+    expect(lines.find((l) => l.msg === 'profile result stored, but acting on it failed')).toMatchObject({ jobId: 'job-3', err: 'planner exploded' });
+    expect(lines.some((l) => l.msg === 'profile result not stored yet; retrying')).toBe(false);
+  });
+
   it('names the results it could not store when it stops', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'edgefit-intake-'));
     db = openDb(dir);

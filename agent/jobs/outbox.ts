@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Result } from '../../protocol/messages.js';
@@ -144,8 +144,17 @@ export class Outbox {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${result.jobId}.json`);
     try {
-      writeFileSync(`${file}.tmp`, JSON.stringify(result));
+      // flushed before the rename and the rename flushed after it: a power cut leaves the old
+      // state or the new one, never an empty file that the broker's PUBACK made the only copy
+      const fd = openSync(`${file}.tmp`, 'w');
+      try {
+        writeSync(fd, JSON.stringify(result));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(`${file}.tmp`, file);
+      syncDir(dir);
     } catch (err) {
       // A full disk leaves a truncated temp file behind: give its blocks back.
       try {
@@ -186,5 +195,18 @@ export class Outbox {
       .map((n) => ({ n, t: statSync(path.join(this.resultsDir, n)).mtimeMs }))
       .sort((a, b) => a.t - b.t);
     for (const { n } of byAge.slice(0, names.length - KEEP_DELIVERED)) unlinkSync(path.join(this.resultsDir, n));
+  }
+}
+
+/** Makes a rename in `dir` durable; where a folder cannot be opened for that (Windows), the rename stands as it is. */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // EISDIR/EPERM/EINVAL where folders cannot be synced
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -30,6 +30,13 @@ export class ArtifactDownloadError extends Error {
   }
 }
 
+/** The connection delivered too little for too long; the bytes it did deliver are kept, but they are not progress. */
+class TooSlow extends ArtifactDownloadError {
+  constructor(message: string) {
+    super(message, true);
+  }
+}
+
 export function basicAuth(deviceId: string, token: string): string {
   return `Basic ${Buffer.from(`${deviceId}:${token}`).toString('base64')}`;
 }
@@ -49,6 +56,12 @@ export interface DownloadOptions {
   retryDelayMs?: number;
   /** A connection that delivers nothing for this long is dropped and resumed. */
   idleTimeoutMs?: number;
+  /**
+   * A connection that averages less than this over a whole idle window is
+   * dropped too, and that attempt counts as one without progress: a trickle of
+   * bytes must not hold the agent's jobs forever (curl's low-speed limit).
+   */
+  minBytesPerSecond?: number;
 }
 
 export const installedPath = (dir: string, sha256: string) => path.join(dir, `${sha256}.onnx`);
@@ -126,10 +139,9 @@ async function fetchWithRetries(opts: DownloadOptions, part: string): Promise<{ 
       if (err instanceof ArtifactRejected || (err instanceof ArtifactDownloadError && !err.retryable)) throw err;
       const after = await sizeOf(part);
       resumed ||= after > 0;
-      if (after > highWater) {
-        highWater = after;
-        failures = 0;
-      } else failures += 1;
+      const progressed = after > highWater && !(err instanceof TooSlow);
+      highWater = Math.max(highWater, after);
+      failures = progressed ? 0 : failures + 1;
       if (failures >= attempts) throw new ArtifactDownloadError(`download of ${opts.ref.sha256} failed ${failures} times without progress: ${(err as Error).message}`, true);
       opts.log.warn({ sha256: opts.ref.sha256, have: after, size: opts.ref.size, err: (err as Error).message }, 'artifact download interrupted; resuming');
       await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1000));
@@ -152,26 +164,38 @@ function get(url: URL, headers: Record<string, string>, idleMs: number): Promise
  * an interruption are all on disk when this settles; `accept` sees each chunk
  * first and may refuse it by throwing.
  */
-function receive(res: IncomingMessage, part: string, append: boolean, accept: (chunk: Buffer) => void): Promise<Error | undefined> {
+function receive(res: IncomingMessage, part: string, append: boolean, accept: (chunk: Buffer) => void, pace: { windowMs: number; minBytesPerSecond: number }): Promise<Error | undefined> {
   return new Promise((resolve) => {
     // A roomy write buffer keeps the response flowing: bytes a paused response
     // holds when the connection drops are lost and fetched again on resume.
     const out = createWriteStream(part, { flags: append ? 'a' : 'w', highWaterMark: 8 * 1024 * 1024 });
     let failure: Error | undefined;
     let settled = false;
+    let windowBytes = 0;
+    const minWindowBytes = (pace.minBytesPerSecond * pace.windowMs) / 1000;
+    const watch = setInterval(() => {
+      if (!failure && windowBytes < minWindowBytes) {
+        failure = new TooSlow(`under ${pace.minBytesPerSecond} bytes/s for ${pace.windowMs / 1000} s (${windowBytes} bytes)`);
+        res.destroy();
+      }
+      windowBytes = 0;
+    }, pace.windowMs);
     const settle = (err: Error | undefined) => {
       if (settled) return;
       settled = true;
+      clearInterval(watch);
       failure ??= err;
       out.end(() => resolve(failure));
     };
     out.on('error', (err) => {
+      clearInterval(watch);
       failure ??= new ArtifactDownloadError(`cannot write ${part}: ${err.message}`, false);
       res.destroy();
       resolve(failure);
     });
     res.on('data', (chunk: Buffer) => {
       if (failure) return;
+      windowBytes += chunk.length;
       try {
         accept(chunk);
       } catch (err) {
@@ -207,7 +231,8 @@ async function fetchOnce(opts: DownloadOptions, part: string): Promise<{ digest:
     headers.range = `bytes=${have}-`;
     headers['if-range'] = `"${ref.sha256}"`;
   }
-  const res = await get(new URL(`${opts.controllerUrl.replace(/\/+$/, '')}/artifacts/${ref.sha256}`), headers, opts.idleTimeoutMs ?? 30_000);
+  const idleMs = opts.idleTimeoutMs ?? 30_000;
+  const res = await get(new URL(`${opts.controllerUrl.replace(/\/+$/, '')}/artifacts/${ref.sha256}`), headers, idleMs);
   const refuse = async (err: Error, dropPartial: boolean): Promise<never> => {
     res.destroy();
     if (dropPartial) await unlink(part).catch(() => undefined);
@@ -242,7 +267,7 @@ async function fetchOnce(opts: DownloadOptions, part: string): Promise<{ digest:
     if (have + chunk.length > ref.size) throw new ArtifactRejected(ref.sha256, 'size', `controller sent more than the ${ref.size} bytes the signed manifest says`);
     hash.update(chunk);
     have += chunk.length;
-  });
+  }, { windowMs: idleMs, minBytesPerSecond: opts.minBytesPerSecond ?? 1024 });
   if (failure instanceof ArtifactRejected) {
     await unlink(part).catch(() => undefined);
     throw failure;

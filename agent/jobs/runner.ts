@@ -20,12 +20,13 @@ export interface JobRunnerOptions {
 }
 
 /**
- * Runs profiling jobs one after another. A malformed job is logged and
+ * Runs profiling jobs. Each fetches its model as soon as it arrives, and
+ * measures when the measurement lock is free: a slow download holds up no
+ * other job, and measurements never overlap. A malformed job is logged and
  * dropped; a job that already ran is answered from its stored result; every
  * failure (artifact, model, crash, timeout) becomes a failed result.
  */
 export class JobRunner {
-  private chain: Promise<void> = Promise.resolve();
   private readonly queued = new Set<string>();
 
   constructor(private readonly opts: JobRunnerOptions) {}
@@ -41,17 +42,11 @@ export class JobRunner {
       log.info({ jobId: job.jobId }, 'job already ran; sending its stored result again');
       return outbox.resend(done);
     }
-    this.queued.add(job.jobId);
     log.info({ jobId: job.jobId, sha256: job.artifact.sha256 }, 'job queued');
-    this.chain = this.chain
-      .then(() => this.run(job))
+    this.queued.add(job.jobId);
+    void this.run(job)
       .catch((err: Error) => log.error({ jobId: job.jobId, err: err.message }, 'job result could not be stored'))
       .finally(() => this.queued.delete(job.jobId));
-  }
-
-  /** Resolves when every queued job has finished. */
-  idle(): Promise<void> {
-    return this.chain;
   }
 
   private async run(job: Job): Promise<void> {
@@ -59,16 +54,20 @@ export class JobRunner {
     const base = { v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, jobId: job.jobId, deviceId, kind: 'profile' as const, artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}) };
     let result: Result;
     try {
-      // Fetching is not measuring: serving goes on while the model downloads.
+      // Fetching is not measuring: serving and other jobs go on while the model downloads.
       const modelPath = await artifacts.ensure(job.artifact);
+      // pinned from now, so that other downloads cannot evict it while it waits for the lock
       artifacts.pin?.(job.artifact.sha256);
-      const release = await lock.acquire(`job ${job.jobId}`, true);
       try {
-        log.info({ jobId: job.jobId }, 'profiling');
-        const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, servingPaused: this.opts.serving() });
-        result = outcome.ok ? { ...base, ts: Date.now(), ok: true, profile: outcome.report } : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
+        const release = await lock.acquire(`job ${job.jobId}`, true);
+        try {
+          log.info({ jobId: job.jobId }, 'profiling');
+          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, servingPaused: this.opts.serving() });
+          result = outcome.ok ? { ...base, ts: Date.now(), ok: true, profile: outcome.report } : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
+        } finally {
+          release();
+        }
       } finally {
-        release();
         artifacts.unpin?.(job.artifact.sha256);
       }
     } catch (err) {

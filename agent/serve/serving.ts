@@ -49,6 +49,8 @@ export class Serving {
   /** Until it is reported, only this says which generation is being applied: a stale message is judged against it too. */
   private applying: Desired | null = null;
   private working = false;
+  /** Ends the wait for the model of the state being applied (see unlessSuperseded). */
+  private supersede: (() => void) | null = null;
   private telemetryTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -82,7 +84,22 @@ export class Serving {
       return this.opts.publishReported(this.reported);
     }
     this.next = desired;
+    this.supersede?.();
     if (!this.working) void this.drain();
+  }
+
+  /**
+   * The download, or undefined once a newer desired state arrives: a slow
+   * download must not hold the state the controller wants now. The download
+   * itself goes on into the cache, where a job or a later state may use it.
+   */
+  private async unlessSuperseded(download: Promise<string>): Promise<string | undefined> {
+    download.catch(() => undefined);
+    try {
+      return await Promise.race([download, new Promise<undefined>((resolve) => (this.supersede = () => resolve(undefined)))]);
+    } finally {
+      this.supersede = null;
+    }
   }
 
   private async drain(): Promise<void> {
@@ -138,7 +155,9 @@ export class Serving {
     let modelPath: string;
     try {
       this.report(desired, 'downloading');
-      modelPath = await artifacts.ensure(ref);
+      const fetched = await this.unlessSuperseded(artifacts.ensure(ref));
+      if (fetched === undefined) return log.info({ generation: desired.generation }, this.closed ? 'stopped while the desired model downloads' : 'desired state superseded while its model downloads');
+      modelPath = fetched;
       this.report(desired, 'verifying');
       // Parsing catches a file that is not ONNX at all before any running model is stopped.
       readModel(await readFile(modelPath));
@@ -257,6 +276,8 @@ export class Serving {
 
   async close(): Promise<void> {
     this.closed = true;
+    // a state still waiting for its download must not activate after the agent stopped
+    this.supersede?.();
     clearInterval(this.telemetryTimer);
     await this.deactivate();
   }

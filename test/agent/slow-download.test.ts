@@ -1,0 +1,129 @@
+// A controller link that trickles (a byte now and then, never quite idle)
+// against a real agent: the desired state and other jobs must not wait behind
+// it, and the download itself must give up with a reason. The agent fetches
+// through a proxy that trickles one artifact and passes everything else to a
+// real controller.
+import mqtt, { type MqttClient } from 'mqtt';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.js';
+import { ArtifactCache } from '../../agent/artifacts/cache.js';
+import { readInventory } from '../../agent/inventory.js';
+import { startController, type Controller } from '../../controller/controller.js';
+import { CONTROLLER_USER } from '../../controller/registry.js';
+import type { ArtifactRef } from '../../protocol/artifacts.js';
+import { encode, type Inventory } from '../../protocol/messages.js';
+import { PROTOCOL_VERSION, deviceTopic } from '../../protocol/topics.js';
+import { captureLogger } from '../helpers/log.js';
+import { waitFor } from '../helpers/wait.js';
+import { builtYolov8n } from './models.js';
+
+describe('agent behind a trickling download', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'edgefit-slow-'));
+  const controllerLog = captureLogger();
+  const agents: Agent[] = [];
+  const trickles = new Set<NodeJS.Timeout>();
+  let controller: Controller;
+  let proxy: http.Server;
+  let proxyUrl: string;
+  let raw: MqttClient;
+  let inventory: Inventory;
+  let good: ArtifactRef;
+  let slow: ArtifactRef;
+
+  beforeAll(async () => {
+    controller = await startController({ dataDir: path.join(root, 'controller'), mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: controllerLog.log });
+    inventory = await readInventory(null);
+    good = await controller.artifacts.put(builtYolov8n(root, 64, 0), { name: 'good.onnx' });
+    slow = await controller.artifacts.put(randomBytes(200_000), { name: 'slow.onnx' });
+    const upstream = new URL(controller.httpUrl);
+    proxy = http.createServer((req, res) => {
+      if (req.url === `/artifacts/${slow.sha256}`) {
+        // one byte every 100 ms: never idle long enough for an idle timeout
+        res.writeHead(200, { 'content-length': String(slow.size) });
+        const timer = setInterval(() => res.write(Buffer.alloc(1)), 100);
+        trickles.add(timer);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      const forward = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      req.pipe(forward);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const secret = readFileSync(path.join(root, 'controller', 'controller.secret'), 'utf8').trim();
+    raw = mqtt.connect(controller.brokerUrl, { username: CONTROLLER_USER, password: secret, clientId: `slow-${randomBytes(4).toString('hex')}`, reconnectPeriod: 0 });
+    await new Promise((resolve, reject) => {
+      raw.once('connect', resolve);
+      raw.once('error', reject);
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    for (const t of trickles) clearInterval(t);
+    proxy?.closeAllConnections();
+    await new Promise((resolve) => proxy?.close(resolve));
+    raw?.end(true);
+    await controller?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** An agent that fetches through the proxy; `pace` sets its download limits. */
+  async function startAgent(id: string, pace: { idleTimeoutMs: number; minBytesPerSecond: number }) {
+    const token = controller.registry.add(id);
+    const capture = captureLogger();
+    const stateDir = path.join(root, `state-${id}`);
+    const artifacts = new ArtifactCache({ dir: path.join(stateDir, 'artifacts'), capBytes: 64 * 1024 * 1024, controllerUrl: proxyUrl, deviceId: id, token, publicKeyPem: controller.signingKey.publicKeyPem, log: capture.log, retryDelayMs: 5, attempts: 2, ...pace });
+    const agent = Agent.start({ brokerUrl: controller.brokerUrl, id, token, inventory, temperature: async () => null, heartbeatSeconds: 1, keepaliveSeconds: 2, log: capture.log, stateDir, artifacts, healthWindowS: 1 });
+    agents.push(agent);
+    await waitFor(() => controller.registry.get(id)?.online, 10_000, `${id} online`);
+    return capture;
+  }
+
+  const publishJob = (id: string, jobId: string, artifact: ArtifactRef) =>
+    raw.publishAsync(deviceTopic(id, 'jobs'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), jobId, kind: 'profile', artifact, options: { runs: 1 } }), { qos: 1 });
+  const publishDesired = (id: string, generation: number, model: ArtifactRef) =>
+    raw.publishAsync(deviceTopic(id, 'desired'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), generation, model }), { qos: 1, retain: true });
+  const reported = (id: string, generation: number, state: string) => controllerLog.lines().find((l) => l.msg === 'device reported' && l.device === id && l.generation === generation && l.state === state);
+
+  // Limits loose enough that the trickle never fails during these two cases: only the agent's scheduling is judged.
+  const patient = { idleTimeoutMs: 60_000, minBytesPerSecond: 1 };
+
+  it('applies a newer desired state without waiting for the older one to download', async () => {
+    const log = await startAgent('newer-wins', patient);
+    await publishDesired('newer-wins', 1, slow);
+    await waitFor(() => reported('newer-wins', 1, 'downloading'), 10_000, 'gen 1 downloading');
+    await publishDesired('newer-wins', 2, good);
+    await waitFor(() => reported('newer-wins', 2, 'healthy'), 20_000, 'gen 2 healthy while gen 1 still trickles');
+    expect(controller.live.get('newer-wins')?.reported?.activeModel?.sha256).toBe(good.sha256);
+    expect(log.lines().some((l) => l.msg === 'desired state superseded while its model downloads' && l.generation === 1)).toBe(true);
+  });
+
+  it('answers a later job while an earlier one still downloads', async () => {
+    await startAgent('jobs-pass', patient);
+    await publishJob('jobs-pass', 'first-slow', slow);
+    // a ref whose signed manifest names other bytes ends at once, if nothing holds it back
+    // (profiling itself runs in a child forked from the built tree: test/agent/jobs.test.ts covers it)
+    await publishJob('jobs-pass', 'second-refused', { ...good, sha256: 'f'.repeat(64) });
+    const second = await waitFor(() => controller.profiles.get('second-refused', 'jobs-pass'), 10_000, 'the second job answered');
+    expect(second).toMatchObject({ ok: false, error: expect.stringMatching(/rejected \(manifest\)/) });
+    expect(controller.profiles.get('first-slow', 'jobs-pass')).toBeUndefined();
+  });
+
+  it('gives up on a trickle with the reason, instead of holding the job for ever', async () => {
+    await startAgent('gives-up', { idleTimeoutMs: 300, minBytesPerSecond: 1000 });
+    await publishJob('gives-up', 'trickled', slow);
+    const result = await waitFor(() => controller.profiles.get('trickled', 'gives-up'), 15_000, 'the trickled job failed');
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/failed 2 times without progress: under 1000 bytes\/s for 0\.3 s/);
+  });
+});

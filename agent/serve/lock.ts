@@ -5,7 +5,8 @@
  */
 export class MeasurementLock {
   private holder: { owner: string; pausesServing: boolean } | null = null;
-  private queue: Array<() => void> = [];
+  /** Waiters in arrival order; a release hands the lock to the first, so no later caller can take it in between. */
+  private queue: Array<{ owner: string; pausesServing: boolean; grant: () => void }> = [];
   private freed: Array<() => void> = [];
 
   get heldBy(): string | null {
@@ -18,22 +19,29 @@ export class MeasurementLock {
   }
 
   /** Waits for the lock; resolves to its release function (idempotent). */
-  async acquire(owner: string, pausesServing: boolean): Promise<() => void> {
-    while (this.holder) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.holder = { owner, pausesServing };
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.holder = null;
-      for (const wake of this.freed.splice(0)) wake();
-      this.queue.shift()?.();
-    };
+  acquire(owner: string, pausesServing: boolean): Promise<() => void> {
+    if (!this.holder) {
+      this.holder = { owner, pausesServing };
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve) => this.queue.push({ owner, pausesServing, grant: () => resolve(this.releaser()) }));
   }
 
   /** Resolves the next time the lock is released (immediately when free). */
   whenReleased(): Promise<void> {
     if (!this.holder) return Promise.resolve();
     return new Promise((resolve) => this.freed.push(resolve));
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.queue.shift();
+      this.holder = next ? { owner: next.owner, pausesServing: next.pausesServing } : null;
+      for (const wake of this.freed.splice(0)) wake();
+      next?.grant();
+    };
   }
 }

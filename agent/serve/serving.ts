@@ -89,17 +89,23 @@ export class Serving {
   }
 
   /**
-   * The download, or undefined once a newer desired state arrives: a slow
-   * download must not hold the state the controller wants now. The download
-   * itself goes on into the cache, where a job or a later state may use it.
+   * What `wait` resolves to, or undefined once a newer desired state arrives
+   * (or the agent stops): neither a slow download nor jobs queued for the
+   * measurement lock may hold the state the controller wants now. What was
+   * waited for goes on: a download into the cache, a lock wait to a release.
    */
-  private async unlessSuperseded(download: Promise<string>): Promise<string | undefined> {
-    download.catch(() => undefined);
+  private async unlessSuperseded<T>(wait: Promise<T>): Promise<T | undefined> {
+    wait.catch(() => undefined);
+    if (this.next || this.closed) return undefined;
     try {
-      return await Promise.race([download, new Promise<undefined>((resolve) => (this.supersede = () => resolve(undefined)))]);
+      return await Promise.race([wait, new Promise<undefined>((resolve) => (this.supersede = () => resolve(undefined)))]);
     } finally {
       this.supersede = null;
     }
+  }
+
+  private superseded(desired: Desired, waitingFor: string): void {
+    this.opts.log.info({ generation: desired.generation }, this.closed ? `stopped while waiting for ${waitingFor}` : `desired state superseded while waiting for ${waitingFor}`);
   }
 
   private async drain(): Promise<void> {
@@ -156,7 +162,7 @@ export class Serving {
     try {
       this.report(desired, 'downloading');
       const fetched = await this.unlessSuperseded(artifacts.ensure(ref));
-      if (fetched === undefined) return log.info({ generation: desired.generation }, this.closed ? 'stopped while the desired model downloads' : 'desired state superseded while its model downloads');
+      if (fetched === undefined) return this.superseded(desired, 'its model');
       modelPath = fetched;
       this.report(desired, 'verifying');
       // Parsing catches a file that is not ONNX at all before any running model is stopped.
@@ -164,7 +170,13 @@ export class Serving {
     } catch (err) {
       return this.fail(desired, previous !== null, `fetching the model failed: ${(err as Error).message}`);
     }
-    const release = await this.opts.lock.acquire('health-check', false);
+    const lockWait = this.opts.lock.acquire('health-check', false);
+    const release = await this.unlessSuperseded(lockWait);
+    if (release === undefined) {
+      // a lock granted after the wait was given up goes straight back
+      void lockWait.then((r) => r());
+      return this.superseded(desired, 'the measurement lock');
+    }
     try {
       this.report(desired, 'activating');
       // The frame comes before the running model stops: a frame source failing now must not leave the device serving nothing.

@@ -105,7 +105,7 @@ describe('agent behind a trickling download', () => {
     await publishDesired('newer-wins', 2, good);
     await waitFor(() => reported('newer-wins', 2, 'healthy'), 20_000, 'gen 2 healthy while gen 1 still trickles');
     expect(controller.live.get('newer-wins')?.reported?.activeModel?.sha256).toBe(good.sha256);
-    expect(log.lines().some((l) => l.msg === 'desired state superseded while its model downloads' && l.generation === 1)).toBe(true);
+    expect(log.lines().some((l) => l.msg === 'desired state superseded while waiting for its model' && l.generation === 1)).toBe(true);
   });
 
   it('answers a later job while an earlier one still downloads', async () => {

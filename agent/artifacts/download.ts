@@ -30,13 +30,6 @@ export class ArtifactDownloadError extends Error {
   }
 }
 
-/** The connection delivered too little for too long; the bytes it did deliver are kept, but they are not progress. */
-class TooSlow extends ArtifactDownloadError {
-  constructor(message: string) {
-    super(message, true);
-  }
-}
-
 export function basicAuth(deviceId: string, token: string): string {
   return `Basic ${Buffer.from(`${deviceId}:${token}`).toString('base64')}`;
 }
@@ -58,8 +51,10 @@ export interface DownloadOptions {
   idleTimeoutMs?: number;
   /**
    * A connection that averages less than this over a whole idle window is
-   * dropped too, and that attempt counts as one without progress: a trickle of
-   * bytes must not hold the agent's jobs forever (curl's low-speed limit).
+   * dropped too (curl's low-speed limit), and an attempt whose new bytes come
+   * to less than this rate over its time, the wait before it included, makes
+   * no progress: neither a trickle nor a link cut every few bytes may hold the
+   * agent's jobs for ever.
    */
   minBytesPerSecond?: number;
 }
@@ -124,6 +119,8 @@ export async function downloadArtifact(opts: DownloadOptions): Promise<string> {
   return target;
 }
 
+const minRate = (opts: DownloadOptions) => opts.minBytesPerSecond ?? 1024;
+
 async function fetchWithRetries(opts: DownloadOptions, part: string): Promise<{ digest: string; resumed: boolean }> {
   const attempts = opts.attempts ?? 5;
   let failures = 0;
@@ -131,6 +128,7 @@ async function fetchWithRetries(opts: DownloadOptions, part: string): Promise<{ 
   // Progress is measured against the most bytes ever held, so a server that keeps
   // failing at the same spot (or forcing restarts) still runs out of attempts.
   let highWater = await sizeOf(part);
+  let since = Date.now();
   for (;;) {
     try {
       const result = await fetchOnce(opts, part);
@@ -139,7 +137,8 @@ async function fetchWithRetries(opts: DownloadOptions, part: string): Promise<{ 
       if (err instanceof ArtifactRejected || (err instanceof ArtifactDownloadError && !err.retryable)) throw err;
       const after = await sizeOf(part);
       resumed ||= after > 0;
-      const progressed = after > highWater && !(err instanceof TooSlow);
+      const progressed = after - highWater >= Math.max(1, (minRate(opts) * (Date.now() - since)) / 1000);
+      since = Date.now();
       highWater = Math.max(highWater, after);
       failures = progressed ? 0 : failures + 1;
       if (failures >= attempts) throw new ArtifactDownloadError(`download of ${opts.ref.sha256} failed ${failures} times without progress: ${(err as Error).message}`, true);
@@ -175,7 +174,7 @@ function receive(res: IncomingMessage, part: string, append: boolean, accept: (c
     const minWindowBytes = (pace.minBytesPerSecond * pace.windowMs) / 1000;
     const watch = setInterval(() => {
       if (!failure && windowBytes < minWindowBytes) {
-        failure = new TooSlow(`under ${pace.minBytesPerSecond} bytes/s for ${pace.windowMs / 1000} s (${windowBytes} bytes)`);
+        failure = new ArtifactDownloadError(`under ${pace.minBytesPerSecond} bytes/s for ${pace.windowMs / 1000} s (${windowBytes} bytes)`, true);
         res.destroy();
       }
       windowBytes = 0;
@@ -267,7 +266,7 @@ async function fetchOnce(opts: DownloadOptions, part: string): Promise<{ digest:
     if (have + chunk.length > ref.size) throw new ArtifactRejected(ref.sha256, 'size', `controller sent more than the ${ref.size} bytes the signed manifest says`);
     hash.update(chunk);
     have += chunk.length;
-  }, { windowMs: idleMs, minBytesPerSecond: opts.minBytesPerSecond ?? 1024 });
+  }, { windowMs: idleMs, minBytesPerSecond: minRate(opts) });
   if (failure instanceof ArtifactRejected) {
     await unlink(part).catch(() => undefined);
     throw failure;

@@ -35,12 +35,14 @@ describe('agent behind a trickling download', () => {
   let inventory: Inventory;
   let good: ArtifactRef;
   let slow: ArtifactRef;
+  let cut: ArtifactRef;
 
   beforeAll(async () => {
     controller = await startController({ dataDir: path.join(root, 'controller'), mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: controllerLog.log });
     inventory = await readInventory(null);
     good = await controller.artifacts.put(builtYolov8n(root, 64, 0), { name: 'good.onnx' });
     slow = await controller.artifacts.put(randomBytes(200_000), { name: 'slow.onnx' });
+    cut = await controller.artifacts.put(randomBytes(200_000), { name: 'cut.onnx' });
     const upstream = new URL(controller.httpUrl);
     proxy = http.createServer((req, res) => {
       if (req.url === `/artifacts/${slow.sha256}`) {
@@ -49,6 +51,14 @@ describe('agent behind a trickling download', () => {
         const timer = setInterval(() => res.write(Buffer.alloc(1)), 100);
         trickles.add(timer);
         res.on('close', () => clearInterval(timer));
+        return;
+      }
+      if (req.url === `/artifacts/${cut.sha256}`) {
+        // two bytes, then the connection drops: every attempt resumes where the last one ended and gains a little
+        const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+        if (from > 0) res.writeHead(206, { 'content-range': `bytes ${from}-${cut.size - 1}/${cut.size}`, 'content-length': String(cut.size - from) });
+        else res.writeHead(200, { 'content-length': String(cut.size) });
+        res.write(Buffer.alloc(2), () => res.socket?.destroy());
         return;
       }
       const forward = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
@@ -125,5 +135,13 @@ describe('agent behind a trickling download', () => {
     const result = await waitFor(() => controller.profiles.get('trickled', 'gives-up'), 15_000, 'the trickled job failed');
     expect(result.ok).toBe(false);
     expect(result.error).toMatch(/failed 2 times without progress: under 1000 bytes\/s for 0\.3 s/);
+  });
+
+  it('gives up on a link cut every few bytes, though each attempt gains some', async () => {
+    await startAgent('cut-short', { idleTimeoutMs: 300, minBytesPerSecond: 1000 });
+    await publishJob('cut-short', 'cut-every-time', cut);
+    const result = await waitFor(() => controller.profiles.get('cut-every-time', 'cut-short'), 15_000, 'the cut job failed');
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/failed 2 times without progress: connection lost after \d+ of 200000 bytes/);
   });
 });

@@ -4,6 +4,12 @@ import { ArtifactRef, SHA256_PATTERN, checkRef } from '../../protocol/artifacts.
 import { ArtifactDownloadError, ArtifactRejected, downloadArtifact, installedPath, sha256File, sidecarPath, type DownloadOptions } from './download.js';
 
 export const DEFAULT_CACHE_CAP_BYTES = 2 * 1024 * 1024 * 1024;
+/**
+ * Downloads at a time: the desired model and a job's. More would split a
+ * slow link until each falls under the low-speed limit, where one after
+ * another would each have finished.
+ */
+const PARALLEL_DOWNLOADS = 2;
 
 /** Where and how to download (see DownloadOptions), plus the disk cap. */
 export interface ArtifactCacheOptions extends Omit<DownloadOptions, 'ref'> {
@@ -35,6 +41,10 @@ export class ArtifactCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pins = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<string>>();
+  /** Bytes of the downloads running now: the cap counts them before they land. */
+  private reserved = 0;
+  private running = 0;
+  private readonly waitingToDownload: Array<() => void> = [];
   private clock = 0;
 
   constructor(private readonly opts: ArtifactCacheOptions) {
@@ -108,12 +118,31 @@ export class ArtifactCache {
     if (ref.size > this.opts.capBytes) {
       throw new ArtifactDownloadError(`artifact ${ref.sha256} (${ref.size} bytes) is larger than the whole cache (${this.opts.capBytes} bytes)`, false);
     }
-    this.evict(ref.size, new Set([ref.sha256]));
-    await downloadArtifact({ ...this.opts, ref, dir });
+    await this.downloadSlot();
+    try {
+      this.evict(ref.size, new Set([ref.sha256]));
+      this.reserved += ref.size;
+      try {
+        await downloadArtifact({ ...this.opts, ref, dir });
+      } finally {
+        this.reserved -= ref.size;
+      }
+    } finally {
+      // the slot passes straight to the next waiter, if any
+      const next = this.waitingToDownload.shift();
+      if (next) next();
+      else this.running--;
+    }
     this.entries.set(ref.sha256, { sha256: ref.sha256, size: ref.size, lastUsed: 0, hashVerified: true });
     const file = this.touch(ref.sha256);
     this.evict(0, new Set([ref.sha256]));
     return file;
+  }
+
+  /** Resolves when this download may start; the caller gives the slot back when it ends. */
+  private async downloadSlot(): Promise<void> {
+    if (this.running >= PARALLEL_DOWNLOADS) await new Promise<void>((resolve) => this.waitingToDownload.push(resolve));
+    else this.running++;
   }
 
   private touch(sha256: string): string {
@@ -132,7 +161,7 @@ export class ArtifactCache {
 
   /** Evicts least recently used, unpinned, idle entries until `incoming` more bytes fit under the cap. */
   private evict(incoming: number, keep: Set<string>): void {
-    let used = this.usedBytes;
+    let used = this.usedBytes + this.reserved;
     if (used + incoming <= this.opts.capBytes) return;
     const candidates = [...this.entries.values()]
       .filter((e) => !this.pins.has(e.sha256) && !keep.has(e.sha256) && !this.inflight.has(e.sha256))

@@ -36,21 +36,28 @@ describe('agent behind a trickling download', () => {
   let good: ArtifactRef;
   let slow: ArtifactRef;
   let cut: ArtifactRef;
+  /** Artifacts the proxy trickles, and how many trickling connections are open now and at most. */
+  const trickled = new Set<string>();
+  let open = 0;
+  let mostOpen = 0;
 
   beforeAll(async () => {
     controller = await startController({ dataDir: path.join(root, 'controller'), mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: controllerLog.log });
     inventory = await readInventory(null);
     good = await controller.artifacts.put(builtYolov8n(root, 64, 0), { name: 'good.onnx' });
     slow = await controller.artifacts.put(randomBytes(200_000), { name: 'slow.onnx' });
+    trickled.add(slow.sha256);
     cut = await controller.artifacts.put(randomBytes(200_000), { name: 'cut.onnx' });
     const upstream = new URL(controller.httpUrl);
     proxy = http.createServer((req, res) => {
-      if (req.url === `/artifacts/${slow.sha256}`) {
+      const sha = req.url?.startsWith('/artifacts/') ? req.url.slice('/artifacts/'.length) : '';
+      if (trickled.has(sha)) {
         // one byte every 100 ms: never idle long enough for an idle timeout
         res.writeHead(200, { 'content-length': String(slow.size) });
         const timer = setInterval(() => res.write(Buffer.alloc(1)), 100);
         trickles.add(timer);
-        res.on('close', () => clearInterval(timer));
+        mostOpen = Math.max(mostOpen, ++open);
+        res.on('close', () => (clearInterval(timer), open--));
         return;
       }
       if (req.url === `/artifacts/${cut.sha256}`) {
@@ -127,6 +134,23 @@ describe('agent behind a trickling download', () => {
     const second = await waitFor(() => controller.profiles.get('second-refused', 'jobs-pass'), 10_000, 'the second job answered');
     expect(second).toMatchObject({ ok: false, error: expect.stringMatching(/rejected \(manifest\)/) });
     expect(controller.profiles.get('first-slow', 'jobs-pass')).toBeUndefined();
+  });
+
+  it('downloads two artifacts at a time, so that many jobs do not split a slow link until each is too slow', async () => {
+    await startAgent('two-at-a-time', patient);
+    const more = [];
+    for (let i = 0; i < 3; i++) {
+      const ref = await controller.artifacts.put(randomBytes(200_000), { name: `slow-${i}.onnx` });
+      trickled.add(ref.sha256);
+      more.push(ref);
+    }
+    const before = open;
+    mostOpen = open;
+    for (const [i, ref] of more.entries()) await publishJob('two-at-a-time', `parallel-${i}`, ref);
+    await waitFor(() => open === before + 2, 10_000, 'two downloads running');
+    // time for a third to start, were it allowed to
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(mostOpen - before).toBe(2);
   });
 
   it('gives up on a trickle with the reason, instead of holding the job for ever', async () => {

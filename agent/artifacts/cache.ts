@@ -40,7 +40,8 @@ export interface CacheEntryInfo {
 export class ArtifactCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pins = new Map<string, number>();
-  private readonly inflight = new Map<string, Promise<string>>();
+  /** Downloads running, with how many callers still wait for each and how to stop it when none does. */
+  private readonly inflight = new Map<string, { job: Promise<string>; waiters: number; stop: AbortController }>();
   /** Bytes of the downloads running now: the cap counts them before they land. */
   private reserved = 0;
   private running = 0;
@@ -54,8 +55,13 @@ export class ArtifactCache {
     this.evict(0, new Set());
   }
 
-  /** A verified local path for the artifact, downloading it if needed. Concurrent calls for one artifact share one download. */
-  ensure(ref: ArtifactRef): Promise<string> {
+  /**
+   * A verified local path for the artifact, downloading it if needed.
+   * Concurrent calls for one artifact share one download; a caller whose
+   * `signal` fires stops waiting (its promise rejects), and the download stops
+   * once every caller has, keeping its partial file for a later resume.
+   */
+  ensure(ref: ArtifactRef, signal?: AbortSignal): Promise<string> {
     const parsed = ArtifactRef.safeParse(ref);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -63,11 +69,27 @@ export class ArtifactCache {
       return Promise.reject(new ArtifactRejected(sha, 'manifest', `malformed ref: ${issue.path.join('.') || 'ref'}: ${issue.message}`));
     }
     const sha = parsed.data.sha256;
-    const running = this.inflight.get(sha);
-    if (running) return running;
-    const job = this.load(parsed.data).finally(() => this.inflight.delete(sha));
-    this.inflight.set(sha, job);
-    return job;
+    if (signal?.aborted) return Promise.reject(new ArtifactDownloadError(`no longer waiting for ${sha}`, false));
+    let download = this.inflight.get(sha);
+    if (!download) {
+      const stop = new AbortController();
+      download = { job: this.load(parsed.data, stop.signal).finally(() => this.inflight.delete(sha)), waiters: 0, stop };
+      this.inflight.set(sha, download);
+    }
+    download.waiters++;
+    if (!signal) return download.job;
+    const shared = download;
+    return new Promise((resolve, reject) => {
+      const leave = () => {
+        if (--shared.waiters === 0) shared.stop.abort();
+        reject(new ArtifactDownloadError(`no longer waiting for ${sha}`, false));
+      };
+      signal.addEventListener('abort', leave, { once: true });
+      shared.job.then(
+        (file) => (signal.removeEventListener('abort', leave), resolve(file)),
+        (err: unknown) => (signal.removeEventListener('abort', leave), reject(err)),
+      );
+    });
   }
 
   /** Marks a model as in use: it stays on disk until every pin is released. */
@@ -97,7 +119,7 @@ export class ArtifactCache {
       .map((e) => ({ sha256: e.sha256, size: e.size, lastUsed: e.lastUsed, pinned: this.pins.has(e.sha256) }));
   }
 
-  private async load(ref: ArtifactRef): Promise<string> {
+  private async load(ref: ArtifactRef, signal: AbortSignal): Promise<string> {
     const { dir, log } = this.opts;
     // A cached copy is only as trusted as the ref naming it: check the signature every time.
     const check = checkRef(ref, this.opts.publicKeyPem);
@@ -120,10 +142,11 @@ export class ArtifactCache {
     }
     await this.downloadSlot();
     try {
+      if (signal.aborted) throw new ArtifactDownloadError(`download of ${ref.sha256} stopped: nothing waits for it any more`, false);
       this.evict(ref.size, new Set([ref.sha256]));
       this.reserved += ref.size;
       try {
-        await downloadArtifact({ ...this.opts, ref, dir });
+        await downloadArtifact({ ...this.opts, ref, dir, signal });
       } finally {
         this.reserved -= ref.size;
       }

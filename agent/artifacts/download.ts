@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { open, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -57,6 +58,8 @@ export interface DownloadOptions {
    * agent's jobs for ever.
    */
   minBytesPerSecond?: number;
+  /** Stops the download (the partial file stays for a later resume). */
+  signal?: AbortSignal;
 }
 
 export const installedPath = (dir: string, sha256: string) => path.join(dir, `${sha256}.onnx`);
@@ -129,11 +132,14 @@ async function fetchWithRetries(opts: DownloadOptions, part: string): Promise<{ 
   // failing at the same spot (or forcing restarts) still runs out of attempts.
   let highWater = await sizeOf(part);
   let since = Date.now();
+  const stopped = () => new ArtifactDownloadError(`download of ${opts.ref.sha256} stopped: nothing waits for it any more`, false);
   for (;;) {
+    if (opts.signal?.aborted) throw stopped();
     try {
       const result = await fetchOnce(opts, part);
       return { digest: result.digest, resumed: resumed || result.resumed };
     } catch (err) {
+      if (opts.signal?.aborted) throw stopped();
       if (err instanceof ArtifactRejected || (err instanceof ArtifactDownloadError && !err.retryable)) throw err;
       const after = await sizeOf(part);
       resumed ||= after > 0;
@@ -143,15 +149,15 @@ async function fetchWithRetries(opts: DownloadOptions, part: string): Promise<{ 
       failures = progressed ? 0 : failures + 1;
       if (failures >= attempts) throw new ArtifactDownloadError(`download of ${opts.ref.sha256} failed ${failures} times without progress: ${(err as Error).message}`, true);
       opts.log.warn({ sha256: opts.ref.sha256, have: after, size: opts.ref.size, err: (err as Error).message }, 'artifact download interrupted; resuming');
-      await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1000));
+      await sleep(opts.retryDelayMs ?? 1000, undefined, { signal: opts.signal }).catch(() => undefined);
     }
   }
 }
 
 /** GET with node:http(s): unlike fetch, every body byte that reached the socket is handed over before a cut is reported. */
-function get(url: URL, headers: Record<string, string>, idleMs: number): Promise<IncomingMessage> {
+function get(url: URL, headers: Record<string, string>, idleMs: number, signal?: AbortSignal): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? https : http).get(url, { headers }, resolve);
+    const req = (url.protocol === 'https:' ? https : http).get(url, { headers, signal }, resolve);
     req.setTimeout(idleMs, () => req.destroy(new Error(`no data for ${idleMs} ms`)));
     req.on('error', (err) => reject(new ArtifactDownloadError(`controller unreachable: ${err.message}`, true)));
   });
@@ -231,7 +237,7 @@ async function fetchOnce(opts: DownloadOptions, part: string): Promise<{ digest:
     headers['if-range'] = `"${ref.sha256}"`;
   }
   const idleMs = opts.idleTimeoutMs ?? 30_000;
-  const res = await get(new URL(`${opts.controllerUrl.replace(/\/+$/, '')}/artifacts/${ref.sha256}`), headers, idleMs);
+  const res = await get(new URL(`${opts.controllerUrl.replace(/\/+$/, '')}/artifacts/${ref.sha256}`), headers, idleMs, opts.signal);
   const refuse = async (err: Error, dropPartial: boolean): Promise<never> => {
     res.destroy();
     if (dropPartial) await unlink(part).catch(() => undefined);

@@ -2,7 +2,8 @@ import type { ArtifactRef } from '../../protocol/artifacts.js';
 
 /** Turns an artifact reference into a verified local model file (the agent's artifact cache). */
 export interface ArtifactSource {
-  ensure(ref: ArtifactRef): Promise<string>;
+  /** `signal` withdraws this caller's interest: the download stops once no caller is left. */
+  ensure(ref: ArtifactRef, signal?: AbortSignal): Promise<string>;
   /** Keeps an in-use model from eviction. */
   pin?(sha256: string): void;
   unpin?(sha256: string): void;

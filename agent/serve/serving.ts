@@ -89,16 +89,27 @@ export class Serving {
   }
 
   /**
-   * What `wait` resolves to, or undefined once a newer desired state arrives
+   * What `start` resolves to, or undefined once a newer desired state arrives
    * (or the agent stops): neither a slow download nor jobs queued for the
-   * measurement lock may hold the state the controller wants now. What was
-   * waited for goes on: a download into the cache, a lock wait to a release.
+   * measurement lock may hold the state the controller wants now. The signal
+   * given to `start` fires then: a download nobody else waits for stops.
    */
-  private async unlessSuperseded<T>(wait: Promise<T>): Promise<T | undefined> {
-    wait.catch(() => undefined);
+  private async unlessSuperseded<T>(start: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
     if (this.next || this.closed) return undefined;
+    const withdraw = new AbortController();
+    const wait = start(withdraw.signal);
+    wait.catch(() => undefined);
     try {
-      return await Promise.race([wait, new Promise<undefined>((resolve) => (this.supersede = () => resolve(undefined)))]);
+      return await Promise.race([
+        wait,
+        new Promise<undefined>((resolve) => {
+          this.supersede = () => {
+            // resolved before the signal fires, so the race sees the supersession, not the rejection it causes
+            resolve(undefined);
+            withdraw.abort();
+          };
+        }),
+      ]);
     } finally {
       this.supersede = null;
     }
@@ -161,7 +172,7 @@ export class Serving {
     let modelPath: string;
     try {
       this.report(desired, 'downloading');
-      const fetched = await this.unlessSuperseded(artifacts.ensure(ref));
+      const fetched = await this.unlessSuperseded((signal) => artifacts.ensure(ref, signal));
       if (fetched === undefined) return this.superseded(desired, 'its model');
       modelPath = fetched;
       this.report(desired, 'verifying');
@@ -171,7 +182,7 @@ export class Serving {
       return this.fail(desired, previous !== null, `fetching the model failed: ${(err as Error).message}`);
     }
     const lockWait = this.opts.lock.acquire('health-check', false);
-    const release = await this.unlessSuperseded(lockWait);
+    const release = await this.unlessSuperseded(() => lockWait);
     if (release === undefined) {
       // a lock granted after the wait was given up goes straight back
       void lockWait.then((r) => r());

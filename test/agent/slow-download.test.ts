@@ -5,7 +5,7 @@
 // real controller.
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -123,6 +123,29 @@ describe('agent behind a trickling download', () => {
     await waitFor(() => reported('newer-wins', 2, 'healthy'), 20_000, 'gen 2 healthy while gen 1 still trickles');
     expect(controller.live.get('newer-wins')?.reported?.activeModel?.sha256).toBe(good.sha256);
     expect(log.lines().some((l) => l.msg === 'desired state superseded while waiting for its model' && l.generation === 1)).toBe(true);
+    // nothing else waited for generation 1's model: its download stopped and gave the link back
+    await waitFor(() => open === 0, 5000, "generation 1's download stopped");
+  });
+
+  it('stops a shared download only when its last waiter withdraws, and keeps what it received', async () => {
+    const ref = await controller.artifacts.put(randomBytes(200_000), { name: 'shared.onnx' });
+    trickled.add(ref.sha256);
+    const dir = path.join(root, 'withdraw');
+    const cache = new ArtifactCache({ dir, capBytes: 64 * 1024 * 1024, controllerUrl: proxyUrl, deviceId: 'withdraw', token: controller.registry.add('withdraw'), publicKeyPem: controller.signingKey.publicKeyPem, log: captureLogger().log, retryDelayMs: 5, ...patient });
+    const before = open;
+    const a = new AbortController();
+    const b = new AbortController();
+    const first = cache.ensure(ref, a.signal);
+    const second = cache.ensure(ref, b.signal);
+    await waitFor(() => open === before + 1, 5000, 'one download for both');
+    a.abort();
+    await expect(first).rejects.toThrow(/no longer waiting/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(open).toBe(before + 1);
+    b.abort();
+    await expect(second).rejects.toThrow(/no longer waiting/);
+    await waitFor(() => open === before, 5000, 'the download stopped');
+    await waitFor(() => statSync(path.join(dir, 'partial', `${ref.sha256}.part`)).size > 0, 5000, 'the bytes received kept for a resume');
   });
 
   it('answers a later job while an earlier one still downloads', async () => {

@@ -69,11 +69,19 @@ export class ArtifactCache {
       return Promise.reject(new ArtifactRejected(sha, 'manifest', `malformed ref: ${issue.path.join('.') || 'ref'}: ${issue.message}`));
     }
     const sha = parsed.data.sha256;
-    if (signal?.aborted) return Promise.reject(new ArtifactDownloadError(`no longer waiting for ${sha}`, false));
+    const withdrawn = () => new ArtifactDownloadError(`no longer waiting for ${sha}`, false);
+    if (signal?.aborted) return Promise.reject(withdrawn());
     let download = this.inflight.get(sha);
-    if (!download) {
+    if (!download || download.stop.signal.aborted) {
+      // a download still stopping finishes before a new one writes to the same partial file
+      const stopping = download?.job.catch(() => undefined);
       const stop = new AbortController();
-      download = { job: this.load(parsed.data, stop.signal).finally(() => this.inflight.delete(sha)), waiters: 0, stop };
+      const job: Promise<string> = Promise.resolve(stopping)
+        .then(() => this.load(parsed.data, stop.signal))
+        .finally(() => {
+          if (this.inflight.get(sha)?.job === job) this.inflight.delete(sha);
+        });
+      download = { job, waiters: 0, stop };
       this.inflight.set(sha, download);
     }
     download.waiters++;
@@ -82,7 +90,7 @@ export class ArtifactCache {
     return new Promise((resolve, reject) => {
       const leave = () => {
         if (--shared.waiters === 0) shared.stop.abort();
-        reject(new ArtifactDownloadError(`no longer waiting for ${sha}`, false));
+        reject(withdrawn());
       };
       signal.addEventListener('abort', leave, { once: true });
       shared.job.then(
@@ -142,7 +150,6 @@ export class ArtifactCache {
     }
     await this.downloadSlot();
     try {
-      if (signal.aborted) throw new ArtifactDownloadError(`download of ${ref.sha256} stopped: nothing waits for it any more`, false);
       this.evict(ref.size, new Set([ref.sha256]));
       this.reserved += ref.size;
       try {

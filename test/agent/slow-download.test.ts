@@ -40,6 +40,7 @@ describe('agent behind a trickling download', () => {
   const trickled = new Set<string>();
   let open = 0;
   let mostOpen = 0;
+  const requests = new Map<string, number>();
 
   beforeAll(async () => {
     controller = await startController({ dataDir: path.join(root, 'controller'), mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: controllerLog.log });
@@ -57,6 +58,7 @@ describe('agent behind a trickling download', () => {
         const timer = setInterval(() => res.write(Buffer.alloc(1)), 100);
         trickles.add(timer);
         mostOpen = Math.max(mostOpen, ++open);
+        requests.set(sha, (requests.get(sha) ?? 0) + 1);
         res.on('close', () => (clearInterval(timer), open--));
         return;
       }
@@ -146,6 +148,18 @@ describe('agent behind a trickling download', () => {
     await expect(second).rejects.toThrow(/no longer waiting/);
     await waitFor(() => open === before, 5000, 'the download stopped');
     await waitFor(() => statSync(path.join(dir, 'partial', `${ref.sha256}.part`)).size > 0, 5000, 'the bytes received kept for a resume');
+
+    // a caller that comes while a download is stopping gets one of its own, not the stopped one's refusal
+    const c = new AbortController();
+    cache.ensure(ref, c.signal).catch(() => undefined);
+    await waitFor(() => requests.get(ref.sha256) === 2, 5000, 'a second download');
+    c.abort();
+    let refused: unknown;
+    cache.ensure(ref).catch((err: unknown) => (refused = err));
+    await waitFor(() => requests.get(ref.sha256) === 3, 5000, 'a third download, for the caller that stays');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(refused).toBeUndefined();
+    expect(open).toBe(before + 1);
   });
 
   it('answers a later job while an earlier one still downloads', async () => {

@@ -3,15 +3,21 @@
 // cell's third decimal. Seeing each of them through seeded views (the same
 // scale, shift, flip, colour and mosaic draws as calibration, with another
 // seed) gives 48 inputs and about 260 boxes. They are still never the
-// calibration images.
+// calibration images. heldOutProtocol sets up both measures for a benchmark.
+import { readFileSync } from 'node:fs';
 import { renderComposition, viewsOf } from '../compress/augment.js';
-import type { Detector } from '../compress/detect/detector.js';
+import { loadCalibration } from '../compress/calibration.js';
+import { Detector } from '../compress/detect/detector.js';
 import { fidelityDetections, fidelityReference } from '../compress/detect/evaluate.js';
 import type { RgbImage } from '../compress/detect/image.js';
 import { readImage } from '../compress/detect/image.js';
 import { computeMap, type GroundTruthBox, type ImageEvaluation } from '../compress/detect/map.js';
-import { modelDetector } from '../compress/fidelity.js';
+import { measureFidelity, modelDetector } from '../compress/fidelity.js';
+import { dequantizeModel } from '../compress/onnx/dequantize.js';
 import type { Model } from '../compress/onnx/ir.js';
+import { readModel } from '../compress/onnx/read.js';
+import { writeModel } from '../compress/onnx/write.js';
+import { calibrationDir, heldOutImages } from './common.js';
 
 const VIEW_SEED = 99;
 
@@ -54,4 +60,20 @@ export async function viewFidelity(baseline: Detector, images: readonly RgbImage
     }
   };
   return { boxes: references.reduce((n, r) => n + r.length, 0), measure };
+}
+
+/**
+ * The pruning benchmarks' protocol on the fixture `file`: its float graph,
+ * the calibration set `--calib` would build from coco8 train, the held-out
+ * images, and a judge of a candidate on both held-out measures.
+ */
+export async function heldOutProtocol(file: string, viewsPerImage: number) {
+  const bytes = readFileSync(file);
+  const model = dequantizeModel(readModel(bytes)).model;
+  const calibration = await loadCalibration(calibrationDir, 640, { minInputs: 16 });
+  const heldOut = heldOutImages();
+  const baseline = await Detector.create(writeModel(model));
+  const views = await viewFidelity(baseline, await viewsOfFiles(heldOut, calibration.size, viewsPerImage));
+  const judge = async (m: Model) => ({ images: (await measureFidelity(m, baseline, heldOut)).fidelity, views: await views.measure(m) });
+  return { bytes, model, calibration, heldOut, baseline, views, judge };
 }

@@ -11,16 +11,10 @@
 // Run: npm run build && node dist/bench/prune-ceiling.bench.js
 // EDGEFIT_BENCH_METHOD (default l1) and EDGEFIT_BENCH_CUT (default 0.1) pick the cell;
 // the held-out per-group losses take ~5 min on 2 cores.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { calibrationFold, calibrationFromFiles, loadCalibration } from '../compress/calibration.js';
-import { Detector } from '../compress/detect/detector.js';
-import { measureFidelity } from '../compress/fidelity.js';
+import { calibrationFold, calibrationFromFiles } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
-import { dequantizeModel } from '../compress/onnx/dequantize.js';
 import type { Model } from '../compress/onnx/ir.js';
-import { readModel } from '../compress/onnx/read.js';
-import { writeModel } from '../compress/onnx/write.js';
 import { collectActivations, type SampledActivations } from '../compress/prune/activations.js';
 import { planFromCounts, type Plan } from '../compress/prune/allocate.js';
 import { METHODS, type ImportanceMethod } from '../compress/prune/importance.js';
@@ -28,8 +22,8 @@ import { pruneModel } from '../compress/prune/prune.js';
 import { sensitivityPlan, type SensitivityProfile } from '../compress/prune/sensitivity-profile.js';
 import { substituteChannels, substitutionTargets } from '../compress/prune/substitute.js';
 import { applyPruning } from '../compress/prune/surgery.js';
-import { calibrationDir, fixtureModelOrSkip, heldOutImages, repoRoot, writeReport } from './common.js';
-import { viewFidelity, viewsOfFiles } from './held-out-views.js';
+import { fixtureModelOrSkip, repoRoot, writeReport } from './common.js';
+import { heldOutProtocol } from './held-out-views.js';
 
 const VIEWS_PER_IMAGE = 8;
 
@@ -40,13 +34,7 @@ async function main(): Promise<void> {
   if (!METHODS.includes(method)) throw new Error(`EDGEFIT_BENCH_METHOD: '${method}' is not one of ${METHODS.join(', ')}`);
   const cut = Number(process.env.EDGEFIT_BENCH_CUT ?? 0.1);
   if (!(cut > 0 && cut < 1)) throw new Error(`EDGEFIT_BENCH_CUT: expected a fraction in (0, 1), got '${process.env.EDGEFIT_BENCH_CUT}'`);
-  const bytes = readFileSync(file);
-  const model = dequantizeModel(readModel(bytes)).model;
-  const calibration = await loadCalibration(calibrationDir, 640, { minInputs: 16 });
-  const heldOut = heldOutImages();
-  const baseline = await Detector.create(writeModel(model));
-  const views = await viewFidelity(baseline, await viewsOfFiles(heldOut, calibration.size, VIEWS_PER_IMAGE));
-  const judge = async (m: Model) => ({ views: await views.measure(m), images: (await measureFidelity(m, baseline, heldOut)).fidelity });
+  const { bytes, model, calibration, heldOut, baseline, views, judge } = await heldOutProtocol(file, VIEWS_PER_IMAGE);
 
   const r = await pruneModel(model, {
     method, flopsCut: cut, sensitivity: true, reconstruct: true, recalibrate: false,

@@ -13,22 +13,14 @@
 // Each sensitivity profile costs ~2 min on 2 cores (cached afterwards), one per
 // method: EDGEFIT_BENCH_SENSITIVITY=l1,lamp picks the methods (default all),
 // EDGEFIT_BENCH_REFIT those with a refit column (default l1).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadCalibration } from '../compress/calibration.js';
-import { Detector } from '../compress/detect/detector.js';
-import { measureFidelity } from '../compress/fidelity.js';
 import { sha256Hex } from '../compress/lineage.js';
-import { dequantizeModel } from '../compress/onnx/dequantize.js';
-import { readModel } from '../compress/onnx/read.js';
-import { writeModel } from '../compress/onnx/write.js';
 import { METHODS, type ImportanceMethod } from '../compress/prune/importance.js';
 import { pruneModel, type Recovery } from '../compress/prune/prune.js';
 import { recalibrateIfBetter } from '../compress/prune/recalibrate.js';
-import type { Model } from '../compress/onnx/ir.js';
 import type { SampledActivations } from '../compress/prune/activations.js';
-import { calibrationDir, fixtureModelOrSkip, heldOutImages, repoRoot, writeReport } from './common.js';
-import { viewFidelity, viewsOfFiles } from './held-out-views.js';
+import { fixtureModelOrSkip, repoRoot, writeReport } from './common.js';
+import { heldOutProtocol } from './held-out-views.js';
 
 const CUTS = [0.1, 0.2, 0.35];
 const VIEWS_PER_IMAGE = 8;
@@ -60,12 +52,7 @@ async function main(): Promise<void> {
   const methods = (process.env.EDGEFIT_BENCH_METHODS?.split(',') ?? [...METHODS]) as ImportanceMethod[];
   const withSensitivity = new Set(process.env.EDGEFIT_BENCH_SENSITIVITY?.split(',') ?? methods);
   const withRefit = new Set(process.env.EDGEFIT_BENCH_REFIT?.split(',') ?? ['l1']);
-  const bytes = readFileSync(file);
-  const model = dequantizeModel(readModel(bytes)).model;
-  const calibration = await loadCalibration(calibrationDir, 640, { minInputs: 16 });
-  const heldOut = heldOutImages();
-  const baseline = await Detector.create(writeModel(model));
-  const views = await viewFidelity(baseline, await viewsOfFiles(heldOut, calibration.size, VIEWS_PER_IMAGE));
+  const { bytes, model, calibration, heldOut, baseline, views, judge } = await heldOutProtocol(file, VIEWS_PER_IMAGE);
   const base = { baseSha256: sha256Hex(bytes), calibration, cacheDir: path.join(repoRoot, 'bench-output', 'prune-cache') };
   let activations: Map<string, SampledActivations> | undefined;
   const rows: string[] = [];
@@ -75,7 +62,6 @@ async function main(): Promise<void> {
   const header =
     '| method | FLOPs cut | uniform | + substitution | + substitution + recalibration | sensitivity | + substitution | + substitution + recalibration | + refit | + refit + recalibration |\n|---|---|---|---|---|---|---|---|---|---|';
   console.log(header);
-  const judge = async (m: Model) => ({ images: (await measureFidelity(m, baseline, heldOut)).fidelity, views: await views.measure(m) });
   for (const method of methods) {
     for (const cut of CUTS) {
       const cell: Cell = {};

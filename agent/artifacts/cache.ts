@@ -4,12 +4,6 @@ import { ArtifactRef, SHA256_PATTERN, checkRef } from '../../protocol/artifacts.
 import { ArtifactDownloadError, ArtifactRejected, downloadArtifact, installedPath, sha256File, sidecarPath, type DownloadOptions } from './download.js';
 
 export const DEFAULT_CACHE_CAP_BYTES = 2 * 1024 * 1024 * 1024;
-/**
- * Downloads at a time: the desired model and a job's. More would split a
- * slow link until each falls under the low-speed limit, where one after
- * another would each have finished.
- */
-const PARALLEL_DOWNLOADS = 2;
 
 /** Where and how to download (see DownloadOptions), plus the disk cap. */
 export interface ArtifactCacheOptions extends Omit<DownloadOptions, 'ref'> {
@@ -44,8 +38,6 @@ export class ArtifactCache {
   private readonly inflight = new Map<string, { job: Promise<string>; waiters: number; stop: AbortController }>();
   /** Bytes of the downloads running now: the cap counts them before they land. */
   private reserved = 0;
-  private running = 0;
-  private readonly waitingToDownload: Array<() => void> = [];
   private clock = 0;
 
   constructor(private readonly opts: ArtifactCacheOptions) {
@@ -89,7 +81,8 @@ export class ArtifactCache {
     const shared = download;
     return new Promise((resolve, reject) => {
       const leave = () => {
-        if (--shared.waiters === 0) shared.stop.abort();
+        // stopped a turn later, so that a newer state naming the same model joins this download instead
+        if (--shared.waiters === 0) setImmediate(() => shared.waiters === 0 && shared.stop.abort());
         reject(withdrawn());
       };
       signal.addEventListener('abort', leave, { once: true });
@@ -148,20 +141,12 @@ export class ArtifactCache {
     if (ref.size > this.opts.capBytes) {
       throw new ArtifactDownloadError(`artifact ${ref.sha256} (${ref.size} bytes) is larger than the whole cache (${this.opts.capBytes} bytes)`, false);
     }
-    await this.downloadSlot();
+    this.evict(ref.size, new Set([ref.sha256]));
+    this.reserved += ref.size;
     try {
-      this.evict(ref.size, new Set([ref.sha256]));
-      this.reserved += ref.size;
-      try {
-        await downloadArtifact({ ...this.opts, ref, dir, signal });
-      } finally {
-        this.reserved -= ref.size;
-      }
+      await downloadArtifact({ ...this.opts, ref, dir, signal });
     } finally {
-      // the slot passes straight to the next waiter, if any
-      const next = this.waitingToDownload.shift();
-      if (next) next();
-      else this.running--;
+      this.reserved -= ref.size;
     }
     this.entries.set(ref.sha256, { sha256: ref.sha256, size: ref.size, lastUsed: 0, hashVerified: true });
     const file = this.touch(ref.sha256);
@@ -169,11 +154,6 @@ export class ArtifactCache {
     return file;
   }
 
-  /** Resolves when this download may start; the caller gives the slot back when it ends. */
-  private async downloadSlot(): Promise<void> {
-    if (this.running >= PARALLEL_DOWNLOADS) await new Promise<void>((resolve) => this.waitingToDownload.push(resolve));
-    else this.running++;
-  }
 
   private touch(sha256: string): string {
     const entry = this.entries.get(sha256)!;
@@ -191,8 +171,20 @@ export class ArtifactCache {
 
   /** Evicts least recently used, unpinned, idle entries until `incoming` more bytes fit under the cap. */
   private evict(incoming: number, keep: Set<string>): void {
-    let used = this.usedBytes + this.reserved;
+    // parts of stopped downloads count too, and go first: a resume is worth less than a model
+    const parts = this.idleParts(keep);
+    let used = this.usedBytes + this.reserved + parts.reduce((n, p) => n + p.size, 0);
     if (used + incoming <= this.opts.capBytes) return;
+    for (const p of parts) {
+      if (used + incoming <= this.opts.capBytes) return;
+      try {
+        unlinkSync(p.file);
+        used -= p.size;
+        this.opts.log.info({ file: p.file, size: p.size }, 'dropped the partial download of an artifact nobody waits for');
+      } catch (err) {
+        this.opts.log.warn({ file: p.file, err: (err as Error).message }, 'cannot drop a partial download');
+      }
+    }
     const candidates = [...this.entries.values()]
       .filter((e) => !this.pins.has(e.sha256) && !keep.has(e.sha256) && !this.inflight.has(e.sha256))
       .sort((a, b) => a.lastUsed - b.lastUsed);
@@ -205,6 +197,28 @@ export class ArtifactCache {
     if (used + incoming > this.opts.capBytes) {
       this.opts.log.warn({ used, incoming, cap: this.opts.capBytes }, 'artifact cache over its cap: the rest is pinned or in use');
     }
+  }
+
+  /** Partial files of downloads not running now (and not in `keep`), oldest first. */
+  private idleParts(keep: Set<string>): { file: string; size: number }[] {
+    const dir = path.join(this.opts.dir, 'partial');
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => n.endsWith('.part') && !this.inflight.has(n.slice(0, -5)) && !keep.has(n.slice(0, -5)))
+      .flatMap((n) => {
+        try {
+          const st = statSync(path.join(dir, n));
+          return [{ file: path.join(dir, n), size: st.size, t: st.mtimeMs }];
+        } catch {
+          return [];
+        }
+      })
+      .sort((a, b) => a.t - b.t);
   }
 
   private remove(sha256: string): void {

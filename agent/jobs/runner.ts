@@ -20,14 +20,24 @@ export interface JobRunnerOptions {
 }
 
 /**
- * Runs profiling jobs. Each fetches its model as soon as it arrives, and
- * measures when the measurement lock is free: a slow download holds up no
- * other job, and measurements never overlap. A malformed job is logged and
- * dropped; a job that already ran is answered from its stored result; every
- * failure (artifact, model, crash, timeout) becomes a failed result.
+ * Jobs under way at once, fetching or measuring: one can measure while the
+ * next fetches, and a slow download holds up one of them, not the queue. More
+ * would split a slow link until each download falls under the low-speed limit,
+ * and pin more models than the cache cap allows for.
+ */
+const UNDER_WAY = 2;
+
+/**
+ * Runs profiling jobs in arrival order, two under way at a time: each fetches
+ * its model, then measures when the measurement lock is free, so measurements
+ * never overlap. A malformed job is logged and dropped; a job that already ran
+ * is answered from its stored result; every failure (artifact, model, crash,
+ * timeout) becomes a failed result.
  */
 export class JobRunner {
   private readonly queued = new Set<string>();
+  private underWay = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly opts: JobRunnerOptions) {}
 
@@ -44,9 +54,21 @@ export class JobRunner {
     }
     log.info({ jobId: job.jobId, sha256: job.artifact.sha256 }, 'job queued');
     this.queued.add(job.jobId);
-    void this.run(job)
+    void this.start()
+      .then(() => this.run(job))
       .catch((err: Error) => log.error({ jobId: job.jobId, err: err.message }, 'job result could not be stored'))
-      .finally(() => this.queued.delete(job.jobId));
+      .finally(() => {
+        this.queued.delete(job.jobId);
+        // the place passes straight to the next job waiting, if any
+        const next = this.waiting.shift();
+        if (next) next();
+        else this.underWay--;
+      });
+  }
+
+  private async start(): Promise<void> {
+    if (this.underWay < UNDER_WAY) this.underWay++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   private async run(job: Job): Promise<void> {
@@ -54,7 +76,7 @@ export class JobRunner {
     const base = { v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, jobId: job.jobId, deviceId, kind: 'profile' as const, artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}) };
     let result: Result;
     try {
-      // Fetching is not measuring: serving and other jobs go on while the model downloads.
+      // Fetching is not measuring: serving and the next job go on while the model downloads.
       const modelPath = await artifacts.ensure(job.artifact);
       // pinned from now, so that other downloads cannot evict it while it waits for the lock
       artifacts.pin?.(job.artifact.sha256);

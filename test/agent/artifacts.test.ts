@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -206,6 +206,20 @@ describe('agent artifact download, verification and cache', () => {
     expect(a).toBe(b);
     expect(await c.ensure(ref)).toBe(a);
     expect(p.served.length).toBe(1);
+  });
+
+  it('drops the partial files of downloads nobody waits for before it would evict a model', async () => {
+    const dir = newDir();
+    mkdirSync(path.join(dir, 'partial'), { recursive: true });
+    const stale = path.join(dir, 'partial', `${'ab'.repeat(32)}.part`);
+    writeFileSync(stale, randomBytes(400_000));
+    const kept = await put(randomBytes(50_000));
+    const c = cache(dir, controller.httpUrl, { capBytes: 500_000 });
+    await c.ensure(kept);
+    // 400 KB of stopped download + 50 KB + 300 KB would pass the cap: the partial file goes, the model stays
+    await c.ensure(await put(randomBytes(300_000)));
+    expect(existsSync(stale)).toBe(false);
+    expect(c.list().map((e) => e.sha256)).toContain(kept.sha256);
   });
 
   it('re-verifies the cache at start-up and the hash of a cached file when it is next used', async () => {

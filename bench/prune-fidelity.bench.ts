@@ -77,7 +77,7 @@ async function main(): Promise<void> {
           ({ images: cell[k], views: viewCell[k] } = await judge(r.model));
           if (recovery === 'none') continue;
           // the guarded recalibration pruneModel runs by default, on the model just measured
-          const recal = await recalibrateIfBetter(r.index.dep, r.plan.removed, r.model, calibration);
+          const recal = await recalibrateIfBetter(r.index.dep, { removed: r.plan.removed }, r.model, calibration);
           ({ images: cell[`${k}c`], views: viewCell[`${k}c`] } = recal.report.applied ? await judge(recal.model) : { images: cell[k], views: viewCell[k] });
         }
       }

@@ -1,7 +1,8 @@
-// edgefit factorize MODEL --method spatial|dws|lowrank|grouped --flops-cut F [--calib DIR] [--refit] [--weight-svd] [--min-channels 64] [--sensitivity] -o OUT [--json]
+// edgefit factorize MODEL --method spatial|dws|lowrank|grouped --flops-cut F [--calib DIR] [--refit] [--weight-svd] [--no-recalibrate] [--min-channels 64] [--sensitivity] -o OUT [--json]
 // With --calib, spatial and lowrank SVDs are data-aware (whitened by the
 // layers' input statistics, fitted layer by layer); --weight-svd keeps the
-// plain SVD of the weights.
+// plain SVD of the weights. With --calib the result also gets the guarded
+// statistics recalibration (--no-recalibrate skips it).
 import path from 'node:path';
 import { choiceFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { outputPath, writeModelOutput } from './files.js';
@@ -22,6 +23,7 @@ const flags = {
   'min-channels': { type: 'string' },
   sensitivity: { type: 'boolean' },
   'weight-svd': { type: 'boolean' },
+  'no-recalibrate': { type: 'boolean' },
   out: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
 } as const;
@@ -45,6 +47,10 @@ function summary(file: string, out: string, r: FactorizeReport): string {
     const refit = l.refit ? `, refit λ=${l.refit.lambda.toPrecision(2)} held-out error ${l.refit.heldOutErrorBefore.toFixed(4)} → ${l.refit.heldOutErrorAfter.toFixed(4)}` : '';
     lines.push(`  ${l.name}: rank ${l.rank}/${l.exactRank}, energy ${pct(l.energy)}, MFLOPs ${(l.flopsBefore / 1e6).toFixed(1)} → ${(l.flopsAfter / 1e6).toFixed(1)}${refit}`);
   }
+  const recal = r.recalibration;
+  if (recal) {
+    lines.push(`  statistics recalibration of ${recal.convs} convs (channel scale ${recal.scale.min.toFixed(2)}–${recal.scale.max.toFixed(2)}); calibration loss ${recal.loss.before.toFixed(4)} → ${recal.loss.after.toFixed(4)}: ${recal.applied ? 'kept' : 'no better, discarded'}`);
+  }
   if (r.skipped.length) lines.push(`  ${r.skipped.length} convs left as they are (e.g. ${r.skipped[0].name}: ${r.skipped[0].reason})`);
   return lines.join('\n') + '\n';
 }
@@ -58,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   if ((values.refit || values.sensitivity) && !values.calib) throw new UsageError(`${COMMAND}: --${values.refit ? 'refit' : 'sensitivity'} needs calibration images (--calib DIR)`);
   // the weight SVD is what runs without images: the flag only chooses something with --calib
   if (values['weight-svd'] && !values.calib) throw new UsageError(`${COMMAND}: --weight-svd only applies with --calib DIR (without images the SVD is of the weights already)`);
+  if (values['no-recalibrate'] && !values.calib) throw new UsageError(`${COMMAND}: --no-recalibrate only applies with --calib DIR (without images nothing is recalibrated)`);
   const out = outputPath(COMMAND, values.out);
   const file = positionals[0];
   try {
@@ -72,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(calibration && !values['weight-svd'] ? { dataAware: { calibration } } : {}),
       ...(values.refit && calibration ? { refit: { calibration } } : {}),
       ...(values.sensitivity && calibration ? { sensitivity: { calibration } } : {}),
+      ...(calibration && !values['no-recalibrate'] ? { recalibrate: { calibration } } : {}),
     });
     addLineageStep(result, sha256Hex(bytes), 'factorize', {
       method,
@@ -84,6 +92,7 @@ export async function run(argv: string[]): Promise<number> {
       energyLevel: report.energyLevel,
       energyKept: report.energyKept,
       refit: report.refit,
+      recalibrated: !!report.recalibration?.applied,
       ranks: Object.fromEntries(report.layers.map((l) => [l.name, l.rank])),
       energy: Object.fromEntries(report.layers.map((l) => [l.name, Number(l.energy.toFixed(6))])),
       ...(calibration ? { calibration: calibration.files.map((f) => path.basename(f)) } : {}),

@@ -166,7 +166,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
       recovery.refit = await refitConsumers(index.dep, plan.removed, pruned, o.calibration!, { seed: o.seed, ...o.refit, onWave: (d, t) => o.onProgress?.('refit', d, t) });
     }
     if (o.calibration && o.recalibrate !== false) {
-      const r = await recalibrateIfBetter(index.dep, plan.removed, pruned, o.calibration, { onWave: (d, t) => o.onProgress?.('recalibration', d, t) });
+      const r = await recalibrateIfBetter(index.dep, { removed: plan.removed }, pruned, o.calibration, { onWave: (d, t) => o.onProgress?.('recalibration', d, t) });
       pruned = r.model;
       recovery.recalibration = r.report;
     }

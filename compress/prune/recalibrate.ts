@@ -1,4 +1,4 @@
-// Statistics recalibration of a pruned model (the adaptive batch-norm of
+// Statistics recalibration of a pruned or factorized model (the adaptive batch-norm of
 // EagleEye, Li et al. 2020, on a graph whose batch norms are folded into the
 // convs): pruning shifts the mean and shrinks the spread of every
 // pre-activation downstream of a cut, and the shift compounds layer after
@@ -94,18 +94,34 @@ function hasBlockedChannel(dep: DependencyGraph, output: string): boolean {
   return false;
 }
 
-/** Convs whose input lies downstream of a pruned tensor and whose channels are not blocked, with their original output channels. */
-function recalibrationJobs(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: Model): Job[] {
-  const kept = keptChannels(dep, removed);
-  const touched = new Set(kept.keys());
-  for (const n of topologicalOrder(pruned.graph)) {
+/**
+ * What a compression changed in the original model (`dep.model`): channel
+ * units it removed (pruning), and conv outputs it computes another way
+ * (factorization keeps the output's name and channels).
+ */
+export interface ModelChange {
+  removed?: ReadonlySet<number>;
+  rewritten?: ReadonlySet<string>;
+}
+
+/**
+ * Convs whose input lies downstream of a change, or whose output was
+ * rewritten, and whose channels are not blocked, with their original output
+ * channels. A rewritten output produced by something other than a conv (a
+ * reordering Gather) is left alone; the convs after it are still corrected.
+ */
+function recalibrationJobs(dep: DependencyGraph, change: ModelChange, model: Model): Job[] {
+  const kept = keptChannels(dep, change.removed ?? new Set());
+  const rewritten = change.rewritten ?? new Set<string>();
+  const touched = new Set([...kept.keys(), ...rewritten]);
+  for (const n of topologicalOrder(model.graph)) {
     if (n.inputs.some((i) => touched.has(i))) for (const o of n.outputs) touched.add(o);
   }
-  const byOutput = new Map(pruned.graph.nodes.map((n) => [n.outputs[0], n]));
+  const byOutput = new Map(model.graph.nodes.map((n) => [n.outputs[0], n]));
   const jobs: Job[] = [];
   for (const role of dep.convs) {
     const node = byOutput.get(role.output);
-    if (!node || !touched.has(role.input) || hasBlockedChannel(dep, role.output)) continue;
+    if (node?.opType !== 'Conv' || !(touched.has(role.input) || rewritten.has(role.output)) || hasBlockedChannel(dep, role.output)) continue;
     const channels = kept.get(role.output) ?? Int32Array.from({ length: role.weightDims[0] }, (_, i) => i);
     jobs.push({ role, node, channels });
   }
@@ -113,15 +129,15 @@ function recalibrationJobs(dep: DependencyGraph, removed: ReadonlySet<number>, p
 }
 
 /**
- * A copy of `pruned` with every conv downstream of a cut recalibrated;
+ * A copy of `pruned` with every conv downstream of the change recalibrated;
  * `dep.model` is the original model whose statistics are restored.
  */
-export async function recalibrateStatistics(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ model: Model; report: RecalibrationReport }> {
+export async function recalibrateStatistics(dep: DependencyGraph, change: ModelChange, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ model: Model; report: RecalibrationReport }> {
   if (calibration.inputs.length === 0) throw new Error('recalibration needs calibration images');
   const maxScale = options.maxScale ?? 4;
   if (!(maxScale >= 1)) throw new Error(`recalibration: maxScale must be at least 1, got ${maxScale}`);
   const model = { ...pruned, graph: { ...pruned.graph, nodes: pruned.graph.nodes.map((n) => ({ ...n, inputs: [...n.inputs] })), initializers: new Map(pruned.graph.initializers) } };
-  const jobs = recalibrationJobs(dep, removed, model);
+  const jobs = recalibrationJobs(dep, change, model);
   const target = new Map(jobs.map((j) => [j.role.output, new Moments(j.channels)]));
   await forEachActivation(dep.model, calibration, [...target.keys()], (_, values) => {
     for (const [name, m] of target) m.add(values.get(name)!);
@@ -158,10 +174,10 @@ export interface GuardedRecalibration extends RecalibrationReport {
  * gross harm, not every held-out loss; judging on left-out source images was
  * tried and, with two images a side, was wrong more often.
  */
-export async function recalibrateIfBetter(dep: DependencyGraph, removed: ReadonlySet<number>, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ model: Model; report: GuardedRecalibration }> {
+export async function recalibrateIfBetter(dep: DependencyGraph, change: ModelChange, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ model: Model; report: GuardedRecalibration }> {
   const judge = await AgreementJudge.create(dep.model, calibration);
   const before = (await judge.judge(pruned)).loss;
-  const { model, report } = await recalibrateStatistics(dep, removed, pruned, calibration, options);
+  const { model, report } = await recalibrateStatistics(dep, change, pruned, calibration, options);
   const after = (await judge.judge(model)).loss;
   const applied = after < before;
   return { model: applied ? model : pruned, report: { ...report, loss: { before, after }, applied } };

@@ -28,7 +28,7 @@ export type Step =
   | { op: 'fp16' }
   /** Channel pruning to a FLOPs cut, allocated by measured sensitivity and reconstructed from calibration activations. */
   | { op: 'prune'; method: ImportanceMethod; flopsCut: number }
-  /** Conv factorization to a FLOPs cut; spatial refits its last convs on calibration images. */
+  /** Conv factorization to a FLOPs cut, recalibrated on calibration images; spatial also refits its last convs. */
   | { op: 'factorize'; method: 'dws' | 'spatial'; flopsCut: number; refit?: boolean };
 
 export interface Recipe {
@@ -130,9 +130,9 @@ const prune: StepFn<Extract<Step, { op: 'prune' }>> = async (model, step, ctx) =
 };
 
 const factorize: StepFn<Extract<Step, { op: 'factorize' }>> = async (model, step, ctx) => {
-  const calibration = step.refit ? await ctx.calibration(modelInputSize(model)) : undefined;
-  const { model: out, report } = await factorizeModel(model, { method: step.method, flopsCut: step.flopsCut, ...(calibration ? { refit: { calibration } } : {}) });
-  addLineageStep(out, ctx.baseSha256, 'factorize', { method: step.method, flopsCut: step.flopsCut, cut: report.cut, refit: report.refit, energyKept: report.energyKept, ranks: Object.fromEntries(report.layers.map((l) => [l.name, l.rank])) });
+  const calibration = await ctx.calibration(modelInputSize(model));
+  const { model: out, report } = await factorizeModel(model, { method: step.method, flopsCut: step.flopsCut, ...(step.refit ? { refit: { calibration } } : {}), recalibrate: { calibration } });
+  addLineageStep(out, ctx.baseSha256, 'factorize', { method: step.method, flopsCut: step.flopsCut, cut: report.cut, refit: report.refit, recalibrated: !!report.recalibration?.applied, energyKept: report.energyKept, ranks: Object.fromEntries(report.layers.map((l) => [l.name, l.rank])) });
   return out;
 };
 

@@ -143,6 +143,7 @@ describe('edgefit model commands on bad input', () => {
     expectUsage(await cli(['prune', model, '--method', 'l1', '--ratio', '0.2', '--calib', calib, '--sensitivity', '--cache', model, '-o', out]), /--cache .*n64\.onnx is a file/);
     expectUsage(await cli(['eval', model, '--data', calib, '--baseline', model, '--conf', '0.5', '--json']), /--conf and --iou set the mAP evaluation, and .* has no labels/);
     expectUsage(await cli(['factorize', model, '--method', 'spatial', '--flops-cut', '0.2', '--weight-svd', '-o', out]), /--weight-svd only applies with --calib/);
+    expectUsage(await cli(['factorize', model, '--method', 'dws', '--flops-cut', '0.2', '--no-recalibrate', '-o', out]), /--no-recalibrate only applies with --calib/);
     expect(existsSync(out)).toBe(false);
     // what stays allowed: bias recovery needs no images, --method beside --unstructured is ignored
     const bias = await cli(['prune', model, '--method', 'l1', '--ratio', '0.2', '--reconstruct', '--recovery', 'bias', '-o', out, '--json']);

@@ -59,13 +59,16 @@ describe('edgefit factorize', () => {
       }
       const model = readModelFile(out);
       expect(checkModel(model).ok).toBe(true);
-      return { report: JSON.parse(printed) as { dataAware: boolean; allocation: string }, params: readLineage(model)!.steps.at(-1)!.params };
+      return { report: JSON.parse(printed) as { dataAware: boolean; allocation: string; recalibration?: { applied: boolean } }, params: readLineage(model)!.steps.at(-1)!.params };
     };
     const aware = await reportOf([]);
-    expect(aware.report).toMatchObject({ dataAware: true, allocation: 'error' });
+    expect(aware.report).toMatchObject({ dataAware: true, allocation: 'error', recalibration: { applied: expect.any(Boolean) } });
     expect(aware.params).toMatchObject({ dataAware: true, calibration: ['img3.png', 'img7.png'] });
-    const plain = await reportOf(['--weight-svd']);
+    expect(aware.params.recalibrated).toBe(aware.report.recalibration?.applied);
+    const plain = await reportOf(['--weight-svd', '--no-recalibrate']);
     expect(plain.report).toMatchObject({ dataAware: false, allocation: 'energy' });
+    expect(plain.report).not.toHaveProperty('recalibration');
+    expect(plain.params.recalibrated).toBe(false);
   });
 
   it('rejects bad flags with a usage error', async () => {

@@ -73,6 +73,21 @@ describe('whole builder yolov8n', () => {
     }, 120_000);
   }
 
+  it('recalibrates the rewritten convs and those after them, and keeps the result only where it agrees better', async () => {
+    const calibration: CalibrationSet = { files: ['synthetic'], inputs: [syntheticImage(160).data as Float32Array], size: 160 };
+    const plan = planFor('dws');
+    const { model: plain } = await factorizeModel(model, { method: 'dws', flopsCut: 0.3, plan });
+    const { model: out, report } = await factorizeModel(model, { method: 'dws', flopsCut: 0.3, plan, recalibrate: { calibration } });
+    const r = report.recalibration!;
+    // every rewritten conv output and every conv after one, less the Detect head's read-out convs
+    expect(r.convs).toBeGreaterThan(report.layers.length);
+    expect(r.applied).toBe(r.loss.after < r.loss.before);
+    expect(checkModel(out).problems).toEqual([]);
+    const [before, after] = [await outputOf(plain, input), await outputOf(out, input)];
+    if (r.applied) expect(relativeError(after, before)).toBeGreaterThan(0);
+    else expect(relativeError(after, before)).toBe(0);
+  });
+
   it('refuses a cut no allocation can reach', async () => {
     await expect(factorizeModel(model, { method: 'spatial', flopsCut: 0.9, plan: planFor('spatial') })).rejects.toThrow(/out of reach/);
   });

@@ -50,7 +50,7 @@ describe('statistics recalibration', () => {
     const calibration = calibrationSet(3);
     const { model: pruned, index, plan } = await pruneModel(model, { method: 'l1', ratio: 0.4 });
     const before = new Map(index.dep.convs.map((c) => [c.output, weightOf(pruned, c.output)]));
-    const { model: recalibrated, report } = await recalibrateStatistics(index.dep, plan.removed, pruned, calibration, { maxScale: 1e6 });
+    const { model: recalibrated, report } = await recalibrateStatistics(index.dep, { removed: plan.removed }, pruned, calibration, { maxScale: 1e6 });
 
     const changed = index.dep.convs.filter((c) => {
       const w = weightOf(recalibrated, c.output);
@@ -95,7 +95,7 @@ describe('statistics recalibration', () => {
     const ignore = [/^Conv_v3$/, /^Conv_v6$/];
     const { model: pruned, index, plan } = await pruneModel(model, { method: 'l1', ratio: 0.5, roundTo: 1, ignore });
     expect(plan.removed.size).toBe(8);
-    const { model: recalibrated, report } = await recalibrateStatistics(index.dep, plan.removed, pruned, calibration);
+    const { model: recalibrated, report } = await recalibrateStatistics(index.dep, { removed: plan.removed }, pruned, calibration);
     expect(report.convs).toBe(2);
     const w = (m: Model, conv: string) => weightOf(m, conv);
     expect(w(recalibrated, d)).toEqual(w(model, d));
@@ -108,12 +108,12 @@ describe('statistics recalibration', () => {
     const model = buildYolov8({ scale: 'n', imgsz: size });
     const calibration = calibrationSet(2);
     const { model: pruned, index, plan } = await pruneModel(model, { method: 'l1', ratio: 0.3 });
-    const guarded = await recalibrateIfBetter(index.dep, plan.removed, pruned, calibration);
+    const guarded = await recalibrateIfBetter(index.dep, { removed: plan.removed }, pruned, calibration);
     expect(guarded.report.convs).toBeGreaterThan(0);
     expect(guarded.report.applied).toBe(guarded.report.loss.after < guarded.report.loss.before);
     expect(guarded.model === pruned).toBe(!guarded.report.applied);
     // nothing cut: nothing to recalibrate, and no change agrees better than none
-    const untouched = await recalibrateIfBetter(index.dep, new Set(), model, calibration);
+    const untouched = await recalibrateIfBetter(index.dep, {}, model, calibration);
     expect(untouched.report).toMatchObject({ convs: 0, applied: false });
     expect(untouched.model).toBe(model);
   }, 60_000);

@@ -4,7 +4,9 @@
 // fidelity (calibration: coco8 train; held out: coco8 val + bus + zidane).
 // spatial and lowrank use data-aware SVDs from the calibration images (as the
 // CLI does with --calib) unless --weight-svd.
-// Run: npm run build && node dist/bench/factorize.bench.js [--methods spatial,dws,lowrank,grouped] [--cuts 0.1,0.2,0.3] [--refit both|on|off] [--weight-svd]
+// --recalibrate ends every row with the guarded statistics recalibration (what
+// `edgefit factorize --calib` does); the table says whether it was kept.
+// Run: npm run build && node dist/bench/factorize.bench.js [--methods spatial,dws,lowrank,grouped] [--cuts 0.1,0.2,0.3] [--refit both|on|off] [--weight-svd] [--recalibrate]
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +76,8 @@ interface Row {
   method: FactorMethod;
   cut: number;
   refit: boolean;
+  /** Whether the recalibration was kept (undefined: not tried). */
+  recalibrated?: boolean;
   dataAware: boolean;
   gflops: number;
   achieved: number;
@@ -84,7 +88,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { methods: { type: 'string' }, cuts: { type: 'string' }, refit: { type: 'string' }, 'weight-svd': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { methods: { type: 'string' }, cuts: { type: 'string' }, refit: { type: 'string' }, 'weight-svd': { type: 'boolean' }, recalibrate: { type: 'boolean' } } });
   const methods = (values.methods?.split(',') ?? [...FACTOR_METHODS]) as FactorMethod[];
   const bad = methods.find((m) => !FACTOR_METHODS.includes(m));
   if (bad) throw new Error(`unknown method '${bad}'`);
@@ -111,15 +115,15 @@ async function main(): Promise<void> {
     for (const cut of cuts) {
       for (const refit of refits) {
         const t0 = performance.now();
-        const { model, report } = await factorizeModel(base, { method, flopsCut: cut, plan, ...(refit ? { refit: { calibration } } : {}) });
+        const { model, report } = await factorizeModel(base, { method, flopsCut: cut, plan, ...(refit ? { refit: { calibration } } : {}), ...(values.recalibrate ? { recalibrate: { calibration } } : {}) });
         // the plan (SVDs, and for data-aware the calibration statistics) is shared by a method's rows: count it in each
         const seconds = (performance.now() - t0) / 1000 + planSeconds;
         const { fidelity } = await measureFidelity(model, baseline, heldOut);
         const { ratio: latencyRatio, baseMs } = await measureLatencyRatio(model, base);
         baseLatencies.push(baseMs);
-        const row = { method, cut, refit, dataAware, gflops: report.flopsAfter / 1e9, achieved: report.cut, energy: report.energyKept, latencyRatio, fidelity, seconds };
+        const row = { method, cut, refit, recalibrated: report.recalibration?.applied, dataAware, gflops: report.flopsAfter / 1e9, achieved: report.cut, energy: report.energyKept, latencyRatio, fidelity, seconds };
         rows.push(row);
-        console.error(`${method} ${cut} refit=${refit}: fidelity ${fidelity.toFixed(3)}, latency ×${latencyRatio.toFixed(2)} (${seconds.toFixed(0)} s)`);
+        console.error(`${method} ${cut} refit=${refit}${row.recalibrated === undefined ? '' : ` recalibrated=${row.recalibrated}`}: fidelity ${fidelity.toFixed(3)}, latency ×${latencyRatio.toFixed(2)} (${seconds.toFixed(0)} s)`);
       }
     }
   }
@@ -129,9 +133,9 @@ async function main(): Promise<void> {
     '',
     `Baseline: ${(modelCost(base).flops / 1e9).toFixed(2)} GFLOPs, median latency ${median(baseLatencies).toFixed(1)} ms (onnxruntime CPU; each ratio from ${RUNS} runs of candidate and baseline in alternating rounds). Fidelity: held-out mAP50-95 against the baseline's detections on ${heldOut.length} images (calibration: coco8 train).`,
     '',
-    '| method | SVD | target cut | refit | GFLOPs | cut | energy kept | latency ratio | held-out fidelity | build s |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.method} | ${r.dataAware ? 'data-aware' : 'weights'} | ${(r.cut * 100).toFixed(0)}% | ${r.refit ? 'yes' : 'no'} | ${r.gflops.toFixed(2)} | ${(r.achieved * 100).toFixed(1)}% | ${(r.energy * 100).toFixed(1)}% | ${r.latencyRatio.toFixed(2)} | ${r.fidelity.toFixed(3)} | ${r.seconds.toFixed(0)} |`),
+    '| method | SVD | target cut | refit | recalibration | GFLOPs | cut | energy kept | latency ratio | held-out fidelity | build s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.method} | ${r.dataAware ? 'data-aware' : 'weights'} | ${(r.cut * 100).toFixed(0)}% | ${r.refit ? 'yes' : 'no'} | ${r.recalibrated === undefined ? '–' : r.recalibrated ? 'kept' : 'declined'} | ${r.gflops.toFixed(2)} | ${(r.achieved * 100).toFixed(1)}% | ${(r.energy * 100).toFixed(1)}% | ${r.latencyRatio.toFixed(2)} | ${r.fidelity.toFixed(3)} | ${r.seconds.toFixed(0)} |`),
     '',
   ];
   const gate = (method: FactorMethod, refit: boolean, min: number) => {

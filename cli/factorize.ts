@@ -51,7 +51,7 @@ function summary(file: string, out: string, r: FactorizeReport): string {
   if (recal) {
     lines.push(`  statistics recalibration of ${recal.convs} convs (channel scale ${recal.scale.min.toFixed(2)}–${recal.scale.max.toFixed(2)}); calibration loss ${recal.loss.before.toFixed(4)} → ${recal.loss.after.toFixed(4)}: ${recal.applied ? 'kept' : 'no better, discarded'}`);
   }
-  if (r.skipped.length) lines.push(`  ${r.skipped.length} conv${r.skipped.length === 1 ? '' : 's'} left as they are (e.g. ${r.skipped[0].name}: ${r.skipped[0].reason})`);
+  if (r.skipped.length) lines.push(`  ${r.skipped.length === 1 ? '1 conv left as it is' : `${r.skipped.length} convs left as they are`} (e.g. ${r.skipped[0].name}: ${r.skipped[0].reason})`);
   return lines.join('\n') + '\n';
 }
 

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { choiceFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { outputPath, writeModelOutput } from './files.js';
+import { recalibrationSummary } from './recalibration.js';
 import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { weightFormat } from '../compress/onnx/info.js';
 import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
@@ -47,10 +48,7 @@ function summary(file: string, out: string, r: FactorizeReport): string {
     const refit = l.refit ? `, refit λ=${l.refit.lambda.toPrecision(2)} held-out error ${l.refit.heldOutErrorBefore.toFixed(4)} → ${l.refit.heldOutErrorAfter.toFixed(4)}` : '';
     lines.push(`  ${l.name}: rank ${l.rank}/${l.exactRank}, energy ${pct(l.energy)}, MFLOPs ${(l.flopsBefore / 1e6).toFixed(1)} → ${(l.flopsAfter / 1e6).toFixed(1)}${refit}`);
   }
-  const recal = r.recalibration;
-  if (recal) {
-    lines.push(`  statistics recalibration of ${recal.convs} convs (channel scale ${recal.scale.min.toFixed(2)}–${recal.scale.max.toFixed(2)}); calibration loss ${recal.loss.before.toFixed(4)} → ${recal.loss.after.toFixed(4)}: ${recal.applied ? 'kept' : 'no better, discarded'}`);
-  }
+  if (r.recalibration) lines.push(`  statistics: ${recalibrationSummary(r.recalibration)}`);
   if (r.skipped.length) lines.push(`  ${r.skipped.length === 1 ? '1 conv left as it is' : `${r.skipped.length} convs left as they are`} (e.g. ${r.skipped[0].name}: ${r.skipped[0].reason})`);
   return lines.join('\n') + '\n';
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { outputPath, refuseFile, writeModelOutput } from './files.js';
+import { recalibrationSummary } from './recalibration.js';
 import { CalibrationError, loadCalibration, MAX_VIEWS, modelInputSize } from '../compress/calibration.js';
 import { progressBar, type ProgressBar } from '../compress/detect/progress.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
@@ -36,10 +37,7 @@ function formatReport(file: string, out: string, r: PruneReport): string {
     ...r.layers.filter((l) => l.after !== l.before).map((l) => `  ${l.name.padEnd(44)} ${String(l.before).padStart(4)} → ${l.after}`),
   ];
   const recal = r.recovery.recalibration;
-  if (recal) {
-    const loss = `agreement loss on the calibration inputs ${recal.loss.before.toFixed(3)} → ${recal.loss.after.toFixed(3)}`;
-    lines.push(`statistics   ${recal.convs} convs recalibrated in ${recal.waves} waves (channel scale ${recal.scale.min.toFixed(2)}–${recal.scale.max.toFixed(2)}, median ${recal.scale.median.toFixed(2)}); ${loss}: ${recal.applied ? 'kept' : 'no better, discarded'}`);
-  }
+  if (recal) lines.push(`statistics   ${recalibrationSummary(recal)}`);
   const refit = r.recovery.refit;
   if (refit) {
     lines.push(`least-squares refit of ${refit.layers.length} convs in ${refit.waves} waves (squared error relative to the original output's variance, on the calibration samples; held out: each fold left out of its own fit):`);

@@ -154,7 +154,6 @@ export class ArtifactCache {
     return file;
   }
 
-
   private touch(sha256: string): string {
     const entry = this.entries.get(sha256)!;
     this.clock = Math.max(Date.now(), this.clock + 1);

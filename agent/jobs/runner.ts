@@ -28,9 +28,11 @@ export interface JobRunnerOptions {
 const UNDER_WAY = 2;
 
 /**
- * Runs profiling jobs in arrival order, two under way at a time: each fetches
+ * Starts profiling jobs in arrival order, two under way at a time: each fetches
  * its model, then measures when the measurement lock is free, so measurements
- * never overlap. A malformed job is logged and dropped; a job that already ran
+ * never overlap. Of two jobs under way, the one whose model is ready first
+ * measures first: waiting on the other's download would idle the device, and
+ * the controller matches results by job id, not by order. A malformed job is logged and dropped; a job that already ran
  * is answered from its stored result; every failure (artifact, model, crash,
  * timeout) becomes a failed result.
  */

@@ -14,6 +14,9 @@ export function parse<O extends Options>(command: string, argv: string[], option
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals, strict: true, tokens: true });
   } catch (err) {
+    // parseArgs names the stray flag but not the ones that would work
+    const unknown = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'([^']+)'/.exec((err as Error).message)?.[1] : undefined;
+    if (unknown !== undefined) throw new UsageError(`${command}: unknown flag '${unknown}'; it takes ${flagNames(options).join(', ')}`);
     throw new UsageError(`${command}: ${(err as Error).message}`);
   }
   // parseArgs keeps the last of a repeated value silently; in a script that is
@@ -26,6 +29,11 @@ export function parse<O extends Options>(command: string, argv: string[], option
     seen.set(t.name, t.value);
   }
   return { values: parsed.values, positionals: parsed.positionals };
+}
+
+/** The flags of an option table as a user types them: '--out (-o)'. */
+export function flagNames(options: Options): string[] {
+  return Object.entries(options).map(([name, o]) => (o.short ? `--${name} (-${o.short})` : `--${name}`));
 }
 
 // Plain decimal numbers only: Number() would also take '', ' ' (as 0), '0x10' and '0b1'.

@@ -1,5 +1,6 @@
 import type { Device } from '../controller/registry.js';
 import { UsageError, parse, printJson } from './args.js';
+import { usageLine } from './commands.js';
 import { ApiClient } from './api-client.js';
 
 const flags = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
@@ -56,7 +57,7 @@ export async function add(argv: string[]): Promise<void> {
 /** `edgefit devices label ID key=value [key=value...]`; `key=` removes a label. */
 export async function label(argv: string[]): Promise<void> {
   const { values, positionals } = parse('devices label', argv, flags);
-  if (positionals.length < 2) throw new UsageError('devices label: usage: devices label ID key=value [key=value...]');
+  if (positionals.length < 2) throw new UsageError(`devices label: ${usageLine('devices label')}`);
   const [id, ...pairs] = positionals;
   const labels = Object.fromEntries(pairs.map((p) => splitLabel('devices label', p)).map(([k, v]) => [k, v === '' ? null : v]));
   const api = ApiClient.fromFlags('devices label', values.controller, values.data);

@@ -1,12 +1,13 @@
 // edgefit model dequantize FILE -o OUT
 import { parse, requireFlag, UsageError } from './args.js';
+import { usageLine } from './commands.js';
 import { outputPath, writeModelOutput } from './files.js';
 import { DequantizeError, dequantizeModel } from '../compress/onnx/dequantize.js';
 import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model dequantize', argv, { out: { type: 'string', short: 'o' }, json: { type: 'boolean' } });
-  if (positionals.length !== 1) throw new UsageError('usage: edgefit model dequantize FILE -o OUT');
+  if (positionals.length !== 1) throw new UsageError(usageLine('model dequantize'));
   const out = requireFlag('model dequantize', 'out', values.out);
   const outFile = outputPath('model dequantize', out);
   try {

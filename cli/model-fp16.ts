@@ -1,5 +1,6 @@
 // edgefit model fp16 MODEL -o OUT [--keep-io-float]
 import { parse, printJson, requireFlag, UsageError } from './args.js';
+import { usageLine } from './commands.js';
 import { outputPath, writeModelOutput } from './files.js';
 import { convertToFp16, Fp16Error } from '../compress/fp16.js';
 import { sha256Hex } from '../compress/lineage.js';
@@ -11,7 +12,7 @@ export async function run(argv: string[]): Promise<number> {
     'keep-io-float': { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  if (positionals.length !== 1) throw new UsageError('usage: edgefit model fp16 MODEL -o OUT [--keep-io-float] [--json]');
+  if (positionals.length !== 1) throw new UsageError(usageLine('model fp16'));
   const out = requireFlag('model fp16', 'out', values.out);
   const outFile = outputPath('model fp16', out);
   try {

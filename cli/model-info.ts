@@ -1,9 +1,9 @@
 // edgefit model info FILE [--json]
 import { parse, printJson, UsageError } from './args.js';
+import { usageLine } from './commands.js';
 import { modelInfo, weightFormatLabel, type ModelInfo, type TensorSummary } from '../compress/onnx/info.js';
 import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
 
-const USAGE = 'model info FILE [--json]';
 
 function shape(t: TensorSummary): string {
   return t.shape ? `[${t.shape.map((d) => (d === null ? '?' : d)).join(', ')}]` : '[?]';
@@ -39,7 +39,7 @@ export function formatInfo(file: string, info: ModelInfo): string {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model info', argv, { json: { type: 'boolean' } });
-  if (positionals.length !== 1) throw new UsageError(`usage: edgefit ${USAGE}`);
+  if (positionals.length !== 1) throw new UsageError(usageLine('model info'));
   const file = positionals[0];
   let info: ModelInfo;
   try {

@@ -1,5 +1,6 @@
 // edgefit model resize MODEL --imgsz S -o OUT
 import { intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { usageLine } from './commands.js';
 import { outputPath, writeModelOutput } from './files.js';
 import { CalibrationError } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
@@ -12,7 +13,7 @@ export async function run(argv: string[]): Promise<number> {
     out: { type: 'string', short: 'o' },
     json: { type: 'boolean' },
   });
-  if (positionals.length !== 1) throw new UsageError('usage: edgefit model resize MODEL --imgsz S -o OUT [--json]');
+  if (positionals.length !== 1) throw new UsageError(usageLine('model resize'));
   const imgsz = intFlag('model resize', 'imgsz', requireFlag('model resize', 'imgsz', values.imgsz), 0, 1, 8192);
   const out = requireFlag('model resize', 'out', values.out);
   const outFile = outputPath('model resize', out);

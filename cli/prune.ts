@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { usageLine } from './commands.js';
 import { outputPath, refuseFile, writeModelOutput } from './files.js';
 import { recalibrationSummary } from './recalibration.js';
 import { CalibrationError, loadCalibration, MAX_VIEWS, modelInputSize } from '../compress/calibration.js';
@@ -12,11 +13,6 @@ import { METHODS, REDUCTIONS } from '../compress/prune/importance.js';
 import { PruneError, pruneModel, RECOVERIES, type PruneReport } from '../compress/prune/prune.js';
 import { AllocationError } from '../compress/prune/allocate.js';
 import { sparsify } from '../compress/prune/unstructured.js';
-
-export const USAGE =
-  'prune MODEL --method l1|l2|fpgm|lamp|random|group_norm|apoz|mean_act (--ratio R | --flops-cut F) [--global] [--reduction mean|sum|max] ' +
-  '[--round-to 8] [--max-layer-ratio 0.9] [--ignore PATTERN]... [--seed S] [--calib DIR [--views N]] [--reconstruct] [--recovery substitution|bias|refit] [--no-recalibrate] ' +
-  '[--sensitivity] [--cache DIR] [--unstructured] -o OUT [--json]';
 
 /** Flags of channel pruning that --unstructured would silently ignore. */
 const STRUCTURED_ONLY = ['global', 'reduction', 'round-to', 'max-layer-ratio', 'ignore', 'seed', 'calib', 'views', 'reconstruct', 'recovery', 'no-recalibrate', 'sensitivity', 'cache'] as const;
@@ -64,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     seed: { type: 'string' }, calib: { type: 'string' }, views: { type: 'string' }, reconstruct: { type: 'boolean' }, recovery: { type: 'string' }, 'no-recalibrate': { type: 'boolean' }, sensitivity: { type: 'boolean' },
     cache: { type: 'string' }, unstructured: { type: 'boolean' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' },
   });
-  if (positionals.length !== 1) throw new UsageError(`usage: edgefit ${USAGE}`);
+  if (positionals.length !== 1) throw new UsageError(usageLine('prune'));
   const file = positionals[0];
   const out = requireFlag('prune', 'out', values.out);
   const ratio = fraction('ratio', values.ratio);

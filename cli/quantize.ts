@@ -1,5 +1,6 @@
 // edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN] -o OUT [--json]
 import { choiceFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { usageLine } from './commands.js';
 import { outputPath, writeModelOutput } from './files.js';
 import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
@@ -10,7 +11,6 @@ import { OpsetUpgradeError } from '../compress/quantize/opset.js';
 import { DEFAULT_METHOD, quantizeModel, QuantizeError } from '../compress/quantize/quantize.js';
 import { CALIBRATION_METHODS } from '../compress/quantize/ranges.js';
 
-const USAGE = 'usage: edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN]... -o OUT [--json]';
 
 function patterns(values: string[] | undefined): RegExp[] {
   return (values ?? []).map((p) => {
@@ -31,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     out: { type: 'string', short: 'o' },
     json: { type: 'boolean' },
   });
-  if (positionals.length !== 1) throw new UsageError(USAGE);
+  if (positionals.length !== 1) throw new UsageError(usageLine('quantize'));
   const calib = requireFlag('quantize', 'calib', values.calib);
   const out = requireFlag('quantize', 'out', values.out);
   const method = choiceFlag('quantize', 'method', values.method, CALIBRATION_METHODS, DEFAULT_METHOD);

@@ -12,7 +12,8 @@
 // Run: npm run build && node dist/bench/prune-fidelity.bench.js
 // Each sensitivity profile costs ~2 min on 2 cores (cached afterwards), one per
 // method: EDGEFIT_BENCH_SENSITIVITY=l1,lamp picks the methods (default all),
-// EDGEFIT_BENCH_REFIT those with a refit column (default l1).
+// EDGEFIT_BENCH_REFIT those with a refit column (default l1), EDGEFIT_BENCH_CUTS=0.1 the
+// FLOPs cuts (default 0.1,0.2,0.35).
 import path from 'node:path';
 import { sha256Hex } from '../compress/lineage.js';
 import { METHODS, type ImportanceMethod } from '../compress/prune/importance.js';
@@ -22,7 +23,7 @@ import type { SampledActivations } from '../compress/prune/activations.js';
 import { fixtureModelOrSkip, repoRoot, writeReport } from './common.js';
 import { heldOutProtocol } from './held-out-views.js';
 
-const CUTS = [0.1, 0.2, 0.35];
+const DEFAULT_CUTS = [0.1, 0.2, 0.35];
 const VIEWS_PER_IMAGE = 8;
 const COLUMNS = ['u', 'us', 'usc', 's', 'ss', 'ssc', 'sr', 'src'] as const;
 type Cell = Partial<Record<string, number>>;
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
   const methods = (process.env.EDGEFIT_BENCH_METHODS?.split(',') ?? [...METHODS]) as ImportanceMethod[];
   const withSensitivity = new Set(process.env.EDGEFIT_BENCH_SENSITIVITY?.split(',') ?? methods);
   const withRefit = new Set(process.env.EDGEFIT_BENCH_REFIT?.split(',') ?? ['l1']);
+  const cuts = process.env.EDGEFIT_BENCH_CUTS?.split(',').map(Number) ?? DEFAULT_CUTS;
+  if (cuts.some((c) => !(c > 0 && c < 1))) throw new Error(`EDGEFIT_BENCH_CUTS: expected fractions in (0, 1), got '${process.env.EDGEFIT_BENCH_CUTS}'`);
   const { bytes, model, calibration, heldOut, baseline, views, judge } = await heldOutProtocol(file, VIEWS_PER_IMAGE);
   const base = { baseSha256: sha256Hex(bytes), calibration, cacheDir: path.join(repoRoot, 'bench-output', 'prune-cache') };
   let activations: Map<string, SampledActivations> | undefined;
@@ -63,7 +66,7 @@ async function main(): Promise<void> {
     '| method | FLOPs cut | uniform | + substitution | + substitution + recalibration | sensitivity | + substitution | + substitution + recalibration | + refit | + refit + recalibration |\n|---|---|---|---|---|---|---|---|---|---|';
   console.log(header);
   for (const method of methods) {
-    for (const cut of CUTS) {
+    for (const cut of cuts) {
       const cell: Cell = {};
       const viewCell: Cell = {};
       for (const sensitivity of [false, true]) {

@@ -107,7 +107,7 @@ describe('agent daemon against bad input', () => {
     agents.push(agent);
     await waitFor(() => controller.registry.get(id)?.online, 10_000, `${id} online`);
     const logs = (msg: string, jobId?: string): LogLine[] => capture.lines().filter((l) => l.msg === msg && (jobId === undefined || l.jobId === jobId));
-    return { agent, logs, stateDir, artifacts };
+    return { agent, logs, lines: capture.lines, stateDir, artifacts };
   }
 
   const job = (jobId: string, artifact: ArtifactRef): JobInput => ({ v: PROTOCOL_VERSION, ts: Date.now(), jobId, kind: 'profile', artifact, options: { runs: 1 } });
@@ -259,7 +259,7 @@ describe('agent daemon against bad input', () => {
   });
 
   it('never lets a late, older desired state replace a newer one', async () => {
-    const { logs } = await startAgent('out-of-order');
+    const { logs, lines } = await startAgent('out-of-order');
     await publishDesired('out-of-order', desired(1, good));
     await waitFor(() => reported('out-of-order').find((l) => l.generation === 1 && l.state === 'health-check'), 20_000, 'gen 1 in its health check');
     // Both arrive while generation 1 is still being applied; 2 is late.
@@ -268,6 +268,10 @@ describe('agent daemon against bad input', () => {
     await waitFor(() => reported('out-of-order').find((l) => l.generation === 3 && l.state === 'healthy'), 20_000, 'gen 3 healthy');
     expect(reported('out-of-order').filter((l) => l.generation === 2)).toEqual([]);
     expect(logs('stale desired state ignored').map((l) => l.generation)).toEqual([2]);
+    // what the test is for: 2 was judged against 3 while 3 still waited behind generation 1
+    const at = (test: (l: LogLine) => boolean) => lines().findIndex(test);
+    const gen1Done = at((l) => l.msg === 'serving state' && l.generation === 1 && ['healthy', 'rolled-back', 'failed'].includes(String(l.state)));
+    expect(at((l) => l.msg === 'stale desired state ignored'), 'the late state came after generation 1 had finished').toBeLessThan(gen1Done);
     expect(controller.live.get('out-of-order')?.reported?.activeModel?.sha256).toBe(other.sha256);
   });
 

@@ -10,6 +10,7 @@ import { planStep, type Outcome } from '../planner.js';
 import { DEFAULT_HEADROOM_PCT, choose, rankByObjective, withHeadroom, type Metrics } from '../policy.js';
 import type { LiveStateStore, StoredProfile } from '../profiles.js';
 import type { Device, Registry } from '../registry.js';
+import { deploySlots } from './rate.js';
 import { stageSizes, validateSpec, SpecError, type RolloutSpec } from './spec.js';
 import { RolloutConflictError, canTransition, TERMINAL, type DeviceState } from './states.js';
 import type { Rollout, RolloutDevice, RolloutStore } from './store.js';
@@ -307,12 +308,18 @@ export class RolloutEngine {
     });
   }
 
-  /** Chosen devices get their desired state, at most `rate.maxInFlight` deploying at once. */
+  /** Chosen devices get their desired state, as fast as the rollout rate allows. */
   private async deploy(rollout: Rollout, active: RolloutDevice[]): Promise<void> {
     const { store, registry, catalog, desired } = this.deps;
-    let inFlight = active.filter((d) => DEPLOYING.has(d.state) || (d.state === 'chosen' && d.generation !== null)).length;
+    const inFlight = active.filter((d) => DEPLOYING.has(d.state) || (d.state === 'chosen' && d.generation !== null)).length;
+    // The stored desired states say when each device got this rollout's model, across controller restarts too.
+    const sentAt = store.devices(rollout.id).flatMap((d) => {
+      const current = desired.get(d.deviceId);
+      return d.generation !== null && current?.rolloutId === rollout.id && current.generation === d.generation ? [current.ts] : [];
+    });
+    let slots = deploySlots(rollout.spec.rate, inFlight, sentAt, Date.now());
     for (const d of active.filter((x) => x.state === 'chosen' && x.generation === null)) {
-      if (inFlight >= rollout.spec.rate.maxInFlight || !this.stillRunning(rollout.id)) break;
+      if (slots <= 0 || !this.stillRunning(rollout.id)) break;
       if (!registry.get(d.deviceId)?.online) continue;
       const c = d.candidateId ? catalog.getCandidate(d.candidateId) : undefined;
       const artifact = c && catalog.artifacts.get(c.sha256);
@@ -327,7 +334,7 @@ export class RolloutEngine {
       try {
         const sent = await this.deps.setDesired(d.deviceId, { model: artifact.ref, candidateId: c.id, rolloutId: rollout.id, slo: { minFps: rollout.spec.slo.minFps, maxP95Ms: rollout.spec.slo.maxP95Ms, maxMemoryMb: rollout.spec.slo.maxMemoryMb, maxTempC: rollout.spec.slo.maxTempC }, ...(rollout.spec.profile.threads ? { threads: rollout.spec.profile.threads } : {}) });
         store.patch(rollout.id, d.deviceId, { generation: sent.generation });
-        inFlight++;
+        slots--;
       } catch (err) {
         store.patch(rollout.id, d.deviceId, { generation: null });
         this.deps.log.warn({ device: d.deviceId, err: (err as Error).message }, 'cannot set desired state');

@@ -44,8 +44,8 @@ export const RolloutSpec = z
       })
       .strict()
       .default({ canary: 1, phases: ['100%'] }),
-    /** At most this many devices between chosen and healthy at once. */
-    rate: z.object({ maxInFlight: count.default(5) }).strict().default({ maxInFlight: 5 }),
+    /** At most `maxInFlight` devices between chosen and healthy at once; at most `perMinute` given the model in any minute (default: no such limit). */
+    rate: z.object({ maxInFlight: count.default(5), perMinute: count.optional() }).strict().default({ maxInFlight: 5 }),
     abort: z
       .object({
         failurePct: z.number().min(0).max(100).default(20),

@@ -58,6 +58,22 @@ export function numberFlag(command: string, name: string, value: string | undefi
   return n;
 }
 
+/**
+ * A share given as a fraction or a percentage ("0.2" or "20%"), in [min, max],
+ * or strictly between them when `open` (a cut of 0 or 1 means nothing).
+ */
+export function fractionFlag(command: string, name: string, value: string, min: number, max: number, open = false): number {
+  const percent = value.endsWith('%');
+  const text = percent ? value.slice(0, -1) : value;
+  const n = DECIMAL.test(text) ? Number(text) / (percent ? 100 : 1) : NaN;
+  const inside = open ? n > min && n < max : n >= min && n <= max;
+  if (!Number.isFinite(n) || !inside) {
+    const range = open ? `(${min}, ${max})` : `[${min}, ${max}]`;
+    throw new UsageError(`${command}: --${name} must be a fraction in ${range} or a percentage such as 20%, got '${value}'`);
+  }
+  return n;
+}
+
 export function requireFlag<T>(command: string, name: string, value: T | undefined): T {
   if (value === undefined || value === '') throw new UsageError(`${command}: --${name} is required`);
   return value;

@@ -45,7 +45,9 @@ export async function run(argv: string[]): Promise<number> {
   const dataset = await loadDataset(data);
   for (const w of dataset.warnings) process.stderr.write(`warning: ${w}\n`);
   if (!dataset.labeled && !values.baseline) {
-    throw new UsageError(`${COMMAND}: ${data} has no YOLO labels (images/ beside labels/); give a labeled dataset, or --baseline MODEL to measure fidelity`);
+    // the command line is fine; the folder cannot give what it asks for
+    process.stderr.write(`${COMMAND}: ${data} has no YOLO labels (images/ beside labels/); give a labeled dataset, or --baseline MODEL to measure fidelity\n`);
+    return 1;
   }
   // fidelity runs at FIDELITY_DEFAULTS: thresholds given for an mAP that will not be measured must not look applied
   if (!dataset.labeled && (values.conf !== undefined || values.iou !== undefined)) {

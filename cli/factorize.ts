@@ -4,7 +4,7 @@
 // plain SVD of the weights. With --calib the result also gets the guarded
 // statistics recalibration (--no-recalibrate skips it).
 import path from 'node:path';
-import { choiceFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { choiceFlag, fractionFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { outputPath, writeModelOutput } from './files.js';
 import { recalibrationSummary } from './recalibration.js';
 import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
@@ -29,14 +29,6 @@ const flags = {
   json: { type: 'boolean' },
 } as const;
 
-/** "0.2" or "20%". */
-function parseCut(value: string | undefined): number {
-  const text = requireFlag(COMMAND, 'flops-cut', value);
-  const percent = text.endsWith('%');
-  const n = Number(percent ? text.slice(0, -1) : text) / (percent ? 100 : 1);
-  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new UsageError(`${COMMAND}: --flops-cut must be a fraction in (0, 1) or a percentage such as 20%, got '${text}'`);
-  return n;
-}
 
 function summary(file: string, out: string, r: FactorizeReport): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -57,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(COMMAND, argv, flags);
   if (positionals.length !== 1) throw new UsageError(`${COMMAND}: expected one MODEL file, got ${positionals.length}`);
   const method = choiceFlag(COMMAND, 'method', requireFlag(COMMAND, 'method', values.method), FACTOR_METHODS, 'spatial');
-  const flopsCut = parseCut(values['flops-cut']);
+  const flopsCut = fractionFlag(COMMAND, 'flops-cut', requireFlag(COMMAND, 'flops-cut', values['flops-cut']), 0, 1, true);
   const minChannels = intFlag(COMMAND, 'min-channels', values['min-channels'], 64, 1, 1 << 20);
   if ((values.refit || values.sensitivity) && !values.calib) throw new UsageError(`${COMMAND}: --${values.refit ? 'refit' : 'sensitivity'} needs calibration images (--calib DIR)`);
   // the weight SVD is what runs without images: the flag only chooses something with --calib

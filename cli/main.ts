@@ -24,6 +24,27 @@ function resolve(argv: string[]): { spec: CommandSpec; rest: string[] } | undefi
   return best;
 }
 
+/** Edit distance, for suggesting the command a typo meant. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** One line for a command that is not there: the group's commands, or the nearest name. */
+function unknownCommand(argv: string[], group: boolean): string {
+  const members = commands.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => c.name.slice(argv[0].length + 1));
+  if (group && (argv.length === 1 || argv[1].startsWith('-'))) return `'${argv[0]}' needs one of its commands: ${members.join(', ')}`;
+  const typed = group ? `${argv[0]} ${argv[1]}` : argv[0];
+  const nearest = commands.map((c) => ({ name: c.name, d: distance(typed, c.name) })).sort((a, b) => a.d - b.d)[0];
+  const hint = nearest.d <= Math.max(2, typed.length / 3) ? `did you mean '${nearest.name}'? ` : '';
+  return `unknown command '${typed}'; ${hint}'edgefit --help' lists them`;
+}
+
 const asksHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
 
 async function main(argv: string[]): Promise<number> {
@@ -41,8 +62,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help([argv[0]]));
       return 0;
     }
-    const what = group && argv.length > 1 && !argv[1].startsWith('-') ? `unknown command '${argv[0]} ${argv[1]}'` : group ? `'${argv[0]}' needs one of its commands` : `unknown command '${argv[0]}'`;
-    process.stderr.write(`edgefit: ${what}\n\n${help(group ? [argv[0]] : [])}`);
+    process.stderr.write(`edgefit: ${unknownCommand(argv, group)}\n`);
     return 2;
   }
   if (asksHelp(found.rest)) {

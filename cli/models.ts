@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { BaseModel, Candidate, LadderJob } from '../controller/catalog/catalog.js';
-import { UsageError, parse, printJson } from './args.js';
+import { choiceFlag, UsageError, parse, printJson } from './args.js';
+import { LADDER_NAMES } from '../controller/catalog/ladder-names.js';
 import { ApiClient } from './api-client.js';
 
 const common = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
@@ -76,7 +77,8 @@ export async function add(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('models add: give exactly one ONNX FILE');
   const file = positionals[0];
   const name = values.name ?? path.basename(file).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.+-]/g, '-');
-  const q = new URLSearchParams({ name, ladder: values.ladder ?? 'default' });
+  const ladder = choiceFlag('models add', 'ladder', values.ladder, LADDER_NAMES, 'default');
+  const q = new URLSearchParams({ name, ladder });
   if (values.sizes) q.set('sizes', values.sizes);
   const calib = folderFlag('models add', 'calib', values.calib);
   const evalDir = folderFlag('models add', 'eval', values.eval);
@@ -85,14 +87,24 @@ export async function add(argv: string[]): Promise<number> {
   const bytes = readUpload('models add', file);
   const api = ApiClient.fromFlags('models add', values.controller, values.data);
   let result = await upload<{ model: ModelSummary; job: LadderJob }>(api, `/api/models?${q}`, bytes);
+  // A default ladder with calibration images takes minutes per pruned candidate: say what it is doing.
+  let said = '';
   while (values.wait && (result.job.state === 'queued' || result.job.state === 'running')) {
     await new Promise((r) => setTimeout(r, 1000));
     result = { ...result, job: await api.request<LadderJob>('GET', `/api/ladder-jobs/${result.job.id}`) };
+    const { state, done, total, message } = result.job;
+    const progress = state === 'running' ? `ladder ${done}/${total}${message ? `: ${message}` : ''}` : '';
+    if (progress && progress !== said) process.stderr.write(`${progress}\n`);
+    said = progress || said;
   }
   // a script waiting on the ladder must see it fail in the status, not only in the text
   const failed = result.job.state === 'failed';
   if (values.json) printJson(result);
-  else process.stdout.write(`model ${result.model.id} (${result.model.name})${result.model.synthetic ? ' — SYNTHETIC weights: latency only, no accuracy' : ''}\nladder job ${result.job.id}: ${result.job.state}${result.job.error ? `: ${result.job.error}` : ''}; follow it with 'edgefit models'\n`);
+  else {
+    const { id, state, error } = result.job;
+    const next = state === 'done' ? "'edgefit models' lists its candidates" : state === 'failed' ? `${error ?? 'no reason given'}` : "follow it with 'edgefit models'";
+    process.stdout.write(`model ${result.model.id} (${result.model.name})${result.model.synthetic ? ' — SYNTHETIC weights: latency only, no accuracy' : ''}\nladder job ${id}: ${state}; ${next}\n`);
+  }
   if (failed && values.json) process.stderr.write(`models add: ladder job ${result.job.id} failed: ${result.job.error ?? 'no reason given'}\n`);
   return failed ? 1 : 0;
 }

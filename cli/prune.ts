@@ -1,7 +1,7 @@
 // edgefit prune MODEL --method M (--ratio R | --flops-cut F) [options] -o OUT [--json]
 import os from 'node:os';
 import path from 'node:path';
-import { choiceFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { choiceFlag, fractionFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { usageLine } from './commands.js';
 import { outputPath, refuseFile, writeModelOutput } from './files.js';
 import { recalibrationSummary } from './recalibration.js';
@@ -18,7 +18,7 @@ import { sparsify } from '../compress/prune/unstructured.js';
 const STRUCTURED_ONLY = ['global', 'reduction', 'round-to', 'max-layer-ratio', 'ignore', 'seed', 'calib', 'views', 'reconstruct', 'recovery', 'no-recalibrate', 'sensitivity', 'cache'] as const;
 
 function fraction(name: string, value: string | undefined): number | undefined {
-  return value === undefined ? undefined : numberFlag('prune', name, value, 0, 0, 0.95);
+  return value === undefined ? undefined : fractionFlag('prune', name, value, 0, 0.95);
 }
 
 function formatReport(file: string, out: string, r: PruneReport): string {

@@ -17,21 +17,26 @@ export function printStatus(s: Status): void {
   }
 }
 
-/** `edgefit rollout create SPEC [--json]`: SPEC is YAML or JSON. */
-export async function create(argv: string[]): Promise<void> {
+/** `edgefit rollout create SPEC [--json]`: SPEC is YAML or JSON. A spec that is missing or wrong is unusable input (exit 1), like a broken model file. */
+export async function create(argv: string[]): Promise<number | void> {
   const { values, positionals } = parse('rollout create', argv, common);
   if (positionals.length !== 1) throw new UsageError('rollout create: give exactly one SPEC file (YAML or JSON)');
+  const fail = (why: string) => {
+    process.stderr.write(`rollout create: ${why}\n`);
+    return 1;
+  };
   let text: string;
   try {
     text = readFileSync(positionals[0], 'utf8');
   } catch (err) {
-    throw new UsageError(`rollout create: cannot read ${positionals[0]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const e = err as NodeJS.ErrnoException;
+    return fail(`cannot read ${positionals[0]}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a folder, not a spec file' : (e.code ?? e.message)}`);
   }
   let spec;
   try {
     spec = parseSpecText(text);
   } catch (err) {
-    if (err instanceof SpecError) throw new UsageError(`rollout create: ${err.message}`);
+    if (err instanceof SpecError) return fail(`${positionals[0]}: ${err.message}`);
     throw err;
   }
   const api = ApiClient.fromFlags('rollout create', values.controller, values.data);

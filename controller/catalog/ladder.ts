@@ -36,8 +36,8 @@ export interface Recipe {
   steps: Step[];
 }
 
-export const LADDER_NAMES = ['default', 'quick'] as const;
-export type LadderName = (typeof LADDER_NAMES)[number];
+import { LADDER_NAMES, type LadderName } from './ladder-names.js';
+export { LADDER_NAMES, type LadderName };
 
 /** Every size × precision pair as recipes; the base size needs no resize step. */
 export function sizeByPrecision(sizes: readonly number[], precisions: ReadonlyArray<'fp32' | 'fp16' | 'int8'>): Recipe[] {

@@ -129,6 +129,12 @@ describe('edgefit fleet commands on bad input', () => {
     expectFailure(await cli(['models', 'add', model, '--controller', nowhere, '--calib', path.join(dir, 'no-such-folder')], token), /--calib .*no-such-folder is not a folder/);
     expectFailure(await cli(['models', 'add', model, '--controller', nowhere, '--eval', model], token), /--eval .*n64\.onnx is not a folder/);
     expectUsage(await cli(['rollout', 'status', 'r-1', 'r-2', '--controller', nowhere], token), /give at most one rollout ID/);
+    expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--ladder', 'huge'], token), /--ladder must be one of default, quick, got 'huge'/);
+    // a spec file that is missing or wrong is unusable input, like a broken model file
+    expectFailure(await cli(['rollout', 'create', path.join(dir, 'missing.yaml'), '--controller', nowhere], token), /^rollout create: cannot read .*missing\.yaml: no such file\n$/);
+    const spec = path.join(dir, 'bad-spec.yaml');
+    writeFileSync(spec, 'model: m-1\nslo: {minFps: 15}\nrate: {perHour: 3}\n');
+    expectFailure(await cli(['rollout', 'create', spec, '--controller', nowhere], token), /bad-spec\.yaml: rollout spec rate: Unrecognized key: "perHour"/);
   });
 
   describe('against a running controller', () => {

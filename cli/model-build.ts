@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { startBuildLineage } from '../compress/lineage.js';
 import { buildYolov8, convParameterCount, maxStride, parseYolov8Name, yolov8Name } from '../compress/yolo/builder.js';
 import { UsageError, intFlag, parse, printJson } from './args.js';
 import { outputPath, writeModelOutput } from './files.js';
@@ -26,6 +27,7 @@ export async function run(argv: string[]): Promise<void> {
   const out = outputPath(COMMAND, values.out);
 
   const model = buildYolov8({ ...arch, nc, imgsz, seed });
+  startBuildLineage(model, { model: yolov8Name(arch.scale, arch.head), scale: arch.scale, head: arch.head, nc, imgsz, seed, synthetic: true });
   writeModelOutput(model, out);
   const output = model.graph.outputs[0].shape as number[];
   const summary = {

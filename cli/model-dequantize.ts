@@ -3,7 +3,8 @@ import { parse, requireFlag, UsageError } from './args.js';
 import { usageLine } from './commands.js';
 import { outputPath, writeModelOutput } from './files.js';
 import { DequantizeError, dequantizeModel } from '../compress/onnx/dequantize.js';
-import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
+import { sha256Hex } from '../compress/lineage.js';
+import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model dequantize', argv, { out: { type: 'string', short: 'o' }, json: { type: 'boolean' } });
@@ -11,7 +12,8 @@ export async function run(argv: string[]): Promise<number> {
   const out = requireFlag('model dequantize', 'out', values.out);
   const outFile = outputPath('model dequantize', out);
   try {
-    const { model, report } = dequantizeModel(readModelFile(positionals[0]));
+    const { bytes, model: input } = readModelFileBytes(positionals[0]);
+    const { model, report } = dequantizeModel(input, { baseSha256: sha256Hex(bytes) });
     writeModelOutput(model, outFile);
     const convs = model.graph.nodes.filter((n) => n.opType === 'Conv').length;
     if (values.json) process.stdout.write(JSON.stringify({ out, convs, ...report }, null, 2) + '\n');

@@ -1,9 +1,9 @@
 // edgefit model info FILE [--json]
 import { parse, printJson, UsageError } from './args.js';
 import { usageLine } from './commands.js';
+import type { Lineage } from '../compress/lineage.js';
 import { modelInfo, weightFormatLabel, type ModelInfo, type TensorSummary } from '../compress/onnx/info.js';
 import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
-
 
 function shape(t: TensorSummary): string {
   return t.shape ? `[${t.shape.map((d) => (d === null ? '?' : d)).join(', ')}]` : '[?]';
@@ -11,6 +11,27 @@ function shape(t: TensorSummary): string {
 
 function millions(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n.toLocaleString('en-US');
+}
+
+/** A parameter value on one short line: lists joined, long values cut (the JSON output has them whole). */
+function paramValue(value: unknown): string {
+  const text = Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',') : typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
+/** One row for the base, then one per step: its method and its parameters. */
+function lineageRows(lineage: Lineage | null): [string, string][] {
+  if (!lineage) return [['lineage', '-']];
+  const base = lineage.base === null ? 'no base file (built by edgefit, see its build step)' : `base ${lineage.base.slice(0, 12)} (sha256 of the file the chain started from)`;
+  return [
+    ['lineage', base],
+    ...lineage.steps.map((s, i): [string, string] => {
+      const params = Object.entries(s.params)
+        .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
+        .map(([k, v]) => `${k}=${paramValue(v)}`);
+      return ['', [`${i + 1}. ${s.method}`, ...params].join(' ')];
+    }),
+  ];
 }
 
 export function formatInfo(file: string, info: ModelInfo): string {
@@ -33,6 +54,7 @@ export function formatInfo(file: string, info: ModelInfo): string {
     rows.push(['ultralytics', [u.task && `task ${u.task}`, u.version && `version ${u.version}`, u.imgsz && `imgsz ${u.imgsz.join('x')}`, u.stride && `stride ${u.stride}`].filter(Boolean).join(', ')]);
     if (u.names) rows.push(['classes', `${classes}: ${first}`]);
   }
+  rows.push(...lineageRows(info.lineage));
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }

@@ -12,6 +12,8 @@ import { DataType, intAttr, numel, type Graph, type Model, type Node, type Tenso
 import { constValue, consumers, producers, removeDeadCode, renameValue, replaceAllUses, sortGraph, uniqueName } from './graph.js';
 import { toFloat32 } from './tensor.js';
 import { weightFormat } from './info.js';
+import { writeModel } from './write.js';
+import { addLineageStep, sha256Hex } from '../lineage.js';
 
 export class DequantizeError extends Error {
   override name = 'DequantizeError';
@@ -132,8 +134,13 @@ function reshapedConst(g: Graph, name: string, prod: Map<string, Node>): Tensor 
   return p && (p.opType === 'Reshape' || p.opType === 'Unsqueeze') ? constValue(g, p.inputs[0], prod) : undefined;
 }
 
-/** A float copy of a QDQ or dynamic-int8 model; the input model is not changed. */
-export function dequantizeModel(input: Model): { model: Model; report: DequantizeReport } {
+export interface DequantizeOptions {
+  /** sha256 of the file the model was read from, for its lineage; hashed from the model when absent. */
+  baseSha256?: string;
+}
+
+/** A float copy of a QDQ or dynamic-int8 model, with a 'dequantize' lineage step; the input model is not changed. */
+export function dequantizeModel(input: Model, options: DequantizeOptions = {}): { model: Model; report: DequantizeReport } {
   const format = weightFormat(input);
   if (format === 'qoperator-int8') {
     throw new DequantizeError('QOperator models (QLinearConv and com.microsoft QLinear* ops) keep activations int8 between ops; only QDQ and dynamic int8 models can be dequantized');
@@ -153,5 +160,11 @@ export function dequantizeModel(input: Model): { model: Model; report: Dequantiz
   // Values now float: drop stale int8 value_info rather than mislead shape consumers.
   g.valueInfo = g.valueInfo.filter((v) => v.elemType !== DataType.UINT8 && v.elemType !== DataType.INT8 && v.elemType !== DataType.INT32);
   report.nodesAfter = g.nodes.length;
+  addLineageStep(model, options.baseSha256 ?? sha256Hex(writeModel(input)), 'dequantize', {
+    from: report.source,
+    foldedWeights: report.foldedWeights,
+    bypassedActivationPairs: report.bypassedActivationPairs,
+    rewrittenConvIntegers: report.rewrittenConvIntegers,
+  });
   return { model, report };
 }

@@ -1,6 +1,7 @@
-// What `edgefit model info` reports about a model: interface, provenance,
+// What `edgefit model info` reports about a model: interface, provenance (producer, edgefit lineage),
 // op histogram, cost and weight format. Pure over the IR.
 import { modelCost } from '../cost.js';
+import { readLineage, type Lineage } from '../lineage.js';
 import { DataType, type Dim, type Model } from './ir.js';
 import { constValue, producers } from './graph.js';
 import { inferShapes } from './shapes.js';
@@ -39,6 +40,8 @@ export interface ModelInfo {
   weightBytes: number;
   weightFormat: WeightFormat;
   ultralytics: UltralyticsMetadata;
+  /** The `edgefit.lineage` metadata: base file hash and every edgefit step since; null when absent or unreadable. */
+  lineage: Lineage | null;
 }
 
 /** How the conv/linear weights are stored, which decides how the model can be compressed further. */
@@ -96,5 +99,6 @@ export function modelInfo(model: Model): ModelInfo {
     weightBytes: cost.weightBytes,
     weightFormat: weightFormat(model),
     ultralytics: ultralyticsMetadata(model),
+    lineage: readLineage(model),
   };
 }

@@ -21,6 +21,8 @@ import { pruneModel } from '../../compress/prune/prune.js';
 import type { ImportanceMethod } from '../../compress/prune/importance.js';
 import { factorizeModel } from '../../compress/factorize/factorize.js';
 import type { Accuracy } from '../policy.js';
+import { LADDER_NAMES, type LadderName } from './ladder-names.js';
+import { dequantizeModel } from '../../compress/onnx/dequantize.js';
 
 export type Step =
   | { op: 'resize'; imgsz: number }
@@ -36,7 +38,6 @@ export interface Recipe {
   steps: Step[];
 }
 
-import { LADDER_NAMES, type LadderName } from './ladder-names.js';
 export { LADDER_NAMES, type LadderName };
 
 /** Every size × precision pair as recipes; the base size needs no resize step. */
@@ -284,10 +285,14 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
   const uses = new Map<string, number>();
   for (const r of input.recipes) for (const k of r.steps.keys()) uses.set(keyOf(r.steps.slice(0, k + 1)), (uses.get(keyOf(r.steps.slice(0, k + 1))) ?? 0) + 1);
   const built = new Map<string, Model>();
+  // Recipes start from float weights: an int8 upload is dequantized once, so its fp32 candidates are
+  // what their names say and its int8 ones are quantized once, not twice. Accuracy is still judged
+  // against the model as uploaded.
+  const start = familyOf(input.base) === 'int8' ? dequantizeModel(input.base, { baseSha256: input.baseSha256 }).model : input.base;
   try {
     for (const [i, recipe] of input.recipes.entries()) {
       progress(i, input.recipes.length, `building ${recipe.name}`);
-      let model = input.base;
+      let model = start;
       try {
         for (const [k, step] of recipe.steps.entries()) {
           const key = keyOf(recipe.steps.slice(0, k + 1));

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { syntheticFrame } from '../../agent/serve/frames.js';
 import os from 'node:os';
@@ -8,9 +8,12 @@ import { ArtifactStore } from '../../controller/artifacts/store.js';
 import { loadOrCreateSigningKey } from '../../controller/artifacts/signing.js';
 import { Catalog, CatalogError } from '../../controller/catalog/catalog.js';
 import { LadderJobs } from '../../controller/catalog/ladder-jobs.js';
-import { compressionRecipes, generateLadder, ladderRecipes } from '../../controller/catalog/ladder.js';
+import { compressionRecipes, generateLadder, ladderRecipes, sizeByPrecision, syntheticCalibration } from '../../controller/catalog/ladder.js';
 import { openDb, type Db } from '../../controller/db.js';
 import { modelCost } from '../../compress/cost.js';
+import { weightFormat } from '../../compress/onnx/info.js';
+import { readModel } from '../../compress/onnx/read.js';
+import { quantizeModel } from '../../compress/quantize/quantize.js';
 import { writeModel } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
 import { captureLogger } from '../helpers/log.js';
@@ -60,6 +63,25 @@ describe('model catalog and ladders', () => {
     expect(ladder[1].sizeBytes).toBeLessThan(ladder[0].sizeBytes);
     // The base size needs no resize: that candidate is the base model's own bytes.
     expect(ladder.find((c) => c.name === 'fp32-128')!.sha256).toBe(model.sha256);
+  });
+
+  it('builds the ladder of an int8 upload from its dequantized weights: fp32 candidates are float, int8 ones quantized once', async () => {
+    const base = (await quantizeModel(buildYolov8({ scale: 'n', imgsz: 96, nc: 4 }), syntheticCalibration(96))).model;
+    expect(weightFormat(base)).toBe('qdq-int8');
+    const { candidates, skipped } = await generateLadder({ base, baseSha256: 'q'.repeat(64), synthetic: true, recipes: sizeByPrecision([96, 64], ['fp32', 'int8']), outDir: path.join(dir, 'from-int8') });
+    expect(skipped).toEqual([]);
+    const byName = Object.fromEntries(candidates.map((c) => [c.name, c]));
+    for (const name of ['fp32-96', 'fp32-64']) {
+      expect(byName[name].family).toBe('fp32');
+      expect(weightFormat(readModel(readFileSync(byName[name].file)))).toBe('fp32');
+      expect(byName[name].lineage!.steps.map((s) => s.method)).toContain('dequantize');
+    }
+    for (const name of ['int8-96', 'int8-64']) {
+      const model = readModel(readFileSync(byName[name].file));
+      expect(weightFormat(model)).toBe('qdq-int8');
+      // one QuantizeLinear per quantized tensor, not a second layer of them over the first
+      expect(model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length).toBe(base.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length);
+    }
   });
 
   it('puts pruning and factorization in the default ladder only for a real model with calibration images', () => {

@@ -65,7 +65,7 @@ describe('model commands end to end, on a builder model', () => {
     expect(info.code).toBe(1);
     expect(info.output).toMatch(/not an ONNX model/);
     const evalNoLabels = await runCli(['eval', model, '--data', dir]);
-    expect(evalNoLabels.code).toBe(2);
+    expect(evalNoLabels.code).toBe(1);
     expect(evalNoLabels.output).toMatch(/no YOLO labels/);
     const emptyCalib = mkdtempSync(path.join(dir, 'empty-'));
     const quantize = await runCli(['quantize', model, '--calib', emptyCalib, '-o', path.join(dir, 'q.onnx')]);

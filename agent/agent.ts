@@ -36,7 +36,13 @@ export interface AgentOptions {
   threads?: number;
   /** Mixed into the device class: makes one machine pose as distinct hardware (tests, heterogeneous containers). */
   classSalt?: string;
+  /** First wait before asking again a broker that refused the token; it doubles up to 5 min. */
+  refusedRetryMs?: number;
 }
+
+const REFUSED_RETRY_MAX_MS = 5 * 60_000;
+/** CONNACK codes of MQTT 3.1.1 that refuse the credentials: bad username or password, not authorized. */
+const REFUSED_CREDENTIALS = new Set([4, 5]);
 
 function presence(state: Presence['state']): Buffer {
   return encode({ v: PROTOCOL_VERSION, ts: Date.now(), state } satisfies Presence);
@@ -51,6 +57,8 @@ export class Agent {
   readonly deviceClass: string;
   private readonly startedAt = Date.now();
   private heartbeatTask?: ScheduledTask;
+  private refusedRetry?: NodeJS.Timeout;
+  private refusedWaitMs: number;
   private readonly outbox: Outbox;
   private readonly jobs: JobRunner;
   private readonly serving: Serving;
@@ -60,6 +68,7 @@ export class Agent {
     readonly client: MqttClient,
   ) {
     this.deviceClass = deviceClass(opts.inventory, opts.classSalt);
+    this.refusedWaitMs = opts.refusedRetryMs ?? 5000;
     const lock = new MeasurementLock();
     const artifacts = opts.artifacts ?? noArtifactSource;
     this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', encode(result)), opts.log.child({ component: 'outbox' }));
@@ -107,6 +116,7 @@ export class Agent {
   private wire(): void {
     const { log, id } = this.opts;
     this.client.on('connect', () => {
+      this.refusedWaitMs = this.opts.refusedRetryMs ?? 5000;
       log.info({ device: id, broker: this.opts.brokerUrl, class: this.deviceClass }, 'agent connected');
       this.publish('presence', presence('online'), true);
       const hello: Hello = { v: PROTOCOL_VERSION, ts: Date.now(), inventory: this.opts.inventory, deviceClass: this.deviceClass };
@@ -128,7 +138,15 @@ export class Agent {
       }
     });
     this.client.on('error', (err) => {
-      // A refused CONNACK (bad token) is final until someone fixes the token: say so plainly.
+      // mqtt.js gives up after a refused CONNACK, but the device may be registered, or its token
+      // restored, after the agent started: ask again, less and less often, and say why each time.
+      if (REFUSED_CREDENTIALS.has((err as { code?: number }).code ?? -1) && !this.client.disconnecting) {
+        log.error({ device: id, err: err.message, retryInMs: this.refusedWaitMs }, "the broker refused this device's token (register it with 'edgefit devices add', or give the token it printed); asking again");
+        clearTimeout(this.refusedRetry);
+        this.refusedRetry = setTimeout(() => this.client.reconnect(), this.refusedWaitMs);
+        this.refusedWaitMs = Math.min(REFUSED_RETRY_MAX_MS, this.refusedWaitMs * 2);
+        return;
+      }
       log.error({ device: id, err: err.message }, 'agent mqtt error');
     });
     this.client.on('offline', () => log.warn({ device: id }, 'agent offline: broker unreachable, retrying'));
@@ -161,6 +179,7 @@ export class Agent {
 
   /** A clean stop says goodbye explicitly; the last will covers unclean ones. */
   async stop(): Promise<void> {
+    clearTimeout(this.refusedRetry);
     await this.heartbeatTask?.destroy();
     await this.serving.close();
     if (this.client.connected) {

@@ -12,6 +12,62 @@ function help(prefix: string[] = []): string {
   return `${VERSION_HINT}\n\nUsage: edgefit <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'edgefit <command> --help' for a command's options.\n`;
 }
 
+/** Help reads well up to 100 columns; a narrower terminal gets narrower lines. */
+function helpWidth(): number {
+  return Math.max(60, Math.min(100, process.stdout.columns || 100));
+}
+
+/** Words packed into lines of `width`, later lines after `indent` spaces. */
+function wrap(words: string[], width: number, indent: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    const lead = lines.length ? indent : 0;
+    if (line && lead + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.map((l, i) => (i ? ' '.repeat(indent) + l : l));
+}
+
+/** A usage split only between its top-level parts, so '[--calib DIR [--views N]]' stays whole. */
+function usageParts(usage: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let part = '';
+  for (const ch of usage) {
+    if (ch === ' ' && depth === 0) {
+      if (part) parts.push(part);
+      part = '';
+      continue;
+    }
+    if ('[({'.includes(ch)) depth++;
+    if ('])}'.includes(ch)) depth = Math.max(0, depth - 1);
+    part += ch;
+  }
+  if (part) parts.push(part);
+  return parts;
+}
+
+/** `edgefit <command> --help`: usage, summary, then each flag with what it does and its default. */
+function commandHelp(spec: CommandSpec): string {
+  const width = helpWidth();
+  const head = `Usage: edgefit ${spec.name} `;
+  const usage = wrap([head.trimEnd(), ...usageParts(spec.usage.slice(spec.name.length))], width, Math.min(head.length, 30));
+  const names = Object.keys(spec.flags);
+  // a name longer than the column goes on a line of its own rather than pushing every description right
+  const column = Math.min(22, Math.max(...names.map((n) => n.length)));
+  const flags = names.flatMap((name) => {
+    // a short parenthesis stays on one line: '(default 64)', not '(default' and '64)'
+    const text = wrap(spec.flags[name].match(/\([^()]{1,18}\)\S*|\S+/g) ?? [], width - column - 4, 0).map((l) => ' '.repeat(column + 4) + l);
+    if (name.length > column) return [`  ${name}`, ...text];
+    return [`  ${name.padEnd(column)}  ${text[0].trimStart()}`, ...text.slice(1)];
+  });
+  return `${usage.join('\n')}\n\n${wrap(spec.summary.split(' '), width, 0).join('\n')}\n\nOptions:\n${flags.join('\n')}\n`;
+}
+
 /** The longest command name that prefixes argv wins: 'devices add' before 'devices'. */
 function resolve(argv: string[]): { spec: CommandSpec; rest: string[] } | undefined {
   let best: { spec: CommandSpec; rest: string[] } | undefined;
@@ -66,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (asksHelp(found.rest)) {
-    process.stdout.write(`Usage: edgefit ${found.spec.usage}\n\n${found.spec.summary}\n`);
+    process.stdout.write(commandHelp(found.spec));
     return 0;
   }
   const mod = await found.spec.load();

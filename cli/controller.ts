@@ -16,6 +16,8 @@ export function controllerOptions(command: string, values: { broker?: string; 'm
   if (values.broker !== undefined && !/^(mqtts?|wss?|tcp):\/\//.test(values.broker)) {
     throw new UsageError(`${command}: --broker must be a URL like mqtt://host:1883, got '${values.broker}'`);
   }
+  // the port of the embedded broker, which --broker replaces
+  if (values.broker !== undefined && values['mqtt-port'] !== undefined) throw new UsageError(`${command}: --mqtt-port is the embedded broker's port; with --broker there is none (the port goes in the URL)`);
   const dataDir = values.data ?? DEFAULT_DATA_DIR;
   refuseFile(command, 'data', dataDir, "give the controller's data folder");
   return {

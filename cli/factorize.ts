@@ -54,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   if ((values.refit || values.sensitivity) && !values.calib) throw new UsageError(`${COMMAND}: --${values.refit ? 'refit' : 'sensitivity'} needs calibration images (--calib DIR)`);
   // the weight SVD is what runs without images: the flag only chooses something with --calib
   if (values['weight-svd'] && !values.calib) throw new UsageError(`${COMMAND}: --weight-svd only applies with --calib DIR (without images the SVD is of the weights already)`);
+  if (values['weight-svd'] && (method === 'dws' || method === 'grouped')) throw new UsageError(`${COMMAND}: --weight-svd picks the weight SVD over the data-aware one, which only spatial and lowrank have; ${method} always uses the weight SVD`);
   if (values['no-recalibrate'] && !values.calib) throw new UsageError(`${COMMAND}: --no-recalibrate only applies with --calib DIR (without images nothing is recalibrated)`);
   const out = outputPath(COMMAND, values.out);
   const file = positionals[0];

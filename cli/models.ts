@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { BaseModel, Candidate, LadderJob } from '../controller/catalog/catalog.js';
 import { choiceFlag, UsageError, parse, printJson } from './args.js';
-import { LADDER_NAMES } from '../controller/catalog/ladder-names.js';
+import { LADDER_NAMES, parseLadderSizes } from '../controller/catalog/ladder-options.js';
 import { ApiClient } from './api-client.js';
 
 const common = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
@@ -79,7 +79,13 @@ export async function add(argv: string[]): Promise<number> {
   const name = values.name ?? path.basename(file).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.+-]/g, '-');
   const ladder = choiceFlag('models add', 'ladder', values.ladder, LADDER_NAMES, 'default');
   const q = new URLSearchParams({ name, ladder });
-  if (values.sizes) q.set('sizes', values.sizes);
+  if (values.sizes) {
+    try {
+      q.set('sizes', parseLadderSizes(values.sizes).join(','));
+    } catch (err) {
+      throw new UsageError(`models add: --sizes: ${(err as Error).message}`);
+    }
+  }
   const calib = folderFlag('models add', 'calib', values.calib);
   const evalDir = folderFlag('models add', 'eval', values.eval);
   if (calib) q.set('calib', calib);

@@ -1,7 +1,7 @@
 // edgefit prune MODEL --method M (--ratio R | --flops-cut F) [options] -o OUT [--json]
 import os from 'node:os';
 import path from 'node:path';
-import { choiceFlag, fractionFlag, intFlag, numberFlag, parse, printJson, requireFlag, UsageError } from './args.js';
+import { choiceFlag, fractionFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { usageLine } from './commands.js';
 import { outputPath, refuseFile, writeModelOutput } from './files.js';
 import { recalibrationSummary } from './recalibration.js';
@@ -9,7 +9,7 @@ import { CalibrationError, loadCalibration, MAX_VIEWS, modelInputSize } from '..
 import { progressBar, type ProgressBar } from '../compress/detect/progress.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
 import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
-import { METHODS, REDUCTIONS } from '../compress/prune/importance.js';
+import { ACTIVATION_METHODS, METHODS, REDUCTIONS } from '../compress/prune/importance.js';
 import { PruneError, pruneModel, RECOVERIES, type PruneReport } from '../compress/prune/prune.js';
 import { AllocationError } from '../compress/prune/allocate.js';
 import { sparsify } from '../compress/prune/unstructured.js';
@@ -92,8 +92,16 @@ export async function run(argv: string[]): Promise<number> {
   if (viewsPerImage !== undefined && !values.calib) throw new UsageError('prune: --views needs --calib DIR');
   const reduction = choiceFlag('prune', 'reduction', values.reduction, REDUCTIONS, 'mean');
   const roundTo = intFlag('prune', 'round-to', values['round-to'], 8, 1, 1024);
-  const maxLayerRatio = numberFlag('prune', 'max-layer-ratio', values['max-layer-ratio'], 0.9, 0.05, 0.99);
+  const maxLayerRatio = values['max-layer-ratio'] === undefined ? 0.9 : fractionFlag('prune', 'max-layer-ratio', values['max-layer-ratio'], 0.05, 0.99);
   const seed = intFlag('prune', 'seed', values.seed, 0);
+  if (!values.unstructured) {
+    const readsActivations = (ACTIVATION_METHODS as readonly string[]).includes(method);
+    const needsImages = values.sensitivity ? '--sensitivity' : readsActivations ? `--method ${method}` : undefined;
+    if (needsImages && !values.calib) throw new UsageError(`prune: ${needsImages} needs calibration images (--calib DIR)`);
+    if (values.calib && !needsImages && !values.reconstruct) throw new UsageError('prune: --calib is read by --reconstruct, --sensitivity and the activation methods (apoz, mean_act); with none of them it would be ignored');
+    if (values.cache !== undefined && !values.sensitivity) throw new UsageError('prune: --cache holds measured group sensitivities: it only applies with --sensitivity');
+    if (values.global && values.sensitivity) throw new UsageError('prune: --global and --sensitivity both decide where the cut goes; give one of them');
+  }
   // the sensitivity cache is written after minutes of measuring: a file in its place must fail now
   if (values.cache !== undefined) refuseFile('prune', 'cache', values.cache);
   const outFile = outputPath('prune', out);

@@ -21,7 +21,7 @@ import { pruneModel } from '../../compress/prune/prune.js';
 import type { ImportanceMethod } from '../../compress/prune/importance.js';
 import { factorizeModel } from '../../compress/factorize/factorize.js';
 import type { Accuracy } from '../policy.js';
-import { LADDER_NAMES, type LadderName } from './ladder-names.js';
+import { LADDER_NAMES, type LadderName } from './ladder-options.js';
 import { dequantizeModel } from '../../compress/onnx/dequantize.js';
 
 export type Step =

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { CatalogError, type Catalog } from '../catalog/catalog.js';
 import type { LadderJobs } from '../catalog/ladder-jobs.js';
 import { ArtifactInputError } from '../artifacts/store.js';
+import { parseLadderSizes } from '../catalog/ladder-options.js';
 
 const MAX_MODEL_BYTES = 512 * 1024 * 1024;
 const status = { invalid: 400, exists: 409, 'not-found': 404 } as const;
@@ -24,9 +25,11 @@ function modelBytes(body: unknown): Buffer {
 
 function sizesOf(value: string | undefined): number[] | undefined {
   if (value === undefined || value === '') return undefined;
-  const sizes = value.split(',').map((s) => Number(s.trim()));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 32 || n > 4096 || n % 32 !== 0)) throw new CatalogError(`sizes must be multiples of 32 in [32, 4096] like 320,256, got '${value}'`, 'invalid');
-  return sizes;
+  try {
+    return parseLadderSizes(value);
+  } catch (err) {
+    throw new CatalogError((err as Error).message, 'invalid');
+  }
 }
 
 /** /api/models: base models, their ladders (built off the request path) and imported candidates. */

@@ -158,6 +158,12 @@ describe('edgefit model commands on bad input', () => {
     expectFailure(await cli(['eval', model, '--data', calib, '--json']), /has no YOLO labels .* or --baseline MODEL/);
     expectUsage(await cli(['factorize', model, '--method', 'spatial', '--flops-cut', '0.2', '--weight-svd', '-o', out]), /--weight-svd only applies with --calib/);
     expectUsage(await cli(['factorize', model, '--method', 'dws', '--flops-cut', '0.2', '--no-recalibrate', '-o', out]), /--no-recalibrate only applies with --calib/);
+    expectUsage(await cli(['factorize', model, '--method', 'dws', '--flops-cut', '0.2', '--calib', calib, '--weight-svd', '-o', out]), /dws always uses the weight SVD/);
+    expectUsage(await cli(['prune', model, '--method', 'l1', '--ratio', '0.2', '--calib', calib, '-o', out]), /--calib is read by --reconstruct, --sensitivity and the activation methods/);
+    expectUsage(await cli(['prune', model, '--method', 'apoz', '--ratio', '0.2', '-o', out]), /--method apoz needs calibration images/);
+    expectUsage(await cli(['prune', model, '--method', 'l1', '--flops-cut', '0.2', '--sensitivity', '-o', out]), /--sensitivity needs calibration images/);
+    expectUsage(await cli(['prune', model, '--method', 'l1', '--ratio', '0.2', '--cache', dir, '-o', out]), /--cache .* only applies with --sensitivity/);
+    expectUsage(await cli(['prune', model, '--method', 'l1', '--flops-cut', '0.2', '--calib', calib, '--sensitivity', '--global', '-o', out]), /--global and --sensitivity both decide where the cut goes/);
     expect(existsSync(out)).toBe(false);
     // what stays allowed: bias recovery needs no images, --method beside --unstructured is ignored
     const bias = await cli(['prune', model, '--method', 'l1', '--ratio', '0.2', '--reconstruct', '--recovery', 'bias', '-o', out, '--json']);

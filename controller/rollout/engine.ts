@@ -113,7 +113,7 @@ export class RolloutEngine {
 
   abort(id: string, reason = 'aborted by the operator'): Rollout {
     const rollout = this.setState(id, 'aborted', ['running', 'paused'], reason);
-    this.rollBackDeployed(rollout, reason);
+    this.settleAborted(rollout);
     return rollout;
   }
 
@@ -183,7 +183,11 @@ export class RolloutEngine {
     const { store, registry } = this.deps;
     const spec = rollout.spec;
     for (const d of store.devices(rollout.id)) this.follow(rollout, d, registry.get(d.deviceId));
-    if (rollout.state === 'aborted') return this.repointFailed(rollout);
+    if (rollout.state === 'aborted') {
+      // Also settles a rollout that an older controller aborted, or one aborted just before a restart.
+      this.settleAborted(rollout);
+      return this.repointFailed(rollout);
+    }
     await this.repointFailed(rollout);
     if (!this.stillRunning(rollout.id)) return;
 
@@ -199,7 +203,7 @@ export class RolloutEngine {
     const now = store.devices(rollout.id);
     const final = now.filter((d) => FAILED.has(d.state) && d.attempts >= spec.retries);
     const canaryFailed = final.find((d) => d.stage === 0);
-    const decided = now.filter((d) => TERMINAL.has(d.state));
+    const decided = now.filter((d) => TERMINAL.has(d.state) && d.state !== 'cancelled');
     if (canaryFailed) return void this.abort(rollout.id, `canary ${canaryFailed.deviceId} ${canaryFailed.state}: ${canaryFailed.error ?? 'no reason given'}`);
     if (decided.length >= spec.abort.minDevices && (final.length / decided.length) * 100 > spec.abort.failurePct) {
       return void this.abort(rollout.id, `${final.length} of ${decided.length} device(s) failed (over ${spec.abort.failurePct} %)`);
@@ -255,6 +259,8 @@ export class RolloutEngine {
     const limit = rollout.spec.profile.concurrency ?? Infinity;
     let inFlight = store.measurements(rollout.id).filter((m) => m.outcome === null).length;
     for (const deviceClass of classes) {
+      // An abort during the previous class's send has already settled these devices.
+      if (!this.stillRunning(rollout.id)) return;
       const measurements = store.measurements(rollout.id, deviceClass);
       const timeoutMs = rollout.spec.deviceTimeoutS * 1000;
       for (const m of measurements) {
@@ -342,14 +348,28 @@ export class RolloutEngine {
     }
   }
 
-  /** On abort every device this rollout deployed to goes back to what it ran before. */
-  private rollBackDeployed(rollout: Rollout, reason: string): void {
-    for (const d of this.deps.store.devices(rollout.id)) {
-      if (d.generation !== null && d.state !== 'rolled-back' && canTransition(d.state, 'rolled-back', d.resumeState)) {
-        this.deps.store.transition(rollout.id, d.deviceId, 'rolled-back', { error: d.error ?? `rollout aborted: ${reason}` }, `rollout aborted: ${reason}`);
+  /**
+   * Ends every device of an aborted rollout. One it deployed to (it holds a
+   * desired generation, or a retry left this rollout's desired state on it)
+   * goes back to what it ran before; one it never deployed to is cancelled, so
+   * nothing looks as if work were still going on; a profile still out is
+   * settled, so nothing waits on it. Idempotent and silent when there is
+   * nothing to do: reconcile runs it on every pass over an aborted rollout.
+   */
+  private settleAborted(rollout: Rollout): void {
+    const { store, desired } = this.deps;
+    const reason = `rollout aborted: ${rollout.reason ?? 'no reason given'}`;
+    for (const m of store.measurements(rollout.id)) {
+      if (m.outcome === null) store.setOutcome(m.jobId, { ok: false, error: `not measured: ${reason}` }, m.deviceId);
+    }
+    for (const d of store.devices(rollout.id)) {
+      if (d.generation !== null || desired.get(d.deviceId)?.rolloutId === rollout.id) {
+        if (d.state !== 'rolled-back' && canTransition(d.state, 'rolled-back', d.resumeState)) store.transition(rollout.id, d.deviceId, 'rolled-back', { error: d.error ?? reason }, reason);
+      } else if (canTransition(d.state, 'cancelled', d.resumeState)) {
+        const was = d.state === 'offline' ? ` (offline while ${d.resumeState ?? 'pending'})` : '';
+        store.transition(rollout.id, d.deviceId, 'cancelled', { error: `not deployed: ${reason}` }, `not deployed${was}: ${reason}`);
       }
     }
-    this.kick();
   }
 
   /**

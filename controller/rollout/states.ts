@@ -1,19 +1,21 @@
 // A device in a rollout (see DESIGN.md): pending → profiling → chosen →
 // downloading → verifying → activating → health-check → healthy, with failed,
 // rolled-back, timed-out and offline as exits. Offline resumes where it was.
+// Cancelled ends a device an aborted rollout never deployed to: it runs what it
+// ran before, neither healthy nor failed.
 
-export const DEVICE_STATES = ['pending', 'profiling', 'chosen', 'downloading', 'verifying', 'activating', 'health-check', 'healthy', 'failed', 'rolled-back', 'timed-out', 'offline'] as const;
+export const DEVICE_STATES = ['pending', 'profiling', 'chosen', 'downloading', 'verifying', 'activating', 'health-check', 'healthy', 'failed', 'rolled-back', 'timed-out', 'offline', 'cancelled'] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
 /** States a device stays in when the rollout is over. */
-export const TERMINAL: ReadonlySet<DeviceState> = new Set(['healthy', 'failed', 'rolled-back', 'timed-out']);
+export const TERMINAL: ReadonlySet<DeviceState> = new Set(['healthy', 'failed', 'rolled-back', 'timed-out', 'cancelled']);
 /** The deployment steps the agent reports, in order. */
 export const DEPLOY_STEPS = ['downloading', 'verifying', 'activating', 'health-check', 'healthy'] as const;
 
 const FORWARD: Record<DeviceState, readonly DeviceState[]> = {
-  pending: ['profiling', 'chosen'],
-  profiling: ['chosen'],
-  chosen: ['downloading', 'verifying', 'activating', 'health-check', 'healthy'],
+  pending: ['profiling', 'chosen', 'cancelled'],
+  profiling: ['chosen', 'cancelled'],
+  chosen: ['downloading', 'verifying', 'activating', 'health-check', 'healthy', 'cancelled'],
   downloading: ['verifying', 'activating', 'health-check', 'healthy'],
   verifying: ['activating', 'health-check', 'healthy'],
   activating: ['health-check', 'healthy'],
@@ -24,6 +26,7 @@ const FORWARD: Record<DeviceState, readonly DeviceState[]> = {
   'timed-out': ['pending', 'rolled-back'],
   'rolled-back': [],
   offline: [],
+  cancelled: [],
 };
 
 export class TransitionError extends Error {
@@ -39,10 +42,12 @@ export class RolloutConflictError extends Error {
  * Whether `from → to` is a step of the state machine. Any live state may exit
  * to failed, rolled-back, timed-out or offline; offline goes back to the state
  * it left (`resume`). Agent reports may skip steps (a fast download), never go back.
+ * Only a device not yet deployed to (pending, profiling, chosen, or offline) is
+ * cancelled; one that got the model is rolled back instead.
  */
 export function canTransition(from: DeviceState, to: DeviceState, resume?: DeviceState | null): boolean {
   if (from === to) return false;
-  if (from === 'offline') return to === resume || to === 'failed' || to === 'rolled-back' || to === 'timed-out' || to === 'pending';
+  if (from === 'offline') return to === resume || to === 'failed' || to === 'rolled-back' || to === 'timed-out' || to === 'pending' || to === 'cancelled';
   if (!TERMINAL.has(from) && (to === 'failed' || to === 'rolled-back' || to === 'timed-out' || to === 'offline')) return true;
   return FORWARD[from].includes(to);
 }
@@ -58,11 +63,11 @@ export const ACTIVE_ROLLOUT_STATES: readonly RolloutState[] = ['running', 'pause
 
 /**
  * Whether a running or paused rollout may still change this device's desired
- * state. A device that is healthy, rolled back, or out of retries is done
- * with, even while one offline device keeps the rollout itself running.
+ * state. A device that is healthy, rolled back, cancelled, or out of retries
+ * is done with, even while one offline device keeps the rollout itself running.
  */
 export function holdsDevice(state: DeviceState, attempts: number, retries: number): boolean {
-  if (state === 'healthy' || state === 'rolled-back') return false;
+  if (state === 'healthy' || state === 'rolled-back' || state === 'cancelled') return false;
   if (state === 'failed' || state === 'timed-out') return attempts < retries;
   return true;
 }

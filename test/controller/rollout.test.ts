@@ -217,11 +217,14 @@ describe('rollouts end to end: controller, embedded broker, three real agents', 
     const c = aborted.devices.find((d) => d.deviceId === canary)!;
     expect(c.state).toBe('rolled-back');
     expect(c.error).toMatch(/failed|health/);
-    // The later stages never started.
-    expect(aborted.devices.filter((d) => d.stage > 0).every((d) => d.state === 'pending')).toBe(true);
+    // The later stages never started: their devices are cancelled with the abort's reason, not left pending.
+    for (const d of aborted.devices.filter((x) => x.stage > 0)) {
+      expect(d.state, d.deviceId).toBe('cancelled');
+      expect(d.error).toBe(`not deployed: rollout aborted: ${aborted.reason}`);
+    }
     // The canary serves its previous model again, and its retained desired state says so.
     await waitFor(() => controller.live.get(canary).telemetry?.modelSha256 === before[canary] && controller.live.get(canary).reported?.state === 'healthy', 60_000, 'the canary serving its previous model');
-    expect(aborted.devices.every((d) => TERMINAL.has(d.state) || d.state === 'pending')).toBe(true);
+    expect(aborted.devices.every((d) => TERMINAL.has(d.state))).toBe(true);
   }, 200_000);
 
   it('validates specs with clear errors', async () => {

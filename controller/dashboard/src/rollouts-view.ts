@@ -17,6 +17,8 @@ export const BUCKETS = [
   ['healthy', ['healthy']],
   ['failed', ['failed', 'rolled-back', 'timed-out']],
   ['offline', ['offline']],
+  // Not deployed because the rollout was aborted: neither healthy nor failed.
+  ['cancelled', ['cancelled']],
 ] as const;
 export type Bucket = (typeof BUCKETS)[number][0];
 
@@ -25,7 +27,7 @@ export function bucketOf(state: string): Bucket {
 }
 
 function counts(devices: readonly RolloutDeviceStatus[]): Record<Bucket, number> {
-  const out = { pending: 0, profiling: 0, deploying: 0, healthy: 0, failed: 0, offline: 0 };
+  const out = { pending: 0, profiling: 0, deploying: 0, healthy: 0, failed: 0, offline: 0, cancelled: 0 };
   for (const d of devices) out[bucketOf(d.state)]++;
   return out;
 }

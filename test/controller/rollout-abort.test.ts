@@ -1,0 +1,245 @@
+// Aborting a rollout ends every device of it: one it deployed to is rolled back
+// to its previous model, one it never deployed to (pending, profiling, chosen
+// without a desired state, offline) is cancelled with the abort's reason, and a
+// profile still out is settled. The devices are protocol-speaking MQTT clients
+// on the controller's real broker, so the test decides which of them answer
+// profiles and which report healthy; the controller, its SQLite state and its
+// reconcile loop are the real ones.
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canTransition, DEVICE_STATES, holdsDevice, TERMINAL } from '../../controller/rollout/states.js';
+import type { rolloutStatus } from '../../controller/rollout/status.js';
+import { writeModel } from '../../compress/onnx/write.js';
+import { buildYolov8 } from '../../compress/yolo/builder.js';
+import { decode, Desired, encode, Job, type Hello, type LatencyStats, type ProfileReport, type Reported, type Result } from '../../protocol/messages.js';
+import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
+import { TestFleet } from '../agent/fleet.js';
+import { waitFor } from '../helpers/wait.js';
+
+type Status = ReturnType<typeof rolloutStatus>;
+
+const CLASS_A = 'aaaaaaaaaaaaaaaa';
+const CLASS_B = 'bbbbbbbbbbbbbbbb';
+
+/** A device that records its desired states and jobs; class A answers profiles at once, class B never does by itself. */
+interface SimulatedDevice {
+  id: string;
+  deviceClass: string;
+  client: MqttClient;
+  desired: Desired[];
+  jobs: Job[];
+}
+
+function hello(id: string, deviceClass: string): Hello {
+  return {
+    v: PROTOCOL_VERSION,
+    ts: Date.now(),
+    deviceClass,
+    inventory: { hostname: id, cpuModel: 'Cortex-A76', cpuCores: 4, cpuPhysicalCores: 4, arch: 'arm64', memTotalBytes: 8 * 1024 ** 3, os: 'Debian GNU/Linux 12', kernel: '6.6.31', boardModel: 'Raspberry Pi 5 Model B Rev 1.0', gpus: [], executionProviders: ['cpu'], onnxruntimeVersion: '1.30.0', edgefitVersion: '0.1.0' },
+  };
+}
+
+function latency(ms: number): LatencyStats {
+  return { n: 50, minMs: ms, p50Ms: ms, p90Ms: ms, p95Ms: ms, p99Ms: ms, maxMs: ms, meanMs: ms, stdMs: 0 };
+}
+
+/** A fast device's report: 100 FPS, well inside any SLO of this test. */
+function report(job: Job): ProfileReport {
+  return {
+    threads: null,
+    sessionCreateMs: 20,
+    warmupRuns: 0,
+    model: latency(8),
+    modelFps: 125,
+    endToEnd: latency(10),
+    endToEndFps: 100,
+    sustained: null,
+    cpuPct: null,
+    ep: 'cpu',
+    modelSha256: job.artifact.sha256,
+    inputShape: [1, 3, 64, 64],
+    outputShape: [1, 6, 84],
+    frame: { width: 64, height: 64, source: 'synthetic' },
+    memory: { rssAfterLoadMb: 100, peakRssMb: 120, rssGrowthMb: 1 },
+    temperature: { beforeC: null, peakC: null, afterC: null },
+    throttling: { maxClockDropPct: null, cpuMaxFreqMHz: null, firmwareThrottled: null, firmwareFlags: null },
+    sweep: null,
+    wallS: 1,
+    environment: { load1: null, load5: null, servingPaused: false, topProcesses: [] },
+  };
+}
+
+describe('the cancelled device state', () => {
+  it('is reached only from states before any deployment, ends there, and frees the device', () => {
+    expect(DEVICE_STATES.filter((from) => canTransition(from, 'cancelled', 'chosen'))).toEqual(['pending', 'profiling', 'chosen', 'offline']);
+    expect(DEVICE_STATES.filter((to) => canTransition('cancelled', to))).toEqual([]);
+    expect(TERMINAL.has('cancelled')).toBe(true);
+    expect(holdsDevice('cancelled', 0, 3)).toBe(false);
+  });
+});
+
+describe('aborting a rollout, on the real controller with simulated devices', () => {
+  const fleet = new TestFleet();
+  const devices = new Map<string, SimulatedDevice>();
+  let modelId = '';
+
+  const sim = (id: string) => devices.get(id)!;
+  const status = async (id: string) => (await fleet.api<Status>(`/api/rollouts/${id}`)).body;
+  const post = (p: string, body: unknown) =>
+    fetch(fleet.controller.httpUrl + p, { method: 'POST', headers: { authorization: `Bearer ${fleet.controller.adminToken}`, 'content-type': body instanceof Uint8Array ? 'application/octet-stream' : 'application/json' }, body: body instanceof Uint8Array ? new Blob([Uint8Array.from(body)]) : JSON.stringify(body) });
+  const createRollout = async (spec: Record<string, unknown>) => {
+    const res = await post('/api/rollouts', { model: modelId, slo: { minFps: 1 }, ...spec });
+    const body = (await res.json()) as Status;
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    return body.id;
+  };
+
+  async function reportState(d: SimulatedDevice, state: Reported['state']): Promise<void> {
+    const last = d.desired[d.desired.length - 1];
+    const body: Reported = { v: PROTOCOL_VERSION, ts: Date.now(), generation: last.generation, ...(last.rolloutId ? { rolloutId: last.rolloutId } : {}), state, activeModel: state === 'healthy' && last.model ? { sha256: last.model.sha256, generation: last.generation, ...(last.candidateId ? { candidateId: last.candidateId } : {}) } : null, slo: null };
+    await d.client.publishAsync(deviceTopic(d.id, 'reported'), encode(body), { qos: 1, retain: true });
+  }
+
+  async function answer(d: SimulatedDevice, job: Job): Promise<void> {
+    const result: Result = { v: PROTOCOL_VERSION, ts: Date.now(), jobId: job.jobId, deviceId: d.id, kind: 'profile', artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}), ok: true, profile: report(job) };
+    await d.client.publishAsync(deviceTopic(d.id, 'results'), encode(result), { qos: 1 });
+  }
+
+  beforeAll(async () => {
+    await fleet.start();
+    const fleetPlan: Array<[string, string]> = [
+      ['a0-deployed', CLASS_A],
+      ['a1-chosen', CLASS_A],
+      ['a2-offline', CLASS_A],
+      ['b0-profiling', CLASS_B],
+      ['b1-pending', CLASS_B],
+    ];
+    for (const [id, deviceClass] of fleetPlan) {
+      const token = fleet.controller.registry.add(id);
+      const client = await mqtt.connectAsync(fleet.controller.brokerUrl, { username: id, password: token, clientId: `sim-${id}`, reconnectPeriod: 0 });
+      const d: SimulatedDevice = { id, deviceClass, client, desired: [], jobs: [] };
+      client.on('message', (topic, payload) => {
+        if (topic === deviceTopic(id, 'desired')) {
+          const msg = decode(Desired, payload);
+          if (msg.ok) d.desired.push(msg.value);
+        } else {
+          const msg = decode(Job, payload);
+          if (!msg.ok) return;
+          d.jobs.push(msg.value);
+          if (deviceClass === CLASS_A) void answer(d, msg.value);
+        }
+      });
+      await client.subscribeAsync([deviceTopic(id, 'desired'), deviceTopic(id, 'jobs')], { qos: 1 });
+      await client.publishAsync(deviceTopic(id, 'hello'), encode(hello(id, deviceClass)), { qos: 1 });
+      devices.set(id, d);
+    }
+    await waitFor(() => fleet.controller.registry.list().filter((d) => d.online && d.deviceClass).length === devices.size, 10_000, 'every simulated device online');
+    const bytes = writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 2 }));
+    const res = await post('/api/models?name=abort&ladder=quick&sizes=64', bytes);
+    const added = (await res.json()) as { model: { id: string }; job: { id: string } };
+    expect(res.status).toBe(202);
+    modelId = added.model.id;
+    await waitFor(async () => (await fleet.api<{ state: string }>(`/api/ladder-jobs/${added.job.id}`)).body.state === 'done', 60_000, 'the ladder');
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([...devices.values()].map((d) => d.client.endAsync(true)));
+    await fleet.close();
+  });
+
+  it('rolls back the device it deployed to and cancels every other one with the reason, settles the open profile, and frees the devices', async () => {
+    // Stage 0: the three class A devices and b0; stage 1: b1. One device a minute gets the model.
+    const id = await createRollout({ stages: { canary: 4, phases: ['100%'] }, rate: { maxInFlight: 5, perMinute: 1 }, profile: { durationS: 1, warmup: 0 } });
+    const deployed = await waitFor(() => [...devices.values()].find((d) => d.desired.length > 0), 20_000, 'the first class A device given the model');
+    expect(deployed.id).toBe('a0-deployed');
+    await reportState(deployed, 'healthy');
+    await waitFor(async () => {
+      const s = await status(id);
+      const state = (x: string) => s.devices.find((d) => d.deviceId === x)!.state;
+      return state('a0-deployed') === 'healthy' && state('a1-chosen') === 'chosen' && state('a2-offline') === 'chosen' && state('b0-profiling') === 'profiling';
+    }, 20_000, 'class A chosen and deploying at the rate, class B profiling');
+    // a2 loses its connection while waiting for its turn.
+    await sim('a2-offline').client.publishAsync(deviceTopic('a2-offline', 'presence'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), state: 'offline' }), { qos: 1, retain: true });
+    await waitFor(async () => (await status(id)).devices.find((d) => d.deviceId === 'a2-offline')!.state === 'offline', 10_000, 'a2 offline');
+
+    const before = await status(id);
+    expect(before.devices.map((d) => [d.deviceId, d.stage, d.state, d.generation === null])).toEqual([
+      ['a0-deployed', 0, 'healthy', false],
+      ['a1-chosen', 0, 'chosen', true],
+      ['a2-offline', 0, 'offline', true],
+      ['b0-profiling', 0, 'profiling', true],
+      ['b1-pending', 1, 'pending', true],
+    ]);
+    const open = before.classes.find((c) => c.deviceClass === CLASS_B)!.measurements;
+    expect(open.map((m) => [m.deviceId, m.outcome])).toEqual([['b0-profiling', null]]);
+    const job = sim('b0-profiling').jobs[0];
+    expect(job.jobId).toBe(open[0].jobId);
+
+    // The abort's own answer already shows every device settled.
+    const res = await post(`/api/rollouts/${id}/abort`, {});
+    expect(res.status).toBe(200);
+    const after = (await res.json()) as Status;
+    const reason = 'rollout aborted: aborted by the operator';
+    expect(after.state).toBe('aborted');
+    expect(after.devices.map((d) => [d.deviceId, d.state, d.error])).toEqual([
+      ['a0-deployed', 'rolled-back', reason],
+      ['a1-chosen', 'cancelled', `not deployed: ${reason}`],
+      ['a2-offline', 'cancelled', `not deployed: ${reason}`],
+      ['b0-profiling', 'cancelled', `not deployed: ${reason}`],
+      ['b1-pending', 'cancelled', `not deployed: ${reason}`],
+    ]);
+    expect(after.classes.find((c) => c.deviceClass === CLASS_B)!.measurements[0].outcome).toEqual({ ok: false, error: `not measured: ${reason}` });
+
+    // Each device's end is in the event log, from the state it was in.
+    const ends = after.events.filter((e) => e.deviceId !== null && (e.to === 'cancelled' || e.to === 'rolled-back')).map((e) => [e.deviceId, e.from, e.to, e.detail]);
+    expect(ends).toEqual([
+      ['a0-deployed', 'healthy', 'rolled-back', reason],
+      ['a1-chosen', 'chosen', 'cancelled', `not deployed: ${reason}`],
+      ['a2-offline', 'offline', 'cancelled', `not deployed (offline while chosen): ${reason}`],
+      ['b0-profiling', 'profiling', 'cancelled', `not deployed: ${reason}`],
+      ['b1-pending', 'pending', 'cancelled', `not deployed: ${reason}`],
+    ]);
+
+    // The deployed device is pointed back at what it ran before (nothing); no other device ever got a desired state.
+    await waitFor(() => deployed.desired.length === 2, 10_000, 'the rollback desired state on a0');
+    expect(deployed.desired[1].model).toBeNull();
+    expect(['a1-chosen', 'a2-offline', 'b0-profiling', 'b1-pending'].map((x) => sim(x).desired.length)).toEqual([0, 0, 0, 0]);
+
+    // The profile that was still out comes back late: it changes nothing, and passes later leave the states as they are.
+    await answer(sim('b0-profiling'), job);
+    await waitFor(() => fleet.controller.profiles.get(job.jobId, 'b0-profiling'), 10_000, 'the late result stored');
+    await waitFor(() => fleet.logs('device rolled back to its previous model').length === 1, 10_000, 'the rollback logged');
+    await new Promise((r) => setTimeout(r, 2500));
+    const later = await status(id);
+    expect(later.devices.map((d) => d.state)).toEqual(['rolled-back', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
+    expect(later.classes.find((c) => c.deviceClass === CLASS_B)!.measurements[0].outcome).toEqual({ ok: false, error: `not measured: ${reason}` });
+    expect(later.events.filter((e) => e.to === 'cancelled')).toHaveLength(4);
+
+    // The cancelled devices are free: a new rollout may target them.
+    const next = await createRollout({ targets: { devices: ['a1-chosen', 'b0-profiling', 'b1-pending'] }, stages: { canary: 3 }, rate: { maxInFlight: 5, perMinute: 1 } });
+    expect((await post(`/api/rollouts/${next}/abort`, {})).status).toBe(200);
+  }, 90_000);
+
+  it('settles a rollout that an older controller aborted without cancelling its devices', async () => {
+    const id = await createRollout({ targets: { devices: ['b0-profiling', 'b1-pending'] }, stages: { canary: 1, phases: ['100%'] }, profile: { durationS: 1, warmup: 0 } });
+    await waitFor(async () => {
+      const s = await status(id);
+      return s.devices.map((d) => d.state).join() === 'profiling,pending';
+    }, 20_000, 'b0 profiling (its class is measured on it), b1 waiting for stage 1');
+    // What an older controller left in the database: the rollout aborted, its devices untouched.
+    expect(fleet.controller.rolloutStore.setState(id, 'aborted', 'aborted by the operator', ['running'])).toBe(true);
+    const settled = await waitFor(async () => {
+      const s = await status(id);
+      return s.devices.every((d) => d.state === 'cancelled') ? s : undefined;
+    }, 10_000, 'the reconcile loop to cancel both devices');
+    expect(settled.devices.map((d) => [d.deviceId, d.error])).toEqual([
+      ['b0-profiling', 'not deployed: rollout aborted: aborted by the operator'],
+      ['b1-pending', 'not deployed: rollout aborted: aborted by the operator'],
+    ]);
+    expect(settled.classes[0].measurements.every((m) => m.outcome !== null)).toBe(true);
+    expect(settled.events.filter((e) => e.to === 'cancelled').map((e) => [e.deviceId, e.from])).toEqual([
+      ['b0-profiling', 'profiling'],
+      ['b1-pending', 'pending'],
+    ]);
+  }, 60_000);
+});

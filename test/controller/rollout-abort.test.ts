@@ -5,39 +5,16 @@
 // on the controller's real broker, so the test decides which of them answer
 // profiles and which report healthy; the controller, its SQLite state and its
 // reconcile loop are the real ones.
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canTransition, DEVICE_STATES, holdsDevice, TERMINAL } from '../../controller/rollout/states.js';
-import type { rolloutStatus } from '../../controller/rollout/status.js';
-import { writeModel } from '../../compress/onnx/write.js';
-import { buildYolov8 } from '../../compress/yolo/builder.js';
-import { decode, Desired, encode, Job, type Hello, type LatencyStats, type ProfileReport, type Reported, type Result } from '../../protocol/messages.js';
+import { encode, type Job, type LatencyStats, type ProfileReport, type Result } from '../../protocol/messages.js';
 import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { TestFleet } from '../agent/fleet.js';
 import { waitFor } from '../helpers/wait.js';
-
-type Status = ReturnType<typeof rolloutStatus>;
+import { connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status } from './simulated-devices.js';
 
 const CLASS_A = 'aaaaaaaaaaaaaaaa';
 const CLASS_B = 'bbbbbbbbbbbbbbbb';
-
-/** A device that records its desired states and jobs; class A answers profiles at once, class B never does by itself. */
-interface SimulatedDevice {
-  id: string;
-  deviceClass: string;
-  client: MqttClient;
-  desired: Desired[];
-  jobs: Job[];
-}
-
-function hello(id: string, deviceClass: string): Hello {
-  return {
-    v: PROTOCOL_VERSION,
-    ts: Date.now(),
-    deviceClass,
-    inventory: { hostname: id, cpuModel: 'Cortex-A76', cpuCores: 4, cpuPhysicalCores: 4, arch: 'arm64', memTotalBytes: 8 * 1024 ** 3, os: 'Debian GNU/Linux 12', kernel: '6.6.31', boardModel: 'Raspberry Pi 5 Model B Rev 1.0', gpus: [], executionProviders: ['cpu'], onnxruntimeVersion: '1.30.0', edgefitVersion: '0.1.0' },
-  };
-}
 
 function latency(ms: number): LatencyStats {
   return { n: 50, minMs: ms, p50Ms: ms, p90Ms: ms, p95Ms: ms, p99Ms: ms, maxMs: ms, meanMs: ms, stdMs: 0 };
@@ -85,20 +62,12 @@ describe('aborting a rollout, on the real controller with simulated devices', ()
 
   const sim = (id: string) => devices.get(id)!;
   const status = async (id: string) => (await fleet.api<Status>(`/api/rollouts/${id}`)).body;
-  const post = (p: string, body: unknown) =>
-    fetch(fleet.controller.httpUrl + p, { method: 'POST', headers: { authorization: `Bearer ${fleet.controller.adminToken}`, 'content-type': body instanceof Uint8Array ? 'application/octet-stream' : 'application/json' }, body: body instanceof Uint8Array ? new Blob([Uint8Array.from(body)]) : JSON.stringify(body) });
   const createRollout = async (spec: Record<string, unknown>) => {
-    const res = await post('/api/rollouts', { model: modelId, slo: { minFps: 1 }, ...spec });
+    const res = await post(fleet, '/api/rollouts', { model: modelId, slo: { minFps: 1 }, ...spec });
     const body = (await res.json()) as Status;
     expect(res.status, JSON.stringify(body)).toBe(201);
     return body.id;
   };
-
-  async function reportState(d: SimulatedDevice, state: Reported['state']): Promise<void> {
-    const last = d.desired[d.desired.length - 1];
-    const body: Reported = { v: PROTOCOL_VERSION, ts: Date.now(), generation: last.generation, ...(last.rolloutId ? { rolloutId: last.rolloutId } : {}), state, activeModel: state === 'healthy' && last.model ? { sha256: last.model.sha256, generation: last.generation, ...(last.candidateId ? { candidateId: last.candidateId } : {}) } : null, slo: null };
-    await d.client.publishAsync(deviceTopic(d.id, 'reported'), encode(body), { qos: 1, retain: true });
-  }
 
   async function answer(d: SimulatedDevice, job: Job): Promise<void> {
     const result: Result = { v: PROTOCOL_VERSION, ts: Date.now(), jobId: job.jobId, deviceId: d.id, kind: 'profile', artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}), ok: true, profile: report(job) };
@@ -114,32 +83,10 @@ describe('aborting a rollout, on the real controller with simulated devices', ()
       ['b0-profiling', CLASS_B],
       ['b1-pending', CLASS_B],
     ];
-    for (const [id, deviceClass] of fleetPlan) {
-      const token = fleet.controller.registry.add(id);
-      const client = await mqtt.connectAsync(fleet.controller.brokerUrl, { username: id, password: token, clientId: `sim-${id}`, reconnectPeriod: 0 });
-      const d: SimulatedDevice = { id, deviceClass, client, desired: [], jobs: [] };
-      client.on('message', (topic, payload) => {
-        if (topic === deviceTopic(id, 'desired')) {
-          const msg = decode(Desired, payload);
-          if (msg.ok) d.desired.push(msg.value);
-        } else {
-          const msg = decode(Job, payload);
-          if (!msg.ok) return;
-          d.jobs.push(msg.value);
-          if (deviceClass === CLASS_A) void answer(d, msg.value);
-        }
-      });
-      await client.subscribeAsync([deviceTopic(id, 'desired'), deviceTopic(id, 'jobs')], { qos: 1 });
-      await client.publishAsync(deviceTopic(id, 'hello'), encode(hello(id, deviceClass)), { qos: 1 });
-      devices.set(id, d);
-    }
+    // class A answers profiles at once; class B never does by itself
+    for (const [id, deviceClass] of fleetPlan) devices.set(id, await connectDevice(fleet, id, deviceClass, { job: (d, job) => void (deviceClass === CLASS_A && answer(d, job)) }));
     await waitFor(() => fleet.controller.registry.list().filter((d) => d.online && d.deviceClass).length === devices.size, 10_000, 'every simulated device online');
-    const bytes = writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 2 }));
-    const res = await post('/api/models?name=abort&ladder=quick&sizes=64', bytes);
-    const added = (await res.json()) as { model: { id: string }; job: { id: string } };
-    expect(res.status).toBe(202);
-    modelId = added.model.id;
-    await waitFor(async () => (await fleet.api<{ state: string }>(`/api/ladder-jobs/${added.job.id}`)).body.state === 'done', 60_000, 'the ladder');
+    modelId = await quickModel(fleet, 'abort');
   }, 90_000);
 
   afterAll(async () => {
@@ -176,7 +123,7 @@ describe('aborting a rollout, on the real controller with simulated devices', ()
     expect(job.jobId).toBe(open[0].jobId);
 
     // The abort's own answer already shows every device settled.
-    const res = await post(`/api/rollouts/${id}/abort`, {});
+    const res = await post(fleet, `/api/rollouts/${id}/abort`, {});
     expect(res.status).toBe(200);
     const after = (await res.json()) as Status;
     const reason = 'rollout aborted: aborted by the operator';
@@ -217,7 +164,7 @@ describe('aborting a rollout, on the real controller with simulated devices', ()
 
     // The cancelled devices are free: a new rollout may target them.
     const next = await createRollout({ targets: { devices: ['a1-chosen', 'b0-profiling', 'b1-pending'] }, stages: { canary: 3 }, rate: { maxInFlight: 5, perMinute: 1 } });
-    expect((await post(`/api/rollouts/${next}/abort`, {})).status).toBe(200);
+    expect((await post(fleet, `/api/rollouts/${next}/abort`, {})).status).toBe(200);
   }, 90_000);
 
   it('settles a rollout that an older controller aborted without cancelling its devices', async () => {

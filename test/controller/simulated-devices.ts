@@ -1,0 +1,76 @@
+// Protocol-speaking devices for rollout tests: MQTT clients on the real
+// controller's broker that record the desired states and jobs they get and
+// report what the test tells them to, so a test can hold a device at any step.
+import mqtt, { type MqttClient } from 'mqtt';
+import { expect } from 'vitest';
+import type { rolloutStatus } from '../../controller/rollout/status.js';
+import { writeModel } from '../../compress/onnx/write.js';
+import { buildYolov8 } from '../../compress/yolo/builder.js';
+import { decode, Desired, encode, Job, type Hello, type Reported } from '../../protocol/messages.js';
+import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
+import type { TestFleet } from '../agent/fleet.js';
+import { waitFor } from '../helpers/wait.js';
+
+export type Status = ReturnType<typeof rolloutStatus>;
+
+export interface SimulatedDevice {
+  id: string;
+  deviceClass: string;
+  client: MqttClient;
+  desired: Desired[];
+  jobs: Job[];
+}
+
+function hello(id: string, deviceClass: string): Hello {
+  return {
+    v: PROTOCOL_VERSION,
+    ts: Date.now(),
+    deviceClass,
+    inventory: { hostname: id, cpuModel: 'Cortex-A76', cpuCores: 4, cpuPhysicalCores: 4, arch: 'arm64', memTotalBytes: 8 * 1024 ** 3, os: 'Debian GNU/Linux 12', kernel: '6.6.31', boardModel: 'Raspberry Pi 5 Model B Rev 1.0', gpus: [], executionProviders: ['cpu'], onnxruntimeVersion: '1.30.0', edgefitVersion: '0.1.0' },
+  };
+}
+
+/** Registers `id`, connects it, says hello; `on` sees each desired state or job after it is recorded. */
+export async function connectDevice(fleet: TestFleet, id: string, deviceClass: string, on: { desired?: (d: SimulatedDevice) => void; job?: (d: SimulatedDevice, job: Job) => void } = {}): Promise<SimulatedDevice> {
+  const token = fleet.controller.registry.add(id);
+  const client = await mqtt.connectAsync(fleet.controller.brokerUrl, { username: id, password: token, clientId: `sim-${id}`, reconnectPeriod: 0 });
+  const d: SimulatedDevice = { id, deviceClass, client, desired: [], jobs: [] };
+  client.on('message', (topic, payload) => {
+    if (topic === deviceTopic(id, 'desired')) {
+      const msg = decode(Desired, payload);
+      if (!msg.ok) return;
+      d.desired.push(msg.value);
+      on.desired?.(d);
+    } else {
+      const msg = decode(Job, payload);
+      if (!msg.ok) return;
+      d.jobs.push(msg.value);
+      on.job?.(d, msg.value);
+    }
+  });
+  await client.subscribeAsync([deviceTopic(id, 'desired'), deviceTopic(id, 'jobs')], { qos: 1 });
+  await client.publishAsync(deviceTopic(id, 'hello'), encode(hello(id, deviceClass)), { qos: 1 });
+  return d;
+}
+
+/** The device reports `state` about the last desired state it got. */
+export async function reportState(d: SimulatedDevice, state: Reported['state']): Promise<void> {
+  const last = d.desired[d.desired.length - 1];
+  const body: Reported = { v: PROTOCOL_VERSION, ts: Date.now(), generation: last.generation, ...(last.rolloutId ? { rolloutId: last.rolloutId } : {}), state, activeModel: state === 'healthy' && last.model ? { sha256: last.model.sha256, generation: last.generation, ...(last.candidateId ? { candidateId: last.candidateId } : {}) } : null, slo: null };
+  await d.client.publishAsync(deviceTopic(d.id, 'reported'), encode(body), { qos: 1, retain: true });
+}
+
+/** POST to the controller's API as the admin: JSON, or model bytes. */
+export function post(fleet: TestFleet, p: string, body: unknown): Promise<Response> {
+  const bytes = body instanceof Uint8Array;
+  return fetch(fleet.controller.httpUrl + p, { method: 'POST', headers: { authorization: `Bearer ${fleet.controller.adminToken}`, 'content-type': bytes ? 'application/octet-stream' : 'application/json' }, body: bytes ? new Blob([Uint8Array.from(body)]) : JSON.stringify(body) });
+}
+
+/** A builder-made yolov8n at 64 px with its quick ladder built; resolves to the model id. */
+export async function quickModel(fleet: TestFleet, name: string): Promise<string> {
+  const res = await post(fleet, `/api/models?name=${name}&ladder=quick&sizes=64`, writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 2 })));
+  const added = (await res.json()) as { model: { id: string }; job: { id: string } };
+  expect(res.status).toBe(202);
+  await waitFor(async () => (await fleet.api<{ state: string }>(`/api/ladder-jobs/${added.job.id}`)).body.state === 'done', 60_000, 'the ladder');
+  return added.model.id;
+}

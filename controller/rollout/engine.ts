@@ -120,7 +120,11 @@ export class RolloutEngine {
   private setState(id: string, state: Rollout['state'], from: Array<Rollout['state']>, reason?: string): Rollout {
     const rollout = this.deps.store.get(id);
     if (!rollout) throw new SpecError(`no rollout '${id}'`);
-    if (!this.deps.store.setState(id, state, reason ?? null, from)) throw new RolloutConflictError(`rollout '${id}' is ${rollout.state}: cannot make it ${state}`);
+    if (!this.deps.store.setState(id, state, reason ?? null, from)) {
+      const now = this.deps.store.get(id)!.state;
+      const done = { paused: 'paused', running: 'resumed', aborted: 'aborted', completed: 'completed' }[state];
+      throw new RolloutConflictError(now === state ? `rollout '${id}' is already ${now}` : `rollout '${id}' is ${now}: it cannot be ${done}`);
+    }
     this.kick();
     return this.deps.store.get(id)!;
   }

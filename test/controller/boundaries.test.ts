@@ -235,13 +235,15 @@ describe('controller boundaries under bad input', () => {
     const whilePaused = await json('POST', '/api/rollouts', { ...spec, targets: { devices: ['idle-2'] } });
     expect(whilePaused.status).toBe(409);
     expect(whilePaused.body.message).toMatch(/idle-2.*\(paused\)/);
-    expect((await api('POST', `/api/rollouts/${first}/pause`)).status).toBe(409);
+    const pausedTwice = await api('POST', `/api/rollouts/${first}/pause`);
+    expect(pausedTwice.status).toBe(409);
+    expect(pausedTwice.body.message).toBe(`rollout '${first}' is already paused`);
 
     expect((await api('POST', `/api/rollouts/${first}/abort`)).status).toBe(200);
     for (const action of ['abort', 'pause', 'resume']) {
       const again = await api('POST', `/api/rollouts/${first}/${action}`);
       expect(again.status, action).toBe(409);
-      expect(again.body).toEqual({ error: 'conflict', message: `rollout '${first}' is aborted: cannot make it ${action === 'abort' ? 'aborted' : action === 'pause' ? 'paused' : 'running'}` });
+      expect(again.body).toEqual({ error: 'conflict', message: action === 'abort' ? `rollout '${first}' is already aborted` : `rollout '${first}' is aborted: it cannot be ${action === 'pause' ? 'paused' : 'resumed'}` });
     }
     expect(controller.rolloutStore.get(first)!.state).toBe('aborted');
     // Once the first is over its devices are free again.

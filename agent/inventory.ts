@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import si from 'systeminformation';
@@ -6,17 +7,33 @@ import { edgefitVersion } from '../protocol/version.js';
 
 const require = createRequire(import.meta.url);
 
-function onnxruntimeInfo(): { version: string; providers: string[] } {
+const GPU_PROVIDERS: ReadonlySet<string> = new Set(['webgpu', 'cuda', 'tensorrt', 'dml', 'coreml']);
+
+/**
+ * The execution providers a device can run: those whose binaries ship with
+ * this install (linux x64 bundles webgpu), less the GPU ones on a device with
+ * no GPU (a VM, a Pi), where they would only fail at session creation.
+ */
+export function usableProviders(bundled: readonly string[], hasGpu: boolean): string[] {
+  return bundled.filter((p) => hasGpu || !GPU_PROVIDERS.has(p));
+}
+
+/** A GPU the kernel exposes: a DRM device, an NVIDIA one, or a Tegra GPU. */
+function kernelSeesGpu(): boolean {
+  return ['/dev/dri', '/dev/nvidia0', '/dev/nvhost-gpu', '/dev/nvgpu'].some((p) => existsSync(p));
+}
+
+function onnxruntimeInfo(hasGpu: boolean): { version: string; providers: string[] } {
   const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-  // Only providers whose binaries ship with this install can actually run.
-  const providers = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
-  return { version: ort.env.versions.node ?? ort.env.versions.common, providers };
+  const bundled = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+  return { version: ort.env.versions.node ?? ort.env.versions.common, providers: usableProviders(bundled, hasGpu) };
 }
 
 /** The device's hardware and runtime, as the hello message carries it. */
 export async function readInventory(boardModel: string | null): Promise<Inventory> {
   const [cpu, osInfo, graphics] = await Promise.all([si.cpu(), si.osInfo(), si.graphics().catch(() => ({ controllers: [] }))]);
-  const ort = onnxruntimeInfo();
+  const gpus = graphics.controllers.map((c) => [c.vendor, c.model].filter(Boolean).join(' ')).filter((s) => s.length > 0);
+  const ort = onnxruntimeInfo(gpus.length > 0 || kernelSeesGpu());
   const cpuModel = [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ').trim() || os.cpus()[0]?.model || 'unknown';
   return {
     hostname: os.hostname(),
@@ -28,7 +45,7 @@ export async function readInventory(boardModel: string | null): Promise<Inventor
     os: [osInfo.distro, osInfo.release].filter(Boolean).join(' ') || os.type(),
     kernel: osInfo.kernel || os.release(),
     boardModel,
-    gpus: graphics.controllers.map((c) => [c.vendor, c.model].filter(Boolean).join(' ')).filter((s) => s.length > 0),
+    gpus,
     executionProviders: ort.providers,
     onnxruntimeVersion: ort.version,
     edgefitVersion: edgefitVersion(),

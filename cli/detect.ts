@@ -34,9 +34,10 @@ export async function run(argv: string[]): Promise<number> {
         results.push({ file, error: err.message });
         continue;
       }
-      const { detections, timings } = await detector.detect(image);
+      const { detections, timings, warning } = await detector.detect(image);
       const objects = detections.map((d) => ({ classId: d.classId, className: detector.className(d.classId), score: d.score, box: d.box.map(round1) }));
-      results.push({ file, width: image.width, height: image.height, detections: objects, timings });
+      if (warning) process.stderr.write(`warning: ${file}: ${warning}\n`);
+      results.push({ file, width: image.width, height: image.height, detections: objects, timings, ...(warning ? { warning } : {}) });
       if (!values.json) {
         process.stdout.write(
           `${file} (${image.width}×${image.height}): ${objects.length} object(s)  ` +

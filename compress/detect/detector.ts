@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { readModel } from '../onnx/read.js';
 import type { RgbImage } from './image.js';
 import { Letterboxer } from './letterbox.js';
-import { postprocess, DEFAULT_MAX_DETECTIONS, type Detection, type PostprocessOptions } from './postprocess.js';
+import { classScoresSilent, postprocess, DEFAULT_MAX_DETECTIONS, type Detection, type PostprocessOptions } from './postprocess.js';
 
 export interface DetectorOptions {
   /** onnxruntime intra-op threads; default: onnxruntime's choice (all cores). */
@@ -27,6 +27,8 @@ export interface DetectTimings {
 export interface DetectResult {
   detections: Detection[];
   timings: DetectTimings;
+  /** Set when nothing was found because the model's output says nothing at all (every class score 0 or NaN). */
+  warning?: string;
 }
 
 /** A model that cannot serve as a YOLO detector (wrong inputs, outputs, or types). */
@@ -171,7 +173,12 @@ export class Detector {
     else throw new DetectorError(`output '${this.outputName}' must be float32 or float16, got ${out.type}`);
     const detections = postprocess({ data, dims: out.dims }, transform, { ...this.defaults, ...options });
     const t3 = performance.now();
-    return { detections, timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2 } };
+    const timings = { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2 };
+    // only when nothing was found: a normal output stops the scan at its first score
+    if (detections.length === 0 && classScoresSilent({ data, dims: out.dims })) {
+      return { detections, timings, warning: 'every class score is 0 or NaN: the model computes nothing (a broken export or quantization?), so "no objects" says nothing about the image' };
+    }
+    return { detections, timings };
   }
 
   async release(): Promise<void> {

@@ -181,6 +181,19 @@ export function outputLayout(dims: readonly number[], length: number): { nc: num
 }
 
 /**
+ * Whether no class score carries any signal: all exactly 0 or NaN. A working
+ * detector's sigmoid never gives exactly 0 everywhere; a broken export (an
+ * int8 graph whose class branch collapsed, a NaN weight) does, and then "no
+ * objects" would be a lie.
+ */
+export function classScoresSilent(output: RawOutput): boolean {
+  const { n } = outputLayout(output.dims, output.data.length);
+  const data = output.data;
+  for (let i = 4 * n; i < data.length; i++) if (data[i] > 0 || data[i] < 0) return false;
+  return true;
+}
+
+/**
  * Decodes a YOLOv8-style head ([1, 4+nc, N]: cx, cy, w, h in input pixels,
  * then sigmoided class scores, no objectness), thresholds, runs NMS in input
  * space, and maps the kept boxes back to original-image pixels.

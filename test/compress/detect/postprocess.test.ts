@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { iou, nms, postprocess } from '../../../compress/detect/postprocess.js';
+import { classScoresSilent, iou, nms, postprocess } from '../../../compress/detect/postprocess.js';
 import { letterboxGeometry } from '../../../compress/detect/letterbox.js';
 
 /** Builds a [1, 4+nc, N] head output from (cx, cy, w, h, scores[]) anchors. */
@@ -104,5 +104,17 @@ describe('postprocess', () => {
   it('rejects an output that is not [1, 4+nc, N]', () => {
     expect(() => postprocess({ data: new Float32Array(8), dims: [1, 8] }, identity, { conf: 0.25, iou: 0.45 })).toThrow(/\[1, 4\+classes, anchors\]/);
     expect(() => postprocess({ data: new Float32Array(8), dims: [1, 6, 2] }, identity, { conf: 0.25, iou: 0.45 })).toThrow(/expected 12/);
+  });
+});
+
+describe('classScoresSilent', () => {
+  // [1, 4 + 2 classes, 3 anchors]: box rows first, then class rows
+  const output = (scores: number[]) => ({ dims: [1, 6, 3], data: Float32Array.from([10, 20, 30, 10, 20, 30, 5, 5, 5, 5, 5, 5, ...scores]) });
+  it('is true only when no class score differs from 0 (NaN counts as nothing)', () => {
+    expect(classScoresSilent(output([0, 0, 0, 0, 0, 0]))).toBe(true);
+    expect(classScoresSilent(output([0, NaN, 0, 0, NaN, 0]))).toBe(true);
+    expect(classScoresSilent(output([0, 0, 0, 0, 1e-30, 0]))).toBe(false);
+    // box coordinates are not scores
+    expect(classScoresSilent({ dims: [1, 6, 3], data: new Float32Array(18).fill(0).map((_, i) => (i < 12 ? 7 : 0)) })).toBe(true);
   });
 });

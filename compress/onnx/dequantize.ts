@@ -12,8 +12,7 @@ import { DataType, intAttr, numel, type Graph, type Model, type Node, type Tenso
 import { constValue, consumers, producers, removeDeadCode, renameValue, replaceAllUses, sortGraph, uniqueName } from './graph.js';
 import { toFloat32 } from './tensor.js';
 import { weightFormat } from './info.js';
-import { writeModel } from './write.js';
-import { addLineageStep, sha256Hex } from '../lineage.js';
+import { addLineageStep } from '../lineage.js';
 
 export class DequantizeError extends Error {
   override name = 'DequantizeError';
@@ -135,11 +134,11 @@ function reshapedConst(g: Graph, name: string, prod: Map<string, Node>): Tensor 
 }
 
 export interface DequantizeOptions {
-  /** sha256 of the file the model was read from, for its lineage; hashed from the model when absent. */
+  /** sha256 of the file the model was read from: with it the copy gets a 'dequantize' lineage step. */
   baseSha256?: string;
 }
 
-/** A float copy of a QDQ or dynamic-int8 model, with a 'dequantize' lineage step; the input model is not changed. */
+/** A float copy of a QDQ or dynamic-int8 model (a 'dequantize' lineage step when the file's hash is given); the input model is not changed. */
 export function dequantizeModel(input: Model, options: DequantizeOptions = {}): { model: Model; report: DequantizeReport } {
   const format = weightFormat(input);
   if (format === 'qoperator-int8') {
@@ -160,11 +159,14 @@ export function dequantizeModel(input: Model, options: DequantizeOptions = {}): 
   // Values now float: drop stale int8 value_info rather than mislead shape consumers.
   g.valueInfo = g.valueInfo.filter((v) => v.elemType !== DataType.UINT8 && v.elemType !== DataType.INT8 && v.elemType !== DataType.INT32);
   report.nodesAfter = g.nodes.length;
-  addLineageStep(model, options.baseSha256 ?? sha256Hex(writeModel(input)), 'dequantize', {
-    from: report.source,
-    foldedWeights: report.foldedWeights,
-    bypassedActivationPairs: report.bypassedActivationPairs,
-    rewrittenConvIntegers: report.rewrittenConvIntegers,
-  });
+  // without the file's hash there is no honest base to name: the caller's own step records one
+  if (options.baseSha256 !== undefined) {
+    addLineageStep(model, options.baseSha256, 'dequantize', {
+      from: report.source,
+      foldedWeights: report.foldedWeights,
+      bypassedActivationPairs: report.bypassedActivationPairs,
+      rewrittenConvIntegers: report.rewrittenConvIntegers,
+    });
+  }
   return { model, report };
 }

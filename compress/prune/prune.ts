@@ -81,10 +81,10 @@ export interface PruneReport {
 
 export { PruneError };
 
-function floatModel(model: Model): { model: Model; dequantized: boolean } {
+function floatModel(model: Model, baseSha256: string | undefined): { model: Model; dequantized: boolean } {
   const format = weightFormat(model);
   if (format === 'fp32') return { model, dequantized: false };
-  if (format === 'qdq-int8' || format === 'dynamic-int8') return { model: dequantizeModel(model).model, dequantized: true };
+  if (format === 'qdq-int8' || format === 'dynamic-int8') return { model: dequantizeModel(model, { baseSha256 }).model, dequantized: true };
   throw new PruneError(`cannot prune this model (weights: ${weightFormatLabel[format]}): prune an fp32 export (QDQ and dynamic int8 models are dequantized first)`);
 }
 
@@ -95,7 +95,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   const needsImages = (ACTIVATION_METHODS as readonly string[]).includes(o.method) || o.sensitivity;
   if (o.reconstruct && o.recovery === 'refit' && !o.calibration) throw new PruneError('the refit recovery needs calibration images');
   if (needsImages && !o.calibration) throw new PruneError(`${o.sensitivity ? 'sensitivity allocation' : `importance '${o.method}'`} needs calibration images`);
-  const { model: base, dequantized } = floatModel(input);
+  const { model: base, dequantized } = floatModel(input, o.baseSha256);
   const index = buildGroups(buildDependencyGraph(base));
   const frozen = new Set<number>();
   index.groups.forEach((g, k) => {

@@ -58,7 +58,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
   const activationType = options.activationType ?? 'uint8';
   const format = weightFormat(input);
   let model: Model;
-  if (format === 'qdq-int8' || format === 'dynamic-int8') model = dequantizeModel(input).model;
+  if (format === 'qdq-int8' || format === 'dynamic-int8') model = dequantizeModel(input, { baseSha256: options.baseSha256 }).model;
   else if (format === 'fp32') model = structuredClone(input);
   else throw new QuantizeError(`cannot quantize this model (weights: ${weightFormatLabel[format]}); give an fp32, QDQ or dynamic int8 model`);
   if (calibration.inputs.length === 0) throw new QuantizeError('no calibration images');

@@ -86,4 +86,18 @@ describe.skipIf(!haveFixtures)(`lineage from a quantized export (${fixturesSkipR
     expect(text).toMatch(/^\s+1\. dequantize from=qdq-int8 foldedWeights=127/m);
     expect(text).toMatch(/^\s+2\. fp16 /m);
   });
+
+  it('prune and quantize straight from the QDQ file chain back to it too', async () => {
+    const qdq = fixture('models', 'yolov8n_int8_qdq.onnx');
+    const qdqSha = createHash('sha256').update(readFileSync(qdq)).digest('hex');
+    const pruned = path.join(dir, 'pruned.onnx');
+    const requantized = path.join(dir, 'requantized.onnx');
+    expect((await runCli(['prune', qdq, '--method', 'l1', '--ratio', '0.1', '-o', pruned])).code).toBe(0);
+    expect((await runCli(['quantize', qdq, '--calib', fixture('coco8', 'images', 'train'), '-o', requantized])).code).toBe(0);
+    for (const file of [pruned, requantized]) {
+      const { json } = await info(file);
+      expect(json.lineage?.base, file).toBe(qdqSha);
+      expect(json.lineage?.steps.map((s) => s.method)[0], file).toBe('dequantize');
+    }
+  }, 120_000);
 });

@@ -58,6 +58,8 @@ export class Agent {
   private readonly startedAt = Date.now();
   private heartbeatTask?: ScheduledTask;
   private refusedRetry?: NodeJS.Timeout;
+  /** Set first thing in stop(): a refusal that arrives while it closes down must not start a new connection. */
+  private stopping = false;
   private refusedWaitMs: number;
   private readonly outbox: Outbox;
   private readonly jobs: JobRunner;
@@ -140,10 +142,12 @@ export class Agent {
     this.client.on('error', (err) => {
       // mqtt.js gives up after a refused CONNACK, but the device may be registered, or its token
       // restored, after the agent started: ask again, less and less often, and say why each time.
-      if (REFUSED_CREDENTIALS.has((err as { code?: number }).code ?? -1) && !this.client.disconnecting) {
+      if (REFUSED_CREDENTIALS.has((err as { code?: number }).code ?? -1) && !this.stopping) {
         log.error({ device: id, err: err.message, retryInMs: this.refusedWaitMs }, "the broker refused this device's token (register it with 'edgefit devices add', or give the token it printed); asking again");
         clearTimeout(this.refusedRetry);
-        this.refusedRetry = setTimeout(() => this.client.reconnect(), this.refusedWaitMs);
+        this.refusedRetry = setTimeout(() => {
+          if (!this.stopping) this.client.reconnect();
+        }, this.refusedWaitMs);
         this.refusedWaitMs = Math.min(REFUSED_RETRY_MAX_MS, this.refusedWaitMs * 2);
         return;
       }
@@ -179,6 +183,7 @@ export class Agent {
 
   /** A clean stop says goodbye explicitly; the last will covers unclean ones. */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearTimeout(this.refusedRetry);
     await this.heartbeatTask?.destroy();
     await this.serving.close();

@@ -15,10 +15,11 @@ import { waitFor } from '../helpers/wait.js';
 describe('an agent whose token the broker refuses', () => {
   let broker: EmbeddedBroker;
   let registered = false;
+  let attempts = 0;
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-refused-'));
 
   beforeAll(async () => {
-    broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', controllerSecret: 'controller-secret', authenticateDevice: (id, token) => registered && id === 'late' && token === 'late-token', log: captureLogger().log });
+    broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', controllerSecret: 'controller-secret', authenticateDevice: (id, token) => (attempts++, registered && id === 'late' && token === 'late-token'), log: captureLogger().log });
   });
 
   afterAll(async () => {
@@ -41,5 +42,19 @@ describe('an agent whose token the broker refuses', () => {
     } finally {
       await agent.stop();
     }
+  });
+
+  it('does not ask again once it is stopping, even for a refusal that comes while it stops', async () => {
+    registered = false;
+    const capture = captureLogger();
+    const agent = Agent.start({ brokerUrl: `mqtt://127.0.0.1:${broker.port}`, id: 'late', token: 'late-token', inventory: await readInventory(null), temperature: async () => null, heartbeatSeconds: 5, keepaliveSeconds: 10, log: capture.log, stateDir, refusedRetryMs: 50 });
+    await waitFor(() => capture.lines().some((l) => String(l.msg).startsWith("the broker refused this device's token")), 10_000, 'a refusal');
+    const stopped = agent.stop();
+    // a refusal that lands while stop() is still closing down
+    agent.client.emit('error', Object.assign(new Error('Connection refused: Not authorized'), { code: 5 }));
+    await stopped;
+    const after = attempts;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(attempts).toBe(after);
   });
 });

@@ -147,6 +147,8 @@ const migrations: string[] = [
    DROP TABLE profiles;
    ALTER TABLE profiles_by_device RENAME TO profiles;
    CREATE INDEX profiles_device ON profiles (device_id, finished_at);`,
+  // when the rollout last gave the device its model: rate.perMinute counts these, and a rollback or a retry must not erase one
+  `ALTER TABLE rollout_devices ADD COLUMN sent_at INTEGER;`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -322,11 +322,8 @@ export class RolloutEngine {
   private async deploy(rollout: Rollout, active: RolloutDevice[]): Promise<void> {
     const { store, registry, catalog, desired } = this.deps;
     const inFlight = active.filter((d) => DEPLOYING.has(d.state) || (d.state === 'chosen' && d.generation !== null)).length;
-    // The stored desired states say when each device got this rollout's model, across controller restarts too.
-    const sentAt = store.devices(rollout.id).flatMap((d) => {
-      const current = desired.get(d.deviceId);
-      return d.generation !== null && current?.rolloutId === rollout.id && current.generation === d.generation ? [current.ts] : [];
-    });
+    // Stored with each device, so neither a rollback, a retry nor a controller restart forgets a send.
+    const sentAt = store.devices(rollout.id).flatMap((d) => (d.sentAt === null ? [] : [d.sentAt]));
     let slots = deploySlots(rollout.spec.rate, inFlight, sentAt, Date.now());
     for (const d of active.filter((x) => x.state === 'chosen' && x.generation === null)) {
       if (slots <= 0 || !this.stillRunning(rollout.id)) break;
@@ -343,7 +340,7 @@ export class RolloutEngine {
       store.patch(rollout.id, d.deviceId, { previousDesired: keep, generation: (previous?.generation ?? 0) + 1 });
       try {
         const sent = await this.deps.setDesired(d.deviceId, { model: artifact.ref, candidateId: c.id, rolloutId: rollout.id, slo: { minFps: rollout.spec.slo.minFps, maxP95Ms: rollout.spec.slo.maxP95Ms, maxMemoryMb: rollout.spec.slo.maxMemoryMb, maxTempC: rollout.spec.slo.maxTempC }, ...(rollout.spec.profile.threads ? { threads: rollout.spec.profile.threads } : {}) });
-        store.patch(rollout.id, d.deviceId, { generation: sent.generation });
+        store.patch(rollout.id, d.deviceId, { generation: sent.generation, sentAt: sent.ts });
         slots--;
       } catch (err) {
         store.patch(rollout.id, d.deviceId, { generation: null });

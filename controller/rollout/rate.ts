@@ -6,10 +6,10 @@ export const RATE_WINDOW_MS = 60_000;
 /**
  * How many more devices may get their desired state now under the rollout
  * rate: at most `maxInFlight` between sent and decided at once, and at most
- * `perMinute` sent within the last minute (`sentAt`: when each device of the
- * rollout got its current desired state), so a fleet takes the new model in a
- * trickle its network and its operators can follow, however fast devices turn
- * healthy.
+ * `perMinute` sent within the last minute (`sentAt`: when this rollout last
+ * gave each device its model), so a fleet takes the new model in a trickle
+ * its network and its operators can follow, however fast devices turn
+ * healthy or fail.
  */
 export function deploySlots(rate: RolloutSpec['rate'], inFlight: number, sentAt: readonly number[], now: number): number {
   const byInFlight = rate.maxInFlight - inFlight;

@@ -34,6 +34,8 @@ export interface RolloutDevice {
   attempts: number;
   error: string | null;
   stateSince: number;
+  /** When this rollout last sent the device its desired state (null: never). */
+  sentAt: number | null;
 }
 
 export interface Measurement {
@@ -68,6 +70,7 @@ interface DeviceRow {
   attempts: number;
   error: string | null;
   state_since: number;
+  sent_at: number | null;
 }
 
 const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
@@ -87,6 +90,7 @@ function toDevice(r: DeviceRow): RolloutDevice {
     attempts: r.attempts,
     error: r.error,
     stateSince: r.state_since,
+    sentAt: r.sent_at,
   };
 }
 
@@ -194,10 +198,12 @@ export class RolloutStore {
   }
 
   /** Records fields without a state change (the desired generation sent while still 'chosen'). */
-  patch(id: string, deviceId: string, patch: Partial<Pick<RolloutDevice, 'generation' | 'previousDesired' | 'deviceClass'>>): RolloutDevice {
+  patch(id: string, deviceId: string, patch: Partial<Pick<RolloutDevice, 'generation' | 'previousDesired' | 'deviceClass' | 'sentAt'>>): RolloutDevice {
     const d = this.device(id, deviceId)!;
     const next = { ...d, ...patch };
-    this.db.prepare('UPDATE rollout_devices SET generation = ?, previous_desired = ?, device_class = ? WHERE rollout_id = ? AND device_id = ?').run(next.generation, next.previousDesired ? JSON.stringify(next.previousDesired) : null, next.deviceClass, id, deviceId);
+    this.db
+      .prepare('UPDATE rollout_devices SET generation = ?, previous_desired = ?, device_class = ?, sent_at = ? WHERE rollout_id = ? AND device_id = ?')
+      .run(next.generation, next.previousDesired ? JSON.stringify(next.previousDesired) : null, next.deviceClass, next.sentAt, id, deviceId);
     this.changed(id);
     return this.device(id, deviceId)!;
   }

@@ -344,10 +344,11 @@ describe('the state database', () => {
   it('keeps results stored before one result per job and device, and takes a second device for the same job after the upgrade', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-db-'));
     try {
-      // The store as the previous release left it: profiles keyed by job alone, schema version 4.
+      // The store as an older release left it: profiles keyed by job alone, no rollout send times, schema version 4.
       openDb(dir).close();
       const raw = new Database(path.join(dir, 'edgefit.db'));
-      raw.exec(`DROP TABLE profiles;
+      raw.exec(`ALTER TABLE rollout_devices DROP COLUMN sent_at;
+        DROP TABLE profiles;
         CREATE TABLE profiles (job_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, artifact_sha256 TEXT NOT NULL, candidate_id TEXT, ok INTEGER NOT NULL,
           error TEXT, profile TEXT, finished_at INTEGER NOT NULL, received_at INTEGER NOT NULL);
         CREATE INDEX profiles_device ON profiles (device_id, finished_at);
@@ -360,6 +361,7 @@ describe('the state database', () => {
         expect(db.prepare('SELECT job_id, device_id, candidate_id, profile FROM profiles').all()).toEqual([{ job_id: 'job-1', device_id: 'cam-1', candidate_id: 'c-1', profile: '{"wallS":1}' }]);
         db.prepare("INSERT INTO profiles (job_id, device_id, artifact_sha256, ok, finished_at, received_at) VALUES ('job-1', 'cam-2', 'x', 0, 1, 1)").run();
         expect(() => db.prepare("INSERT INTO profiles (job_id, device_id, artifact_sha256, ok, finished_at, received_at) VALUES ('job-1', 'cam-2', 'x', 0, 1, 1)").run()).toThrow(/UNIQUE/);
+        expect(db.prepare('SELECT sent_at FROM rollout_devices').all()).toEqual([]);
       } finally {
         db.close();
       }

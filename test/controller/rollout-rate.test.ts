@@ -33,7 +33,6 @@ describe('rollout rate, on the real controller with simulated devices', () => {
   let modelId = '';
 
   const status = async (id: string) => (await fleet.api<Status>(`/api/rollouts/${id}`)).body;
-  const sent = () => devices.filter((d) => d.desired.length > 0).map((d) => d.id);
 
   beforeAll(async () => {
     await fleet.start();
@@ -48,29 +47,40 @@ describe('rollout rate, on the real controller with simulated devices', () => {
     await fleet.close();
   });
 
-  it('holds devices back while maxInFlight deploy, then while perMinute were given the model this minute', async () => {
-    const res = await post(fleet, '/api/rollouts', { model: modelId, slo: { minFps: 1 }, skipProfiling: true, stages: { canary: 1, phases: ['100%'] }, rate: { maxInFlight: 2, perMinute: 3 } });
+  it('holds devices back while maxInFlight deploy, then while perMinute were given the model this minute, failures included', async () => {
+    // a failed device must not end the rollout here: the test is about the pace
+    const res = await post(fleet, '/api/rollouts', { model: modelId, slo: { minFps: 1 }, skipProfiling: true, stages: { canary: 1, phases: ['100%'] }, rate: { maxInFlight: 2, perMinute: 4 }, abort: { failurePct: 100 } });
     const { id } = (await res.json()) as { id: string };
     expect(res.status).toBe(201);
+    const given = () => devices.filter((d) => d.desired.some((x) => x.rolloutId === id && x.model !== null));
     const tick = () => new Promise((r) => setTimeout(r, 3000));
+    const stateOf = async (device: SimulatedDevice) => (await status(id)).devices.find((d) => d.deviceId === device.id)!.state;
 
-    await waitFor(() => sent().length === 1, 10_000, 'the canary given the model');
-    const canary = devices.find((d) => d.desired.length > 0)!;
+    await waitFor(() => given().length === 1, 10_000, 'the canary given the model');
+    const [canary] = given();
     await reportState(canary, 'healthy');
 
-    // Stage 1: two deploy, the other two wait for a free place.
-    await waitFor(() => sent().length === 3, 10_000, 'two more given the model');
+    // Stage 1: two deploy and the other two wait, held by maxInFlight (perMinute would allow a third).
+    await waitFor(() => given().length === 3, 10_000, 'two more given the model');
     await tick();
-    expect(sent()).toHaveLength(3);
-    expect((await status(id)).devices.filter((d) => d.state === 'chosen').map((d) => d.deviceId).sort()).toEqual(devices.map((d) => d.id).filter((x) => !sent().includes(x)).sort());
+    expect(given()).toHaveLength(3);
+    const [first, second] = given().filter((d) => d !== canary);
 
-    // Both turn healthy: nothing deploys, but three devices got the model within this minute.
-    for (const d of devices.filter((x) => x !== canary && x.desired.length > 0)) await reportState(d, 'healthy');
+    // One fails its health check and is pointed back at what it ran before: its place frees one more, the fourth this minute.
+    await reportState(first, 'failed');
+    await waitFor(async () => (await stateOf(first)) === 'rolled-back', 10_000, 'the failed device rolled back');
+    await waitFor(() => given().length === 4, 10_000, 'a fourth device given the model');
+    const third = given().find((d) => d !== canary && d !== first && d !== second)!;
+
+    // Both in flight turn healthy: places are free, but four devices got the model within this minute, the rolled-back one among them.
+    await reportState(second, 'healthy');
+    await reportState(third, 'healthy');
     await waitFor(async () => (await status(id)).devices.filter((d) => d.state === 'healthy').length === 3, 10_000, 'three healthy');
     await tick();
-    expect(sent()).toHaveLength(3);
-    expect((await status(id)).state).toBe('running');
-    expect(fleet.logs('desired state set')).toHaveLength(3);
+    expect(given()).toHaveLength(4);
+    const s = await status(id);
+    expect(s.state).toBe('running');
+    expect(s.devices.filter((d) => d.state === 'chosen' && d.generation === null)).toHaveLength(1);
 
     expect((await post(fleet, `/api/rollouts/${id}/abort`, {})).status).toBe(200);
   }, 60_000);

@@ -277,6 +277,11 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
       return set;
     },
   };
+  // Recipes start from float weights, so an int8 upload's fp32 candidates are what their names say
+  // (a QOperator graph cannot be dequantized: its recipes fail one by one, as before). Accuracy is
+  // still judged against the model as uploaded.
+  const format = weightFormat(input.base);
+  const start = format === 'qdq-int8' || format === 'dynamic-int8' ? dequantizeModel(input.base, { baseSha256: input.baseSha256 }).model : input.base;
   const evaluator = await openEvaluator(input, heldOut);
   const candidates: GeneratedCandidate[] = [];
   const skipped: SkippedRecipe[] = [];
@@ -285,10 +290,6 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
   const uses = new Map<string, number>();
   for (const r of input.recipes) for (const k of r.steps.keys()) uses.set(keyOf(r.steps.slice(0, k + 1)), (uses.get(keyOf(r.steps.slice(0, k + 1))) ?? 0) + 1);
   const built = new Map<string, Model>();
-  // Recipes start from float weights: an int8 upload is dequantized once, so its fp32 candidates are
-  // what their names say and its int8 ones are quantized once, not twice. Accuracy is still judged
-  // against the model as uploaded.
-  const start = familyOf(input.base) === 'int8' ? dequantizeModel(input.base, { baseSha256: input.baseSha256 }).model : input.base;
   try {
     for (const [i, recipe] of input.recipes.entries()) {
       progress(i, input.recipes.length, `building ${recipe.name}`);

@@ -96,8 +96,12 @@ function unknownCommand(argv: string[], group: boolean): string {
   const members = commands.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => c.name.slice(argv[0].length + 1));
   if (group && (argv.length === 1 || argv[1].startsWith('-'))) return `'${argv[0]}' needs one of its commands: ${members.join(', ')}`;
   const typed = group ? `${argv[0]} ${argv[1]}` : argv[0];
-  const nearest = commands.map((c) => ({ name: c.name, d: distance(typed, c.name) })).sort((a, b) => a.d - b.d)[0];
-  const hint = nearest.d <= Math.max(2, typed.length / 3) ? `did you mean '${nearest.name}'? ` : '';
+  // 'status' means 'rollout status': a name matches on its last word too. A short word is close to
+  // every short name ('ls' to 'up'), so the allowance grows with the length typed.
+  const nearest = commands
+    .map((c) => ({ name: c.name, d: Math.min(distance(typed, c.name), distance(typed, c.name.split(' ').at(-1)!)) }))
+    .sort((a, b) => a.d - b.d)[0];
+  const hint = nearest.d <= Math.max(1, Math.floor(typed.length / 3)) ? `did you mean '${nearest.name}'? ` : '';
   return `unknown command '${typed}'; ${hint}'edgefit --help' lists them`;
 }
 

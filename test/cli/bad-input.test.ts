@@ -86,6 +86,9 @@ describe('edgefit model commands on bad input', () => {
     const stranger = await cli(['frobnicate']);
     expect(stranger.code).toBe(2);
     expect(stranger.stderr).toBe("edgefit: unknown command 'frobnicate'; 'edgefit --help' lists them\n");
+    // a command's last word finds it; a short word is not pointed at whatever short name is near ('up' starts a controller)
+    expect((await cli(['status'])).stderr).toMatch(/did you mean 'rollout status'\?/);
+    expect((await cli(['ls'])).stderr).toBe("edgefit: unknown command 'ls'; 'edgefit --help' lists them\n");
   });
 
   it('stops quietly when the reader of stdout goes away, and names a failing stdout', async () => {

@@ -89,7 +89,7 @@ describe('agent daemon against bad input', () => {
   }
 
   /** An agent on a fresh (or given) state dir with a real artifact cache pointed at the controller. */
-  async function startAgent(id: string, stateDir = path.join(root, `state-${id}`), frames?: FrameSource) {
+  async function startAgent(id: string, stateDir = path.join(root, `state-${id}`), frames?: FrameSource, healthWindowS = 1) {
     const token = controller.registry.add(id);
     const capture = captureLogger();
     const artifacts = new ArtifactCache({
@@ -103,7 +103,7 @@ describe('agent daemon against bad input', () => {
       retryDelayMs: 5,
       attempts: 2,
     });
-    const agent = Agent.start({ brokerUrl: controller.brokerUrl, id, token, inventory, temperature: async () => null, heartbeatSeconds: 1, keepaliveSeconds: 2, log: capture.log, stateDir, artifacts, frames, healthWindowS: 1 });
+    const agent = Agent.start({ brokerUrl: controller.brokerUrl, id, token, inventory, temperature: async () => null, heartbeatSeconds: 1, keepaliveSeconds: 2, log: capture.log, stateDir, artifacts, frames, healthWindowS });
     agents.push(agent);
     await waitFor(() => controller.registry.get(id)?.online, 10_000, `${id} online`);
     const logs = (msg: string, jobId?: string): LogLine[] => capture.lines().filter((l) => l.msg === msg && (jobId === undefined || l.jobId === jobId));
@@ -259,13 +259,14 @@ describe('agent daemon against bad input', () => {
   });
 
   it('never lets a late, older desired state replace a newer one', async () => {
-    const { logs, lines } = await startAgent('out-of-order');
+    // a health check long enough that both late messages surely land inside it, even on a loaded machine
+    const { logs, lines } = await startAgent('out-of-order', undefined, undefined, 4);
     await publishDesired('out-of-order', desired(1, good));
     await waitFor(() => reported('out-of-order').find((l) => l.generation === 1 && l.state === 'health-check'), 20_000, 'gen 1 in its health check');
     // Both arrive while generation 1 is still being applied; 2 is late.
     await publishDesired('out-of-order', desired(3, other));
     await publishDesired('out-of-order', desired(2, good));
-    await waitFor(() => reported('out-of-order').find((l) => l.generation === 3 && l.state === 'healthy'), 20_000, 'gen 3 healthy');
+    await waitFor(() => reported('out-of-order').find((l) => l.generation === 3 && l.state === 'healthy'), 40_000, 'gen 3 healthy');
     expect(reported('out-of-order').filter((l) => l.generation === 2)).toEqual([]);
     expect(logs('stale desired state ignored').map((l) => l.generation)).toEqual([2]);
     // what the test is for: 2 was judged against 3 while 3 still waited behind generation 1

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import si from 'systeminformation';
@@ -18,9 +18,20 @@ export function usableProviders(bundled: readonly string[], hasGpu: boolean): st
   return bundled.filter((p) => hasGpu || !GPU_PROVIDERS.has(p));
 }
 
-/** A GPU the kernel exposes: a DRM device, an NVIDIA one, or a Tegra GPU. */
+/**
+ * A GPU that can compute: a DRM render node (a VM's virtual display has only
+ * a card node), an NVIDIA device, or a Tegra GPU. A display controller that
+ * systeminformation lists is no evidence: every VM has one.
+ */
 function kernelSeesGpu(): boolean {
-  return ['/dev/dri', '/dev/nvidia0', '/dev/nvhost-gpu', '/dev/nvgpu'].some((p) => existsSync(p));
+  const renderNode = (() => {
+    try {
+      return readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
+    } catch {
+      return false;
+    }
+  })();
+  return renderNode || ['/dev/nvidia0', '/dev/nvhost-gpu', '/dev/nvgpu'].some((p) => existsSync(p));
 }
 
 function onnxruntimeInfo(hasGpu: boolean): { version: string; providers: string[] } {
@@ -33,7 +44,7 @@ function onnxruntimeInfo(hasGpu: boolean): { version: string; providers: string[
 export async function readInventory(boardModel: string | null): Promise<Inventory> {
   const [cpu, osInfo, graphics] = await Promise.all([si.cpu(), si.osInfo(), si.graphics().catch(() => ({ controllers: [] }))]);
   const gpus = graphics.controllers.map((c) => [c.vendor, c.model].filter(Boolean).join(' ')).filter((s) => s.length > 0);
-  const ort = onnxruntimeInfo(gpus.length > 0 || kernelSeesGpu());
+  const ort = onnxruntimeInfo(kernelSeesGpu());
   const cpuModel = [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ').trim() || os.cpus()[0]?.model || 'unknown';
   return {
     hostname: os.hostname(),

@@ -19,7 +19,7 @@ export function usableProviders(bundled: readonly string[], hasGpu: boolean): st
 }
 
 /**
- * A GPU that can compute: a DRM render node (a VM's virtual display has only
+ * A GPU that can compute: a DRM render node (a plain virtual display has only
  * a card node), an NVIDIA device, or a Tegra GPU. A display controller that
  * systeminformation lists is no evidence: every VM has one.
  */

@@ -32,9 +32,10 @@ const UNDER_WAY = 2;
  * its model, then measures when the measurement lock is free, so measurements
  * never overlap. Of two jobs under way, the one whose model is ready first
  * measures first: waiting on the other's download would idle the device, and
- * the controller matches results by job id, not by order. A malformed job is logged and dropped; a job that already ran
- * is answered from its stored result; every failure (artifact, model, crash,
- * timeout) becomes a failed result.
+ * the controller matches results by job id, not by order. A malformed job is
+ * logged and dropped; a job that already ran is answered from its stored
+ * result; every failure (artifact, model, crash, timeout) becomes a failed
+ * result.
  */
 export class JobRunner {
   private readonly queued = new Set<string>();

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { CatalogError, type Catalog, type LadderJob, type LadderJobOptions } from './catalog.js';
-import { LADDER_NAMES, ladderRecipes, type GeneratedCandidate, type LadderName, type SkippedRecipe } from './ladder.js';
+import { ladderRecipes, type GeneratedCandidate, type SkippedRecipe } from './ladder.js';
+import { LADDER_NAMES, type LadderName } from './ladder-options.js';
 
 // Next to this module when built; from the sources (tests), the built copy under dist/.
 const BESIDE = fileURLToPath(new URL('./ladder-worker.js', import.meta.url));

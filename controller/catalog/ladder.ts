@@ -21,7 +21,7 @@ import { pruneModel } from '../../compress/prune/prune.js';
 import type { ImportanceMethod } from '../../compress/prune/importance.js';
 import { factorizeModel } from '../../compress/factorize/factorize.js';
 import type { Accuracy } from '../policy.js';
-import { LADDER_NAMES, type LadderName } from './ladder-options.js';
+import type { LadderName } from './ladder-options.js';
 import { dequantizeModel } from '../../compress/onnx/dequantize.js';
 
 export type Step =
@@ -38,7 +38,6 @@ export interface Recipe {
   steps: Step[];
 }
 
-export { LADDER_NAMES, type LadderName };
 
 /** Every size × precision pair as recipes; the base size needs no resize step. */
 export function sizeByPrecision(sizes: readonly number[], precisions: ReadonlyArray<'fp32' | 'fp16' | 'int8'>): Recipe[] {

@@ -48,6 +48,8 @@ function matchesTargets(device: Device, targets: RolloutSpec['targets']): boolea
 export class RolloutEngine {
   private timer?: NodeJS.Timeout;
   private running = false;
+  /** Aborted rollouts a pass found with nothing left to do; they are never 'completed', and passes run every tick. */
+  private readonly finished = new Set<string>();
   private again = false;
   private readonly offResult: () => void;
 
@@ -184,13 +186,17 @@ export class RolloutEngine {
   }
 
   private async reconcile(rollout: Rollout): Promise<void> {
-    const { store, registry } = this.deps;
+    const { store, registry, desired } = this.deps;
     const spec = rollout.spec;
+    if (this.finished.has(rollout.id)) return;
     for (const d of store.devices(rollout.id)) this.follow(rollout, d, registry.get(d.deviceId));
     if (rollout.state === 'aborted') {
       // Also settles a rollout that an older controller aborted, or one aborted just before a restart.
       this.settleAborted(rollout);
-      return this.repointFailed(rollout);
+      await this.repointFailed(rollout);
+      const devices = store.devices(rollout.id);
+      if (devices.every((d) => TERMINAL.has(d.state) && desired.get(d.deviceId)?.rolloutId !== rollout.id) && store.measurements(rollout.id).every((m) => m.outcome !== null)) this.finished.add(rollout.id);
+      return;
     }
     await this.repointFailed(rollout);
     if (!this.stillRunning(rollout.id)) return;
@@ -207,7 +213,7 @@ export class RolloutEngine {
     const now = store.devices(rollout.id);
     const final = now.filter((d) => FAILED.has(d.state) && d.attempts >= spec.retries);
     const canaryFailed = final.find((d) => d.stage === 0);
-    const decided = now.filter((d) => TERMINAL.has(d.state) && d.state !== 'cancelled');
+    const decided = now.filter((d) => TERMINAL.has(d.state));
     if (canaryFailed) return void this.abort(rollout.id, `canary ${canaryFailed.deviceId} ${canaryFailed.state}: ${canaryFailed.error ?? 'no reason given'}`);
     if (decided.length >= spec.abort.minDevices && (final.length / decided.length) * 100 > spec.abort.failurePct) {
       return void this.abort(rollout.id, `${final.length} of ${decided.length} device(s) failed (over ${spec.abort.failurePct} %)`);

@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
       } catch (err) {
         if (!(err instanceof ImageError)) throw err;
         failed++;
-        process.stderr.write(`${err.message}\n`);
+        process.stderr.write(`edgefit ${COMMAND}: ${err.message}\n`);
         results.push({ file, error: err.message });
         continue;
       }

@@ -46,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const w of dataset.warnings) process.stderr.write(`warning: ${w}\n`);
   if (!dataset.labeled && !values.baseline) {
     // the command line is fine; the folder cannot give what it asks for
-    process.stderr.write(`${COMMAND}: ${data} has no YOLO labels (images/ beside labels/); give a labeled dataset, or --baseline MODEL to measure fidelity\n`);
+    process.stderr.write(`edgefit ${COMMAND}: ${data} has no YOLO labels (images/ beside labels/); give a labeled dataset, or --baseline MODEL to measure fidelity\n`);
     return 1;
   }
   // fidelity runs at FIDELITY_DEFAULTS: thresholds given for an mAP that will not be measured must not look applied

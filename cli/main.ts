@@ -60,7 +60,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n`);
+      // every message a command writes starts 'edgefit <command>:', mistakes and failures alike
+      process.stderr.write(err.message.startsWith('usage: ') ? `${err.message}\n` : `edgefit ${err.message}\n`);
       process.exitCode = 2;
     } else {
       process.stderr.write(`edgefit: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -111,6 +111,6 @@ export async function add(argv: string[]): Promise<number> {
     const next = state === 'done' ? "'edgefit models' lists its candidates" : state === 'failed' ? `${error ?? 'no reason given'}` : "follow it with 'edgefit models'";
     process.stdout.write(`model ${result.model.id} (${result.model.name})${result.model.synthetic ? ' — SYNTHETIC weights: latency only, no accuracy' : ''}\nladder job ${id}: ${state}; ${next}\n`);
   }
-  if (failed && values.json) process.stderr.write(`models add: ladder job ${result.job.id} failed: ${result.job.error ?? 'no reason given'}\n`);
+  if (failed && values.json) process.stderr.write(`edgefit models add: ladder job ${result.job.id} failed: ${result.job.error ?? 'no reason given'}\n`);
   return failed ? 1 : 0;
 }

@@ -62,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
   } else if (result.ok) {
     process.stdout.write(formatReport(modelPath, result.report));
   } else {
-    process.stderr.write(`${COMMAND}: ${result.error}\n`);
+    process.stderr.write(`edgefit ${COMMAND}: ${result.error}\n`);
   }
   return result.ok ? 0 : 1;
 }

@@ -24,7 +24,7 @@ export async function create(argv: string[]): Promise<number | void> {
   const { values, positionals } = parse('rollout create', argv, common);
   if (positionals.length !== 1) throw new UsageError('rollout create: give exactly one SPEC file (YAML or JSON)');
   const fail = (why: string) => {
-    process.stderr.write(`rollout create: ${why}\n`);
+    process.stderr.write(`edgefit rollout create: ${why}\n`);
     return 1;
   };
   let text: string;

@@ -60,7 +60,9 @@ export class Agent {
   private refusedRetry?: NodeJS.Timeout;
   /** Set first thing in stop(): a refusal that arrives while it closes down must not start a new connection. */
   private stopping = false;
+  /** The next wait before asking a refusing broker again; back to the first one on every connect. */
   private refusedWaitMs: number;
+  private readonly firstRefusedWaitMs: number;
   private readonly outbox: Outbox;
   private readonly jobs: JobRunner;
   private readonly serving: Serving;
@@ -70,7 +72,8 @@ export class Agent {
     readonly client: MqttClient,
   ) {
     this.deviceClass = deviceClass(opts.inventory, opts.classSalt);
-    this.refusedWaitMs = opts.refusedRetryMs ?? 5000;
+    this.firstRefusedWaitMs = opts.refusedRetryMs ?? 5000;
+    this.refusedWaitMs = this.firstRefusedWaitMs;
     const lock = new MeasurementLock();
     const artifacts = opts.artifacts ?? noArtifactSource;
     this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', encode(result)), opts.log.child({ component: 'outbox' }));
@@ -118,7 +121,7 @@ export class Agent {
   private wire(): void {
     const { log, id } = this.opts;
     this.client.on('connect', () => {
-      this.refusedWaitMs = this.opts.refusedRetryMs ?? 5000;
+      this.refusedWaitMs = this.firstRefusedWaitMs;
       log.info({ device: id, broker: this.opts.brokerUrl, class: this.deviceClass }, 'agent connected');
       this.publish('presence', presence('online'), true);
       const hello: Hello = { v: PROTOCOL_VERSION, ts: Date.now(), inventory: this.opts.inventory, deviceClass: this.deviceClass };

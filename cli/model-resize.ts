@@ -5,7 +5,7 @@ import { outputPath, writeModelOutput } from './files.js';
 import { CalibrationError } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
 import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
-import { resizeModel, ResizeError } from '../compress/resize.js';
+import { InputSizeError, resizeModel, ResizeError } from '../compress/resize.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model resize', argv, {
@@ -30,6 +30,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
+    // the stride is known only once the model is read, but a size that does not fit it is still the caller's mistake
+    if (err instanceof InputSizeError) throw new UsageError(`model resize: ${err.message}`);
     if (err instanceof ModelFormatError || err instanceof ResizeError || err instanceof CalibrationError) {
       process.stderr.write(`edgefit model resize: ${(err as Error).message}\n`);
       return 1;

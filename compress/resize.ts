@@ -17,6 +17,11 @@ export class ResizeError extends Error {
   override name = 'ResizeError';
 }
 
+/** The requested size does not fit the model's strides: the caller asked wrongly, the model is fine. */
+export class InputSizeError extends ResizeError {
+  override name = 'InputSizeError';
+}
+
 export interface ResizeReport {
   from: number;
   to: number;
@@ -84,7 +89,7 @@ export function resizeModel(input: Model, imgsz: number, options: { baseSha256?:
   const detect = findDetectConstants(model, from);
   const maxStride = Math.max(...detect.levels);
   if (!Number.isInteger(imgsz) || imgsz < maxStride || imgsz % maxStride !== 0) {
-    throw new ResizeError(`--imgsz must be a positive multiple of the model's largest stride ${maxStride}, got ${imgsz}`);
+    throw new InputSizeError(`--imgsz must be a positive multiple of the model's largest stride ${maxStride}, got ${imgsz}`);
   }
   const before = detect.strides.dims[1];
   const grid = anchorGrid(imgsz, detect.levels);

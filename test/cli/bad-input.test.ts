@@ -52,6 +52,7 @@ describe('edgefit model commands on bad input', () => {
   it('reads numbers as plain decimals only (a blank is not 0, 0x40 is not 64)', async () => {
     expectUsage(await cli(['detect', model, image, '--conf', ' ', '--json']), /--conf must be a number in \[0, 1\], got ' '/);
     expectUsage(await cli(['model', 'build', 'yolov8n', '--imgsz', '0x40', '-o', path.join(dir, 'hex.onnx')]), /--imgsz must be an integer/);
+    expectUsage(await cli(['model', 'resize', model, '--imgsz', '100', '-o', path.join(dir, 'odd.onnx')]), /--imgsz must be a positive multiple of the model's largest stride 32, got 100/);
     expectUsage(await cli(['profile', model, '--runs', '1e1']), /--runs must be an integer/);
     expectUsage(await cli(['model', 'build', 'yolov8n', '--imgsz', '64', '--nc', 'NaN', '-o', path.join(dir, 'nan.onnx')]), /--nc must be an integer/);
     expectUsage(await cli(['profile', model, '--threads=-1']), /--threads must be an integer in \[1, 256\], got '-1'/);

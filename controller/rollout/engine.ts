@@ -50,6 +50,8 @@ export class RolloutEngine {
   private running = false;
   /** Aborted rollouts a pass found with nothing left to do; they are never 'completed', and passes run every tick. */
   private readonly finished = new Set<string>();
+  /** Desired states on their way ('rollout/device'): until the send settles, an abort cannot tell rolled back from cancelled. */
+  private readonly sending = new Set<string>();
   private again = false;
   private readonly offResult: () => void;
 
@@ -344,6 +346,8 @@ export class RolloutEngine {
       // Persist what the device ran and which generation it will get before the device can hear of it.
       const keep = previous?.rolloutId === rollout.id ? d.previousDesired : previous;
       store.patch(rollout.id, d.deviceId, { previousDesired: keep, generation: (previous?.generation ?? 0) + 1 });
+      const key = `${rollout.id}/${d.deviceId}`;
+      this.sending.add(key);
       try {
         const sent = await this.deps.setDesired(d.deviceId, { model: artifact.ref, candidateId: c.id, rolloutId: rollout.id, slo: { minFps: rollout.spec.slo.minFps, maxP95Ms: rollout.spec.slo.maxP95Ms, maxMemoryMb: rollout.spec.slo.maxMemoryMb, maxTempC: rollout.spec.slo.maxTempC }, ...(rollout.spec.profile.threads ? { threads: rollout.spec.profile.threads } : {}) });
         store.patch(rollout.id, d.deviceId, { generation: sent.generation, sentAt: sent.ts });
@@ -351,6 +355,9 @@ export class RolloutEngine {
       } catch (err) {
         store.patch(rollout.id, d.deviceId, { generation: null });
         this.deps.log.warn({ device: d.deviceId, err: (err as Error).message }, 'cannot set desired state');
+      } finally {
+        // an abort that came meanwhile settles this device on the pass it queued
+        this.sending.delete(key);
       }
     }
   }
@@ -360,8 +367,9 @@ export class RolloutEngine {
    * desired generation, or a retry left this rollout's desired state on it)
    * goes back to what it ran before; one it never deployed to is cancelled, so
    * nothing looks as if work were still going on; a profile still out is
-   * settled, so nothing waits on it. Idempotent and silent when there is
-   * nothing to do: reconcile runs it on every pass over an aborted rollout.
+   * settled, so nothing waits on it. One whose send is still out waits for
+   * the next pass. Idempotent and silent when there is nothing to do:
+   * reconcile runs it on every pass over an aborted rollout.
    */
   private settleAborted(rollout: Rollout): void {
     const { store, desired } = this.deps;
@@ -370,6 +378,7 @@ export class RolloutEngine {
       if (m.outcome === null) store.setOutcome(m.jobId, { ok: false, error: `not measured: ${reason}` }, m.deviceId);
     }
     for (const d of store.devices(rollout.id)) {
+      if (this.sending.has(`${rollout.id}/${d.deviceId}`)) continue;
       if (d.generation !== null || desired.get(d.deviceId)?.rolloutId === rollout.id) {
         if (d.state !== 'rolled-back' && canTransition(d.state, 'rolled-back', d.resumeState)) store.transition(rollout.id, d.deviceId, 'rolled-back', { error: d.error ?? reason }, reason);
       } else if (canTransition(d.state, 'cancelled', d.resumeState)) {

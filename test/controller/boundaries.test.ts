@@ -415,7 +415,13 @@ describe('which devices a running rollout still holds', () => {
 });
 
 describe('an operator abort during a deployment pass', () => {
-  it('stops the pass: no device gets the candidate after the abort, and the abort stands', async () => {
+  /**
+   * A rollout of one candidate to d1 and d2, aborted while the first desired
+   * state is on its way; that send then goes through or, with `firstSendFails`,
+   * fails as a publish to a dead broker would. Desired states are stored as the
+   * fleet link stores them.
+   */
+  async function abortDuringSend(firstSendFails: boolean) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-abort-race-'));
     const db = openDb(dir);
     try {
@@ -429,8 +435,6 @@ describe('an operator abort during a deployment pass', () => {
       await catalog.importCandidate(model.id, modelBytes(), { method: 'export', declaredMap5095: 0.3, name: 'n64' });
       const store = new RolloutStore(db);
       const desired = new DesiredStore(db);
-      // Desired states are stored as the fleet link stores them; the first one waits until the test lets it through,
-      // as a publish to a slow broker would.
       const sent: Array<{ deviceId: string; candidateId: string | null }> = [];
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
@@ -444,7 +448,10 @@ describe('an operator abort during a deployment pass', () => {
         sendJob: async () => undefined,
         setDesired: async (deviceId, request) => {
           sent.push({ deviceId, candidateId: request.model ? (request.candidateId ?? null) : null });
-          if (sent.length === 1) await gate;
+          if (sent.length === 1) {
+            await gate;
+            if (firstSendFails) throw new Error('broker closed');
+          }
           const value: Desired = { v: PROTOCOL_VERSION, ts: Date.now(), generation: (desired.get(deviceId)?.generation ?? 0) + 1, model: request.model, slo: {}, ...(request.candidateId ? { candidateId: request.candidateId } : {}), ...(request.rolloutId ? { rolloutId: request.rolloutId } : {}) };
           desired.set(deviceId, value);
           return value;
@@ -455,17 +462,34 @@ describe('an operator abort during a deployment pass', () => {
       await waitFor(() => sent.length === 1, 5000, 'the first desired state on its way');
       engine.abort(rollout.id);
       release();
-      // The pass ends by pointing the device that got the candidate back at what it ran before (nothing).
-      await waitFor(() => sent.some((s) => s.candidateId === null), 5000, 'the rollback of the first device');
+      const first = sent[0].deviceId;
+      const other = first === 'd1' ? 'd2' : 'd1';
+      const stateOf = (id: string) => store.devices(rollout.id).find((d) => d.deviceId === id)!.state;
+      await waitFor(() => stateOf(first) !== 'chosen' && stateOf(other) !== 'chosen', 5000, 'both devices settled');
+      if (!firstSendFails) await waitFor(() => sent.some((s) => s.candidateId === null), 5000, 'the rollback of the first device');
       await engine.close();
-      expect(sent.filter((s) => s.candidateId !== null).map((s) => s.deviceId)).toEqual([sent[0].deviceId]);
-      expect(store.get(rollout.id)!.state).toBe('aborted');
-      expect(desired.get(sent[0].deviceId)!.model).toBeNull();
-      const other = sent[0].deviceId === 'd1' ? 'd2' : 'd1';
-      expect(desired.get(other)).toBeUndefined();
+      return { sent, first, other, rollout: store.get(rollout.id)!, states: { first: stateOf(first), other: stateOf(other) }, desired: { first: desired.get(first), other: desired.get(other) } };
     } finally {
       db.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  it('stops the pass: no device gets the candidate after the abort, and the abort stands', async () => {
+    const r = await abortDuringSend(false);
+    expect(r.sent.filter((s) => s.candidateId !== null).map((s) => s.deviceId)).toEqual([r.first]);
+    expect(r.rollout.state).toBe('aborted');
+    // the device that got the candidate is pointed back at what it ran before (nothing)
+    expect(r.states).toEqual({ first: 'rolled-back', other: 'cancelled' });
+    expect(r.desired.first!.model).toBeNull();
+    expect(r.desired.other).toBeUndefined();
+  });
+
+  it('cancels the device whose send failed: it never got the model, so nothing is rolled back', async () => {
+    const r = await abortDuringSend(true);
+    expect(r.rollout.state).toBe('aborted');
+    expect(r.states).toEqual({ first: 'cancelled', other: 'cancelled' });
+    expect(r.sent).toHaveLength(1);
+    expect(r.desired.first).toBeUndefined();
   });
 });

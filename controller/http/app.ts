@@ -32,11 +32,19 @@ export interface AppDeps {
   fleet?: { catalog: Catalog; ladders: LadderJobs; rollouts: RolloutEngine; rolloutStore: RolloutStore };
 }
 
+/** How long close() lets responses in flight finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 2000;
+
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
     // Per-request logs would drown the fleet's own events: HTTP logs warnings and errors only.
     loggerInstance: deps.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
+  });
+  // A client that stops reading mid-response (a stalled artifact download) would hold close() until
+  // its socket times out, a minute on; an agent resumes a cut download from where it was.
+  app.addHook('preClose', async () => {
+    setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   });
   requireAdminToken(app, deps.adminToken);
   errorHandler(app);

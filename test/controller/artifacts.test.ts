@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +162,28 @@ describe('controller artifact store and HTTP', () => {
     expect(controller.artifacts.get(sha)?.name).toBe('yolov8n-int8.onnx');
     expect(existsSync(path.join(dataDir, 'artifacts', sha))).toBe(true);
   });
+
+  it('stops without waiting for a device that stopped reading mid-download', async () => {
+    // Far more than the socket buffers hold, so the server's write stays pending.
+    const big = randomBytes(16 * 1024 * 1024);
+    const ref = ArtifactRef.parse(await (await upload(big, '?name=big.onnx')).json());
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      httpGet(`${controller.httpUrl}/artifacts/${ref.sha256}`, { headers: { authorization: deviceAuth } }, resolve).on('error', reject);
+    });
+    expect(response.statusCode).toBe(200);
+    response.pause();
+    // Without a cut, the server would wait for the socket's timeout, a minute on.
+    await controller.close();
+    let received = 0;
+    response.on('data', (chunk: Buffer) => (received += chunk.length));
+    response.on('error', () => undefined);
+    const closed = new Promise((resolve) => response.once('close', resolve));
+    response.resume();
+    await closed;
+    expect(response.complete).toBe(false);
+    expect(received).toBeLessThan(big.length);
+    await start();
+  }, 20_000);
 });
 
 describe('parseRange', () => {

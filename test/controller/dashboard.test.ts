@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef } from '../../protocol/artifacts.js';
 import { writeModel } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
+import { COLUMNS } from '../../controller/dashboard/src/fleet-columns.js';
 import { TestFleet } from '../agent/fleet.js';
 import { builtYolov8n, impossibleReshapeModel } from '../agent/models.js';
 import { waitFor } from '../helpers/wait.js';
@@ -98,6 +99,32 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
     // Let the sparkline gather a few points before the picture.
     await page.waitForTimeout(3000);
     await page.screenshot({ path: screenshotPath('fleet') });
+  });
+
+  it('fits a laptop window: narrower ones drop what the device view repeats, with head and rows aligned and no sideways scroll', async () => {
+    const layout = () =>
+      page.evaluate(() => {
+        const shown = (row: Element) => [...row.children].filter((c) => getComputedStyle(c).display !== 'none').map((c) => ({ text: c.textContent ?? '', left: Math.round(c.getBoundingClientRect().left) }));
+        const viewport = document.querySelector('.viewport')!;
+        return { head: shown(document.querySelector('.grid-row.head')!), row: shown(document.querySelector('.grid-row[data-id="cam-1"]')!), sideways: viewport.scrollWidth > viewport.clientWidth };
+      });
+    const widths: Array<[number, string[]]> = [
+      [1600, []],
+      [1280, ['Class', 'Labels', 'Last seen']],
+      [1024, ['Class', 'Labels', 'Last seen', 'Last 5 min']],
+    ];
+    try {
+      for (const [width, hidden] of widths) {
+        await page.setViewportSize({ width, height: 800 });
+        const l = await layout();
+        expect(l.head.map((c) => c.text), `${width} px`).toEqual(COLUMNS.map((c) => c.title).filter((t) => !hidden.includes(t)));
+        expect(l.row.map((c) => c.left), `${width} px`).toEqual(l.head.map((c) => c.left));
+        expect(l.sideways, `${width} px`).toBe(false);
+      }
+      await page.screenshot({ path: screenshotPath('fleet-1024') });
+    } finally {
+      await page.setViewportSize({ width: 1600, height: 900 });
+    }
   });
 
   it("shows a rollout's progress move on screen, and pauses, resumes and aborts one from its buttons", async () => {

@@ -12,6 +12,11 @@ export interface Column {
   value: (d: LiveDevice) => string | number | null;
   /** Sorting starts descending for numbers people look for the top of. */
   descFirst?: boolean;
+  /**
+   * A narrower window hides it before the table scrolls sideways (style.css):
+   * 1 below 1440 px, 2 below 1100 px as well. Only what the device view repeats.
+   */
+  drop?: 1 | 2;
 }
 
 const HEALTH_RANK = { failing: 0, warning: 1, offline: 2, idle: 3, ok: 4 } as const;
@@ -19,18 +24,24 @@ const HEALTH_RANK = { failing: 0, warning: 1, offline: 2, idle: 3, ok: 4 } as co
 export const COLUMNS: Column[] = [
   { key: 'status', title: 'Status', value: (d) => (d.online ? 0 : 1) },
   { key: 'id', title: 'Device', value: (d) => d.id },
-  { key: 'class', title: 'Class', value: (d) => d.deviceClass },
-  { key: 'labels', title: 'Labels', value: (d) => labels(d.labels).join(' ') || null },
-  { key: 'lastSeen', title: 'Last seen', value: (d) => d.lastSeen, descFirst: true },
+  { key: 'class', title: 'Class', value: (d) => d.deviceClass, drop: 1 },
+  { key: 'labels', title: 'Labels', value: (d) => labels(d.labels).join(' ') || null, drop: 1 },
+  { key: 'lastSeen', title: 'Last seen', value: (d) => d.lastSeen, descFirst: true, drop: 1 },
   { key: 'candidate', title: 'Candidate', value: (d) => d.candidate },
   { key: 'fps', title: 'FPS', cls: 'num', value: (d) => d.fps, descFirst: true },
-  { key: 'fps', title: 'Last 5 min', cls: 'spark-head', value: (d) => d.fps, descFirst: true },
+  { key: 'fps', title: 'Last 5 min', cls: 'spark-head', value: (d) => d.fps, descFirst: true, drop: 2 },
   { key: 'p95', title: 'p95 ms', cls: 'num', value: (d) => d.latencyP95Ms, descFirst: true },
   { key: 'memory', title: 'Memory', cls: 'num', value: (d) => d.memoryMb ?? d.deviceMemUsedMb, descFirst: true },
   { key: 'temp', title: 'Temp', cls: 'num', value: (d) => d.temperatureC, descFirst: true },
   { key: 'throttled', title: 'Throttled', value: (d) => (d.throttled === null ? null : d.throttled ? 0 : 1) },
   { key: 'health', title: 'Health', value: (d) => HEALTH_RANK[d.health] },
 ];
+
+/** The classes of a column's cells, in the head (`head`) or a row. */
+export function cellClass(column: Column, head: boolean): string {
+  const cls = !head && column.cls === 'spark-head' ? 'spark' : column.cls;
+  return ['cell', cls, column.drop && `drop-${column.drop}`].filter(Boolean).join(' ');
+}
 
 /** Plain code-unit order: localeCompare costs microseconds a call, too much for a thousand rows several times a second. */
 function order(x: string | number, y: string | number): number {

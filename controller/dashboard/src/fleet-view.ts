@@ -1,7 +1,7 @@
 import type { LiveDevice } from '../../live/wire.js';
 import { SPARKLINE_WINDOW_MS } from '../../live/wire.js';
 import { h, setAttr, setText } from './dom.js';
-import { COLUMNS, STATUS_FILTERS, compareBy, lastSeenText, matchesQuery, matchesStatus, memoryText, type Column, type StatusFilter } from './fleet-columns.js';
+import { cellClass, COLUMNS, STATUS_FILTERS, compareBy, lastSeenText, matchesQuery, matchesStatus, memoryText, type Column, type StatusFilter } from './fleet-columns.js';
 import { labels, num } from './format.js';
 import { drawSparkline } from './sparkline.js';
 import { measure, type FleetStore } from './store.js';
@@ -66,7 +66,7 @@ export class FleetView {
     this.countEl = h('span', { class: 'count' });
     const head = h('div', { class: 'grid-row head', role: 'row' });
     for (const column of COLUMNS) {
-      const cell = h('div', { class: `cell ${column.cls ?? ''}`, role: 'columnheader', title: `Sort by ${column.title}` }, column.title);
+      const cell = h('div', { class: cellClass(column, true), role: 'columnheader', title: `Sort by ${column.title}` }, column.title);
       cell.addEventListener('click', () => this.sortBy(column));
       this.headCells.push(cell);
       head.append(cell);
@@ -158,7 +158,7 @@ export class FleetView {
   }
 
   private newRow(): RowView {
-    const cells = COLUMNS.map((column) => h('div', { class: `cell ${column.cls === 'spark-head' ? 'spark' : column.cls ?? ''}`, role: 'gridcell' }));
+    const cells = COLUMNS.map((column) => h('div', { class: cellClass(column, false), role: 'gridcell' }));
     const canvas = h('canvas', { class: 'sparkline' });
     canvas.style.width = `${SPARK_WIDTH}px`;
     canvas.style.height = `${SPARK_HEIGHT}px`;

@@ -7,44 +7,14 @@
 // reconcile loop are the real ones.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canTransition, DEVICE_STATES, holdsDevice, TERMINAL } from '../../controller/rollout/states.js';
-import { encode, type Job, type LatencyStats, type ProfileReport, type Result } from '../../protocol/messages.js';
+import { encode } from '../../protocol/messages.js';
 import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { TestFleet } from '../agent/fleet.js';
 import { waitFor } from '../helpers/wait.js';
-import { connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status } from './simulated-devices.js';
+import { answerProfile, connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status } from './simulated-devices.js';
 
 const CLASS_A = 'aaaaaaaaaaaaaaaa';
 const CLASS_B = 'bbbbbbbbbbbbbbbb';
-
-function latency(ms: number): LatencyStats {
-  return { n: 50, minMs: ms, p50Ms: ms, p90Ms: ms, p95Ms: ms, p99Ms: ms, maxMs: ms, meanMs: ms, stdMs: 0 };
-}
-
-/** A fast device's report: 100 FPS, well inside any SLO of this test. */
-function report(job: Job): ProfileReport {
-  return {
-    threads: null,
-    sessionCreateMs: 20,
-    warmupRuns: 0,
-    model: latency(8),
-    modelFps: 125,
-    endToEnd: latency(10),
-    endToEndFps: 100,
-    sustained: null,
-    cpuPct: null,
-    ep: 'cpu',
-    modelSha256: job.artifact.sha256,
-    inputShape: [1, 3, 64, 64],
-    outputShape: [1, 6, 84],
-    frame: { width: 64, height: 64, source: 'synthetic' },
-    memory: { rssAfterLoadMb: 100, peakRssMb: 120, rssGrowthMb: 1 },
-    temperature: { beforeC: null, peakC: null, afterC: null },
-    throttling: { maxClockDropPct: null, cpuMaxFreqMHz: null, firmwareThrottled: null, firmwareFlags: null },
-    sweep: null,
-    wallS: 1,
-    environment: { load1: null, load5: null, servingPaused: false, topProcesses: [] },
-  };
-}
 
 describe('the cancelled device state', () => {
   it('is reached only from states before any deployment, ends there, and frees the device', () => {
@@ -69,11 +39,6 @@ describe('aborting a rollout, on the real controller with simulated devices', ()
     return body.id;
   };
 
-  async function answer(d: SimulatedDevice, job: Job): Promise<void> {
-    const result: Result = { v: PROTOCOL_VERSION, ts: Date.now(), jobId: job.jobId, deviceId: d.id, kind: 'profile', artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}), ok: true, profile: report(job) };
-    await d.client.publishAsync(deviceTopic(d.id, 'results'), encode(result), { qos: 1 });
-  }
-
   beforeAll(async () => {
     await fleet.start();
     const fleetPlan: Array<[string, string]> = [
@@ -84,7 +49,7 @@ describe('aborting a rollout, on the real controller with simulated devices', ()
       ['b1-pending', CLASS_B],
     ];
     // class A answers profiles at once; class B never does by itself
-    for (const [id, deviceClass] of fleetPlan) devices.set(id, await connectDevice(fleet, id, deviceClass, { job: (d, job) => void (deviceClass === CLASS_A && answer(d, job)) }));
+    for (const [id, deviceClass] of fleetPlan) devices.set(id, await connectDevice(fleet, id, deviceClass, { job: (d, job) => void (deviceClass === CLASS_A && answerProfile(d, job)) }));
     await waitFor(() => fleet.controller.registry.list().filter((d) => d.online && d.deviceClass).length === devices.size, 10_000, 'every simulated device online');
     modelId = await quickModel(fleet, 'abort');
   }, 90_000);
@@ -153,7 +118,7 @@ describe('aborting a rollout, on the real controller with simulated devices', ()
     expect(['a1-chosen', 'a2-offline', 'b0-profiling', 'b1-pending'].map((x) => sim(x).desired.length)).toEqual([0, 0, 0, 0]);
 
     // The profile that was still out comes back late: it changes nothing, and passes later leave the states as they are.
-    await answer(sim('b0-profiling'), job);
+    await answerProfile(sim('b0-profiling'), job);
     await waitFor(() => fleet.controller.profiles.get(job.jobId, 'b0-profiling'), 10_000, 'the late result stored');
     await waitFor(() => fleet.logs('device rolled back to its previous model').length === 1, 10_000, 'the rollback logged');
     await new Promise((r) => setTimeout(r, 2500));

@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import type { rolloutStatus } from '../../controller/rollout/status.js';
 import { writeModel } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
-import { decode, Desired, encode, Job, type Hello, type Reported } from '../../protocol/messages.js';
+import { decode, Desired, encode, Job, type Hello, type LatencyStats, type ProfileReport, type Reported, type Result } from '../../protocol/messages.js';
 import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
 import type { TestFleet } from '../agent/fleet.js';
 import { waitFor } from '../helpers/wait.js';
@@ -15,6 +15,7 @@ export type Status = ReturnType<typeof rolloutStatus>;
 
 export interface SimulatedDevice {
   id: string;
+  token: string;
   deviceClass: string;
   client: MqttClient;
   desired: Desired[];
@@ -30,11 +31,13 @@ function hello(id: string, deviceClass: string): Hello {
   };
 }
 
-/** Registers `id`, connects it, says hello; `on` sees each desired state or job after it is recorded. */
-export async function connectDevice(fleet: TestFleet, id: string, deviceClass: string, on: { desired?: (d: SimulatedDevice) => void; job?: (d: SimulatedDevice, job: Job) => void } = {}): Promise<SimulatedDevice> {
-  const token = fleet.controller.registry.add(id);
+/**
+ * Registers `id` (unless `token` says it is registered), connects it, says
+ * hello; `on` sees each desired state or job after it is recorded.
+ */
+export async function connectDevice(fleet: TestFleet, id: string, deviceClass: string, on: { desired?: (d: SimulatedDevice) => void; job?: (d: SimulatedDevice, job: Job) => void } = {}, token = fleet.controller.registry.add(id)): Promise<SimulatedDevice> {
   const client = await mqtt.connectAsync(fleet.controller.brokerUrl, { username: id, password: token, clientId: `sim-${id}`, reconnectPeriod: 0 });
-  const d: SimulatedDevice = { id, deviceClass, client, desired: [], jobs: [] };
+  const d: SimulatedDevice = { id, token, deviceClass, client, desired: [], jobs: [] };
   client.on('message', (topic, payload) => {
     if (topic === deviceTopic(id, 'desired')) {
       const msg = decode(Desired, payload);
@@ -58,6 +61,42 @@ export async function reportState(d: SimulatedDevice, state: Reported['state']):
   const last = d.desired[d.desired.length - 1];
   const body: Reported = { v: PROTOCOL_VERSION, ts: Date.now(), generation: last.generation, ...(last.rolloutId ? { rolloutId: last.rolloutId } : {}), state, activeModel: state === 'healthy' && last.model ? { sha256: last.model.sha256, generation: last.generation, ...(last.candidateId ? { candidateId: last.candidateId } : {}) } : null, slo: null };
   await d.client.publishAsync(deviceTopic(d.id, 'reported'), encode(body), { qos: 1, retain: true });
+}
+
+function latency(ms: number): LatencyStats {
+  return { n: 50, minMs: ms, p50Ms: ms, p90Ms: ms, p95Ms: ms, p99Ms: ms, maxMs: ms, meanMs: ms, stdMs: 0 };
+}
+
+/** A fast device's report: 100 FPS, well inside any SLO of these tests. */
+function report(job: Job): ProfileReport {
+  return {
+    threads: null,
+    sessionCreateMs: 20,
+    warmupRuns: 0,
+    model: latency(8),
+    modelFps: 125,
+    endToEnd: latency(10),
+    endToEndFps: 100,
+    sustained: null,
+    cpuPct: null,
+    ep: 'cpu',
+    modelSha256: job.artifact.sha256,
+    inputShape: [1, 3, 64, 64],
+    outputShape: [1, 6, 84],
+    frame: { width: 64, height: 64, source: 'synthetic' },
+    memory: { rssAfterLoadMb: 100, peakRssMb: 120, rssGrowthMb: 1 },
+    temperature: { beforeC: null, peakC: null, afterC: null },
+    throttling: { maxClockDropPct: null, cpuMaxFreqMHz: null, firmwareThrottled: null, firmwareFlags: null },
+    sweep: null,
+    wallS: 1,
+    environment: { load1: null, load5: null, servingPaused: false, topProcesses: [] },
+  };
+}
+
+/** The device answers a profile job with a fast device's report. */
+export async function answerProfile(d: SimulatedDevice, job: Job): Promise<void> {
+  const result: Result = { v: PROTOCOL_VERSION, ts: Date.now(), jobId: job.jobId, deviceId: d.id, kind: 'profile', artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}), ok: true, profile: report(job) };
+  await d.client.publishAsync(deviceTopic(d.id, 'results'), encode(result), { qos: 1 });
 }
 
 /** POST to the controller's API as the admin: JSON, or model bytes. */

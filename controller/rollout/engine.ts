@@ -54,10 +54,21 @@ export class RolloutEngine {
   private readonly sending = new Set<string>();
   private again = false;
   private readonly offResult: () => void;
+  private readonly offDevice: () => void;
+  /** Whether each device was online when the registry last said, to see it come back. */
+  private readonly online = new Map<string, boolean>();
 
   constructor(private readonly deps: RolloutDeps) {
     this.offResult = deps.profiles.onResult((p) => {
       if (deps.store.setOutcome(p.jobId, outcomeOf(p), p.deviceId)) this.kick();
+    });
+    for (const d of deps.registry.list()) this.online.set(d.id, d.online);
+    this.offDevice = deps.registry.onChange((device) => {
+      const was = this.online.get(device.id);
+      this.online.set(device.id, device.online);
+      // A device that comes back may have lost its job (an agent restart), or its answer went to a restarted
+      // broker before this controller listened again: ask now, not after deviceTimeoutS.
+      if (device.online && !was) void this.resendInFlight(device.id);
     });
   }
 
@@ -71,6 +82,7 @@ export class RolloutEngine {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.offResult();
+    this.offDevice();
     while (this.running) await new Promise((r) => setTimeout(r, 20));
   }
 
@@ -172,10 +184,11 @@ export class RolloutEngine {
     })();
   }
 
-  private async resendInFlight(): Promise<void> {
+  /** Open profiles (of one device, or all) asked again; one whose result is already stored is settled instead. */
+  private async resendInFlight(deviceId?: string): Promise<void> {
     for (const r of this.deps.store.list().filter((x) => x.state === 'running' || x.state === 'paused')) {
       const ladder = this.deps.catalog.candidates(r.spec.model);
-      for (const m of this.deps.store.measurements(r.id).filter((x) => x.outcome === null)) {
+      for (const m of this.deps.store.measurements(r.id).filter((x) => x.outcome === null && (deviceId === undefined || x.deviceId === deviceId))) {
         const stored = this.deps.profiles.get(m.jobId, m.deviceId);
         if (stored) {
           this.deps.store.setOutcome(m.jobId, outcomeOf(stored), m.deviceId);

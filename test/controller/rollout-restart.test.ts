@@ -128,5 +128,7 @@ describe('a controller killed mid-rollout resumes it after restart', () => {
     const events = final.events.filter((e) => e.deviceId !== null);
     for (const d of final.devices) expect(events.filter((e) => e.deviceId === d.deviceId).at(-1)!.to).toBe(d.state);
     expect(final.classes.flatMap((c) => c.measurements).every((m) => m.outcome !== null)).toBe(true);
+    // The job out at the kill was asked again when its device came back, not left to time out.
+    expect(final.classes.flatMap((c) => c.measurements).filter((m) => m.outcome && !m.outcome.ok).map((m) => m.outcome)).toEqual([]);
   }, 300_000);
 });

@@ -1,0 +1,50 @@
+// A device that drops off while it holds a profile job (an agent restarted and
+// lost its queue, or its answer went to a restarted broker before the
+// controller listened again) is asked again, under the same job id, as soon as
+// it is back: not after deviceTimeoutS. The device is a protocol-speaking MQTT
+// client on the controller's real broker; the controller, its SQLite state and
+// its reconcile loop are the real ones.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encode } from '../../protocol/messages.js';
+import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
+import { TestFleet } from '../agent/fleet.js';
+import { waitFor } from '../helpers/wait.js';
+import { answerProfile, connectDevice, post, quickModel, type Status } from './simulated-devices.js';
+
+const CLASS = 'dddddddddddddddd';
+
+describe('a device that comes back while its profile is out', () => {
+  const fleet = new TestFleet();
+  let modelId = '';
+
+  beforeAll(async () => {
+    await fleet.start();
+    modelId = await quickModel(fleet, 'reconnect');
+  }, 90_000);
+
+  afterAll(() => fleet.close());
+
+  it('gets the same job again when it reconnects, and its answer settles the profile', async () => {
+    // The first connection takes the job and never answers.
+    const before = await connectDevice(fleet, 'cam-r', CLASS);
+    await waitFor(() => fleet.controller.registry.get('cam-r')?.online, 10_000, 'cam-r online');
+    const res = await post(fleet, '/api/rollouts', { model: modelId, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS: 3600 });
+    const created = (await res.json()) as Status;
+    expect(res.status, JSON.stringify(created)).toBe(201);
+    const lost = await waitFor(() => before.jobs[0], 20_000, 'the first profile job');
+
+    // It goes away as its last will says, and comes back with the same token: a restarted agent.
+    await before.client.publishAsync(deviceTopic('cam-r', 'presence'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), state: 'offline' }), { qos: 1, retain: true });
+    await waitFor(() => fleet.controller.registry.get('cam-r')?.online === false, 10_000, 'cam-r offline');
+    await before.client.endAsync(true);
+    const after = await connectDevice(fleet, 'cam-r', CLASS, { job: (d, job) => void answerProfile(d, job) }, before.token);
+
+    const again = await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
+    expect(again).toMatchObject({ kind: 'profile', candidateId: lost.candidateId, artifact: { sha256: lost.artifact.sha256 } });
+    const settled = await waitFor(async () => {
+      const s = (await fleet.api<Status>(`/api/rollouts/${created.id}`)).body;
+      return s.classes[0]?.measurements.find((m) => m.jobId === lost.jobId && m.outcome !== null);
+    }, 10_000, 'the profile settled by the answer');
+    expect(settled.outcome).toMatchObject({ ok: true });
+  }, 60_000);
+});

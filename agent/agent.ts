@@ -123,16 +123,19 @@ export class Agent {
     this.client.on('connect', () => {
       this.refusedWaitMs = this.firstRefusedWaitMs;
       log.info({ device: id, broker: this.opts.brokerUrl, class: this.deviceClass }, 'agent connected');
-      this.publish('presence', presence('online'), true);
-      const hello: Hello = { v: PROTOCOL_VERSION, ts: Date.now(), inventory: this.opts.inventory, deviceClass: this.deviceClass };
-      this.publish('hello', encode(hello), false);
-      void this.sendHeartbeat();
-      // Clean sessions: subscribe on every connect; the broker then re-delivers the retained desired state.
+      // Clean sessions: subscribe on every connect (the broker then re-delivers the retained desired state),
+      // and say hello only once subscribed: the controller answers a hello with the jobs it is waiting on.
       this.client.subscribe([deviceTopic(id, 'jobs'), deviceTopic(id, 'desired')], { qos: 1 }, (err) => {
         if (err) log.error({ err: err.message }, 'cannot subscribe to jobs and desired state');
+        // a connection lost before the SUBACK says hello on the next connect
+        if (!this.client.connected) return;
+        this.publish('presence', presence('online'), true);
+        const hello: Hello = { v: PROTOCOL_VERSION, ts: Date.now(), inventory: this.opts.inventory, deviceClass: this.deviceClass };
+        this.publish('hello', encode(hello), false);
+        void this.sendHeartbeat();
+        if (this.serving.current().generation > 0) this.publish('reported', encode(this.serving.current()), true);
+        this.outbox.flush();
       });
-      if (this.serving.current().generation > 0) this.publish('reported', encode(this.serving.current()), true);
-      this.outbox.flush();
     });
     this.client.on('message', (topic, payload) => {
       try {

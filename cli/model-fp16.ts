@@ -1,4 +1,4 @@
-// edgefit model fp16 MODEL -o OUT [--keep-io-float]
+// edgefit model fp16 MODEL -o OUT [--keep-io-float | --fp16-io]
 import { parse, printJson, requireFlag, UsageError } from './args.js';
 import { usageLine } from './commands.js';
 import { outputPath, writeModelOutput } from './files.js';
@@ -10,21 +10,23 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model fp16', argv, {
     out: { type: 'string', short: 'o' },
     'keep-io-float': { type: 'boolean' },
+    'fp16-io': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(usageLine('model fp16'));
+  if (values['keep-io-float'] && values['fp16-io']) throw new UsageError('model fp16: --keep-io-float and --fp16-io contradict each other; give one');
+  const keepIoFloat = !values['fp16-io'];
   const out = requireFlag('model fp16', 'out', values.out);
   const outFile = outputPath('model fp16', out);
   try {
     const { bytes, model: input } = readModelFileBytes(positionals[0]);
-    // float32 I/O is the default (--keep-io-float states it explicitly): agents feed float32 letterboxed images.
-    const { model, report } = convertToFp16(input, { keepIoFloat: true, baseSha256: sha256Hex(bytes) });
+    const { model, report } = convertToFp16(input, { keepIoFloat, baseSha256: sha256Hex(bytes) });
     writeModelOutput(model, outFile);
     if (values.json) printJson({ out, ...report });
     else {
       process.stdout.write(
         `${positionals[0]} → ${out}: fp16, ${report.halfInitializers} weights in float16, ${report.halfNodes} nodes in float16, ` +
-          `${report.floatNodes} kept float32 between ${report.castsAdded} Casts; float32 inputs and outputs\n`,
+          `${report.floatNodes} kept float32 between ${report.castsAdded} Casts; ${keepIoFloat ? 'float32' : 'float16'} inputs and outputs\n`,
       );
     }
     return 0;

@@ -58,6 +58,26 @@ describe('model commands end to end, on a builder model', () => {
     expect(() => JSON.parse(ok.output)).not.toThrow();
   });
 
+  it('model fp16 keeps float32 inputs and outputs unless --fp16-io, and detect runs on both', async () => {
+    const detections: number[] = [];
+    for (const [flags, type] of [[[], 'float32'], [['--fp16-io'], 'float16']] as const) {
+      const half = path.join(dir, `half-${type}.onnx`);
+      const converted = await runCli(['model', 'fp16', model, ...flags, '-o', half, '--json']);
+      expect(converted.code, converted.output).toBe(0);
+      expect(JSON.parse(converted.output)).toMatchObject({ keepIoFloat: type === 'float32' });
+      const info = JSON.parse((await runCli(['model', 'info', half, '--json'])).output) as { inputs: Array<{ type: string }>; outputs: Array<{ type: string }> };
+      expect([info.inputs[0].type, info.outputs[0].type]).toEqual([type, type]);
+      const detected = await runCli(['detect', half, image, '--conf', '0.001', '--json']);
+      expect(detected.code, detected.output).toBe(0);
+      detections.push((JSON.parse(detected.output) as { images: Array<{ detections: unknown[] }> }).images[0].detections.length);
+    }
+    // the same weights and compute: the edges' precision moves scores by a rounding, not the detections
+    expect(Math.abs(detections[0] - detections[1])).toBeLessThanOrEqual(Math.max(2, detections[0] * 0.05));
+    const both = await runCli(['model', 'fp16', model, '--keep-io-float', '--fp16-io', '-o', path.join(dir, 'never.onnx')]);
+    expect(both.code).toBe(2);
+    expect(both.output).toMatch(/--keep-io-float and --fp16-io contradict each other/);
+  });
+
   it('answers bad input with a clear error and the right status', async () => {
     const notOnnx = path.join(dir, 'bad.onnx');
     writeFileSync(notOnnx, 'hello');

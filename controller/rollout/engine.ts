@@ -184,20 +184,30 @@ export class RolloutEngine {
     })();
   }
 
-  /** Open profiles (of one device, or all) asked again; one whose result is already stored is settled instead. */
+  /**
+   * Open profiles (of one device, or all) asked again; one whose result is
+   * already stored is settled instead. The device's time to answer restarts,
+   * before any await, so that no pass times out a job that is on its way again.
+   */
   private async resendInFlight(deviceId?: string): Promise<void> {
-    for (const r of this.deps.store.list().filter((x) => x.state === 'running' || x.state === 'paused')) {
-      const ladder = this.deps.catalog.candidates(r.spec.model);
-      for (const m of this.deps.store.measurements(r.id).filter((x) => x.outcome === null && (deviceId === undefined || x.deviceId === deviceId))) {
-        const stored = this.deps.profiles.get(m.jobId, m.deviceId);
+    const { store, catalog, profiles } = this.deps;
+    const again: Array<() => Promise<void>> = [];
+    const now = Date.now();
+    for (const r of store.list().filter((x) => x.state === 'running' || x.state === 'paused')) {
+      const ladder = catalog.candidates(r.spec.model);
+      for (const m of store.measurements(r.id).filter((x) => x.outcome === null && (deviceId === undefined || x.deviceId === deviceId))) {
+        const stored = profiles.get(m.jobId, m.deviceId);
         if (stored) {
-          this.deps.store.setOutcome(m.jobId, outcomeOf(stored), m.deviceId);
+          store.setOutcome(m.jobId, outcomeOf(stored), m.deviceId);
           continue;
         }
         const c = ladder.find((x) => x.id === m.candidateId);
-        if (c) await this.sendProfile(r, m.deviceId, c, m.jobId).catch(() => undefined);
+        if (!c) continue;
+        store.resent(m.jobId, m.deviceId, now);
+        again.push(() => this.sendProfile(r, m.deviceId, c, m.jobId).catch(() => undefined));
       }
     }
+    for (const send of again) await send();
   }
 
   private async reconcile(rollout: Rollout): Promise<void> {

@@ -220,6 +220,12 @@ export class RolloutStore {
     this.changed(id);
   }
 
+  /** A measurement sent again: its device's time to answer counts from `at`. */
+  resent(jobId: string, deviceId: string, at: number): void {
+    const rows = this.db.prepare('UPDATE rollout_measurements SET sent_at = ? WHERE job_id = ? AND device_id = ? AND outcome IS NULL RETURNING rollout_id').all(at, jobId, deviceId) as Array<{ rollout_id: string }>;
+    for (const id of new Set(rows.map((r) => r.rollout_id))) this.changed(id);
+  }
+
   /** Settles a measurement once; with `fromDevice`, only if the job was sent to that device (a result from any other is not its answer). */
   setOutcome(jobId: string, outcome: Outcome, fromDevice?: string): boolean {
     const rows = (

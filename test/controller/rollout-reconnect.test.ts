@@ -47,4 +47,25 @@ describe('a device that comes back while its profile is out', () => {
     }, 10_000, 'the profile settled by the answer');
     expect(settled.outcome).toMatchObject({ ok: true });
   }, 60_000);
+
+  it('gives a device that was away longer than deviceTimeoutS the whole time again for the job it is sent again', async () => {
+    const before = await connectDevice(fleet, 'cam-s', 'eeeeeeeeeeeeeeee');
+    await waitFor(() => fleet.controller.registry.get('cam-s')?.online, 10_000, 'cam-s online');
+    const res = await post(fleet, '/api/rollouts', { model: modelId, targets: { devices: ['cam-s'] }, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS: 3 });
+    const created = (await res.json()) as Status;
+    expect(res.status, JSON.stringify(created)).toBe(201);
+    const lost = await waitFor(() => before.jobs[0], 20_000, 'the first profile job');
+    await before.client.publishAsync(deviceTopic('cam-s', 'presence'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), state: 'offline' }), { qos: 1, retain: true });
+    await before.client.endAsync(true);
+    await new Promise((r) => setTimeout(r, 4000));
+
+    // Back after 4 s, it runs the job again (1.5 s): the timeout counts from the second send, not the first.
+    const after = await connectDevice(fleet, 'cam-s', 'eeeeeeeeeeeeeeee', { job: (d, job) => void setTimeout(() => void answerProfile(d, job), 1500) }, before.token);
+    await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
+    const settled = await waitFor(async () => {
+      const s = (await fleet.api<Status>(`/api/rollouts/${created.id}`)).body;
+      return s.classes[0]?.measurements.find((m) => m.jobId === lost.jobId && m.outcome !== null);
+    }, 10_000, 'the profile settled');
+    expect(settled.outcome).toMatchObject({ ok: true });
+  }, 60_000);
 });

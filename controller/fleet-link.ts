@@ -28,6 +28,7 @@ export type DesiredRequest = Omit<DesiredInput, 'v' | 'ts' | 'generation'> & { g
  */
 export class FleetLink {
   readonly client: MqttClient;
+  private readonly reconnectListeners = new Set<() => void>();
 
   private constructor(
     client: MqttClient,
@@ -121,14 +122,45 @@ export class FleetLink {
         resolve();
       });
     });
-    await client.subscribeAsync((['hello', 'presence', 'heartbeat', 'results', 'telemetry', 'reported'] as const).map((c) => allDevicesTopic(c)), { qos: 1 });
-    log.info({ broker: opts.brokerUrl }, 'controller connected to broker');
     const link = new FleetLink(client, opts, results);
-    // An embedded broker keeps retained messages in memory only: give every device its desired state again.
-    for (const { deviceId, desired } of opts.desired.all()) {
-      if (registry.get(deviceId)) await link.publishDesired(deviceId, desired);
-    }
+    await link.subscribeAndRepublish();
+    log.info({ broker: opts.brokerUrl }, 'controller connected to broker');
+    client.on('connect', () => void link.restore());
     return link;
+  }
+
+  /**
+   * Subscribes to every device channel, then gives every device its desired
+   * state again from SQLite: an embedded broker keeps retained messages in
+   * memory only, and a restarted Mosquitto has at most its last autosave.
+   */
+  private async subscribeAndRepublish(): Promise<void> {
+    await this.client.subscribeAsync((['hello', 'presence', 'heartbeat', 'results', 'telemetry', 'reported'] as const).map((c) => allDevicesTopic(c)), { qos: 1 });
+    for (const { deviceId, desired } of this.opts.desired.all()) {
+      if (this.opts.registry.get(deviceId)) await this.publishDesired(deviceId, desired);
+    }
+  }
+
+  /**
+   * After a reconnect the broker may be a new one, and what devices sent
+   * meanwhile went to nobody (a result the broker acknowledged, a hello):
+   * subscribe and re-publish as at the start, then tell the listeners, which
+   * ask again for what they wait on.
+   */
+  private async restore(): Promise<void> {
+    try {
+      await this.subscribeAndRepublish();
+      this.opts.log.info({ broker: this.opts.brokerUrl }, 'controller reconnected to broker; desired states re-published');
+      for (const listener of this.reconnectListeners) listener();
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'cannot restore the broker session; the next reconnect tries again');
+    }
+  }
+
+  /** Called after each reconnect to the broker, once the subscriptions stand again. */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** Sends a profiling job (QoS 1). The device answers on its results channel; a job it already ran is answered from its stored result. */

@@ -24,6 +24,8 @@ export interface RolloutDeps {
   profiles: { get(jobId: string, deviceId: string): StoredProfile | undefined; onResult(listener: (p: StoredProfile) => void): () => void };
   sendJob(deviceId: string, job: JobRequest): Promise<unknown>;
   setDesired(deviceId: string, desired: DesiredRequest): Promise<Desired>;
+  /** Called after each reconnect to the broker (the fleet link's), when messages may have gone to nobody. */
+  onBrokerReconnect?(listener: () => void): () => void;
   log: Logger;
   tickMs?: number;
 }
@@ -55,6 +57,7 @@ export class RolloutEngine {
   private again = false;
   private readonly offResult: () => void;
   private readonly offDevice: () => void;
+  private readonly offReconnect: () => void;
   /** Whether each device was online when the registry last said, to see it come back. */
   private readonly online = new Map<string, boolean>();
 
@@ -70,6 +73,8 @@ export class RolloutEngine {
       // broker before this controller listened again: ask now, not after deviceTimeoutS.
       if (device.online && !was) void this.resendInFlight(device.id);
     });
+    // A result the broker took while the controller was not subscribed is gone: every open job is asked again.
+    this.offReconnect = deps.onBrokerReconnect?.(() => void this.resendInFlight()) ?? (() => undefined);
   }
 
   start(): void {
@@ -83,6 +88,7 @@ export class RolloutEngine {
     clearInterval(this.timer);
     this.offResult();
     this.offDevice();
+    this.offReconnect();
     while (this.running) await new Promise((r) => setTimeout(r, 20));
   }
 

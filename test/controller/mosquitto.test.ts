@@ -8,13 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, type Controller } from '../../controller/controller.js';
 import { openDb } from '../../controller/db.js';
 import { Registry } from '../../controller/registry.js';
-import { encode } from '../../protocol/messages.js';
-import { deviceTopic } from '../../protocol/topics.js';
+import { decode, Desired, encode, Job, type Inventory } from '../../protocol/messages.js';
+import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
+import { writeModel } from '../../compress/onnx/write.js';
+import { buildYolov8 } from '../../compress/yolo/builder.js';
 import { runCli, spawnCli, stop, type CliProcess } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/log.js';
 import { waitFor } from '../helpers/wait.js';
 
 const mosquittoBin = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => spawnSync(p, ['-h']).status !== null);
+
+const INVENTORY: Inventory = { hostname: 'sim', cpuModel: 'Cortex-A72', cpuCores: 4, cpuPhysicalCores: 4, arch: 'arm64', memTotalBytes: 4 * 1024 ** 3, os: 'Debian GNU/Linux 12', kernel: '6.6', boardModel: null, gpus: [], executionProviders: ['cpu'], onnxruntimeVersion: '1.30.0', edgefitVersion: '0.1.0' };
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -31,6 +35,26 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
   const agents: CliProcess[] = [];
   const tokens: Record<string, string> = {};
   let brokerUrl: string;
+  let startMosquitto: () => Promise<void>;
+
+  /** A protocol-speaking device: subscribed to its jobs and desired state, then present. */
+  async function simDevice(id: string) {
+    const client = await mqtt.connectAsync(brokerUrl, { username: id, password: tokens[id], clientId: `sim-${id}`, reconnectPeriod: 0 });
+    const got = { client, jobs: [] as Job[], desired: [] as Desired[] };
+    client.on('message', (topic, payload) => {
+      if (topic === deviceTopic(id, 'jobs')) {
+        const m = decode(Job, payload);
+        if (m.ok) got.jobs.push(m.value);
+      } else {
+        const m = decode(Desired, payload);
+        if (m.ok) got.desired.push(m.value);
+      }
+    });
+    await client.subscribeAsync([deviceTopic(id, 'jobs'), deviceTopic(id, 'desired')], { qos: 1 });
+    await client.publishAsync(deviceTopic(id, 'presence'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), state: 'online' }), { qos: 1, retain: true });
+    await client.publishAsync(deviceTopic(id, 'hello'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), deviceClass: 'ffffffffffffffff', inventory: INVENTORY }), { qos: 1 });
+    return got;
+  }
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-mosq-'));
@@ -39,6 +63,7 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
     const registry = new Registry(db);
     tokens['jetson-1'] = registry.add('jetson-1');
     tokens['jetson-2'] = registry.add('jetson-2');
+    tokens['sim-1'] = registry.add('sim-1');
     db.close();
 
     const port = await freePort();
@@ -47,13 +72,17 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
     expect(generated.code, generated.output).toBe(0);
     // Mosquitto started as root drops to its own user, which must be able to reach the owner-only files.
     for (const p of [dir, out, path.join(out, 'passwd')]) chmodSync(p, 0o755);
-    mosquitto = spawn(mosquittoBin!, ['-c', path.join(out, 'mosquitto.conf')], { stdio: 'ignore' });
+    startMosquitto = async () => {
+      mosquitto = spawn(mosquittoBin!, ['-c', path.join(out, 'mosquitto.conf')], { stdio: 'ignore' });
+      await waitFor(
+        () => new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false))),
+        10_000,
+        'mosquitto listening',
+        20,
+      );
+    };
     brokerUrl = `mqtt://127.0.0.1:${port}`;
-    await waitFor(
-      () => new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false))),
-      10_000,
-      'mosquitto listening',
-    );
+    await startMosquitto();
     controller = await startController({ dataDir, brokerUrl, mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: captureLogger().log });
   });
 
@@ -66,8 +95,9 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
 
   it('registers agents that connect through Mosquitto with generated credentials', async () => {
     for (const id of ['jetson-1', 'jetson-2']) agents.push(spawnCli(['agent', '--broker', brokerUrl, '--id', id, '--heartbeat', '1'], { EDGEFIT_TOKEN: tokens[id] }));
-    await waitFor(() => controller.registry.list().every((d) => d.online && d.inventory), 15_000, 'agents online via mosquitto');
-    const [a, b] = controller.registry.list();
+    const jetsons = () => controller.registry.list().filter((d) => d.id.startsWith('jetson-'));
+    await waitFor(() => jetsons().every((d) => d.online && d.inventory), 15_000, 'agents online via mosquitto');
+    const [a, b] = jetsons();
     expect(a.deviceClass).toBe(b.deviceClass);
   });
 
@@ -91,5 +121,30 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
   it('marks a SIGKILLed agent offline through its last will', async () => {
     agents[0].child.kill('SIGKILL');
     await waitFor(() => controller.registry.get('jetson-1')?.online === false, 5000, 'jetson-1 offline');
+  });
+
+  it('gives devices their desired state again and asks again for open profiles after Mosquitto is SIGKILLed and restarted', async () => {
+    const before = await simDevice('sim-1');
+    await waitFor(() => controller.registry.get('sim-1')?.online, 5000, 'sim-1 online');
+    await controller.setDesired('sim-1', { model: null });
+    const bytes = writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 2 }));
+    const model = await controller.catalog.addModel(bytes, 'mosq-restart');
+    await controller.catalog.importCandidate(model.id, bytes, { method: 'export', declaredMap5095: 0.3, name: 'n64' });
+    const rollout = controller.rollouts.create({ model: model.id, targets: { devices: ['sim-1'] }, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 } });
+    const job = await waitFor(() => before.jobs[0], 10_000, 'the profile job');
+
+    // A crash: no last wills, and with no persistence the new broker holds no retained message.
+    mosquitto.kill('SIGKILL');
+    await new Promise((r) => mosquitto.once('exit', r));
+    before.client.end(true);
+    await startMosquitto();
+    const after = await simDevice('sim-1');
+    await waitFor(() => after.desired.find((d) => d.generation === 1), 10_000, 'the desired state re-published');
+    // The registry never saw sim-1 go: only the controller's own reconnect can tell it to ask again.
+    expect(controller.registry.get('sim-1')?.online).toBe(true);
+    const again = await waitFor(() => after.jobs.find((j) => j.jobId === job.jobId), 10_000, 'the open job sent again');
+    expect(again.artifact.sha256).toBe(job.artifact.sha256);
+    controller.rollouts.abort(rollout.id);
+    after.client.end(true);
   });
 });

@@ -180,7 +180,7 @@ export class Agent {
   private async sendHeartbeat(): Promise<void> {
     if (!this.client.connected) return;
     try {
-      const heartbeat = await readHeartbeat(this.opts.temperature, this.startedAt);
+      const heartbeat = await readHeartbeat(this.opts.temperature, this.startedAt, this.opts.heartbeatSeconds);
       this.publish('heartbeat', encode(heartbeat), false);
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'heartbeat failed');

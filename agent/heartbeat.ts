@@ -6,7 +6,7 @@ import type { Heartbeat } from '../protocol/messages.js';
 /** Reads temperature in °C, or null where the platform has no sensor. */
 export type TemperatureSource = () => Promise<number | null>;
 
-export async function readHeartbeat(temperature: TemperatureSource, startedAt: number, now = Date.now()): Promise<Heartbeat> {
+export async function readHeartbeat(temperature: TemperatureSource, startedAt: number, intervalS: number, now = Date.now()): Promise<Heartbeat> {
   const [mem, temperatureC] = await Promise.all([si.mem(), temperature().catch(() => null)]);
   // loadavg is all zeros where the OS does not keep one (Windows): report null, not 0.
   const load = os.loadavg();
@@ -20,5 +20,6 @@ export async function readHeartbeat(temperature: TemperatureSource, startedAt: n
     memUsedBytes: mem.total - mem.available,
     memTotalBytes: mem.total,
     temperatureC,
+    intervalS,
   };
 }

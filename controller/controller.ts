@@ -99,6 +99,10 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     log: log.child({ component: 'rollout' }),
   });
   rollouts.start();
+  const silenceSweep = setInterval(() => {
+    for (const d of registry.markSilentOffline()) log.warn({ device: d.id, lastSeen: d.lastSeen }, 'device silent for three heartbeats: marked offline');
+  }, 5000);
+  silenceSweep.unref();
 
   const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log, fleet: { catalog, ladders, rollouts, rolloutStore } });
   await app.listen({ port: opts.httpPort, host: opts.host });
@@ -128,6 +132,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     adminToken,
     async close() {
       clearEndpoint(dataDir, httpUrl);
+      clearInterval(silenceSweep);
       await rollouts.close();
       await ladders.close();
       await app.close();

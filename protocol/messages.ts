@@ -56,6 +56,8 @@ export const Heartbeat = z.object({
   memUsedBytes: z.number().nonnegative(),
   memTotalBytes: z.number().nonnegative(),
   temperatureC: nullableNumber,
+  /** Seconds between heartbeats: a device silent for three of them is taken as gone (a crashed broker sends no last will). */
+  intervalS: z.number().positive().max(3600).optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

@@ -82,7 +82,11 @@ export class Agent {
       frames: opts.frames ?? syntheticFrames(),
       lock,
       publishReported: (reported) => this.publish('reported', encode(reported), true),
-      publishTelemetry: (telemetry) => this.publish('telemetry', encode(telemetry), false),
+      // A sample is worth its moment only: mqtt.js would queue every one while the broker is away, a day's
+      // worth in memory, then deliver them all stale.
+      publishTelemetry: (telemetry) => {
+        if (this.client.connected) this.publish('telemetry', encode(telemetry), false);
+      },
       log: opts.log.child({ component: 'serving' }),
       healthWindowS: opts.healthWindowS,
       defaultThreads: opts.threads,

@@ -24,6 +24,15 @@ describe('a device that comes back while its profile is out', () => {
 
   afterAll(() => fleet.close());
 
+  /** The outcome of a rollout's profile job, once it has one. */
+  async function outcomeOf(rolloutId: string, jobId: string) {
+    const settled = await waitFor(async () => {
+      const s = (await fleet.api<Status>(`/api/rollouts/${rolloutId}`)).body;
+      return s.classes[0]?.measurements.find((m) => m.jobId === jobId && m.outcome !== null);
+    }, 10_000, `profile ${jobId} settled`);
+    return settled.outcome;
+  }
+
   it('gets the same job again when it reconnects, and its answer settles the profile', async () => {
     // The first connection takes the job and never answers.
     const before = await connectDevice(fleet, 'cam-r', CLASS);
@@ -41,11 +50,7 @@ describe('a device that comes back while its profile is out', () => {
 
     const again = await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
     expect(again).toMatchObject({ kind: 'profile', candidateId: lost.candidateId, artifact: { sha256: lost.artifact.sha256 } });
-    const settled = await waitFor(async () => {
-      const s = (await fleet.api<Status>(`/api/rollouts/${created.id}`)).body;
-      return s.classes[0]?.measurements.find((m) => m.jobId === lost.jobId && m.outcome !== null);
-    }, 10_000, 'the profile settled by the answer');
-    expect(settled.outcome).toMatchObject({ ok: true });
+    expect(await outcomeOf(created.id, lost.jobId)).toMatchObject({ ok: true });
   }, 60_000);
 
   it('gives a device that was away longer than deviceTimeoutS the whole time again for the job it is sent again', async () => {
@@ -62,10 +67,6 @@ describe('a device that comes back while its profile is out', () => {
     // Back after 4 s, it runs the job again (1.5 s): the timeout counts from the second send, not the first.
     const after = await connectDevice(fleet, 'cam-s', 'eeeeeeeeeeeeeeee', { job: (d, job) => void setTimeout(() => void answerProfile(d, job), 1500) }, before.token);
     await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
-    const settled = await waitFor(async () => {
-      const s = (await fleet.api<Status>(`/api/rollouts/${created.id}`)).body;
-      return s.classes[0]?.measurements.find((m) => m.jobId === lost.jobId && m.outcome !== null);
-    }, 10_000, 'the profile settled');
-    expect(settled.outcome).toMatchObject({ ok: true });
+    expect(await outcomeOf(created.id, lost.jobId)).toMatchObject({ ok: true });
   }, 60_000);
 });

@@ -2,7 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Desired, Heartbeat, Hello, Job, Presence, Reported, Result, Telemetry, decode, encode, type DesiredInput, type JobInput } from '../protocol/messages.js';
 import { PROTOCOL_VERSION, allDevicesTopic, deviceTopic, parseDeviceTopic } from '../protocol/topics.js';
-import type { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
+import { nextGeneration, type DesiredStore, type LiveStateStore, type ProfileStore } from './profiles.js';
 import { CONTROLLER_USER, RegistryError, type Registry } from './registry.js';
 import { ResultIntake } from './result-intake.js';
 
@@ -175,10 +175,7 @@ export class FleetLink {
   /** Sets what a device should serve: stored, and published retained so the device gets it whenever it connects. */
   async setDesired(deviceId: string, request: DesiredRequest): Promise<Desired> {
     this.requireDevice(deviceId);
-    // A device may report a higher generation than the stored one (this controller's database was reset,
-    // or restored from a backup): it ignores anything lower, so count on from the higher of the two.
-    const latest = Math.max(this.opts.desired.get(deviceId)?.generation ?? 0, this.opts.live.get(deviceId).reported?.generation ?? 0);
-    const generation = request.generation ?? latest + 1;
+    const generation = request.generation ?? nextGeneration(this.opts.desired.get(deviceId), this.opts.live.get(deviceId).reported);
     const desired = this.validate(Desired, { ...request, generation, v: PROTOCOL_VERSION, ts: Date.now() }, 'desired state');
     this.opts.desired.set(deviceId, desired);
     await this.publishDesired(deviceId, desired);

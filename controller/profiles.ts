@@ -100,6 +100,16 @@ export class ProfileStore {
 }
 
 /** The desired state last set per device, kept so it can be published again after a broker restart. */
+/**
+ * The generation of a device's next desired state. A device may report a
+ * higher one than the stored one (this controller's database was reset, or
+ * restored from a backup): it ignores anything lower, so count on from the
+ * higher of the two.
+ */
+export function nextGeneration(stored: Desired | null | undefined, reported: Reported | null): number {
+  return Math.max(stored?.generation ?? 0, reported?.generation ?? 0) + 1;
+}
+
 export class DesiredStore {
   constructor(private readonly db: Db) {}
 

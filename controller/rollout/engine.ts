@@ -8,7 +8,7 @@ import type { Catalog, Candidate } from '../catalog/catalog.js';
 import type { DesiredRequest, JobRequest } from '../fleet-link.js';
 import { planStep, type Outcome } from '../planner.js';
 import { DEFAULT_HEADROOM_PCT, choose, rankByObjective, withHeadroom, type Metrics } from '../policy.js';
-import type { LiveStateStore, StoredProfile } from '../profiles.js';
+import { nextGeneration, type LiveStateStore, type StoredProfile } from '../profiles.js';
 import type { Device, Registry } from '../registry.js';
 import { deploySlots } from './rate.js';
 import { stageSizes, validateSpec, SpecError, type RolloutSpec } from './spec.js';
@@ -372,13 +372,15 @@ export class RolloutEngine {
         continue;
       }
       const previous = desired.get(d.deviceId) ?? null;
-      // Persist what the device ran and which generation it will get before the device can hear of it.
+      // Persist what the device ran and which generation it will get before the device can hear of it;
+      // the send publishes that very generation, so a controller killed mid-send remembers the right one.
       const keep = previous?.rolloutId === rollout.id ? d.previousDesired : previous;
-      store.patch(rollout.id, d.deviceId, { previousDesired: keep, generation: (previous?.generation ?? 0) + 1 });
+      const generation = nextGeneration(previous, this.deps.live.get(d.deviceId).reported);
+      store.patch(rollout.id, d.deviceId, { previousDesired: keep, generation });
       const key = `${rollout.id}/${d.deviceId}`;
       this.sending.add(key);
       try {
-        const sent = await this.deps.setDesired(d.deviceId, { model: artifact.ref, candidateId: c.id, rolloutId: rollout.id, slo: { minFps: rollout.spec.slo.minFps, maxP95Ms: rollout.spec.slo.maxP95Ms, maxMemoryMb: rollout.spec.slo.maxMemoryMb, maxTempC: rollout.spec.slo.maxTempC }, ...(rollout.spec.profile.threads ? { threads: rollout.spec.profile.threads } : {}) });
+        const sent = await this.deps.setDesired(d.deviceId, { generation, model: artifact.ref, candidateId: c.id, rolloutId: rollout.id, slo: { minFps: rollout.spec.slo.minFps, maxP95Ms: rollout.spec.slo.maxP95Ms, maxMemoryMb: rollout.spec.slo.maxMemoryMb, maxTempC: rollout.spec.slo.maxTempC }, ...(rollout.spec.profile.threads ? { threads: rollout.spec.profile.threads } : {}) });
         store.patch(rollout.id, d.deviceId, { generation: sent.generation, sentAt: sent.ts });
         slots--;
       } catch (err) {

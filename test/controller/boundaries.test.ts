@@ -11,7 +11,7 @@ import { ArtifactStore } from '../../controller/artifacts/store.js';
 import { loadOrCreateSigningKey } from '../../controller/artifacts/signing.js';
 import { Catalog } from '../../controller/catalog/catalog.js';
 import { DbVersionError, openDb } from '../../controller/db.js';
-import { DesiredStore, LiveStateStore, ProfileStore } from '../../controller/profiles.js';
+import { DesiredStore, LiveStateStore, nextGeneration, ProfileStore } from '../../controller/profiles.js';
 import { Registry } from '../../controller/registry.js';
 import { RolloutEngine } from '../../controller/rollout/engine.js';
 import { RolloutStore } from '../../controller/rollout/store.js';
@@ -419,7 +419,8 @@ describe('an operator abort during a deployment pass', () => {
    * A rollout of one candidate to d1 and d2, aborted while the first desired
    * state is on its way; that send then goes through or, with `firstSendFails`,
    * fails as a publish to a dead broker would. Desired states are stored as the
-   * fleet link stores them.
+   * fleet link stores them. Both devices report generation 7, which this
+   * controller never stored (its database was reset).
    */
   async function abortDuringSend(firstSendFails: boolean) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-abort-race-'));
@@ -435,24 +436,29 @@ describe('an operator abort during a deployment pass', () => {
       await catalog.importCandidate(model.id, modelBytes(), { method: 'export', declaredMap5095: 0.3, name: 'n64' });
       const store = new RolloutStore(db);
       const desired = new DesiredStore(db);
-      const sent: Array<{ deviceId: string; candidateId: string | null }> = [];
+      const live = new LiveStateStore();
+      for (const id of ['d1', 'd2']) live.recordReported(id, { v: PROTOCOL_VERSION, ts: 1, generation: 7, state: 'healthy', activeModel: null, slo: null });
+      // each send with the generation it publishes and the one the rollout recorded before it
+      const sent: Array<{ deviceId: string; candidateId: string | null; generation: number; recorded: number | null }> = [];
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
       const engine = new RolloutEngine({
         store,
         catalog,
         registry,
-        live: new LiveStateStore(),
+        live,
         desired,
         profiles: new ProfileStore(db),
         sendJob: async () => undefined,
         setDesired: async (deviceId, request) => {
-          sent.push({ deviceId, candidateId: request.model ? (request.candidateId ?? null) : null });
+          const generation = request.generation ?? nextGeneration(desired.get(deviceId), live.get(deviceId).reported);
+          const recorded = request.rolloutId ? (store.devices(request.rolloutId).find((d) => d.deviceId === deviceId)?.generation ?? null) : null;
+          sent.push({ deviceId, candidateId: request.model ? (request.candidateId ?? null) : null, generation, recorded });
           if (sent.length === 1) {
             await gate;
             if (firstSendFails) throw new Error('broker closed');
           }
-          const value: Desired = { v: PROTOCOL_VERSION, ts: Date.now(), generation: (desired.get(deviceId)?.generation ?? 0) + 1, model: request.model, slo: {}, ...(request.candidateId ? { candidateId: request.candidateId } : {}), ...(request.rolloutId ? { rolloutId: request.rolloutId } : {}) };
+          const value: Desired = { v: PROTOCOL_VERSION, ts: Date.now(), generation, model: request.model, slo: {}, ...(request.candidateId ? { candidateId: request.candidateId } : {}), ...(request.rolloutId ? { rolloutId: request.rolloutId } : {}) };
           desired.set(deviceId, value);
           return value;
         },
@@ -478,6 +484,8 @@ describe('an operator abort during a deployment pass', () => {
   it('stops the pass: no device gets the candidate after the abort, and the abort stands', async () => {
     const r = await abortDuringSend(false);
     expect(r.sent.filter((s) => s.candidateId !== null).map((s) => s.deviceId)).toEqual([r.first]);
+    // the generation it recorded before the send is the one the send published, counted on from the device's 7
+    expect(r.sent[0]).toMatchObject({ generation: 8, recorded: 8 });
     expect(r.rollout.state).toBe('aborted');
     // the device that got the candidate is pointed back at what it ran before (nothing)
     expect(r.states).toEqual({ first: 'rolled-back', other: 'cancelled' });

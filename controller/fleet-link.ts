@@ -21,6 +21,11 @@ export type JobRequest = Omit<JobInput, 'v' | 'ts'>;
 /** What a caller gives for a desired state; without a generation, the next one after the stored state. */
 export type DesiredRequest = Omit<DesiredInput, 'v' | 'ts' | 'generation'> & { generation?: number };
 
+/** The broker cannot be reached now: nothing was sent, and nothing is queued to go later. */
+export class BrokerUnavailableError extends Error {
+  override name = 'BrokerUnavailableError';
+}
+
 /**
  * The controller's MQTT client: turns device messages into registry updates.
  * Every payload is validated; a bad one is logged with its reason and dropped,
@@ -163,23 +168,32 @@ export class FleetLink {
     return () => this.reconnectListeners.delete(listener);
   }
 
-  /** Sends a profiling job (QoS 1). The device answers on its results channel; a job it already ran is answered from its stored result. */
+  /**
+   * Sends a profiling job (QoS 1). The device answers on its results channel;
+   * a job it already ran is answered from its stored result. Throws
+   * BrokerUnavailableError while the broker is away, rather than wait for it.
+   */
   async sendJob(deviceId: string, request: JobRequest): Promise<Job> {
     this.requireDevice(deviceId);
     const job = this.validate(Job, { ...request, v: PROTOCOL_VERSION, ts: Date.now() }, 'job');
+    if (!this.client.connected) throw new BrokerUnavailableError(`cannot send job ${job.jobId}: the broker ${this.opts.brokerUrl} is unreachable`);
     await this.client.publishAsync(deviceTopic(deviceId, 'jobs'), encode(job), { qos: 1 });
     this.opts.log.info({ device: deviceId, jobId: job.jobId, sha256: job.artifact.sha256 }, 'job sent');
     return job;
   }
 
-  /** Sets what a device should serve: stored, and published retained so the device gets it whenever it connects. */
+  /**
+   * Sets what a device should serve: stored, and published retained so the
+   * device gets it whenever it connects. While the broker is away it is only
+   * stored: the reconnect publishes every stored desired state.
+   */
   async setDesired(deviceId: string, request: DesiredRequest): Promise<Desired> {
     this.requireDevice(deviceId);
     const generation = request.generation ?? nextGeneration(this.opts.desired.get(deviceId), this.opts.live.get(deviceId).reported);
     const desired = this.validate(Desired, { ...request, generation, v: PROTOCOL_VERSION, ts: Date.now() }, 'desired state');
     this.opts.desired.set(deviceId, desired);
-    await this.publishDesired(deviceId, desired);
-    this.opts.log.info({ device: deviceId, generation, sha256: desired.model?.sha256 ?? null }, 'desired state set');
+    if (this.client.connected) await this.publishDesired(deviceId, desired);
+    this.opts.log.info({ device: deviceId, generation, sha256: desired.model?.sha256 ?? null, published: this.client.connected }, 'desired state set');
     return desired;
   }
 

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Desired, ProfileReport } from '../../protocol/messages.js';
 import type { Catalog, Candidate } from '../catalog/catalog.js';
-import type { DesiredRequest, JobRequest } from '../fleet-link.js';
+import { BrokerUnavailableError, type DesiredRequest, type JobRequest } from '../fleet-link.js';
 import { planStep, type Outcome } from '../planner.js';
 import { DEFAULT_HEADROOM_PCT, choose, rankByObjective, withHeadroom, type Metrics } from '../policy.js';
 import { nextGeneration, type LiveStateStore, type StoredProfile } from '../profiles.js';
@@ -30,6 +30,7 @@ export interface RolloutDeps {
   tickMs?: number;
 }
 
+const CLOSE_WAIT_MS = 5000;
 const DEPLOYING: ReadonlySet<DeviceState> = new Set(['downloading', 'verifying', 'activating', 'health-check']);
 const FAILED: ReadonlySet<DeviceState> = new Set(['failed', 'rolled-back', 'timed-out']);
 
@@ -89,7 +90,10 @@ export class RolloutEngine {
     this.offResult();
     this.offDevice();
     this.offReconnect();
-    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    // A pass may wait on a publish that went out just before the broker did, until the broker is back;
+    // SQLite holds every decision and passes are idempotent, so a stop waits for it a few seconds only.
+    const deadline = Date.now() + CLOSE_WAIT_MS;
+    while (this.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Validates a spec against the catalog and the fleet, stores the rollout and starts it. */
@@ -329,7 +333,10 @@ export class RolloutEngine {
         const jobId = `${rollout.id}:${deviceClass}:${candidate.name}`.slice(0, 128);
         store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, jobId, deviceId: profiler.deviceId, sentAt: Date.now() });
         for (const d of members.filter((x) => x.state === 'pending')) store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${candidate.name} on ${profiler.deviceId}: ${step.why}`);
-        await this.sendProfile(rollout, profiler.deviceId, candidate, jobId).catch((err: Error) => store.setOutcome(jobId, { ok: false, error: `cannot send the job: ${err.message}` }));
+        await this.sendProfile(rollout, profiler.deviceId, candidate, jobId).catch((err: Error) => {
+          // the reconnect asks again for every open profile; anything else will not mend by waiting
+          if (!(err instanceof BrokerUnavailableError)) store.setOutcome(jobId, { ok: false, error: `cannot send the job: ${err.message}` });
+        });
         continue;
       }
       const choice = choose(ladder, step.evidence, slo);

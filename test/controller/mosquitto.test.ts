@@ -32,6 +32,8 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
   let dir: string;
   let mosquitto: ChildProcess;
   let controller: Controller;
+  let stopped = false;
+  const logs = captureLogger();
   const agents: CliProcess[] = [];
   const tokens: Record<string, string> = {};
   let brokerUrl: string;
@@ -83,12 +85,12 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
     };
     brokerUrl = `mqtt://127.0.0.1:${port}`;
     await startMosquitto();
-    controller = await startController({ dataDir, brokerUrl, mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: captureLogger().log });
+    controller = await startController({ dataDir, brokerUrl, mqttPort: 0, httpPort: 0, host: '127.0.0.1', log: logs.log });
   });
 
   afterAll(async () => {
     await Promise.all(agents.map((a) => stop(a)));
-    await controller?.close();
+    if (!stopped) await controller?.close();
     mosquitto?.kill();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -147,4 +149,17 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
     controller.rollouts.abort(rollout.id);
     after.client.end(true);
   });
+
+  it('stores a desired state set while Mosquitto is down without waiting for it, refuses a job at once, and stops promptly', async () => {
+    const artifact = await controller.artifacts.put(writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 2 })), { name: 'while-down.onnx' });
+    mosquitto.kill('SIGKILL');
+    await new Promise((r) => mosquitto.once('exit', r));
+    // the controller's socket closes at once; give its client a moment to notice
+    await new Promise((r) => setTimeout(r, 500));
+    const set = await controller.setDesired('sim-1', { model: null });
+    expect(logs.lines().find((l) => l.msg === 'desired state set' && l.generation === set.generation)).toMatchObject({ published: false });
+    await expect(controller.sendJob('sim-1', { jobId: 'while-down', kind: 'profile', artifact })).rejects.toThrow(/cannot send job while-down: the broker .* is unreachable/);
+    await controller.close();
+    stopped = true;
+  }, 20_000);
 });

@@ -95,7 +95,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     profiles,
     sendJob,
     setDesired,
-    onBrokerReconnect: (listener) => link.onReconnect(listener),
+    link,
     log: log.child({ component: 'rollout' }),
   });
   rollouts.start();

@@ -39,6 +39,7 @@ export class FleetLink {
     client: MqttClient,
     private readonly opts: FleetLinkOptions,
     private readonly results: ResultIntake,
+    private readonly helloListeners: Set<(deviceId: string) => void>,
   ) {
     this.client = client;
   }
@@ -46,6 +47,7 @@ export class FleetLink {
   static async connect(opts: FleetLinkOptions): Promise<FleetLink> {
     const { log, registry, live } = opts;
     const results = new ResultIntake(opts.profiles, log);
+    const helloListeners = new Set<(deviceId: string) => void>();
     const client = mqtt.connect(opts.brokerUrl, {
       username: CONTROLLER_USER,
       password: opts.secret,
@@ -76,6 +78,7 @@ export class FleetLink {
           if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed hello dropped');
           registry.recordHello(route.id, msg.value);
           log.info({ device: route.id, class: msg.value.deviceClass }, 'device hello');
+          for (const listener of helloListeners) listener(route.id);
           return;
         }
         case 'presence': {
@@ -127,7 +130,7 @@ export class FleetLink {
         resolve();
       });
     });
-    const link = new FleetLink(client, opts, results);
+    const link = new FleetLink(client, opts, results, helloListeners);
     await link.subscribeAndRepublish();
     log.info({ broker: opts.brokerUrl }, 'controller connected to broker');
     client.on('connect', () => void link.restore());
@@ -141,8 +144,10 @@ export class FleetLink {
    */
   private async subscribeAndRepublish(): Promise<void> {
     await this.client.subscribeAsync((['hello', 'presence', 'heartbeat', 'results', 'telemetry', 'reported'] as const).map((c) => allDevicesTopic(c)), { qos: 1 });
-    for (const { deviceId, desired } of this.opts.desired.all()) {
-      if (this.opts.registry.get(deviceId)) await this.publishDesired(deviceId, desired);
+    for (const { deviceId } of this.opts.desired.all()) {
+      // read again at each step: a rollout may set a newer one while an older one is on its way
+      const desired = this.opts.desired.get(deviceId);
+      if (desired && this.opts.registry.get(deviceId)) await this.publishDesired(deviceId, desired);
     }
   }
 
@@ -160,6 +165,12 @@ export class FleetLink {
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'cannot restore the broker session; the next reconnect tries again');
     }
+  }
+
+  /** Called on every hello: an agent says it on each connect, once subscribed to its jobs and desired state. */
+  onHello(listener: (deviceId: string) => void): () => void {
+    this.helloListeners.add(listener);
+    return () => this.helloListeners.delete(listener);
   }
 
   /** Called after each reconnect to the broker, once the subscriptions stand again. */
@@ -192,8 +203,9 @@ export class FleetLink {
     const generation = request.generation ?? nextGeneration(this.opts.desired.get(deviceId), this.opts.live.get(deviceId).reported);
     const desired = this.validate(Desired, { ...request, generation, v: PROTOCOL_VERSION, ts: Date.now() }, 'desired state');
     this.opts.desired.set(deviceId, desired);
-    if (this.client.connected) await this.publishDesired(deviceId, desired);
-    this.opts.log.info({ device: deviceId, generation, sha256: desired.model?.sha256 ?? null, published: this.client.connected }, 'desired state set');
+    const published = this.client.connected;
+    if (published) await this.publishDesired(deviceId, desired);
+    this.opts.log.info({ device: deviceId, generation, sha256: desired.model?.sha256 ?? null, published }, 'desired state set');
     return desired;
   }
 

@@ -24,8 +24,8 @@ export interface RolloutDeps {
   profiles: { get(jobId: string, deviceId: string): StoredProfile | undefined; onResult(listener: (p: StoredProfile) => void): () => void };
   sendJob(deviceId: string, job: JobRequest): Promise<unknown>;
   setDesired(deviceId: string, desired: DesiredRequest): Promise<Desired>;
-  /** Called after each reconnect to the broker (the fleet link's), when messages may have gone to nobody. */
-  onBrokerReconnect?(listener: () => void): () => void;
+  /** The fleet link's news: a device's hello (on each of its connects) and the link's own reconnects. */
+  link?: { onHello(listener: (deviceId: string) => void): () => void; onReconnect(listener: () => void): () => void };
   log: Logger;
   tickMs?: number;
 }
@@ -56,26 +56,20 @@ export class RolloutEngine {
   /** Desired states on their way ('rollout/device'): until the send settles, an abort cannot tell rolled back from cancelled. */
   private readonly sending = new Set<string>();
   private again = false;
-  private readonly offResult: () => void;
-  private readonly offDevice: () => void;
-  private readonly offReconnect: () => void;
-  /** Whether each device was online when the registry last said, to see it come back. */
-  private readonly online = new Map<string, boolean>();
+  private closed = false;
+  private readonly off: Array<() => void>;
 
   constructor(private readonly deps: RolloutDeps) {
-    this.offResult = deps.profiles.onResult((p) => {
-      if (deps.store.setOutcome(p.jobId, outcomeOf(p), p.deviceId)) this.kick();
-    });
-    for (const d of deps.registry.list()) this.online.set(d.id, d.online);
-    this.offDevice = deps.registry.onChange((device) => {
-      const was = this.online.get(device.id);
-      this.online.set(device.id, device.online);
-      // A device that comes back may have lost its job (an agent restart), or its answer went to a restarted
-      // broker before this controller listened again: ask now, not after deviceTimeoutS.
-      if (device.online && !was) void this.resendInFlight(device.id);
-    });
-    // A result the broker took while the controller was not subscribed is gone: every open job is asked again.
-    this.offReconnect = deps.onBrokerReconnect?.(() => void this.resendInFlight()) ?? (() => undefined);
+    this.off = [
+      deps.profiles.onResult((p) => {
+        if (deps.store.setOutcome(p.jobId, outcomeOf(p), p.deviceId)) this.kick();
+      }),
+      // A device that (re)connects may have lost its job (an agent restart), or its answer went to a broker
+      // nobody listened on yet: ask it now, not after deviceTimeoutS. It says hello once subscribed.
+      ...(deps.link ? [deps.link.onHello((id) => void this.resendInFlight(id))] : []),
+      // A result the broker took while this controller was not subscribed is gone: ask again for every open job.
+      ...(deps.link ? [deps.link.onReconnect(() => void this.resendInFlight())] : []),
+    ];
   }
 
   start(): void {
@@ -86,10 +80,9 @@ export class RolloutEngine {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
-    this.offResult();
-    this.offDevice();
-    this.offReconnect();
+    for (const off of this.off) off();
     // A pass may wait on a publish that went out just before the broker did, until the broker is back;
     // SQLite holds every decision and passes are idempotent, so a stop waits for it a few seconds only.
     const deadline = Date.now() + CLOSE_WAIT_MS;
@@ -170,6 +163,7 @@ export class RolloutEngine {
 
   /** Runs a reconcile pass soon; passes never overlap, and a request during one runs another after it. */
   kick(): void {
+    if (this.closed) return;
     if (this.running) {
       this.again = true;
       return;
@@ -180,6 +174,8 @@ export class RolloutEngine {
         do {
           this.again = false;
           for (const r of this.deps.store.list()) {
+            // a pass that outlived close() must not touch the database it closed
+            if (this.closed) return;
             if (r.state === 'completed') continue;
             try {
               await this.reconcile(r);
@@ -187,7 +183,9 @@ export class RolloutEngine {
               this.deps.log.error({ rollout: r.id, err: (err as Error).message }, 'rollout pass failed');
             }
           }
-        } while (this.again);
+        } while (this.again && !this.closed);
+      } catch (err) {
+        this.deps.log.error({ err: (err as Error).message }, 'rollout pass failed');
       } finally {
         this.running = false;
       }

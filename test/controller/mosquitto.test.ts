@@ -152,10 +152,10 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
 
   it('stores a desired state set while Mosquitto is down without waiting for it, refuses a job at once, and stops promptly', async () => {
     const artifact = await controller.artifacts.put(writeModel(buildYolov8({ scale: 'n', imgsz: 64, nc: 2 })), { name: 'while-down.onnx' });
+    const seen = logs.lines().length;
     mosquitto.kill('SIGKILL');
     await new Promise((r) => mosquitto.once('exit', r));
-    // the controller's socket closes at once; give its client a moment to notice
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => logs.lines().slice(seen).some((l) => l.msg === 'controller mqtt reconnecting'), 10_000, 'the controller to notice the broker gone');
     const set = await controller.setDesired('sim-1', { model: null });
     expect(logs.lines().find((l) => l.msg === 'desired state set' && l.generation === set.generation)).toMatchObject({ published: false });
     await expect(controller.sendJob('sim-1', { jobId: 'while-down', kind: 'profile', artifact })).rejects.toThrow(/cannot send job while-down: the broker .* is unreachable/);

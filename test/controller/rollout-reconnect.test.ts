@@ -33,7 +33,7 @@ describe('a device that comes back while its profile is out', () => {
     return settled.outcome;
   }
 
-  it('gets the same job again when it reconnects, and its answer settles the profile', async () => {
+  it('gets the same job again on its hello when it reconnects, and its answer settles the profile', async () => {
     // The first connection takes the job and never answers.
     const before = await connectDevice(fleet, 'cam-r', CLASS);
     await waitFor(() => fleet.controller.registry.get('cam-r')?.online, 10_000, 'cam-r online');
@@ -53,19 +53,34 @@ describe('a device that comes back while its profile is out', () => {
     expect(await outcomeOf(created.id, lost.jobId)).toMatchObject({ ok: true });
   }, 60_000);
 
+  it('gets the same job again on its hello though nobody saw it go (a broker crash sends no last will)', async () => {
+    const before = await connectDevice(fleet, 'cam-c', 'cccccccccccccccc');
+    await waitFor(() => fleet.controller.registry.get('cam-c')?.online, 10_000, 'cam-c online');
+    const res = await post(fleet, '/api/rollouts', { model: modelId, targets: { devices: ['cam-c'] }, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS: 3600 });
+    const created = (await res.json()) as Status;
+    expect(res.status, JSON.stringify(created)).toBe(201);
+    const lost = await waitFor(() => before.jobs[0], 20_000, 'the first profile job');
+    before.client.end(true);
+    const after = await connectDevice(fleet, 'cam-c', 'cccccccccccccccc', { job: (d, job) => void answerProfile(d, job) }, before.token);
+    expect(fleet.controller.registry.get('cam-c')?.online).toBe(true);
+    await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
+    expect(await outcomeOf(created.id, lost.jobId)).toMatchObject({ ok: true });
+  }, 60_000);
+
   it('gives a device that was away longer than deviceTimeoutS the whole time again for the job it is sent again', async () => {
     const before = await connectDevice(fleet, 'cam-s', 'eeeeeeeeeeeeeeee');
     await waitFor(() => fleet.controller.registry.get('cam-s')?.online, 10_000, 'cam-s online');
-    const res = await post(fleet, '/api/rollouts', { model: modelId, targets: { devices: ['cam-s'] }, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS: 3 });
+    const res = await post(fleet, '/api/rollouts', { model: modelId, targets: { devices: ['cam-s'] }, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS: 6 });
     const created = (await res.json()) as Status;
     expect(res.status, JSON.stringify(created)).toBe(201);
     const lost = await waitFor(() => before.jobs[0], 20_000, 'the first profile job');
     await before.client.publishAsync(deviceTopic('cam-s', 'presence'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), state: 'offline' }), { qos: 1, retain: true });
     await before.client.endAsync(true);
-    await new Promise((r) => setTimeout(r, 4000));
+    await waitFor(() => fleet.controller.registry.get('cam-s')?.online === false, 5000, 'cam-s offline');
+    await new Promise((r) => setTimeout(r, 7000));
 
-    // Back after 4 s, it runs the job again (1.5 s): the timeout counts from the second send, not the first.
-    const after = await connectDevice(fleet, 'cam-s', 'eeeeeeeeeeeeeeee', { job: (d, job) => void setTimeout(() => void answerProfile(d, job), 1500) }, before.token);
+    // Back after 7 s, it runs the job again (3 s): the timeout counts from the second send, not the first.
+    const after = await connectDevice(fleet, 'cam-s', 'eeeeeeeeeeeeeeee', { job: (d, job) => void setTimeout(() => void answerProfile(d, job), 3000) }, before.token);
     await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
     expect(await outcomeOf(created.id, lost.jobId)).toMatchObject({ ok: true });
   }, 60_000);

@@ -99,7 +99,6 @@ export class ProfileStore {
   }
 }
 
-/** The desired state last set per device, kept so it can be published again after a broker restart. */
 /**
  * The generation of a device's next desired state. A device may report a
  * higher one than the stored one (this controller's database was reset, or
@@ -110,6 +109,7 @@ export function nextGeneration(stored: Desired | null | undefined, reported: Rep
   return Math.max(stored?.generation ?? 0, reported?.generation ?? 0) + 1;
 }
 
+/** The desired state last set per device, kept so it can be published again after a broker restart. */
 export class DesiredStore {
   constructor(private readonly db: Db) {}
 

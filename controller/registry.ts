@@ -2,6 +2,7 @@ import type { Db } from './db.js';
 import type { Heartbeat, Hello, Inventory } from '../protocol/messages.js';
 import { DEVICE_ID_PATTERN } from '../protocol/topics.js';
 import { hashToken, newToken, verifyToken } from './credentials.js';
+import { isSilent } from './liveness.js';
 
 /** The MQTT username of the controller itself; no device may take it. */
 export const CONTROLLER_USER = 'edgefit-controller';
@@ -57,11 +58,6 @@ function toDevice(row: DeviceRow): Device {
 }
 
 /** The device registry: who may connect, what they are, whether they are there. */
-const SILENT_PERIODS = 3;
-/** An agent's longest heartbeat period (a cron seconds step). */
-const UNKNOWN_PERIOD_S = 60;
-const MIN_SILENCE_MS = 15_000;
-
 export class Registry {
   private readonly listeners = new Set<(device: Device) => void>();
 
@@ -142,22 +138,18 @@ export class Registry {
     return this.changed(id);
   }
 
-  /**
-   * At controller start nobody is known to be connected: presence messages
-   * (retained on an external broker, re-sent on reconnect) restore the truth.
-   */
-  /**
-   * Marks offline every online device silent for three of its heartbeat
-   * periods (a minute each for one that never said its period), never under
-   * 15 s: a broker that crashed sends no last wills, so nothing else would.
-   */
+  /** Marks offline every online device silent for too long (see liveness.ts): nothing else would after a broker crash. */
   markSilentOffline(now = Date.now()): Device[] {
     const rows = this.db.prepare('SELECT * FROM devices WHERE online = 1').all() as DeviceRow[];
-    const silent = rows.map(toDevice).filter((d) => now - (d.lastSeen ?? 0) > Math.max(MIN_SILENCE_MS, SILENT_PERIODS * (d.heartbeat?.intervalS ?? UNKNOWN_PERIOD_S) * 1000));
+    const silent = rows.map(toDevice).filter((d) => isSilent(d, now));
     for (const d of silent) this.db.prepare('UPDATE devices SET online = 0 WHERE id = ?').run(d.id);
     return silent.map((d) => this.changed(d.id));
   }
 
+  /**
+   * At controller start nobody is known to be connected: presence messages
+   * (retained on an external broker, re-sent on reconnect) restore the truth.
+   */
   markAllOffline(): void {
     this.db.prepare('UPDATE devices SET online = 0').run();
   }

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDb, type Db } from '../../controller/db.js';
+import { isSilent, silenceLimitMs } from '../../controller/liveness.js';
 import { Registry, type Device } from '../../controller/registry.js';
 import type { Heartbeat, Inventory } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
@@ -16,6 +17,15 @@ const INVENTORY: Inventory = { hostname: 'pi', cpuModel: 'Cortex-A72', cpuCores:
 function heartbeat(ts: number, intervalS?: number): Heartbeat {
   return { v: PROTOCOL_VERSION, ts, uptimeS: 100, agentUptimeS: 10, load1: 0.5, memUsedBytes: 1e9, memTotalBytes: 4e9, temperatureC: 50, ...(intervalS === undefined ? {} : { intervalS }) };
 }
+
+describe('silence', () => {
+  it('is three heartbeat periods, never under 15 s, three minutes for a device that never said its period', () => {
+    expect([silenceLimitMs(1), silenceLimitMs(2), silenceLimitMs(10), silenceLimitMs(59), silenceLimitMs(undefined)]).toEqual([15_000, 15_000, 30_000, 177_000, 180_000]);
+    expect(isSilent({ lastSeen: 1000, heartbeat: null }, 181_001)).toBe(true);
+    expect(isSilent({ lastSeen: 1000, heartbeat: null }, 181_000)).toBe(false);
+    expect(isSilent({ lastSeen: null, heartbeat: null }, 1_800_000_000_000)).toBe(true);
+  });
+});
 
 describe('the registry takes a silent device as offline', () => {
   let dir: string;

@@ -55,9 +55,9 @@ export class FleetLink {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
     });
-    client.on('message', (topic, payload) => {
+    client.on('message', (topic, payload, packet) => {
       try {
-        handle(topic, payload);
+        handle(topic, payload, packet.retain);
       } catch (err) {
         log.error({ topic, err: (err as Error).message }, 'device message handling failed');
       }
@@ -65,7 +65,7 @@ export class FleetLink {
     client.on('error', (err) => log.warn({ err: err.message }, 'controller mqtt error'));
     client.on('reconnect', () => log.debug('controller mqtt reconnecting'));
 
-    function handle(topic: string, payload: Buffer): void {
+    function handle(topic: string, payload: Buffer, retained: boolean): void {
       const route = parseDeviceTopic(topic);
       if (!route) return;
       if (!registry.get(route.id)) {
@@ -86,8 +86,8 @@ export class FleetLink {
           if (payload.length === 0) return;
           const msg = decode(Presence, payload);
           if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed presence dropped');
-          registry.recordPresence(route.id, msg.value.state === 'online');
-          log.info({ device: route.id, state: msg.value.state }, 'device presence');
+          registry.recordPresence(route.id, msg.value.state === 'online', Date.now(), retained);
+          log.info({ device: route.id, state: msg.value.state, retained }, 'device presence');
           return;
         }
         case 'heartbeat': {

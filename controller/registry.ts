@@ -124,8 +124,19 @@ export class Registry {
     return this.changed(id);
   }
 
-  recordPresence(id: string, online: boolean, now = Date.now()): Device {
-    this.require(id);
+  /**
+   * A presence message. One the broker kept (`retained`) is old news: an
+   * 'online' restores a device heard from lately without counting as hearing
+   * from it now, and does not bring back one silent too long (a broker that
+   * crashed, and kept it, never sent the device's last will).
+   */
+  recordPresence(id: string, online: boolean, now = Date.now(), retained = false): Device {
+    const device = this.require(id);
+    if (online && retained) {
+      if (device.online || isSilent(device, now)) return device;
+      this.db.prepare('UPDATE devices SET online = 1 WHERE id = ?').run(id);
+      return this.changed(id);
+    }
     this.db
       .prepare('UPDATE devices SET online = ?, last_seen = CASE WHEN ? THEN ? ELSE last_seen END, first_seen = CASE WHEN ? THEN COALESCE(first_seen, ?) ELSE first_seen END WHERE id = ?')
       .run(online ? 1 : 0, online ? 1 : 0, now, online ? 1 : 0, now, id);

@@ -64,6 +64,14 @@ describe('the registry takes a silent device as offline', () => {
     expect(registry.list().every((d) => !d.online)).toBe(true);
   });
 
+  it('takes a kept (retained) online presence as old news: back online only if heard from lately, and not as heard from now', () => {
+    registry.markAllOffline();
+    expect(registry.recordPresence('fast', true, t0 + 10_000, true)).toMatchObject({ online: true, lastSeen: t0 });
+    expect(registry.recordPresence('quiet', true, t0 + 200_000, true)).toMatchObject({ online: false, lastSeen: t0 });
+    // a presence that comes live is news
+    expect(registry.recordPresence('quiet', true, t0 + 200_000)).toMatchObject({ online: true, lastSeen: t0 + 200_000 });
+  });
+
   it('leaves a device that keeps beating alone, and takes it back at its next heartbeat', () => {
     for (let t = t0; t <= t0 + 60_000; t += 2000) registry.recordHeartbeat('fast', heartbeat(t, 2), t);
     expect(registry.markSilentOffline(t0 + 70_000).map((d) => d.id)).toEqual([]);

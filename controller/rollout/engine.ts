@@ -3,13 +3,14 @@
 // chooses per device, deploys stage by stage through retained desired state,
 // follows what the agents report, and rolls back what fails.
 import type { Logger } from 'pino';
-import type { Desired, ProfileReport } from '../../protocol/messages.js';
+import type { Desired } from '../../protocol/messages.js';
 import type { Catalog, Candidate } from '../catalog/catalog.js';
 import { BrokerUnavailableError, type DesiredRequest, type JobRequest } from '../fleet-link.js';
-import { planStep, type Outcome } from '../planner.js';
-import { DEFAULT_HEADROOM_PCT, choose, rankByObjective, withHeadroom, type Metrics } from '../policy.js';
+import { planStep } from '../planner.js';
+import { DEFAULT_HEADROOM_PCT, choose, rankByObjective, withHeadroom } from '../policy.js';
 import { nextGeneration, type LiveStateStore, type StoredProfile } from '../profiles.js';
 import type { Device, Registry } from '../registry.js';
+import { outcomeOf, ProfileJobs } from './profile-jobs.js';
 import { deploySlots } from './rate.js';
 import { stageSizes, validateSpec, SpecError, type RolloutSpec } from './spec.js';
 import { RolloutConflictError, canTransition, TERMINAL, type DeviceState } from './states.js';
@@ -34,14 +35,6 @@ const CLOSE_WAIT_MS = 5000;
 const DEPLOYING: ReadonlySet<DeviceState> = new Set(['downloading', 'verifying', 'activating', 'health-check']);
 const FAILED: ReadonlySet<DeviceState> = new Set(['failed', 'rolled-back', 'timed-out']);
 
-/** What a profile tells the planner: end-to-end FPS and p95, peak memory and temperature. */
-export function outcomeOf(p: StoredProfile): Outcome {
-  if (!p.ok || !p.profile) return { ok: false, error: p.error ?? 'profile failed without a reason' };
-  const r: ProfileReport = p.profile;
-  const metrics: Metrics = { fps: r.endToEndFps, p95Ms: r.endToEnd.p95Ms, memoryMb: r.memory.peakRssMb, tempC: r.temperature.peakC };
-  return { ok: true, metrics };
-}
-
 function matchesTargets(device: Device, targets: RolloutSpec['targets']): boolean {
   if (targets === 'all') return true;
   if ('devices' in targets) return targets.devices.includes(device.id);
@@ -58,24 +51,26 @@ export class RolloutEngine {
   private again = false;
   private closed = false;
   private readonly off: Array<() => void>;
+  private readonly jobs: ProfileJobs;
 
   constructor(private readonly deps: RolloutDeps) {
+    this.jobs = new ProfileJobs(deps);
     this.off = [
       deps.profiles.onResult((p) => {
         if (deps.store.setOutcome(p.jobId, outcomeOf(p), p.deviceId)) this.kick();
       }),
       // A device that (re)connects may have lost its job (an agent restart), or its answer went to a broker
       // nobody listened on yet: ask it now, not after deviceTimeoutS. It says hello once subscribed.
-      ...(deps.link ? [deps.link.onHello((id) => void this.resendInFlight(id))] : []),
+      ...(deps.link ? [deps.link.onHello((id) => void this.jobs.resendOpen(id))] : []),
       // A result the broker took while this controller was not subscribed is gone: ask again for every open job.
-      ...(deps.link ? [deps.link.onReconnect(() => void this.resendInFlight())] : []),
+      ...(deps.link ? [deps.link.onReconnect(() => void this.jobs.resendOpen())] : []),
     ];
   }
 
   start(): void {
     this.timer = setInterval(() => this.kick(), this.deps.tickMs ?? 1000);
     // Jobs in flight when the controller stopped: ask again (same job id: the agent answers from its stored result).
-    void this.resendInFlight();
+    void this.jobs.resendOpen();
     this.kick();
   }
 
@@ -192,32 +187,6 @@ export class RolloutEngine {
     })();
   }
 
-  /**
-   * Open profiles (of one device, or all) asked again; one whose result is
-   * already stored is settled instead. The device's time to answer restarts,
-   * before any await, so that no pass times out a job that is on its way again.
-   */
-  private async resendInFlight(deviceId?: string): Promise<void> {
-    const { store, catalog, profiles } = this.deps;
-    const again: Array<() => Promise<void>> = [];
-    const now = Date.now();
-    for (const r of store.list().filter((x) => x.state === 'running' || x.state === 'paused')) {
-      const ladder = catalog.candidates(r.spec.model);
-      for (const m of store.measurements(r.id).filter((x) => x.outcome === null && (deviceId === undefined || x.deviceId === deviceId))) {
-        const stored = profiles.get(m.jobId, m.deviceId);
-        if (stored) {
-          store.setOutcome(m.jobId, outcomeOf(stored), m.deviceId);
-          continue;
-        }
-        const c = ladder.find((x) => x.id === m.candidateId);
-        if (!c) continue;
-        store.resent(m.jobId, m.deviceId, now);
-        again.push(() => this.sendProfile(r, m.deviceId, c, m.jobId).catch(() => undefined));
-      }
-    }
-    for (const send of again) await send();
-  }
-
   private async reconcile(rollout: Rollout): Promise<void> {
     const { store, registry, desired } = this.deps;
     const spec = rollout.spec;
@@ -331,7 +300,7 @@ export class RolloutEngine {
         const jobId = `${rollout.id}:${deviceClass}:${candidate.name}`.slice(0, 128);
         store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, jobId, deviceId: profiler.deviceId, sentAt: Date.now() });
         for (const d of members.filter((x) => x.state === 'pending')) store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${candidate.name} on ${profiler.deviceId}: ${step.why}`);
-        await this.sendProfile(rollout, profiler.deviceId, candidate, jobId).catch((err: Error) => {
+        await this.jobs.send(rollout, profiler.deviceId, candidate, jobId).catch((err: Error) => {
           // the reconnect asks again for every open profile; anything else will not mend by waiting
           if (!(err instanceof BrokerUnavailableError)) store.setOutcome(jobId, { ok: false, error: `cannot send the job: ${err.message}` });
         });
@@ -345,19 +314,6 @@ export class RolloutEngine {
         else store.transition(rollout.id, d.deviceId, 'chosen', { choice: full, candidateId: choice.candidateId }, note);
       }
     }
-  }
-
-  private async sendProfile(rollout: Rollout, deviceId: string, c: Candidate, jobId: string): Promise<void> {
-    const artifact = this.deps.catalog.artifacts.get(c.sha256);
-    if (!artifact) throw new Error(`artifact of ${c.name} is gone from the store`);
-    const p = rollout.spec.profile;
-    await this.deps.sendJob(deviceId, {
-      jobId,
-      kind: 'profile',
-      artifact: artifact.ref,
-      candidateId: c.id,
-      options: { durationS: p.durationS, warmup: p.warmup, ep: 'cpu', ...(p.threads ? { threads: p.threads } : {}), ...(rollout.spec.slo.sustainedS ? { sustainedS: rollout.spec.slo.sustainedS } : {}), ...(rollout.spec.slo.maxTempC ? { maxTempC: rollout.spec.slo.maxTempC } : {}) },
-    });
   }
 
   /** Chosen devices get their desired state, as fast as the rollout rate allows. */

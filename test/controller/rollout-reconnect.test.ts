@@ -9,9 +9,8 @@ import { encode } from '../../protocol/messages.js';
 import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { TestFleet } from '../agent/fleet.js';
 import { waitFor } from '../helpers/wait.js';
-import { answerProfile, connectDevice, post, quickModel, type Status } from './simulated-devices.js';
+import { answerProfile, connectDevice, post, quickModel, type SimulatedDevice, type Status } from './simulated-devices.js';
 
-const CLASS = 'dddddddddddddddd';
 
 describe('a device that comes back while its profile is out', () => {
   const fleet = new TestFleet();
@@ -33,55 +32,50 @@ describe('a device that comes back while its profile is out', () => {
     return settled.outcome;
   }
 
+  /** A device of its own class, in a rollout of its own, holding its class's first profile job and not answering it. */
+  async function holdingAJob(id: string, deviceClass: string, deviceTimeoutS: number) {
+    const device = await connectDevice(fleet, id, deviceClass);
+    await waitFor(() => fleet.controller.registry.get(id)?.online, 10_000, `${id} online`);
+    const res = await post(fleet, '/api/rollouts', { model: modelId, targets: { devices: [id] }, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS });
+    const rollout = (await res.json()) as Status;
+    expect(res.status, JSON.stringify(rollout)).toBe(201);
+    const job = await waitFor(() => device.jobs[0], 20_000, 'the first profile job');
+    return { device, rollout, job };
+  }
+
+  /** The device goes away as its last will says. */
+  async function goOffline(device: SimulatedDevice): Promise<void> {
+    await device.client.publishAsync(deviceTopic(device.id, 'presence'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), state: 'offline' }), { qos: 1, retain: true });
+    await device.client.endAsync(true);
+    await waitFor(() => fleet.controller.registry.get(device.id)?.online === false, 5000, `${device.id} offline`);
+  }
+
   it('gets the same job again on its hello when it reconnects, and its answer settles the profile', async () => {
-    // The first connection takes the job and never answers.
-    const before = await connectDevice(fleet, 'cam-r', CLASS);
-    await waitFor(() => fleet.controller.registry.get('cam-r')?.online, 10_000, 'cam-r online');
-    const res = await post(fleet, '/api/rollouts', { model: modelId, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS: 3600 });
-    const created = (await res.json()) as Status;
-    expect(res.status, JSON.stringify(created)).toBe(201);
-    const lost = await waitFor(() => before.jobs[0], 20_000, 'the first profile job');
-
-    // It goes away as its last will says, and comes back with the same token: a restarted agent.
-    await before.client.publishAsync(deviceTopic('cam-r', 'presence'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), state: 'offline' }), { qos: 1, retain: true });
-    await waitFor(() => fleet.controller.registry.get('cam-r')?.online === false, 10_000, 'cam-r offline');
-    await before.client.endAsync(true);
-    const after = await connectDevice(fleet, 'cam-r', CLASS, { job: (d, job) => void answerProfile(d, job) }, before.token);
-
+    const { device: before, rollout, job: lost } = await holdingAJob('cam-r', 'dddddddddddddddd', 3600);
+    // a restarted agent: gone as its last will says, back with the same token
+    await goOffline(before);
+    const after = await connectDevice(fleet, 'cam-r', before.deviceClass, { job: (d, job) => void answerProfile(d, job) }, before.token);
     const again = await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
     expect(again).toMatchObject({ kind: 'profile', candidateId: lost.candidateId, artifact: { sha256: lost.artifact.sha256 } });
-    expect(await outcomeOf(created.id, lost.jobId)).toMatchObject({ ok: true });
+    expect(await outcomeOf(rollout.id, lost.jobId)).toMatchObject({ ok: true });
   }, 60_000);
 
   it('gets the same job again on its hello though nobody saw it go (a broker crash sends no last will)', async () => {
-    const before = await connectDevice(fleet, 'cam-c', 'cccccccccccccccc');
-    await waitFor(() => fleet.controller.registry.get('cam-c')?.online, 10_000, 'cam-c online');
-    const res = await post(fleet, '/api/rollouts', { model: modelId, targets: { devices: ['cam-c'] }, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS: 3600 });
-    const created = (await res.json()) as Status;
-    expect(res.status, JSON.stringify(created)).toBe(201);
-    const lost = await waitFor(() => before.jobs[0], 20_000, 'the first profile job');
+    const { device: before, rollout, job: lost } = await holdingAJob('cam-c', 'cccccccccccccccc', 3600);
     before.client.end(true);
-    const after = await connectDevice(fleet, 'cam-c', 'cccccccccccccccc', { job: (d, job) => void answerProfile(d, job) }, before.token);
+    const after = await connectDevice(fleet, 'cam-c', before.deviceClass, { job: (d, job) => void answerProfile(d, job) }, before.token);
     expect(fleet.controller.registry.get('cam-c')?.online).toBe(true);
     await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
-    expect(await outcomeOf(created.id, lost.jobId)).toMatchObject({ ok: true });
+    expect(await outcomeOf(rollout.id, lost.jobId)).toMatchObject({ ok: true });
   }, 60_000);
 
   it('gives a device that was away longer than deviceTimeoutS the whole time again for the job it is sent again', async () => {
-    const before = await connectDevice(fleet, 'cam-s', 'eeeeeeeeeeeeeeee');
-    await waitFor(() => fleet.controller.registry.get('cam-s')?.online, 10_000, 'cam-s online');
-    const res = await post(fleet, '/api/rollouts', { model: modelId, targets: { devices: ['cam-s'] }, slo: { minFps: 1 }, profile: { durationS: 1, warmup: 0 }, deviceTimeoutS: 6 });
-    const created = (await res.json()) as Status;
-    expect(res.status, JSON.stringify(created)).toBe(201);
-    const lost = await waitFor(() => before.jobs[0], 20_000, 'the first profile job');
-    await before.client.publishAsync(deviceTopic('cam-s', 'presence'), encode({ v: PROTOCOL_VERSION, ts: Date.now(), state: 'offline' }), { qos: 1, retain: true });
-    await before.client.endAsync(true);
-    await waitFor(() => fleet.controller.registry.get('cam-s')?.online === false, 5000, 'cam-s offline');
+    const { device: before, rollout, job: lost } = await holdingAJob('cam-s', 'eeeeeeeeeeeeeeee', 6);
+    await goOffline(before);
     await new Promise((r) => setTimeout(r, 7000));
-
     // Back after 7 s, it runs the job again (3 s): the timeout counts from the second send, not the first.
-    const after = await connectDevice(fleet, 'cam-s', 'eeeeeeeeeeeeeeee', { job: (d, job) => void setTimeout(() => void answerProfile(d, job), 3000) }, before.token);
+    const after = await connectDevice(fleet, 'cam-s', before.deviceClass, { job: (d, job) => void setTimeout(() => void answerProfile(d, job), 3000) }, before.token);
     await waitFor(() => after.jobs.find((j) => j.jobId === lost.jobId), 10_000, 'the open job sent again');
-    expect(await outcomeOf(created.id, lost.jobId)).toMatchObject({ ok: true });
+    expect(await outcomeOf(rollout.id, lost.jobId)).toMatchObject({ ok: true });
   }, 60_000);
 });

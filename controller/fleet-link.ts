@@ -144,8 +144,8 @@ export class FleetLink {
    */
   private async subscribeAndRepublish(): Promise<void> {
     await this.client.subscribeAsync((['hello', 'presence', 'heartbeat', 'results', 'telemetry', 'reported'] as const).map((c) => allDevicesTopic(c)), { qos: 1 });
-    for (const { deviceId } of this.opts.desired.all()) {
-      // read again at each step: a rollout may set a newer one while an older one is on its way
+    for (const deviceId of this.opts.desired.deviceIds()) {
+      // read at each step: a rollout may set a newer one while an older one is on its way
       const desired = this.opts.desired.get(deviceId);
       if (desired && this.opts.registry.get(deviceId)) await this.publishDesired(deviceId, desired);
     }

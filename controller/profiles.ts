@@ -124,8 +124,8 @@ export class DesiredStore {
     return row && (JSON.parse(row.desired) as Desired);
   }
 
-  all(): Array<{ deviceId: string; desired: Desired }> {
-    return (this.db.prepare('SELECT device_id, desired FROM desired_state').all() as Array<{ device_id: string; desired: string }>).map((r) => ({ deviceId: r.device_id, desired: JSON.parse(r.desired) as Desired }));
+  deviceIds(): string[] {
+    return (this.db.prepare('SELECT device_id FROM desired_state').all() as Array<{ device_id: string }>).map((r) => r.device_id);
   }
 }
 

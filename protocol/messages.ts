@@ -18,6 +18,34 @@ const nullableNumber = z.number().finite().nullable();
 const sha256 = z.string().regex(SHA256_PATTERN);
 const shortText = z.string().max(255);
 
+/**
+ * An accelerator the device has, read from its own files (device tree, L4T
+ * release, CUDA and TensorRT version files, nvidia-smi): part of the device
+ * class, since two boards of one CPU but different GPUs run models apart.
+ * A fact the device cannot read is null, never a guess.
+ */
+export const Accelerator = z.object({
+  kind: z.enum(['jetson', 'nvidia-gpu', 'raspberry-pi']),
+  /** 'NVIDIA Jetson AGX Orin Developer Kit', 'NVIDIA GeForce RTX 3090', 'Raspberry Pi 5 Model B Rev 1.0'. */
+  model: shortText,
+  /** Jetson: L4T release from /etc/nv_tegra_release ('36.3.0'). */
+  l4tRelease: shortText.nullable(),
+  cudaVersion: shortText.nullable(),
+  tensorrtVersion: shortText.nullable(),
+  /** NVIDIA driver version (nvidia-smi). */
+  driverVersion: shortText.nullable(),
+  memoryMb: z.number().int().nonnegative().max(16 * 1024 * 1024).nullable(),
+});
+export type Accelerator = z.infer<typeof Accelerator>;
+
+/** Which onnxruntime-node binding the agent loaded: the packaged CPU one, or a local build (`--onnxruntime PATH`, e.g. with CUDA and TensorRT on a Jetson). */
+export const OnnxruntimeBinding = z.object({
+  source: z.enum(['packaged', 'local']),
+  path: z.string().max(4096),
+  version: z.string().max(32),
+});
+export type OnnxruntimeBinding = z.infer<typeof OnnxruntimeBinding>;
+
 export const Inventory = z.object({
   hostname: z.string().max(255),
   cpuModel: z.string().max(255),
@@ -32,6 +60,9 @@ export const Inventory = z.object({
   executionProviders: z.array(z.string().max(64)).max(16),
   onnxruntimeVersion: z.string().max(32),
   edgefitVersion: z.string().max(32),
+  /** Optional for agents older than the field; a current agent always says (an empty list: none). */
+  accelerators: z.array(Accelerator).max(16).optional(),
+  onnxruntimeBinding: OnnxruntimeBinding.optional(),
 });
 export type Inventory = z.infer<typeof Inventory>;
 
@@ -84,6 +115,46 @@ export function encode(message: unknown): Buffer {
 // ---- Jobs, results, desired/reported state and telemetry (on-device profiling and serving) ----
 
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/**
+ * A provider's options, the same object for a profile job and for serving, so
+ * a candidate serves exactly as it was measured. The agent keeps TensorRT's
+ * engine cache in its own state folder, one sub-folder per model hash.
+ */
+export const ProviderOptions = z
+  .object({
+    /** CUDA / TensorRT device ordinal. */
+    deviceId: z.number().int().min(0).max(15).optional(),
+    /** TensorRT: allow fp16 kernels. */
+    trtFp16: z.boolean().optional(),
+    /** TensorRT: allow int8 kernels (the model's Q/DQ scales). */
+    trtInt8: z.boolean().optional(),
+    /** TensorRT: keep built engines across runs (default true): a first build takes minutes on a Jetson. */
+    trtEngineCache: z.boolean().optional(),
+  })
+  .strict();
+export type ProviderOptions = z.infer<typeof ProviderOptions>;
+
+/** A few reference frames for the on-device correctness check: the device returns the candidate's raw detections on them. */
+export const CheckRequest = z.object({
+  /** JPEG or PNG images, content-addressed and signed like models. */
+  frames: z.array(ArtifactRef).min(1).max(8),
+});
+export type CheckRequest = z.infer<typeof CheckRequest>;
+
+/** One detection in the frame's own pixels: x1, y1, x2, y2, score, class id. */
+export const Detection = z.tuple([z.number().finite(), z.number().finite(), z.number().finite(), z.number().finite(), z.number().min(0).max(1), z.number().int().min(0).max(100_000)]);
+export type Detection = z.infer<typeof Detection>;
+
+/** The device's side of the on-device check: per reference frame (by sha256), what the candidate found there, on the provider it was profiled with. */
+export const CheckReport = z.object({
+  frames: z.array(z.object({ sha256, detections: z.array(Detection).max(1000) })).max(8),
+  /** Wall time the check took on the device (decode, letterbox, run, NMS for every frame). */
+  ms: z.number().nonnegative().max(3_600_000),
+});
+export type CheckReport = z.infer<typeof CheckReport>;
+
 const JOB_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/);
 
 export const ProfileOptions = z.object({
@@ -98,6 +169,7 @@ export const ProfileOptions = z.object({
   /** Sustained end-to-end phase length; FPS of the first versus the last window. */
   sustainedS: z.number().min(1).max(3600).optional(),
   ep: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+  providerOptions: ProviderOptions.optional(),
   /** Abort (failed result) when the chip gets hotter than this. */
   maxTempC: z.number().min(0).max(150).optional(),
   /** Hard limit for the isolated run; the default scales with the requested work. */
@@ -113,6 +185,8 @@ export const Job = z.object({
   /** The controller's candidate this artifact is, echoed in the result. */
   candidateId: z.string().max(128).optional(),
   options: ProfileOptions.default({ warmup: 10, ep: 'cpu' }),
+  /** The on-device correctness check; absent: none asked. */
+  check: CheckRequest.optional(),
 });
 export type Job = z.infer<typeof Job>;
 export type JobInput = z.input<typeof Job>;
@@ -151,7 +225,13 @@ export const ProfileReport = ProfileRun.extend({
   inputShape: z.array(z.number()).max(16),
   outputShape: z.array(z.union([z.number(), z.string().max(64)])).max(16),
   frame: z.object({ width: z.number(), height: z.number(), source: z.string().max(4096) }),
-  memory: z.object({ rssAfterLoadMb: z.number(), peakRssMb: z.number(), rssGrowthMb: z.number() }),
+  memory: z.object({
+    rssAfterLoadMb: z.number(),
+    peakRssMb: z.number(),
+    rssGrowthMb: z.number(),
+    /** Where the figures come from: the runtime's counters, or /proc/self/status (VmRSS, VmHWM) where the runtime reads 0 (qemu user emulation). Optional for older agents. */
+    source: z.enum(['runtime', 'proc-status']).optional(),
+  }),
   temperature: z.object({ beforeC: nullableNumber, peakC: nullableNumber, afterC: nullableNumber }),
   throttling: z.object({
     maxClockDropPct: nullableNumber,
@@ -161,6 +241,9 @@ export const ProfileReport = ProfileRun.extend({
   }),
   sweep: z.array(ProfileRun).max(256).nullable(),
   wallS: z.number(),
+  providerOptions: ProviderOptions.optional(),
+  /** The on-device check's detections, when the job asked for one. */
+  check: CheckReport.optional(),
   /** What else ran on the device while measuring. */
   environment: z.object({
     load1: nullableNumber,
@@ -203,13 +286,16 @@ export const Desired = z.object({
   slo: Slo.default({}),
   /** onnxruntime intra-op threads for serving; absent: onnxruntime's choice. */
   threads: z.number().int().min(1).max(256).optional(),
+  /** The execution provider to serve on, as profiled; absent: cpu. */
+  ep: z.enum(EXECUTION_PROVIDERS).optional(),
+  providerOptions: ProviderOptions.optional(),
 });
 export type Desired = z.infer<typeof Desired>;
 export type DesiredInput = z.input<typeof Desired>;
 
 export const ROLLOUT_STATES = ['idle', 'downloading', 'verifying', 'activating', 'health-check', 'healthy', 'failed', 'rolled-back'] as const;
 
-export const ActiveModel = z.object({ sha256, candidateId: z.string().max(128).optional(), generation: z.number().int() });
+export const ActiveModel = z.object({ sha256, candidateId: z.string().max(128).optional(), generation: z.number().int(), ep: z.enum(EXECUTION_PROVIDERS).optional() });
 
 /** Retained: what the device is doing about the desired state. */
 export const Reported = z.object({

@@ -10,7 +10,7 @@ import type { RgbImage } from '../../compress/detect/image.js';
 import { Letterboxer } from '../../compress/detect/letterbox.js';
 import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
-import { applyProviderEnv, missingProviderReason, sessionProviders, type SessionProviders } from '../onnxruntime/providers.js';
+import { applyProviderEnv, sessionProviders, type SessionProviders } from '../onnxruntime/providers.js';
 import { openFrames } from '../serve/frames.js';
 import { fpsOf, latencyStats, windowFps } from './stats.js';
 import { ThermalWatch } from './thermal-watch.js';
@@ -38,8 +38,7 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 /** Which onnxruntime providers to ask for, and with what options; the CPU provider always backs the others up. */
 export function providersFor(options: ProfileOptions, stateDir: string, modelSha256: string): SessionProviders {
   const available = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
-  const missing = missingProviderReason(options.ep, available);
-  if (missing) throw new Error(`${missing} in this onnxruntime build`);
+  if (!available.includes(options.ep)) throw new Error(`execution provider '${options.ep}' is not in this onnxruntime build (it has: ${available.join(', ')})`);
   return sessionProviders(options.ep, options.providerOptions, stateDir, modelSha256);
 }
 

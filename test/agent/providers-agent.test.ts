@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactRef } from '../../protocol/artifacts.js';
 import type { Inventory } from '../../protocol/messages.js';
-import { runCliApart, type CliProcess } from '../helpers/cli.js';
+import { expectUsage, runCliApart, type CliProcess } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { TestFleet } from './fleet.js';
 import { builtYolov8n } from './models.js';
@@ -115,5 +115,26 @@ describe('--onnxruntime and EDGEFIT_ONNXRUNTIME at start', () => {
     const profile = await runCliApart(['profile', 'model.onnx'], { env: { EDGEFIT_ONNXRUNTIME: path.dirname(packaged) }, limitMs: 20_000 });
     expect(profile.code).toBe(1);
     expect(profile.stderr.trim()).toBe(`edgefit: profile: EDGEFIT_ONNXRUNTIME ${path.dirname(packaged)} is not an onnxruntime-node package (no package.json)`);
+  });
+});
+
+describe('provider flags of edgefit profile', () => {
+  it('refuses provider options the chosen provider would ignore, and a device id out of range', async () => {
+    expectUsage(await runCliApart(['profile', 'm.onnx', '--trt-fp16']), /^edgefit profile: --trt-fp16 needs --ep tensorrt \(got --ep cpu\)$/m);
+    expectUsage(await runCliApart(['profile', 'm.onnx', '--ep', 'cuda', '--trt-int8']), /--trt-int8 needs --ep tensorrt \(got --ep cuda\)/);
+    expectUsage(await runCliApart(['profile', 'm.onnx', '--device-id', '1']), /--device-id needs --ep cuda or tensorrt/);
+    expectUsage(await runCliApart(['profile', 'm.onnx', '--ep', 'tensorrt', '--device-id', '16']), /--device-id must be an integer in \[0, 15\], got '16'/);
+  });
+
+  it('shows them in --help, and --onnxruntime on the agent too', async () => {
+    const profile = await runCliApart(['profile', '--help']);
+    for (const flag of ['--trt-fp16', '--trt-int8', '--device-id N', '--onnxruntime PATH']) expect(profile.stdout).toContain(flag);
+    expect((await runCliApart(['agent', '--help'])).stdout).toContain('--onnxruntime PATH');
+  });
+
+  it('fails a profile on a provider this onnxruntime build lacks with the reason', async () => {
+    const r = await runCliApart(['profile', path.join(packaged, 'package.json'), '--ep', 'tensorrt', '--trt-fp16', '--json']);
+    expect(r.code).toBe(1);
+    expect((JSON.parse(r.stdout) as { error: string }).error).toMatch(/^execution provider 'tensorrt' is not in this onnxruntime build \(it has: cpu/);
   });
 });

@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(found.spec));
     return 0;
   }
-  activateOnnxruntime(found.spec.name, found.rest);
+  await activateOnnxruntime(found.spec.name, found.rest);
   const mod = await found.spec.load();
   return (await mod.run(found.rest)) ?? 0;
 }

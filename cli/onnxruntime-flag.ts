@@ -17,13 +17,21 @@ function flagValue(argv: string[]): string | undefined {
  * command's own parser still sees and validates the flag like any other.
  * A folder that is not an onnxruntime-node package stops the start with one line.
  */
-export function activateOnnxruntime(command: string, argv: string[]): void {
+export async function activateOnnxruntime(command: string, argv: string[]): Promise<void> {
   const fromFlag = TAKES_FLAG.has(command) ? flagValue(argv) : undefined;
   const dir = fromFlag ?? process.env[ONNXRUNTIME_ENV];
   if (!dir) return;
+  const source = fromFlag !== undefined ? '--onnxruntime' : ONNXRUNTIME_ENV;
   try {
     useLocalOnnxruntime(dir);
   } catch (err) {
-    throw new Error(`${command}: ${fromFlag !== undefined ? '--onnxruntime' : ONNXRUNTIME_ENV} ${(err as Error).message}`);
+    throw new Error(`${command}: ${source} ${(err as Error).message}`);
+  }
+  // Loaded now, so a build that cannot load (its native binding missing or built for another Node)
+  // stops the start with its first line, rather than a stack from deep inside a command.
+  try {
+    await import('onnxruntime-node');
+  } catch (err) {
+    throw new Error(`${command}: ${source} ${dir} does not load: ${(err as Error).message.split('\n')[0]}`);
   }
 }

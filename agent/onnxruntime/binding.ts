@@ -2,8 +2,8 @@
 // build (`--onnxruntime PATH` / EDGEFIT_ONNXRUNTIME), the route to CUDA and
 // TensorRT on a Jetson (`build.sh --use_cuda --use_tensorrt --build_nodejs`).
 // This module imports no onnxruntime itself: it must run before anything does.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { register } from 'node:module';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { OnnxruntimeBinding } from '../../protocol/messages.js';
@@ -42,7 +42,9 @@ export function useLocalOnnxruntime(dir: string): void {
   const entry = localPackageEntry(abs);
   if (entry instanceof Error) throw entry;
   if (active === abs) return;
-  register(new URL('./resolve-hook.js', import.meta.url), { data: { entryUrl: pathToFileURL(entry).href } });
+  // module.register came with Node 20.6; package.json allows any Node 20
+  if (typeof nodeModule.register !== 'function') throw new Error(`loading a local onnxruntime build needs Node.js 20.6 or later (this is ${process.version})`);
+  nodeModule.register(new URL('./resolve-hook.js', import.meta.url), { data: { entryUrl: pathToFileURL(entry).href } });
   active = abs;
   process.env[ONNXRUNTIME_ENV] = abs;
 }
@@ -71,5 +73,6 @@ function packageDirOf(file: string): string {
 export function bindingInfo(loadedVersion: string): OnnxruntimeBinding {
   const resolved = fileURLToPath(import.meta.resolve('onnxruntime-node'));
   const dir = packageDirOf(resolved);
-  return { source: active !== null && dir === active ? 'local' : 'packaged', path: dir.slice(0, 4096), version: loadedVersion.slice(0, 32) };
+  const local = active !== null && realpathSync(dir) === realpathSync(active);
+  return { source: local ? 'local' : 'packaged', path: dir.slice(0, 4096), version: loadedVersion.slice(0, 32) };
 }

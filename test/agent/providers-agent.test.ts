@@ -1,7 +1,8 @@
 // Execution providers on a real agent: a local onnxruntime-node build loaded
 // through --onnxruntime (a copy of the packaged one, marked so its loads can be
 // counted), a job and a desired state naming a provider this machine lacks.
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +116,20 @@ describe('--onnxruntime and EDGEFIT_ONNXRUNTIME at start', () => {
     const profile = await runCliApart(['profile', 'model.onnx'], { env: { EDGEFIT_ONNXRUNTIME: path.dirname(packaged) }, limitMs: 20_000 });
     expect(profile.code).toBe(1);
     expect(profile.stderr.trim()).toBe(`edgefit: profile: EDGEFIT_ONNXRUNTIME ${path.dirname(packaged)} is not an onnxruntime-node package (no package.json)`);
+  });
+
+  it('stop it with one line when the package is there but its native binding is not (a build not finished)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-ort-unbuilt-'));
+    try {
+      cpSync(path.join(packaged, 'package.json'), path.join(dir, 'package.json'));
+      cpSync(path.join(packaged, 'dist'), path.join(dir, 'dist'), { recursive: true });
+      const r = await runCliApart(['profile', 'model.onnx', '--onnxruntime', dir], { limitMs: 20_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^edgefit: profile: --onnxruntime ${dir} does not load: `));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

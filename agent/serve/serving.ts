@@ -38,12 +38,13 @@ interface Active {
 }
 
 const SLO_WINDOW_MS = 10_000;
+const MB = 1024 * 1024;
+const v = PROTOCOL_VERSION as typeof PROTOCOL_VERSION;
 
+/** Same provider and options: a model already serving that way needs no reload. */
 function sameProvider(a: Desired, b: Desired): boolean {
   return (a.ep ?? 'cpu') === (b.ep ?? 'cpu') && JSON.stringify(a.providerOptions ?? {}) === JSON.stringify(b.providerOptions ?? {});
 }
-const MB = 1024 * 1024;
-const v = PROTOCOL_VERSION as typeof PROTOCOL_VERSION;
 
 /**
  * Serves what the retained desired state names: fetch, verify, activate,

@@ -16,6 +16,8 @@ export interface FfmpegSourceOptions {
   height: number;
   ffmpeg: string;
   ffprobe: string;
+  /** ffmpeg's [major, minor] (ffmpegRelease): older releases spell some options differently. */
+  release: [number, number] | null;
   /**
    * 'latest' (a camera): read the pipe continuously, keep only the newest
    * frame, count the others as dropped; a video file plays at its own rate.
@@ -64,6 +66,8 @@ export class FfmpegSource implements StatsSource {
   private spare?: Uint8Array;
   private waiter?: () => void;
   private closed = false;
+  /** Stops a size probe in flight when the source closes. */
+  private readonly closing = new AbortController();
   private ended = false;
   private fatal?: Error;
   private attempt = 0;
@@ -97,8 +101,9 @@ export class FfmpegSource implements StatsSource {
     if (this.closed) return;
     let size;
     try {
-      size = await probeSize(this.o.ffprobe, this.spec);
+      size = await probeSize(this.o.ffprobe, this.spec, { signal: this.closing.signal, release: this.o.release });
     } catch (err) {
+      if (this.closed) return;
       if (this.live) return this.onLoss((err as Error).message);
       this.lastError = (err as Error).message;
       this.fatal = new Error(`${this.name}: ${this.lastError}`);
@@ -111,7 +116,7 @@ export class FfmpegSource implements StatsSource {
     this.partial = undefined;
     this.filled = 0;
     this.childFrames = 0;
-    const args = decodeArgs(this.spec, { filter, realtime: this.o.pace === 'latest', loop: this.o.loop });
+    const args = decodeArgs(this.spec, { filter, realtime: this.o.pace === 'latest', loop: this.o.loop, release: this.o.release });
     const child = spawn(this.o.ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let stderr = '';
@@ -134,6 +139,8 @@ export class FfmpegSource implements StatsSource {
     });
     this.armStall();
     child.once('error', (err) => (stderr += `\n${err.message}`));
+    // a pipe error ends in 'close' like any other loss; without a listener it would crash the agent
+    child.stdout.on('error', (err) => (stderr += `\n${err.message}`));
     child.once('close', (code, signal) => {
       clearTimeout(this.stallTimer);
       this.foldCpu();
@@ -281,6 +288,7 @@ export class FfmpegSource implements StatsSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     clearTimeout(this.retryTimer);
     clearTimeout(this.stallTimer);
     const child = this.child;

@@ -1,6 +1,6 @@
 import type { Backoff } from './backoff.js';
 import { FfmpegSource } from './ffmpeg-source.js';
-import { findOnPath } from './ffmpeg.js';
+import { ffmpegInfo, ffmpegRelease, findOnPath } from './ffmpeg.js';
 import { needsFfmpeg, parseSourceSpec, sourceName, type SourceSpec } from './spec.js';
 import { openStills } from './still-source.js';
 import type { SourceEvent, StatsSource } from './types.js';
@@ -43,11 +43,14 @@ export async function openSource(source: string | SourceSpec, o: OpenSourceOptio
     throw new Error(`source ${sourceName(spec)}: a ${spec.kind} source is decoded by ffmpeg, and ${ffmpeg === null ? 'ffmpeg' : 'ffprobe'} is not on PATH (Debian: apt install ffmpeg); JPEG/PNG files and folders work without it`);
   }
   const live = spec.kind !== 'video';
+  const info = await ffmpegInfo(o.searchPath);
+  if (info === null) throw new Error(`source ${sourceName(spec)}: ${ffmpeg} -version does not answer; is the ffmpeg install broken?`);
   const decoded = new FfmpegSource(spec as Exclude<SourceSpec, { kind: 'image' | 'folder' }>, {
     width: o.width,
     height: o.height,
     ffmpeg,
     ffprobe,
+    release: ffmpegRelease(info.version),
     pace: live ? 'latest' : (o.pace ?? 'latest'),
     loop,
     backoff: o.backoff,

@@ -74,6 +74,8 @@ export class FfmpegSource implements StatsSource {
   private retryTimer?: NodeJS.Timeout;
   private stallTimer?: NodeJS.Timeout;
   private lost = false;
+  /** Why the stall timer killed the current child, if it did. */
+  private stalled?: string;
   private lastFrameAt: number | null = null;
   /** Frames from the current ffmpeg child: its CPU time is over these. */
   private childFrames = 0;
@@ -116,6 +118,7 @@ export class FfmpegSource implements StatsSource {
     this.partial = undefined;
     this.filled = 0;
     this.childFrames = 0;
+    this.stalled = undefined;
     const args = decodeArgs(this.spec, { filter, realtime: this.o.pace === 'latest', loop: this.o.loop, release: this.o.release });
     const child = spawn(this.o.ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -151,7 +154,7 @@ export class FfmpegSource implements StatsSource {
         this.wake();
         return;
       }
-      const why = lastLine(stderr) ?? (signal ? `ffmpeg killed by ${signal}` : code === 0 ? 'the stream ended' : `ffmpeg exited with status ${code}`);
+      const why = this.stalled ?? lastLine(stderr) ?? (signal ? `ffmpeg killed by ${signal}` : code === 0 ? 'the stream ended' : `ffmpeg exited with status ${code}`);
       if (!this.live && !gotFrame) {
         // a file that never gave a frame will not give one on a retry either
         this.fatal = new Error(`${this.name}: ${why}`);
@@ -232,6 +235,7 @@ export class FfmpegSource implements StatsSource {
     const child = this.child;
     this.stallTimer = setTimeout(() => {
       if (this.child !== child || !child) return;
+      this.stalled = `no frame for ${stallMs / 1000} s`;
       child.kill('SIGKILL');
     }, stallMs);
     this.stallTimer.unref();

@@ -13,6 +13,8 @@ export class MjpegServer {
   private timer?: NodeJS.Timeout;
   port = 0;
   framesSent = 0;
+  /** While frozen, connections stay open and nothing is sent (a hung camera). */
+  frozen = false;
 
   constructor(private readonly jpeg: Uint8Array, private readonly fps = 10) {}
 
@@ -34,6 +36,7 @@ export class MjpegServer {
     this.port = (server.address() as { port: number }).port;
     this.server = server;
     this.timer = setInterval(() => {
+      if (this.frozen) return;
       for (const res of this.clients) {
         res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${this.jpeg.length}\r\n\r\n`);
         res.write(this.jpeg);

@@ -170,6 +170,33 @@ describe.skipIf(!haveFfmpeg)(`ffmpeg sources (${ffmpegSkipReason})`, () => {
       }
     });
 
+    it('a camera that hangs with its socket open is restarted after stallMs', async () => {
+      const server = new MjpegServer(readFileSync(fixture('images', 'zidane.jpg')), 10);
+      await server.start();
+      const lost: string[] = [];
+      const source = await openSource(server.url, {
+        width: 64,
+        height: 64,
+        stallMs: 1500,
+        backoff: { baseMs: 100, capMs: 200 },
+        onEvent: (e) => e.type === 'lost' && lost.push(e.error),
+      });
+      try {
+        await source.next();
+        server.frozen = true;
+        await waitFor(() => lost.length > 0, 30_000, 'the stall to be noticed');
+        expect(lost[0]).toBe('no frame for 1.5 s');
+        server.frozen = false;
+        await waitFor(() => source.stats().reconnects === 1, 30_000, 'the reconnect');
+        const s = source.stats();
+        expect(s.lastError).toBe('no frame for 1.5 s');
+        expect(s.lastGap?.to).not.toBeNull();
+      } finally {
+        await source.close();
+        await server.stop();
+      }
+    });
+
     it('an MJPEG camera cut mid-run and restored: the source reconnects, never throws, and its stats show the gap', async () => {
       const server = new MjpegServer(readFileSync(fixture('images', 'bus.jpg')), 10);
       await server.start();

@@ -155,8 +155,9 @@ export class FfmpegSource implements StatsSource {
         return;
       }
       const why = this.stalled ?? lastLine(stderr) ?? (signal ? `ffmpeg killed by ${signal}` : code === 0 ? 'the stream ended' : `ffmpeg exited with status ${code}`);
-      if (!this.live && !gotFrame) {
-        // a file that never gave a frame will not give one on a retry either
+      if (!this.live && (!gotFrame || !this.o.loop)) {
+        // a file that never gave a frame will not give one on a retry either, and
+        // one read once would start over: its frames so far are served, then this error
         this.fatal = new Error(`${this.name}: ${why}`);
         this.lastError = why;
         this.wake();

@@ -1,8 +1,8 @@
 import type { Backoff } from './backoff.js';
-import { FfmpegSource } from './ffmpeg-source.js';
 import { ffmpegInfo, ffmpegRelease, findOnPath } from './ffmpeg.js';
 import { needsFfmpeg, parseSourceSpec, sourceName, type SourceSpec } from './spec.js';
 import { openStills } from './still-source.js';
+import { ThreadedSource } from './threaded-source.js';
 import type { SourceEvent, StatsSource } from './types.js';
 
 export interface OpenSourceOptions {
@@ -45,18 +45,21 @@ export async function openSource(source: string | SourceSpec, o: OpenSourceOptio
   const live = spec.kind !== 'video';
   const info = await ffmpegInfo(o.searchPath);
   if (info === null) throw new Error(`source ${sourceName(spec)}: ${ffmpeg} -version does not answer; is the ffmpeg install broken?`);
-  const decoded = new FfmpegSource(spec as Exclude<SourceSpec, { kind: 'image' | 'folder' }>, {
-    width: o.width,
-    height: o.height,
-    ffmpeg,
-    ffprobe,
-    release: ffmpegRelease(info.version),
-    pace: live ? 'latest' : (o.pace ?? 'latest'),
-    loop,
-    backoff: o.backoff,
-    stallMs: o.stallMs,
-    onEvent: o.onEvent,
-  });
-  await decoded.start();
-  return decoded;
+  return ThreadedSource.open(
+    {
+      spec: spec as Exclude<SourceSpec, { kind: 'image' | 'folder' }>,
+      options: {
+        width: o.width,
+        height: o.height,
+        ffmpeg,
+        ffprobe,
+        release: ffmpegRelease(info.version),
+        pace: live ? 'latest' : (o.pace ?? 'latest'),
+        loop,
+        backoff: o.backoff,
+        stallMs: o.stallMs,
+      },
+    },
+    o.onEvent,
+  );
 }

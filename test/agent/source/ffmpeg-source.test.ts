@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,21 @@ import { MjpegServer } from '../../helpers/mjpeg-server.js';
 import { encodeFixtureClip, ffmpegPath, ffmpegSkipReason, haveFfmpeg } from '../../helpers/video.js';
 import { waitFor } from '../../helpers/wait.js';
 import { fixtureFloatYolov8n } from '../models.js';
+
+/** An MJPEG camera at 10 fps in a child process (node -e); prints its port. */
+const CAMERA_PROCESS = `
+const jpeg = require('node:fs').readFileSync(process.argv[1]);
+const clients = new Set();
+const server = require('node:http').createServer((req, res) => {
+  res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame' });
+  clients.add(res);
+  res.on('close', () => clients.delete(res));
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+setInterval(() => {
+  for (const r of clients) r.write('--frame\\r\\nContent-Type: image/jpeg\\r\\nContent-Length: ' + jpeg.length + '\\r\\n\\r\\n'), r.write(jpeg), r.write('\\r\\n');
+}, 100);
+`;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'edgefit-sources-'));
 const PERSON = 0;
@@ -167,6 +182,31 @@ describe.skipIf(!haveFfmpeg)(`ffmpeg sources (${ffmpegSkipReason})`, () => {
         // measured: median 0.2 px, largest 4.7 px (the top of the person cut by bus.jpg's right edge)
         expect(deltas[Math.floor(deltas.length / 2)]).toBeLessThan(1.5);
         expect(deltas[deltas.length - 1]).toBeLessThan(8);
+      }
+    });
+
+    it('keeps decoding while the main thread is blocked, as onnxruntime-node blocks it for each inference', async () => {
+      // the camera in its own process: one in this thread would stop sending too
+      const camera = spawn(process.execPath, ['-e', CAMERA_PROCESS, fixture('images', 'zidane.jpg')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        const port = await new Promise<string>((resolve) => camera.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+        // a model-sized frame (1.2 MB) is larger than a pipe's 64 KiB: a reader in this thread would hold ffmpeg up
+        const source = await openSource(`http://127.0.0.1:${port}/stream.mjpg`, { width: 640, height: 640 });
+        try {
+          await source.next();
+          const before = source.stats();
+          // a 1.5 s synchronous stall of this thread, as a slow inference is: 15 frames are sent meanwhile
+          const until = Date.now() + 1500;
+          while (Date.now() < until);
+          await source.next();
+          const after = source.stats();
+          expect(after.framesDelivered).toBe(2);
+          expect(after.framesDropped - before.framesDropped).toBeGreaterThanOrEqual(3);
+        } finally {
+          await source.close();
+        }
+      } finally {
+        camera.kill();
       }
     });
 

@@ -64,7 +64,8 @@ export class FfmpegSource implements StatsSource {
   private filled = 0;
   private readonly queue: LetterboxedImage[] = [];
   private spare?: Uint8Array;
-  private waiter?: () => void;
+  /** next() calls waiting for a frame, an end or an error (each looks again when woken). */
+  private waiters: Array<() => void> = [];
   private closed = false;
   /** Stops a size probe in flight when the source closes. */
   private readonly closing = new AbortController();
@@ -255,9 +256,7 @@ export class FfmpegSource implements StatsSource {
   }
 
   private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
+    for (const w of this.waiters.splice(0)) w();
   }
 
   async next(): Promise<LetterboxedImage> {
@@ -271,7 +270,7 @@ export class FfmpegSource implements StatsSource {
       if (this.fatal) throw this.fatal;
       if (this.closed) throw new SourceEndedError(`${this.name}: closed`);
       if (this.ended) throw new SourceEndedError(`${this.name}: end of video`);
-      await new Promise<void>((resolve) => (this.waiter = resolve));
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
 

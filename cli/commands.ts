@@ -130,8 +130,14 @@ export const commands: CommandSpec[] = [
       '--timeout S': 'kill the isolated run after S seconds (default 300 + 2 × duration + sustained, per thread count)',
       ...JSON_FLAG },
     load: () => import('./profile.js') },
-  { name: 'detect', usage: 'detect MODEL IMAGE... [--conf 0.25] [--iou 0.45] [--json]', summary: 'detect objects in JPEG/PNG images (predict defaults: conf 0.25, NMS IoU 0.45)',
-    flags: { '--conf X': 'lowest box score kept, 0 to 1 (default 0.25)', '--iou X': 'NMS IoU threshold, 0 to 1 (default 0.45)', ...JSON_FLAG },
+  { name: 'detect', usage: 'detect MODEL IMAGE... | SOURCE... [--conf 0.25] [--iou 0.45] [--max-frames N] [--duration S] [--json]',
+    summary: 'detect objects in JPEG/PNG images, or per frame in video files, image folders, V4L2 devices (/dev/videoN) and rtsp/http(s) streams decoded by ffmpeg (predict defaults: conf 0.25, NMS IoU 0.45)',
+    flags: {
+      '--conf X': 'lowest box score kept, 0 to 1 (default 0.25)',
+      '--iou X': 'NMS IoU threshold, 0 to 1 (default 0.45)',
+      '--max-frames N': 'stop each video, folder or stream after N frames',
+      '--duration S': 'stop each video, folder or stream after S seconds (a stream runs until Ctrl-C otherwise)',
+      '--json': 'images only: one JSON document; with a video, folder or stream: one JSON line per frame (source, frame, receivedAt, elapsedMs, detections)' },
     load: () => import('./detect.js') },
   { name: 'eval', usage: 'eval MODEL --data DIR [--baseline MODEL] [--conf 0.001] [--iou 0.7] [--json]', summary: 'mAP50 / mAP50-95 on a YOLO dataset (val defaults: conf 0.001, NMS IoU 0.7); --baseline adds fidelity to that model (its boxes at conf 0.25 as ground truth)',
     flags: {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { readModel } from '../onnx/read.js';
 import type { RgbImage } from './image.js';
-import { Letterboxer } from './letterbox.js';
+import { Letterboxer, type LetterboxedImage } from './letterbox.js';
 import { classScoresSilent, postprocess, DEFAULT_MAX_DETECTIONS, type Detection, type PostprocessOptions } from './postprocess.js';
 
 export interface DetectorOptions {
@@ -150,13 +150,14 @@ export class Detector {
     return this.names[classId] ?? String(classId);
   }
 
-  detect(image: RgbImage, options: Partial<PostprocessOptions> = {}): Promise<DetectResult> {
+  /** Boxes in the image's pixels; a pre-letterboxed frame (ffmpeg's) in the pixels of the frame it came from. */
+  detect(image: RgbImage | LetterboxedImage, options: Partial<PostprocessOptions> = {}): Promise<DetectResult> {
     const run = this.queue.then(() => this.detectNow(image, options));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async detectNow(image: RgbImage, options: Partial<PostprocessOptions>): Promise<DetectResult> {
+  private async detectNow(image: RgbImage | LetterboxedImage, options: Partial<PostprocessOptions>): Promise<DetectResult> {
     const t0 = performance.now();
     const { tensor, transform } = this.letterboxer.run(image);
     const dims = [1, 3, this.inputHeight, this.inputWidth];

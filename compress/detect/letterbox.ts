@@ -16,6 +16,15 @@ export interface LetterboxTransform {
   padY: number;
 }
 
+/**
+ * A frame already letterboxed to the model input (by ffmpeg's filter graph,
+ * say): width×height is the input size, `letterbox` maps boxes back to the
+ * pixels of the frame it came from. Letterboxer.run only converts it.
+ */
+export interface LetterboxedImage extends RgbImage {
+  letterbox: LetterboxTransform;
+}
+
 /** Ultralytics' grey: the padding value before /255. */
 export const PAD_VALUE = 114;
 
@@ -268,6 +277,8 @@ export class Letterboxer {
     if (rgb.length !== width * height * 3) {
       throw new RangeError(`letterbox: image buffer has ${rgb.length} bytes, expected ${width * height * 3} for ${width}×${height} RGB`);
     }
+    const pre = (image as Partial<LetterboxedImage>).letterbox;
+    if (pre !== undefined) return { tensor: this.convert(image, pre), transform: pre };
     const key = `${width}x${height}`;
     if (this.plan?.key !== key) {
       const t = letterboxGeometry(width, height, this.inputWidth, this.inputHeight);
@@ -282,6 +293,21 @@ export class Letterboxer {
     else if (t.newHeight > height) resizeRowCached(rgb, plan, sink, this.inputWidth);
     else resizeFused(rgb, plan, sink, this.inputWidth);
     return { tensor: this.tensor, transform: t };
+  }
+
+  /** A pre-letterboxed frame: interleaved bytes to NCHW floats, no resize, no pad. */
+  private convert({ width, height, rgb }: RgbImage, t: LetterboxTransform): Float32Array {
+    if (width !== this.inputWidth || height !== this.inputHeight || t.inputWidth !== width || t.inputHeight !== height) {
+      throw new RangeError(`letterbox: a pre-letterboxed ${width}×${height} frame (for ${t.inputWidth}×${t.inputHeight}) does not fit the ${this.inputWidth}×${this.inputHeight} input`);
+    }
+    const out = this.tensor;
+    const plane = width * height;
+    for (let o = 0, s = 0; o < plane; o++, s += 3) {
+      out[o] = rgb[s] * INV_255;
+      out[o + plane] = rgb[s + 1] * INV_255;
+      out[o + 2 * plane] = rgb[s + 2] * INV_255;
+    }
+    return out;
   }
 }
 

@@ -32,6 +32,10 @@ RUN npm pack --pack-destination /out
 # What a device runs: the tarball, unpacked, with its pinned production dependencies.
 FROM ${NODE_IMAGE} AS agent
 ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=skip
+# ffmpeg decodes video files, cameras and streams (--source); images and folders need none.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt
 COPY --from=pack /out/edgefit-*.tgz /tmp/
 RUN tar xzf /tmp/edgefit-*.tgz && mv package edgefit && rm /tmp/edgefit-*.tgz \

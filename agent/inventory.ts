@@ -5,6 +5,7 @@ import si from 'systeminformation';
 import type { Inventory } from '../protocol/messages.js';
 import { edgefitVersion } from '../protocol/version.js';
 import { readAccelerators, type AcceleratorRoots } from './accelerators/read.js';
+import { ffmpegInfo } from './source/ffmpeg.js';
 import { bindingInfo } from './onnxruntime/binding.js';
 
 const GPU_PROVIDERS: ReadonlySet<string> = new Set(['webgpu', 'cuda', 'tensorrt', 'dml', 'coreml']);
@@ -42,7 +43,7 @@ function onnxruntimeInfo(hasGpu: boolean): { version: string; providers: string[
 
 /** The device's hardware and runtime, as the hello message carries it. */
 export async function readInventory(boardModel: string | null, accelerators: AcceleratorRoots = {}): Promise<Inventory> {
-  const [cpu, osInfo, graphics, found] = await Promise.all([si.cpu(), si.osInfo(), si.graphics().catch(() => ({ controllers: [] })), readAccelerators(accelerators)]);
+  const [cpu, osInfo, graphics, found, ffmpeg] = await Promise.all([si.cpu(), si.osInfo(), si.graphics().catch(() => ({ controllers: [] })), readAccelerators(accelerators), ffmpegInfo()]);
   const gpus = graphics.controllers.map((c) => [c.vendor, c.model].filter(Boolean).join(' ')).filter((s) => s.length > 0);
   const runtime = onnxruntimeInfo(kernelSeesGpu());
   const cpuModel = [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ').trim() || os.cpus()[0]?.model || 'unknown';
@@ -62,5 +63,6 @@ export async function readInventory(boardModel: string | null, accelerators: Acc
     edgefitVersion: edgefitVersion(),
     accelerators: found,
     onnxruntimeBinding: bindingInfo(runtime.version),
+    ffmpeg,
   };
 }

@@ -63,6 +63,8 @@ export const Inventory = z.object({
   /** Optional for agents older than the field; a current agent always says (an empty list: none). */
   accelerators: z.array(Accelerator).max(16).optional(),
   onnxruntimeBinding: OnnxruntimeBinding.optional(),
+  /** The ffmpeg that decodes video and stream sources; null: none on PATH (image and folder sources still work). */
+  ffmpeg: z.object({ path: z.string().max(4096), version: z.string().max(64) }).nullable().optional(),
 });
 export type Inventory = z.infer<typeof Inventory>;
 

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { readInventory, usableProviders } from '../../agent/inventory.js';
 
@@ -16,5 +17,16 @@ describe('execution providers in the inventory', () => {
     const bundled = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
     expect(inventory.executionProviders).toContain('cpu');
     for (const p of inventory.executionProviders) expect(bundled).toContain(p);
+  });
+});
+
+describe('ffmpeg in the inventory', () => {
+  it('names the ffmpeg on PATH and its version, as `ffmpeg -version` prints it, or null without one', async () => {
+    const inventory = await readInventory(null);
+    const found = spawnSync('ffmpeg', ['-hide_banner', '-version'], { encoding: 'utf8' });
+    if (found.error) return void expect(inventory.ffmpeg).toBeNull();
+    const version = /^ffmpeg version (\S+)/m.exec(found.stdout)?.[1];
+    expect(inventory.ffmpeg?.version).toBe(version);
+    expect(inventory.ffmpeg?.path).toMatch(/\/ffmpeg$/);
   });
 });

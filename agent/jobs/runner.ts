@@ -3,6 +3,8 @@ import { Job, decode, type Result } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { runProfile } from '../profile/run.js';
 import type { MeasurementLock } from '../serve/lock.js';
+import { refKind } from '../../protocol/artifacts.js';
+import { fetchCheckFrames } from './check-frames.js';
 import type { ArtifactSource } from './model-source.js';
 import type { Outbox } from './outbox.js';
 
@@ -81,13 +83,15 @@ export class JobRunner {
     try {
       // Fetching is not measuring: serving and the next job go on while the model downloads.
       const modelPath = await artifacts.ensure(job.artifact);
+      if (refKind(job.artifact) !== 'model') throw new Error(`artifact ${job.artifact.sha256} is signed as a ${refKind(job.artifact) ?? 'unknown kind'}, not a model`);
+      const check = job.check ? await fetchCheckFrames(artifacts, job.check) : undefined;
       // pinned from now, so that other downloads cannot evict it while it waits for the lock
       artifacts.pin?.(job.artifact.sha256);
       try {
         const release = await lock.acquire(`job ${job.jobId}`, true);
         try {
           log.info({ jobId: job.jobId }, 'profiling');
-          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, servingPaused: this.opts.serving() });
+          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, ...(check ? { check } : {}), servingPaused: this.opts.serving() });
           result = outcome.ok ? { ...base, ts: Date.now(), ok: true, profile: outcome.report } : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
         } finally {
           release();

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ProfileOptions } from '../../protocol/messages.js';
 import { measureProfile } from './measure.js';
 
-const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional() });
+const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional(), check: z.array(z.object({ sha256: z.string(), path: z.string() })).max(8).optional() });
 
 function answer(message: unknown): void {
   process.send!(message, () => process.exit(0));

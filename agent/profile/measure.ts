@@ -8,6 +8,7 @@ import { Detector } from '../../compress/detect/detector.js';
 import type { RgbImage } from '../../compress/detect/image.js';
 import { Letterboxer } from '../../compress/detect/letterbox.js';
 import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
+import { runCheck, type CheckFrame } from './check.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
 import { openFrames } from '../serve/frames.js';
 import { fpsOf, latencyStats, windowFps } from './stats.js';
@@ -20,6 +21,8 @@ export interface MeasureInput {
   options: ProfileOptions;
   /** Folder of frames for the end-to-end phases; default the built-in scenes. */
   framesDir?: string;
+  /** Reference frames of the on-device check, run on the session of the first thread count once measured. */
+  check?: CheckFrame[];
 }
 
 /** A measurement stopped on purpose (temperature limit): a failed result, not a crash. */
@@ -83,9 +86,10 @@ interface RunOutcome {
   outputShape: Array<number | string>;
   rssAfterLoadMb: number;
   rssGrowthMb: number;
+  check?: ProfileReport['check'];
 }
 
-async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, frame: RgbImage, watch: ThermalWatch): Promise<RunOutcome> {
+async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, frame: RgbImage, watch: ThermalWatch, check?: CheckFrame[]): Promise<RunOutcome> {
   const t0 = performance.now();
   const detector = await Detector.create(bytes, {
     executionProviders: providersFor(options.ep),
@@ -127,7 +131,10 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
     const modelStats = latencyStats(model.latencies);
     const e2eStats = latencyStats(e2e.latencies);
     const meta = detector.session.outputMetadata[0];
+    // after the phases, so that its decoding never shows in their memory or CPU figures
+    const checked = check?.length ? await runCheck(detector, check) : undefined;
     return {
+      ...(checked ? { check: checked } : {}),
       run: {
         threads,
         sessionCreateMs: round2(sessionCreateMs),
@@ -175,7 +182,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
     watch.start();
     const threadCounts: Array<number | null> = options.threadsSweep ?? [options.threads ?? null];
     const outcomes: RunOutcome[] = [];
-    for (const t of threadCounts) outcomes.push(await measureOne(bytes, t, options, frame, watch));
+    for (const [i, t] of threadCounts.entries()) outcomes.push(await measureOne(bytes, t, options, frame, watch, i === 0 ? input.check : undefined));
     watch.stop();
     await watch.sample();
     const after = await sensors.snapshot();
@@ -207,6 +214,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
         firmwareFlags: throttle ? flagNames(throttle.flags) : null,
       },
       sweep: options.threadsSweep ? outcomes.map((o) => o.run) : null,
+      ...(outcomes[0].check ? { check: outcomes[0].check } : {}),
       wallS: round2((performance.now() - wall0) / 1000),
     };
   } finally {

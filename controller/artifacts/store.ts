@@ -73,7 +73,7 @@ export class ArtifactStore {
 
   /** Stores bytes, a file (by path) or a stream of chunks; `maxBytes` bounds what is accepted. */
   async put(source: Uint8Array | string | AsyncIterable<Uint8Array>, meta: ArtifactMeta, opts: { maxBytes?: number } = {}): Promise<ArtifactRef> {
-    const metaCheck = ArtifactManifest.pick({ name: true, lineage: true }).safeParse(meta);
+    const metaCheck = ArtifactManifest.pick({ name: true, kind: true, lineage: true }).partial({ kind: true }).safeParse(meta);
     if (!metaCheck.success) {
       const issue = metaCheck.error.issues[0];
       throw new ArtifactInputError(`artifact ${issue.path.join('.') || 'meta'}: ${issue.message}`, 'invalid');

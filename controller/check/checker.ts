@@ -31,6 +31,8 @@ const BASE_CACHE_MAX = 256;
 export class OnDeviceCheck {
   private readonly frames = new Map<string, Promise<FrameChoice>>();
   private readonly baseCache = new Map<string, Detection[]>();
+  /** One comparison at a time: each loads two models, and results of many classes can arrive together. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: CheckerDeps) {}
 
@@ -65,7 +67,13 @@ export class OnDeviceCheck {
    * comparison the controller cannot make (a file gone from the store) is no
    * evidence against the candidate: it passes, and says it was not compared.
    */
-  async judge(result: Result): Promise<CheckRecord | undefined> {
+  judge(result: Result): Promise<CheckRecord | undefined> {
+    const run = this.queue.then(() => this.judgeNow(result));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async judgeNow(result: Result): Promise<CheckRecord | undefined> {
     const report = result.ok ? result.profile?.check : undefined;
     if (!report) return undefined;
     const threshold = this.deps.thresholdOf(result.jobId) ?? DEFAULT_CHECK_THRESHOLD;

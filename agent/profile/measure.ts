@@ -21,7 +21,7 @@ export interface MeasureInput {
   options: ProfileOptions;
   /** Folder of frames for the end-to-end phases; default the built-in scenes. */
   framesDir?: string;
-  /** Reference frames of the on-device check, run on the session of the first thread count once measured. */
+  /** Reference frames of the on-device check, run on the session of the last thread count once everything is measured. */
   check?: CheckFrame[];
 }
 
@@ -87,6 +87,8 @@ interface RunOutcome {
   rssAfterLoadMb: number;
   rssGrowthMb: number;
   check?: ProfileReport['check'];
+  /** The process' high-water mark just before the check ran (KiB). */
+  peakKbBeforeCheck?: number;
 }
 
 async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, frame: RgbImage, watch: ThermalWatch, check?: CheckFrame[]): Promise<RunOutcome> {
@@ -131,7 +133,9 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
     const modelStats = latencyStats(model.latencies);
     const e2eStats = latencyStats(e2e.latencies);
     const meta = detector.session.outputMetadata[0];
-    // after the phases, so that its decoding never shows in their memory or CPU figures
+    // After the phases and after their memory is read: the check's decoded frames are not the model's memory.
+    const rssGrowth = process.memoryUsage.rss() - rssAfterWarmup;
+    const peakKbBeforeCheck = process.resourceUsage().maxRSS;
     const checked = check?.length ? await runCheck(detector, check) : undefined;
     return {
       ...(checked ? { check: checked } : {}),
@@ -150,7 +154,8 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
       inputShape: [1, 3, detector.inputHeight, detector.inputWidth],
       outputShape: meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : String(d))) : [],
       rssAfterLoadMb: round2(rssAfterLoad / MB),
-      rssGrowthMb: round2((process.memoryUsage.rss() - rssAfterWarmup) / MB),
+      rssGrowthMb: round2(rssGrowth / MB),
+      ...(checked ? { peakKbBeforeCheck } : {}),
     };
   } finally {
     await detector.release();
@@ -182,7 +187,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
     watch.start();
     const threadCounts: Array<number | null> = options.threadsSweep ?? [options.threads ?? null];
     const outcomes: RunOutcome[] = [];
-    for (const [i, t] of threadCounts.entries()) outcomes.push(await measureOne(bytes, t, options, frame, watch, i === 0 ? input.check : undefined));
+    for (const [i, t] of threadCounts.entries()) outcomes.push(await measureOne(bytes, t, options, frame, watch, i === threadCounts.length - 1 ? input.check : undefined));
     watch.stop();
     await watch.sample();
     const after = await sensors.snapshot();
@@ -198,7 +203,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
       memory: {
         rssAfterLoadMb: best.rssAfterLoadMb,
         // maxRSS is the process' high-water mark in KiB: it sees spikes that sampling misses.
-        peakRssMb: round2(process.resourceUsage().maxRSS / 1024),
+        peakRssMb: round2((outcomes.at(-1)!.peakKbBeforeCheck ?? process.resourceUsage().maxRSS) / 1024),
         rssGrowthMb: best.rssGrowthMb,
       },
       temperature: {
@@ -214,7 +219,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
         firmwareFlags: throttle ? flagNames(throttle.flags) : null,
       },
       sweep: options.threadsSweep ? outcomes.map((o) => o.run) : null,
-      ...(outcomes[0].check ? { check: outcomes[0].check } : {}),
+      ...(outcomes.at(-1)!.check ? { check: outcomes.at(-1)!.check } : {}),
       wallS: round2((performance.now() - wall0) / 1000),
     };
   } finally {

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import { Job, decode, type Result } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
+import type { CheckFrame } from '../profile/check.js';
 import { runProfile } from '../profile/run.js';
 import type { MeasurementLock } from '../serve/lock.js';
 import { refKind } from '../../protocol/artifacts.js';
-import { fetchCheckFrames } from './check-frames.js';
+import { fetchCheckFrames, unpinCheckFrames } from './check-frames.js';
 import type { ArtifactSource } from './model-source.js';
 import type { Outbox } from './outbox.js';
 
@@ -84,10 +85,11 @@ export class JobRunner {
       // Fetching is not measuring: serving and the next job go on while the model downloads.
       const modelPath = await artifacts.ensure(job.artifact);
       if (refKind(job.artifact) !== 'model') throw new Error(`artifact ${job.artifact.sha256} is signed as a ${refKind(job.artifact) ?? 'unknown kind'}, not a model`);
-      const check = job.check ? await fetchCheckFrames(artifacts, job.check) : undefined;
       // pinned from now, so that other downloads cannot evict it while it waits for the lock
       artifacts.pin?.(job.artifact.sha256);
+      let check: CheckFrame[] | undefined;
       try {
+        check = job.check ? await fetchCheckFrames(artifacts, job.check) : undefined;
         const release = await lock.acquire(`job ${job.jobId}`, true);
         try {
           log.info({ jobId: job.jobId }, 'profiling');
@@ -98,6 +100,7 @@ export class JobRunner {
         }
       } finally {
         artifacts.unpin?.(job.artifact.sha256);
+        unpinCheckFrames(artifacts, check);
       }
     } catch (err) {
       result = { ...base, ts: Date.now(), ok: false, error: `${err instanceof Error ? err.message : String(err)}`.slice(0, 4000) };

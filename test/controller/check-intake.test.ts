@@ -50,4 +50,21 @@ describe('result intake with the on-device check', () => {
     // and it is read back from SQLite as kept
     expect(profiles.get('checked', 'jetson')!.check).toEqual(verdict);
   });
+
+  it('opens a database from before the check: its profiles read back with no verdict, and new ones keep theirs', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'edgefit-check-migrate-'));
+    // the schema as the previous release left it: no check_verdict column, one version lower, one stored profile
+    const old = openDb(dir);
+    const version = old.pragma('user_version', { simple: true }) as number;
+    old.exec('ALTER TABLE profiles DROP COLUMN check_verdict');
+    old.pragma(`user_version = ${version - 1}`);
+    old.prepare('INSERT INTO profiles (job_id, device_id, artifact_sha256, candidate_id, ok, error, profile, finished_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run('before', 'jetson', 'ab'.repeat(32), null, 0, 'old failure', null, 1, 1);
+    old.close();
+    db = openDb(dir);
+    expect(db.pragma('user_version', { simple: true })).toBe(version);
+    const profiles = new ProfileStore(db);
+    expect(profiles.get('before', 'jetson')).toMatchObject({ ok: false, error: 'old failure', check: null });
+    profiles.record(withCheck('after', true), Date.now(), verdict);
+    expect(profiles.get('after', 'jetson')!.check).toEqual(verdict);
+  });
 });

@@ -5,6 +5,7 @@ import { ArtifactStore } from './artifacts/store.js';
 import { loadOrCreateSigningKey, type SigningKey } from './artifacts/signing.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { Catalog } from './catalog/catalog.js';
+import { OnDeviceCheck } from './check/checker.js';
 import { LadderJobs } from './catalog/ladder-jobs.js';
 import { openDb } from './db.js';
 import { RolloutEngine } from './rollout/engine.js';
@@ -78,11 +79,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const profiles = new ProfileStore(db);
   const live = new LiveStateStore();
   const desired = new DesiredStore(db);
-  const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, profiles, desired, live, log: log.child({ component: 'fleet' }) });
-
   const catalog = new Catalog(db, artifacts);
-  const ladders = new LadderJobs(catalog, path.join(dataDir, 'ladder-work'), log.child({ component: 'ladder' }));
   const rolloutStore = new RolloutStore(db);
+  const checks = new OnDeviceCheck({ catalog, thresholdOf: (jobId) => rolloutStore.specOfJob(jobId)?.check?.threshold, log: log.child({ component: 'check' }) });
+  const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, profiles, desired, live, log: log.child({ component: 'fleet' }), judgeCheck: (r) => checks.judge(r) });
+
+  const ladders = new LadderJobs(catalog, path.join(dataDir, 'ladder-work'), log.child({ component: 'ladder' }));
   // One pair of closures for the rollout engine and for callers of the Controller object.
   const sendJob: Controller['sendJob'] = (deviceId, job) => link.sendJob(deviceId, job);
   const setDesired: Controller['setDesired'] = (deviceId, d) => link.setDesired(deviceId, d);
@@ -95,6 +97,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     profiles,
     sendJob,
     setDesired,
+    checkFrames: (modelId) => checks.request(modelId),
     link,
     log: log.child({ component: 'rollout' }),
   });

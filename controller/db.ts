@@ -170,6 +170,8 @@ const migrations: string[] = [
    CREATE INDEX profiles_device ON profiles (device_id, finished_at);`,
   // when the rollout last gave the device its model: rate.perMinute counts these, and a rollback or a retry must not erase one
   `ALTER TABLE rollout_devices ADD COLUMN sent_at INTEGER;`,
+  // the on-device check's verdict and cost (controller/check/), JSON; null for profiles without a check
+  `ALTER TABLE profiles ADD COLUMN check_verdict TEXT;`,
 ];
 
 export function openDb(dataDir: string): Db {

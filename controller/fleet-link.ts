@@ -2,6 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Desired, Heartbeat, Hello, Job, Presence, Reported, Result, Telemetry, decode, encode, type DesiredInput, type JobInput } from '../protocol/messages.js';
 import { PROTOCOL_VERSION, allDevicesTopic, deviceTopic, parseDeviceTopic } from '../protocol/topics.js';
+import type { CheckRecord } from './check/checker.js';
 import { nextGeneration, type DesiredStore, type LiveStateStore, type ProfileStore } from './profiles.js';
 import { CONTROLLER_USER, RegistryError, type Registry } from './registry.js';
 import { ResultIntake } from './result-intake.js';
@@ -14,6 +15,8 @@ export interface FleetLinkOptions {
   desired: DesiredStore;
   live: LiveStateStore;
   log: Logger;
+  /** Judges a result's on-device check before it is stored (see ResultIntake). */
+  judgeCheck?: (result: Result) => Promise<CheckRecord | undefined>;
 }
 
 /** What a caller gives for a job: the envelope is filled in. */
@@ -46,7 +49,7 @@ export class FleetLink {
 
   static async connect(opts: FleetLinkOptions): Promise<FleetLink> {
     const { log, registry, live } = opts;
-    const results = new ResultIntake(opts.profiles, log);
+    const results = new ResultIntake(opts.profiles, log, undefined, opts.judgeCheck);
     const helloListeners = new Set<(deviceId: string) => void>();
     const client = mqtt.connect(opts.brokerUrl, {
       username: CONTROLLER_USER,

@@ -4,9 +4,11 @@
 // + b per family on what it measured, predicts the rest, and measures only the
 // candidates its prediction cannot settle: the predicted choice (a choice is
 // always a measurement) and anything predicted to miss by less than the margin.
+import type { CheckRecord } from './check/checker.js';
 import { rankByObjective, sloExcess, sloViolations, objectiveMode, tiedByObjective, type Evidence, type LadderCandidate, type Metrics, type ServiceLevel } from './policy.js';
 
-export type Outcome = { ok: true; metrics: Metrics } | { ok: false; error: string };
+/** `check`: the on-device check's verdict and cost, when the profile carried one; a failed check is a failed outcome. */
+export type Outcome = { ok: true; metrics: Metrics; check?: CheckRecord } | { ok: false; error: string; check?: CheckRecord };
 
 export interface PlannerOptions {
   /** Skip a candidate on a fitted (≥ 2 point) prediction only when it misses by more than this fraction. */

@@ -1,3 +1,4 @@
+import type { CheckRecord } from './check/checker.js';
 import type { Db } from './db.js';
 import type { Desired, ProfileReport, Reported, Result, Telemetry } from '../protocol/messages.js';
 
@@ -9,6 +10,8 @@ export interface StoredProfile {
   ok: boolean;
   error: string | null;
   profile: ProfileReport | null;
+  /** The on-device check's verdict; null when the profile carried no check. */
+  check: CheckRecord | null;
   finishedAt: number;
   receivedAt: number;
 }
@@ -21,6 +24,7 @@ interface ProfileRow {
   ok: number;
   error: string | null;
   profile: string | null;
+  check_verdict: string | null;
   finished_at: number;
   received_at: number;
 }
@@ -34,6 +38,7 @@ function toProfile(row: ProfileRow): StoredProfile {
     ok: row.ok === 1,
     error: row.error,
     profile: row.profile ? (JSON.parse(row.profile) as ProfileReport) : null,
+    check: row.check_verdict ? (JSON.parse(row.check_verdict) as CheckRecord) : null,
     finishedAt: row.finished_at,
     receivedAt: row.received_at,
   };
@@ -56,14 +61,14 @@ export class ProfileStore {
 
   constructor(private readonly db: Db) {}
 
-  /** Stores a result; false when this device's result for this job was already stored. */
-  record(result: Result, now = Date.now()): boolean {
+  /** Stores a result (with the verdict of its on-device check, if any); false when this device's result for this job was already stored. */
+  record(result: Result, now = Date.now(), check?: CheckRecord): boolean {
     const inserted = this.db
       .prepare(
-        `INSERT OR IGNORE INTO profiles (job_id, device_id, artifact_sha256, candidate_id, ok, error, profile, finished_at, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO profiles (job_id, device_id, artifact_sha256, candidate_id, ok, error, profile, check_verdict, finished_at, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(result.jobId, result.deviceId, result.artifactSha256, result.candidateId ?? null, result.ok ? 1 : 0, result.error ?? null, result.profile ? JSON.stringify(result.profile) : null, result.ts, now);
+      .run(result.jobId, result.deviceId, result.artifactSha256, result.candidateId ?? null, result.ok ? 1 : 0, result.error ?? null, result.profile ? JSON.stringify(result.profile) : null, check ? JSON.stringify(check) : null, result.ts, now);
     if (inserted.changes === 0) return false;
     const stored = this.get(result.jobId, result.deviceId)!;
     // every listener hears of the row even when one fails, and the caller learns the row is in

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Result } from '../protocol/messages.js';
+import type { CheckRecord } from './check/checker.js';
 import { ListenerFailure, type ProfileStore } from './profiles.js';
 
 const RETRY_MS = 2000;
@@ -14,12 +15,17 @@ const MAX_WAITING = 10_000;
  */
 export class ResultIntake {
   private readonly waiting: Result[] = [];
+  /** Verdicts of results that wait for the database, so a retry does not judge again. */
+  private readonly checks = new WeakMap<Result, CheckRecord>();
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     private readonly profiles: Pick<ProfileStore, 'record'>,
     private readonly log: Logger,
     private readonly retryMs = RETRY_MS,
+    /** The on-device check's verdict on a result (controller/check/): stored with it, so no listener sees it unjudged. */
+    private readonly judge?: (result: Result) => Promise<CheckRecord | undefined>,
   ) {}
 
   get pending(): number {
@@ -27,6 +33,22 @@ export class ResultIntake {
   }
 
   store(result: Result): void {
+    if (this.judge && result.ok && result.profile?.check) {
+      void this.judge(result).then(
+        (check) => this.storeJudged(result, check),
+        (err: Error) => {
+          this.log.error({ device: result.deviceId, jobId: result.jobId, err: err.message }, 'on-device check could not be judged');
+          this.storeJudged(result, undefined);
+        },
+      );
+      return;
+    }
+    this.storeJudged(result, undefined);
+  }
+
+  private storeJudged(result: Result, check: CheckRecord | undefined): void {
+    if (this.stopped) return void this.log.error({ device: result.deviceId, jobId: result.jobId }, 'profile result lost at shutdown: its on-device check was still being judged');
+    if (check) this.checks.set(result, check);
     const error = this.write(result);
     if (error === undefined) return;
     this.hold(result);
@@ -36,7 +58,7 @@ export class ResultIntake {
   /** Undefined when stored (or already there), else why not. */
   private write(result: Result): string | undefined {
     try {
-      const stored = this.profiles.record(result);
+      const stored = this.profiles.record(result, Date.now(), this.checks.get(result));
       this.log.info({ device: result.deviceId, jobId: result.jobId, ok: result.ok, duplicate: !stored }, 'profile result');
       return undefined;
     } catch (err) {
@@ -70,6 +92,7 @@ export class ResultIntake {
 
   /** Stops retrying; what still waits is named in the log, since it is lost with the process. */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const r of this.waiting) this.log.error({ device: r.deviceId, jobId: r.jobId }, 'profile result lost at shutdown: the database never took it');

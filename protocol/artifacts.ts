@@ -9,12 +9,16 @@ import { z } from 'zod';
 
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
+export const ARTIFACT_KINDS = ['model', 'frame'] as const;
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
+
 export const ArtifactManifest = z
   .object({
     sha256: z.string().regex(SHA256_PATTERN),
     size: z.number().int().nonnegative(),
     name: z.string().min(1).max(255),
-    kind: z.literal('model'),
+    /** 'model': an ONNX file to profile or serve; 'frame': a reference image of the on-device check. */
+    kind: z.enum(ARTIFACT_KINDS),
     createdAt: z.number().int().nonnegative(),
     /** Where the candidate came from (base model, compression recipe...): opaque here. */
     lineage: z.record(z.string(), z.unknown()).optional(),
@@ -102,4 +106,18 @@ export function checkRef(ref: ArtifactRef, publicKeyPem: string): RefCheck {
   if (manifest.sha256 !== ref.sha256) return { ok: false, reason: 'manifest', message: `manifest names sha256 ${manifest.sha256}, the ref ${ref.sha256}` };
   if (manifest.size !== ref.size) return { ok: false, reason: 'manifest', message: `manifest names ${manifest.size} bytes, the ref ${ref.size}` };
   return { ok: true, manifest };
+}
+
+/**
+ * The kind a ref's manifest names, or undefined when it names none that is
+ * known. Read it only after the ref has verified (checkRef, or an artifact
+ * source's ensure): a signed frame must never be installed as a model.
+ */
+export function refKind(ref: ArtifactRef): ArtifactKind | undefined {
+  try {
+    const kind = (JSON.parse(ref.manifest) as { kind?: unknown }).kind;
+    return (ARTIFACT_KINDS as readonly unknown[]).includes(kind) ? (kind as ArtifactKind) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,8 +2,11 @@ import type { Logger } from 'pino';
 import { Job, decode, type Result } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { missingProviderReason } from '../onnxruntime/providers.js';
+import type { CheckFrame } from '../profile/check.js';
 import { runProfile } from '../profile/run.js';
 import type { MeasurementLock } from '../serve/lock.js';
+import { refKind } from '../../protocol/artifacts.js';
+import { fetchCheckFrames, unpinCheckFrames } from './check-frames.js';
 import type { ArtifactSource } from './model-source.js';
 import type { Outbox } from './outbox.js';
 
@@ -90,21 +93,26 @@ export class JobRunner {
     const base = { v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, jobId: job.jobId, deviceId, kind: 'profile' as const, artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}) };
     let result: Result;
     try {
+      // The signed manifest says what the artifact is: a frame is never loaded as a model, nor downloaded as one.
+      if (refKind(job.artifact) !== 'model') throw new Error(`artifact ${job.artifact.sha256} is signed as a ${refKind(job.artifact) ?? 'unknown kind'}, not a model`);
       // Fetching is not measuring: serving and the next job go on while the model downloads.
       const modelPath = await artifacts.ensure(job.artifact);
       // pinned from now, so that other downloads cannot evict it while it waits for the lock
       artifacts.pin?.(job.artifact.sha256);
+      let check: CheckFrame[] | undefined;
       try {
+        check = job.check ? await fetchCheckFrames(artifacts, job.check) : undefined;
         const release = await lock.acquire(`job ${job.jobId}`, true);
         try {
           log.info({ jobId: job.jobId }, 'profiling');
-          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, stateDir: this.opts.stateDir, servingPaused: this.opts.serving() });
+          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, stateDir: this.opts.stateDir, ...(check ? { check } : {}), servingPaused: this.opts.serving() });
           result = outcome.ok ? { ...base, ts: Date.now(), ok: true, profile: outcome.report } : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
         } finally {
           release();
         }
       } finally {
         artifacts.unpin?.(job.artifact.sha256);
+        unpinCheckFrames(artifacts, check);
       }
     } catch (err) {
       result = { ...base, ts: Date.now(), ok: false, error: `${err instanceof Error ? err.message : String(err)}`.slice(0, 4000) };

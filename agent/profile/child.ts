@@ -13,7 +13,7 @@ const measuring = (async () => {
 })();
 measuring.catch(() => undefined);
 
-const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional(), stateDir: z.string().optional() });
+const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional(), stateDir: z.string().optional(), check: z.array(z.object({ sha256: z.string(), path: z.string() })).max(8).optional() });
 
 function answer(message: unknown): void {
   process.send!(message, () => process.exit(0));

@@ -9,6 +9,7 @@ import { Detector } from '../../compress/detect/detector.js';
 import type { RgbImage } from '../../compress/detect/image.js';
 import { Letterboxer } from '../../compress/detect/letterbox.js';
 import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
+import { runCheck, type CheckFrame } from './check.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
 import { applyProviderEnv, sessionProviders, type SessionProviders } from '../onnxruntime/providers.js';
 import { openFrames } from '../serve/frames.js';
@@ -24,6 +25,8 @@ export interface MeasureInput {
   framesDir?: string;
   /** The agent's state folder, where TensorRT keeps its engines per model; default ./.edgefit-agent. */
   stateDir?: string;
+  /** Reference frames of the on-device check, run on the session of the last thread count once everything is measured. */
+  check?: CheckFrame[];
 }
 
 /** A measurement stopped on purpose (temperature limit): a failed result, not a crash. */
@@ -85,9 +88,12 @@ interface RunOutcome {
   outputShape: Array<number | string>;
   rssAfterLoadMb: number;
   rssGrowthMb: number;
+  check?: ProfileReport['check'];
+  /** The process' high-water mark just before the check ran (KiB). */
+  peakKbBeforeCheck?: number;
 }
 
-async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, providers: SessionProviders, frame: RgbImage, watch: ThermalWatch): Promise<RunOutcome> {
+async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, providers: SessionProviders, frame: RgbImage, watch: ThermalWatch, check?: CheckFrame[]): Promise<RunOutcome> {
   applyProviderEnv(providers.env);
   const t0 = performance.now();
   const detector = await Detector.create(bytes, {
@@ -130,7 +136,12 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
     const modelStats = latencyStats(model.latencies);
     const e2eStats = latencyStats(e2e.latencies);
     const meta = detector.session.outputMetadata[0];
+    // After the phases and after their memory is read: the check's decoded frames are not the model's memory.
+    const rssGrowth = process.memoryUsage.rss() - rssAfterWarmup;
+    const peakKbBeforeCheck = process.resourceUsage().maxRSS;
+    const checked = check?.length ? await runCheck(detector, check) : undefined;
     return {
+      ...(checked ? { check: checked } : {}),
       run: {
         threads,
         sessionCreateMs: round2(sessionCreateMs),
@@ -146,7 +157,8 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
       inputShape: [1, 3, detector.inputHeight, detector.inputWidth],
       outputShape: meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : String(d))) : [],
       rssAfterLoadMb: round2(rssAfterLoad / MB),
-      rssGrowthMb: round2((process.memoryUsage.rss() - rssAfterWarmup) / MB),
+      rssGrowthMb: round2(rssGrowth / MB),
+      ...(checked ? { peakKbBeforeCheck } : {}),
     };
   } finally {
     await detector.release();
@@ -180,7 +192,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
     watch.start();
     const threadCounts: Array<number | null> = options.threadsSweep ?? [options.threads ?? null];
     const outcomes: RunOutcome[] = [];
-    for (const t of threadCounts) outcomes.push(await measureOne(bytes, t, options, providers, frame, watch));
+    for (const [i, t] of threadCounts.entries()) outcomes.push(await measureOne(bytes, t, options, providers, frame, watch, i === threadCounts.length - 1 ? input.check : undefined));
     watch.stop();
     await watch.sample();
     const after = await sensors.snapshot();
@@ -197,7 +209,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
       memory: {
         rssAfterLoadMb: best.rssAfterLoadMb,
         // maxRSS is the process' high-water mark in KiB: it sees spikes that sampling misses.
-        peakRssMb: round2(process.resourceUsage().maxRSS / 1024),
+        peakRssMb: round2((outcomes.at(-1)!.peakKbBeforeCheck ?? process.resourceUsage().maxRSS) / 1024),
         rssGrowthMb: best.rssGrowthMb,
       },
       temperature: {
@@ -213,6 +225,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
         firmwareFlags: throttle ? flagNames(throttle.flags) : null,
       },
       sweep: options.threadsSweep ? outcomes.map((o) => o.run) : null,
+      ...(outcomes.at(-1)!.check ? { check: outcomes.at(-1)!.check } : {}),
       wallS: round2((performance.now() - wall0) / 1000),
     };
   } finally {

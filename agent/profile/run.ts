@@ -1,5 +1,6 @@
 import type { ProfileOptions, ProfileReport } from '../../protocol/messages.js';
 import { readEnvironment } from './environment.js';
+import type { CheckFrame } from './check.js';
 import { profileIsolated } from './isolate.js';
 
 export type ProfileResult = { ok: true; report: ProfileReport } | { ok: false; error: string };
@@ -10,6 +11,8 @@ export interface RunProfileInput {
   framesDir?: string;
   /** The agent's state folder (TensorRT engine cache). */
   stateDir?: string;
+  /** Reference frames of the on-device check (see check.ts). */
+  check?: CheckFrame[];
   /** Serving was paused for this measurement (the agent); false for a local `edgefit profile`. */
   servingPaused?: boolean;
 }

@@ -7,6 +7,7 @@ import type { ArtifactSource } from '../jobs/model-source.js';
 import { missingProviderReason, sessionProviders } from '../onnxruntime/providers.js';
 import { sampleThermal } from '../profile/thermal-watch.js';
 import { readFirmwareThrottled, throttledNow } from '../sensors/index.js';
+import { refKind } from '../../protocol/artifacts.js';
 import type { FrameSource } from './frames.js';
 import { evaluateSlo } from './health.js';
 import type { MeasurementLock } from './lock.js';
@@ -177,6 +178,7 @@ export class Serving {
     // Checked before any download or stop: the running model, if any, keeps serving.
     const missing = missingProviderReason(desired.ep ?? 'cpu', this.opts.providers ?? ['cpu']);
     if (missing) return this.report(desired, 'failed', missing);
+    if (refKind(ref) !== 'model') return this.report(desired, 'failed', `artifact ${ref.sha256} is signed as a ${refKind(ref) ?? 'unknown kind'}, not a model`);
     if (this.active?.server.sha256 === ref.sha256 && this.active.desired.threads === desired.threads && sameProvider(this.active.desired, desired)) {
       this.active.desired = desired;
       return this.report(desired, 'healthy');

@@ -2,12 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { ArtifactManifest, SHA256_PATTERN, type ArtifactRef } from '../../protocol/artifacts.js';
+import { ArtifactManifest, SHA256_PATTERN, type ArtifactKind, type ArtifactRef } from '../../protocol/artifacts.js';
 import type { Db } from '../db.js';
 import { signManifest, type SigningKey } from './signing.js';
 
 export interface ArtifactMeta {
   name: string;
+  /** Default 'model'. */
+  kind?: ArtifactKind;
   lineage?: Record<string, unknown>;
 }
 
@@ -15,7 +17,7 @@ export interface StoredArtifact {
   sha256: string;
   size: number;
   name: string;
-  kind: 'model';
+  kind: ArtifactKind;
   createdAt: number;
   ref: ArtifactRef;
 }
@@ -34,7 +36,7 @@ interface ArtifactRow {
   sha256: string;
   size: number;
   name: string;
-  kind: 'model';
+  kind: ArtifactKind;
   manifest: string;
   signature: string;
   created_at: number;
@@ -71,7 +73,7 @@ export class ArtifactStore {
 
   /** Stores bytes, a file (by path) or a stream of chunks; `maxBytes` bounds what is accepted. */
   async put(source: Uint8Array | string | AsyncIterable<Uint8Array>, meta: ArtifactMeta, opts: { maxBytes?: number } = {}): Promise<ArtifactRef> {
-    const metaCheck = ArtifactManifest.pick({ name: true, lineage: true }).safeParse(meta);
+    const metaCheck = ArtifactManifest.pick({ name: true, kind: true, lineage: true }).partial({ kind: true }).safeParse(meta);
     if (!metaCheck.success) {
       const issue = metaCheck.error.issues[0];
       throw new ArtifactInputError(`artifact ${issue.path.join('.') || 'meta'}: ${issue.message}`, 'invalid');
@@ -79,11 +81,12 @@ export class ArtifactStore {
     const chunks = typeof source === 'string' ? createReadStream(source) : source instanceof Uint8Array ? [source] : source;
     const { sha256, size } = await this.ingest(chunks, opts.maxBytes ?? Number.MAX_SAFE_INTEGER);
 
-    const manifest: ArtifactManifest = { sha256, size, name: meta.name, kind: 'model', createdAt: Date.now(), ...(meta.lineage ? { lineage: meta.lineage } : {}) };
+    const kind = meta.kind ?? 'model';
+    const manifest: ArtifactManifest = { sha256, size, name: meta.name, kind, createdAt: Date.now(), ...(meta.lineage ? { lineage: meta.lineage } : {}) };
     const signed = signManifest(manifest, this.key);
     this.db
       .prepare('INSERT OR IGNORE INTO artifacts (sha256, size, name, kind, manifest, signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(sha256, size, meta.name, 'model', signed.manifest, signed.signature, manifest.createdAt);
+      .run(sha256, size, meta.name, kind, signed.manifest, signed.signature, manifest.createdAt);
     return this.get(sha256)!.ref;
   }
 

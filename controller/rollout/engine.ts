@@ -3,7 +3,7 @@
 // chooses per device, deploys stage by stage through retained desired state,
 // follows what the agents report, and rolls back what fails.
 import type { Logger } from 'pino';
-import type { Desired } from '../../protocol/messages.js';
+import type { CheckRequest, Desired } from '../../protocol/messages.js';
 import type { Catalog, Candidate } from '../catalog/catalog.js';
 import { BrokerUnavailableError, type DesiredRequest, type JobRequest } from '../fleet-link.js';
 import { planStep } from '../planner.js';
@@ -26,6 +26,8 @@ export interface RolloutDeps {
   sendJob(deviceId: string, job: JobRequest): Promise<unknown>;
   setDesired(deviceId: string, desired: DesiredRequest): Promise<Desired>;
   /** The fleet link's news: a device's hello (on each of its connects) and the link's own reconnects. */
+  /** The reference frames profile jobs of a model's candidates carry (the on-device check); none when undefined. */
+  checkFrames?(modelId: string): Promise<CheckRequest | undefined>;
   link?: { onHello(listener: (deviceId: string) => void): () => void; onReconnect(listener: () => void): () => void };
   log: Logger;
   tickMs?: number;

@@ -3,7 +3,7 @@
 // job id whenever a message may have gone to nobody (a device's hello, the
 // controller's reconnect, its restart). The agent answers a job it already ran
 // from its stored result, so asking twice costs a message, not a profile.
-import type { ProfileReport } from '../../protocol/messages.js';
+import type { CheckRequest, ProfileReport } from '../../protocol/messages.js';
 import type { Catalog, Candidate } from '../catalog/catalog.js';
 import type { JobRequest } from '../fleet-link.js';
 import type { Outcome } from '../planner.js';
@@ -12,6 +12,7 @@ import type { StoredProfile } from '../profiles.js';
 import type { Rollout, RolloutStore } from './store.js';
 
 export interface ProfileJobDeps {
+  checkFrames?(modelId: string): Promise<CheckRequest | undefined>;
   store: RolloutStore;
   catalog: Catalog;
   profiles: { get(jobId: string, deviceId: string): StoredProfile | undefined };
@@ -21,9 +22,12 @@ export interface ProfileJobDeps {
 /** What a profile tells the planner: end-to-end FPS and p95, peak memory and temperature. */
 export function outcomeOf(p: StoredProfile): Outcome {
   if (!p.ok || !p.profile) return { ok: false, error: p.error ?? 'profile failed without a reason' };
+  const check = p.check ? { check: p.check } : {};
+  // broken on this class: the planner passes a failed outcome over, so it is never chosen here
+  if (p.check && !p.check.ok) return { ok: false, error: p.check.reason, ...check };
   const r: ProfileReport = p.profile;
   const metrics: Metrics = { fps: r.endToEndFps, p95Ms: r.endToEnd.p95Ms, memoryMb: r.memory.peakRssMb, tempC: r.temperature.peakC };
-  return { ok: true, metrics };
+  return { ok: true, metrics, ...check };
 }
 
 export class ProfileJobs {
@@ -33,11 +37,13 @@ export class ProfileJobs {
     const artifact = this.deps.catalog.artifacts.get(c.sha256);
     if (!artifact) throw new Error(`artifact of ${c.name} is gone from the store`);
     const p = rollout.spec.profile;
+    const check = await this.deps.checkFrames?.(c.modelId);
     await this.deps.sendJob(deviceId, {
       jobId,
       kind: 'profile',
       artifact: artifact.ref,
       candidateId: c.id,
+      ...(check ? { check } : {}),
       options: { durationS: p.durationS, warmup: p.warmup, ep: 'cpu', ...(p.threads ? { threads: p.threads } : {}), ...(rollout.spec.slo.sustainedS ? { sustainedS: rollout.spec.slo.sustainedS } : {}), ...(rollout.spec.slo.maxTempC ? { maxTempC: rollout.spec.slo.maxTempC } : {}) },
     });
   }

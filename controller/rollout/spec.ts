@@ -55,6 +55,13 @@ export const RolloutSpec = z
       .default({ failurePct: 20, minDevices: 1 }),
     /** Deploy the best-ranked candidate without profiling (a pinned, known candidate): no SLO check before deployment. */
     skipProfiling: z.boolean().default(false),
+    /**
+     * The on-device check (profile jobs carry the model's eval or calibration
+     * images): a candidate whose detections on the device reach less than
+     * `threshold` fidelity against the same candidate on the controller is
+     * broken on that device class and never chosen there. Default 0.9.
+     */
+    check: z.object({ threshold: z.number().min(0).max(1).default(0.9) }).strict().optional(),
     deviceTimeoutS: z.number().positive().max(86_400).default(600),
     retries: z.number().int().min(0).max(10).default(0),
     /** How each candidate is profiled on a device of a class. */

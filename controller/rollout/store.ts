@@ -208,6 +208,12 @@ export class RolloutStore {
     return this.device(id, deviceId)!;
   }
 
+  /** The spec of the rollout that sent a profile job. */
+  specOfJob(jobId: string): RolloutSpec | undefined {
+    const row = this.db.prepare('SELECT r.spec FROM rollout_measurements m JOIN rollouts r ON r.id = m.rollout_id WHERE m.job_id = ? LIMIT 1').get(jobId) as { spec: string } | undefined;
+    return row && (JSON.parse(row.spec) as RolloutSpec);
+  }
+
   measurements(id: string, deviceClass?: string): Measurement[] {
     const rows = (deviceClass === undefined
       ? this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? ORDER BY sent_at').all(id)

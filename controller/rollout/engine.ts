@@ -265,10 +265,11 @@ export class RolloutEngine {
     const slo = withHeadroom(spec.slo, headroomPct);
     const limit = spec.profile.concurrency ?? Infinity;
     const measurements = store.measurements(rollout.id);
-    // A profile unanswered past the device timeout counts as failed: the planner moves on without it.
+    // A profile unanswered past the device timeout counts as failed and the planner moves on, but only in
+    // a class with a device waiting for it: one whose devices are all offline is asked again on their hello.
     const timeoutMs = spec.deviceTimeoutS * 1000;
     for (const m of measurements) {
-      if (m.outcome !== null || Date.now() - m.sentAt <= timeoutMs) continue;
+      if (m.outcome !== null || !classes.has(m.deviceClass) || Date.now() - m.sentAt <= timeoutMs) continue;
       m.outcome = { ok: false, error: `no result within ${spec.deviceTimeoutS} s` };
       store.setOutcome(m.jobId, m.outcome);
     }

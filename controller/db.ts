@@ -149,6 +149,24 @@ const migrations: string[] = [
    CREATE INDEX profiles_device ON profiles (device_id, finished_at);`,
   // when the rollout last gave the device its model: rate.perMinute counts these, and a rollback or a retry must not erase one
   `ALTER TABLE rollout_devices ADD COLUMN sent_at INTEGER;`,
+  // A choice is a (candidate, execution provider) pair: a class measures a candidate once per provider, and a
+  // device keeps the provider it was given. Rows of older controllers were all profiled on cpu.
+  `CREATE TABLE rollout_measurements_by_ep (
+     rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+     device_class TEXT NOT NULL,
+     candidate_id TEXT NOT NULL,
+     ep TEXT NOT NULL DEFAULT 'cpu',
+     job_id TEXT NOT NULL UNIQUE,
+     device_id TEXT NOT NULL,
+     outcome TEXT,
+     sent_at INTEGER NOT NULL,
+     PRIMARY KEY (rollout_id, device_class, candidate_id, ep)
+   );
+   INSERT INTO rollout_measurements_by_ep (rollout_id, device_class, candidate_id, ep, job_id, device_id, outcome, sent_at)
+     SELECT rollout_id, device_class, candidate_id, 'cpu', job_id, device_id, outcome, sent_at FROM rollout_measurements;
+   DROP TABLE rollout_measurements;
+   ALTER TABLE rollout_measurements_by_ep RENAME TO rollout_measurements;
+   ALTER TABLE rollout_devices ADD COLUMN ep TEXT;`,
 ];
 
 export function openDb(dataDir: string): Db {

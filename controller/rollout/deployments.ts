@@ -25,6 +25,22 @@ export interface DeploymentDeps {
 
 type Put = (d: RolloutDevice) => RolloutDevice;
 
+/** The desired state of a chosen device: its candidate, served on the provider it was profiled on with the same options. */
+export function desiredFor(rollout: Rollout, d: RolloutDevice, candidateId: string, model: Desired['model'], generation: number): DesiredRequest {
+  const { slo, profile, providerOptions } = rollout.spec;
+  const options = d.ep ? providerOptions?.[d.ep] : undefined;
+  return {
+    generation,
+    model,
+    candidateId,
+    rolloutId: rollout.id,
+    slo: { minFps: slo.minFps, maxP95Ms: slo.maxP95Ms, maxMemoryMb: slo.maxMemoryMb, maxTempC: slo.maxTempC },
+    ...(profile.threads ? { threads: profile.threads } : {}),
+    ...(d.ep ? { ep: d.ep } : {}),
+    ...(options ? { providerOptions: options } : {}),
+  };
+}
+
 export class Deployments {
   /** Desired states on their way ('rollout/device'): until the send settles, an abort cannot tell rolled back from cancelled. */
   private readonly sending = new Set<string>();
@@ -61,7 +77,7 @@ export class Deployments {
       const key = `${rollout.id}/${d.deviceId}`;
       this.sending.add(key);
       try {
-        const sent = await this.deps.setDesired(d.deviceId, { generation, model: artifact.ref, candidateId: c.id, rolloutId: rollout.id, slo: { minFps: rollout.spec.slo.minFps, maxP95Ms: rollout.spec.slo.maxP95Ms, maxMemoryMb: rollout.spec.slo.maxMemoryMb, maxTempC: rollout.spec.slo.maxTempC }, ...(rollout.spec.profile.threads ? { threads: rollout.spec.profile.threads } : {}) });
+        const sent = await this.deps.setDesired(d.deviceId, desiredFor(rollout, d, c.id, artifact.ref, generation));
         put(store.patch(rollout.id, d.deviceId, { generation: sent.generation, sentAt: sent.ts }));
         slots--;
       } catch (err) {
@@ -116,7 +132,7 @@ export class Deployments {
       if (d.state !== 'rolled-back') put(store.transition(rollout.id, d.deviceId, 'rolled-back', {}, `rolling back after ${d.state}`));
       const prev = d.previousDesired;
       try {
-        await this.deps.setDesired(d.deviceId, prev ? { model: prev.model, ...(prev.candidateId ? { candidateId: prev.candidateId } : {}), ...(prev.rolloutId ? { rolloutId: prev.rolloutId } : {}), slo: prev.slo, ...(prev.threads ? { threads: prev.threads } : {}) } : { model: null });
+        await this.deps.setDesired(d.deviceId, prev ? { model: prev.model, ...(prev.candidateId ? { candidateId: prev.candidateId } : {}), ...(prev.rolloutId ? { rolloutId: prev.rolloutId } : {}), slo: prev.slo, ...(prev.threads ? { threads: prev.threads } : {}), ...(prev.ep ? { ep: prev.ep } : {}), ...(prev.providerOptions ? { providerOptions: prev.providerOptions } : {}) } : { model: null });
         this.deps.log.info({ rollout: rollout.id, device: d.deviceId, to: prev?.candidateId ?? null }, 'device rolled back to its previous model');
       } catch (err) {
         this.deps.log.warn({ device: d.deviceId, err: (err as Error).message }, 'rollback desired state not sent; will retry');

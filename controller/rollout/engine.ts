@@ -3,10 +3,11 @@
 // chooses per device, deploys stage by stage through retained desired state,
 // follows what the agents report, and rolls back what fails.
 import type { Logger } from 'pino';
-import type { Desired } from '../../protocol/messages.js';
+import type { Desired, ExecutionProvider } from '../../protocol/messages.js';
 import type { Catalog, Candidate } from '../catalog/catalog.js';
 import { BrokerUnavailableError, type DesiredRequest, type JobRequest } from '../fleet-link.js';
 import { planClass } from '../class-plan.js';
+import { choiceOfPair, classProviders, pairId, pairLadder } from '../provider-pairs.js';
 import { DEFAULT_HEADROOM_PCT, withHeadroom } from '../policy.js';
 import { stageVerdict } from '../stage-verdict.js';
 import type { LiveStateStore, StoredProfile } from '../profiles.js';
@@ -278,33 +279,41 @@ export class RolloutEngine {
       // An abort during the previous class's send has already settled these devices.
       if (!this.stillRunning(rollout.id)) return;
       const members = waiting.filter((d) => d.deviceClass === deviceClass);
+      // Devices of one class report the same providers (they are part of the class).
+      const reported = members.map((d) => registry.get(d.deviceId)?.inventory?.executionProviders).find((p) => p !== undefined);
+      const { providers, offered } = classProviders(reported, spec.providers);
+      // Without profiling there is nothing to compare providers on: the spec's first one the class offers.
+      const pairs = pairLadder(ladder, spec.skipProfiling ? providers.slice(0, 1) : providers);
       const verdict = planClass({
-        ladder,
+        ladder: pairs,
         slo,
         headroomPct,
-        measurements: measurements.filter((m) => m.deviceClass === deviceClass),
+        measurements: measurements.filter((m) => m.deviceClass === deviceClass).map((m) => ({ candidateId: pairId(m.candidateId, m.ep), outcome: m.outcome })),
         members: members.map((d) => ({ deviceId: d.deviceId, online: registry.get(d.deviceId)?.online ?? false })),
         skipProfiling: spec.skipProfiling,
+        ...(providers.length === 0 ? { unavailable: `no execution provider to run on: the class offers ${offered.join(', ')}, the spec allows only ${(spec.providers ?? []).join(', ')}` } : {}),
       });
       if (verdict.kind === 'wait') {
         for (const d of members.filter((x) => x.state === 'pending')) put(store.transition(rollout.id, d.deviceId, 'profiling', {}, verdict.why));
       } else if (verdict.kind === 'measure') {
-        const candidate = ladder.find((c) => c.id === verdict.candidateId)!;
+        const pair = pairs.find((p) => p.id === verdict.candidateId)!;
+        const candidate = ladder.find((c) => c.id === pair.candidateId)!;
         const profiler = verdict.profiler;
         if (!profiler || inFlight >= limit) continue;
         inFlight++;
-        const jobId = `${rollout.id}:${deviceClass}:${candidate.name}`.slice(0, 128);
-        store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, jobId, deviceId: profiler, sentAt: Date.now() });
-        for (const d of members.filter((x) => x.state === 'pending')) put(store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${candidate.name} on ${profiler}: ${verdict.why}`));
-        await this.jobs.send(rollout, profiler, candidate, jobId).catch((err: Error) => {
+        // cpu jobs keep the id they had before providers, so a job out across an upgrade is still recognised
+        const jobId = `${rollout.id}:${deviceClass}:${candidate.name}${pair.ep === 'cpu' ? '' : `:${pair.ep}`}`.slice(0, 128);
+        store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, ep: pair.ep, jobId, deviceId: profiler, sentAt: Date.now() });
+        for (const d of members.filter((x) => x.state === 'pending')) put(store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${pair.name} on ${profiler}: ${verdict.why}`));
+        await this.jobs.send(rollout, profiler, candidate, jobId, pair.ep).catch((err: Error) => {
           // the reconnect asks again for every open profile; anything else will not mend by waiting
           if (!(err instanceof BrokerUnavailableError)) store.setOutcome(jobId, { ok: false, error: `cannot send the job: ${err.message}` });
         });
       } else {
-        const { choice } = verdict;
+        const choice = choiceOfPair(verdict.choice, pairs, verdict.evidence, slo);
         for (const d of members) {
           if (choice.candidateId === null) put(store.transition(rollout.id, d.deviceId, 'failed', { choice, error: choice.explanation, attempts: spec.retries }));
-          else put(store.transition(rollout.id, d.deviceId, 'chosen', { choice, candidateId: choice.candidateId }, choice.explanation));
+          else put(store.transition(rollout.id, d.deviceId, 'chosen', { choice, candidateId: choice.candidateId, ep: (choice.ep ?? 'cpu') as ExecutionProvider }, choice.explanation));
         }
       }
     }

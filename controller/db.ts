@@ -185,13 +185,14 @@ export function openDb(dataDir: string): Db {
 /** The store was written by a newer edgefit than this one: opening it could corrupt it. */
 export class DbVersionError extends Error {}
 
-function migrate(db: Db): void {
+/** Brings the schema up to `upTo` (default: this edgefit's); a lower `upTo` builds an older edgefit's database, for migration tests. */
+export function migrate(db: Db, upTo = migrations.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > migrations.length) {
     db.close();
     throw new DbVersionError(`the state database is at schema version ${current}, this edgefit knows only up to ${migrations.length}: run a newer edgefit on this data directory`);
   }
-  for (let v = current; v < migrations.length; v++) {
+  for (let v = current; v < upTo; v++) {
     db.transaction(() => {
       db.exec(migrations[v]);
       db.pragma(`user_version = ${v + 1}`);

@@ -1,7 +1,9 @@
 // Runs rollouts: a reconcile loop over what SQLite says, so a restarted
-// controller simply carries on. Each pass plans and profiles per device class,
-// chooses per device, deploys stage by stage through retained desired state,
-// follows what the agents report, and rolls back what fails.
+// controller simply carries on. Each pass follows what the agents report,
+// plans and profiles per device class, chooses per device, deploys stage by
+// stage through retained desired state, and rolls back what fails. The
+// decisions are pure (class-plan.ts, stage-verdict.ts, targets.ts); the MQTT
+// edges are profile-jobs.ts and deployments.ts.
 import type { Logger } from 'pino';
 import type { Desired, ExecutionProvider } from '../../protocol/messages.js';
 import type { Catalog, Candidate } from '../catalog/catalog.js';
@@ -15,6 +17,7 @@ import type { Device, Registry } from '../registry.js';
 import { outcomeOf, ProfileJobs } from './profile-jobs.js';
 import { Deployments } from './deployments.js';
 import { stageSizes, validateSpec, SpecError, type RolloutSpec } from './spec.js';
+import { staging, targetDevices } from './targets.js';
 import { CHOOSING, DEPLOYING, RolloutConflictError, canTransition, TERMINAL, type DeviceState } from './states.js';
 import type { Rollout, RolloutDevice, RolloutStore } from './store.js';
 
@@ -34,12 +37,6 @@ export interface RolloutDeps {
 }
 
 const CLOSE_WAIT_MS = 5000;
-
-function matchesTargets(device: Device, targets: RolloutSpec['targets']): boolean {
-  if (targets === 'all') return true;
-  if ('devices' in targets) return targets.devices.includes(device.id);
-  return Object.entries(targets.labels).every(([k, v]) => device.labels[k] === v);
-}
 
 export class RolloutEngine {
   private timer?: NodeJS.Timeout;
@@ -92,12 +89,7 @@ export class RolloutEngine {
     const spec = { ...named, model: model.id };
     const ladder = this.ladderOf(spec);
     if (ladder.length === 0) throw new SpecError(`rollout spec model: '${model.id}' has no candidates yet (its ladder is still building, or failed: see 'edgefit models')`);
-    const devices = this.deps.registry.list().filter((d) => matchesTargets(d, spec.targets));
-    if (typeof spec.targets === 'object' && 'devices' in spec.targets) {
-      const missing = spec.targets.devices.filter((id) => !devices.some((d) => d.id === id));
-      if (missing.length) throw new SpecError(`rollout spec targets.devices: no device ${missing.map((m) => `'${m}'`).join(', ')}`);
-    }
-    if (devices.length === 0) throw new SpecError('rollout spec targets: no registered device matches');
+    const devices = targetDevices(this.deps.registry.list(), spec.targets);
     // Two rollouts on one device would overwrite each other's desired state and read each other's reports as their own.
     const held = this.deps.store.activeRolloutsOf(devices.map((d) => d.id));
     if (held.length) {
@@ -105,14 +97,9 @@ export class RolloutEngine {
       const more = held.length > 1 ? ` (and ${held.length - 1} more device(s))` : '';
       throw new RolloutConflictError(`device '${first.deviceId}' is already in rollout ${first.rolloutId} (${first.state})${more}: abort that rollout or wait for it to finish`);
     }
-    const sizes = stageSizes(devices.length, spec.stages);
-    const staged: Array<{ deviceId: string; deviceClass: string | null; stage: number }> = [];
-    let i = 0;
-    sizes.forEach((size, stage) => {
-      for (let k = 0; k < size; k++, i++) staged.push({ deviceId: devices[i].id, deviceClass: devices[i].deviceClass, stage });
-    });
+    const staged = staging(devices, spec.stages);
     const rollout = this.deps.store.create(spec, staged);
-    this.deps.log.info({ rollout: rollout.id, devices: staged.length, stages: sizes }, 'rollout created');
+    this.deps.log.info({ rollout: rollout.id, devices: staged.length, stages: stageSizes(devices.length, spec.stages) }, 'rollout created');
     this.kick();
     return rollout;
   }

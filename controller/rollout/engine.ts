@@ -291,7 +291,7 @@ export class RolloutEngine {
         // cpu jobs keep the id they had before providers, so a job out across an upgrade is still recognised
         const jobId = `${rollout.id}:${deviceClass}:${candidate.name}${pair.ep === 'cpu' ? '' : `:${pair.ep}`}`.slice(0, 128);
         store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, ep: pair.ep, jobId, deviceId: profiler, sentAt: Date.now() });
-        for (const d of members.filter((x) => x.state === 'pending')) put(store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${pair.name} on ${profiler}: ${verdict.why}`));
+        for (const d of members.filter((x) => x.state === 'pending')) put(store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${pair.name} on ${pair.name === candidate.name ? '' : 'device '}${profiler}: ${verdict.why}`));
         await this.jobs.send(rollout, profiler, candidate, jobId, pair.ep).catch((err: Error) => {
           // the reconnect asks again for every open profile; anything else will not mend by waiting
           if (!(err instanceof BrokerUnavailableError)) store.setOutcome(jobId, { ok: false, error: `cannot send the job: ${err.message}` });

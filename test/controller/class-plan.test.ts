@@ -47,4 +47,10 @@ describe('planClass', () => {
   it('with skipProfiling, gives the best-ranked candidate without a measurement', () => {
     expect(planClass(input({ skipProfiling: true }))).toMatchObject({ kind: 'choose', choice: { candidateId: 'fp32-640', metrics: null, rejected: [] } });
   });
+
+  it('fails the class with the reason when it cannot run the ladder on any provider the spec allows', () => {
+    const why = 'no execution provider to run on: the class offers cpu, the spec allows only tensorrt';
+    expect(planClass(input({ unavailable: why }))).toEqual({ kind: 'choose', choice: { candidateId: null, name: null, mode: 'accuracy', metrics: null, rejected: [], explanation: why } });
+    expect(planClass(input({ ladder: [] }))).toMatchObject({ kind: 'choose', choice: { candidateId: null } });
+  });
 });

@@ -9,12 +9,12 @@ const common = { json: { type: 'boolean' }, controller: { type: 'string' }, data
 
 export function printStatus(s: Status): void {
   process.stdout.write(`rollout ${s.id}${s.spec.name ? ` (${s.spec.name})` : ''}: ${s.state}, stage ${s.stage}${s.reason ? ` — ${s.reason}` : ''}\n`);
-  for (const c of s.classes) process.stdout.write(`  class ${c.deviceClass}: ${c.profiles} profile(s) of ${c.exhaustive} for exhaustive profiling\n`);
+  for (const c of s.classes) process.stdout.write(`  class ${c.deviceClass}: ${c.profiles} profile(s) of ${c.exhaustive} for exhaustive profiling${c.providers.length ? ` (on ${c.providers.join(', ')})` : ''}\n`);
   for (const d of s.devices) {
     // the device's own SLO verdict is about the model it serves, which is this rollout's only once it serves the choice
     const verdict = d.slo ? (d.slo.met ? ' (SLO met)' : ` (SLO missed: ${d.slo.violations.join(', ')})`) : '';
     const live = d.live ? `, serving ${d.live.fps} FPS${d.live.servingChosen ? verdict : ' on its previous model'}` : '';
-    process.stdout.write(`  ${d.deviceId} [stage ${d.stage}] ${d.state}${d.candidate ? ` → ${d.candidate}` : ''}${live}${d.error ? ` — ${d.error}` : ''}\n`);
+    process.stdout.write(`  ${d.deviceId} [stage ${d.stage}] ${d.state}${d.candidate ? ` → ${d.candidate}${d.ep ? ` on ${d.ep}` : ''}` : ''}${live}${d.error ? ` — ${d.error}` : ''}\n`);
     if (d.explanation) process.stdout.write(`      ${d.explanation}\n`);
   }
 }

@@ -172,6 +172,24 @@ const migrations: string[] = [
   `ALTER TABLE rollout_devices ADD COLUMN sent_at INTEGER;`,
   // the on-device check's verdict and cost (controller/check/), JSON; null for profiles without a check
   `ALTER TABLE profiles ADD COLUMN check_verdict TEXT;`,
+  // A choice is a (candidate, execution provider) pair: a class measures a candidate once per provider, and a
+  // device keeps the provider it was given. Rows of older controllers were all profiled on cpu.
+  `CREATE TABLE rollout_measurements_by_ep (
+     rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+     device_class TEXT NOT NULL,
+     candidate_id TEXT NOT NULL,
+     ep TEXT NOT NULL DEFAULT 'cpu',
+     job_id TEXT NOT NULL UNIQUE,
+     device_id TEXT NOT NULL,
+     outcome TEXT,
+     sent_at INTEGER NOT NULL,
+     PRIMARY KEY (rollout_id, device_class, candidate_id, ep)
+   );
+   INSERT INTO rollout_measurements_by_ep (rollout_id, device_class, candidate_id, ep, job_id, device_id, outcome, sent_at)
+     SELECT rollout_id, device_class, candidate_id, 'cpu', job_id, device_id, outcome, sent_at FROM rollout_measurements;
+   DROP TABLE rollout_measurements;
+   ALTER TABLE rollout_measurements_by_ep RENAME TO rollout_measurements;
+   ALTER TABLE rollout_devices ADD COLUMN ep TEXT;`,
 ];
 
 export function openDb(dataDir: string): Db {
@@ -190,13 +208,14 @@ export function openDb(dataDir: string): Db {
 /** The store was written by a newer edgefit than this one: opening it could corrupt it. */
 export class DbVersionError extends Error {}
 
-function migrate(db: Db): void {
+/** Brings the schema up to `upTo` (default: this edgefit's); a lower `upTo` builds an older edgefit's database, for migration tests. */
+export function migrate(db: Db, upTo = migrations.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > migrations.length) {
     db.close();
     throw new DbVersionError(`the state database is at schema version ${current}, this edgefit knows only up to ${migrations.length}: run a newer edgefit on this data directory`);
   }
-  for (let v = current; v < migrations.length; v++) {
+  for (let v = current; v < upTo; v++) {
     db.transaction(() => {
       db.exec(migrations[v]);
       db.pragma(`user_version = ${v + 1}`);

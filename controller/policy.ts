@@ -137,6 +137,8 @@ export function tiedByObjective(a: LadderCandidate, b: LadderCandidate, mode: Ob
 
 export interface Rejection {
   candidateId: string;
+  /** The execution provider it was judged on, when the ladder was planned per (candidate, provider). */
+  ep?: string;
   name: string;
   basis: Evidence['basis'];
   /** Which constraint it failed, in words. */
@@ -145,6 +147,8 @@ export interface Rejection {
 
 export interface Choice {
   candidateId: string | null;
+  /** The execution provider of the choice, when the ladder was planned per (candidate, provider). */
+  ep?: string;
   name: string | null;
   mode: ObjectiveMode;
   /** The chosen candidate's measured metrics. */

@@ -50,6 +50,7 @@ export function deviceRow(device: Device, serving: ServingState | null, reported
     lastSeen: device.lastSeen,
     hardware: inv ? (inv.boardModel ?? inv.cpuModel) : null,
     candidate: servedCandidate(t, reported),
+    ep: servedProvider(t, reported),
     fps: t && device.online ? t.fps : null,
     latencyP95Ms: t && device.online ? t.latencyP95Ms : null,
     memoryMb: t && device.online ? t.memoryMb : null,
@@ -61,6 +62,12 @@ export function deviceRow(device: Device, serving: ServingState | null, reported
     healthReason: reason,
     fpsSample,
   };
+}
+
+/** The provider the device reports for its active model, when that is the model telemetry measures. */
+function servedProvider(t: Telemetry | null, reported: Reported | null): string | null {
+  const active = reported?.activeModel ?? null;
+  return active && (!t || t.modelSha256 === active.sha256) ? (active.ep ?? null) : null;
 }
 
 /** The reported active candidate when it is the model telemetry measures; else the model's digest. */

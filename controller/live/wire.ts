@@ -23,6 +23,8 @@ export interface LiveDevice {
   hardware: string | null;
   /** The candidate the device serves now (from telemetry or reported state). */
   candidate: string | null;
+  /** The execution provider it serves on, as the device reports it (null: not reported, e.g. an older agent). */
+  ep: string | null;
   fps: number | null;
   latencyP95Ms: number | null;
   /** Memory of the serving process (telemetry); null when not serving. */

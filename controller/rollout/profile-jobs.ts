@@ -1,9 +1,9 @@
-// The profile jobs of rollouts, at the MQTT edge: one per device class and
-// candidate, sent to one device of the class, and sent again under the same
+// The profile jobs of rollouts, at the MQTT edge: one per device class,
+// candidate and execution provider, sent to one device of the class, and sent again under the same
 // job id whenever a message may have gone to nobody (a device's hello, the
 // controller's reconnect, its restart). The agent answers a job it already ran
 // from its stored result, so asking twice costs a message, not a profile.
-import type { CheckRequest, ProfileReport } from '../../protocol/messages.js';
+import type { CheckRequest, ExecutionProvider, ProfileReport } from '../../protocol/messages.js';
 import type { Catalog, Candidate } from '../catalog/catalog.js';
 import type { JobRequest } from '../fleet-link.js';
 import type { Outcome } from '../planner.js';
@@ -33,18 +33,20 @@ export function outcomeOf(p: StoredProfile): Outcome {
 export class ProfileJobs {
   constructor(private readonly deps: ProfileJobDeps) {}
 
-  async send(rollout: Rollout, deviceId: string, c: Candidate, jobId: string): Promise<void> {
+  /** Profiles `c` on provider `ep` with the spec's options for that provider. */
+  async send(rollout: Rollout, deviceId: string, c: Candidate, jobId: string, ep: ExecutionProvider): Promise<void> {
     const artifact = this.deps.catalog.artifacts.get(c.sha256);
     if (!artifact) throw new Error(`artifact of ${c.name} is gone from the store`);
     const p = rollout.spec.profile;
     const check = await this.deps.checkFrames?.(c.modelId);
+    const providerOptions = rollout.spec.providerOptions?.[ep];
     await this.deps.sendJob(deviceId, {
       jobId,
       kind: 'profile',
       artifact: artifact.ref,
       candidateId: c.id,
       ...(check ? { check } : {}),
-      options: { durationS: p.durationS, warmup: p.warmup, ep: 'cpu', ...(p.threads ? { threads: p.threads } : {}), ...(rollout.spec.slo.sustainedS ? { sustainedS: rollout.spec.slo.sustainedS } : {}), ...(rollout.spec.slo.maxTempC ? { maxTempC: rollout.spec.slo.maxTempC } : {}) },
+      options: { durationS: p.durationS, warmup: p.warmup, ep, ...(providerOptions ? { providerOptions } : {}), ...(p.threads ? { threads: p.threads } : {}), ...(rollout.spec.slo.sustainedS ? { sustainedS: rollout.spec.slo.sustainedS } : {}), ...(rollout.spec.slo.maxTempC ? { maxTempC: rollout.spec.slo.maxTempC } : {}) },
     });
   }
 
@@ -68,7 +70,7 @@ export class ProfileJobs {
         const c = ladder.find((x) => x.id === m.candidateId);
         if (!c) continue;
         store.resent(m.jobId, m.deviceId, now);
-        again.push(() => this.send(r, m.deviceId, c, m.jobId).catch(() => undefined));
+        again.push(() => this.send(r, m.deviceId, c, m.jobId, m.ep).catch(() => undefined));
       }
     }
     for (const send of again) await send();

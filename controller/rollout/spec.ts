@@ -3,6 +3,7 @@
 // abort, rate, deviceTimeoutS, retries.
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS, ProviderOptions } from '../../protocol/messages.js';
 
 const percent = z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, 'a percentage like "25%"');
 const count = z.number().int().min(1).max(100_000);
@@ -53,6 +54,29 @@ export const RolloutSpec = z
       })
       .strict()
       .default({ failurePct: 20, minDevices: 1 }),
+    /**
+     * The execution providers a class may be profiled and served on, in order
+     * of preference (a rollout without profiling takes the first one a class
+     * offers); default every provider a class offers. A class offering none
+     * of them fails with the reason.
+     */
+    providers: z
+      .array(z.enum(EXECUTION_PROVIDERS))
+      .min(1)
+      .refine((l) => new Set(l).size === l.length, 'name each provider once')
+      .optional(),
+    /** Options per provider, used alike for its profile jobs and for serving: `{ tensorrt: { trtFp16: true } }`. */
+    providerOptions: z
+      .object({ cpu: ProviderOptions.optional(), cuda: ProviderOptions.optional(), tensorrt: ProviderOptions.optional() })
+      .strict()
+      .superRefine((o, ctx) => {
+        for (const [ep, opts] of Object.entries(o)) {
+          const trt = Object.keys(opts ?? {}).filter((k) => k.startsWith('trt'));
+          if (ep !== 'tensorrt' && trt.length) ctx.addIssue({ code: 'custom', path: [ep, trt[0]], message: `${trt[0]} is a TensorRT option: put it under tensorrt` });
+          if (ep === 'cpu' && opts?.deviceId !== undefined) ctx.addIssue({ code: 'custom', path: [ep, 'deviceId'], message: 'deviceId picks a GPU: the cpu provider has none' });
+        }
+      })
+      .optional(),
     /** Deploy the best-ranked candidate without profiling (a pinned, known candidate): no SLO check before deployment. */
     skipProfiling: z.boolean().default(false),
     /**
@@ -86,7 +110,12 @@ export const RolloutSpec = z
       .strict()
       .default({ durationS: 5, warmup: 5, beforeDeploy: 'class' }),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    for (const ep of Object.keys(spec.providerOptions ?? {})) {
+      if (spec.providers && !spec.providers.includes(ep as (typeof EXECUTION_PROVIDERS)[number])) ctx.addIssue({ code: 'custom', path: ['providerOptions', ep], message: `${ep} is not in providers (${spec.providers.join(', ')})` });
+    }
+  });
 export type RolloutSpec = z.infer<typeof RolloutSpec>;
 export type RolloutSpecInput = z.input<typeof RolloutSpec>;
 

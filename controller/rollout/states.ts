@@ -9,6 +9,12 @@ export type DeviceState = (typeof DEVICE_STATES)[number];
 
 /** States a device stays in when the rollout is over. */
 export const TERMINAL: ReadonlySet<DeviceState> = new Set(['healthy', 'failed', 'rolled-back', 'timed-out', 'cancelled']);
+/** Waiting for the class's choice. */
+export const CHOOSING: ReadonlySet<DeviceState> = new Set(['pending', 'profiling']);
+/** Given the model and on its way to healthy (a 'chosen' device with a generation was sent its desired state too). */
+export const DEPLOYING: ReadonlySet<DeviceState> = new Set(['downloading', 'verifying', 'activating', 'health-check']);
+/** Failed exits; a retry may still start the device over. */
+export const FAILED: ReadonlySet<DeviceState> = new Set(['failed', 'rolled-back', 'timed-out']);
 /** The deployment steps the agent reports, in order. */
 export const DEPLOY_STEPS = ['downloading', 'verifying', 'activating', 'health-check', 'healthy'] as const;
 

@@ -19,7 +19,8 @@ export function rolloutStatus(deps: StatusDeps, id: string, opts: { events?: num
   if (!rollout) throw new SpecError(`no rollout '${id}'`);
   const ladder = deps.catalog.candidates(rollout.spec.model);
   const nameOf = (cid: string | null) => (cid ? (ladder.find((c) => c.id === cid)?.name ?? cid) : null);
-  const devices = deps.store.devices(id).map((d) => {
+  const rows = deps.store.devices(id);
+  const devices = rows.map((d) => {
     const live = deps.live.get(d.deviceId);
     const servingThis = live.telemetry && d.candidateId && ladder.find((c) => c.id === d.candidateId)?.sha256 === live.telemetry.modelSha256;
     return {
@@ -30,6 +31,8 @@ export function rolloutStatus(deps: StatusDeps, id: string, opts: { events?: num
       resumeState: d.resumeState,
       candidateId: d.candidateId,
       candidate: nameOf(d.candidateId),
+      /** The execution provider the candidate was chosen on and is served on (null: not chosen yet, or chosen by an older controller: cpu). */
+      ep: d.ep,
       explanation: d.choice?.explanation ?? null,
       rejected: d.choice?.rejected ?? [],
       chosenMetrics: d.choice?.metrics ?? null,
@@ -41,13 +44,18 @@ export function rolloutStatus(deps: StatusDeps, id: string, opts: { events?: num
     };
   });
   const measurements = deps.store.measurements(id);
+  const ladderSize = ladder.filter((c) => !rollout.spec.candidates || rollout.spec.candidates.includes(c.id) || rollout.spec.candidates.includes(c.name)).length;
   const classes = [...new Set(measurements.map((m) => m.deviceClass))].map((deviceClass) => {
     const ms = measurements.filter((m) => m.deviceClass === deviceClass);
+    // Exhaustive profiling measures every candidate on every provider of the class: the planner's own count once
+    // the class has chosen, else the ladder on the providers measured so far.
+    const chosen = rows.find((d) => d.deviceClass === deviceClass && d.choice && 'exhaustive' in d.choice)?.choice as { exhaustive?: number } | undefined;
     return {
       deviceClass,
       profiles: ms.length,
-      exhaustive: ladder.filter((c) => !rollout.spec.candidates || rollout.spec.candidates.includes(c.id) || rollout.spec.candidates.includes(c.name)).length,
-      measurements: ms.map((m) => ({ candidate: nameOf(m.candidateId), deviceId: m.deviceId, jobId: m.jobId, outcome: m.outcome })),
+      exhaustive: chosen?.exhaustive ?? ladderSize * Math.max(1, new Set(ms.map((m) => m.ep)).size),
+      providers: [...new Set(ms.map((m) => m.ep))],
+      measurements: ms.map((m) => ({ candidate: nameOf(m.candidateId), ep: m.ep, deviceId: m.deviceId, jobId: m.jobId, outcome: m.outcome })),
     };
   });
   return { ...rollout, devices, classes, events: opts.events === 0 ? [] : deps.store.events(id, opts.events ?? 200) };

@@ -3,7 +3,7 @@
 // planner works from. A transition is written here before anything announces it:
 // change listeners hear of a rollout only once its new state can be read back.
 import { randomBytes } from 'node:crypto';
-import type { Desired } from '../../protocol/messages.js';
+import type { Desired, ExecutionProvider } from '../../protocol/messages.js';
 import type { Db } from '../db.js';
 import type { Outcome } from '../planner.js';
 import type { Choice } from '../policy.js';
@@ -28,6 +28,8 @@ export interface RolloutDevice {
   state: DeviceState;
   resumeState: DeviceState | null;
   candidateId: string | null;
+  /** The execution provider the device was given with its candidate (null: not chosen yet). */
+  ep: ExecutionProvider | null;
   choice: Choice | null;
   generation: number | null;
   previousDesired: Desired | null;
@@ -41,6 +43,7 @@ export interface RolloutDevice {
 export interface Measurement {
   deviceClass: string;
   candidateId: string;
+  ep: ExecutionProvider;
   jobId: string;
   deviceId: string;
   outcome: Outcome | null;
@@ -64,6 +67,7 @@ interface DeviceRow {
   state: DeviceState;
   resume_state: DeviceState | null;
   candidate_id: string | null;
+  ep: ExecutionProvider | null;
   choice: string | null;
   generation: number | null;
   previous_desired: string | null;
@@ -84,6 +88,7 @@ function toDevice(r: DeviceRow): RolloutDevice {
     state: r.state,
     resumeState: r.resume_state,
     candidateId: r.candidate_id,
+    ep: r.ep,
     choice: parse<Choice>(r.choice),
     generation: r.generation,
     previousDesired: parse<Desired>(r.previous_desired),
@@ -178,7 +183,7 @@ export class RolloutStore {
   }
 
   /** One step of the device state machine, validated, persisted with its event in one transaction. */
-  transition(id: string, deviceId: string, to: DeviceState, patch: Partial<Pick<RolloutDevice, 'candidateId' | 'choice' | 'generation' | 'previousDesired' | 'attempts' | 'error' | 'deviceClass'>> = {}, detail?: string): RolloutDevice {
+  transition(id: string, deviceId: string, to: DeviceState, patch: Partial<Pick<RolloutDevice, 'candidateId' | 'ep' | 'choice' | 'generation' | 'previousDesired' | 'attempts' | 'error' | 'deviceClass'>> = {}, detail?: string): RolloutDevice {
     const device = this.db.transaction(() => {
       const d = this.device(id, deviceId)!;
       assertTransition(d.state, to, d.resumeState);
@@ -186,10 +191,10 @@ export class RolloutStore {
       const resume = to === 'offline' ? d.state : null;
       this.db
         .prepare(
-          `UPDATE rollout_devices SET state = ?, resume_state = ?, candidate_id = ?, choice = ?, generation = ?, previous_desired = ?, attempts = ?, error = ?, device_class = ?, state_since = ?
+          `UPDATE rollout_devices SET state = ?, resume_state = ?, candidate_id = ?, ep = ?, choice = ?, generation = ?, previous_desired = ?, attempts = ?, error = ?, device_class = ?, state_since = ?
            WHERE rollout_id = ? AND device_id = ?`,
         )
-        .run(to, resume, next.candidateId, next.choice ? JSON.stringify(next.choice) : null, next.generation, next.previousDesired ? JSON.stringify(next.previousDesired) : null, next.attempts, next.error, next.deviceClass, Date.now(), id, deviceId);
+        .run(to, resume, next.candidateId, next.ep, next.choice ? JSON.stringify(next.choice) : null, next.generation, next.previousDesired ? JSON.stringify(next.previousDesired) : null, next.attempts, next.error, next.deviceClass, Date.now(), id, deviceId);
       this.event(id, deviceId, d.state, to, detail ?? patch.error ?? null);
       return this.device(id, deviceId)!;
     })();
@@ -217,12 +222,13 @@ export class RolloutStore {
   measurements(id: string, deviceClass?: string): Measurement[] {
     const rows = (deviceClass === undefined
       ? this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? ORDER BY sent_at').all(id)
-      : this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? AND device_class = ? ORDER BY sent_at').all(id, deviceClass)) as Array<{ device_class: string; candidate_id: string; job_id: string; device_id: string; outcome: string | null; sent_at: number }>;
-    return rows.map((r) => ({ deviceClass: r.device_class, candidateId: r.candidate_id, jobId: r.job_id, deviceId: r.device_id, outcome: parse<Outcome>(r.outcome), sentAt: r.sent_at }));
+      : this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? AND device_class = ? ORDER BY sent_at').all(id, deviceClass)) as Array<{ device_class: string; candidate_id: string; ep: ExecutionProvider; job_id: string; device_id: string; outcome: string | null; sent_at: number }>;
+    return rows.map((r) => ({ deviceClass: r.device_class, candidateId: r.candidate_id, ep: r.ep, jobId: r.job_id, deviceId: r.device_id, outcome: parse<Outcome>(r.outcome), sentAt: r.sent_at }));
   }
 
-  addMeasurement(id: string, m: Omit<Measurement, 'outcome'>): void {
-    this.db.prepare('INSERT INTO rollout_measurements (rollout_id, device_class, candidate_id, job_id, device_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, m.deviceClass, m.candidateId, m.jobId, m.deviceId, m.sentAt);
+  /** A measurement sent; `ep` defaults to cpu. */
+  addMeasurement(id: string, m: Omit<Measurement, 'outcome' | 'ep'> & { ep?: ExecutionProvider }): void {
+    this.db.prepare('INSERT INTO rollout_measurements (rollout_id, device_class, candidate_id, ep, job_id, device_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, m.deviceClass, m.candidateId, m.ep ?? 'cpu', m.jobId, m.deviceId, m.sentAt);
     this.changed(id);
   }
 

@@ -10,7 +10,7 @@ import { startController, type Controller } from '../../controller/controller.js
 import { ArtifactStore } from '../../controller/artifacts/store.js';
 import { loadOrCreateSigningKey } from '../../controller/artifacts/signing.js';
 import { Catalog } from '../../controller/catalog/catalog.js';
-import { DbVersionError, openDb } from '../../controller/db.js';
+import { DbVersionError, migrate, openDb } from '../../controller/db.js';
 import { DesiredStore, LiveStateStore, nextGeneration, ProfileStore } from '../../controller/profiles.js';
 import { Registry } from '../../controller/registry.js';
 import { RolloutEngine } from '../../controller/rollout/engine.js';
@@ -345,15 +345,9 @@ describe('the state database', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-db-'));
     try {
       // The store as an older release left it: profiles keyed by job alone, no rollout send times, schema version 4.
-      openDb(dir).close();
       const raw = new Database(path.join(dir, 'edgefit.db'));
-      raw.exec(`ALTER TABLE rollout_devices DROP COLUMN sent_at;
-        DROP TABLE profiles;
-        CREATE TABLE profiles (job_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, artifact_sha256 TEXT NOT NULL, candidate_id TEXT, ok INTEGER NOT NULL,
-          error TEXT, profile TEXT, finished_at INTEGER NOT NULL, received_at INTEGER NOT NULL);
-        CREATE INDEX profiles_device ON profiles (device_id, finished_at);
-        INSERT INTO profiles VALUES ('job-1', 'cam-1', '${'a'.repeat(64)}', 'c-1', 1, NULL, '{"wallS":1}', 10, 11);`);
-      raw.pragma('user_version = 4');
+      migrate(raw, 4);
+      raw.exec(`INSERT INTO profiles VALUES ('job-1', 'cam-1', '${'a'.repeat(64)}', 'c-1', 1, NULL, '{"wallS":1}', 10, 11);`);
       raw.close();
 
       const db = openDb(dir);

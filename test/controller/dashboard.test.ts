@@ -160,7 +160,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
     await page.locator('.pill[data-state="completed"]').waitFor();
     await expect(page.locator('[data-count="healthy"]').textContent()).resolves.toBe('1');
     await expect(page.locator('[data-count="targeted"]').textContent()).resolves.toBe('1');
-    await expect(cell.locator('td').nth(3).textContent()).resolves.toBe('n96');
+    await expect(cell.locator('td').nth(3).textContent()).resolves.toBe('n96 on cpu');
     expect(rolloutGets.slice(opened), 'GETs of the rollout API while the rollout ran').toEqual([]);
     await page.screenshot({ path: screenshotPath('rollout'), fullPage: true });
 

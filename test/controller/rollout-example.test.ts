@@ -18,6 +18,9 @@ describe('deploy/examples/rollout.yaml', () => {
     expect(spec.slo.minFps).toBeGreaterThan(0);
     // One local device still makes one complete stage.
     expect(stageSizes(1, spec.stages)).toEqual([1]);
+    // A cpu-only device (edgefit up's) offers cpu, which the list allows: it is profiled and served on cpu.
+    expect(spec.providers).toEqual(['tensorrt', 'cuda', 'cpu']);
+    expect(spec.providerOptions).toEqual({ tensorrt: { trtFp16: true } });
   });
 
 });

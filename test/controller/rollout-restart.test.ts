@@ -110,7 +110,7 @@ describe('a controller killed mid-rollout resumes it after restart', () => {
       const s = (await api<Status>('GET', `/api/rollouts/${id}`)).body;
       return s.state === 'completed' || s.state === 'aborted' ? s : undefined;
     }, 180_000, 'the rollout to finish after the restart', 250);
-    expect(final.state, final.reason ?? '').toBe('completed');
+    expect(final.state, `${final.reason ?? ''}: ${final.devices.map((d) => `${d.deviceId} ${d.state} ${d.error ?? ''}`).join('; ')}`).toBe('completed');
     expect(final.devices).toHaveLength(2);
     for (const d of final.devices) {
       expect(TERMINAL.has(d.state as DeviceState)).toBe(true);

@@ -15,7 +15,8 @@ import { waitFor } from '../helpers/wait.js';
 
 // Three real agents on this machine posing as different hardware: their own
 // device class (--class-salt), their own onnxruntime thread count, and CPU
-// time taken by a competing load. The load is applied the way cgroup cpu.max
+// time taken by a competing load. The verdict does not rest on the speed
+// they reach (see rollout-speeds.test.ts for that). The load is applied the way cgroup cpu.max
 // applies a quota (the device's process group runs `share` of each period,
 // see throttle()): a busy loop pinned next to a device on this shared two-core
 // box takes an unpredictable share once other test runs load the machine too
@@ -108,7 +109,7 @@ describe('rollouts end to end: controller, embedded broker, three real agents', 
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
-  it('gives devices of different speed different candidates, explains each choice, and the served FPS meets the service level', async () => {
+  it('gives each real agent the largest candidate its own profiles allow, explains each choice, and the served FPS meets the service level', async () => {
     const classes = new Set(AGENTS.map((a) => controller.registry.get(a.id)!.deviceClass));
     expect(classes.size).toBe(3);
     const minFps = 15;
@@ -150,11 +151,10 @@ describe('rollouts end to end: controller, embedded broker, three real agents', 
       expect(d.explanation).toMatch(/10% headroom/);
       for (const r of d.rejected) expect(r.reasons.join(' ')).toMatch(/fps .* < 16\.5|at least as slow as/);
     }
-    // Devices of different speed get different candidates: the one with under a third of a core a smaller one than the others.
-    const chosen = Object.fromEntries(final.devices.map((d) => [d.deviceId, Number(d.candidate!.split('-')[1])]));
-    expect(new Set(Object.values(chosen)).size).toBeGreaterThanOrEqual(2);
-    expect(chosen.busy).toBeLessThan(Math.max(chosen.fast, chosen.slow));
-    expect(chosen.busy).toBeLessThanOrEqual(chosen.slow);
+    // Which candidate each device gets rests on how fast it ran while profiled, which on this shared machine
+    // the test does not control (a fresh clone's run once measured all three alike and gave one candidate to
+    // all): rollout-speeds.test.ts shows devices of different speed getting different candidates with speeds
+    // the test sets. Here each device's choice only has to follow from its own profiles (checked above).
     // Planner figures, recorded per class: at most log2(n)+2 profiles of the n candidates.
     expect(final.classes).toHaveLength(3);
     for (const c of final.classes) {

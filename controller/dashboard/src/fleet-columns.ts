@@ -90,7 +90,7 @@ export function matchesStatus(d: LiveDevice, filter: StatusFilter): boolean {
 /** Every word of the query must appear in the device's id, class, hardware, labels, candidate or health. */
 export function matchesQuery(d: LiveDevice, words: string[]): boolean {
   if (words.length === 0) return true;
-  const hay = [d.id, d.deviceClass ?? '', d.hardware ?? '', d.candidate ?? '', d.health, d.healthReason, ...labels(d.labels)].join(' ').toLowerCase();
+  const hay = [d.id, d.deviceClass ?? '', d.hardware ?? '', d.candidate ?? '', d.ep ?? '', d.health, d.healthReason, ...labels(d.labels)].join(' ').toLowerCase();
   return words.every((w) => hay.includes(w));
 }
 

@@ -194,7 +194,7 @@ export class FleetView {
     const chips = labels(d.labels);
     c[3].replaceChildren(...chips.map((l) => h('span', { class: 'chip' }, l)));
     setAttr(c[3], 'title', chips.join(', '));
-    setText(c[5], d.candidate ?? '–');
+    setText(c[5], d.candidate ? `${d.candidate}${d.ep ? ` on ${d.ep}` : ''}` : '–');
     setText(c[6], num(d.fps, 1));
     setText(c[8], num(d.latencyP95Ms, 1));
     setText(c[9], memoryText(d));

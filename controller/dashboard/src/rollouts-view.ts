@@ -244,7 +244,7 @@ export class RolloutsView {
                 h('td', {}, h('a', { href: `#/device/${encodeURIComponent(d.deviceId)}` }, d.deviceId)),
                 h('td', { class: 'num' }, String(d.stage)),
                 h('td', {}, h('span', { class: `state ${bucketOf(d.state)}` }, d.state)),
-                h('td', { class: 'mono' }, d.candidate ?? '–'),
+                h('td', { class: 'mono' }, d.candidate ? `${d.candidate}${d.ep ? ` on ${d.ep}` : ''}` : '–'),
                 fpsCell(d),
                 h('td', {}, d.slo ? (d.slo.met ? 'met' : `missed: ${d.slo.violations.join(', ')}`) : '–'),
                 h('td', { class: 'why', title: d.error ?? d.explanation ?? '' }, clip(d.error ?? d.explanation ?? '–', 260)),

@@ -10,6 +10,7 @@ import { Letterboxer } from '../../compress/detect/letterbox.js';
 import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
 import { openFrames } from '../serve/frames.js';
+import { processMemory } from './memory.js';
 import { fpsOf, latencyStats, windowFps } from './stats.js';
 import { ThermalWatch } from './thermal-watch.js';
 
@@ -93,14 +94,14 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
   });
   const sessionCreateMs = performance.now() - t0;
   try {
-    const rssAfterLoad = process.memoryUsage.rss();
+    const rssAfterLoad = processMemory().rssBytes();
     const feed = modelFeed(detector, frame);
     const feeds = { [detector.inputName]: feed };
     for (let i = 0; i < options.warmup; i++) {
       if (watch.overLimit) throw new ProfileAborted(`aborted: ${watch.overLimit}`);
       await detector.detect(frame);
     }
-    const rssAfterWarmup = process.memoryUsage.rss();
+    const rssAfterWarmup = processMemory().rssBytes();
     const budget = budgetOf(options);
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
@@ -143,7 +144,7 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
       inputShape: [1, 3, detector.inputHeight, detector.inputWidth],
       outputShape: meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : String(d))) : [],
       rssAfterLoadMb: round2(rssAfterLoad / MB),
-      rssGrowthMb: round2((process.memoryUsage.rss() - rssAfterWarmup) / MB),
+      rssGrowthMb: round2((processMemory().rssBytes() - rssAfterWarmup) / MB),
     };
   } finally {
     await detector.release();
@@ -190,9 +191,9 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
       frame: { width: frame.width, height: frame.height, source: frames.name },
       memory: {
         rssAfterLoadMb: best.rssAfterLoadMb,
-        // maxRSS is the process' high-water mark in KiB: it sees spikes that sampling misses.
-        peakRssMb: round2(process.resourceUsage().maxRSS / 1024),
+        peakRssMb: round2(processMemory().peakBytes() / MB),
         rssGrowthMb: best.rssGrowthMb,
+        source: processMemory().source,
       },
       temperature: {
         beforeC: before.temperatureC,

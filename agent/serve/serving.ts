@@ -4,6 +4,7 @@ import { readModel } from '../../compress/onnx/read.js';
 import { Desired, decode, type Reported, type Slo, type Telemetry } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import type { ArtifactSource } from '../jobs/model-source.js';
+import { processMemory } from '../profile/memory.js';
 import { sampleThermal } from '../profile/thermal-watch.js';
 import { readFirmwareThrottled, throttledNow } from '../sensors/index.js';
 import type { FrameSource } from './frames.js';
@@ -265,7 +266,7 @@ export class Serving {
     try {
       const [thermal, firmware] = await Promise.all([sampleThermal(), readFirmwareThrottled()]);
       const w = a.server.window(1000);
-      const memoryMb = Math.round((process.memoryUsage.rss() / MB) * 10) / 10;
+      const memoryMb = Math.round((processMemory().rssBytes() / MB) * 10) / 10;
       this.opts.publishTelemetry({
         v,
         ts: Date.now(),

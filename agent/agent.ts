@@ -90,6 +90,8 @@ export class Agent {
       log: opts.log.child({ component: 'serving' }),
       healthWindowS: opts.healthWindowS,
       defaultThreads: opts.threads,
+      providers: opts.inventory.executionProviders,
+      stateDir: opts.stateDir,
     });
     this.jobs = new JobRunner({
       deviceId: opts.id,
@@ -97,6 +99,8 @@ export class Agent {
       lock,
       outbox: this.outbox,
       framesDir: opts.framesDir,
+      providers: opts.inventory.executionProviders,
+      stateDir: opts.stateDir,
       defaultThreads: opts.threads,
       serving: () => this.serving.serving,
       log: opts.log.child({ component: 'jobs' }),

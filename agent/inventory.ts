@@ -1,11 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
-import { createRequire } from 'node:module';
+import * as ort from 'onnxruntime-node';
 import si from 'systeminformation';
 import type { Inventory } from '../protocol/messages.js';
 import { edgefitVersion } from '../protocol/version.js';
-
-const require = createRequire(import.meta.url);
+import { readAccelerators, type AcceleratorRoots } from './accelerators/read.js';
+import { bindingInfo } from './onnxruntime/binding.js';
 
 const GPU_PROVIDERS: ReadonlySet<string> = new Set(['webgpu', 'cuda', 'tensorrt', 'dml', 'coreml']);
 
@@ -34,17 +34,17 @@ function kernelSeesGpu(): boolean {
   return renderNode || ['/dev/nvidia0', '/dev/nvhost-gpu', '/dev/nvgpu'].some((p) => existsSync(p));
 }
 
+// An ESM import, not require(): the --onnxruntime resolve hook sees imports only (Node 20).
 function onnxruntimeInfo(hasGpu: boolean): { version: string; providers: string[] } {
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
   const bundled = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
   return { version: ort.env.versions.node ?? ort.env.versions.common, providers: usableProviders(bundled, hasGpu) };
 }
 
 /** The device's hardware and runtime, as the hello message carries it. */
-export async function readInventory(boardModel: string | null): Promise<Inventory> {
-  const [cpu, osInfo, graphics] = await Promise.all([si.cpu(), si.osInfo(), si.graphics().catch(() => ({ controllers: [] }))]);
+export async function readInventory(boardModel: string | null, accelerators: AcceleratorRoots = {}): Promise<Inventory> {
+  const [cpu, osInfo, graphics, found] = await Promise.all([si.cpu(), si.osInfo(), si.graphics().catch(() => ({ controllers: [] })), readAccelerators(accelerators)]);
   const gpus = graphics.controllers.map((c) => [c.vendor, c.model].filter(Boolean).join(' ')).filter((s) => s.length > 0);
-  const ort = onnxruntimeInfo(kernelSeesGpu());
+  const runtime = onnxruntimeInfo(kernelSeesGpu());
   const cpuModel = [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ').trim() || os.cpus()[0]?.model || 'unknown';
   return {
     hostname: os.hostname(),
@@ -57,8 +57,10 @@ export async function readInventory(boardModel: string | null): Promise<Inventor
     kernel: osInfo.kernel || os.release(),
     boardModel,
     gpus,
-    executionProviders: ort.providers,
-    onnxruntimeVersion: ort.version,
+    executionProviders: runtime.providers,
+    onnxruntimeVersion: runtime.version,
     edgefitVersion: edgefitVersion(),
+    accelerators: found,
+    onnxruntimeBinding: bindingInfo(runtime.version),
   };
 }

@@ -29,6 +29,8 @@ export async function run(argv: string[]): Promise<void> {
       'cache-cap-mb': { type: 'string' },
       'controller-key': { type: 'string' },
       frames: { type: 'string' },
+      // applied by main before this module loaded (see onnxruntime-flag.ts); declared so the parser knows it
+      onnxruntime: { type: 'string' },
     },
     false,
   );

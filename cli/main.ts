@@ -2,6 +2,7 @@
 import { commands, type CommandSpec } from './commands.js';
 import { UsageError } from './args.js';
 import { commandHelp, help, unknownCommand } from './help.js';
+import { activateOnnxruntime } from './onnxruntime-flag.js';
 
 /** The longest command name that prefixes argv wins: 'devices add' before 'devices'. */
 function resolve(argv: string[]): { spec: CommandSpec; rest: string[] } | undefined {
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(found.spec));
     return 0;
   }
+  await activateOnnxruntime(found.spec.name, found.rest);
   const mod = await found.spec.load();
   return (await mod.run(found.rest)) ?? 0;
 }

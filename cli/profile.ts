@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ProfileOptions, type ProfileReport } from '../protocol/messages.js';
 import { runProfile } from '../agent/profile/run.js';
 import { UsageError, choiceFlag, intFlag, numberFlag, parse, printJson } from './args.js';
-import { EXECUTION_PROVIDERS } from '../protocol/messages.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider, type ProviderOptions } from '../protocol/messages.js';
 
 const COMMAND = 'profile';
 const DEFAULT_SUSTAINED_S = 60;
@@ -14,6 +14,11 @@ const flags = {
   'threads-sweep': { type: 'string' },
   sustained: { type: 'string' },
   ep: { type: 'string' },
+  'trt-fp16': { type: 'boolean' },
+  'trt-int8': { type: 'boolean' },
+  'device-id': { type: 'string' },
+  // applied by main before this module loaded (see onnxruntime-flag.ts)
+  onnxruntime: { type: 'string' },
   'max-temp': { type: 'string' },
   frames: { type: 'string' },
   timeout: { type: 'string' },
@@ -38,11 +43,26 @@ function threadList(value: string): number[] {
   return list;
 }
 
+/** TensorRT and CUDA options from their flags; a flag the chosen provider would ignore is a mistake, not a no-op. */
+function providerOptionFlags(ep: ExecutionProvider, values: { 'trt-fp16'?: boolean; 'trt-int8'?: boolean; 'device-id'?: string }): ProviderOptions | undefined {
+  for (const flag of ['trt-fp16', 'trt-int8'] as const) {
+    if (values[flag] && ep !== 'tensorrt') throw new UsageError(`${COMMAND}: --${flag} needs --ep tensorrt (got --ep ${ep})`);
+  }
+  if (values['device-id'] !== undefined && ep === 'cpu') throw new UsageError(`${COMMAND}: --device-id needs --ep cuda or tensorrt`);
+  const options: ProviderOptions = {
+    ...(values['device-id'] === undefined ? {} : { deviceId: intFlag(COMMAND, 'device-id', values['device-id'], 0, 0, 15) }),
+    ...(values['trt-fp16'] ? { trtFp16: true } : {}),
+    ...(values['trt-int8'] ? { trtInt8: true } : {}),
+  };
+  return Object.keys(options).length > 0 ? options : undefined;
+}
+
 /** `edgefit profile MODEL [--duration S] [--runs N] [--warmup N] [--threads N|--threads-sweep 1,2,4] [--sustained [S]] [--ep cpu] [--max-temp C] [--json]` */
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(COMMAND, expandSustained(argv), flags);
   if (positionals.length !== 1) throw new UsageError(`${COMMAND}: expected one MODEL file, got ${positionals.length}`);
   if (values.threads !== undefined && values['threads-sweep'] !== undefined) throw new UsageError(`${COMMAND}: give --threads or --threads-sweep, not both`);
+  const ep = choiceFlag(COMMAND, 'ep', values.ep, EXECUTION_PROVIDERS, 'cpu');
   const parsed = ProfileOptions.safeParse({
     runs: values.runs === undefined ? undefined : intFlag(COMMAND, 'runs', values.runs, 0, 1, 1_000_000),
     durationS: values.duration === undefined ? undefined : numberFlag(COMMAND, 'duration', values.duration, 0, 0.001, 3600),
@@ -50,7 +70,8 @@ export async function run(argv: string[]): Promise<number> {
     threads: values.threads === undefined ? undefined : intFlag(COMMAND, 'threads', values.threads, 0, 1, 256),
     threadsSweep: values['threads-sweep'] === undefined ? undefined : threadList(values['threads-sweep']),
     sustainedS: values.sustained === undefined ? undefined : numberFlag(COMMAND, 'sustained', values.sustained, DEFAULT_SUSTAINED_S, 1, 3600),
-    ep: choiceFlag(COMMAND, 'ep', values.ep, EXECUTION_PROVIDERS, 'cpu'),
+    ep,
+    providerOptions: providerOptionFlags(ep, values),
     maxTempC: values['max-temp'] === undefined ? undefined : numberFlag(COMMAND, 'max-temp', values['max-temp'], 0, 0, 150),
     timeoutS: values.timeout === undefined ? undefined : numberFlag(COMMAND, 'timeout', values.timeout, 0, 1, 7200),
   });
@@ -72,7 +93,7 @@ const orDash = (x: number | null, unit = '') => (x === null ? '—' : `${x}${uni
 
 function formatReport(model: string, r: ProfileReport): string {
   const lines = [
-    `${model}  (${r.ep}, ${r.threads ?? 'default'} threads, input [${r.inputShape.join(',')}], frame ${r.frame.width}x${r.frame.height})`,
+    `${model}  (${r.ep}${r.providerOptions ? ` ${JSON.stringify(r.providerOptions)}` : ''}, ${r.threads ?? 'default'} threads, input [${r.inputShape.join(',')}], frame ${r.frame.width}x${r.frame.height})`,
     `  session create   ${ms(r.sessionCreateMs)} ms, ${r.warmupRuns} warm-up runs`,
     `  model only       p50 ${ms(r.model.p50Ms)}  p90 ${ms(r.model.p90Ms)}  p95 ${ms(r.model.p95Ms)}  p99 ${ms(r.model.p99Ms)}  min ${ms(r.model.minMs)}  max ${ms(r.model.maxMs)}  mean ${ms(r.model.meanMs)} ± ${ms(r.model.stdMs)} ms  (${r.model.n} runs)  ${r.modelFps} FPS`,
     `  end to end       p50 ${ms(r.endToEnd.p50Ms)}  p95 ${ms(r.endToEnd.p95Ms)}  mean ${ms(r.endToEnd.meanMs)} ms  (${r.endToEnd.n} runs)  ${r.endToEndFps} FPS`,

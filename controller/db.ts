@@ -1,8 +1,29 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 export type Db = Database.Database;
+
+/** Only the controller keeps state in SQLite; an agent-only install (a Pi, a Jetson) has no better-sqlite3 and never loads it. */
+export class SqliteMissingError extends Error {
+  override name = 'SqliteMissingError';
+}
+
+/**
+ * better-sqlite3, loaded on first use: it is a native addon that compiles where
+ * no prebuilt binary fits, so a device installs the agent without it (it is an
+ * optional peer dependency) and only the controller's commands need it.
+ */
+function sqlite(): typeof Database {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'MODULE_NOT_FOUND' ? 'it is not installed (an agent-only install)' : `it does not load: ${e.message.split('\n')[0]}`;
+    throw new SqliteMissingError(`the controller needs better-sqlite3 and ${why}; install it beside edgefit with 'npm install better-sqlite3@12'`);
+  }
+}
 
 /**
  * Schema migrations, applied in order and recorded in user_version. Append
@@ -153,7 +174,7 @@ const migrations: string[] = [
 
 export function openDb(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true });
-  const db = new Database(path.join(dataDir, 'edgefit.db'));
+  const db = new (sqlite())(path.join(dataDir, 'edgefit.db'));
   // WAL keeps readers (CLI, dashboard queries) from blocking the writer, and a
   // crash mid-write never loses a committed transition.
   db.pragma('journal_mode = WAL');

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Job, decode, type Result } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
+import { missingProviderReason } from '../onnxruntime/providers.js';
 import { runProfile } from '../profile/run.js';
 import type { MeasurementLock } from '../serve/lock.js';
 import type { ArtifactSource } from './model-source.js';
@@ -14,6 +15,10 @@ export interface JobRunnerOptions {
   lock: MeasurementLock;
   outbox: Outbox;
   framesDir?: string;
+  /** The execution providers this device offers (its inventory's): a job naming another fails before any download. */
+  providers: readonly string[];
+  /** The agent's state folder: TensorRT keeps its engines there, per model. */
+  stateDir?: string;
   /** Whether a model is being served now (recorded in the result as paused for the job). */
   serving: () => boolean;
   log: Logger;
@@ -55,6 +60,12 @@ export class JobRunner {
       log.info({ jobId: job.jobId }, 'job already ran; sending its stored result again');
       return outbox.resend(done);
     }
+    // Minutes of download, or of waiting behind other jobs, for a measurement that cannot happen: say at once what the device has instead.
+    const missing = missingProviderReason(job.options.ep, this.opts.providers);
+    if (missing) {
+      log.info({ jobId: job.jobId, ok: false, error: missing }, 'job finished');
+      return outbox.put({ v: PROTOCOL_VERSION, jobId: job.jobId, deviceId: this.opts.deviceId, kind: 'profile', artifactSha256: job.artifact.sha256, ...(job.candidateId ? { candidateId: job.candidateId } : {}), ts: Date.now(), ok: false, error: missing });
+    }
     log.info({ jobId: job.jobId, sha256: job.artifact.sha256 }, 'job queued');
     this.queued.add(job.jobId);
     void this.start()
@@ -87,7 +98,7 @@ export class JobRunner {
         const release = await lock.acquire(`job ${job.jobId}`, true);
         try {
           log.info({ jobId: job.jobId }, 'profiling');
-          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, servingPaused: this.opts.serving() });
+          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, stateDir: this.opts.stateDir, servingPaused: this.opts.serving() });
           result = outcome.ok ? { ...base, ts: Date.now(), ok: true, profile: outcome.report } : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
         } finally {
           release();

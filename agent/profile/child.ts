@@ -3,9 +3,17 @@
 // or a hang here ends this process only.
 import { z } from 'zod';
 import { ProfileOptions } from '../../protocol/messages.js';
-import { measureProfile } from './measure.js';
+import { useOnnxruntimeFromEnv } from '../onnxruntime/binding.js';
 
-const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional() });
+// The binding the agent runs (EDGEFIT_ONNXRUNTIME, inherited) must be in place before
+// measure.js imports onnxruntime, so that module is loaded only after this.
+const measuring = (async () => {
+  useOnnxruntimeFromEnv();
+  return (await import('./measure.js')).measureProfile;
+})();
+measuring.catch(() => undefined);
+
+const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional(), stateDir: z.string().optional() });
 
 function answer(message: unknown): void {
   process.send!(message, () => process.exit(0));
@@ -17,7 +25,7 @@ process.once('disconnect', () => process.exit(1));
 process.once('message', (raw: unknown) => {
   const request = Request.safeParse(raw);
   if (!request.success) return answer({ ok: false, error: `bad profiling request: ${request.error.issues[0].message}` });
-  measureProfile(request.data).then(
+  measuring.then((measureProfile) => measureProfile(request.data)).then(
     (report) => answer({ ok: true, report }),
     (err: unknown) => answer({ ok: false, error: err instanceof Error ? err.message : String(err) }),
   );

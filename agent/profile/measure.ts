@@ -3,12 +3,14 @@
 // its RSS, CPU time and peak memory are the model's own.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Detector } from '../../compress/detect/detector.js';
 import type { RgbImage } from '../../compress/detect/image.js';
 import { Letterboxer } from '../../compress/detect/letterbox.js';
 import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
+import { applyProviderEnv, sessionProviders, type SessionProviders } from '../onnxruntime/providers.js';
 import { openFrames } from '../serve/frames.js';
 import { processMemory } from './memory.js';
 import { fpsOf, latencyStats, windowFps } from './stats.js';
@@ -21,6 +23,8 @@ export interface MeasureInput {
   options: ProfileOptions;
   /** Folder of frames for the end-to-end phases; default the built-in scenes. */
   framesDir?: string;
+  /** The agent's state folder, where TensorRT keeps its engines per model; default ./.edgefit-agent. */
+  stateDir?: string;
 }
 
 /** A measurement stopped on purpose (temperature limit): a failed result, not a crash. */
@@ -32,13 +36,11 @@ const MB = 1024 * 1024;
 const DEFAULT_RUNS = 100;
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-/** Which onnxruntime providers to ask for; the CPU provider always backs the others up. */
-export function providersFor(ep: ProfileOptions['ep']): string[] {
+/** Which onnxruntime providers to ask for, and with what options; the CPU provider always backs the others up. */
+export function providersFor(options: ProfileOptions, stateDir: string, modelSha256: string): SessionProviders {
   const available = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
-  if (!available.includes(ep)) {
-    throw new Error(`execution provider '${ep}' is not available in this onnxruntime build (available: ${available.join(', ')})`);
-  }
-  return ep === 'cpu' ? ['cpu'] : [ep, 'cpu'];
+  if (!available.includes(options.ep)) throw new Error(`execution provider '${options.ep}' is not in this onnxruntime build (it has: ${available.join(', ')})`);
+  return sessionProviders(options.ep, options.providerOptions, stateDir, modelSha256);
 }
 
 interface Budget {
@@ -86,10 +88,11 @@ interface RunOutcome {
   rssGrowthMb: number;
 }
 
-async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, frame: RgbImage, watch: ThermalWatch): Promise<RunOutcome> {
+async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, providers: SessionProviders, frame: RgbImage, watch: ThermalWatch): Promise<RunOutcome> {
+  applyProviderEnv(providers.env);
   const t0 = performance.now();
   const detector = await Detector.create(bytes, {
-    executionProviders: providersFor(options.ep),
+    executionProviders: providers.executionProviders,
     ...(threads === null ? {} : { intraOpThreads: threads }),
   });
   const sessionCreateMs = performance.now() - t0;
@@ -165,6 +168,8 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
   } catch (err) {
     throw new Error(`${input.modelPath}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  const modelSha256 = createHash('sha256').update(bytes).digest('hex');
+  const providers = providersFor(options, path.resolve(input.stateDir ?? '.edgefit-agent'), modelSha256);
   const frames = await openFrames(input.framesDir);
   const frame = await frames.next();
   const sensors = createSensors();
@@ -176,7 +181,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
     watch.start();
     const threadCounts: Array<number | null> = options.threadsSweep ?? [options.threads ?? null];
     const outcomes: RunOutcome[] = [];
-    for (const t of threadCounts) outcomes.push(await measureOne(bytes, t, options, frame, watch));
+    for (const t of threadCounts) outcomes.push(await measureOne(bytes, t, options, providers, frame, watch));
     watch.stop();
     await watch.sample();
     const after = await sensors.snapshot();
@@ -185,7 +190,8 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
     return {
       ...best.run,
       ep: options.ep,
-      modelSha256: createHash('sha256').update(bytes).digest('hex'),
+      ...(options.providerOptions ? { providerOptions: options.providerOptions } : {}),
+      modelSha256,
       inputShape: best.inputShape,
       outputShape: best.outputShape,
       frame: { width: frame.width, height: frame.height, source: frames.name },

@@ -8,6 +8,8 @@ export interface RunProfileInput {
   modelPath: string;
   options: ProfileOptions;
   framesDir?: string;
+  /** The agent's state folder (TensorRT engine cache). */
+  stateDir?: string;
   /** Serving was paused for this measurement (the agent); false for a local `edgefit profile`. */
   servingPaused?: boolean;
 }

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { Detector } from '../../compress/detect/detector.js';
 import { Letterboxer } from '../../compress/detect/letterbox.js';
+import { applyProviderEnv, type SessionProviders } from '../onnxruntime/providers.js';
 import type { FrameSource } from './frames.js';
 import { outputShapeProblem, windowStats, type FrameRecord, type WindowStats } from './health.js';
 import type { MeasurementLock } from './lock.js';
@@ -10,6 +11,8 @@ const KEEP_MS = 15_000;
 
 export interface ServeModelOptions {
   threads?: number;
+  /** The execution provider list and its TensorRT switches (sessionProviders); default cpu. */
+  providers?: SessionProviders;
 }
 
 /**
@@ -34,7 +37,11 @@ export class ModelServer {
 
   /** Loads the model and checks, on a real frame, that it answers with a YOLO head's output shape. */
   static async load(modelPath: string, sha256: string, frame: Parameters<Letterboxer['run']>[0], options: ServeModelOptions = {}): Promise<ModelServer> {
-    const detector = await Detector.create(modelPath, options.threads === undefined ? {} : { intraOpThreads: options.threads });
+    applyProviderEnv(options.providers?.env ?? {});
+    const detector = await Detector.create(modelPath, {
+      ...(options.threads === undefined ? {} : { intraOpThreads: options.threads }),
+      ...(options.providers ? { executionProviders: options.providers.executionProviders } : {}),
+    });
     try {
       if (detector.inputType === 'float32') {
         const { tensor } = new Letterboxer(detector.inputWidth, detector.inputHeight).run(frame);

@@ -4,6 +4,7 @@ import { readModel } from '../../compress/onnx/read.js';
 import { Desired, decode, type Reported, type Slo, type Telemetry } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import type { ArtifactSource } from '../jobs/model-source.js';
+import { missingProviderReason, sessionProviders } from '../onnxruntime/providers.js';
 import { processMemory } from '../profile/memory.js';
 import { sampleThermal } from '../profile/thermal-watch.js';
 import { readFirmwareThrottled, throttledNow } from '../sensors/index.js';
@@ -25,6 +26,10 @@ export interface ServingOptions {
   healthMinFps?: number;
   /** Threads for a desired state that names none (the agent's --threads). */
   defaultThreads?: number;
+  /** The execution providers this device offers (its inventory's); default cpu only. */
+  providers?: readonly string[];
+  /** The agent's state folder: TensorRT keeps its engines there, per model. */
+  stateDir?: string;
 }
 
 interface Active {
@@ -36,6 +41,11 @@ interface Active {
 const SLO_WINDOW_MS = 10_000;
 const MB = 1024 * 1024;
 const v = PROTOCOL_VERSION as typeof PROTOCOL_VERSION;
+
+/** Same provider and options: a model already serving that way needs no reload. */
+function sameProvider(a: Desired, b: Desired): boolean {
+  return (a.ep ?? 'cpu') === (b.ep ?? 'cpu') && JSON.stringify(a.providerOptions ?? {}) === JSON.stringify(b.providerOptions ?? {});
+}
 
 /**
  * Serves what the retained desired state names: fetch, verify, activate,
@@ -148,7 +158,7 @@ export class Serving {
       generation: desired.generation,
       ...(desired.rolloutId ? { rolloutId: desired.rolloutId } : {}),
       state,
-      activeModel: a ? { sha256: a.server.sha256, generation: a.desired.generation, ...(a.desired.candidateId ? { candidateId: a.desired.candidateId } : {}) } : null,
+      activeModel: a ? { sha256: a.server.sha256, generation: a.desired.generation, ...(a.desired.candidateId ? { candidateId: a.desired.candidateId } : {}), ep: a.desired.ep ?? 'cpu' } : null,
       ...(error ? { error: error.slice(0, 4000) } : {}),
       slo: null,
     };
@@ -165,7 +175,10 @@ export class Serving {
       return this.report(desired, 'idle');
     }
     const ref = desired.model;
-    if (this.active?.server.sha256 === ref.sha256 && this.active.desired.threads === desired.threads) {
+    // Checked before any download or stop: the running model, if any, keeps serving.
+    const missing = missingProviderReason(desired.ep ?? 'cpu', this.opts.providers ?? ['cpu']);
+    if (missing) return this.report(desired, 'failed', missing);
+    if (this.active?.server.sha256 === ref.sha256 && this.active.desired.threads === desired.threads && sameProvider(this.active.desired, desired)) {
       this.active.desired = desired;
       return this.report(desired, 'healthy');
     }
@@ -202,7 +215,7 @@ export class Serving {
       await this.deactivate();
       let server: ModelServer;
       try {
-        server = await ModelServer.load(modelPath, ref.sha256, frame, { threads: desired.threads });
+        server = await ModelServer.load(modelPath, ref.sha256, frame, this.serveOptions(desired, ref.sha256));
       } catch (err) {
         return await this.rollBack(desired, previous, `the model failed to load: ${(err as Error).message}`);
       }
@@ -224,6 +237,11 @@ export class Serving {
     }
   }
 
+  /** Threads and the provider (with its options) a desired state asks for; absent ep: cpu. */
+  private serveOptions(desired: Desired, sha256: string) {
+    return { threads: desired.threads, providers: sessionProviders(desired.ep ?? 'cpu', desired.providerOptions, this.opts.stateDir ?? '.edgefit-agent', sha256) };
+  }
+
   /** Serves for a short window: no errors and some throughput, or the reason why not. */
   private async healthCheck(server: ModelServer): Promise<string | null> {
     const windowS = this.opts.healthWindowS ?? 3;
@@ -239,7 +257,7 @@ export class Serving {
     if (!previous) return this.fail(desired, false, error);
     try {
       const frame = await this.opts.frames.next();
-      const server = await ModelServer.load(previous.modelPath, previous.server.sha256, frame, { threads: previous.desired.threads });
+      const server = await ModelServer.load(previous.modelPath, previous.server.sha256, frame, this.serveOptions(previous.desired, previous.server.sha256));
       this.active = { ...previous, server };
       server.start(this.opts.frames, this.opts.lock);
       this.report(desired, 'rolled-back', error);

@@ -8,8 +8,8 @@ import { classScoresSilent, postprocess, DEFAULT_MAX_DETECTIONS, type Detection,
 export interface DetectorOptions {
   /** onnxruntime intra-op threads; default: onnxruntime's choice (all cores). */
   intraOpThreads?: number;
-  /** onnxruntime execution providers in preference order; default ['cpu']. */
-  executionProviders?: string[];
+  /** onnxruntime execution providers in preference order (names, or objects with a name and options); default ['cpu']. */
+  executionProviders?: ort.InferenceSession.ExecutionProviderConfig[];
   /** Class names by id, e.g. from the model's ultralytics `names` metadata (see parseUltralyticsNames). */
   names?: readonly string[];
   /** Defaults for detect(); ultralytics predict uses conf 0.25. */

@@ -30,12 +30,13 @@ export class TestFleet {
     return this.capture.lines().filter((l) => l.msg === msg);
   }
 
-  agent(id: string, heartbeatS = 1): CliProcess {
+  /** `extra`: more agent flags and environment (e.g. --onnxruntime). */
+  agent(id: string, heartbeatS = 1, extra: { args?: string[]; env?: Record<string, string> } = {}): CliProcess {
     if (!this.tokens.has(id)) this.tokens.set(id, this.controller.registry.add(id));
     const state = path.join(this.scratch, `state-${id}`);
     const agent = spawnCli(
-      ['agent', '--broker', this.controller.brokerUrl, '--id', id, '--controller', this.controller.httpUrl, '--state', state, '--heartbeat', String(heartbeatS), '--keepalive', '2'],
-      { EDGEFIT_TOKEN: this.tokens.get(id)!, EDGEFIT_LOG_LEVEL: 'info' },
+      ['agent', '--broker', this.controller.brokerUrl, '--id', id, '--controller', this.controller.httpUrl, '--state', state, '--heartbeat', String(heartbeatS), '--keepalive', '2', ...(extra.args ?? [])],
+      { EDGEFIT_TOKEN: this.tokens.get(id)!, EDGEFIT_LOG_LEVEL: 'info', ...extra.env },
     );
     this.agents.push(agent);
     return agent;

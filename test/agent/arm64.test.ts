@@ -52,7 +52,7 @@ function skipReason(): string | null {
 const skip = skipReason();
 
 describe.skipIf(skip !== null)(`the agent as linux/arm64 under qemu, installed from the npm tarball${skip ? ` (${skip})` : ''}`, () => {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'edgefit-arm64-'));
+  let work = '';
   let t0 = Date.now();
   const secs = () => ((Date.now() - t0) / 1000).toFixed(0);
   let controller: Controller;
@@ -71,6 +71,7 @@ describe.skipIf(skip !== null)(`the agent as linux/arm64 under qemu, installed f
 
   beforeAll(async () => {
     t0 = Date.now();
+    work = mkdtempSync(path.join(os.tmpdir(), 'edgefit-arm64-'));
     const tgz = packRepo(work);
     process.stdout.write(`arm64: packed ${path.basename(tgz)} at ${secs()} s\n`);
     // The tarball must carry the built CLI: package.json's `files` names dist/ (a .gitignored folder).
@@ -119,7 +120,7 @@ describe.skipIf(skip !== null)(`the agent as linux/arm64 under qemu, installed f
       await agentExit;
     }
     await controller?.close();
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   }, 30_000);
 
   it('comes online with arch arm64 in its inventory', async () => {

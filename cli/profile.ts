@@ -97,7 +97,7 @@ function formatReport(model: string, r: ProfileReport): string {
     `  session create   ${ms(r.sessionCreateMs)} ms, ${r.warmupRuns} warm-up runs`,
     `  model only       p50 ${ms(r.model.p50Ms)}  p90 ${ms(r.model.p90Ms)}  p95 ${ms(r.model.p95Ms)}  p99 ${ms(r.model.p99Ms)}  min ${ms(r.model.minMs)}  max ${ms(r.model.maxMs)}  mean ${ms(r.model.meanMs)} ± ${ms(r.model.stdMs)} ms  (${r.model.n} runs)  ${r.modelFps} FPS`,
     `  end to end       p50 ${ms(r.endToEnd.p50Ms)}  p95 ${ms(r.endToEnd.p95Ms)}  mean ${ms(r.endToEnd.meanMs)} ms  (${r.endToEnd.n} runs)  ${r.endToEndFps} FPS`,
-    `  memory           RSS after load ${r.memory.rssAfterLoadMb} MB, peak ${r.memory.peakRssMb} MB, growth ${r.memory.rssGrowthMb} MB`,
+    `  memory           RSS after load ${r.memory.rssAfterLoadMb} MB, peak ${r.memory.peakRssMb} MB, growth ${r.memory.rssGrowthMb} MB${r.memory.source === 'proc-status' ? ' (from /proc/self/status)' : ''}`,
     `  cpu              ${orDash(r.cpuPct, '%')} of one core; load ${orDash(r.environment.load1)}`,
     `  temperature      before ${orDash(r.temperature.beforeC, ' °C')}, peak ${orDash(r.temperature.peakC, ' °C')}, after ${orDash(r.temperature.afterC, ' °C')}`,
     `  throttling       clock drop ${orDash(r.throttling.maxClockDropPct, '%')}, firmware ${r.throttling.firmwareThrottled === null ? '—' : r.throttling.firmwareThrottled ? `throttled (${r.throttling.firmwareFlags?.join(', ')})` : 'ok'}`,

@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProfileOptions } from '../../protocol/messages.js';
+import { NODE_LAUNCHER_ENV, nodeLaunch } from './launcher.js';
 import type { MeasureInput, MeasuredProfile } from './measure.js';
 
 export type ProfileOutcome = { ok: true; report: MeasuredProfile } | { ok: false; error: string };
@@ -22,7 +23,8 @@ export function defaultTimeoutS(options: ProfileOptions): number {
 export function profileIsolated(input: MeasureInput): Promise<ProfileOutcome> {
   const timeoutS = input.options.timeoutS ?? defaultTimeoutS(input.options);
   return new Promise((resolve) => {
-    const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+    const launch = nodeLaunch(process.execPath, process.env[NODE_LAUNCHER_ENV]);
+    const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execPath: launch.execPath, execArgv: launch.execArgv });
     let stderr = '';
     let settled: ProfileOutcome | undefined;
     let timedOut = false;

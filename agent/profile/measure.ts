@@ -13,6 +13,7 @@ import { runCheck, type CheckFrame } from './check.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
 import { applyProviderEnv, sessionProviders, type SessionProviders } from '../onnxruntime/providers.js';
 import { openFrames } from '../serve/frames.js';
+import { processMemory } from './memory.js';
 import { fpsOf, latencyStats, windowFps } from './stats.js';
 import { ThermalWatch } from './thermal-watch.js';
 
@@ -89,8 +90,8 @@ interface RunOutcome {
   rssAfterLoadMb: number;
   rssGrowthMb: number;
   check?: ProfileReport['check'];
-  /** The process' high-water mark just before the check ran (KiB). */
-  peakKbBeforeCheck?: number;
+  /** The process' high-water mark just before the check ran (bytes). */
+  peakBytesBeforeCheck?: number;
 }
 
 async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, providers: SessionProviders, frame: RgbImage, watch: ThermalWatch, check?: CheckFrame[]): Promise<RunOutcome> {
@@ -102,14 +103,14 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
   });
   const sessionCreateMs = performance.now() - t0;
   try {
-    const rssAfterLoad = process.memoryUsage.rss();
+    const rssAfterLoad = processMemory().rssBytes();
     const feed = modelFeed(detector, frame);
     const feeds = { [detector.inputName]: feed };
     for (let i = 0; i < options.warmup; i++) {
       if (watch.overLimit) throw new ProfileAborted(`aborted: ${watch.overLimit}`);
       await detector.detect(frame);
     }
-    const rssAfterWarmup = process.memoryUsage.rss();
+    const rssAfterWarmup = processMemory().rssBytes();
     const budget = budgetOf(options);
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
@@ -137,8 +138,8 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
     const e2eStats = latencyStats(e2e.latencies);
     const meta = detector.session.outputMetadata[0];
     // After the phases and after their memory is read: the check's decoded frames are not the model's memory.
-    const rssGrowth = process.memoryUsage.rss() - rssAfterWarmup;
-    const peakKbBeforeCheck = process.resourceUsage().maxRSS;
+    const rssGrowth = processMemory().rssBytes() - rssAfterWarmup;
+    const peakBytesBeforeCheck = processMemory().peakBytes();
     const checked = check?.length ? await runCheck(detector, check) : undefined;
     return {
       ...(checked ? { check: checked } : {}),
@@ -158,7 +159,7 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
       outputShape: meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : String(d))) : [],
       rssAfterLoadMb: round2(rssAfterLoad / MB),
       rssGrowthMb: round2(rssGrowth / MB),
-      ...(checked ? { peakKbBeforeCheck } : {}),
+      ...(checked ? { peakBytesBeforeCheck } : {}),
     };
   } finally {
     await detector.release();
@@ -208,9 +209,10 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
       frame: { width: frame.width, height: frame.height, source: frames.name },
       memory: {
         rssAfterLoadMb: best.rssAfterLoadMb,
-        // maxRSS is the process' high-water mark in KiB: it sees spikes that sampling misses.
-        peakRssMb: round2((outcomes.at(-1)!.peakKbBeforeCheck ?? process.resourceUsage().maxRSS) / 1024),
+        // the process' high-water mark (it sees spikes that sampling misses), read before the check if one ran
+        peakRssMb: round2((outcomes.at(-1)!.peakBytesBeforeCheck ?? processMemory().peakBytes()) / MB),
         rssGrowthMb: best.rssGrowthMb,
+        source: processMemory().source,
       },
       temperature: {
         beforeC: before.temperatureC,

@@ -5,6 +5,7 @@ import { Desired, decode, type Reported, type Slo, type Telemetry } from '../../
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import type { ArtifactSource } from '../jobs/model-source.js';
 import { missingProviderReason, sessionProviders } from '../onnxruntime/providers.js';
+import { processMemory } from '../profile/memory.js';
 import { sampleThermal } from '../profile/thermal-watch.js';
 import { readFirmwareThrottled, throttledNow } from '../sensors/index.js';
 import { refKind } from '../../protocol/artifacts.js';
@@ -285,7 +286,7 @@ export class Serving {
     try {
       const [thermal, firmware] = await Promise.all([sampleThermal(), readFirmwareThrottled()]);
       const w = a.server.window(1000);
-      const memoryMb = Math.round((process.memoryUsage.rss() / MB) * 10) / 10;
+      const memoryMb = Math.round((processMemory().rssBytes() / MB) * 10) / 10;
       this.opts.publishTelemetry({
         v,
         ts: Date.now(),

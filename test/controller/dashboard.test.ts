@@ -95,7 +95,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
     expect(second).not.toBe(first);
     expect(navigations).toEqual([]);
     await expect(page.locator('.grid-row[data-id="cam-1"]').getAttribute('data-health')).resolves.toBe('ok');
-    await expect(page.locator('.grid-row[data-id="cam-1"] .cell:nth-child(6)').textContent()).resolves.toBe('yolov8n-96');
+    await expect(page.locator('.grid-row[data-id="cam-1"] .cell:nth-child(6)').textContent()).resolves.toBe('yolov8n-96 on cpu');
     // Let the sparkline gather a few points before the picture.
     await page.waitForTimeout(3000);
     await page.screenshot({ path: screenshotPath('fleet') });

@@ -1,8 +1,9 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import { encode, type Hello, type Inventory, type Presence } from '../protocol/messages.js';
-import { DEVICE_ID_PATTERN, PROTOCOL_VERSION, deviceTopic, type DeviceChannel } from '../protocol/topics.js';
+import { DEVICE_SUBSCRIBES, encodeFor, publishOptions, type ControllerChannel, type DeviceChannel, type MessageInput } from '../protocol/channels.js';
+import type { Inventory, Presence } from '../protocol/messages.js';
+import { DEVICE_ID_PATTERN, PROTOCOL_VERSION, deviceTopic } from '../protocol/topics.js';
 import { deviceClass } from './device-class.js';
 import { readHeartbeat, type TemperatureSource } from './heartbeat.js';
 import { HEARTBEAT_SECONDS, validHeartbeatSeconds } from './heartbeat-period.js';
@@ -44,8 +45,8 @@ const REFUSED_RETRY_MAX_MS = 5 * 60_000;
 /** CONNACK codes of MQTT 3.1.1 that refuse the credentials: bad username or password, not authorized. */
 const REFUSED_CREDENTIALS = new Set([4, 5]);
 
-function presence(state: Presence['state']): Buffer {
-  return encode({ v: PROTOCOL_VERSION, ts: Date.now(), state } satisfies Presence);
+function presence(state: Presence['state']): Presence {
+  return { v: PROTOCOL_VERSION, ts: Date.now(), state };
 }
 
 /**
@@ -76,16 +77,16 @@ export class Agent {
     this.refusedWaitMs = this.firstRefusedWaitMs;
     const lock = new MeasurementLock();
     const artifacts = opts.artifacts ?? noArtifactSource;
-    this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', encode(result)), opts.log.child({ component: 'outbox' }));
+    this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', result), opts.log.child({ component: 'outbox' }));
     this.serving = new Serving({
       artifacts,
       frames: opts.frames ?? syntheticFrames(),
       lock,
-      publishReported: (reported) => this.publish('reported', encode(reported), true),
+      publishReported: (reported) => this.publish('reported', reported),
       // A sample is worth its moment only: mqtt.js would queue every one while the broker is away, a day's
       // worth in memory, then deliver them all stale.
       publishTelemetry: (telemetry) => {
-        if (this.client.connected) this.publish('telemetry', encode(telemetry), false);
+        if (this.client.connected) this.publish('telemetry', telemetry);
       },
       log: opts.log.child({ component: 'serving' }),
       healthWindowS: opts.healthWindowS,
@@ -119,7 +120,7 @@ export class Agent {
       keepalive: opts.keepaliveSeconds,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
-      will: { topic: deviceTopic(opts.id, 'presence'), payload: presence('offline'), qos: 1, retain: true },
+      will: { topic: deviceTopic(opts.id, 'presence'), payload: encodeFor('presence', presence('offline')), ...publishOptions('presence') },
     });
     const agent = new Agent(opts, client);
     agent.wire();
@@ -133,22 +134,27 @@ export class Agent {
       log.info({ device: id, broker: this.opts.brokerUrl, class: this.deviceClass }, 'agent connected');
       // Clean sessions: subscribe on every connect (the broker then re-delivers the retained desired state),
       // and say hello only once subscribed: the controller answers a hello with the jobs it is waiting on.
-      this.client.subscribe([deviceTopic(id, 'jobs'), deviceTopic(id, 'desired')], { qos: 1 }, (err) => {
+      const subscriptions = Object.fromEntries(DEVICE_SUBSCRIBES.map((c) => [deviceTopic(id, c), { qos: publishOptions(c).qos }]));
+      this.client.subscribe(subscriptions, (err) => {
         if (err) log.error({ err: err.message }, 'cannot subscribe to jobs and desired state');
         // a connection lost before the SUBACK says hello on the next connect
         if (!this.client.connected) return;
-        this.publish('presence', presence('online'), true);
-        const hello: Hello = { v: PROTOCOL_VERSION, ts: Date.now(), inventory: this.opts.inventory, deviceClass: this.deviceClass };
-        this.publish('hello', encode(hello), false);
+        this.publish('presence', presence('online'));
+        this.publish('hello', { v: PROTOCOL_VERSION, ts: Date.now(), inventory: this.opts.inventory, deviceClass: this.deviceClass });
         void this.sendHeartbeat();
-        if (this.serving.current().generation > 0) this.publish('reported', encode(this.serving.current()), true);
+        if (this.serving.current().generation > 0) this.publish('reported', this.serving.current());
         this.outbox.flush();
       });
     });
+    // One handler per controller-to-device channel; each validates its own payload.
+    const handlers: Record<ControllerChannel, (payload: Buffer) => void> = {
+      jobs: (payload) => this.jobs.submit(payload),
+      desired: (payload) => this.serving.submit(payload),
+    };
+    const byTopic = new Map(DEVICE_SUBSCRIBES.map((c) => [deviceTopic(id, c), handlers[c]]));
     this.client.on('message', (topic, payload) => {
       try {
-        if (topic === deviceTopic(id, 'jobs')) this.jobs.submit(payload);
-        else if (topic === deviceTopic(id, 'desired')) this.serving.submit(payload);
+        byTopic.get(topic)?.(payload);
       } catch (err) {
         log.error({ topic, err: (err as Error).message }, 'message handling failed');
       }
@@ -171,17 +177,18 @@ export class Agent {
     this.heartbeatTask = cron.schedule(`*/${this.opts.heartbeatSeconds} * * * * *`, () => void this.sendHeartbeat(), { noOverlap: true });
   }
 
-  publish(channel: DeviceChannel, payload: Buffer, retain: boolean): void {
-    this.client.publish(deviceTopic(this.opts.id, channel), payload, { qos: 1, retain }, (err) => {
+  /** Publishes one message on a channel, with that channel's QoS and retain flag; only the channel's own message type-checks. */
+  publish<C extends DeviceChannel>(channel: C, message: MessageInput<C>): void {
+    this.client.publish(deviceTopic(this.opts.id, channel), encodeFor(channel, message), publishOptions(channel), (err) => {
       if (err) this.opts.log.warn({ channel, err: err.message }, 'publish failed');
     });
   }
 
   /** Resolves on PUBACK; rejects when offline (the caller keeps the message) or on a publish error. */
-  private publishConfirmed(channel: DeviceChannel, payload: Buffer): Promise<void> {
+  private publishConfirmed<C extends DeviceChannel>(channel: C, message: MessageInput<C>): Promise<void> {
     if (!this.client.connected) return Promise.reject(new Error('broker unreachable'));
     return new Promise((resolve, reject) => {
-      this.client.publish(deviceTopic(this.opts.id, channel), payload, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+      this.client.publish(deviceTopic(this.opts.id, channel), encodeFor(channel, message), publishOptions(channel), (err) => (err ? reject(err) : resolve()));
     });
   }
 
@@ -189,7 +196,7 @@ export class Agent {
     if (!this.client.connected) return;
     try {
       const heartbeat = await readHeartbeat(this.opts.temperature, this.startedAt, this.opts.heartbeatSeconds);
-      this.publish('heartbeat', encode(heartbeat), false);
+      this.publish('heartbeat', heartbeat);
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
@@ -202,7 +209,7 @@ export class Agent {
     await this.heartbeatTask?.destroy();
     await this.serving.close();
     if (this.client.connected) {
-      await this.client.publishAsync(deviceTopic(this.opts.id, 'presence'), presence('offline'), { qos: 1, retain: true }).catch(() => undefined);
+      await this.client.publishAsync(deviceTopic(this.opts.id, 'presence'), encodeFor('presence', presence('offline')), publishOptions('presence')).catch(() => undefined);
     }
     await this.client.endAsync();
   }

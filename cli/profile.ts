@@ -3,6 +3,7 @@ import { ProfileOptions, type ProfileReport } from '../protocol/messages.js';
 import { runProfile } from '../agent/profile/run.js';
 import { UsageError, choiceFlag, intFlag, numberFlag, parse, printJson } from './args.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type ProviderOptions } from '../protocol/messages.js';
+import { firstIssue } from '../protocol/first-issue.js';
 
 const COMMAND = 'profile';
 const DEFAULT_SUSTAINED_S = 60;
@@ -75,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
     maxTempC: values['max-temp'] === undefined ? undefined : numberFlag(COMMAND, 'max-temp', values['max-temp'], 0, 0, 150),
     timeoutS: values.timeout === undefined ? undefined : numberFlag(COMMAND, 'timeout', values.timeout, 0, 1, 7200),
   });
-  if (!parsed.success) throw new UsageError(`${COMMAND}: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`);
+  if (!parsed.success) throw new UsageError(`${COMMAND}: ${firstIssue(parsed.error, 'options')}`);
   const modelPath = path.resolve(positionals[0]);
   const result = await runProfile({ modelPath, options: parsed.data, framesDir: values.frames });
   if (values.json) {

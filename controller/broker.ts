@@ -1,7 +1,8 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
-import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, MAX_PAYLOAD_BYTES, TOPIC_ROOT, parseDeviceTopic } from '../protocol/topics.js';
+import { CHANNELS, parseDeviceTopic } from '../protocol/channels.js';
+import { MAX_PAYLOAD_BYTES, TOPIC_ROOT } from '../protocol/topics.js';
 import { MqttFrameGuard } from './mqtt-frame-guard.js';
 import { CONTROLLER_USER } from './registry.js';
 
@@ -22,20 +23,21 @@ export interface EmbeddedBroker {
 type Principal = { role: 'controller' } | { role: 'device'; id: string };
 
 /**
- * The topic ACL, shared by the embedded broker and the Mosquitto ACL file:
- * a device publishes only its own outbound channels and subscribes only to its
- * own inbound ones; the controller may use the whole edgefit tree.
+ * The topic ACL, read from the channel table (protocol/channels.ts) as the
+ * Mosquitto ACL file is: a device publishes only its own device-to-controller
+ * channels and subscribes only to its own controller-to-device ones; the
+ * controller may use the whole edgefit tree.
  */
 export function mayPublish(principal: Principal, topic: string): boolean {
   if (principal.role === 'controller') return topic.startsWith(`${TOPIC_ROOT}/`);
   const parsed = parseDeviceTopic(topic);
-  return parsed?.id === principal.id && (DEVICE_PUBLISHES as readonly string[]).includes(parsed.channel);
+  return parsed?.id === principal.id && CHANNELS[parsed.channel].direction === 'device-to-controller';
 }
 
 export function maySubscribe(principal: Principal, filter: string): boolean {
   if (principal.role === 'controller') return filter.startsWith(`${TOPIC_ROOT}/`);
   const parsed = parseDeviceTopic(filter);
-  return parsed?.id === principal.id && (DEVICE_SUBSCRIBES as readonly string[]).includes(parsed.channel);
+  return parsed?.id === principal.id && CHANNELS[parsed.channel].direction === 'controller-to-device';
 }
 
 function authError(message: string): AuthenticateError {

@@ -1,8 +1,11 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { Desired, Heartbeat, Hello, Job, Presence, Reported, Result, Telemetry, decode, encode, type DesiredInput, type JobInput } from '../protocol/messages.js';
-import { PROTOCOL_VERSION, allDevicesTopic, deviceTopic, parseDeviceTopic } from '../protocol/topics.js';
+import { CHANNELS, encodeFor, publishOptions, type ControllerChannel, type MessageOf } from '../protocol/channels.js';
+import { firstIssue } from '../protocol/first-issue.js';
+import type { Desired, DesiredInput, Job, JobInput, Result } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, deviceTopic } from '../protocol/topics.js';
 import type { CheckRecord } from './check/checker.js';
+import { controllerSubscriptions, deviceDispatcher } from './device-dispatch.js';
 import { nextGeneration, type DesiredStore, type LiveStateStore, type ProfileStore } from './profiles.js';
 import { CONTROLLER_USER, RegistryError, type Registry } from './registry.js';
 import { ResultIntake } from './result-intake.js';
@@ -58,6 +61,34 @@ export class FleetLink {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
     });
+    const handle = deviceDispatcher(
+      {
+        hello(deviceId, hello) {
+          registry.recordHello(deviceId, hello);
+          log.info({ device: deviceId, class: hello.deviceClass }, 'device hello');
+          for (const listener of helloListeners) listener(deviceId);
+        },
+        presence(deviceId, presence, retained) {
+          registry.recordPresence(deviceId, presence.state === 'online', Date.now(), retained);
+          log.info({ device: deviceId, state: presence.state, retained }, 'device presence');
+        },
+        heartbeat(deviceId, heartbeat) {
+          registry.recordHeartbeat(deviceId, heartbeat);
+        },
+        results(deviceId, result) {
+          if (result.deviceId !== deviceId) return log.warn({ device: deviceId, claimed: result.deviceId }, 'result naming another device dropped');
+          results.store(result);
+        },
+        telemetry(deviceId, telemetry) {
+          live.recordTelemetry(deviceId, telemetry);
+        },
+        reported(deviceId, reported) {
+          live.recordReported(deviceId, reported);
+          log.info({ device: deviceId, generation: reported.generation, state: reported.state, error: reported.error }, 'device reported');
+        },
+      },
+      { isRegistered: (id) => registry.get(id) !== undefined, log },
+    );
     client.on('message', (topic, payload, packet) => {
       try {
         handle(topic, payload, packet.retain);
@@ -67,63 +98,6 @@ export class FleetLink {
     });
     client.on('error', (err) => log.warn({ err: err.message }, 'controller mqtt error'));
     client.on('reconnect', () => log.debug('controller mqtt reconnecting'));
-
-    function handle(topic: string, payload: Buffer, retained: boolean): void {
-      const route = parseDeviceTopic(topic);
-      if (!route) return;
-      if (!registry.get(route.id)) {
-        log.warn({ device: route.id, topic }, 'message from unregistered device dropped');
-        return;
-      }
-      switch (route.channel) {
-        case 'hello': {
-          const msg = decode(Hello, payload);
-          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed hello dropped');
-          registry.recordHello(route.id, msg.value);
-          log.info({ device: route.id, class: msg.value.deviceClass }, 'device hello');
-          for (const listener of helloListeners) listener(route.id);
-          return;
-        }
-        case 'presence': {
-          // An empty retained payload clears presence: nothing to record.
-          if (payload.length === 0) return;
-          const msg = decode(Presence, payload);
-          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed presence dropped');
-          registry.recordPresence(route.id, msg.value.state === 'online', Date.now(), retained);
-          log.info({ device: route.id, state: msg.value.state, retained }, 'device presence');
-          return;
-        }
-        case 'heartbeat': {
-          const msg = decode(Heartbeat, payload);
-          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed heartbeat dropped');
-          registry.recordHeartbeat(route.id, msg.value);
-          return;
-        }
-        case 'results': {
-          const msg = decode(Result, payload);
-          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed result dropped');
-          if (msg.value.deviceId !== route.id) return log.warn({ device: route.id, claimed: msg.value.deviceId }, 'result naming another device dropped');
-          results.store(msg.value);
-          return;
-        }
-        case 'telemetry': {
-          const msg = decode(Telemetry, payload);
-          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed telemetry dropped');
-          live.recordTelemetry(route.id, msg.value);
-          return;
-        }
-        case 'reported': {
-          if (payload.length === 0) return;
-          const msg = decode(Reported, payload);
-          if (!msg.ok) return log.warn({ device: route.id, reason: msg.reason }, 'malformed reported state dropped');
-          live.recordReported(route.id, msg.value);
-          log.info({ device: route.id, generation: msg.value.generation, state: msg.value.state, error: msg.value.error }, 'device reported');
-          return;
-        }
-        default:
-          return;
-      }
-    }
 
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => reject(new Error(`cannot connect to MQTT broker ${opts.brokerUrl}: ${err.message}`));
@@ -146,7 +120,7 @@ export class FleetLink {
    * memory only, and a restarted Mosquitto has at most its last autosave.
    */
   private async subscribeAndRepublish(): Promise<void> {
-    await this.client.subscribeAsync((['hello', 'presence', 'heartbeat', 'results', 'telemetry', 'reported'] as const).map((c) => allDevicesTopic(c)), { qos: 1 });
+    await this.client.subscribeAsync(controllerSubscriptions());
     for (const deviceId of this.opts.desired.deviceIds()) {
       // read at each step: a rollout may set a newer one while an older one is on its way
       const desired = this.opts.desired.get(deviceId);
@@ -189,9 +163,9 @@ export class FleetLink {
    */
   async sendJob(deviceId: string, request: JobRequest): Promise<Job> {
     this.requireDevice(deviceId);
-    const job = this.validate(Job, { ...request, v: PROTOCOL_VERSION, ts: Date.now() }, 'job');
+    const job = this.validate('jobs', { ...request, v: PROTOCOL_VERSION, ts: Date.now() });
     if (!this.client.connected) throw new BrokerUnavailableError(`cannot send job ${job.jobId}: the broker ${this.opts.brokerUrl} is unreachable`);
-    await this.client.publishAsync(deviceTopic(deviceId, 'jobs'), encode(job), { qos: 1 });
+    await this.client.publishAsync(deviceTopic(deviceId, 'jobs'), encodeFor('jobs', job), publishOptions('jobs'));
     this.opts.log.info({ device: deviceId, jobId: job.jobId, sha256: job.artifact.sha256 }, 'job sent');
     return job;
   }
@@ -204,7 +178,7 @@ export class FleetLink {
   async setDesired(deviceId: string, request: DesiredRequest): Promise<Desired> {
     this.requireDevice(deviceId);
     const generation = request.generation ?? nextGeneration(this.opts.desired.get(deviceId), this.opts.live.get(deviceId).reported);
-    const desired = this.validate(Desired, { ...request, generation, v: PROTOCOL_VERSION, ts: Date.now() }, 'desired state');
+    const desired = this.validate('desired', { ...request, generation, v: PROTOCOL_VERSION, ts: Date.now() });
     this.opts.desired.set(deviceId, desired);
     const published = this.client.connected;
     if (published) await this.publishDesired(deviceId, desired);
@@ -213,20 +187,18 @@ export class FleetLink {
   }
 
   private async publishDesired(deviceId: string, desired: Desired): Promise<void> {
-    await this.client.publishAsync(deviceTopic(deviceId, 'desired'), encode(desired), { qos: 1, retain: true });
+    await this.client.publishAsync(deviceTopic(deviceId, 'desired'), encodeFor('desired', desired), publishOptions('desired'));
   }
 
   private requireDevice(deviceId: string): void {
     if (!this.opts.registry.get(deviceId)) throw new RegistryError(`no device '${deviceId}'`, 'not-found');
   }
 
-  private validate<T extends typeof Job | typeof Desired>(schema: T, value: unknown, what: string): ReturnType<T['parse']> {
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new RegistryError(`invalid ${what}: ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'invalid');
-    }
-    return parsed.data as ReturnType<T['parse']>;
+  /** Checks what the controller is about to send against its channel's schema; the error names the first problem. */
+  private validate<C extends ControllerChannel>(channel: C, value: unknown): MessageOf<C> {
+    const parsed = CHANNELS[channel].schema.safeParse(value);
+    if (!parsed.success) throw new RegistryError(`invalid ${CHANNELS[channel].noun}: ${firstIssue(parsed.error)}`, 'invalid');
+    return parsed.data as MessageOf<C>;
   }
 
   async close(): Promise<void> {

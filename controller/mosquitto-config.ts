@@ -1,9 +1,11 @@
-import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, MAX_PAYLOAD_BYTES, TOPIC_ROOT } from '../protocol/topics.js';
+import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES } from '../protocol/channels.js';
+import { MAX_PAYLOAD_BYTES, TOPIC_ROOT } from '../protocol/topics.js';
 import { hashToken } from './credentials.js';
 import { CONTROLLER_USER } from './registry.js';
 
 // The external-broker path: the same users and the same ACL as the embedded
-// broker (broker.ts mayPublish/maySubscribe), written in Mosquitto's formats.
+// broker (broker.ts mayPublish/maySubscribe), both read from the channel table
+// (protocol/channels.ts), written in Mosquitto's formats.
 
 export function mosquittoPasswd(controllerSecret: string, devices: Array<{ id: string; tokenHash: string }>): string {
   const lines = [`${CONTROLLER_USER}:${hashToken(controllerSecret)}`, ...devices.map((d) => `${d.id}:${d.tokenHash}`)];

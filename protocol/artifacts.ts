@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { firstIssue } from './first-issue.js';
 
 // Artifacts (model files) are content-addressed by sha256. The controller signs
 // a small manifest per artifact with its ed25519 key; the agent pins that key
@@ -99,8 +100,7 @@ export function checkRef(ref: ArtifactRef, publicKeyPem: string): RefCheck {
   }
   const parsed = ArtifactManifest.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: 'manifest', message: `manifest ${issue.path.join('.') || 'body'}: ${issue.message}` };
+    return { ok: false, reason: 'manifest', message: `manifest ${firstIssue(parsed.error, 'body')}` };
   }
   const manifest = parsed.data;
   if (manifest.sha256 !== ref.sha256) return { ok: false, reason: 'manifest', message: `manifest names sha256 ${manifest.sha256}, the ref ${ref.sha256}` };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ArtifactRef, SHA256_PATTERN } from './artifacts.js';
+import { firstIssue } from './first-issue.js';
 import { PROTOCOL_VERSION } from './topics.js';
 
 export { ArtifactRef };
@@ -103,13 +104,16 @@ export function decode<T extends z.ZodType>(schema: T, payload: Uint8Array): { o
     return { ok: false, reason: 'payload is not JSON' };
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: `${issue.path.join('.') || '(root)'}: ${issue.message}` };
-  }
+  if (!parsed.success) return { ok: false, reason: firstIssue(parsed.error) };
   return { ok: true, value: parsed.data };
 }
 
+/**
+ * Any value as a payload, on no particular channel: for tests that must send
+ * what no schema allows. The agent and the controller publish through
+ * `encodeFor` (protocol/channels.ts), which type-checks the message against
+ * its channel.
+ */
 export function encode(message: unknown): Buffer {
   return Buffer.from(JSON.stringify(message));
 }

@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync 
 import path from 'node:path';
 import { ArtifactRef, SHA256_PATTERN, checkRef } from '../../protocol/artifacts.js';
 import { ArtifactDownloadError, ArtifactRejected, downloadArtifact, installedPath, sha256File, sidecarPath, type DownloadOptions } from './download.js';
+import { firstIssue } from '../../protocol/first-issue.js';
 
 export const DEFAULT_CACHE_CAP_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -56,9 +57,8 @@ export class ArtifactCache {
   ensure(ref: ArtifactRef, signal?: AbortSignal): Promise<string> {
     const parsed = ArtifactRef.safeParse(ref);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
       const sha = typeof (ref as { sha256?: unknown } | null)?.sha256 === 'string' ? (ref as { sha256: string }).sha256 : '(none)';
-      return Promise.reject(new ArtifactRejected(sha, 'manifest', `malformed ref: ${issue.path.join('.') || 'ref'}: ${issue.message}`));
+      return Promise.reject(new ArtifactRejected(sha, 'manifest', `malformed ref: ${firstIssue(parsed.error, 'ref')}`));
     }
     const sha = parsed.data.sha256;
     const withdrawn = () => new ArtifactDownloadError(`no longer waiting for ${sha}`, false);

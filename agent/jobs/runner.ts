@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { Job, decode, type Result } from '../../protocol/messages.js';
+import { decodeFor } from '../../protocol/channels.js';
+import type { Job, Result } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { missingProviderReason } from '../onnxruntime/providers.js';
 import type { CheckFrame } from '../profile/check.js';
@@ -54,7 +55,7 @@ export class JobRunner {
 
   submit(payload: Buffer): void {
     const { log, outbox } = this.opts;
-    const msg = decode(Job, payload);
+    const msg = decodeFor('jobs', payload);
     if (!msg.ok) return log.warn({ reason: msg.reason }, 'malformed job dropped');
     const job = msg.value.options.threads === undefined && !msg.value.options.threadsSweep && this.opts.defaultThreads ? { ...msg.value, options: { ...msg.value.options, threads: this.opts.defaultThreads } } : msg.value;
     if (this.queued.has(job.jobId)) return log.info({ jobId: job.jobId }, 'job already queued; duplicate ignored');

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ProfileOptions } from '../../protocol/messages.js';
 import { useOnnxruntimeFromEnv } from '../onnxruntime/binding.js';
+import { firstIssue } from '../../protocol/first-issue.js';
 
 // The binding the agent runs (EDGEFIT_ONNXRUNTIME, inherited) must be in place before
 // measure.js imports onnxruntime, so that module is loaded only after this.
@@ -24,7 +25,7 @@ process.once('disconnect', () => process.exit(1));
 
 process.once('message', (raw: unknown) => {
   const request = Request.safeParse(raw);
-  if (!request.success) return answer({ ok: false, error: `bad profiling request: ${request.error.issues[0].message}` });
+  if (!request.success) return answer({ ok: false, error: `bad profiling request: ${firstIssue(request.error)}` });
   measuring.then((measureProfile) => measureProfile(request.data)).then(
     (report) => answer({ ok: true, report }),
     (err: unknown) => answer({ ok: false, error: err instanceof Error ? err.message : String(err) }),

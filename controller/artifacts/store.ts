@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ArtifactManifest, SHA256_PATTERN, type ArtifactKind, type ArtifactRef } from '../../protocol/artifacts.js';
 import type { Db } from '../db.js';
 import { signManifest, type SigningKey } from './signing.js';
+import { firstIssue } from '../../protocol/first-issue.js';
 
 export interface ArtifactMeta {
   name: string;
@@ -75,8 +76,7 @@ export class ArtifactStore {
   async put(source: Uint8Array | string | AsyncIterable<Uint8Array>, meta: ArtifactMeta, opts: { maxBytes?: number } = {}): Promise<ArtifactRef> {
     const metaCheck = ArtifactManifest.pick({ name: true, kind: true, lineage: true }).partial({ kind: true }).safeParse(meta);
     if (!metaCheck.success) {
-      const issue = metaCheck.error.issues[0];
-      throw new ArtifactInputError(`artifact ${issue.path.join('.') || 'meta'}: ${issue.message}`, 'invalid');
+      throw new ArtifactInputError(`artifact ${firstIssue(metaCheck.error, 'meta')}`, 'invalid');
     }
     const chunks = typeof source === 'string' ? createReadStream(source) : source instanceof Uint8Array ? [source] : source;
     const { sha256, size } = await this.ingest(chunks, opts.maxBytes ?? Number.MAX_SAFE_INTEGER);

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { readModel } from '../../compress/onnx/read.js';
 import { generateLadder, type Recipe } from './ladder.js';
+import { firstIssue } from '../../protocol/first-issue.js';
 
 const Request = z.object({
   baseFile: z.string(),
@@ -22,7 +23,7 @@ function send(message: object, then?: () => void): void {
 
 process.once('message', (raw: unknown) => {
   const parsed = Request.safeParse(raw);
-  if (!parsed.success) return send({ type: 'error', message: `bad ladder request: ${parsed.error.issues[0].message}` }, () => process.exit(0));
+  if (!parsed.success) return send({ type: 'error', message: `bad ladder request: ${firstIssue(parsed.error)}` }, () => process.exit(0));
   const r = parsed.data;
   const run = async () => {
     const base = readModel(readFileSync(r.baseFile));

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { RegistryError } from '../registry.js';
+import { firstIssue } from '../../protocol/first-issue.js';
 
 /** A request that failed validation: answered 400 with the first problem named. */
 export class BadRequest extends Error {}
@@ -8,8 +9,7 @@ export class BadRequest extends Error {}
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new BadRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`);
+    throw new BadRequest(firstIssue(parsed.error, 'body'));
   }
   return parsed.data;
 }

@@ -4,6 +4,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS, ProviderOptions } from '../../protocol/messages.js';
+import { firstIssue } from '../../protocol/first-issue.js';
 
 const percent = z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, 'a percentage like "25%"');
 const count = z.number().int().min(1).max(100_000);
@@ -127,8 +128,7 @@ export class SpecError extends Error {
 export function validateSpec(value: unknown): RolloutSpec {
   const parsed = RolloutSpec.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new SpecError(`rollout spec ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new SpecError(`rollout spec ${firstIssue(parsed.error)}`);
   }
   return parsed.data;
 }

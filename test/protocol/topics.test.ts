@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mayPublish, maySubscribe } from '../../controller/broker.js';
 import { hashToken, verifyToken } from '../../controller/credentials.js';
 import { Hello, Reported, Telemetry, decode } from '../../protocol/messages.js';
-import { allDevicesTopic, deviceTopic, parseDeviceTopic } from '../../protocol/topics.js';
+import { parseDeviceTopic } from '../../protocol/channels.js';
+import { allDevicesTopic, deviceTopic } from '../../protocol/topics.js';
 
 describe('topics', () => {
   it('round-trips device topics and rejects anything else', () => {

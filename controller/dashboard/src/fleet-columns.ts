@@ -1,46 +1,190 @@
-import type { LiveDevice } from '../../live/wire.js';
+import type { LiveDevice, Sample } from '../../live/wire.js';
+import { SPARKLINE_WINDOW_MS } from '../../live/wire.js';
+import { h, setAttr, setText } from './dom.js';
 import { ago, labels, mb, num, NONE } from './format.js';
+import { drawSparkline } from './sparkline.js';
 
-export type SortKey = 'status' | 'id' | 'class' | 'labels' | 'lastSeen' | 'candidate' | 'fps' | 'p95' | 'memory' | 'temp' | 'throttled' | 'health';
+// The fleet table, one object per column: its key, header, width, the window
+// widths below which it hides, how it sorts and how it fills its cell. The
+// view finds cells by key and the grid's CSS is generated from this list
+// (fleet-table-css.ts), so a new column is one entry here.
+
+export type ColumnKey = 'status' | 'id' | 'class' | 'labels' | 'lastSeen' | 'candidate' | 'fps' | 'spark' | 'p95' | 'memory' | 'temp' | 'throttled' | 'health';
+
+/** Window widths (px) below which columns may hide: a laptop window drops what the device view repeats before the table scrolls sideways. */
+export const BREAKPOINTS = [1440, 1100] as const;
+export type Breakpoint = (typeof BREAKPOINTS)[number];
+
+/** A grid track and the least it takes (what the table's minimum width adds up). */
+export interface Width {
+  track: string;
+  minPx: number;
+}
+export const fixed = (px: number): Width => ({ track: `${px}px`, minPx: px });
+export const flexible = (minPx: number, fr: number): Width => ({ track: `minmax(${minPx}px, ${fr}fr)`, minPx });
+
+/** What a cell may need besides its device: the (server-aligned) clock and the device's FPS samples. */
+export interface CellContext {
+  now: number;
+  sparkline: readonly Sample[];
+}
 
 export interface Column {
-  key: SortKey;
+  key: ColumnKey;
   title: string;
-  /** Extra class for the cells: 'num' right-aligns with tabular figures. */
+  width: Width;
+  /** Hidden in windows narrower than this. */
+  hideBelow?: Breakpoint;
+  /** Extra classes of the head and row cells ('num' right-aligns with tabular figures), or of each apart. */
   cls?: string;
+  headCls?: string;
+  rowCls?: string;
   /** The value sorted on; null sorts last in both directions. */
   value: (d: LiveDevice) => string | number | null;
   /** Sorting starts descending for numbers people look for the top of. */
   descFirst?: boolean;
-  /**
-   * A narrower window hides it before the table scrolls sideways (style.css):
-   * 1 below 1440 px, 2 below 1100 px as well. Only what the device view repeats.
-   */
-  drop?: 1 | 2;
+  /** Builds what a row's cell keeps whatever device it shows (the sparkline's canvas). */
+  create?: (cell: HTMLDivElement) => void;
+  /** Fills the cell for a device: when the row shows another device, or a new state of it. */
+  render?: (cell: HTMLDivElement, d: LiveDevice) => void;
+  /** On every draw: what moves without a message (ages, the sparkline's window). */
+  tick?: (cell: HTMLDivElement, d: LiveDevice, ctx: CellContext) => void;
 }
 
 const HEALTH_RANK = { failing: 0, warning: 1, offline: 2, idle: 3, ok: 4 } as const;
+const SPARK_WIDTH = 112;
+const SPARK_HEIGHT = 24;
+const SPARK_COLOR = { ok: '#3fb950', warning: '#d29922', failing: '#f85149', idle: '#8b97a6', offline: '#6e7681' } as const;
+/** The sparkline each canvas shows (device, health, its latest sample, a 5 s tick): redrawn only when that changes. */
+const drawnSpark = new WeakMap<HTMLCanvasElement, string>();
 
 export const COLUMNS: Column[] = [
-  { key: 'status', title: 'Status', value: (d) => (d.online ? 0 : 1) },
-  { key: 'id', title: 'Device', value: (d) => d.id },
-  { key: 'class', title: 'Class', value: (d) => d.deviceClass, drop: 1 },
-  { key: 'labels', title: 'Labels', value: (d) => labels(d.labels).join(' ') || null, drop: 1 },
-  { key: 'lastSeen', title: 'Last seen', value: (d) => d.lastSeen, descFirst: true, drop: 1 },
-  { key: 'candidate', title: 'Candidate', value: (d) => d.candidate },
-  { key: 'fps', title: 'FPS', cls: 'num', value: (d) => d.fps, descFirst: true },
-  { key: 'fps', title: 'Last 5 min', cls: 'spark-head', value: (d) => d.fps, descFirst: true, drop: 2 },
-  { key: 'p95', title: 'p95 ms', cls: 'num', value: (d) => d.latencyP95Ms, descFirst: true },
-  { key: 'memory', title: 'Memory', cls: 'num', value: (d) => d.memoryMb ?? d.deviceMemUsedMb, descFirst: true },
-  { key: 'temp', title: 'Temp', cls: 'num', value: (d) => d.temperatureC, descFirst: true },
-  { key: 'throttled', title: 'Throttled', value: (d) => (d.throttled === null ? null : d.throttled ? 0 : 1) },
-  { key: 'health', title: 'Health', value: (d) => HEALTH_RANK[d.health] },
+  {
+    key: 'status',
+    title: 'Status',
+    width: fixed(92),
+    value: (d) => (d.online ? 0 : 1),
+    render: (c, d) => c.replaceChildren(h('span', { class: `dot ${d.online ? 'on' : 'off'}` }), d.online ? 'online' : 'offline'),
+  },
+  {
+    key: 'id',
+    title: 'Device',
+    width: flexible(170, 1.6),
+    value: (d) => d.id,
+    render: (c, d) => {
+      c.replaceChildren(h('span', { class: 'name' }, d.id), h('span', { class: 'hw' }, d.hardware ?? ''));
+      setAttr(c, 'title', d.hardware ? `${d.id} — ${d.hardware}` : d.id);
+    },
+  },
+  {
+    key: 'class',
+    title: 'Class',
+    width: fixed(84),
+    hideBelow: 1440,
+    value: (d) => d.deviceClass,
+    render: (c, d) => {
+      setText(c, d.deviceClass ? d.deviceClass.slice(0, 8) : '–');
+      setAttr(c, 'title', d.deviceClass ?? 'not reported yet');
+    },
+  },
+  {
+    key: 'labels',
+    title: 'Labels',
+    width: flexible(120, 1.2),
+    hideBelow: 1440,
+    value: (d) => labels(d.labels).join(' ') || null,
+    render: (c, d) => {
+      const chips = labels(d.labels);
+      c.replaceChildren(...chips.map((l) => h('span', { class: 'chip' }, l)));
+      setAttr(c, 'title', chips.join(', '));
+    },
+  },
+  {
+    key: 'lastSeen',
+    title: 'Last seen',
+    width: fixed(92),
+    hideBelow: 1440,
+    value: (d) => d.lastSeen,
+    descFirst: true,
+    tick: (c, d, { now }) => setText(c, ago(d.lastSeen, now)),
+  },
+  {
+    key: 'candidate',
+    title: 'Candidate',
+    width: flexible(130, 1),
+    value: (d) => d.candidate,
+    render: (c, d) => setText(c, d.candidate ? `${d.candidate}${d.ep ? ` on ${d.ep}` : ''}` : '–'),
+  },
+  { key: 'fps', title: 'FPS', width: fixed(64), cls: 'num', value: (d) => d.fps, descFirst: true, render: (c, d) => setText(c, num(d.fps, 1)) },
+  {
+    key: 'spark',
+    title: 'Last 5 min',
+    width: fixed(128),
+    hideBelow: 1100,
+    headCls: 'spark-head',
+    rowCls: 'spark',
+    value: (d) => d.fps,
+    descFirst: true,
+    create: (c) => {
+      const canvas = h('canvas', { class: 'sparkline' });
+      canvas.style.width = `${SPARK_WIDTH}px`;
+      canvas.style.height = `${SPARK_HEIGHT}px`;
+      c.append(canvas);
+    },
+    tick: (c, d, { now, sparkline }) => {
+      const canvas = c.firstElementChild as HTMLCanvasElement;
+      const last = sparkline[sparkline.length - 1];
+      const key = `${d.id}|${d.health}|${sparkline.length}|${last?.[0] ?? 0}|${Math.floor(now / 5000)}`;
+      if (drawnSpark.get(canvas) === key) return;
+      drawnSpark.set(canvas, key);
+      drawSparkline(canvas, SPARK_WIDTH, SPARK_HEIGHT, sparkline, now, SPARKLINE_WINDOW_MS, SPARK_COLOR[d.health]);
+    },
+  },
+  { key: 'p95', title: 'p95 ms', width: fixed(72), cls: 'num', value: (d) => d.latencyP95Ms, descFirst: true, render: (c, d) => setText(c, num(d.latencyP95Ms, 1)) },
+  { key: 'memory', title: 'Memory', width: fixed(84), cls: 'num', value: (d) => d.memoryMb ?? d.deviceMemUsedMb, descFirst: true, render: (c, d) => setText(c, memoryText(d)) },
+  {
+    key: 'temp',
+    title: 'Temp',
+    width: fixed(64),
+    cls: 'num',
+    value: (d) => d.temperatureC,
+    descFirst: true,
+    render: (c, d) => {
+      setText(c, d.temperatureC === null ? '–' : `${d.temperatureC.toFixed(0)} °C`);
+      setAttr(c, 'data-hot', String(d.temperatureC !== null && d.temperatureC >= 80));
+    },
+  },
+  {
+    key: 'throttled',
+    title: 'Throttled',
+    width: fixed(92),
+    value: (d) => (d.throttled === null ? null : d.throttled ? 0 : 1),
+    render: (c, d) => {
+      setText(c, d.throttled === null ? '–' : d.throttled ? 'yes' : 'no');
+      setAttr(c, 'data-bad', String(d.throttled === true));
+    },
+  },
+  {
+    key: 'health',
+    title: 'Health',
+    width: flexible(150, 1.4),
+    value: (d) => HEALTH_RANK[d.health],
+    render: (c, d) => {
+      c.replaceChildren(h('span', { class: `pill ${d.health}` }, d.health), d.healthReason ? h('span', { class: 'reason' }, d.healthReason) : '');
+      setAttr(c, 'title', d.healthReason || d.health);
+    },
+  },
 ];
+
+export function columnByKey(key: ColumnKey): Column {
+  const column = COLUMNS.find((c) => c.key === key);
+  if (!column) throw new Error(`no fleet column '${key}'`);
+  return column;
+}
 
 /** The classes of a column's cells, in the head (`head`) or a row. */
 export function cellClass(column: Column, head: boolean): string {
-  const cls = !head && column.cls === 'spark-head' ? 'spark' : column.cls;
-  return ['cell', cls, column.drop && `drop-${column.drop}`].filter(Boolean).join(' ');
+  return ['cell', column.cls, head ? column.headCls : column.rowCls, column.hideBelow && `hide-below-${column.hideBelow}`].filter(Boolean).join(' ');
 }
 
 /** Plain code-unit order: localeCompare costs microseconds a call, too much for a thousand rows several times a second. */
@@ -59,49 +203,8 @@ export function compareBy(column: Column, descending: boolean): (a: LiveDevice, 
   };
 }
 
-export type StatusFilter = 'all' | 'online' | 'offline' | 'serving' | 'attention' | 'throttled';
-
-export const STATUS_FILTERS: Array<[StatusFilter, string]> = [
-  ['all', 'All devices'],
-  ['online', 'Online'],
-  ['offline', 'Offline'],
-  ['serving', 'Serving'],
-  ['attention', 'Needs attention'],
-  ['throttled', 'Throttled'],
-];
-
-export function matchesStatus(d: LiveDevice, filter: StatusFilter): boolean {
-  switch (filter) {
-    case 'all':
-      return true;
-    case 'online':
-      return d.online;
-    case 'offline':
-      return !d.online;
-    case 'serving':
-      return d.fps !== null;
-    case 'attention':
-      return d.health === 'warning' || d.health === 'failing';
-    case 'throttled':
-      return d.throttled === true;
-  }
-}
-
-/** Every word of the query must appear in the device's id, class, hardware, labels, candidate or health. */
-export function matchesQuery(d: LiveDevice, words: string[]): boolean {
-  if (words.length === 0) return true;
-  const hay = [d.id, d.deviceClass ?? '', d.hardware ?? '', d.candidate ?? '', d.ep ?? '', d.health, d.healthReason, ...labels(d.labels)].join(' ').toLowerCase();
-  return words.every((w) => hay.includes(w));
-}
-
 export function memoryText(d: LiveDevice): string {
   if (d.memoryMb !== null) return mb(d.memoryMb);
   if (d.deviceMemUsedMb !== null && d.deviceMemTotalMb) return `${Math.round((d.deviceMemUsedMb / d.deviceMemTotalMb) * 100)} % host`;
   return NONE;
 }
-
-export function lastSeenText(d: LiveDevice, now: number): string {
-  return ago(d.lastSeen, now);
-}
-
-export { num };

@@ -1,27 +1,21 @@
 import type { LiveDevice } from '../../live/wire.js';
-import { SPARKLINE_WINDOW_MS } from '../../live/wire.js';
 import { h, setAttr, setText } from './dom.js';
-import { cellClass, COLUMNS, STATUS_FILTERS, compareBy, lastSeenText, matchesQuery, matchesStatus, memoryText, type Column, type StatusFilter } from './fleet-columns.js';
-import { labels, num } from './format.js';
-import { drawSparkline } from './sparkline.js';
+import { cellClass, columnByKey, COLUMNS, compareBy, type Column, type ColumnKey } from './fleet-columns.js';
+import { STATUS_FILTERS, matchesQuery, matchesStatus, type StatusFilter } from './fleet-filter.js';
+import { fleetTableCss } from './fleet-table-css.js';
 import { measure, type FleetStore } from './store.js';
 
 const ROW_HEIGHT = 36;
-const SPARK_WIDTH = 112;
-const SPARK_HEIGHT = 24;
 /** Rows drawn above and below the visible ones, so a fast scroll shows no blank band. */
 const OVERSCAN = 8;
 /** Live data redraws at most this often; scrolling redraws every frame. */
 const DATA_REDRAW_MS = 250;
-const SPARK_COLOR = { ok: '#3fb950', warning: '#d29922', failing: '#f85149', idle: '#8b97a6', offline: '#6e7681' } as const;
 
 interface RowView {
   el: HTMLDivElement;
-  cells: HTMLDivElement[];
-  canvas: HTMLCanvasElement;
+  /** The row's cells by column key. */
+  cells: Record<ColumnKey, HTMLDivElement>;
   device: LiveDevice | null;
-  /** The sparkline last drawn: its latest sample time and length. */
-  spark: string;
 }
 
 /**
@@ -34,10 +28,10 @@ export class FleetView {
   private readonly viewport: HTMLDivElement;
   private readonly spacer: HTMLDivElement;
   private readonly countEl: HTMLSpanElement;
-  private readonly headCells: HTMLDivElement[] = [];
+  private readonly headCells = new Map<ColumnKey, HTMLDivElement>();
   private readonly pool: RowView[] = [];
   private order: LiveDevice[] = [];
-  private sortColumn: Column = COLUMNS[1];
+  private sortColumn: Column = columnByKey('id');
   private descending = false;
   private query: string[] = [];
   private status: StatusFilter = 'all';
@@ -66,11 +60,13 @@ export class FleetView {
     this.countEl = h('span', { class: 'count' });
     const head = h('div', { class: 'grid-row head', role: 'row' });
     for (const column of COLUMNS) {
-      const cell = h('div', { class: cellClass(column, true), role: 'columnheader', title: `Sort by ${column.title}` }, column.title);
+      const cell = h('div', { class: cellClass(column, true), role: 'columnheader', 'data-key': column.key, title: `Sort by ${column.title}` }, column.title);
       cell.addEventListener('click', () => this.sortBy(column));
-      this.headCells.push(cell);
+      this.headCells.set(column.key, cell);
       head.append(cell);
     }
+    // The grid's tracks, minimum width and hiding rules come from the column list.
+    if (!document.getElementById('fleet-columns-css')) document.head.append(h('style', { id: 'fleet-columns-css' }, fleetTableCss(COLUMNS)));
     this.spacer = h('div', { class: 'spacer' });
     this.viewport = h('div', { class: 'viewport', role: 'rowgroup' }, this.spacer);
     this.viewport.addEventListener('scroll', () => this.invalidate(false, true), { passive: true });
@@ -111,7 +107,7 @@ export class FleetView {
   }
 
   private markSort(): void {
-    COLUMNS.forEach((column, i) => setAttr(this.headCells[i], 'aria-sort', column === this.sortColumn ? (this.descending ? 'descending' : 'ascending') : 'none'));
+    for (const column of COLUMNS) setAttr(this.headCells.get(column.key)!, 'aria-sort', column === this.sortColumn ? (this.descending ? 'descending' : 'ascending') : 'none');
   }
 
   private invalidate(reorder: boolean, now: boolean): void {
@@ -158,13 +154,14 @@ export class FleetView {
   }
 
   private newRow(): RowView {
-    const cells = COLUMNS.map((column) => h('div', { class: cellClass(column, false), role: 'gridcell' }));
-    const canvas = h('canvas', { class: 'sparkline' });
-    canvas.style.width = `${SPARK_WIDTH}px`;
-    canvas.style.height = `${SPARK_HEIGHT}px`;
-    cells[7].append(canvas);
-    const el = h('div', { class: 'grid-row', role: 'row', tabindex: 0 }, ...cells);
-    const row: RowView = { el, cells, canvas, device: null, spark: '' };
+    const cells = {} as Record<ColumnKey, HTMLDivElement>;
+    for (const column of COLUMNS) {
+      const cell = h('div', { class: cellClass(column, false), role: 'gridcell', 'data-key': column.key });
+      column.create?.(cell);
+      cells[column.key] = cell;
+    }
+    const el = h('div', { class: 'grid-row', role: 'row', tabindex: 0 }, ...COLUMNS.map((column) => cells[column.key]));
+    const row: RowView = { el, cells, device: null };
     el.addEventListener('click', () => row.device && this.open(row.device.id));
     el.addEventListener('keydown', (e) => e.key === 'Enter' && row.device && this.open(row.device.id));
     this.spacer.append(el);
@@ -173,36 +170,12 @@ export class FleetView {
   }
 
   private fill(row: RowView, d: LiveDevice, now: number): void {
-    const c = row.cells;
-    setText(c[4], lastSeenText(d, now));
-    const sparkLine = this.store.sparklines.get(d.id) ?? [];
-    const lastSample = sparkLine[sparkLine.length - 1];
-    const sparkKey = `${d.id}|${d.health}|${sparkLine.length}|${lastSample?.[0] ?? 0}|${Math.floor(now / 5000)}`;
-    if (row.spark !== sparkKey) {
-      row.spark = sparkKey;
-      drawSparkline(row.canvas, SPARK_WIDTH, SPARK_HEIGHT, sparkLine, now, SPARKLINE_WINDOW_MS, SPARK_COLOR[d.health]);
-    }
+    const ctx = { now, sparkline: this.store.sparklines.get(d.id) ?? [] };
+    for (const column of COLUMNS) column.tick?.(row.cells[column.key], d, ctx);
     if (row.device === d) return;
     row.device = d;
     setAttr(row.el, 'data-id', d.id);
     setAttr(row.el, 'data-health', d.health);
-    c[0].replaceChildren(h('span', { class: `dot ${d.online ? 'on' : 'off'}` }), d.online ? 'online' : 'offline');
-    c[1].replaceChildren(h('span', { class: 'name' }, d.id), h('span', { class: 'hw' }, d.hardware ?? ''));
-    setAttr(c[1], 'title', d.hardware ? `${d.id} — ${d.hardware}` : d.id);
-    setText(c[2], d.deviceClass ? d.deviceClass.slice(0, 8) : '–');
-    setAttr(c[2], 'title', d.deviceClass ?? 'not reported yet');
-    const chips = labels(d.labels);
-    c[3].replaceChildren(...chips.map((l) => h('span', { class: 'chip' }, l)));
-    setAttr(c[3], 'title', chips.join(', '));
-    setText(c[5], d.candidate ? `${d.candidate}${d.ep ? ` on ${d.ep}` : ''}` : '–');
-    setText(c[6], num(d.fps, 1));
-    setText(c[8], num(d.latencyP95Ms, 1));
-    setText(c[9], memoryText(d));
-    setText(c[10], d.temperatureC === null ? '–' : `${d.temperatureC.toFixed(0)} °C`);
-    setAttr(c[10], 'data-hot', String(d.temperatureC !== null && d.temperatureC >= 80));
-    setText(c[11], d.throttled === null ? '–' : d.throttled ? 'yes' : 'no');
-    setAttr(c[11], 'data-bad', String(d.throttled === true));
-    c[12].replaceChildren(h('span', { class: `pill ${d.health}` }, d.health), d.healthReason ? h('span', { class: 'reason' }, d.healthReason) : '');
-    setAttr(c[12], 'title', d.healthReason || d.health);
+    for (const column of COLUMNS) column.render?.(row.cells[column.key], d);
   }
 }

@@ -1,9 +1,10 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CheckRecord } from '../../controller/check/checker.js';
-import { openDb, type Db } from '../../controller/db.js';
+import { migrate, openDb, type Db } from '../../controller/db.js';
 import { ProfileStore, type StoredProfile } from '../../controller/profiles.js';
 import { ResultIntake } from '../../controller/result-intake.js';
 import type { ProfileReport, Result } from '../../protocol/messages.js';
@@ -53,15 +54,14 @@ describe('result intake with the on-device check', () => {
 
   it('opens a database from before the check: its profiles read back with no verdict, and new ones keep theirs', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'edgefit-check-migrate-'));
-    // the schema as the previous release left it: no check_verdict column, one version lower, one stored profile
-    const old = openDb(dir);
-    const version = old.pragma('user_version', { simple: true }) as number;
-    old.exec('ALTER TABLE profiles DROP COLUMN check_verdict');
-    old.pragma(`user_version = ${version - 1}`);
+    // the schema as the previous release left it (its six migrations: no check_verdict column), one stored profile
+    const old = new Database(path.join(dir, 'edgefit.db'));
+    migrate(old, 6);
     old.prepare('INSERT INTO profiles (job_id, device_id, artifact_sha256, candidate_id, ok, error, profile, finished_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run('before', 'jetson', 'ab'.repeat(32), null, 0, 'old failure', null, 1, 1);
     old.close();
     db = openDb(dir);
-    expect(db.pragma('user_version', { simple: true })).toBe(version);
+    expect(db.pragma('user_version', { simple: true })).toBeGreaterThan(6);
+    expect(db.prepare("SELECT name FROM pragma_table_info('profiles') WHERE name = 'check_verdict'").get()).toBeDefined();
     const profiles = new ProfileStore(db);
     expect(profiles.get('before', 'jetson')).toMatchObject({ ok: false, error: 'old failure', check: null });
     profiles.record(withCheck('after', true), Date.now(), verdict);

@@ -115,15 +115,17 @@ export function resizeModel(input: Model, imgsz: number, options: { baseSha256?:
       if (values.length !== 4 || (values[2] * imgsz) % from !== 0 || (values[3] * imgsz) % from !== 0) throw new ResizeError(`Resize '${readers[0].name}' has sizes [${values.join(',')}] that do not scale to input ${imgsz}`);
       t.data = BigInt64Array.from([values[0], values[1], (values[2] * imgsz) / from, (values[3] * imgsz) / from].map(BigInt));
       rewritten.push(t.name);
-    } else if (values.includes(before)) {
-      t.data = BigInt64Array.from(values.map((v) => BigInt(v === before ? grid.count : v)));
+    } else if (values.at(-1) === before) {
+      // The anchor axis is the last one of every head reshape ([1,4,16,N], [1,84,N]); at 64 px N is 84,
+      // the same as 4 + 80 classes, so only the last axis may be taken for it.
+      t.data = BigInt64Array.from(values.map((v, i) => BigInt(i === values.length - 1 ? grid.count : v)));
       rewritten.push(t.name);
     }
   }
 
   const image = g.inputs.find((i) => !g.initializers.has(i.name))!;
   image.shape = [image.shape![0], image.shape![1], imgsz, imgsz];
-  for (const o of g.outputs) if (o.shape) o.shape = o.shape.map((d) => (d === before ? grid.count : d));
+  for (const o of g.outputs) if (o.shape) o.shape = o.shape.map((d, i) => (i === o.shape!.length - 1 && d === before ? grid.count : d));
   // Intermediate shapes recorded for the old size would contradict the new one.
   g.valueInfo = [];
   if (model.metadata.has('imgsz')) model.metadata.set('imgsz', `[${imgsz}, ${imgsz}]`);

@@ -33,6 +33,19 @@ describe('resize on builder-made models', () => {
     });
   }
 
+  it('from 64 px, where the 84 anchors equal the 4 + 80 output rows, rewrites only the anchor axis', async () => {
+    // 64 px: 8² + 4² + 2² = 84 anchors, the same number as the box and class rows of output0 [1,84,N]
+    const { model, report } = resizeModel(buildYolov8({ scale: 'n', imgsz: 64 }), 32);
+    const n = 4 ** 2 + 2 ** 2 + 1;
+    expect(report).toMatchObject({ anchorsBefore: 84, anchorsAfter: n });
+    expect(model.graph.outputs[0].shape).toEqual([1, 84, n]);
+    const input = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => ((i * 7919) % 255) / 255);
+    const feeds = { images: new ort.Tensor('float32', input, [1, 3, 32, 32]) };
+    const [a, b] = [(await runModel(model, feeds)).output0, (await runModel(buildYolov8({ scale: 'n', imgsz: 32 }), feeds)).output0];
+    expect(a.dims).toEqual([1, 84, n]);
+    expect(Array.from(a.data as Float32Array)).toEqual(Array.from(b.data as Float32Array));
+  });
+
   it('works on the p2 and p6 heads too (strides 4..32 and 8..64)', () => {
     expect(resizeModel(buildYolov8({ scale: 'n', head: 'p2', imgsz: 256 }), 128).report.strides).toEqual([4, 8, 16, 32]);
     expect(resizeModel(buildYolov8({ scale: 'n', head: 'p6', imgsz: 256 }), 384).report.anchorsAfter).toBe(48 ** 2 + 24 ** 2 + 12 ** 2 + 6 ** 2);

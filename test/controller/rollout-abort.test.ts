@@ -11,7 +11,7 @@ import { encode } from '../../protocol/messages.js';
 import { deviceTopic, PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { TestFleet } from '../agent/fleet.js';
 import { waitFor } from '../helpers/wait.js';
-import { answerProfile, connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status } from './simulated-devices.js';
+import { answerProfile, connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status, allOnline, closeFleet } from './simulated-devices.js';
 
 const CLASS_A = 'aaaaaaaaaaaaaaaa';
 const CLASS_B = 'bbbbbbbbbbbbbbbb';
@@ -50,13 +50,12 @@ describe('aborting a rollout, on the real controller with simulated devices', ()
     ];
     // class A answers profiles at once; class B never does by itself
     for (const [id, deviceClass] of fleetPlan) devices.set(id, await connectDevice(fleet, id, deviceClass, { job: (d, job) => void (deviceClass === CLASS_A && answerProfile(d, job)) }));
-    await waitFor(() => fleet.controller.registry.list().filter((d) => d.online && d.deviceClass).length === devices.size, 10_000, 'every simulated device online');
+    await allOnline(fleet, devices.size);
     modelId = await quickModel(fleet, 'abort');
   }, 90_000);
 
   afterAll(async () => {
-    await Promise.all([...devices.values()].map((d) => d.client.endAsync(true)));
-    await fleet.close();
+    await closeFleet(fleet, devices.values());
   });
 
   it('rolls back the device it deployed to and cancels every other one with the reason, settles the open profile, and frees the devices', async () => {

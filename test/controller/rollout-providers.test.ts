@@ -9,7 +9,7 @@ import type { Job } from '../../protocol/messages.js';
 import { TestFleet } from '../agent/fleet.js';
 import { runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
-import { answerProfile, connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status } from './simulated-devices.js';
+import { answerProfile, connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status, allOnline, closeFleet } from './simulated-devices.js';
 
 const SIZES = [96, 64];
 /** FPS per provider and input size; int8 on cuda fails (no int8 kernels for these ops on the simulated GPU). */
@@ -33,13 +33,12 @@ describe('rollouts per (candidate, provider), on the real controller with simula
     const on = { job: answer, desired: (d: SimulatedDevice) => void reportState(d, 'healthy') };
     for (const id of ['orin-1', 'orin-2']) devices.push(await connectDevice(fleet, id, GPU_CLASS, on, undefined, { executionProviders: ['cpu', 'cuda'], gpus: ['NVIDIA Orin (nvgpu)'], boardModel: 'NVIDIA Jetson AGX Orin Developer Kit' }));
     devices.push(await connectDevice(fleet, 'pi-1', CPU_CLASS, on));
-    await waitFor(() => fleet.controller.registry.list().filter((d) => d.online && d.deviceClass).length === devices.length, 10_000, 'every simulated device online');
+    await allOnline(fleet, devices.length);
     modelId = await quickModel(fleet, 'providers', SIZES);
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all(devices.map((d) => d.client.endAsync(true)));
-    await fleet.close();
+    await closeFleet(fleet, devices);
   });
 
   it('profiles each candidate per provider the class offers, deploys the chosen pair with its provider, and shows it in rollout status --json', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploySlots, RATE_WINDOW_MS } from '../../controller/rollout/rate.js';
 import { TestFleet } from '../agent/fleet.js';
 import { waitFor } from '../helpers/wait.js';
-import { connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status } from './simulated-devices.js';
+import { connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status, allOnline, closeFleet } from './simulated-devices.js';
 
 describe('deploySlots', () => {
   const now = 1_000_000;
@@ -38,13 +38,12 @@ describe('rollout rate, on the real controller with simulated devices', () => {
     await fleet.start();
     // each device starts its health check as soon as it gets the model, and stays there until the test says
     for (const id of ['r0', 'r1', 'r2', 'r3', 'r4']) devices.push(await connectDevice(fleet, id, 'cccccccccccccccc', { desired: (d) => void reportState(d, 'health-check') }));
-    await waitFor(() => fleet.controller.registry.list().filter((d) => d.online && d.deviceClass).length === devices.length, 10_000, 'every simulated device online');
+    await allOnline(fleet, devices.length);
     modelId = await quickModel(fleet, 'rate');
   }, 90_000);
 
   afterAll(async () => {
-    await Promise.all(devices.map((d) => d.client.endAsync(true)));
-    await fleet.close();
+    await closeFleet(fleet, devices);
   });
 
   it('holds devices back while maxInFlight deploy, then while perMinute were given the model this minute, failures included', async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../protocol/messages.js';
 import { TestFleet } from '../agent/fleet.js';
 import { waitFor } from '../helpers/wait.js';
-import { answerProfile, connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status } from './simulated-devices.js';
+import { answerProfile, connectDevice, post, quickModel, reportState, type SimulatedDevice, type Status, allOnline, closeFleet } from './simulated-devices.js';
 
 const SIZES = [160, 128, 96, 64];
 /** Frame time in ms: a fixed overhead plus a part that grows with the pixels, i.e. the FLOPs (×4 from 80 to 160 px). */
@@ -36,13 +36,12 @@ describe('rollouts choose per device speed: simulated devices with the speeds th
       };
       devices.push(await connectDevice(fleet, spec.id, spec.deviceClass, { job: answer, desired: (d) => void reportState(d, 'healthy') }));
     }
-    await waitFor(() => fleet.controller.registry.list().filter((d) => d.online && d.deviceClass).length === devices.length, 10_000, 'every simulated device online');
+    await allOnline(fleet, devices.length);
     modelId = await quickModel(fleet, 'speeds', SIZES);
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all(devices.map((d) => d.client.endAsync(true)));
-    await fleet.close();
+    await closeFleet(fleet, devices);
   });
 
   it('gives each device the largest candidate its own profiles allow, so devices of different speed get different candidates', async () => {

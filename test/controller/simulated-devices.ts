@@ -118,3 +118,14 @@ export async function quickModel(fleet: TestFleet, name: string, sizes = [64]): 
   await waitFor(async () => (await fleet.api<{ state: string }>(`/api/ladder-jobs/${added.job.id}`)).body.state === 'done', 60_000, 'the ladder');
   return added.model.id;
 }
+
+/** Waits until `count` simulated devices are online with a device class. */
+export function allOnline(fleet: TestFleet, count: number): Promise<unknown> {
+  return waitFor(() => fleet.controller.registry.list().filter((d) => d.online && d.deviceClass).length === count, 10_000, 'every simulated device online');
+}
+
+/** Disconnects the simulated devices, then stops the fleet. */
+export async function closeFleet(fleet: TestFleet, devices: Iterable<SimulatedDevice>): Promise<void> {
+  await Promise.all([...devices].map((d) => d.client.endAsync(true)));
+  await fleet.close();
+}

@@ -30,7 +30,7 @@ describe('profiling jobs on a real agent', () => {
     await fleet.controller.sendJob('pi-a', { jobId: 'garbage-1', kind: 'profile', artifact: garbage, options: { runs: 5 } });
     await fleet.controller.sendJob('pi-a', { jobId: 'reshape-1', kind: 'profile', artifact: reshape, options: { runs: 5 } });
     await fleet.controller.sendJob('pi-a', { jobId: 'good-1', kind: 'profile', artifact: small, candidateId: 'n64', options: { runs: 10, warmup: 2 } });
-    await waitFor(() => fleet.controller.profiles.get('good-1'), 30_000, 'the good result');
+    await waitFor(() => fleet.controller.profiles.get('good-1'), 60_000, 'the good result');
 
     const g = fleet.controller.profiles.get('garbage-1')!;
     expect(g.ok).toBe(false);

@@ -90,9 +90,11 @@ export class ModelServer {
       pending.catch(() => undefined); // one that loses the race to stop may reject later, unheard
       try {
         frame = await Promise.race([pending, this.stopped]);
-      } catch {
-        // The source's trouble, not the model's: it is reported as the source's error, and serving waits for it.
-        if (this.running) await new Promise((r) => setTimeout(r, 100));
+      } catch (err) {
+        // A plain frame source that throws fails the frame (the agent's --source, a SourceSlot, waits through its
+        // losses instead and throws only once closed, after this server stopped).
+        if (!this.running) break;
+        await this.fail(err);
         continue;
       }
       if (frame === null) break;
@@ -102,16 +104,20 @@ export class ModelServer {
         const t1 = performance.now();
         this.records.push({ doneAt: t1, latencyMs: t1 - t0 });
       } catch (err) {
-        this.errors++;
-        this.lastError = err instanceof Error ? err.message : String(err);
-        // A model failing every frame must not spin the CPU.
-        await new Promise((r) => setTimeout(r, 100));
+        await this.fail(err);
       }
       if (this.records.length > 0 && this.records[0].doneAt < t0 - KEEP_MS) {
         const cut = this.records.findIndex((r) => r.doneAt >= t0 - KEEP_MS);
         this.records = this.records.slice(cut);
       }
     }
+  }
+
+  private async fail(err: unknown): Promise<void> {
+    this.errors++;
+    this.lastError = err instanceof Error ? err.message : String(err);
+    // A model failing every frame must not spin the CPU.
+    await new Promise((r) => setTimeout(r, 100));
   }
 
   /** Stats over the last `windowMs`, or over the time served so far when that is shorter. */

@@ -63,7 +63,10 @@ export class SourceSlot implements FrameSource {
   /** Closes a device camera while a profile measures on it (the profiling child opens it itself); other sources keep running. */
   async suspend(): Promise<void> {
     if (this.source?.spec.kind !== 'device') return;
+    const size = this.size;
     await this.shut();
+    // kept: resume() reopens at it
+    this.size = size;
     this.suspended = true;
   }
 

@@ -101,8 +101,8 @@ export class DeviceView {
     const s = d.source;
     setText(this.values.decode, d.decodeMs === null ? '–' : `${num(d.decodeMs, 1)} ms`);
     setText(this.values.inference, d.inferenceMs === null ? '–' : `${num(d.inferenceMs, 1)} ms`);
-    setText(this.values.dropped, s?.droppedFrames == null ? '–' : `${s.droppedFrames} /s · ${s.droppedTotal ?? '–'}`);
-    this.values.dropped.title = s ? 'dropped in the last second · since the source opened' : 'no frame source reported';
+    setText(this.values.dropped, s?.droppedFrames == null ? '–' : `${s.droppedFrames} · ${s.droppedTotal ?? '–'} total`);
+    this.values.dropped.title = s ? 'dropped since the previous telemetry (about a second) · since the source opened' : 'no frame source reported';
     setText(this.values.reconnects, s?.reconnects == null ? '–' : String(s.reconnects));
     const gap = s?.gap ? (s.gap.to === null ? `down since ${dateTime(s.gap.from)}` : `last gap ${((s.gap.to - s.gap.from) / 1000).toFixed(1)} s, ${ago(s.gap.to, this.store.now())}`) : '';
     setText(this.values.source, !s || s.connected === null ? '–' : s.connected ? 'connected' : 'down');

@@ -43,7 +43,7 @@ export const commands: CommandSpec[] = [
   { name: 'controller', usage: 'controller [--broker URL] [--mqtt-port 1883] [--port 8080] [--host H] [--data DIR]', summary: 'run the controller (embedded MQTT broker unless --broker)',
     flags: CONTROLLER_FLAGS,
     load: () => import('./controller.js') },
-  { name: 'agent', usage: 'agent --broker URL --id NAME --token TOKEN [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--state DIR] [--heartbeat 10] [--keepalive 15] [--threads N] [--source SPEC] [--class-salt S] [--onnxruntime PATH]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)',
+  { name: 'agent', usage: 'agent --broker URL --id NAME --token TOKEN [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--state DIR] [--heartbeat 10] [--keepalive 15] [--threads N] [--source SPEC | --frames DIR] [--class-salt S] [--onnxruntime PATH]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)',
     flags: {
       '--broker URL': 'the MQTT broker, e.g. mqtt://controller:1883 (required)',
       '--id NAME': "this device's id, as given to 'edgefit devices add' (required)",

@@ -121,7 +121,16 @@ describe.skipIf(skip !== '')(`an agent serving from --source (${skip || 'ffmpeg 
     expect(result.ok, result.error ?? '').toBe(true);
     expect(result.profile!.frame).toEqual({ width: 1280, height: 1080, source: clip });
     expect(result.profile!.endToEndFps).toBeGreaterThan(0);
-    expect(agentLogs(agent, 'source open').length).toBeGreaterThanOrEqual(1);
+
+    // A model of another input size: the source is closed and opened again at it.
+    const small: ArtifactRef = await fleet.controller.artifacts.put(builtYolov8n(fleet.scratch, 320), { name: 'yolov8n-320.onnx' });
+    await fleet.controller.setDesired('clip-1', { model: small, candidateId: 'n320', threads: 2, slo: { minFps: 0.2 } });
+    await waitFor(() => {
+      const r = fleet.controller.live.get('clip-1').reported;
+      return r?.generation === 2 && r.state === 'healthy';
+    }, 90_000, 'the 320 model to serve');
+    await waitFor(() => telemetry.get('clip-1')?.some((x) => x.modelSha256 === small.sha256 && x.fps > 0), 30_000, 'frames through the 320 model');
+    expect(agentLogs(agent, 'source open').map((l) => `${l.width}x${l.height}`)).toEqual(['640x640', '320x320']);
     expect(agent.child.exitCode).toBeNull();
   }, 420_000);
 

@@ -7,7 +7,8 @@ import { ControllerKeyMismatch, pinControllerKey } from '../agent/artifacts/key-
 import { HEARTBEAT_SECONDS } from '../agent/heartbeat-period.js';
 import { readInventory } from '../agent/inventory.js';
 import { syntheticFrames } from '../agent/serve/frames.js';
-import { parseSourceSpec, SourceSpecError, type SourceSpec } from '../agent/source/index.js';
+import { needsFfmpeg, parseSourceSpec, sourceName, SourceSpecError, type SourceSpec } from '../agent/source/index.js';
+import { findOnPath } from '../agent/source/ffmpeg.js';
 import { createSensors } from '../agent/sensors/index.js';
 import { ed25519PublicKey } from '../protocol/artifacts.js';
 import { UsageError, intFlag, parse, requireFlag } from './args.js';
@@ -54,6 +55,10 @@ export async function run(argv: string[]): Promise<void> {
   if (values['controller-key'] !== undefined && controllerUrl === undefined) throw new UsageError('agent: --controller-key needs --controller (artifacts come from the controller)');
   const explicitKeyPem = values['controller-key'] === undefined ? undefined : readKeyFile(values['controller-key']);
   const source = sourceFlag(values.source, values.frames);
+  // A source ffmpeg must decode cannot come good by retrying: say so now, not in a warning every 10 s.
+  if (source && needsFfmpeg(source) && (findOnPath('ffmpeg') === null || findOnPath('ffprobe') === null)) {
+    throw new Error(`agent --source ${sourceName(source)}: a ${source.kind} source is decoded by ffmpeg, and ffmpeg/ffprobe are not on PATH (Debian: apt install ffmpeg); JPEG/PNG files and folders work without it`);
+  }
 
   const log = createLogger('agent');
   const sensors = createSensors();

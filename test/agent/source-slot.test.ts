@@ -15,7 +15,7 @@ import type { WindowStats } from '../../agent/serve/health.js';
 import { Telemetry } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../fixtures.js';
-import { expectUsage, runCliApart } from '../helpers/cli.js';
+import { expectFailure, expectUsage, runCliApart } from '../helpers/cli.js';
 
 const log = pino({ level: 'silent' });
 const window = (meanMs: number | null): WindowStats => ({ frames: meanMs === null ? 0 : 5, fps: meanMs === null ? 0 : 5, p50Ms: meanMs, p95Ms: meanMs, meanMs });
@@ -137,4 +137,10 @@ describe('edgefit agent --source', () => {
     expectUsage(await cli(['--source', path.join(dir, 'frames'), '--frames', path.join(dir, 'frames')]), /give --source or --frames, not both/);
     expectUsage(await cli(['--frames', path.join(dir, 'nope')]), /--frames .*nope: no such file or folder/);
   }, 60_000);
+
+  it('will not start on a stream without ffmpeg on PATH: one line, exit 1', async () => {
+    const r = await runCliApart([...base, '--source', 'rtsp://user:secret@cam.local/1'], { env: { PATH: '/nonexistent' }, limitMs: 15_000 });
+    expectFailure(r, /^edgefit: agent --source rtsp:\/\/user:\*\*\*@cam\.local\/1: a stream source is decoded by ffmpeg, and ffmpeg\/ffprobe are not on PATH/);
+    expect(r.stderr).not.toContain('secret');
+  }, 30_000);
 });

@@ -100,6 +100,34 @@ describe.skipIf(!haveFixtures)(`the serving source slot (${haveFixtures ? 'fixtu
     await expect(slot.next()).rejects.toThrow(/closed/);
   });
 
+  it('lets go of a camera while a profile measures and reopens it at the same size after; other sources keep running', async () => {
+    // No V4L2 device here: a real folder source that says it is /dev/video9, which is all the slot looks at.
+    const opened: InputSize[] = [];
+    const camera = new SourceSlot(async (size) => {
+      opened.push(size);
+      return { ...(await openSource(fixture('images'), { ...size })), spec: { kind: 'device' as const, path: '/dev/video9', index: 9 } };
+    }, '/dev/video9', log);
+    await camera.use({ width: 96, height: 96 });
+    await camera.next();
+    await camera.suspend();
+    expect(camera.stats()).toMatchObject({ connected: false });
+    let got = false;
+    const waiting = camera.next().then(() => (got = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toBe(false); // no frame while the profile has the camera
+    await camera.resume();
+    await waiting;
+    expect(opened).toEqual([{ width: 96, height: 96 }, { width: 96, height: 96 }]);
+    await camera.close();
+
+    const folder = new SourceSlot((size) => openSource(fixture('images'), { ...size }), 'images', log);
+    await folder.use({ width: 96, height: 96 });
+    await folder.suspend();
+    expect(folder.stats()).toMatchObject({ connected: true });
+    await folder.next();
+    await folder.close();
+  });
+
   it('a source that fails to open is retried with backoff while next() waits, and never throws', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'edgefit-slot-'));
     let tries = 0;

@@ -13,6 +13,7 @@ import { JobRunner } from './jobs/runner.js';
 import { syntheticFrames, type FrameSource } from './serve/frames.js';
 import { MeasurementLock } from './serve/lock.js';
 import { Serving } from './serve/serving.js';
+import { openSource, sourceName, type SourceSpec } from './source/index.js';
 
 export interface AgentOptions {
   brokerUrl: string;
@@ -28,9 +29,11 @@ export interface AgentOptions {
   stateDir: string;
   /** Resolves artifact refs in jobs and desired state to verified model files. */
   artifacts?: ArtifactSource;
-  /** Frames for serving (default: the built-in scenes) and the folder profiling reads them from. */
+  /** Frames for serving (default: the built-in scenes) and the folder profiling reads them from; `source` supersedes both. */
   frames?: FrameSource;
   framesDir?: string;
+  /** The agent's --source: serving opens it at each model's input size, and profiles' end-to-end phase reads it. */
+  source?: SourceSpec;
   /** Health check of a newly activated model. */
   healthWindowS?: number;
   /** onnxruntime intra-op threads for jobs and serving that do not name their own. */
@@ -81,6 +84,7 @@ export class Agent {
     this.serving = new Serving({
       artifacts,
       frames: opts.frames ?? syntheticFrames(),
+      ...(opts.source ? { source: { name: sourceName(opts.source), open: (size, onEvent) => openSource(opts.source!, { ...size, onEvent }) } } : {}),
       lock,
       publishReported: (reported) => this.publish('reported', reported),
       // A sample is worth its moment only: mqtt.js would queue every one while the broker is away, a day's
@@ -100,6 +104,7 @@ export class Agent {
       lock,
       outbox: this.outbox,
       framesDir: opts.framesDir,
+      source: opts.source,
       providers: opts.inventory.executionProviders,
       stateDir: opts.stateDir,
       defaultThreads: opts.threads,

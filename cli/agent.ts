@@ -6,7 +6,9 @@ import { ArtifactCache, DEFAULT_CACHE_CAP_BYTES } from '../agent/artifacts/cache
 import { ControllerKeyMismatch, pinControllerKey } from '../agent/artifacts/key-pin.js';
 import { HEARTBEAT_SECONDS } from '../agent/heartbeat-period.js';
 import { readInventory } from '../agent/inventory.js';
-import { openFrames } from '../agent/serve/frames.js';
+import { syntheticFrames } from '../agent/serve/frames.js';
+import { needsFfmpeg, parseSourceSpec, sourceName, SourceSpecError, type SourceSpec } from '../agent/source/index.js';
+import { findOnPath } from '../agent/source/ffmpeg.js';
 import { createSensors } from '../agent/sensors/index.js';
 import { ed25519PublicKey } from '../protocol/artifacts.js';
 import { UsageError, intFlag, parse, requireFlag } from './args.js';
@@ -29,6 +31,7 @@ export async function run(argv: string[]): Promise<void> {
       'cache-cap-mb': { type: 'string' },
       'controller-key': { type: 'string' },
       frames: { type: 'string' },
+      source: { type: 'string' },
       // applied by main before this module loaded (see onnxruntime-flag.ts); declared so the parser knows it
       onnxruntime: { type: 'string' },
     },
@@ -51,6 +54,11 @@ export async function run(argv: string[]): Promise<void> {
   if (controllerUrl !== undefined && !/^https?:\/\/[^/]/.test(controllerUrl)) throw new UsageError(`agent: --controller must be a URL like http://host:8080, got '${controllerUrl}'`);
   if (values['controller-key'] !== undefined && controllerUrl === undefined) throw new UsageError('agent: --controller-key needs --controller (artifacts come from the controller)');
   const explicitKeyPem = values['controller-key'] === undefined ? undefined : readKeyFile(values['controller-key']);
+  const source = sourceFlag(values.source, values.frames);
+  // A source ffmpeg must decode cannot come good by retrying: say so now, not in a warning every 10 s.
+  if (source && needsFfmpeg(source) && (findOnPath('ffmpeg') === null || findOnPath('ffprobe') === null)) {
+    throw new Error(`agent --source ${sourceName(source)}: a ${source.kind} source is decoded by ffmpeg, and ffmpeg/ffprobe are not on PATH (Debian: apt install ffmpeg); JPEG/PNG files and folders work without it`);
+  }
 
   const log = createLogger('agent');
   const sensors = createSensors();
@@ -60,8 +68,6 @@ export async function run(argv: string[]): Promise<void> {
     ? await openArtifactCache({ stateDir, controllerUrl, deviceId: id, token, explicitKeyPem, capBytes: cacheCapBytes, log })
     : undefined;
   if (!artifacts) log.info('no --controller: artifacts (models) are disabled on this agent');
-  const framesDir = values.frames === undefined ? undefined : path.resolve(values.frames);
-  const frames = await openFrames(framesDir);
   const agent = Agent.start({
     brokerUrl: broker,
     id,
@@ -74,8 +80,8 @@ export async function run(argv: string[]): Promise<void> {
     log,
     stateDir,
     artifacts,
-    frames,
-    framesDir,
+    frames: syntheticFrames(),
+    ...(source ? { source } : {}),
     threads,
     classSalt,
   });
@@ -83,6 +89,32 @@ export async function run(argv: string[]): Promise<void> {
     await agent.stop();
     await sensors.close();
   });
+}
+
+/**
+ * --source SPEC, or --frames DIR as the folder source it always was (paths
+ * made absolute: the profiling process may run elsewhere); both is a usage
+ * mistake, and a spec that names nothing usable is one line (exit 2).
+ */
+function sourceFlag(source: string | undefined, frames: string | undefined): SourceSpec | undefined {
+  if (source !== undefined && frames !== undefined) throw new UsageError('agent: give --source or --frames, not both (--source DIR is what --frames DIR was)');
+  if (frames !== undefined) {
+    const spec = sourceSpec(path.resolve(frames), 'frames');
+    if (spec.kind !== 'folder') throw new UsageError(`agent: --frames ${frames}: not a folder (--source takes files, devices and URLs)`);
+    return spec;
+  }
+  if (source === undefined) return undefined;
+  return sourceSpec(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(source) || source.startsWith('/dev/') ? source : path.resolve(source), 'source');
+}
+
+function sourceSpec(text: string, flag = 'source'): SourceSpec {
+  try {
+    return parseSourceSpec(text);
+  } catch (err) {
+    // the parser's line starts 'source X: ...'
+    if (err instanceof SourceSpecError) throw new UsageError(`agent: --${flag}${err.message.replace(/^source/, '')}`);
+    throw err;
+  }
 }
 
 const MB = 1024 * 1024;

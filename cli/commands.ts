@@ -43,7 +43,7 @@ export const commands: CommandSpec[] = [
   { name: 'controller', usage: 'controller [--broker URL] [--mqtt-port 1883] [--port 8080] [--host H] [--data DIR]', summary: 'run the controller (embedded MQTT broker unless --broker)',
     flags: CONTROLLER_FLAGS,
     load: () => import('./controller.js') },
-  { name: 'agent', usage: 'agent --broker URL --id NAME --token TOKEN [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--state DIR] [--heartbeat 10] [--keepalive 15] [--threads N] [--frames DIR] [--class-salt S] [--onnxruntime PATH]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)',
+  { name: 'agent', usage: 'agent --broker URL --id NAME --token TOKEN [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--state DIR] [--heartbeat 10] [--keepalive 15] [--threads N] [--source SPEC | --frames DIR] [--class-salt S] [--onnxruntime PATH]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)',
     flags: {
       '--broker URL': 'the MQTT broker, e.g. mqtt://controller:1883 (required)',
       '--id NAME': "this device's id, as given to 'edgefit devices add' (required)",
@@ -55,7 +55,8 @@ export const commands: CommandSpec[] = [
       '--heartbeat S': 'heartbeat period in seconds, 1 to 59 (default 10)',
       '--keepalive S': 'MQTT keepalive in seconds, 2 to 600; the broker marks a silent agent offline after 1.5× this (default 15)',
       '--threads N': "onnxruntime intra-op threads for jobs and serving that set none (default: onnxruntime's choice)",
-      '--frames DIR': 'folder of JPEG/PNG frames for serving and profiling, looped (default: built-in 640×480 synthetic scenes)',
+      '--source SPEC': "what the model serves on, and what profiles' end-to-end phase decodes: a video file (looped), a folder of JPEG/PNG, /dev/videoN or an rtsp:// or http(s):// URL; opened at the model's input size, latest frame wins, a lost stream reconnects (default: built-in 640×480 synthetic scenes)",
+      '--frames DIR': 'folder of JPEG/PNG frames, looped: the same as --source DIR, which supersedes it (not both)',
       '--class-salt S': "mixed into the device class: boards with the same hardware facts but another salt are profiled apart (1-64 of A-Z a-z 0-9 . _ -)",
       '--onnxruntime PATH': 'a locally built onnxruntime-node package folder (e.g. with CUDA and TensorRT on a Jetson) instead of the packaged CPU one; EDGEFIT_ONNXRUNTIME may give it instead' },
     load: () => import('./agent.js') },

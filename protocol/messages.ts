@@ -325,5 +325,26 @@ export const Telemetry = z.object({
   throttled: z.boolean().nullable(),
   modelSha256: sha256,
   errors: z.number().int().nonnegative(),
+  // The frame source (issue #19), optional so older agents still validate. A
+  // minute per frame or a billion frames is no reading: bounded like sensors.
+  /** Decoder CPU time per decoded frame (ffmpeg's user + system over its frames; Node's own decode for JPEG/PNG); null: not measured. */
+  decodeMs: z.number().min(0).max(60_000).nullable().optional(),
+  /** Mean inference time per frame over the last second (letterbox, model, NMS), apart from decode; null: no frame in it. */
+  inferenceMs: z.number().min(0).max(60_000).nullable().optional(),
+  /** Frames the source replaced by a newer one since the previous telemetry (latest frame wins), and since it opened. */
+  droppedFrames: z.number().int().min(0).max(1e9).optional(),
+  droppedTotal: z.number().int().min(0).max(1e12).optional(),
+  /** Connections the source restored after a loss, since it opened. */
+  reconnects: z.number().int().min(0).max(1e9).optional(),
+  /** Frames are flowing now (false while the source reconnects). */
+  sourceConnected: z.boolean().optional(),
+  /** The source's last error, short (it stays after a reconnect: the gap says when). */
+  sourceError: z.string().max(255).nullable().optional(),
+  /** The last loss: the last frame before it and the first after (null while it lasts), ms since epoch. */
+  sourceGap: z
+    .object({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative().nullable() })
+    .refine((g) => g.to === null || g.to >= g.from, 'a gap ends after it starts')
+    .nullable()
+    .optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;

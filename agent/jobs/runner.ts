@@ -6,6 +6,7 @@ import { missingProviderReason } from '../onnxruntime/providers.js';
 import type { CheckFrame } from '../profile/check.js';
 import { runProfile } from '../profile/run.js';
 import type { MeasurementLock } from '../serve/lock.js';
+import type { SourceSpec } from '../source/spec.js';
 import { refKind } from '../../protocol/artifacts.js';
 import { fetchCheckFrames, unpinCheckFrames } from './check-frames.js';
 import type { ArtifactSource } from './model-source.js';
@@ -19,6 +20,8 @@ export interface JobRunnerOptions {
   lock: MeasurementLock;
   outbox: Outbox;
   framesDir?: string;
+  /** The agent's --source: profiles' end-to-end phase reads it (the profiling process opens it itself). */
+  source?: SourceSpec;
   /** The execution providers this device offers (its inventory's): a job naming another fails before any download. */
   providers: readonly string[];
   /** The agent's state folder: TensorRT keeps its engines there, per model. */
@@ -106,7 +109,7 @@ export class JobRunner {
         const release = await lock.acquire(`job ${job.jobId}`, true);
         try {
           log.info({ jobId: job.jobId }, 'profiling');
-          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, stateDir: this.opts.stateDir, ...(check ? { check } : {}), servingPaused: this.opts.serving() });
+          const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, source: this.opts.source, stateDir: this.opts.stateDir, ...(check ? { check } : {}), servingPaused: this.opts.serving() });
           result = outcome.ok ? { ...base, ts: Date.now(), ok: true, profile: outcome.report } : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
         } finally {
           release();

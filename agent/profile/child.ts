@@ -14,7 +14,16 @@ const measuring = (async () => {
 })();
 measuring.catch(() => undefined);
 
-const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional(), stateDir: z.string().optional(), check: z.array(z.object({ sha256: z.string(), path: z.string() })).max(8).optional() });
+/** The agent's parsed --source (agent/source/spec.ts), as it crosses the IPC channel. */
+const SourceSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('image'), path: z.string().min(1) }),
+  z.object({ kind: z.literal('folder'), path: z.string().min(1) }),
+  z.object({ kind: z.literal('video'), path: z.string().min(1) }),
+  z.object({ kind: z.literal('device'), path: z.string().regex(/^\/dev\/video\d+$/), index: z.number().int().nonnegative() }),
+  z.object({ kind: z.literal('stream'), url: z.string().url(), protocol: z.enum(['rtsp', 'rtsps', 'http', 'https']) }),
+]);
+
+const Request = z.object({ modelPath: z.string(), options: ProfileOptions, framesDir: z.string().optional(), source: SourceSpec.optional(), stateDir: z.string().optional(), check: z.array(z.object({ sha256: z.string(), path: z.string() })).max(8).optional() });
 
 function answer(message: unknown): void {
   process.send!(message, () => process.exit(0));

@@ -54,6 +54,6 @@ export function profileIsolated(input: MeasureInput): Promise<ProfileOutcome> {
     });
     // A fork that failed has no IPC channel ('error' settles it); a child that died before reading
     // its job is reported by 'exit', so the send error adds nothing.
-    if (child.connected) child.send({ modelPath: input.modelPath, options: input.options, ...(input.framesDir ? { framesDir: input.framesDir } : {}), ...(input.stateDir ? { stateDir: input.stateDir } : {}), ...(input.check?.length ? { check: input.check } : {}) }, () => undefined);
+    if (child.connected) child.send({ modelPath: input.modelPath, options: input.options, ...(input.framesDir ? { framesDir: input.framesDir } : {}), ...(input.source ? { source: input.source } : {}), ...(input.stateDir ? { stateDir: input.stateDir } : {}), ...(input.check?.length ? { check: input.check } : {}) }, () => undefined);
   });
 }

@@ -12,7 +12,8 @@ import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/m
 import { runCheck, type CheckFrame } from './check.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
 import { applyProviderEnv, sessionProviders, type SessionProviders } from '../onnxruntime/providers.js';
-import { openFrames } from '../serve/frames.js';
+import type { SourceSpec } from '../source/spec.js';
+import { openE2eFrames, type E2eFrames } from './e2e-frames.js';
 import { processMemory } from './memory.js';
 import { fpsOf, latencyStats, windowFps } from './stats.js';
 import { ThermalWatch } from './thermal-watch.js';
@@ -24,6 +25,8 @@ export interface MeasureInput {
   options: ProfileOptions;
   /** Folder of frames for the end-to-end phases; default the built-in scenes. */
   framesDir?: string;
+  /** The agent's --source, opened here at the model's input size: the end-to-end phases decode from it. Supersedes framesDir. */
+  source?: SourceSpec;
   /** The agent's state folder, where TensorRT keeps its engines per model; default ./.edgefit-agent. */
   stateDir?: string;
   /** Reference frames of the on-device check, run on the session of the last thread count once everything is measured. */
@@ -94,7 +97,10 @@ interface RunOutcome {
   peakBytesBeforeCheck?: number;
 }
 
-async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, providers: SessionProviders, frame: RgbImage, watch: ThermalWatch, check?: CheckFrame[]): Promise<RunOutcome> {
+/** Opens the frames at the first detector's input size; later thread counts share them. */
+type FramesAt = (size: { width: number; height: number }) => Promise<E2eFrames>;
+
+async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, providers: SessionProviders, framesAt: FramesAt, watch: ThermalWatch, check?: CheckFrame[]): Promise<RunOutcome> {
   applyProviderEnv(providers.env);
   const t0 = performance.now();
   const detector = await Detector.create(bytes, {
@@ -104,6 +110,8 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
   const sessionCreateMs = performance.now() - t0;
   try {
     const rssAfterLoad = processMemory().rssBytes();
+    const frames = await framesAt({ width: detector.inputWidth, height: detector.inputHeight });
+    const frame = frames.first;
     const feed = modelFeed(detector, frame);
     const feeds = { [detector.inputName]: feed };
     for (let i = 0; i < options.warmup; i++) {
@@ -115,10 +123,11 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     const model = await loop(() => detector.session.run(feeds), budget, watch);
-    const e2e = await loop(() => detector.detect(frame), budget, watch);
+    // end to end: the next frame (decoded and letterboxed by the source, when there is one) through the detector
+    const e2e = await loop(async () => detector.detect(await frames.next()), budget, watch);
     let sustained: ProfileRun['sustained'] = null;
     if (options.sustainedS !== undefined) {
-      const s = await loop(() => detector.detect(frame), { runs: Infinity, durationMs: options.sustainedS * 1000 }, watch);
+      const s = await loop(async () => detector.detect(await frames.next()), { runs: Infinity, durationMs: options.sustainedS * 1000 }, watch);
       const end = s.doneAt.at(-1) ?? s.startedAt;
       // Ten-second windows as asked; a short run compares its first and last thirds.
       const windowMs = Math.min(10_000, (end - s.startedAt) / 3);
@@ -182,8 +191,8 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
   }
   const modelSha256 = createHash('sha256').update(bytes).digest('hex');
   const providers = providersFor(options, path.resolve(input.stateDir ?? '.edgefit-agent'), modelSha256);
-  const frames = await openFrames(input.framesDir);
-  const frame = await frames.next();
+  let opened: Promise<E2eFrames> | undefined;
+  const framesAt: FramesAt = (size) => (opened ??= openE2eFrames(input, size));
   const sensors = createSensors();
   const watch = new ThermalWatch(options.maxTempC);
   try {
@@ -193,10 +202,12 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
     watch.start();
     const threadCounts: Array<number | null> = options.threadsSweep ?? [options.threads ?? null];
     const outcomes: RunOutcome[] = [];
-    for (const [i, t] of threadCounts.entries()) outcomes.push(await measureOne(bytes, t, options, providers, frame, watch, i === threadCounts.length - 1 ? input.check : undefined));
+    for (const [i, t] of threadCounts.entries()) outcomes.push(await measureOne(bytes, t, options, providers, framesAt, watch, i === threadCounts.length - 1 ? input.check : undefined));
     watch.stop();
     await watch.sample();
     const after = await sensors.snapshot();
+    // opened by the first thread count's run (it knows the model's input size)
+    const used = await opened!;
     const best = outcomes.reduce((a, b) => (b.run.endToEndFps > a.run.endToEndFps ? b : a));
     const throttle = after.throttled;
     return {
@@ -206,7 +217,7 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
       modelSha256,
       inputShape: best.inputShape,
       outputShape: best.outputShape,
-      frame: { width: frame.width, height: frame.height, source: frames.name },
+      frame: { ...used.size, source: used.name },
       memory: {
         rssAfterLoadMb: best.rssAfterLoadMb,
         // the process' high-water mark (it sees spikes that sampling misses), read before the check if one ran
@@ -233,6 +244,6 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
   } finally {
     watch.stop();
     await sensors.close();
-    await frames.close();
+    await (await opened?.catch(() => undefined))?.close();
   }
 }

@@ -2,6 +2,7 @@ import type { ProfileOptions, ProfileReport } from '../../protocol/messages.js';
 import { readEnvironment } from './environment.js';
 import type { CheckFrame } from './check.js';
 import { profileIsolated } from './isolate.js';
+import type { SourceSpec } from '../source/spec.js';
 
 export type ProfileResult = { ok: true; report: ProfileReport } | { ok: false; error: string };
 
@@ -9,6 +10,8 @@ export interface RunProfileInput {
   modelPath: string;
   options: ProfileOptions;
   framesDir?: string;
+  /** A source spec (the agent's --source): supersedes framesDir for the end-to-end phase. */
+  source?: SourceSpec;
   /** The agent's state folder (TensorRT engine cache). */
   stateDir?: string;
   /** Reference frames of the on-device check (see check.ts). */

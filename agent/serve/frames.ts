@@ -16,6 +16,9 @@ export interface FrameSource {
   readonly name: string;
   next(): Promise<RgbImage>;
   close(): Promise<void>;
+  /** Let go of the device while a profile measures on it, and take it back after (SourceSlot: a V4L2 camera has one reader). */
+  suspend?(): Promise<void>;
+  resume?(): Promise<void>;
 }
 
 export const SYNTHETIC_FRAME = { width: 640, height: 480, count: 4 } as const;

@@ -28,14 +28,17 @@ export interface WindowStats {
   fps: number;
   p50Ms: number | null;
   p95Ms: number | null;
+  /** Mean latency (ms): with fps, the time per frame spent in inference. */
+  meanMs: number | null;
 }
 
 /** Throughput and latency of the frames that finished in the last `windowMs` before `now`. */
 export function windowStats(records: readonly FrameRecord[], now: number, windowMs: number): WindowStats {
   const inWindow = records.filter((r) => r.doneAt > now - windowMs && r.doneAt <= now);
-  if (inWindow.length === 0) return { frames: 0, fps: 0, p50Ms: null, p95Ms: null };
+  if (inWindow.length === 0) return { frames: 0, fps: 0, p50Ms: null, p95Ms: null, meanMs: null };
   const stats = latencyStats(inWindow.map((r) => r.latencyMs));
-  return { frames: inWindow.length, fps: Math.round((inWindow.length * 100_000) / windowMs) / 100, p50Ms: stats.p50Ms, p95Ms: stats.p95Ms };
+  const meanMs = inWindow.reduce((sum, r) => sum + r.latencyMs, 0) / inWindow.length;
+  return { frames: inWindow.length, fps: Math.round((inWindow.length * 100_000) / windowMs) / 100, p50Ms: stats.p50Ms, p95Ms: stats.p95Ms, meanMs: Math.round(meanMs * 100) / 100 };
 }
 
 export interface SloInput {

@@ -29,11 +29,21 @@ export class ModelServer {
   private running = false;
   private loop: Promise<void> = Promise.resolve();
   private wakeOnStop: () => void = () => undefined;
+  /** Resolves on stop: a wait for a frame from a source that is down must not hold the stop. */
+  private readonly stopped: Promise<null>;
+  private signalStopped: () => void = () => undefined;
 
   private constructor(
     readonly sha256: string,
     private readonly detector: Detector,
-  ) {}
+  ) {
+    this.stopped = new Promise<null>((resolve) => (this.signalStopped = () => resolve(null)));
+  }
+
+  /** The model's input size: the source letterboxes to it. */
+  get inputSize(): { width: number; height: number } {
+    return { width: this.detector.inputWidth, height: this.detector.inputHeight };
+  }
 
   /** Loads the model and checks, on a real frame, that it answers with a YOLO head's output shape. */
   static async load(modelPath: string, sha256: string, frame: Parameters<Letterboxer['run']>[0], options: ServeModelOptions = {}): Promise<ModelServer> {
@@ -67,30 +77,47 @@ export class ModelServer {
   private async run(frames: FrameSource, lock: MeasurementLock): Promise<void> {
     while (this.running) {
       if (lock.pausesServing) {
+        await frames.suspend?.();
         await Promise.race([lock.whenReleased(), new Promise<void>((resolve) => (this.wakeOnStop = resolve))]);
+        await frames.resume?.();
         // Frames from before the pause would make the first window after it look slow.
         this.records = [];
         this.since = performance.now();
         continue;
       }
-      let t0 = performance.now();
+      let frame: Awaited<ReturnType<FrameSource['next']>> | null;
+      const pending = frames.next();
+      pending.catch(() => undefined); // one that loses the race to stop may reject later, unheard
       try {
-        const frame = await frames.next();
-        t0 = performance.now();
+        frame = await Promise.race([pending, this.stopped]);
+      } catch (err) {
+        // A plain frame source that throws fails the frame (the agent's --source, a SourceSlot, waits through its
+        // losses instead and throws only once closed, after this server stopped).
+        if (!this.running) break;
+        await this.fail(err);
+        continue;
+      }
+      if (frame === null) break;
+      const t0 = performance.now();
+      try {
         await this.detector.detect(frame);
         const t1 = performance.now();
         this.records.push({ doneAt: t1, latencyMs: t1 - t0 });
       } catch (err) {
-        this.errors++;
-        this.lastError = err instanceof Error ? err.message : String(err);
-        // A model failing every frame must not spin the CPU.
-        await new Promise((r) => setTimeout(r, 100));
+        await this.fail(err);
       }
       if (this.records.length > 0 && this.records[0].doneAt < t0 - KEEP_MS) {
         const cut = this.records.findIndex((r) => r.doneAt >= t0 - KEEP_MS);
         this.records = this.records.slice(cut);
       }
     }
+  }
+
+  private async fail(err: unknown): Promise<void> {
+    this.errors++;
+    this.lastError = err instanceof Error ? err.message : String(err);
+    // A model failing every frame must not spin the CPU.
+    await new Promise((r) => setTimeout(r, 100));
   }
 
   /** Stats over the last `windowMs`, or over the time served so far when that is shorter. */
@@ -101,6 +128,7 @@ export class ModelServer {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.signalStopped();
     this.wakeOnStop();
     await this.loop;
     await this.detector.release();

@@ -1,29 +1,33 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { readModel } from '../../compress/onnx/read.js';
-import { Desired, decode, type Reported, type Slo, type Telemetry } from '../../protocol/messages.js';
+import type { Desired, Reported, Slo, Telemetry } from '../../protocol/messages.js';
+import { decodeFor } from '../../protocol/channels.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import type { ArtifactSource } from '../jobs/model-source.js';
 import { missingProviderReason, sessionProviders } from '../onnxruntime/providers.js';
-import { processMemory } from '../profile/memory.js';
-import { sampleThermal } from '../profile/thermal-watch.js';
-import { readFirmwareThrottled, throttledNow } from '../sensors/index.js';
 import { refKind } from '../../protocol/artifacts.js';
-import type { FrameSource } from './frames.js';
+import { syntheticFrame, type FrameSource } from './frames.js';
 import { evaluateSlo } from './health.js';
 import type { MeasurementLock } from './lock.js';
 import { ModelServer } from './server.js';
+import { SourceSlot, type SourceFactory } from './source-slot.js';
+import { sampleTelemetry } from './telemetry-sample.js';
+import { healthFloorFps, healthGate } from './health-gate.js';
 
 export interface ServingOptions {
   artifacts: ArtifactSource;
+  /** Frames that do not depend on the model (the built-in scenes); ignored when `source` is given. */
   frames: FrameSource;
+  /** The agent's --source, opened at each active model's input size (see SourceSlot). */
+  source?: { name: string; open: SourceFactory };
   lock: MeasurementLock;
   publishReported: (reported: Reported) => void;
   publishTelemetry: (telemetry: Telemetry) => void;
   log: Logger;
   /** How long a new model must serve without errors before it is healthy. */
   healthWindowS?: number;
-  /** Fewest frames per second a model must sustain through its health check. */
+  /** Fewest frames per second a model must sustain through its health check, where its desired state's SLO sets no minFps. */
   healthMinFps?: number;
   /** Threads for a desired state that names none (the agent's --threads). */
   defaultThreads?: number;
@@ -40,7 +44,6 @@ interface Active {
 }
 
 const SLO_WINDOW_MS = 10_000;
-const MB = 1024 * 1024;
 const v = PROTOCOL_VERSION as typeof PROTOCOL_VERSION;
 
 /** Same provider and options: a model already serving that way needs no reload. */
@@ -65,8 +68,14 @@ export class Serving {
   private supersede: (() => void) | null = null;
   private telemetryTimer?: NodeJS.Timeout;
   private closed = false;
+  private readonly frames: FrameSource;
+  private readonly slot: SourceSlot | null;
+  /** The drop total the previous telemetry carried. */
+  private droppedBefore: number | null = null;
 
   constructor(private readonly opts: ServingOptions) {
+    this.slot = opts.source ? new SourceSlot(opts.source.open, opts.source.name, opts.log.child({ component: 'source' })) : null;
+    this.frames = this.slot ?? opts.frames;
     this.telemetryTimer = setInterval(() => void this.tick(), 1000);
   }
 
@@ -82,7 +91,7 @@ export class Serving {
   /** Takes a desired-state payload; a malformed one is logged and dropped. Only the newest pending one is applied. */
   submit(payload: Buffer): void {
     if (payload.length === 0) return;
-    const msg = decode(Desired, payload);
+    const msg = decodeFor('desired', payload);
     if (!msg.ok) return this.opts.log.warn({ reason: msg.reason }, 'malformed desired state dropped');
     const desired = { ...msg.value, threads: msg.value.threads ?? this.opts.defaultThreads };
     // Judged against the newest generation known, applied or still waiting: a late older message must not replace a newer pending one.
@@ -172,6 +181,7 @@ export class Serving {
     if (!desired.model) {
       const stopped = this.active;
       await this.deactivate();
+      await this.slot?.release();
       if (stopped) artifacts.unpin?.(stopped.server.sha256);
       return this.report(desired, 'idle');
     }
@@ -209,7 +219,7 @@ export class Serving {
       // The frame comes before the running model stops: a frame source failing now must not leave the device serving nothing.
       let frame: Awaited<ReturnType<FrameSource['next']>>;
       try {
-        frame = await this.opts.frames.next();
+        frame = await this.checkFrame();
       } catch (err) {
         return this.fail(desired, previous !== null, `no frame to check the model on: ${(err as Error).message}`);
       }
@@ -223,9 +233,11 @@ export class Serving {
       }
       artifacts.pin?.(ref.sha256);
       this.active = { server, desired, modelPath };
-      server.start(this.opts.frames, this.opts.lock);
+      await this.slot?.use(server.inputSize);
+      server.start(this.frames, this.opts.lock);
       this.report(desired, 'health-check');
-      const problem = await this.healthCheck(server);
+      const windowS = this.opts.healthWindowS ?? 3;
+      const problem = await healthGate(server, { windowS, minFps: healthFloorFps(desired.slo, this.opts.healthMinFps), slot: this.slot, log });
       if (problem) {
         await this.deactivate();
         artifacts.unpin?.(ref.sha256);
@@ -244,24 +256,24 @@ export class Serving {
     return { threads: desired.threads, providers: sessionProviders(desired.ep ?? 'cpu', desired.providerOptions, this.opts.stateDir ?? '.edgefit-agent', sha256) };
   }
 
-  /** Serves for a short window: no errors and some throughput, or the reason why not. */
-  private async healthCheck(server: ModelServer): Promise<string | null> {
-    const windowS = this.opts.healthWindowS ?? 3;
-    const minFps = this.opts.healthMinFps ?? 0.5;
-    await new Promise((r) => setTimeout(r, windowS * 1000));
-    if (server.errors > 0) return `${server.errors} frame(s) failed: ${server.lastError}`;
-    const w = server.window(windowS * 1000);
-    if (w.fps < minFps) return `${w.fps} FPS over ${windowS} s, below the ${minFps} FPS minimum`;
-    return null;
+  /**
+   * The frame a new model is loaded and checked on, before the running one
+   * stops. With a source it is a built-in scene: the source opens at the
+   * model's input size only once the model is known, and a camera that is
+   * down must not keep a model from activating.
+   */
+  private checkFrame(): ReturnType<FrameSource['next']> {
+    return this.slot ? Promise.resolve(syntheticFrame(640, 480, 1)) : this.frames.next();
   }
 
   private async rollBack(desired: Desired, previous: Active | null, error: string): Promise<void> {
     if (!previous) return this.fail(desired, false, error);
     try {
-      const frame = await this.opts.frames.next();
+      const frame = await this.checkFrame();
       const server = await ModelServer.load(previous.modelPath, previous.server.sha256, frame, this.serveOptions(previous.desired, previous.server.sha256));
       this.active = { ...previous, server };
-      server.start(this.opts.frames, this.opts.lock);
+      await this.slot?.use(server.inputSize);
+      server.start(this.frames, this.opts.lock);
       this.report(desired, 'rolled-back', error);
     } catch (err) {
       this.opts.artifacts.unpin?.(previous.server.sha256);
@@ -284,22 +296,10 @@ export class Serving {
     const a = this.active;
     if (!a || this.opts.lock.pausesServing) return;
     try {
-      const [thermal, firmware] = await Promise.all([sampleThermal(), readFirmwareThrottled()]);
-      const w = a.server.window(1000);
-      const memoryMb = Math.round((processMemory().rssBytes() / MB) * 10) / 10;
-      this.opts.publishTelemetry({
-        v,
-        ts: Date.now(),
-        fps: w.fps,
-        latencyP50Ms: w.p50Ms,
-        latencyP95Ms: w.p95Ms,
-        memoryMb,
-        temperatureC: thermal.temperatureC,
-        throttled: firmware ? throttledNow(firmware) : null,
-        modelSha256: a.server.sha256,
-        errors: a.server.errors,
-      });
-      if (this.reported.state === 'healthy' || this.reported.state === 'rolled-back') this.updateSlo(a.desired.slo, a.server, memoryMb, thermal.temperatureC);
+      const telemetry = await sampleTelemetry(a.server, this.slot, this.droppedBefore);
+      this.droppedBefore = telemetry.droppedTotal ?? null;
+      this.opts.publishTelemetry(telemetry);
+      if (this.reported.state === 'healthy' || this.reported.state === 'rolled-back') this.updateSlo(a.desired.slo, a.server, telemetry.memoryMb, telemetry.temperatureC);
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'telemetry failed');
     }
@@ -324,5 +324,6 @@ export class Serving {
     this.supersede?.();
     clearInterval(this.telemetryTimer);
     await this.deactivate();
+    await this.slot?.close();
   }
 }

@@ -1,6 +1,6 @@
 import type { Reported, Telemetry } from '../../protocol/messages.js';
 import type { Device } from '../registry.js';
-import type { Health, LiveDevice, Sample } from './wire.js';
+import type { Health, LiveDevice, Sample, SourceHealth } from './wire.js';
 
 /** Most boards start throttling between 80 and 85 °C: warn before they do. */
 export const HOT_C = 80;
@@ -29,6 +29,7 @@ export function health(device: Device, serving: ServingState | null, reported: R
   if (t.throttled) problems.push('throttling');
   const temperature = t.temperatureC ?? device.heartbeat?.temperatureC ?? null;
   if (temperature !== null && temperature >= HOT_C) problems.push(`hot (${temperature.toFixed(0)} °C)`);
+  if (t.sourceConnected === false) problems.push(`source down${t.sourceError ? `: ${t.sourceError}` : ''}`);
   if (t.fps === 0) problems.push('0 FPS');
   if (reported?.slo && !reported.slo.met) problems.push(`SLO missed: ${reported.slo.violations.join(', ') || 'unspecified'}`);
   return problems.length ? { health: 'warning', reason: problems.join(', ') } : { health: 'ok', reason: '' };
@@ -53,6 +54,9 @@ export function deviceRow(device: Device, serving: ServingState | null, reported
     ep: servedProvider(t, reported),
     fps: t && device.online ? t.fps : null,
     latencyP95Ms: t && device.online ? t.latencyP95Ms : null,
+    decodeMs: t && device.online ? (t.decodeMs ?? null) : null,
+    inferenceMs: t && device.online ? (t.inferenceMs ?? null) : null,
+    source: t && device.online ? sourceHealth(t) : null,
     memoryMb: t && device.online ? t.memoryMb : null,
     deviceMemUsedMb: hb && device.online ? hb.memUsedBytes / MB : null,
     deviceMemTotalMb: hb ? hb.memTotalBytes / MB : inv ? inv.memTotalBytes / MB : null,
@@ -61,6 +65,19 @@ export function deviceRow(device: Device, serving: ServingState | null, reported
     health: h,
     healthReason: reason,
     fpsSample,
+  };
+}
+
+/** The source fields of telemetry; null when it carries none (no --source, or an agent from before them). */
+function sourceHealth(t: Telemetry): SourceHealth | null {
+  if (t.sourceConnected === undefined && t.droppedTotal === undefined && t.reconnects === undefined) return null;
+  return {
+    droppedFrames: t.droppedFrames ?? null,
+    droppedTotal: t.droppedTotal ?? null,
+    reconnects: t.reconnects ?? null,
+    connected: t.sourceConnected ?? null,
+    error: t.sourceError ?? null,
+    gap: t.sourceGap ?? null,
   };
 }
 

@@ -27,6 +27,11 @@ export interface LiveDevice {
   ep: string | null;
   fps: number | null;
   latencyP95Ms: number | null;
+  /** Per frame, apart: decoder CPU time and inference time (telemetry; null: not reported, e.g. an older agent or no frame). */
+  decodeMs: number | null;
+  inferenceMs: number | null;
+  /** The frame source, where the agent serves from one (--source): null when it reports none. */
+  source: SourceHealth | null;
   /** Memory of the serving process (telemetry); null when not serving. */
   memoryMb: number | null;
   /** Whole-device memory from the heartbeat. */
@@ -39,6 +44,19 @@ export interface LiveDevice {
   healthReason: string;
   /** The latest FPS sample, for the client to append to its sparkline. */
   fpsSample: Sample | null;
+}
+
+/** What the device says about its frame source (latest frame wins: drops are by design, not faults). */
+export interface SourceHealth {
+  /** Frames replaced by a newer one since the previous telemetry (about a second), and since the source opened. */
+  droppedFrames: number | null;
+  droppedTotal: number | null;
+  reconnects: number | null;
+  connected: boolean | null;
+  /** The last error, kept after a reconnect (the gap says when it was). */
+  error: string | null;
+  /** The last loss, ms since epoch (device clock); `to` null while it lasts. */
+  gap: { from: number; to: number | null } | null;
 }
 
 /** [time ms, value] */

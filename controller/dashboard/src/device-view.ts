@@ -23,7 +23,7 @@ function definitionList(rows: Array<[string, string]>): HTMLElement {
 /** One device: live numbers, inventory, FPS and temperature over time, and the candidates it measured. */
 export class DeviceView {
   readonly root: HTMLElement;
-  private readonly values: Record<'fps' | 'p95' | 'memory' | 'temp' | 'throttled' | 'candidate' | 'seen', HTMLElement>;
+  private readonly values: Record<'fps' | 'p95' | 'memory' | 'temp' | 'throttled' | 'candidate' | 'seen' | 'decode' | 'inference' | 'dropped' | 'reconnects' | 'source', HTMLElement>;
   private readonly healthEl: HTMLElement;
   private readonly charts: TimeChart[] = [];
   private disposers: Array<() => void> = [];
@@ -34,7 +34,7 @@ export class DeviceView {
     private readonly id: string,
   ) {
     const big = () => h('div', { class: 'stat-value' }, '–');
-    this.values = { fps: big(), p95: big(), memory: big(), temp: big(), throttled: big(), candidate: big(), seen: big() };
+    this.values = { fps: big(), p95: big(), memory: big(), temp: big(), throttled: big(), candidate: big(), seen: big(), decode: big(), inference: big(), dropped: big(), reconnects: big(), source: big() };
     this.healthEl = h('div', { class: 'device-health' });
     this.root = h(
       'section',
@@ -51,6 +51,16 @@ export class DeviceView {
         stat('Throttled', this.values.throttled),
         stat('Candidate', this.values.candidate),
         stat('Last seen', this.values.seen),
+      ),
+      // per frame, decode apart from inference, and what the source lost (latest frame wins: drops are by design)
+      h(
+        'div',
+        { class: 'stats source-stats' },
+        stat('Decode / frame', this.values.decode),
+        stat('Inference / frame', this.values.inference),
+        stat('Dropped', this.values.dropped),
+        stat('Reconnects', this.values.reconnects),
+        stat('Source', this.values.source),
       ),
       h('div', { class: 'loading' }, 'Loading…'),
     );
@@ -77,6 +87,7 @@ export class DeviceView {
     setText(this.values.throttled, d.throttled === null ? '–' : d.throttled ? 'yes' : 'no');
     setText(this.values.candidate, d.candidate ?? '–');
     setText(this.values.seen, ago(d.lastSeen, this.store.now()));
+    this.sourceStats(d);
     this.healthEl.replaceChildren(h('span', { class: `pill ${d.health}` }, d.health), d.healthReason ? h('span', { class: 'reason' }, d.healthReason) : '', h('span', { class: `dot ${d.online ? 'on' : 'off'}` }), d.online ? 'online' : 'offline');
     const sample = d.fpsSample;
     if (sample && sample[0] > this.lastSample && this.charts.length) {
@@ -84,6 +95,18 @@ export class DeviceView {
       this.charts[0].append(sample);
       if (d.temperatureC !== null) this.charts[1]?.append([sample[0], d.temperatureC]);
     }
+  }
+
+  private sourceStats(d: LiveDevice): void {
+    const s = d.source;
+    setText(this.values.decode, d.decodeMs === null ? '–' : `${num(d.decodeMs, 1)} ms`);
+    setText(this.values.inference, d.inferenceMs === null ? '–' : `${num(d.inferenceMs, 1)} ms`);
+    setText(this.values.dropped, s?.droppedFrames == null ? '–' : `${s.droppedFrames} · ${s.droppedTotal ?? '–'} total`);
+    this.values.dropped.title = s ? 'dropped since the previous telemetry (about a second) · since the source opened' : 'no frame source reported';
+    setText(this.values.reconnects, s?.reconnects == null ? '–' : String(s.reconnects));
+    const gap = s?.gap ? (s.gap.to === null ? `down since ${dateTime(s.gap.from)}` : `last gap ${((s.gap.to - s.gap.from) / 1000).toFixed(1)} s, ${ago(s.gap.to, this.store.now())}`) : '';
+    setText(this.values.source, !s || s.connected === null ? '–' : s.connected ? 'connected' : 'down');
+    this.values.source.title = [gap, s?.error ? `last error: ${s.error}` : ''].filter(Boolean).join(' · ') || 'no gap';
   }
 
   private async load(): Promise<void> {

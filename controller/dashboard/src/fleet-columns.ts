@@ -9,7 +9,7 @@ import { drawSparkline } from './sparkline.js';
 // view finds cells by key and the grid's CSS is generated from this list
 // (fleet-table-css.ts), so a new column is one entry here.
 
-export type ColumnKey = 'status' | 'id' | 'class' | 'labels' | 'lastSeen' | 'candidate' | 'fps' | 'spark' | 'p95' | 'memory' | 'temp' | 'throttled' | 'health';
+export type ColumnKey = 'status' | 'id' | 'class' | 'labels' | 'lastSeen' | 'candidate' | 'fps' | 'dropped' | 'spark' | 'p95' | 'memory' | 'temp' | 'throttled' | 'health';
 
 /** Window widths (px) below which columns may hide: a laptop window drops what the device view repeats before the table scrolls sideways. */
 export const BREAKPOINTS = [1440, 1100] as const;
@@ -116,6 +116,21 @@ export const COLUMNS: Column[] = [
     render: (c, d) => setText(c, d.candidate ? `${d.candidate}${d.ep ? ` on ${d.ep}` : ''}` : '–'),
   },
   { key: 'fps', title: 'FPS', width: fixed(64), cls: 'num', value: (d) => d.fps, descFirst: true, render: (c, d) => setText(c, num(d.fps, 1)) },
+  {
+    key: 'dropped',
+    title: 'Dropped',
+    width: fixed(76),
+    hideBelow: 1440,
+    cls: 'num',
+    // frames the source replaced before inference took them (latest frame wins), over about the last second
+    value: (d) => d.source?.droppedFrames ?? null,
+    descFirst: true,
+    render: (c, d) => {
+      const s = d.source;
+      setText(c, s?.droppedFrames == null ? NONE : String(s.droppedFrames));
+      setAttr(c, 'title', s ? `${s.droppedFrames ?? NONE} frame(s) dropped in the last second, ${s.droppedTotal ?? NONE} since the source opened` : 'no frame source reported');
+    },
+  },
   {
     key: 'spark',
     title: 'Last 5 min',

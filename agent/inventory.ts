@@ -6,7 +6,7 @@ import type { Inventory } from '../protocol/messages.js';
 import { edgefitVersion } from '../protocol/version.js';
 import { readAccelerators, type AcceleratorRoots } from './accelerators/read.js';
 import { ffmpegInfo } from './source/ffmpeg.js';
-import { bindingInfo } from './onnxruntime/binding.js';
+import { bindingInfo, loadedProviders } from './onnxruntime/binding.js';
 
 const GPU_PROVIDERS: ReadonlySet<string> = new Set(['webgpu', 'cuda', 'tensorrt', 'dml', 'coreml']);
 
@@ -37,8 +37,7 @@ function kernelSeesGpu(): boolean {
 
 // An ESM import, not require(): the --onnxruntime resolve hook sees imports only (Node 20).
 function onnxruntimeInfo(hasGpu: boolean): { version: string; providers: string[] } {
-  const bundled = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
-  return { version: ort.env.versions.node ?? ort.env.versions.common, providers: usableProviders(bundled, hasGpu) };
+  return { version: ort.env.versions.node ?? ort.env.versions.common, providers: usableProviders(loadedProviders(ort.listSupportedBackends()), hasGpu) };
 }
 
 /** The device's hardware and runtime, as the hello message carries it. */

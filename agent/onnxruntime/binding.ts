@@ -7,6 +7,7 @@ import * as nodeModule from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { OnnxruntimeBinding } from '../../protocol/messages.js';
+import { nativeDir, offeredProviders, type Backend } from './backends.js';
 
 export const ONNXRUNTIME_ENV = 'EDGEFIT_ONNXRUNTIME';
 
@@ -65,14 +66,23 @@ function packageDirOf(file: string): string {
   return path.dirname(file);
 }
 
+/** The onnxruntime-node package this process resolves to (through the hook, when one is registered). */
+function resolvedPackageDir(): string {
+  return packageDirOf(fileURLToPath(import.meta.resolve('onnxruntime-node')));
+}
+
+/** The execution providers the binding this process loaded can run (see backends.ts): its bundled ones and those whose library lies beside it. */
+export function loadedProviders(backends: readonly Backend[]): string[] {
+  return offeredProviders(backends, nativeDir(resolvedPackageDir()));
+}
+
 /**
  * The binding this process resolves `onnxruntime-node` to (through the hook,
  * when one is registered) and the version the loaded code reports: the inventory's
  * word on what runs, read from what was loaded rather than from the flag.
  */
 export function bindingInfo(loadedVersion: string): OnnxruntimeBinding {
-  const resolved = fileURLToPath(import.meta.resolve('onnxruntime-node'));
-  const dir = packageDirOf(resolved);
+  const dir = resolvedPackageDir();
   const local = active !== null && realpathSync(dir) === realpathSync(active);
   return { source: local ? 'local' : 'packaged', path: dir.slice(0, 4096), version: loadedVersion.slice(0, 32) };
 }

@@ -11,6 +11,7 @@ import { Letterboxer } from '../../compress/detect/letterbox.js';
 import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
 import { runCheck, type CheckFrame } from './check.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
+import { loadedProviders } from '../onnxruntime/binding.js';
 import { applyProviderEnv, sessionProviders, type SessionProviders } from '../onnxruntime/providers.js';
 import type { SourceSpec } from '../source/spec.js';
 import { openE2eFrames, type E2eFrames } from './e2e-frames.js';
@@ -44,7 +45,7 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Which onnxruntime providers to ask for, and with what options; the CPU provider always backs the others up. */
 export function providersFor(options: ProfileOptions, stateDir: string, modelSha256: string): SessionProviders {
-  const available = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+  const available = loadedProviders(ort.listSupportedBackends());
   if (!available.includes(options.ep)) throw new Error(`execution provider '${options.ep}' is not in this onnxruntime build (it has: ${available.join(', ')})`);
   return sessionProviders(options.ep, options.providerOptions, stateDir, modelSha256);
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { engineCacheDir, missingProviderReason, sessionProviders } from '../../agent/onnxruntime/providers.js';
+import { nativeDir, offeredProviders, type Backend } from '../../agent/onnxruntime/backends.js';
 
 const SHA = 'a'.repeat(64);
 const STATE = '/var/lib/edgefit-agent';
@@ -34,5 +35,29 @@ describe('provider options to onnxruntime session options', () => {
   it("names a provider the device lacks, with the ones it has", () => {
     expect(missingProviderReason('cpu', ['cpu'])).toBeNull();
     expect(missingProviderReason('tensorrt', ['cpu', 'webgpu'])).toBe("execution provider 'tensorrt' is not available on this device (it has: cpu, webgpu)");
+  });
+});
+
+describe('the providers a binding offers', () => {
+  // listSupportedBackends() of onnxruntime-node 1.30 on linux x64: cuda and tensorrt are never 'bundled',
+  // whether or not their libraries were installed beside the binding.
+  const LISTED: Backend[] = [
+    { name: 'cpu', bundled: true },
+    { name: 'webgpu', bundled: true },
+    { name: 'cuda', bundled: false },
+    { name: 'tensorrt', bundled: false },
+  ];
+  const LIB = '/opt/ort/js/node/bin/napi-v6/linux/arm64';
+  const present = (...files: string[]) => (file: string) => files.map((f) => path.join(LIB, f)).includes(file);
+
+  it('takes the bundled ones, and cuda or tensorrt only where its provider library lies beside the binding', () => {
+    expect(offeredProviders(LISTED, LIB, present(), 'linux')).toEqual(['cpu', 'webgpu']);
+    expect(offeredProviders(LISTED, LIB, present('libonnxruntime_providers_cuda.so'), 'linux')).toEqual(['cpu', 'webgpu', 'cuda']);
+    expect(offeredProviders(LISTED, LIB, present('libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_tensorrt.so'), 'linux')).toEqual(['cpu', 'webgpu', 'cuda', 'tensorrt']);
+    expect(offeredProviders(LISTED, LIB, present('onnxruntime_providers_cuda.dll'), 'win32')).toEqual(['cpu', 'webgpu', 'cuda']);
+  });
+
+  it('finds the native folder of a package as onnxruntime-node lays it out', () => {
+    expect(nativeDir('/opt/ort/js/node', 'linux', 'arm64')).toBe(LIB);
   });
 });

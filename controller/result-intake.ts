@@ -21,7 +21,7 @@ export class ResultIntake {
   private stopped = false;
 
   constructor(
-    private readonly profiles: Pick<ProfileStore, 'record'>,
+    private readonly profiles: Pick<ProfileStore, 'record' | 'get'>,
     private readonly log: Logger,
     private readonly retryMs = RETRY_MS,
     /** The on-device check's verdict on a result (controller/check/): stored with it, so no listener sees it unjudged. */
@@ -33,7 +33,9 @@ export class ResultIntake {
   }
 
   store(result: Result): void {
-    if (this.judge && result.ok && result.profile?.check) {
+    // A result delivered again (QoS 1, an outbox flushed after a reconnect) is already judged and stored: judging
+    // costs two model loads per frame on the controller, and the insert would be ignored anyway.
+    if (this.judge && result.ok && result.profile?.check && !this.profiles.get(result.jobId, result.deviceId)) {
       void this.judge(result).then(
         (check) => this.storeJudged(result, check),
         (err: Error) => {

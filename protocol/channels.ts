@@ -1,6 +1,5 @@
 import type { z } from 'zod';
-import { firstIssue } from './first-issue.js';
-import { Desired, Heartbeat, Hello, Job, Presence, Reported, Result, Telemetry } from './messages.js';
+import { decode, Desired, Heartbeat, Hello, Job, Presence, Reported, Result, Telemetry } from './messages.js';
 import { DEVICE_ID_PATTERN, TOPIC_ROOT } from './topics.js';
 
 // The protocol as one map: every channel under a device's topic, its message,
@@ -82,13 +81,5 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** Parses a raw MQTT payload as JSON, then against its channel's schema; the reason on failure is one line. */
 export function decodeFor<C extends Channel>(channel: C, payload: Uint8Array): Decoded<MessageOf<C>> {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(payload).toString('utf8'));
-  } catch {
-    return { ok: false, reason: 'payload is not JSON' };
-  }
-  const parsed = CHANNELS[channel].schema.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: firstIssue(parsed.error) };
-  return { ok: true, value: parsed.data as MessageOf<C> };
+  return decode(CHANNELS[channel].schema, payload) as Decoded<MessageOf<C>>;
 }

@@ -79,6 +79,8 @@ export class ModelServer {
       if (lock.pausesServing) {
         await frames.suspend?.();
         await Promise.race([lock.whenReleased(), new Promise<void>((resolve) => (this.wakeOnStop = resolve))]);
+        // woken by stop(): the camera stays with the profile that holds it
+        if (!this.running) break;
         await frames.resume?.();
         // Frames from before the pause would make the first window after it look slow.
         this.records = [];

@@ -62,7 +62,8 @@ export class SourceSlot implements FrameSource {
 
   /** Closes a device camera while a profile measures on it (the profiling child opens it itself); other sources keep running. */
   async suspend(): Promise<void> {
-    if (this.source?.spec.kind !== 'device') return;
+    // One still opening, or waiting to retry, may be a camera too: it waits for the profile as well.
+    if (!this.size || (this.source && this.source.spec.kind !== 'device')) return;
     const size = this.size;
     await this.shut();
     // kept: resume() reopens at it

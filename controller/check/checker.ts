@@ -2,6 +2,7 @@
 // out, and a verdict for each result coming back with a check report.
 import type { Logger } from 'pino';
 import type { CheckRequest, Detection, Result } from '../../protocol/messages.js';
+import { refKind } from '../../protocol/artifacts.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { chooseFrames, type FrameChoice } from './frames.js';
 import { computeReference, type ReferenceFrame } from './reference.js';
@@ -73,6 +74,26 @@ export class OnDeviceCheck {
     return run;
   }
 
+  /**
+   * The frames to judge a report on: the model's frames as chosen now, which
+   * the device must answer for every one of; or, when that choice changed
+   * since the job went out (the eval folder was edited, the ladder rebuilt,
+   * and a restarted controller resent the job), the frames the report names,
+   * each of which must be a frame artifact this controller signed.
+   */
+  private async framesOf(modelId: string, answered: ReadonlyArray<{ sha256: string }>): Promise<ReferenceFrame[]> {
+    const { artifacts } = this.deps.catalog;
+    const { refs } = await this.choice(modelId);
+    const chosen = new Set(refs.map((r) => r.sha256));
+    const shipped = answered.length > 0 && answered.every((f) => !chosen.has(f.sha256)) ? answered : refs;
+    return shipped.map((f) => {
+      const stored = artifacts.get(f.sha256);
+      const file = artifacts.pathOf(f.sha256);
+      if (!stored || refKind(stored.ref) !== 'frame' || !file) throw new Error(`reference frame ${f.sha256.slice(0, 12)} is not a frame in the artifact store`);
+      return { sha256: f.sha256, path: file };
+    });
+  }
+
   private async judgeNow(result: Result): Promise<CheckRecord | undefined> {
     const report = result.ok ? result.profile?.check : undefined;
     if (!report) return undefined;
@@ -87,9 +108,7 @@ export class OnDeviceCheck {
       const candidateFile = catalog.artifacts.pathOf(result.artifactSha256);
       const baseFile = catalog.artifacts.pathOf(model.sha256);
       if (!candidateFile || !baseFile) throw new Error('the candidate or base model file is gone from the artifact store');
-      const { refs } = await this.choice(model.id);
-      const frames: ReferenceFrame[] = refs.map((r) => ({ sha256: r.sha256, path: catalog.artifacts.pathOf(r.sha256) ?? '' }));
-      if (frames.some((f) => f.path === '')) throw new Error('a reference frame is gone from the artifact store');
+      const frames = await this.framesOf(model.id, report.frames);
       if (this.baseCache.size > BASE_CACHE_MAX) this.baseCache.clear();
       const reference = await computeReference(candidateFile, { sha256: model.sha256, file: baseFile }, frames, this.baseCache);
       const verdict = checkVerdict(report, reference, { threshold });

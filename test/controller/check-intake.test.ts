@@ -50,6 +50,11 @@ describe('result intake with the on-device check', () => {
     expect(heard[1]).toMatchObject({ jobId: 'checked', check: verdict });
     // and it is read back from SQLite as kept
     expect(profiles.get('checked', 'jetson')!.check).toEqual(verdict);
+    // delivered again (QoS 1, an outbox flushed after a reconnect): not judged a second time
+    intake.store(withCheck('checked', true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(judged).toEqual(['checked']);
+    expect(heard).toHaveLength(2);
   });
 
   it('opens a database from before the check: its profiles read back with no verdict, and new ones keep theirs', () => {

@@ -70,9 +70,11 @@ describe('telemetry of the source', () => {
 });
 
 describe('the health floor', () => {
-  it("follows the desired state's SLO minFps, else the agent's floor, else 0.5 FPS", () => {
+  it("is the agent's floor (0.5 FPS unless set), or the desired state's SLO minFps where that is lower", () => {
     expect(healthFloorFps({ minFps: 0.1 }, 2)).toBe(0.1);
-    expect(healthFloorFps({ minFps: 30 }, undefined)).toBe(30);
+    expect(healthFloorFps({ minFps: 0.3 }, undefined)).toBe(0.3);
+    expect(healthFloorFps({ minFps: 30 }, undefined)).toBe(0.5);
+    expect(healthFloorFps({ minFps: 30 }, 2)).toBe(2);
     expect(healthFloorFps({}, 2)).toBe(2);
     expect(healthFloorFps({ maxP95Ms: 100 }, undefined)).toBe(0.5);
   });

@@ -116,7 +116,7 @@ describe.skipIf(skip !== '')(`an agent serving from --source (${skip || 'ffmpeg 
     await fleet.controller.sendJob('clip-1', { jobId: 'clip-profile', kind: 'profile', artifact: model, options: { runs: 10, warmup: 1, threads: 2 } });
     // ~6 s alone; one run beside the dashboard suite at load average 6 on 2 cores took over 120 s
     const result = await waitFor(() => fleet.controller.profiles.get('clip-profile'), 240_000, 'the profile result').catch((err: Error) => {
-      throw new Error(`${err.message}; the agent said: ${agent.output().split('\n').filter((l) => /job|profil|source/i.test(l)).slice(-8).join(' | ')}`);
+      throw new Error(`${err.message}; the agent said: ${agent.output().split('\n').filter((l) => /job|profil|connect|broker|offline|warn|error/i.test(l)).slice(-14).join(' | ')}`);
     });
     expect(result.ok, result.error ?? '').toBe(true);
     expect(result.profile!.frame).toEqual({ width: 1280, height: 1080, source: clip });

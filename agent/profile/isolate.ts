@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProfileOptions } from '../../protocol/messages.js';
 import { NODE_LAUNCHER_ENV, nodeLaunch } from './launcher.js';
+import { GLIBC_TUNABLES, withMallocTunables } from './malloc-tunables.js';
 import type { MeasureInput, MeasuredProfile } from './measure.js';
 
 export type ProfileOutcome = { ok: true; report: MeasuredProfile } | { ok: false; error: string };
@@ -24,7 +25,8 @@ export function profileIsolated(input: MeasureInput): Promise<ProfileOutcome> {
   const timeoutS = input.options.timeoutS ?? defaultTimeoutS(input.options);
   return new Promise((resolve) => {
     const launch = nodeLaunch(process.execPath, process.env[NODE_LAUNCHER_ENV]);
-    const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execPath: launch.execPath, execArgv: launch.execArgv });
+    const env = { ...process.env, [GLIBC_TUNABLES]: withMallocTunables(process.env[GLIBC_TUNABLES]) };
+    const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execPath: launch.execPath, execArgv: launch.execArgv, env });
     let stderr = '';
     let settled: ProfileOutcome | undefined;
     let timedOut = false;

@@ -30,8 +30,8 @@ describe('edgefit profile through EDGEFIT_NODE_LAUNCHER', () => {
     const model = builtYolov8n(dir, 64);
     const log = path.join(dir, 'launched.txt');
     const launcher = path.join(dir, 'launcher.sh');
-    // A launcher that writes down what it was asked to start, then starts it.
-    writeFileSync(launcher, `#!/bin/sh\nprintf '%s\\n' "$@" > '${log}'\nexec "$@"\n`);
+    // A launcher that writes down what it was asked to start, and the child's malloc tunables, then starts it.
+    writeFileSync(launcher, `#!/bin/sh\nprintf '%s\\n' "$@" "$GLIBC_TUNABLES" > '${log}'\nexec "$@"\n`);
     chmodSync(launcher, 0o755);
     const r = await runCliApart(['profile', model, '--runs', '2', '--warmup', '0', '--json'], { env: { EDGEFIT_NODE_LAUNCHER: launcher }, limitMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
@@ -39,6 +39,7 @@ describe('edgefit profile through EDGEFIT_NODE_LAUNCHER', () => {
     const args = readFileSync(log, 'utf8').trim().split('\n');
     expect(args[0]).toBe(process.execPath);
     expect(args[1]).toMatch(/agent[/\\]profile[/\\]child\.js$/);
+    expect(args[2]).toBe('glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456');
   });
 
   it('fails the profile with the reason when the launcher cannot be started', async () => {

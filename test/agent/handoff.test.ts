@@ -122,6 +122,11 @@ describe('hand-off mode: the agent hands models to the application and watches i
       expect(await page.locator('.cell[role="columnheader"][data-key="appFps"]').textContent()).toBe('App FPS');
       expect(Number(text)).toBeGreaterThan(0);
       await page.screenshot({ path: screenshotPath('handoff-app-fps') });
+      // the device view repeats it (the table hides the column below 1440 px)
+      await page.click('.grid-row[data-id="hand-1"]');
+      const stat = page.locator('.device[data-device="hand-1"] .stat', { hasText: 'App FPS' }).locator('.stat-value');
+      await waitFor(async () => Number((await stat.textContent()) ?? '') > 0, 20_000, 'App FPS in the device view');
+      await page.screenshot({ path: screenshotPath('handoff-device') });
     } finally {
       await browser.close();
     }

@@ -9,7 +9,9 @@ import { judgeAppReports } from '../../agent/handoff/app-health.js';
 import type { ModelDescriptor } from '../../agent/handoff/descriptor.js';
 import { handOver } from '../../agent/handoff/files.js';
 import { runHook, type HookEnv } from '../../agent/handoff/hook.js';
-import type { ReceivedReport } from '../../agent/local-api/app-reports.js';
+import { appTelemetry, type ReceivedReport } from '../../agent/local-api/app-reports.js';
+import { decodeFor, encodeFor } from '../../protocol/channels.js';
+import type { Telemetry } from '../../protocol/messages.js';
 import { captureLogger } from '../helpers/log.js';
 
 const mine = 'a'.repeat(64);
@@ -105,5 +107,18 @@ describe('the --on-deploy hook', () => {
       }
     })();
     expect(['gone', 'Z']).toContain(state);
+  });
+});
+
+describe("telemetry's app field", () => {
+  it('carries the latest report with its age, through the telemetry channel', () => {
+    const app = appTelemetry({ fps: 24.5, p95Ms: 41, at: 10_000 }, 12_340);
+    // 2.34 s old, to a tenth
+    expect(app).toEqual({ fps: 24.5, p95Ms: 41, frames: null, ageS: 2.3 });
+    expect(appTelemetry(null)).toBeUndefined();
+    const telemetry: Telemetry = { v: 1, ts: 1, fps: 24.5, latencyP50Ms: null, latencyP95Ms: 41, memoryMb: 3, temperatureC: null, throttled: null, modelSha256: mine, errors: 0, app };
+    expect(decodeFor('telemetry', encodeFor('telemetry', telemetry))).toEqual({ ok: true, value: telemetry });
+    const bad = decodeFor('telemetry', Buffer.from(JSON.stringify({ ...telemetry, app: { ...app, fps: -1 } })));
+    expect(bad.ok).toBe(false);
   });
 });

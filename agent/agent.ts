@@ -14,6 +14,8 @@ import { syntheticFrames, type FrameSource } from './serve/frames.js';
 import { MeasurementLock } from './serve/lock.js';
 import { Serving } from './serve/serving.js';
 import { openSource, sourceName, type SourceSpec } from './source/index.js';
+import { HandoffActivation, type HandoffOptions } from './handoff/activation.js';
+import { appTelemetry, AppReports } from './local-api/app-reports.js';
 
 export interface AgentOptions {
   brokerUrl: string;
@@ -42,6 +44,10 @@ export interface AgentOptions {
   classSalt?: string;
   /** First wait before asking again a broker that refused the token; it doubles up to 5 min. */
   refusedRetryMs?: number;
+  /** The application's reports (the local API's POST /v1/app-report): they join telemetry, and decide health in hand-off. */
+  appReports?: AppReports;
+  /** --handoff: models go to this folder for the user's application instead of being served by the agent. */
+  handoff?: Omit<HandoffOptions, 'reports' | 'log'>;
 }
 
 const REFUSED_RETRY_MAX_MS = 5 * 60_000;
@@ -81,6 +87,7 @@ export class Agent {
     const lock = new MeasurementLock();
     const artifacts = opts.artifacts ?? noArtifactSource;
     this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', result), opts.log.child({ component: 'outbox' }));
+    const reports = opts.appReports ?? new AppReports();
     this.serving = new Serving({
       artifacts,
       frames: opts.frames ?? syntheticFrames(),
@@ -90,13 +97,14 @@ export class Agent {
       // A sample is worth its moment only: mqtt.js would queue every one while the broker is away, a day's
       // worth in memory, then deliver them all stale.
       publishTelemetry: (telemetry) => {
-        if (this.client.connected) this.publish('telemetry', telemetry);
+        if (this.client.connected) this.publish('telemetry', { ...telemetry, app: appTelemetry(reports.latest()) });
       },
       log: opts.log.child({ component: 'serving' }),
       healthWindowS: opts.healthWindowS,
       defaultThreads: opts.threads,
       providers: opts.inventory.executionProviders,
       stateDir: opts.stateDir,
+      ...(opts.handoff ? { activation: new HandoffActivation({ ...opts.handoff, reports, log: opts.log.child({ component: 'handoff' }) }) } : {}),
     });
     this.jobs = new JobRunner({
       deviceId: opts.id,

@@ -10,8 +10,11 @@ import { syntheticFrames } from '../agent/serve/frames.js';
 import { needsFfmpeg, parseSourceSpec, sourceName, SourceSpecError, type SourceSpec } from '../agent/source/index.js';
 import { findOnPath } from '../agent/source/ffmpeg.js';
 import { createSensors } from '../agent/sensors/index.js';
+import { unwritableReason } from '../agent/handoff/files.js';
+import { AppReports } from '../agent/local-api/app-reports.js';
+import { DEFAULT_LOCAL_PORT, startLocalApi, type LocalApi } from '../agent/local-api/server.js';
 import { ed25519PublicKey } from '../protocol/artifacts.js';
-import { UsageError, intFlag, parse, requireFlag } from './args.js';
+import { UsageError, intFlag, numberFlag, parse, requireFlag } from './args.js';
 import { createLogger, onShutdown } from './log.js';
 
 export async function run(argv: string[]): Promise<void> {
@@ -32,6 +35,11 @@ export async function run(argv: string[]): Promise<void> {
       'controller-key': { type: 'string' },
       frames: { type: 'string' },
       source: { type: 'string' },
+      handoff: { type: 'string' },
+      'on-deploy': { type: 'string' },
+      'on-deploy-timeout': { type: 'string' },
+      'local-port': { type: 'string' },
+      'health-window': { type: 'string' },
       // applied by main before this module loaded (see onnxruntime-flag.ts); declared so the parser knows it
       onnxruntime: { type: 'string' },
     },
@@ -59,6 +67,9 @@ export async function run(argv: string[]): Promise<void> {
   if (source && needsFfmpeg(source) && (findOnPath('ffmpeg') === null || findOnPath('ffprobe') === null)) {
     throw new Error(`agent --source ${sourceName(source)}: a ${source.kind} source is decoded by ffmpeg, and ffmpeg/ffprobe are not on PATH (Debian: apt install ffmpeg); JPEG/PNG files and folders work without it`);
   }
+  const handoff = await handoffFlags(values);
+  const localPort = intFlag('agent', 'local-port', values['local-port'], DEFAULT_LOCAL_PORT, 0, 65535);
+  const healthWindowS = values['health-window'] === undefined ? undefined : numberFlag('agent', 'health-window', values['health-window'], 3, 1, 3600);
 
   const log = createLogger('agent');
   const sensors = createSensors();
@@ -68,6 +79,8 @@ export async function run(argv: string[]): Promise<void> {
     ? await openArtifactCache({ stateDir, controllerUrl, deviceId: id, token, explicitKeyPem, capBytes: cacheCapBytes, log })
     : undefined;
   if (!artifacts) log.info('no --controller: artifacts (models) are disabled on this agent');
+  const appReports = new AppReports();
+  const localApi = await openLocalApi(localPort, appReports, handoff !== undefined, log);
   const agent = Agent.start({
     brokerUrl: broker,
     id,
@@ -84,9 +97,13 @@ export async function run(argv: string[]): Promise<void> {
     ...(source ? { source } : {}),
     threads,
     classSalt,
+    appReports,
+    ...(handoff ? { handoff } : {}),
+    ...(healthWindowS === undefined ? {} : { healthWindowS }),
   });
   onShutdown(log, async () => {
     await agent.stop();
+    await localApi?.close();
     await sensors.close();
   });
 }
@@ -114,6 +131,42 @@ function sourceSpec(text: string, flag = 'source'): SourceSpec {
     // the parser's line starts 'source X: ...'
     if (err instanceof SourceSpecError) throw new UsageError(`agent: --${flag}${err.message.replace(/^source/, '')}`);
     throw err;
+  }
+}
+
+/** --handoff DIR with its hook: DIR must be writable now, and the hook flags mean nothing without it (exit 2, one line). */
+async function handoffFlags(values: { handoff?: string; 'on-deploy'?: string; 'on-deploy-timeout'?: string }) {
+  if (values.handoff === undefined) {
+    if (values['on-deploy'] !== undefined) throw new UsageError('agent: --on-deploy needs --handoff DIR (it runs after a model is handed over there)');
+    if (values['on-deploy-timeout'] !== undefined) throw new UsageError('agent: --on-deploy-timeout needs --handoff DIR and --on-deploy');
+    return undefined;
+  }
+  if (values['on-deploy-timeout'] !== undefined && values['on-deploy'] === undefined) throw new UsageError('agent: --on-deploy-timeout needs --on-deploy');
+  if (values['on-deploy'] !== undefined && values['on-deploy'].trim() === '') throw new UsageError('agent: --on-deploy is empty');
+  const dir = path.resolve(values.handoff);
+  const reason = await unwritableReason(dir);
+  if (reason) throw new UsageError(`agent: --handoff ${values.handoff}: cannot write models there: ${reason}`);
+  const onDeployTimeoutS = numberFlag('agent', 'on-deploy-timeout', values['on-deploy-timeout'], 60, 1, 3600);
+  return { dir, onDeployTimeoutS, ...(values['on-deploy'] ? { onDeploy: values['on-deploy'] } : {}) };
+}
+
+/**
+ * The local API (127.0.0.1:--local-port; 0: off). A port in use stops a
+ * hand-off agent, whose application could not report and whose every
+ * deployment would roll back; a serving agent goes on without it.
+ */
+async function openLocalApi(port: number, reports: AppReports, handoff: boolean, log: Logger): Promise<LocalApi | null> {
+  if (port === 0) {
+    if (handoff) log.warn('--local-port 0: the application cannot report, so every hand-off will fail its health check');
+    return null;
+  }
+  try {
+    return await startLocalApi(port, { reports, log: log.child({ component: 'local-api' }) });
+  } catch (err) {
+    const line = `cannot listen on 127.0.0.1:${port} for applications (--local-port N picks another, 0 turns it off): ${(err as Error).message}`;
+    if (handoff) throw new Error(`agent: ${line}`);
+    log.warn(line);
+    return null;
   }
 }
 

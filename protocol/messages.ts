@@ -346,5 +346,14 @@ export const Telemetry = z.object({
     .refine((g) => g.to === null || g.to >= g.from, 'a gap ends after it starts')
     .nullable()
     .optional(),
+  /** The user's application's latest own report (POST /v1/app-report on the agent, hand-off mode): its FPS, p95, frames, and how old the report is. Absent: it never reported. */
+  app: z
+    .object({
+      fps: z.number().min(0).max(100_000),
+      p95Ms: z.number().min(0).max(60_000).nullable(),
+      frames: z.number().int().min(0).max(1e15).nullable(),
+      ageS: z.number().min(0).max(1e9),
+    })
+    .optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;

@@ -5,15 +5,13 @@ import type { Desired, Reported, Slo, Telemetry } from '../../protocol/messages.
 import { decodeFor } from '../../protocol/channels.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import type { ArtifactSource } from '../jobs/model-source.js';
-import { missingProviderReason, sessionProviders } from '../onnxruntime/providers.js';
+import { missingProviderReason } from '../onnxruntime/providers.js';
 import { refKind } from '../../protocol/artifacts.js';
-import { syntheticFrame, type FrameSource } from './frames.js';
+import type { FrameSource } from './frames.js';
 import { evaluateSlo } from './health.js';
 import type { MeasurementLock } from './lock.js';
-import { ModelServer } from './server.js';
 import { SourceSlot, type SourceFactory } from './source-slot.js';
-import { sampleTelemetry } from './telemetry-sample.js';
-import { healthFloorFps, healthGate } from './health-gate.js';
+import { ServerActivation, type Activation, type Running } from './activation.js';
 
 export interface ServingOptions {
   artifacts: ArtifactSource;
@@ -35,10 +33,12 @@ export interface ServingOptions {
   providers?: readonly string[];
   /** The agent's state folder: TensorRT keeps its engines there, per model. */
   stateDir?: string;
+  /** What activating a model means; default: the agent serves it (ServerActivation on `frames` or `source`). */
+  activation?: Activation;
 }
 
 interface Active {
-  server: ModelServer;
+  running: Running;
   desired: Desired;
   modelPath: string;
 }
@@ -68,19 +68,19 @@ export class Serving {
   private supersede: (() => void) | null = null;
   private telemetryTimer?: NodeJS.Timeout;
   private closed = false;
-  private readonly frames: FrameSource;
-  private readonly slot: SourceSlot | null;
+  private readonly activation: Activation;
   /** The drop total the previous telemetry carried. */
   private droppedBefore: number | null = null;
 
   constructor(private readonly opts: ServingOptions) {
-    this.slot = opts.source ? new SourceSlot(opts.source.open, opts.source.name, opts.log.child({ component: 'source' })) : null;
-    this.frames = this.slot ?? opts.frames;
+    const slot = opts.source && !opts.activation ? new SourceSlot(opts.source.open, opts.source.name, opts.log.child({ component: 'source' })) : null;
+    this.activation = opts.activation ?? new ServerActivation({ frames: opts.frames, slot, lock: opts.lock, stateDir: opts.stateDir, log: opts.log });
     this.telemetryTimer = setInterval(() => void this.tick(), 1000);
   }
 
+  /** The agent serves frames itself now (a profile pauses it); false in hand-off, where the application is not paused. */
   get serving(): boolean {
-    return this.active !== null;
+    return this.active !== null && this.activation.servesFrames;
   }
 
   /** The latest reported state, for republishing after a reconnect. */
@@ -168,7 +168,7 @@ export class Serving {
       generation: desired.generation,
       ...(desired.rolloutId ? { rolloutId: desired.rolloutId } : {}),
       state,
-      activeModel: a ? { sha256: a.server.sha256, generation: a.desired.generation, ...(a.desired.candidateId ? { candidateId: a.desired.candidateId } : {}), ep: a.desired.ep ?? 'cpu' } : null,
+      activeModel: a ? { sha256: a.running.sha256, generation: a.desired.generation, ...(a.desired.candidateId ? { candidateId: a.desired.candidateId } : {}), ep: a.desired.ep ?? 'cpu' } : null,
       ...(error ? { error: error.slice(0, 4000) } : {}),
       slo: null,
     };
@@ -181,8 +181,8 @@ export class Serving {
     if (!desired.model) {
       const stopped = this.active;
       await this.deactivate();
-      await this.slot?.release();
-      if (stopped) artifacts.unpin?.(stopped.server.sha256);
+      await this.activation.release();
+      if (stopped) artifacts.unpin?.(stopped.running.sha256);
       return this.report(desired, 'idle');
     }
     const ref = desired.model;
@@ -190,7 +190,7 @@ export class Serving {
     const missing = missingProviderReason(desired.ep ?? 'cpu', this.opts.providers ?? ['cpu']);
     if (missing) return this.report(desired, 'failed', missing);
     if (refKind(ref) !== 'model') return this.report(desired, 'failed', `artifact ${ref.sha256} is signed as a ${refKind(ref) ?? 'unknown kind'}, not a model`);
-    if (this.active?.server.sha256 === ref.sha256 && this.active.desired.threads === desired.threads && sameProvider(this.active.desired, desired)) {
+    if (this.active?.running.sha256 === ref.sha256 && this.active.desired.threads === desired.threads && sameProvider(this.active.desired, desired)) {
       this.active.desired = desired;
       return this.report(desired, 'healthy');
     }
@@ -216,34 +216,30 @@ export class Serving {
     }
     try {
       this.report(desired, 'activating');
-      // The frame comes before the running model stops: a frame source failing now must not leave the device serving nothing.
-      let frame: Awaited<ReturnType<FrameSource['next']>>;
+      // Prepared before the running model stops: a frame source failing now must not leave the device serving nothing.
       try {
-        frame = await this.checkFrame();
+        await this.activation.prepare();
       } catch (err) {
         return this.fail(desired, previous !== null, `no frame to check the model on: ${(err as Error).message}`);
       }
       // One model in memory at a time: small devices cannot hold two.
       await this.deactivate();
-      let server: ModelServer;
+      let running: Running;
       try {
-        server = await ModelServer.load(modelPath, ref.sha256, frame, this.serveOptions(desired, ref.sha256));
+        running = await this.activation.start(modelPath, ref.sha256, desired, false);
       } catch (err) {
-        return await this.rollBack(desired, previous, `the model failed to load: ${(err as Error).message}`);
+        return await this.rollBack(desired, previous, `${this.activation.startFailure}: ${(err as Error).message}`);
       }
       artifacts.pin?.(ref.sha256);
-      this.active = { server, desired, modelPath };
-      await this.slot?.use(server.inputSize);
-      server.start(this.frames, this.opts.lock);
+      this.active = { running, desired, modelPath };
       this.report(desired, 'health-check');
-      const windowS = this.opts.healthWindowS ?? 3;
-      const problem = await healthGate(server, { windowS, minFps: healthFloorFps(desired.slo, this.opts.healthMinFps), slot: this.slot, log });
+      const problem = await running.healthCheck(desired, { windowS: this.opts.healthWindowS ?? 3, agentFloorFps: this.opts.healthMinFps });
       if (problem) {
         await this.deactivate();
         artifacts.unpin?.(ref.sha256);
         return await this.rollBack(desired, previous, `health check failed: ${problem}`);
       }
-      if (previous) artifacts.unpin?.(previous.server.sha256);
+      if (previous) artifacts.unpin?.(previous.running.sha256);
       this.report(desired, 'healthy');
       log.info({ sha256: ref.sha256, generation: desired.generation }, 'model serving');
     } finally {
@@ -251,32 +247,15 @@ export class Serving {
     }
   }
 
-  /** Threads and the provider (with its options) a desired state asks for; absent ep: cpu. */
-  private serveOptions(desired: Desired, sha256: string) {
-    return { threads: desired.threads, providers: sessionProviders(desired.ep ?? 'cpu', desired.providerOptions, this.opts.stateDir ?? '.edgefit-agent', sha256) };
-  }
-
-  /**
-   * The frame a new model is loaded and checked on, before the running one
-   * stops. With a source it is a built-in scene: the source opens at the
-   * model's input size only once the model is known, and a camera that is
-   * down must not keep a model from activating.
-   */
-  private checkFrame(): ReturnType<FrameSource['next']> {
-    return this.slot ? Promise.resolve(syntheticFrame(640, 480, 1)) : this.frames.next();
-  }
-
   private async rollBack(desired: Desired, previous: Active | null, error: string): Promise<void> {
     if (!previous) return this.fail(desired, false, error);
     try {
-      const frame = await this.checkFrame();
-      const server = await ModelServer.load(previous.modelPath, previous.server.sha256, frame, this.serveOptions(previous.desired, previous.server.sha256));
-      this.active = { ...previous, server };
-      await this.slot?.use(server.inputSize);
-      server.start(this.frames, this.opts.lock);
+      await this.activation.prepare();
+      const running = await this.activation.start(previous.modelPath, previous.running.sha256, previous.desired, true);
+      this.active = { ...previous, running };
       this.report(desired, 'rolled-back', error);
     } catch (err) {
-      this.opts.artifacts.unpin?.(previous.server.sha256);
+      this.opts.artifacts.unpin?.(previous.running.sha256);
       this.report(desired, 'failed', `${error}; the previous model did not come back either: ${(err as Error).message}`);
     }
   }
@@ -289,25 +268,26 @@ export class Serving {
     const a = this.active;
     if (!a) return;
     this.active = null;
-    await a.server.stop();
+    await a.running.stop();
   }
 
   private async tick(): Promise<void> {
     const a = this.active;
-    if (!a || this.opts.lock.pausesServing) return;
+    if (!a) return;
     try {
-      const telemetry = await sampleTelemetry(a.server, this.slot, this.droppedBefore);
+      const telemetry = await a.running.telemetry(this.droppedBefore);
+      if (!telemetry) return;
       this.droppedBefore = telemetry.droppedTotal ?? null;
       this.opts.publishTelemetry(telemetry);
-      if (this.reported.state === 'healthy' || this.reported.state === 'rolled-back') this.updateSlo(a.desired.slo, a.server, telemetry.memoryMb, telemetry.temperatureC);
+      if (this.reported.state === 'healthy' || this.reported.state === 'rolled-back') this.updateSlo(a.desired.slo, a.running, telemetry.memoryMb, telemetry.temperatureC);
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'telemetry failed');
     }
   }
 
   /** Re-publishes reported state when the model starts or stops meeting its SLO. */
-  private updateSlo(slo: Slo, server: ModelServer, memoryMb: number, temperatureC: number | null): void {
-    const w = server.window(SLO_WINDOW_MS);
+  private updateSlo(slo: Slo, running: Running, memoryMb: number, temperatureC: number | null): void {
+    const w = running.window(SLO_WINDOW_MS);
     if (w.frames === 0) return;
     const verdict = evaluateSlo({ fps: w.fps, p95Ms: w.p95Ms, memoryMb, temperatureC }, slo);
     const before = this.reported.slo;
@@ -324,6 +304,6 @@ export class Serving {
     this.supersede?.();
     clearInterval(this.telemetryTimer);
     await this.deactivate();
-    await this.slot?.close();
+    await this.activation.close();
   }
 }

@@ -53,6 +53,7 @@ export function deviceRow(device: Device, serving: ServingState | null, reported
     candidate: servedCandidate(t, reported),
     ep: servedProvider(t, reported),
     fps: t && device.online ? t.fps : null,
+    app: t?.app && device.online ? { fps: t.app.fps, ageS: t.app.ageS } : null,
     latencyP95Ms: t && device.online ? t.latencyP95Ms : null,
     decodeMs: t && device.online ? (t.decodeMs ?? null) : null,
     inferenceMs: t && device.online ? (t.inferenceMs ?? null) : null,

@@ -26,6 +26,8 @@ export interface LiveDevice {
   /** The execution provider it serves on, as the device reports it (null: not reported, e.g. an older agent). */
   ep: string | null;
   fps: number | null;
+  /** The user's application's own report (hand-off mode): its FPS and how old the report is; null when it never reported. */
+  app: { fps: number; ageS: number } | null;
   latencyP95Ms: number | null;
   /** Per frame, apart: decoder CPU time and inference time (telemetry; null: not reported, e.g. an older agent or no frame). */
   decodeMs: number | null;

@@ -23,7 +23,7 @@ function definitionList(rows: Array<[string, string]>): HTMLElement {
 /** One device: live numbers, inventory, FPS and temperature over time, and the candidates it measured. */
 export class DeviceView {
   readonly root: HTMLElement;
-  private readonly values: Record<'fps' | 'p95' | 'memory' | 'temp' | 'throttled' | 'candidate' | 'seen' | 'decode' | 'inference' | 'dropped' | 'reconnects' | 'source', HTMLElement>;
+  private readonly values: Record<'fps' | 'app' | 'p95' | 'memory' | 'temp' | 'throttled' | 'candidate' | 'seen' | 'decode' | 'inference' | 'dropped' | 'reconnects' | 'source', HTMLElement>;
   private readonly healthEl: HTMLElement;
   private readonly charts: TimeChart[] = [];
   private disposers: Array<() => void> = [];
@@ -34,7 +34,7 @@ export class DeviceView {
     private readonly id: string,
   ) {
     const big = () => h('div', { class: 'stat-value' }, '–');
-    this.values = { fps: big(), p95: big(), memory: big(), temp: big(), throttled: big(), candidate: big(), seen: big(), decode: big(), inference: big(), dropped: big(), reconnects: big(), source: big() };
+    this.values = { fps: big(), app: big(), p95: big(), memory: big(), temp: big(), throttled: big(), candidate: big(), seen: big(), decode: big(), inference: big(), dropped: big(), reconnects: big(), source: big() };
     this.healthEl = h('div', { class: 'device-health' });
     this.root = h(
       'section',
@@ -45,6 +45,7 @@ export class DeviceView {
         'div',
         { class: 'stats' },
         stat('FPS', this.values.fps),
+        stat('App FPS', this.values.app),
         stat('p95 latency', this.values.p95),
         stat('Memory', this.values.memory),
         stat('Temperature', this.values.temp),
@@ -81,6 +82,9 @@ export class DeviceView {
     const d: LiveDevice | undefined = this.store.devices.get(this.id);
     if (!d) return;
     setText(this.values.fps, num(d.fps, 1));
+    // the application's own report (hand-off mode), with its age
+    setText(this.values.app, d.app ? num(d.app.fps, 1) : '–');
+    this.values.app.title = d.app ? `the application's own report, ${d.app.ageS} s old` : 'no application reports (hand-off mode)';
     setText(this.values.p95, d.latencyP95Ms === null ? '–' : `${num(d.latencyP95Ms, 1)} ms`);
     setText(this.values.memory, d.memoryMb !== null ? mb(d.memoryMb) : d.deviceMemUsedMb !== null ? `${mb(d.deviceMemUsedMb)} host` : '–');
     setText(this.values.temp, d.temperatureC === null ? '–' : `${d.temperatureC.toFixed(1)} °C`);

@@ -9,7 +9,7 @@ import { drawSparkline } from './sparkline.js';
 // view finds cells by key and the grid's CSS is generated from this list
 // (fleet-table-css.ts), so a new column is one entry here.
 
-export type ColumnKey = 'status' | 'id' | 'class' | 'labels' | 'lastSeen' | 'candidate' | 'fps' | 'dropped' | 'spark' | 'p95' | 'memory' | 'temp' | 'throttled' | 'health';
+export type ColumnKey = 'status' | 'id' | 'class' | 'labels' | 'lastSeen' | 'candidate' | 'fps' | 'appFps' | 'dropped' | 'spark' | 'p95' | 'memory' | 'temp' | 'throttled' | 'health';
 
 /** Window widths (px) below which columns may hide: a laptop window drops what the device view repeats before the table scrolls sideways. */
 export const BREAKPOINTS = [1440, 1100] as const;
@@ -116,6 +116,20 @@ export const COLUMNS: Column[] = [
     render: (c, d) => setText(c, d.candidate ? `${d.candidate}${d.ep ? ` on ${d.ep}` : ''}` : '–'),
   },
   { key: 'fps', title: 'FPS', width: fixed(64), cls: 'num', value: (d) => d.fps, descFirst: true, render: (c, d) => setText(c, num(d.fps, 1)) },
+  {
+    key: 'appFps',
+    title: 'App FPS',
+    width: fixed(76),
+    hideBelow: 1440,
+    cls: 'num',
+    // what the user's application reports of itself (hand-off mode), apart from the agent's own serving
+    value: (d) => d.app?.fps ?? null,
+    descFirst: true,
+    render: (c, d) => {
+      setText(c, d.app ? num(d.app.fps, 1) : NONE);
+      setAttr(c, 'title', d.app ? `the application's own report, ${d.app.ageS} s old` : 'no application reports (hand-off mode)');
+    },
+  },
   {
     key: 'dropped',
     title: 'Dropped',

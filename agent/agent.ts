@@ -14,6 +14,8 @@ import { syntheticFrames, type FrameSource } from './serve/frames.js';
 import { MeasurementLock } from './serve/lock.js';
 import { Serving } from './serve/serving.js';
 import { openSource, sourceName, type SourceSpec } from './source/index.js';
+import { AgentOutputs, type OutputOptions } from './outputs/index.js';
+import type { DetectionsBus } from './outputs/bus.js';
 
 export interface AgentOptions {
   brokerUrl: string;
@@ -42,6 +44,8 @@ export interface AgentOptions {
   classSalt?: string;
   /** First wait before asking again a broker that refused the token; it doubles up to 5 min. */
   refusedRetryMs?: number;
+  /** Detections out: --detections, --publish-detections, --snapshot-every (agent/outputs). */
+  outputs?: OutputOptions;
 }
 
 const REFUSED_RETRY_MAX_MS = 5 * 60_000;
@@ -70,6 +74,7 @@ export class Agent {
   private readonly outbox: Outbox;
   private readonly jobs: JobRunner;
   private readonly serving: Serving;
+  private readonly outputs: AgentOutputs;
 
   private constructor(
     private readonly opts: AgentOptions,
@@ -80,6 +85,15 @@ export class Agent {
     this.refusedWaitMs = this.firstRefusedWaitMs;
     const lock = new MeasurementLock();
     const artifacts = opts.artifacts ?? noArtifactSource;
+    // Like telemetry, worth their moment only: nothing is queued while the broker is away.
+    this.outputs = new AgentOutputs(
+      opts.outputs ?? {},
+      {
+        publishDetections: (record) => this.client.connected && this.publish('detections', record),
+        publishSnapshot: (snapshot) => this.client.connected && this.publish('snapshot', snapshot),
+      },
+      opts.log,
+    );
     this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', result), opts.log.child({ component: 'outbox' }));
     this.serving = new Serving({
       artifacts,
@@ -97,6 +111,7 @@ export class Agent {
       defaultThreads: opts.threads,
       providers: opts.inventory.executionProviders,
       stateDir: opts.stateDir,
+      detections: this.outputs.bus,
     });
     this.jobs = new JobRunner({
       deviceId: opts.id,
@@ -111,6 +126,11 @@ export class Agent {
       serving: () => this.serving.serving,
       log: opts.log.child({ component: 'jobs' }),
     });
+  }
+
+  /** Every served frame's detections: the local API mounts detectionsSse(agent.detections) at GET /v1/detections. */
+  get detections(): DetectionsBus {
+    return this.outputs.bus;
   }
 
   static start(opts: AgentOptions): Agent {
@@ -213,6 +233,7 @@ export class Agent {
     clearTimeout(this.refusedRetry);
     await this.heartbeatTask?.destroy();
     await this.serving.close();
+    await this.outputs.close();
     if (this.client.connected) {
       await this.client.publishAsync(deviceTopic(this.opts.id, 'presence'), encodeFor('presence', presence('offline')), publishOptions('presence')).catch(() => undefined);
     }

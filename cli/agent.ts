@@ -11,7 +11,9 @@ import { needsFfmpeg, parseSourceSpec, sourceName, SourceSpecError, type SourceS
 import { findOnPath } from '../agent/source/ffmpeg.js';
 import { createSensors } from '../agent/sensors/index.js';
 import { ed25519PublicKey } from '../protocol/artifacts.js';
-import { UsageError, intFlag, parse, requireFlag } from './args.js';
+import { checkDetectionsPath } from '../agent/outputs/json-lines.js';
+import type { OutputOptions } from '../agent/outputs/index.js';
+import { UsageError, intFlag, numberFlag, parse, requireFlag } from './args.js';
 import { createLogger, onShutdown } from './log.js';
 
 export async function run(argv: string[]): Promise<void> {
@@ -32,6 +34,9 @@ export async function run(argv: string[]): Promise<void> {
       'controller-key': { type: 'string' },
       frames: { type: 'string' },
       source: { type: 'string' },
+      detections: { type: 'string' },
+      'publish-detections': { type: 'string' },
+      'snapshot-every': { type: 'string' },
       // applied by main before this module loaded (see onnxruntime-flag.ts); declared so the parser knows it
       onnxruntime: { type: 'string' },
     },
@@ -60,7 +65,10 @@ export async function run(argv: string[]): Promise<void> {
     throw new Error(`agent --source ${sourceName(source)}: a ${source.kind} source is decoded by ffmpeg, and ffmpeg/ffprobe are not on PATH (Debian: apt install ffmpeg); JPEG/PNG files and folders work without it`);
   }
 
-  const log = createLogger('agent');
+  const outputs = outputFlags(values.detections, values['publish-detections'], values['snapshot-every']);
+
+  // records on stdout: the logs move to stderr
+  const log = createLogger('agent', { stderr: outputs.detectionsPath === '-' });
   const sensors = createSensors();
   const first = await sensors.snapshot();
   const inventory = await readInventory(first.board?.model ?? null);
@@ -84,6 +92,7 @@ export async function run(argv: string[]): Promise<void> {
     ...(source ? { source } : {}),
     threads,
     classSalt,
+    outputs,
   });
   onShutdown(log, async () => {
     await agent.stop();
@@ -115,6 +124,26 @@ function sourceSpec(text: string, flag = 'source'): SourceSpec {
     if (err instanceof SourceSpecError) throw new UsageError(`agent: --${flag}${err.message.replace(/^source/, '')}`);
     throw err;
   }
+}
+
+/** --detections PATH|-, --publish-detections HZ (0 < HZ ≤ 10), --snapshot-every S (0 = off, default 5). */
+function outputFlags(detections: string | undefined, publishHz: string | undefined, snapshotEvery: string | undefined): OutputOptions {
+  if (detections !== undefined) {
+    if (detections === '') throw new UsageError("agent: --detections needs a file path, or '-' for stdout");
+    try {
+      checkDetectionsPath(detections);
+    } catch (err) {
+      throw new UsageError(`agent: --detections ${(err as Error).message}`);
+    }
+  }
+  let hz: number | undefined;
+  if (publishHz !== undefined) {
+    hz = numberFlag('agent', 'publish-detections', publishHz, 0, 0, 10);
+    if (hz <= 0) throw new UsageError(`agent: --publish-detections must be a rate in (0, 10] messages a second, got '${publishHz}'`);
+  }
+  const snapshotEveryS = numberFlag('agent', 'snapshot-every', snapshotEvery, 5, 0, 3600);
+  if (snapshotEveryS > 0 && snapshotEveryS < 1) throw new UsageError(`agent: --snapshot-every must be 0 (off) or 1 to 3600 seconds, got '${snapshotEvery}'`);
+  return { ...(detections !== undefined ? { detectionsPath: detections } : {}), ...(hz !== undefined ? { publishHz: hz } : {}), snapshotEveryS };
 }
 
 const MB = 1024 * 1024;

@@ -14,6 +14,7 @@ import { ModelServer } from './server.js';
 import { SourceSlot, type SourceFactory } from './source-slot.js';
 import { sampleTelemetry } from './telemetry-sample.js';
 import { healthFloorFps, healthGate } from './health-gate.js';
+import type { DetectionsBus } from '../outputs/bus.js';
 
 export interface ServingOptions {
   artifacts: ArtifactSource;
@@ -35,6 +36,8 @@ export interface ServingOptions {
   providers?: readonly string[];
   /** The agent's state folder: TensorRT keeps its engines there, per model. */
   stateDir?: string;
+  /** Each served frame's detections go here (agent/outputs): files, MQTT, snapshots, SSE. */
+  detections?: DetectionsBus;
 }
 
 interface Active {
@@ -253,7 +256,11 @@ export class Serving {
 
   /** Threads and the provider (with its options) a desired state asks for; absent ep: cpu. */
   private serveOptions(desired: Desired, sha256: string) {
-    return { threads: desired.threads, providers: sessionProviders(desired.ep ?? 'cpu', desired.providerOptions, this.opts.stateDir ?? '.edgefit-agent', sha256) };
+    return {
+      threads: desired.threads,
+      providers: sessionProviders(desired.ep ?? 'cpu', desired.providerOptions, this.opts.stateDir ?? '.edgefit-agent', sha256),
+      ...(this.opts.detections ? { outputs: { bus: this.opts.detections, candidateId: desired.candidateId ?? null } } : {}),
+    };
   }
 
   /**

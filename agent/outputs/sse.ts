@@ -43,6 +43,7 @@ export function detectionsSse(bus: DetectionsBus, options: SseOptions = {}): Sse
       }
       res.write(chunk);
     }
+    stopListening();
   };
   const keepAlive = setInterval(() => send(': keep-alive\n\n'), options.keepAliveMs ?? 15_000);
   keepAlive.unref();

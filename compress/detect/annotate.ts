@@ -17,7 +17,7 @@ export interface AnnotatedBox {
 export interface DrawOptions {
   /** Outline width in pixels; default max(2, round(min(w, h) / 320)). */
   thickness?: number;
-  /** Glyph scale (a 5×7 glyph becomes 5s×7s); default max(1, round(min(w, h) / 400)). */
+  /** Glyph scale (a 5×7 glyph becomes 5s×7s); default max(1, round(min(w, h) / 300)): 2 on a 640×540 snapshot. */
   textScale?: number;
 }
 
@@ -62,7 +62,7 @@ export function drawDetections(image: RgbImage, boxes: readonly AnnotatedBox[], 
   const out: RgbImage = { width: image.width, height: image.height, rgb: Uint8Array.from(image.rgb) };
   const short = Math.min(image.width, image.height);
   const t = options.thickness ?? Math.max(2, Math.round(short / 320));
-  const s = options.textScale ?? Math.max(1, Math.round(short / 400));
+  const s = options.textScale ?? Math.max(1, Math.round(short / 300));
   for (const b of boxes) {
     const c = classColor(b.classId);
     const [x0, x1] = boxSpan(b.box[0], b.box[2], out.width);

@@ -109,7 +109,7 @@ describe('detections and snapshots at the controller', () => {
     await waitFor(() => controller.live.outputs.latestDetections('pi-a')?.seq === 9, 10_000, 'a valid record after them');
     expect(controller.live.outputs.latestSnapshot('pi-a')).toBeUndefined();
     // pi-a writing pi-b's snapshot topic: the embedded broker refuses it (ACL from the table) and cuts pi-a off
-    const cut = new Promise((resolve) => a.once('close', resolve));
+    const cut = new Promise<void>((resolve) => a.once('close', () => resolve()));
     a.publish(deviceTopic('pi-b', 'snapshot'), encodeFor('snapshot', snapshot(4)), { qos: 0 });
     await cut;
     expect(controller.live.outputs.latestSnapshot('pi-b')).toBeUndefined();

@@ -11,9 +11,11 @@ import { DetectionsBus, type ServedFrame } from '../../../agent/outputs/bus.js';
 import { checkDetectionsPath, JsonLinesSink } from '../../../agent/outputs/json-lines.js';
 import { LatestWins } from '../../../agent/outputs/latest-wins.js';
 import { detectionsRecord } from '../../../agent/outputs/record.js';
+import { SnapshotTaker } from '../../../agent/outputs/snapshot.js';
 import { detectionsSse } from '../../../agent/outputs/sse.js';
+import jpeg from 'jpeg-js';
 import { letterboxGeometry } from '../../../compress/detect/letterbox.js';
-import { DetectionsMessage } from '../../../protocol/messages.js';
+import { DetectionsMessage, SnapshotMessage } from '../../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../../protocol/topics.js';
 import { captureLogger } from '../../helpers/log.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -78,6 +80,41 @@ describe('LatestWins', () => {
     for (let k = 1; k < sent.length; k++) expect(sent[k]).toBeGreaterThan(sent[k - 1]);
     expect(() => new LatestWins(0, () => undefined)).toThrow(RangeError);
     expect(() => new LatestWins(11, () => undefined)).toThrow(RangeError);
+  });
+});
+
+describe('SnapshotTaker', () => {
+  it('draws the next served frame in its worker thread every S seconds, on the scene without letterbox padding, under the cap', async () => {
+    const sent: SnapshotMessage[] = [];
+    const capture = captureLogger();
+    const taker = new SnapshotTaker(1, (s) => sent.push(s), capture.log);
+    try {
+      const first = served(1);
+      first.frame.rgb.fill(200);
+      taker.offer(first);
+      taker.offer(served(2)); // not due yet: skipped
+      const snap = await waitFor(() => sent[0], 20_000, 'the first snapshot');
+      expect(SnapshotMessage.safeParse(snap).success).toBe(true);
+      // 1280×1080 letterboxed into 64×64 is 64×54 of scene: the snapshot is that, at the first quality
+      expect(snap).toMatchObject({ seq: 1, boxes: 1, frame: { width: 1280, height: 1080 }, image: { width: 64, height: 54, quality: 80 } });
+      const img = jpeg.decode(Buffer.from(snap.jpeg, 'base64'));
+      expect([img.width, img.height]).toEqual([64, 54]);
+      // the bus box [10, 20, 300, 400.1] in source pixels is [0.5, 1, 15, 20] here: its left edge column 0 is the bus colour
+      // (48F90A), JPEG-blurred; the scene's grey 200 well inside the box is not
+      const at = (x: number, y: number) => Array.from(img.data.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 3));
+      const edge = at(0, 12);
+      expect(edge[1]).toBeGreaterThan(edge[0] + 60);
+      expect(edge[1]).toBeGreaterThan(edge[2] + 60);
+      const inside = at(40, 40);
+      for (const c of inside) expect(Math.abs(c - 200)).toBeLessThan(20);
+      expect(sent).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 1100));
+      taker.offer(served(3));
+      await waitFor(() => sent[1], 20_000, 'the second snapshot, a second later');
+      expect(sent[1].seq).toBe(3);
+    } finally {
+      await taker.close();
+    }
   });
 });
 

@@ -25,7 +25,9 @@ export function deviceOutputsRoutes(registry: Registry, outputs: DeviceOutputs) 
       const etag = `"${snapshot.meta.sha256.slice(0, 12)}-${snapshot.meta.seq}-${snapshot.meta.ts}"`;
       const m = snapshot.meta;
       reply.header('etag', etag).header('cache-control', 'no-cache');
-      reply.header('x-edgefit-snapshot', JSON.stringify({ ts: m.ts, candidateId: m.candidateId, sha256: m.sha256, seq: m.seq, boxes: m.boxes, frame: m.frame, image: m.image }));
+      // JSON with everything outside printable ASCII escaped: a header may carry nothing else, and the candidate id is the device's text
+      const meta = JSON.stringify({ ts: m.ts, candidateId: m.candidateId, sha256: m.sha256, seq: m.seq, boxes: m.boxes, frame: m.frame, image: m.image });
+      reply.header('x-edgefit-snapshot', meta.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
       if (request.headers['if-none-match'] === etag) return reply.code(304).send();
       return reply.type('image/jpeg').send(snapshot.jpeg);
     });

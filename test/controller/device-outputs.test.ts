@@ -95,6 +95,18 @@ describe('detections and snapshots at the controller', () => {
     pi.publish(deviceTopic('pi-out', 'snapshot'), encodeFor('snapshot', snapshot(2)), { qos: 0 });
     await waitFor(() => controller.live.outputs.latestSnapshot('pi-out')?.meta.seq === 2, 10_000, 'the second snapshot');
     expect((await get('/api/devices/pi-out/snapshot', { 'if-none-match': etag })).status).toBe(200);
+
+    // the device's own text in the metadata header, escaped to ASCII and read back as it was
+    pi.publish(deviceTopic('pi-out', 'snapshot'), encodeFor('snapshot', { ...snapshot(3), candidateId: 'kamera-ü-東' }), { qos: 0 });
+    await waitFor(() => controller.live.outputs.latestSnapshot('pi-out')?.meta.seq === 3, 10_000, 'the third snapshot');
+    const third = await get('/api/devices/pi-out/snapshot');
+    expect(third.status).toBe(200);
+    expect(JSON.parse(third.headers.get('x-edgefit-snapshot')!).candidateId).toBe('kamera-ü-東');
+
+    // a device removed takes its views with it
+    expect((await fetch(`${controller.httpUrl}/api/devices/pi-out`, { method: 'DELETE', headers: { authorization: `Bearer ${controller.adminToken}` } })).status).toBe(204);
+    expect(controller.live.outputs.latestSnapshot('pi-out')).toBeUndefined();
+    expect(controller.live.outputs.latestDetections('pi-out')).toBeUndefined();
   });
 
   it('drops what fails its schema with the reason, and never takes one device for another', async () => {

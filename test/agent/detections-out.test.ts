@@ -25,7 +25,7 @@ function readLines(file: string): DetectionsMessage[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.endsWith('}'))
+    .slice(0, -1) // the last piece: '' after a whole line, or a line still being written
     .map((l) => DetectionsMessage.parse(JSON.parse(l)));
 }
 
@@ -55,7 +55,12 @@ describe.skipIf(skip !== '')(`detections out of an agent serving a clip (${skip 
     const model = await fleet.controller.artifacts.put(fixtureFloatYolov8n(fleet.scratch), { name: 'yolov8n-float.onnx' });
     const small = await fleet.controller.artifacts.put(builtYolov8n(fleet.scratch, 160), { name: 'yolov8n-160.onnx' });
     const on = fleet.agent('det-on', 10, { args: ['--source', clip, '--threads', '2', '--detections', file, '--publish-detections', '2', '--snapshot-every', '1'] });
-    const off = fleet.agent('det-off', 10, { args: ['--source', clip, '--threads', '1', '--snapshot-every', '0'] });
+    // det-off: no MQTT records and no snapshots, its records on stdout instead (and its logs on stderr)
+    const off = fleet.agent('det-off', 10, { args: ['--source', clip, '--threads', '1', '--snapshot-every', '0', '--detections', '-'] });
+    let offStdout = '';
+    let offStderr = '';
+    off.child.stdout!.on('data', (d: Buffer) => (offStdout += d.toString()));
+    off.child.stderr!.on('data', (d: Buffer) => (offStderr += d.toString()));
     await waitFor(() => fleet.controller.registry.get('det-on')?.online && fleet.controller.registry.get('det-off')?.online, 30_000, 'both agents online');
     await fleet.controller.setDesired('det-on', { model, candidateId: 'n640', threads: 2, slo: { minFps: 0.2 } });
     await fleet.controller.setDesired('det-off', { model: small, candidateId: 'n160', threads: 1, slo: { minFps: 0.2 } });
@@ -102,6 +107,11 @@ describe.skipIf(skip !== '')(`detections out of an agent serving a clip (${skip 
     expect(latest.status).toBe(200);
     expect(latest.body.sha256).toBe(model.sha256);
     expect((await fleet.api('/api/devices/det-off/detections')).status).toBe(404);
+    // stdout carries records only, one a line, of the 160 model; the logs went to stderr
+    const stdoutLines = offStdout.split('\n').slice(0, -1); // the last piece may be a line still being written
+    expect(stdoutLines.length).toBeGreaterThan(0);
+    for (const l of stdoutLines) expect(DetectionsMessage.parse(JSON.parse(l)).sha256).toBe(small.sha256);
+    expect(offStderr).toContain('"msg":"agent connected"');
 
     // The snapshot: under the cap, a JPEG of the size it claims, with the boxes of its frame.
     const snap = await waitFor(() => {
@@ -113,6 +123,10 @@ describe.skipIf(skip !== '')(`detections out of an agent serving a clip (${skip 
     expect([decoded.width, decoded.height]).toEqual([snap.meta.image.width, snap.meta.image.height]);
     expect(snap.meta.frame).toEqual({ width: 1280, height: 1080 });
     expect(fleet.controller.live.outputs.latestSnapshot('det-off')).toBeUndefined();
+    console.log(
+      `detections out: ${readLines(file).length} lines; ${inWindow.length} MQTT records in ${((to - from) / 1000).toFixed(1)} s at --publish-detections 2; ` +
+        `snapshot ${snap.jpeg.length} bytes, ${snap.meta.image.width}x${snap.meta.image.height} q${snap.meta.image.quality}, ${snap.meta.boxes} boxes`,
+    );
 
     if (haveChromium) {
       const browser = await launchChromium();

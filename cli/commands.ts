@@ -43,7 +43,7 @@ export const commands: CommandSpec[] = [
   { name: 'controller', usage: 'controller [--broker URL] [--mqtt-port 1883] [--port 8080] [--host H] [--data DIR]', summary: 'run the controller (embedded MQTT broker unless --broker)',
     flags: CONTROLLER_FLAGS,
     load: () => import('./controller.js') },
-  { name: 'agent', usage: 'agent --broker URL --id NAME --token TOKEN [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--state DIR] [--heartbeat 10] [--keepalive 15] [--threads N] [--source SPEC | --frames DIR] [--class-salt S] [--onnxruntime PATH]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)',
+  { name: 'agent', usage: 'agent --broker URL --id NAME --token TOKEN [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--state DIR] [--heartbeat 10] [--keepalive 15] [--threads N] [--source SPEC | --frames DIR] [--detections PATH|-] [--publish-detections HZ] [--snapshot-every 5] [--class-salt S] [--onnxruntime PATH]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)',
     flags: {
       '--broker URL': 'the MQTT broker, e.g. mqtt://controller:1883 (required)',
       '--id NAME': "this device's id, as given to 'edgefit devices add' (required)",
@@ -57,6 +57,9 @@ export const commands: CommandSpec[] = [
       '--threads N': "onnxruntime intra-op threads for jobs and serving that set none (default: onnxruntime's choice)",
       '--source SPEC': "what the model serves on, and what profiles' end-to-end phase decodes: a video file (looped), a folder of JPEG/PNG, /dev/videoN or an rtsp:// or http(s):// URL; opened at the model's input size, latest frame wins, a lost stream reconnects (default: built-in 640×480 synthetic scenes)",
       '--frames DIR': 'folder of JPEG/PNG frames, looped: the same as --source DIR, which supersedes it (not both)',
+      '--detections PATH': "append one JSON line per served frame (boxes in the source's pixels, class names, scores) to PATH, or '-' for stdout (the logs then go to stderr); a slow disk drops lines, never frames",
+      '--publish-detections HZ': 'also publish those records on MQTT (edgefit/<id>/detections), at most HZ a second (0 < HZ ≤ 10), the latest frame winning (default: off)',
+      '--snapshot-every S': 'every S seconds send the controller a JPEG (≤ 64 KiB) of the served frame with its boxes and class names drawn on, shown in the device view; 0 = off (default 5)',
       '--class-salt S': "mixed into the device class: boards with the same hardware facts but another salt are profiled apart (1-64 of A-Z a-z 0-9 . _ -)",
       '--onnxruntime PATH': 'a locally built onnxruntime-node package folder (e.g. with CUDA and TensorRT on a Jetson) instead of the packaged CPU one; EDGEFIT_ONNXRUNTIME may give it instead' },
     load: () => import('./agent.js') },

@@ -16,6 +16,8 @@ import { Serving } from './serve/serving.js';
 import { openSource, sourceName, type SourceSpec } from './source/index.js';
 import { HandoffActivation, type HandoffOptions } from './handoff/activation.js';
 import { appTelemetry, AppReports } from './local-api/app-reports.js';
+import { AgentOutputs, type OutputOptions } from './outputs/index.js';
+import type { DetectionsBus } from './outputs/bus.js';
 
 export interface AgentOptions {
   brokerUrl: string;
@@ -48,6 +50,8 @@ export interface AgentOptions {
   appReports?: AppReports;
   /** --handoff: models go to this folder for the user's application instead of being served by the agent. */
   handoff?: Omit<HandoffOptions, 'reports' | 'log'>;
+  /** Detections out: --detections, --publish-detections, --snapshot-every (agent/outputs). */
+  outputs?: OutputOptions;
 }
 
 const REFUSED_RETRY_MAX_MS = 5 * 60_000;
@@ -76,6 +80,7 @@ export class Agent {
   private readonly outbox: Outbox;
   private readonly jobs: JobRunner;
   private readonly serving: Serving;
+  private readonly outputs: AgentOutputs;
 
   private constructor(
     private readonly opts: AgentOptions,
@@ -86,6 +91,15 @@ export class Agent {
     this.refusedWaitMs = this.firstRefusedWaitMs;
     const lock = new MeasurementLock();
     const artifacts = opts.artifacts ?? noArtifactSource;
+    // Like telemetry, worth their moment only: nothing is queued while the broker is away.
+    this.outputs = new AgentOutputs(
+      opts.outputs ?? {},
+      {
+        publishDetections: (record) => this.client.connected && this.publish('detections', record),
+        publishSnapshot: (snapshot) => this.client.connected && this.publish('snapshot', snapshot),
+      },
+      opts.log,
+    );
     this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', result), opts.log.child({ component: 'outbox' }));
     const reports = opts.appReports ?? new AppReports();
     this.serving = new Serving({
@@ -105,6 +119,7 @@ export class Agent {
       providers: opts.inventory.executionProviders,
       stateDir: opts.stateDir,
       ...(opts.handoff ? { activation: new HandoffActivation({ ...opts.handoff, reports, log: opts.log.child({ component: 'handoff' }) }) } : {}),
+      detections: this.outputs.bus,
     });
     this.jobs = new JobRunner({
       deviceId: opts.id,
@@ -119,6 +134,11 @@ export class Agent {
       serving: () => this.serving.serving,
       log: opts.log.child({ component: 'jobs' }),
     });
+  }
+
+  /** Every served frame's detections: the local API mounts detectionsSse(agent.detections) at GET /v1/detections. */
+  get detections(): DetectionsBus {
+    return this.outputs.bus;
   }
 
   static start(opts: AgentOptions): Agent {
@@ -221,6 +241,7 @@ export class Agent {
     clearTimeout(this.refusedRetry);
     await this.heartbeatTask?.destroy();
     await this.serving.close();
+    await this.outputs.close();
     if (this.client.connected) {
       await this.client.publishAsync(deviceTopic(this.opts.id, 'presence'), encodeFor('presence', presence('offline')), publishOptions('presence')).catch(() => undefined);
     }

@@ -12,8 +12,10 @@ import { findOnPath } from '../agent/source/ffmpeg.js';
 import { createSensors } from '../agent/sensors/index.js';
 import { unwritableReason } from '../agent/handoff/files.js';
 import { AppReports } from '../agent/local-api/app-reports.js';
-import { DEFAULT_LOCAL_PORT, startLocalApi, type LocalApi } from '../agent/local-api/server.js';
+import { DEFAULT_LOCAL_PORT, startLocalApi, type LocalApi, type LocalApiDeps } from '../agent/local-api/server.js';
 import { ed25519PublicKey } from '../protocol/artifacts.js';
+import { checkDetectionsPath } from '../agent/outputs/json-lines.js';
+import type { OutputOptions } from '../agent/outputs/index.js';
 import { UsageError, intFlag, numberFlag, parse, requireFlag } from './args.js';
 import { createLogger, onShutdown } from './log.js';
 
@@ -40,6 +42,9 @@ export async function run(argv: string[]): Promise<void> {
       'on-deploy-timeout': { type: 'string' },
       'local-port': { type: 'string' },
       'health-window': { type: 'string' },
+      detections: { type: 'string' },
+      'publish-detections': { type: 'string' },
+      'snapshot-every': { type: 'string' },
       // applied by main before this module loaded (see onnxruntime-flag.ts); declared so the parser knows it
       onnxruntime: { type: 'string' },
     },
@@ -68,10 +73,14 @@ export async function run(argv: string[]): Promise<void> {
     throw new Error(`agent --source ${sourceName(source)}: a ${source.kind} source is decoded by ffmpeg, and ffmpeg/ffprobe are not on PATH (Debian: apt install ffmpeg); JPEG/PNG files and folders work without it`);
   }
   const handoff = await handoffFlags(values);
-  const localPort = intFlag('agent', 'local-port', values['local-port'], DEFAULT_LOCAL_PORT, 0, 65535);
+  // On by default only where an application must report (hand-off); a serving agent opens it when asked (detections over SSE).
+  const localPort = intFlag('agent', 'local-port', values['local-port'], handoff ? DEFAULT_LOCAL_PORT : 0, 0, 65535);
   const healthWindowS = values['health-window'] === undefined ? undefined : numberFlag('agent', 'health-window', values['health-window'], 3, 1, 3600);
 
-  const log = createLogger('agent');
+  const outputs = outputFlags(values.detections, values['publish-detections'], values['snapshot-every']);
+
+  // records on stdout: the logs move to stderr
+  const log = createLogger('agent', { stderr: outputs.detectionsPath === '-' });
   const sensors = createSensors();
   const first = await sensors.snapshot();
   const inventory = await readInventory(first.board?.model ?? null);
@@ -80,7 +89,6 @@ export async function run(argv: string[]): Promise<void> {
     : undefined;
   if (!artifacts) log.info('no --controller: artifacts (models) are disabled on this agent');
   const appReports = new AppReports();
-  const localApi = await openLocalApi(localPort, appReports, handoff !== undefined, log);
   const agent = Agent.start({
     brokerUrl: broker,
     id,
@@ -100,10 +108,16 @@ export async function run(argv: string[]): Promise<void> {
     appReports,
     ...(handoff ? { handoff } : {}),
     ...(healthWindowS === undefined ? {} : { healthWindowS }),
+    outputs,
+  });
+  // after the agent: it streams the agent's detections (a hand-off agent stops with it when the port is taken)
+  const localApi = await openLocalApi(localPort, { reports: appReports, detections: agent.detections }, handoff !== undefined, log).catch(async (err: unknown) => {
+    await agent.stop();
+    throw err;
   });
   onShutdown(log, async () => {
-    await agent.stop();
     await localApi?.close();
+    await agent.stop();
     await sensors.close();
   });
 }
@@ -155,19 +169,39 @@ async function handoffFlags(values: { handoff?: string; 'on-deploy'?: string; 'o
  * hand-off agent, whose application could not report and whose every
  * deployment would roll back; a serving agent goes on without it.
  */
-async function openLocalApi(port: number, reports: AppReports, handoff: boolean, log: Logger): Promise<LocalApi | null> {
+async function openLocalApi(port: number, deps: Omit<LocalApiDeps, 'log'>, handoff: boolean, log: Logger): Promise<LocalApi | null> {
   if (port === 0) {
     if (handoff) log.warn('--local-port 0: the application cannot report, so every hand-off will fail its health check');
     return null;
   }
   try {
-    return await startLocalApi(port, { reports, log: log.child({ component: 'local-api' }) });
+    return await startLocalApi(port, { ...deps, log: log.child({ component: 'local-api' }) });
   } catch (err) {
     const line = `cannot listen on 127.0.0.1:${port} for applications (--local-port N picks another, 0 turns it off): ${(err as Error).message}`;
     if (handoff) throw new Error(`agent: ${line}`);
     log.warn(line);
     return null;
   }
+}
+
+/** --detections PATH|-, --publish-detections HZ (0 < HZ ≤ 10), --snapshot-every S (0 = off, default 5). */
+function outputFlags(detections: string | undefined, publishHz: string | undefined, snapshotEvery: string | undefined): OutputOptions {
+  if (detections !== undefined) {
+    if (detections === '') throw new UsageError("agent: --detections needs a file path, or '-' for stdout");
+    try {
+      checkDetectionsPath(detections);
+    } catch (err) {
+      throw new UsageError(`agent: --detections ${(err as Error).message}`);
+    }
+  }
+  let hz: number | undefined;
+  if (publishHz !== undefined) {
+    hz = numberFlag('agent', 'publish-detections', publishHz, 0, 0, 10);
+    if (hz <= 0) throw new UsageError(`agent: --publish-detections must be a rate in (0, 10] messages a second, got '${publishHz}'`);
+  }
+  const snapshotEveryS = numberFlag('agent', 'snapshot-every', snapshotEvery, 5, 0, 3600);
+  if (snapshotEveryS > 0 && snapshotEveryS < 1) throw new UsageError(`agent: --snapshot-every must be 0 (off) or 1 to 3600 seconds, got '${snapshotEvery}'`);
+  return { ...(detections !== undefined ? { detectionsPath: detections } : {}), ...(hz !== undefined ? { publishHz: hz } : {}), snapshotEveryS };
 }
 
 const MB = 1024 * 1024;

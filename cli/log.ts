@@ -1,12 +1,13 @@
 import pino, { type Logger } from 'pino';
 
-/** pino: pretty on a terminal, JSON lines otherwise (files, journald, CI). */
-export function createLogger(name: string): Logger {
+/** pino: pretty on a terminal, JSON lines otherwise (files, journald, CI); on stderr when stdout carries data (`agent --detections -`). */
+export function createLogger(name: string, opts: { stderr?: boolean } = {}): Logger {
   const level = process.env.EDGEFIT_LOG_LEVEL ?? 'info';
-  if (process.stdout.isTTY) {
-    return pino({ name, level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  const fd = opts.stderr ? 2 : 1;
+  if ((opts.stderr ? process.stderr : process.stdout).isTTY) {
+    return pino({ name, level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', destination: fd } } });
   }
-  return pino({ name, level });
+  return opts.stderr ? pino({ name, level }, pino.destination(2)) : pino({ name, level });
 }
 
 /** Runs `stop` once on SIGINT/SIGTERM, then exits. */

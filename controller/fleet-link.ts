@@ -86,6 +86,12 @@ export class FleetLink {
           live.recordReported(deviceId, reported);
           log.info({ device: deviceId, generation: reported.generation, state: reported.state, error: reported.error }, 'device reported');
         },
+        detections(deviceId, record) {
+          live.outputs.recordDetections(deviceId, record);
+        },
+        snapshot(deviceId, snapshot) {
+          live.outputs.recordSnapshot(deviceId, snapshot);
+        },
       },
       { isRegistered: (id) => registry.get(id) !== undefined, log },
     );

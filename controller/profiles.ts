@@ -1,6 +1,7 @@
 import type { CheckRecord } from './check/checker.js';
 import type { Db } from './db.js';
 import type { Desired, ProfileReport, Reported, Result, Telemetry } from '../protocol/messages.js';
+import { DeviceOutputs } from './live/device-outputs.js';
 
 export interface StoredProfile {
   jobId: string;
@@ -141,6 +142,8 @@ export interface LiveState {
 
 /** The latest telemetry and reported state per device; live data, rebuilt from the devices after a restart. */
 export class LiveStateStore {
+  /** The latest detections record and snapshot per device (issue #19), beside telemetry and reported state. */
+  readonly outputs = new DeviceOutputs();
   private readonly state = new Map<string, LiveState>();
   private readonly listeners = new Set<(deviceId: string, state: LiveState) => void>();
 

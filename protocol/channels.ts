@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { decode, Desired, Heartbeat, Hello, Job, Presence, Reported, Result, Telemetry } from './messages.js';
+import { decode, Desired, DetectionsMessage, Heartbeat, Hello, Job, Presence, Reported, Result, SnapshotMessage, Telemetry } from './messages.js';
 import { DEVICE_ID_PATTERN, TOPIC_ROOT } from './topics.js';
 
 // The protocol as one map: every channel under a device's topic, its message,
@@ -31,6 +31,11 @@ export const CHANNELS = {
   results: { schema: Result, direction: 'device-to-controller', qos: 1, retain: false, noun: 'result' },
   telemetry: { schema: Telemetry, direction: 'device-to-controller', qos: 1, retain: false, noun: 'telemetry' },
   reported: { schema: Reported, direction: 'device-to-controller', qos: 1, retain: true, noun: 'reported state' },
+  // Off by default (--publish-detections HZ, rate-limited); a record is worth its moment only: qos 0, never retained.
+  detections: { schema: DetectionsMessage, direction: 'device-to-controller', qos: 0, retain: false, noun: 'detections record' },
+  // Not retained: a retained snapshot would outlive the agent that took it and show a dead camera's last frame as if current,
+  // and the broker would hold up to 64 KiB per device; the controller keeps the latest in memory.
+  snapshot: { schema: SnapshotMessage, direction: 'device-to-controller', qos: 0, retain: false, noun: 'snapshot' },
   jobs: { schema: Job, direction: 'controller-to-device', qos: 1, retain: false, noun: 'job' },
   desired: { schema: Desired, direction: 'controller-to-device', qos: 1, retain: true, noun: 'desired state' },
 } as const satisfies Record<string, ChannelSpec>;

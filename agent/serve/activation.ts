@@ -7,6 +7,7 @@ import type { WindowStats } from './health.js';
 import type { MeasurementLock } from './lock.js';
 import { ModelServer } from './server.js';
 import type { SourceSlot } from './source-slot.js';
+import type { DetectionsBus } from '../outputs/bus.js';
 import { sampleTelemetry } from './telemetry-sample.js';
 
 /**
@@ -48,7 +49,7 @@ export class ServerActivation implements Activation {
   private frame: Awaited<ReturnType<FrameSource['next']>> | null = null;
 
   constructor(
-    private readonly o: { frames: FrameSource; slot: SourceSlot | null; lock: MeasurementLock; stateDir?: string; log: Logger },
+    private readonly o: { frames: FrameSource; slot: SourceSlot | null; lock: MeasurementLock; stateDir?: string; log: Logger; detections?: DetectionsBus },
   ) {}
 
   /**
@@ -66,7 +67,8 @@ export class ServerActivation implements Activation {
     const frame = this.frame!;
     this.frame = null;
     const providers = sessionProviders(desired.ep ?? 'cpu', desired.providerOptions, this.o.stateDir ?? '.edgefit-agent', sha256);
-    const server = await ModelServer.load(modelPath, sha256, frame, { threads: desired.threads, providers });
+    const outputs = this.o.detections ? { outputs: { bus: this.o.detections, candidateId: desired.candidateId ?? null } } : {};
+    const server = await ModelServer.load(modelPath, sha256, frame, { threads: desired.threads, providers, ...outputs });
     await this.o.slot?.use(server.inputSize);
     server.start(this.o.slot ?? this.o.frames, this.o.lock);
     return new ServedModel(server, this.o);

@@ -1,6 +1,9 @@
 import * as ort from 'onnxruntime-node';
-import { Detector } from '../../compress/detect/detector.js';
+import { openDetector, type Detector } from '../../compress/detect/detector.js';
 import { Letterboxer } from '../../compress/detect/letterbox.js';
+import { PROTOCOL_VERSION } from '../../protocol/topics.js';
+import type { DetectionsBus } from '../outputs/bus.js';
+import { detectionsRecord } from '../outputs/record.js';
 import { applyProviderEnv, type SessionProviders } from '../onnxruntime/providers.js';
 import type { FrameSource } from './frames.js';
 import { outputShapeProblem, windowStats, type FrameRecord, type WindowStats } from './health.js';
@@ -13,6 +16,8 @@ export interface ServeModelOptions {
   threads?: number;
   /** The execution provider list and its TensorRT switches (sessionProviders); default cpu. */
   providers?: SessionProviders;
+  /** Where each served frame's detections go (--detections, --publish-detections, snapshots, SSE), and the candidate they name. */
+  outputs?: { bus: DetectionsBus; candidateId: string | null };
 }
 
 /**
@@ -36,6 +41,7 @@ export class ModelServer {
   private constructor(
     readonly sha256: string,
     private readonly detector: Detector,
+    private readonly outputs?: ServeModelOptions['outputs'],
   ) {
     this.stopped = new Promise<null>((resolve) => (this.signalStopped = () => resolve(null)));
   }
@@ -48,7 +54,8 @@ export class ModelServer {
   /** Loads the model and checks, on a real frame, that it answers with a YOLO head's output shape. */
   static async load(modelPath: string, sha256: string, frame: Parameters<Letterboxer['run']>[0], options: ServeModelOptions = {}): Promise<ModelServer> {
     applyProviderEnv(options.providers?.env ?? {});
-    const detector = await Detector.create(modelPath, {
+    // openDetector: class names from the model's ultralytics metadata, for the detections records
+    const detector = await openDetector(modelPath, {
       ...(options.threads === undefined ? {} : { intraOpThreads: options.threads }),
       ...(options.providers ? { executionProviders: options.providers.executionProviders } : {}),
     });
@@ -64,7 +71,7 @@ export class ModelServer {
       await detector.release();
       throw err;
     }
-    return new ModelServer(sha256, detector);
+    return new ModelServer(sha256, detector, options.outputs);
   }
 
   start(frames: FrameSource, lock: MeasurementLock): void {
@@ -102,9 +109,12 @@ export class ModelServer {
       if (frame === null) break;
       const t0 = performance.now();
       try {
-        await this.detector.detect(frame);
+        const { detections } = await this.detector.detect(frame);
         const t1 = performance.now();
         this.records.push({ doneAt: t1, latencyMs: t1 - t0 });
+        // builds nothing while no output listens; the listeners only queue
+        const served = frame;
+        this.outputs?.bus.served((seq) => ({ frame: served, record: detectionsRecord({ v: PROTOCOL_VERSION, ts: Date.now(), candidateId: this.outputs!.candidateId, sha256: this.sha256, seq }, served, detections, (id) => this.detector.className(id)) }));
       } catch (err) {
         await this.fail(err);
       }

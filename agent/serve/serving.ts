@@ -12,6 +12,7 @@ import { evaluateSlo } from './health.js';
 import type { MeasurementLock } from './lock.js';
 import { SourceSlot, type SourceFactory } from './source-slot.js';
 import { ServerActivation, type Activation, type Running } from './activation.js';
+import type { DetectionsBus } from '../outputs/bus.js';
 
 export interface ServingOptions {
   artifacts: ArtifactSource;
@@ -35,6 +36,8 @@ export interface ServingOptions {
   stateDir?: string;
   /** What activating a model means; default: the agent serves it (ServerActivation on `frames` or `source`). */
   activation?: Activation;
+  /** Each served frame's detections go here (agent/outputs): files, MQTT, snapshots, SSE. */
+  detections?: DetectionsBus;
 }
 
 interface Active {
@@ -74,7 +77,7 @@ export class Serving {
 
   constructor(private readonly opts: ServingOptions) {
     const slot = opts.source && !opts.activation ? new SourceSlot(opts.source.open, opts.source.name, opts.log.child({ component: 'source' })) : null;
-    this.activation = opts.activation ?? new ServerActivation({ frames: opts.frames, slot, lock: opts.lock, stateDir: opts.stateDir, log: opts.log });
+    this.activation = opts.activation ?? new ServerActivation({ frames: opts.frames, slot, lock: opts.lock, stateDir: opts.stateDir, log: opts.log, ...(opts.detections ? { detections: opts.detections } : {}) });
     this.telemetryTimer = setInterval(() => void this.tick(), 1000);
   }
 

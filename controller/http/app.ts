@@ -15,6 +15,7 @@ import { artifactsRoutes } from './artifacts.js';
 import { requireAdminToken } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
 import { devicesRoutes } from './devices.js';
+import { deviceOutputsRoutes } from './device-outputs.js';
 import { eventsRoutes } from './events.js';
 import { modelsRoutes } from './models.js';
 import { rolloutsRoutes } from './rollouts.js';
@@ -50,6 +51,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   errorHandler(app);
   app.get('/healthz', async () => ({ ok: true }));
   app.register(devicesRoutes(deps.registry, deps));
+  app.register(deviceOutputsRoutes(deps.registry, deps.live.outputs));
   app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
   const catalog = deps.fleet?.catalog;
   const liveHub = new LiveHub({ registry: deps.registry, serving: deps.live, candidateName: catalog && ((id) => catalog.getCandidate(id)?.name) });

@@ -50,6 +50,7 @@ export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStor
 
     app.delete<{ Params: { id: string } }>('/api/devices/:id', async (request, reply) => {
       registry.remove(request.params.id);
+      fleet.live.outputs.forget(request.params.id);
       return reply.code(204).send();
     });
   };

@@ -113,6 +113,24 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
     expect(controller.registry.get('jetson-2')!.online).toBe(before.online);
   });
 
+  it("lets a device publish its own detections and snapshot through the generated ACL, and not another device's", async () => {
+    const client = await mqtt.connectAsync(brokerUrl, { username: 'sim-1', password: tokens['sim-1'], clientId: 'outputs-sim-1', reconnectPeriod: 0 });
+    try {
+      const sha256 = 'c'.repeat(64);
+      const record = { v: PROTOCOL_VERSION, ts: Date.now(), candidateId: null, sha256, seq: 1, frame: { width: 640, height: 480 }, boxes: [] };
+      // a 1×1 JPEG is all the schema checks: the SOI marker, base64, the size cap
+      const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xd9]).toString('base64');
+      const snapshot = { ...record, image: { width: 1, height: 1, quality: 80 }, boxes: 0, jpeg };
+      await client.publishAsync(deviceTopic('jetson-2', 'snapshot'), encode(snapshot), { qos: 0 });
+      await client.publishAsync(deviceTopic('sim-1', 'snapshot'), encode(snapshot), { qos: 0 });
+      await client.publishAsync(deviceTopic('sim-1', 'detections'), encode(record), { qos: 0 });
+      await waitFor(() => controller.live.outputs.latestDetections('sim-1') && controller.live.outputs.latestSnapshot('sim-1'), 10_000, "sim-1's record and snapshot through mosquitto");
+      expect(controller.live.outputs.latestSnapshot('jetson-2')).toBeUndefined();
+    } finally {
+      await client.endAsync();
+    }
+  });
+
   it('refuses a wrong token', async () => {
     const client = mqtt.connect(brokerUrl, { username: 'jetson-1', password: 'nope', reconnectPeriod: 0 });
     const err = await new Promise<Error & { code?: number }>((resolve) => client.once('error', resolve));

@@ -63,7 +63,7 @@ describe('the channel table', () => {
     expect(Object.keys(subscriptions).sort()).toEqual(channels.filter((c) => CHANNELS[c].direction === 'device-to-controller').map((c) => allDevicesTopic(c)).sort());
   });
 
-  it('keeps the wire as it was: same channels, QoS 1, retained only presence, reported and desired', () => {
+  it('keeps the wire as it was: QoS 1, retained only presence, reported and desired; detections and snapshots (issue #19) QoS 0, not retained', () => {
     const wire = Object.fromEntries(channels.map((c) => [c, [CHANNELS[c].direction === 'device-to-controller' ? 'up' : 'down', publishOptions(c).qos, publishOptions(c).retain]]));
     expect(wire).toEqual({
       hello: ['up', 1, false],
@@ -72,6 +72,8 @@ describe('the channel table', () => {
       results: ['up', 1, false],
       telemetry: ['up', 1, false],
       reported: ['up', 1, true],
+      detections: ['up', 0, false],
+      snapshot: ['up', 0, false],
       jobs: ['down', 1, false],
       desired: ['down', 1, true],
     });

@@ -5,6 +5,7 @@ import { loadCandidates, type CandidateData } from './candidates.js';
 import { candidateChart, timeChart, type CandidatePoint, type TimeChart } from './charts.js';
 import { h, setText } from './dom.js';
 import { ago, bytes, clip, dateTime, labels, mb, num } from './format.js';
+import { SnapshotPanel } from './snapshot-panel.js';
 import type { FleetStore } from './store.js';
 
 /** What GET /api/devices/:id answers: the registry row. */
@@ -65,6 +66,9 @@ export class DeviceView {
       ),
       h('div', { class: 'loading' }, 'Loading…'),
     );
+    const snapshot = new SnapshotPanel(id);
+    this.root.querySelector('.source-stats')?.after(snapshot.root);
+    this.disposers.push(() => snapshot.destroy());
     this.disposers.push(store.subscribe((changed) => (changed === 'all' || changed.has(id)) && this.live()));
     const clock = window.setInterval(() => this.live(), 1000);
     this.disposers.push(() => window.clearInterval(clock));

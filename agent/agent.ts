@@ -52,6 +52,8 @@ export interface AgentOptions {
   handoff?: Omit<HandoffOptions, 'reports' | 'log'>;
   /** Detections out: --detections, --publish-detections, --snapshot-every (agent/outputs). */
   outputs?: OutputOptions;
+  /** The bus served frames' detections go on, where one was made before the agent (the local API streams it); default a new one. */
+  detections?: DetectionsBus;
 }
 
 const REFUSED_RETRY_MAX_MS = 5 * 60_000;
@@ -99,6 +101,7 @@ export class Agent {
         publishSnapshot: (snapshot) => this.client.connected && this.publish('snapshot', snapshot),
       },
       opts.log,
+      opts.detections,
     );
     this.outbox = new Outbox(opts.stateDir, (result) => this.publishConfirmed('results', result), opts.log.child({ component: 'outbox' }));
     const reports = opts.appReports ?? new AppReports();

@@ -15,7 +15,7 @@ import { AppReports } from '../agent/local-api/app-reports.js';
 import { DEFAULT_LOCAL_PORT, startLocalApi, type LocalApi, type LocalApiDeps } from '../agent/local-api/server.js';
 import { ed25519PublicKey } from '../protocol/artifacts.js';
 import { checkDetectionsPath } from '../agent/outputs/json-lines.js';
-import type { OutputOptions } from '../agent/outputs/index.js';
+import { DetectionsBus, type OutputOptions } from '../agent/outputs/index.js';
 import { UsageError, intFlag, numberFlag, parse, requireFlag } from './args.js';
 import { createLogger, onShutdown } from './log.js';
 
@@ -89,6 +89,9 @@ export async function run(argv: string[]): Promise<void> {
     : undefined;
   if (!artifacts) log.info('no --controller: artifacts (models) are disabled on this agent');
   const appReports = new AppReports();
+  const detections = new DetectionsBus();
+  // before the agent connects: a hand-off agent whose port is taken stops here with one line
+  const localApi = await openLocalApi(localPort, { reports: appReports, detections }, handoff !== undefined, log);
   const agent = Agent.start({
     brokerUrl: broker,
     id,
@@ -106,14 +109,10 @@ export async function run(argv: string[]): Promise<void> {
     threads,
     classSalt,
     appReports,
+    detections,
     ...(handoff ? { handoff } : {}),
     ...(healthWindowS === undefined ? {} : { healthWindowS }),
     outputs,
-  });
-  // after the agent: it streams the agent's detections (a hand-off agent stops with it when the port is taken)
-  const localApi = await openLocalApi(localPort, { reports: appReports, detections: agent.detections }, handoff !== undefined, log).catch(async (err: unknown) => {
-    await agent.stop();
-    throw err;
   });
   onShutdown(log, async () => {
     await localApi?.close();

@@ -25,11 +25,10 @@ export interface OutputSinks {
 
 /** The outputs of one agent: the bus the serving loop feeds, and the sinks listening on it. */
 export class AgentOutputs {
-  readonly bus = new DetectionsBus();
   private readonly closers: Array<() => void | Promise<void>> = [];
 
-  /** Opens the sinks now: a bad --detections path throws its one line before the agent connects. */
-  constructor(options: OutputOptions, sinks: OutputSinks, log: Logger) {
+  /** Opens the sinks now: a bad --detections path throws its one line before the agent connects. `bus`: one made before (the local API streams it). */
+  constructor(options: OutputOptions, sinks: OutputSinks, log: Logger, readonly bus = new DetectionsBus()) {
     if (options.detectionsPath !== undefined) {
       const file = JsonLinesSink.open(options.detectionsPath, log.child({ component: 'detections' }));
       this.closers.push(this.bus.listen(({ record }) => file.write(record)), () => file.close());

@@ -15,8 +15,9 @@ import { allDevicesTopic } from '../../protocol/topics.js';
 import { haveChromium, launchChromium, screenshotPath } from '../controller/dashboard-browser.js';
 import { fixturesSkipReason, haveFixtures } from '../fixtures.js';
 import { encodeFixtureClip, ffmpegSkipReason, haveFfmpeg } from '../helpers/video.js';
+import { freePort } from '../helpers/free-port.js';
 import { waitFor } from '../helpers/wait.js';
-import { TestFleet } from './fleet.js';
+import { SLOW_MODEL_KEEPALIVE_S, TestFleet } from './fleet.js';
 import { builtYolov8n, fixtureFloatYolov8n } from './models.js';
 
 const skip = !haveFfmpeg ? ffmpegSkipReason : !haveFixtures ? fixturesSkipReason : '';
@@ -27,6 +28,26 @@ function readLines(file: string): DetectionsMessage[] {
     .split('\n')
     .slice(0, -1) // the last piece: '' after a whole line, or a line still being written
     .map((l) => DetectionsMessage.parse(JSON.parse(l)));
+}
+
+/** The first `event: detections` of a Server-Sent Events stream, parsed. */
+async function firstSseRecord(url: string): Promise<DetectionsMessage> {
+  const abort = new AbortController();
+  const res = await fetch(url, { signal: abort.signal });
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const reader = res.body!.getReader();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before a record: ${text.slice(0, 200)}`);
+      text += Buffer.from(value).toString('utf8');
+      const m = /event: detections\ndata: (.*)\n\n/.exec(text);
+      if (m) return DetectionsMessage.parse(JSON.parse(m[1]));
+    }
+  } finally {
+    abort.abort();
+  }
 }
 
 describe.skipIf(skip !== '')(`detections out of an agent serving a clip (${skip || 'ffmpeg and fixtures present'})`, () => {
@@ -54,7 +75,8 @@ describe.skipIf(skip !== '')(`detections out of an agent serving a clip (${skip 
     const file = path.join(dir, 'detections.jsonl');
     const model = await fleet.controller.artifacts.put(fixtureFloatYolov8n(fleet.scratch), { name: 'yolov8n-float.onnx' });
     const small = await fleet.controller.artifacts.put(builtYolov8n(fleet.scratch, 160), { name: 'yolov8n-160.onnx' });
-    const on = fleet.agent('det-on', 10, { args: ['--source', clip, '--threads', '2', '--detections', file, '--publish-detections', '2', '--snapshot-every', '1'] });
+    const localPort = await freePort();
+    const on = fleet.agent('det-on', 10, { args: ['--source', clip, '--threads', '2', '--detections', file, '--publish-detections', '2', '--snapshot-every', '1', '--local-port', String(localPort)], keepaliveS: SLOW_MODEL_KEEPALIVE_S });
     // det-off: no MQTT records and no snapshots, its records on stdout instead (and its logs on stderr)
     const off = fleet.agent('det-off', 10, { args: ['--source', clip, '--threads', '1', '--snapshot-every', '0', '--detections', '-'] });
     let offStdout = '';
@@ -90,6 +112,11 @@ describe.skipIf(skip !== '')(`detections out of an agent serving a clip (${skip 
     }
     const seqs = readLines(file).map((l) => l.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+
+    // Server-Sent Events on the agent's local API: the same records, as they are served.
+    const event = await firstSseRecord(`http://127.0.0.1:${localPort}/v1/detections`);
+    expect(event.sha256).toBe(model.sha256);
+    expect(event.seq).toBeGreaterThan(line.seq);
 
     // MQTT: count over a few seconds once records flow (allow +1 for where the window falls).
     await waitFor(() => (arrivals.get('det-on')?.length ?? 0) > 0, 60_000, 'the first detections message');

@@ -9,6 +9,18 @@ import { CONTROLLER_USER } from '../../controller/registry.js';
 import { spawnCli, stop, type CliProcess } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/log.js';
 
+/** The fleet's MQTT keepalive: a 2 s keepalive lets tests see a dead agent go offline within seconds. */
+const KEEPALIVE_S = 2;
+
+/**
+ * For agents that serve a 640 model. onnxruntime-node holds the agent's main
+ * thread for each inference, and a 2 s keepalive lets the broker drop a client
+ * silent for 3 s: at load average 6-8 a 640 frame took longer, and the agent
+ * was cut off five times in two minutes (write EPIPE, reconnect), losing the
+ * profile job sent between. The agent's default is 15 s.
+ */
+export const SLOW_MODEL_KEEPALIVE_S = 10;
+
 export class TestFleet {
   readonly dataDir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-fleet-'));
   readonly scratch = mkdtempSync(path.join(os.tmpdir(), 'edgefit-scratch-'));
@@ -30,12 +42,12 @@ export class TestFleet {
     return this.capture.lines().filter((l) => l.msg === msg);
   }
 
-  /** `extra`: more agent flags and environment (e.g. --onnxruntime). */
-  agent(id: string, heartbeatS = 1, extra: { args?: string[]; env?: Record<string, string> } = {}): CliProcess {
+  /** `extra`: more agent flags and environment (e.g. --onnxruntime), and the keepalive. */
+  agent(id: string, heartbeatS = 1, extra: { args?: string[]; env?: Record<string, string>; keepaliveS?: number } = {}): CliProcess {
     if (!this.tokens.has(id)) this.tokens.set(id, this.controller.registry.add(id));
     const state = path.join(this.scratch, `state-${id}`);
     const agent = spawnCli(
-      ['agent', '--broker', this.controller.brokerUrl, '--id', id, '--controller', this.controller.httpUrl, '--state', state, '--heartbeat', String(heartbeatS), '--keepalive', '2', ...(extra.args ?? [])],
+      ['agent', '--broker', this.controller.brokerUrl, '--id', id, '--controller', this.controller.httpUrl, '--state', state, '--heartbeat', String(heartbeatS), '--keepalive', String(extra.keepaliveS ?? KEEPALIVE_S), ...(extra.args ?? [])],
       { EDGEFIT_TOKEN: this.tokens.get(id)!, EDGEFIT_LOG_LEVEL: 'info', ...extra.env },
     );
     this.agents.push(agent);

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import type { ArtifactRef } from '../../protocol/artifacts.js';
 import type { Reported, Telemetry } from '../../protocol/messages.js';
 import { chromiumSkipReason, haveChromium, launchChromium, screenshotPath } from '../controller/dashboard-browser.js';
 import type { CliProcess } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
 import { waitFor } from '../helpers/wait.js';
 import { agentLogs, TestFleet } from './fleet.js';
 import { builtYolov8n } from './models.js';
@@ -22,14 +22,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ortEntry = createRequire(import.meta.url).resolve('onnxruntime-node');
 /** The agent's health window in this suite: long enough for the application to reload on a busy 2-core machine. */
 const WINDOW_S = 8;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('hand-off mode: the agent hands models to the application and watches its FPS', () => {
   const fleet = new TestFleet();

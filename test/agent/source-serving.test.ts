@@ -14,7 +14,7 @@ import { fixture, fixturesSkipReason, haveFixtures } from '../fixtures.js';
 import { MjpegServer } from '../helpers/mjpeg-server.js';
 import { encodeFixtureClip, ffmpegSkipReason, haveFfmpeg } from '../helpers/video.js';
 import { waitFor } from '../helpers/wait.js';
-import { agentLogs, TestFleet } from './fleet.js';
+import { agentLogs, SLOW_MODEL_KEEPALIVE_S, TestFleet } from './fleet.js';
 import { builtYolov8n, fixtureFloatYolov8n } from './models.js';
 
 const skip = !haveFfmpeg ? ffmpegSkipReason : !haveFixtures ? fixturesSkipReason : '';
@@ -77,7 +77,7 @@ describe.skipIf(skip !== '')(`an agent serving from --source (${skip || 'ffmpeg 
   it('serves an H.264 file of the fixture photos: FPS > 0 with decode and inference apart, on the controller too; profiles decode from it', async () => {
     const clip = encodeFixtureClip(dir);
     const model: ArtifactRef = await fleet.controller.artifacts.put(fixtureFloatYolov8n(fleet.scratch), { name: 'yolov8n-float.onnx' });
-    const agent = fleet.agent('clip-1', 10, { args: ['--source', clip, '--threads', '2'] });
+    const agent = fleet.agent('clip-1', 10, { args: ['--source', clip, '--threads', '2'], keepaliveS: SLOW_MODEL_KEEPALIVE_S });
     await waitFor(() => fleet.controller.registry.get('clip-1')?.online, 20_000, 'clip-1 online');
     // The floor comes from the SLO: a 640 model on a shared 2-core box serves a few FPS.
     await fleet.controller.setDesired('clip-1', { model, candidateId: 'n640', threads: 2, slo: { minFps: 0.2 } });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 
 export interface HookEnv {
@@ -14,11 +15,19 @@ export interface HookEnv {
 /** Output kept for the failure reason: the last lines say why. */
 const TAIL_CHARS = 600;
 
+/** After the command exits, how long its last output may take to arrive. */
+const OUTPUT_GRACE_MS = 500;
+
 /**
  * Runs the --on-deploy command through the shell with the hand-over in its
  * environment; each output line is logged. Resolves when it exits 0; rejects
  * with one line on a non-zero exit, a signal, or the timeout (the command
  * and what it started are killed then: it leads its own process group).
+ * It is done when the shell exits, not when its output closes: a command that
+ * starts the application in the background (`app &`) leaves it holding the
+ * pipes, and waiting for them would time out and kill the application. What
+ * such an application writes later is read and dropped (a closed pipe would
+ * kill it with SIGPIPE); redirect its output to keep it.
  */
 export function runHook(command: string, env: HookEnv, timeoutS: number, log: Logger): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -50,12 +59,25 @@ export function runHook(command: string, env: HookEnv, timeoutS: number, log: Lo
       clearTimeout(timer);
       reject(new Error(`the on-deploy command could not start: ${err.message}`));
     });
-    child.once('close', (code, signal) => {
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
+      for (const stream of [child.stdout!, child.stderr!]) {
+        stream.removeAllListeners('data');
+        stream.resume();
+        (stream as Readable & { unref?: () => void }).unref?.();
+      }
       if (timedOut) return reject(new Error(`the on-deploy command did not finish within ${timeoutS} s`));
       if (code === 0) return resolve();
       const why = code === null ? `was killed by ${signal}` : `exited with ${code}`;
       reject(new Error(`the on-deploy command ${why}${lastLine() ? `: ${lastLine()}` : ''}`));
+    };
+    child.once('exit', (code, signal) => {
+      // its last lines, unless something it started in the background keeps the pipes open
+      const grace = setTimeout(() => settle(code, signal), OUTPUT_GRACE_MS);
+      child.once('close', () => {
+        clearTimeout(grace);
+        settle(code, signal);
+      });
     });
   });
 }

@@ -89,6 +89,20 @@ describe('the --on-deploy hook', () => {
     await expect(runHook('echo restarting; echo "service not found" >&2; exit 3', env, 10, captureLogger().log)).rejects.toThrow('the on-deploy command exited with 3: service not found');
   });
 
+  it('is done when the command exits, though the application it started in the background holds its output', async () => {
+    const pidFile = path.join(os.tmpdir(), `edgefit-hook-bg-${process.pid}`);
+    const capture = captureLogger();
+    const started = Date.now();
+    await runHook(`echo restarting; sleep 30 & echo $! > ${pidFile}`, env, 10, capture.log);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(capture.lines().map((l) => l.msg)).toContain('on-deploy: restarting');
+    // the application lives on: it is the user's, not the hook's
+    const app = Number(readFileSync(pidFile, 'utf8'));
+    rmSync(pidFile);
+    expect(readFileSync(`/proc/${app}/stat`, 'utf8').split(') ')[1][0]).not.toBe('Z');
+    process.kill(app, 'SIGKILL');
+  });
+
   it('fails at the timeout and kills what it started', async () => {
     const pidFile = path.join(os.tmpdir(), `edgefit-hook-${process.pid}`);
     const started = Date.now();

@@ -10,13 +10,24 @@ export function createLogger(name: string, opts: { stderr?: boolean } = {}): Log
   return opts.stderr ? pino({ name, level }, pino.destination(2)) : pino({ name, level });
 }
 
-/** Runs `stop` once on SIGINT/SIGTERM, then exits. */
+/**
+ * A daemon that cannot stop is worse than one that stops untidily: past this
+ * the process exits anyway (systemd would SIGKILL it after 90 s, a test's
+ * teardown waits 60 s). SQLite's journal keeps the controller's database whole.
+ */
+export const SHUTDOWN_DEADLINE_MS = 20_000;
+
+/** Runs `stop` once on SIGINT/SIGTERM, then exits; exits 1 if it has not finished within SHUTDOWN_DEADLINE_MS. */
 export function onShutdown(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time: exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     stop().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { closeInSteps } from './close-steps.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ArtifactStore } from './artifacts/store.js';
@@ -136,12 +137,14 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     async close() {
       clearEndpoint(dataDir, httpUrl);
       clearInterval(silenceSweep);
-      await rollouts.close();
-      await ladders.close();
-      await app.close();
-      await link.close();
-      await broker?.close();
-      db.close();
+      await closeInSteps(log, [
+        ['rollouts', () => rollouts.close()],
+        ['ladders', () => ladders.close()],
+        ['http', () => app.close()],
+        ['fleet link', () => link.close()],
+        ['broker', () => broker?.close()],
+        ['database', () => db.close()],
+      ]);
     },
   };
 }

@@ -76,7 +76,12 @@ export class TestFleet {
 
   async close(): Promise<void> {
     await Promise.all(this.agents.map((a) => stop(a)));
-    await this.controller?.close();
+    // A controller that cannot close names the step it waits on (controller/close-steps.ts): say it here, before the hook's timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the controller did not close in 40 s: ${JSON.stringify(this.logs('shutdown still waiting').at(-1) ?? 'no step named')}`)), 40_000);
+    });
+    await Promise.race([this.controller?.close(), hung]).finally(() => clearTimeout(timer));
     rmSync(this.dataDir, { recursive: true, force: true });
     rmSync(this.scratch, { recursive: true, force: true });
   }

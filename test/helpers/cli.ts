@@ -30,10 +30,21 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
   return { code, output: p.output() };
 }
 
+/** How long a stopped CLI process may take to exit before it is killed: longer than its own shutdown deadline. */
+const STOP_LIMIT_MS = 25_000;
+
+/** Signals the process and waits for it; one that outlives STOP_LIMIT_MS is killed, with its last lines printed to say where it hung. */
 export async function stop(p: CliProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
   p.child.kill(signal);
-  await p.exited;
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), STOP_LIMIT_MS)));
+  if ((await Promise.race([p.exited, hung])) === true) {
+    console.warn(`pid ${p.child.pid} did not exit ${STOP_LIMIT_MS / 1000} s after ${signal}: killed; its last lines:\n${p.output().trim().split('\n').slice(-8).join('\n')}`);
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+  clearTimeout(timer);
 }
 
 export interface ApartRun {

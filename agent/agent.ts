@@ -139,11 +139,6 @@ export class Agent {
     });
   }
 
-  /** Every served frame's detections: the local API mounts detectionsSse(agent.detections) at GET /v1/detections. */
-  get detections(): DetectionsBus {
-    return this.outputs.bus;
-  }
-
   static start(opts: AgentOptions): Agent {
     if (!DEVICE_ID_PATTERN.test(opts.id)) throw new Error(`invalid device id '${opts.id}'`);
     if (!validHeartbeatSeconds(opts.heartbeatSeconds)) {

@@ -14,18 +14,10 @@ import { writeModelFile } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
 import { expectFailure, expectUsage, runCliApart } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/log.js';
+import { freePort } from '../helpers/free-port.js';
 
 /** The CLI as a child; one still running after `limitMs` is killed and reported as such (it should have stopped). */
 const cli = (args: string[], env: Record<string, string> = {}, limitMs = 15_000) => runCliApart(args, { env, limitMs });
-
-/** A port nothing listens on: bound, read, closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('edgefit fleet commands on bad input', () => {
   const token = { EDGEFIT_ADMIN_TOKEN: 'not-checked-before-the-request' };
@@ -37,7 +29,7 @@ describe('edgefit fleet commands on bad input', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-fleet-bad-'));
     model = path.join(dir, 'n64.onnx');
     writeModelFile(buildYolov8({ scale: 'n', imgsz: 64, nc: 2 }), model);
-    nowhere = `http://127.0.0.1:${await closedPort()}`;
+    nowhere = `http://127.0.0.1:${await freePort()}`;
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

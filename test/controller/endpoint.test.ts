@@ -1,19 +1,10 @@
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { clearEndpoint, ENDPOINT_FILE, readEndpoint, writeEndpoint } from '../../controller/endpoint.js';
 import { ApiClient } from '../../cli/api-client.js';
-
-/** A port nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../helpers/free-port.js';
 
 describe('the controller URL in the data dir', () => {
   it('is written whole, read back, and cleared only by the controller that wrote it', () => {
@@ -35,7 +26,7 @@ describe('the controller URL in the data dir', () => {
   it('is what the CLI uses without --controller, and a stale one is named in the error', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-endpoint-'));
     writeFileSync(path.join(dir, 'admin.token'), 'x'.repeat(32));
-    const port = await closedPort();
+    const port = await freePort();
     writeEndpoint(dir, `http://127.0.0.1:${port}`);
     const client = ApiClient.fromFlags('devices', undefined, dir);
     await expect(client.request('GET', '/api/devices')).rejects.toThrow(new RegExp(`cannot reach the controller at http://127\\.0\\.0\\.1:${port} \\(from .*controller\\.url, which a controller that did not shut down cleanly leaves behind\\)`));

@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,21 +10,11 @@ import { buildYolov8 } from '../../compress/yolo/builder.js';
 import type { Reported } from '../../protocol/messages.js';
 import { spawnCli, stop, type CliProcess } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/free-port.js';
 
 type Status = ReturnType<typeof rolloutStatus>;
 
 /** A port nothing listens on now: the restarted controller must come back on the same one. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 // The controller is a real process, killed with SIGKILL in the middle of a
 // rollout (nothing flushed, nothing closed) and started again on the same data
 // dir and ports; two real agents keep running throughout.

@@ -24,6 +24,10 @@ describe('closing the controller in named steps', () => {
     await closeInSteps(log, [['quick', () => undefined], ['slow', () => new Promise((r) => setTimeout(r, 130))]], 50);
     const waiting = lines().filter((l) => l.msg === 'shutdown still waiting');
     expect(waiting.map((l) => l.step)).toEqual(['slow', 'slow']);
-    expect(waiting[0].waitedMs as number).toBeGreaterThanOrEqual(50);
+    // Node runs timers on libuv's loop clock, cached at the start of each loop
+    // turn, so measured from Date.now() at setInterval the first one can read a
+    // few ms short of 50 (a full run read 49): the bound allows that, and still
+    // fails if the interval were not used at all (0) or fired at once.
+    expect(waiting[0].waitedMs as number).toBeGreaterThanOrEqual(40);
   });
 });

@@ -37,7 +37,7 @@ const CONTROLLER_FLAGS = {
   '--tls-cert FILE': 'your own server certificate (PEM, may carry its chain) instead of the one the controller makes (needs --tls and --tls-key)',
   '--tls-key FILE': 'the key of --tls-cert (PEM)',
   '--tls-ca FILE': 'the CA of your own certificates, which device client certificates must chain to (with --tls-cert)',
-  '--tls-client-certs': "the mqtts listener refuses a device without a client certificate from the CA, at the handshake ('devices add' issues one); the API still takes browsers without one (needs --tls)",
+  '--tls-client-certs': "the embedded broker's mqtts listener refuses a device without a client certificate from the CA, at the handshake ('devices add' issues one); the API still takes browsers without one (needs --tls)",
   '--plain-mqtt-port N': "with --tls, the embedded broker's plain listener on 127.0.0.1, for this machine's own clients (default 1883; 0 picks a free port)",
 };
 const CONTROLLER_USAGE = '[--tls [--tls-san NAME]... [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--tls-client-certs] [--plain-mqtt-port 1883]]';

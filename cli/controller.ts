@@ -69,6 +69,7 @@ function tlsOptions(command: string, values: ControllerFlagValues): ControllerTl
   if (values['tls-ca'] !== undefined && cert === undefined) throw new UsageError(`${command}: --tls-ca goes with --tls-cert; without them the controller makes its own CA in --data`);
   if (values['tls-san'] !== undefined && cert !== undefined) throw new UsageError(`${command}: --tls-san names go into the certificate the controller makes; yours (--tls-cert) carries its own`);
   if (values['tls-client-certs'] && cert !== undefined && values['tls-ca'] === undefined) throw new UsageError(`${command}: --tls-client-certs with your own certificate needs --tls-ca, the CA device certificates must chain to`);
+  if (values['tls-client-certs'] && values.broker !== undefined) throw new UsageError(`${command}: --tls-client-certs is the embedded broker's; with --broker the broker requires them (broker-config --client-certs for Mosquitto)`);
   if (values['plain-mqtt-port'] !== undefined && values.broker !== undefined) throw new UsageError(`${command}: --plain-mqtt-port is the embedded broker's loopback listener; with --broker there is none`);
   const sans = values['tls-san'] ?? [];
   for (const san of sans) {

@@ -25,6 +25,7 @@ describe('TLS flags on bad input', () => {
     const [badKey, ...usage] = await Promise.all([
       cli(['controller', '--data', path.join(dir, 'own'), '--host', '127.0.0.1', '--port', '0', '--mqtt-port', '0', '--plain-mqtt-port', '0', '--tls', '--tls-cert', path.join(dir, 'a.pem'), '--tls-key', path.join(dir, 'b-key.pem')], { EDGEFIT_LOG_LEVEL: 'silent' }),
       cli(['controller', '--data', data, '--tls-san', 'ctl.example']),
+      cli(['controller', '--data', data, '--tls', '--tls-client-certs', '--broker', 'mqtts://127.0.0.1:8883']),
       cli([...agent, '--broker', 'mqtt://127.0.0.1:1883', '--ca', 'ca.pem']),
       cli([...agent, '--broker', 'mqtts://127.0.0.1:8883', '--ca', path.join(dir, 'missing.pem')]),
       cli(['broker-config', '--out', path.join(dir, 'mq'), '--data', data, '--client-certs']),
@@ -34,6 +35,7 @@ describe('TLS flags on bad input', () => {
     expectFailure(badKey, /^edgefit: controller: --tls-key .*b-key\.pem is not the key of --tls-cert .*a\.pem\n$/);
     const expected = [
       /^edgefit controller: --tls-san needs --tls\n$/,
+      /^edgefit controller: --tls-client-certs is the embedded broker's; with --broker the broker requires them \(broker-config --client-certs for Mosquitto\)\n$/,
       /^edgefit agent: --ca is for TLS, and neither --broker \(mqtt:\/\/127\.0\.0\.1:1883\) nor --controller is an mqtts:\/\/ or https:\/\/ URL\n$/,
       /^edgefit agent: cannot read --ca .*missing\.pem: ENOENT\n$/,
       /^edgefit broker-config: --client-certs needs --tls\n$/,

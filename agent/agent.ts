@@ -18,9 +18,12 @@ import { HandoffActivation, type HandoffOptions } from './handoff/activation.js'
 import { appTelemetry, AppReports } from './local-api/app-reports.js';
 import { AgentOutputs, type OutputOptions } from './outputs/index.js';
 import type { DetectionsBus } from './outputs/bus.js';
+import type { TlsClientOptions } from './tls/trust.js';
 
 export interface AgentOptions {
   brokerUrl: string;
+  /** For mqtts:// (and wss://): the CA the broker is verified against and the device's client certificate (agent/tls/trust.ts). */
+  tls?: TlsClientOptions;
   id: string;
   token: string;
   controllerUrl?: string;
@@ -152,6 +155,7 @@ export class Agent {
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
       will: { topic: deviceTopic(opts.id, 'presence'), payload: encodeFor('presence', presence('offline')), ...publishOptions('presence') },
+      ...opts.tls,
     });
     const agent = new Agent(opts, client);
     agent.wire();

@@ -14,6 +14,8 @@ import { unwritableReason } from '../agent/handoff/files.js';
 import { AppReports } from '../agent/local-api/app-reports.js';
 import { DEFAULT_LOCAL_PORT, startLocalApi, type LocalApi, type LocalApiDeps } from '../agent/local-api/server.js';
 import { ed25519PublicKey } from '../protocol/artifacts.js';
+import { resolveServerTrust, ServerTrustError, type TlsClientOptions } from '../agent/tls/trust.js';
+import { readTlsFlags } from './agent-tls.js';
 import { checkDetectionsPath } from '../agent/outputs/json-lines.js';
 import { DetectionsBus, type OutputOptions } from '../agent/outputs/index.js';
 import { UsageError, intFlag, numberFlag, parse, requireFlag } from './args.js';
@@ -35,6 +37,9 @@ export async function run(argv: string[]): Promise<void> {
       state: { type: 'string' },
       'cache-cap-mb': { type: 'string' },
       'controller-key': { type: 'string' },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
       frames: { type: 'string' },
       source: { type: 'string' },
       handoff: { type: 'string' },
@@ -67,6 +72,7 @@ export async function run(argv: string[]): Promise<void> {
   if (controllerUrl !== undefined && !/^https?:\/\/[^/]/.test(controllerUrl)) throw new UsageError(`agent: --controller must be a URL like http://host:8080, got '${controllerUrl}'`);
   if (values['controller-key'] !== undefined && controllerUrl === undefined) throw new UsageError('agent: --controller-key needs --controller (artifacts come from the controller)');
   const explicitKeyPem = values['controller-key'] === undefined ? undefined : readKeyFile(values['controller-key']);
+  const tlsFlags = readTlsFlags(values, broker, controllerUrl);
   const source = sourceFlag(values.source, values.frames);
   // A source ffmpeg must decode cannot come good by retrying: say so now, not in a warning every 10 s.
   if (source && needsFfmpeg(source) && (findOnPath('ffmpeg') === null || findOnPath('ffprobe') === null)) {
@@ -81,11 +87,19 @@ export async function run(argv: string[]): Promise<void> {
 
   // records on stdout: the logs move to stderr
   const log = createLogger('agent', { stderr: outputs.detectionsPath === '-' });
+  // Before any byte goes out: a server the CA does not vouch for gets neither the token nor a result.
+  let tls: TlsClientOptions;
+  try {
+    tls = await resolveServerTrust({ stateDir, endpoints: tlsFlags.endpoints, ...(tlsFlags.ca ? { explicitCa: tlsFlags.ca } : {}), ...(tlsFlags.client ? { client: tlsFlags.client } : {}), log: log.child({ component: 'tls' }) });
+  } catch (err) {
+    if (err instanceof ServerTrustError) throw new Error(`agent: ${err.message}`);
+    throw err;
+  }
   const sensors = createSensors();
   const first = await sensors.snapshot();
   const inventory = await readInventory(first.board?.model ?? null);
   const artifacts = controllerUrl
-    ? await openArtifactCache({ stateDir, controllerUrl, deviceId: id, token, explicitKeyPem, capBytes: cacheCapBytes, log })
+    ? await openArtifactCache({ stateDir, controllerUrl, deviceId: id, token, explicitKeyPem, capBytes: cacheCapBytes, log, tls })
     : undefined;
   if (!artifacts) log.info('no --controller: artifacts (models) are disabled on this agent');
   const appReports = new AppReports();
@@ -94,6 +108,7 @@ export async function run(argv: string[]): Promise<void> {
   const localApi = await openLocalApi(localPort, { reports: appReports, detections }, handoff !== undefined, log);
   const agent = Agent.start({
     brokerUrl: broker,
+    tls,
     id,
     token,
     controllerUrl,
@@ -227,7 +242,7 @@ function readKeyFile(file: string): string {
  * is pinned yet) and opens the verified model cache under the state dir. A
  * changed controller key is fatal: the agent stops rather than trust it.
  */
-async function openArtifactCache(o: { stateDir: string; controllerUrl: string; deviceId: string; token: string; explicitKeyPem?: string; capBytes: number; log: Logger }): Promise<ArtifactCache> {
+async function openArtifactCache(o: { stateDir: string; controllerUrl: string; deviceId: string; token: string; explicitKeyPem?: string; capBytes: number; log: Logger; tls: TlsClientOptions }): Promise<ArtifactCache> {
   const log = o.log.child({ component: 'artifacts' });
   let delayMs = 1000;
   let key: Awaited<ReturnType<typeof pinControllerKey>>;
@@ -249,10 +264,11 @@ async function openArtifactCache(o: { stateDir: string; controllerUrl: string; d
   const dir = path.join(o.stateDir, 'artifacts');
   let cache: ArtifactCache;
   try {
-    cache = new ArtifactCache({ dir, capBytes: o.capBytes, controllerUrl: o.controllerUrl, deviceId: o.deviceId, token: o.token, publicKeyPem: key.publicKeyPem, log });
+    cache = new ArtifactCache({ dir, capBytes: o.capBytes, controllerUrl: o.controllerUrl, deviceId: o.deviceId, token: o.token, publicKeyPem: key.publicKeyPem, tls: o.tls, log });
   } catch (err) {
     throw new Error(`cannot open the artifact cache ${dir}: ${(err as Error).message}`);
   }
   log.info({ fingerprint: key.fingerprint, cached: cache.list().length, usedBytes: cache.usedBytes, capBytes: cache.capBytes }, 'artifact cache ready');
   return cache;
 }
+

@@ -1,22 +1,43 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openDb } from '../controller/db.js';
-import { mosquittoAcl, mosquittoConf, mosquittoPasswd } from '../controller/mosquitto-config.js';
+import { MOSQUITTO_TLS_FILES, mosquittoAcl, mosquittoConf, mosquittoPasswd } from '../controller/mosquitto-config.js';
+import { controllerSans, loadOrCreateServerTls } from '../controller/tls/store.js';
 import { Registry } from '../controller/registry.js';
 import { loadOrCreateSecret } from '../controller/secrets.js';
-import { intFlag, parse, requireFlag } from './args.js';
+import { UsageError, intFlag, parse, requireFlag } from './args.js';
 import { DEFAULT_DATA_DIR } from './api-client.js';
 import { refuseFile } from './files.js';
 
 /**
- * `edgefit broker-config --out DIR [--data DIR] [--config-dir PATH] [--port 1883]`: Mosquitto password,
- * ACL and config files for the registry. --config-dir is where Mosquitto will see the files (in a container).
+ * `edgefit broker-config --out DIR [--data DIR] [--config-dir PATH] [--port 1883] [--tls [--tls-port 8883] [--tls-san NAME]... [--client-certs]]`:
+ * Mosquitto password, ACL and config files for the registry. --config-dir is where Mosquitto will see the files (in a container).
+ * --tls hands Mosquitto the controller's CA and server certificate (made in --data if not there yet), so agents verify
+ * Mosquitto with the same ca.pem as the controller.
  */
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse('broker-config', argv, { out: { type: 'string' }, data: { type: 'string' }, 'config-dir': { type: 'string' }, port: { type: 'string' } }, false);
+  const { values } = parse(
+    'broker-config',
+    argv,
+    {
+      out: { type: 'string' },
+      data: { type: 'string' },
+      'config-dir': { type: 'string' },
+      port: { type: 'string' },
+      tls: { type: 'boolean' },
+      'tls-port': { type: 'string' },
+      'tls-san': { type: 'string', multiple: true },
+      'client-certs': { type: 'boolean' },
+    },
+    false,
+  );
   const out = requireFlag('broker-config', 'out', values.out);
   // checked before anything is written: a bad --port used to leave passwd and acl without mosquitto.conf
   const port = intFlag('broker-config', 'port', values.port, 1883, 1, 65535);
+  const needsTls = (['tls-port', 'tls-san', 'client-certs'] as const).find((f) => values[f] !== undefined);
+  if (!values.tls && needsTls) throw new UsageError(`broker-config: --${needsTls} needs --tls`);
+  const tlsPort = intFlag('broker-config', 'tls-port', values['tls-port'], 8883, 1, 65535);
+  if (values.tls && tlsPort === port) throw new UsageError(`broker-config: --tls-port and --port are both ${port}; the plain loopback listener needs its own port`);
   const dataDir = values.data ?? DEFAULT_DATA_DIR;
   refuseFile('broker-config', 'out', out);
   refuseFile('broker-config', 'data', dataDir);
@@ -27,8 +48,17 @@ export async function run(argv: string[]): Promise<void> {
     mkdirSync(out, { recursive: true });
     writeFileSync(path.join(out, 'passwd'), mosquittoPasswd(secret, registry.tokenHashes()), { mode: 0o600 });
     writeFileSync(path.join(out, 'acl'), mosquittoAcl());
-    writeFileSync(path.join(out, 'mosquitto.conf'), mosquittoConf(values['config-dir'] ?? path.resolve(out), port));
-    process.stdout.write(`wrote passwd (${registry.tokenHashes().length} devices + controller), acl and mosquitto.conf to ${out}\n`);
+    const configDir = values['config-dir'] ?? path.resolve(out);
+    if (values.tls) {
+      // Mosquitto may run on another machine: its names go in with --tls-san (the certificate is the controller's, renewed when a name is new).
+      const tls = await loadOrCreateServerTls(dataDir, { sans: controllerSans('0.0.0.0', values['tls-san'] ?? []) });
+      writeFileSync(path.join(out, MOSQUITTO_TLS_FILES.ca), tls.caPem);
+      writeFileSync(path.join(out, MOSQUITTO_TLS_FILES.cert), tls.certPem);
+      writeFileSync(path.join(out, MOSQUITTO_TLS_FILES.key), tls.keyPem, { mode: 0o600 });
+    }
+    writeFileSync(path.join(out, 'mosquitto.conf'), mosquittoConf(configDir, port, values.tls ? { port: tlsPort, requireCertificate: values['client-certs'] ?? false } : undefined));
+    const tlsNote = values.tls ? `, ca.pem, server.pem and server-key.pem (mqtts on ${tlsPort}${values['client-certs'] ? ', client certificates required' : ''}; plain ${port} on loopback only)` : '';
+    process.stdout.write(`wrote passwd (${registry.tokenHashes().length} devices + controller), acl${tlsNote} and mosquitto.conf to ${out}\n`);
   } finally {
     db.close();
   }

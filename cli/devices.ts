@@ -1,7 +1,11 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Device } from '../controller/registry.js';
+import { TLS_DIR } from '../controller/tls/files.js';
+import { refuseFile } from './files.js';
 import { UsageError, parse, printJson } from './args.js';
 import { usageLine } from './commands.js';
-import { ApiClient } from './api-client.js';
+import { ApiClient, DEFAULT_DATA_DIR } from './api-client.js';
 
 const flags = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
 
@@ -42,13 +46,30 @@ export async function run(argv: string[]): Promise<void> {
   process.stdout.write(table(rows));
 }
 
-/** `edgefit devices add NAME [--label k=v]...`: prints the device's token once. */
+/** `edgefit devices add NAME [--label k=v]... [--cert-out DIR]`: prints the device's token once. */
 export async function add(argv: string[]): Promise<void> {
-  const { values, positionals } = parse('devices add', argv, { ...flags, label: { type: 'string', multiple: true } });
+  const { values, positionals } = parse('devices add', argv, { ...flags, label: { type: 'string', multiple: true }, 'cert-out': { type: 'string' } });
   if (positionals.length !== 1) throw new UsageError('devices add: give exactly one device NAME');
   const labels = Object.fromEntries((values.label ?? []).map((l) => splitLabel('devices add', l)));
+  const certOut = values['cert-out'];
+  const dataDir = values.data ?? DEFAULT_DATA_DIR;
+  // checked before the device is registered: a half-done add would leave a token printed and no certificate
+  // the X.509 code loads only when a certificate is to be issued
+  const certs = certOut === undefined ? undefined : await import('../controller/tls/store.js');
+  if (certOut !== undefined && certs) {
+    refuseFile('devices add', 'cert-out', certOut);
+    if (!certs.readCaKey(dataDir)) throw new UsageError(`devices add: --cert-out needs the CA key in ${path.join(dataDir, TLS_DIR)}, made by 'controller --tls' on that data folder (run it there, with --data DIR)`);
+  }
   const api = ApiClient.fromFlags('devices add', values.controller, values.data);
   const result = await api.request<{ device: Device; token: string }>('POST', '/api/devices', { id: positionals[0], labels });
+  if (certOut !== undefined && certs) {
+    const issued = await certs.issueDeviceCertificate(dataDir, positionals[0]);
+    mkdirSync(certOut, { recursive: true });
+    writeFileSync(path.join(certOut, 'device-key.pem'), issued.keyPem, { mode: 0o600 });
+    writeFileSync(path.join(certOut, 'device.pem'), issued.certPem);
+    writeFileSync(path.join(certOut, 'ca.pem'), issued.caPem);
+    process.stderr.write(`wrote ${positionals[0]}'s client certificate to ${certOut}: device.pem, device-key.pem and ca.pem; hand the folder to the device (agent --ca ca.pem --cert device.pem --key device-key.pem)\n`);
+  }
   if (values.json) return printJson(result);
   process.stdout.write(`${result.token}\n`);
   process.stderr.write(`device '${positionals[0]}' added. Start its agent with:\n  edgefit agent --broker mqtt://<controller>:1883 --id ${positionals[0]} --token <the token above>\nThe token is shown only now.\n`);

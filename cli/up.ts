@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../controller/registry.js';
 import { intFlag, parse } from './args.js';
 import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
-import { controllerFlags, controllerOptions } from './controller.js';
+import { controllerFlags, controllerOptions, tlsStartError } from './controller.js';
 import { createLogger, onShutdown } from './log.js';
 
 /** This machine's device id: 'local-' and the hostname, cut to what topics allow. */
@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<void> {
   const modelBytes = values.model ? readModelOrFail(values.model) : undefined;
   const options = controllerOptions('up', values);
   const log = createLogger('edgefit');
-  const controller = await startController({ ...options, log });
+  const controller = await startController({ ...options, log }).catch((err) => tlsStartError('up', err));
   const id = localDeviceId();
   const dataDir = path.resolve(options.dataDir);
   const token = localToken(controller.registry, dataDir, id);
@@ -53,7 +53,8 @@ export async function run(argv: string[]): Promise<void> {
   let stopping = false;
   const startAgent = () => {
     // The local agent keeps its state in the data dir and pins the controller's key from the file, not the network.
-    const agentArgs = ['--broker', controller.brokerUrl, '--id', id, '--controller', controller.httpUrl, '--state', path.join(dataDir, 'agent'), '--controller-key', path.join(dataDir, PUBLIC_KEY_FILE)];
+    // Under --tls it takes the broker's plain loopback listener and checks the API against the data dir's CA.
+    const agentArgs = ['--broker', controller.localBrokerUrl, '--id', id, '--controller', controller.httpUrl, '--state', path.join(dataDir, 'agent'), '--controller-key', path.join(dataDir, PUBLIC_KEY_FILE), ...(controller.caFile ? ['--ca', controller.caFile] : [])];
     agent = spawn(process.execPath, [main, 'agent', ...agentArgs, ...(values.heartbeat ? ['--heartbeat', values.heartbeat] : [])], {
       env: { ...process.env, EDGEFIT_TOKEN: token },
       stdio: 'inherit',
@@ -67,7 +68,7 @@ export async function run(argv: string[]): Promise<void> {
   };
   startAgent();
 
-  process.stdout.write(`\nedgefit is up\n  dashboard  ${controller.httpUrl}/#token=${controller.adminToken}\n  API        ${controller.httpUrl}/api/devices  (Authorization: Bearer <token in ${path.join(options.dataDir, 'admin.token')}>)\n  MQTT       ${controller.brokerUrl}\n  device     ${id}\n\n`);
+  process.stdout.write(`\nedgefit is up\n  dashboard  ${controller.httpUrl}/#token=${controller.adminToken}\n  API        ${controller.httpUrl}/api/devices  (Authorization: Bearer <token in ${path.join(options.dataDir, 'admin.token')}>)\n  MQTT       ${controller.brokerUrl}${controller.localBrokerUrl !== controller.brokerUrl ? `  (this machine: ${controller.localBrokerUrl})` : ''}\n${controller.caFile ? `  CA         ${controller.caFile}  (agents: --ca FILE)\n` : ''}  device     ${id}\n\n`);
   void fitLocalDevice(controller, id, modelBytes, values.model ? path.basename(values.model).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.+-]/g, '-') : SYNTHETIC_NAME, log);
   onShutdown(log, async () => {
     stopping = true;

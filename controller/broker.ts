@@ -1,5 +1,6 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { CHANNELS, parseDeviceTopic } from '../protocol/channels.js';
 import { MAX_PAYLOAD_BYTES, TOPIC_ROOT } from '../protocol/topics.js';
@@ -10,6 +11,11 @@ export interface EmbeddedBrokerOptions {
   port: number;
   host: string;
   controllerSecret: string;
+  /**
+   * mqtts: a second listener with TLS (`port`/`host` then stay plain, on loopback).
+   * With `requireClientCert`, a client without a certificate signed by `caPem` is refused at the handshake.
+   */
+  tls?: { port: number; host: string; certPem: string; keyPem: string; caPem: string; requireClientCert: boolean };
   /** True when the device id and token match the registry. */
   authenticateDevice(id: string, token: string): boolean;
   log: Logger;
@@ -17,6 +23,8 @@ export interface EmbeddedBrokerOptions {
 
 export interface EmbeddedBroker {
   port: number;
+  /** The mqtts listener's port, when there is one. */
+  tlsPort?: number;
   close(): Promise<void>;
 }
 
@@ -86,28 +94,56 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   });
   broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
 
-  const server: Server = createServer((socket) => {
+  const handle = (socket: Socket) => {
     const guarded = new MqttFrameGuard(socket, MAX_PAYLOAD_BYTES + 64 * 1024, (rejection) =>
       rejection.reason === 'too-large'
         ? log.warn({ remote: socket.remoteAddress, bytes: rejection.announced }, 'mqtt packet refused: over the payload limit')
         : log.warn({ remote: socket.remoteAddress }, 'mqtt packet refused: malformed length'),
     );
     broker.handle(guarded);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
+  };
+  const server: Server = createServer(handle);
+  const port = await listen(server, opts.port, opts.host);
   log.info({ port, host: opts.host }, 'embedded mqtt broker listening');
+  let tlsServer: Server | undefined;
+  let tlsPort: number | undefined;
+  if (opts.tls) {
+    const t = opts.tls;
+    const refused = (remote: string | undefined, err: string) => log.warn({ remote, err }, 'mqtts connection refused at the TLS handshake');
+    // The client certificate is judged here rather than by rejectUnauthorized, which drops a wrong one without a word:
+    // no certificate, or one the CA did not sign, is one warning and a closed socket before any MQTT byte is read.
+    const secure = createTlsServer({ cert: t.certPem, key: t.keyPem, ca: t.caPem, requestCert: t.requireClientCert, rejectUnauthorized: false }, (socket) => {
+      if (t.requireClientCert && !socket.authorized) {
+        refused(socket.remoteAddress, String(socket.authorizationError));
+        socket.destroy();
+        return;
+      }
+      handle(socket);
+    });
+    // A handshake that fails outright (a client that does not trust our CA, plain MQTT on the TLS port) ends here.
+    secure.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => refused(socket.remoteAddress, err.code ?? err.message));
+    tlsServer = secure;
+    tlsPort = await listen(secure, t.port, t.host);
+    log.info({ port: tlsPort, host: t.host, clientCertificates: t.requireClientCert }, 'embedded mqtt broker listening with TLS');
+  }
 
   return {
     port,
+    ...(tlsPort === undefined ? {} : { tlsPort }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close();
+        tlsServer?.close();
         broker.close(() => resolve());
       }),
   };
+}
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : port;
 }

@@ -15,9 +15,11 @@ import { FleetLink, type DesiredRequest, type JobRequest } from './fleet-link.js
 import { buildApp } from './http/app.js';
 import { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
 import type { Desired, Job } from '../protocol/messages.js';
-import { Registry } from './registry.js';
+import { CONTROLLER_USER, Registry } from './registry.js';
 import { loadOrCreateSecret } from './secrets.js';
-import { clearEndpoint, writeEndpoint } from './endpoint.js';
+import { clearEndpoint, clearStarting, markStarting, writeEndpoint } from './endpoint.js';
+import { rootCertificates } from 'node:tls';
+import { CA_FILE, controllerSans, issueDeviceCertificate, loadOrCreateServerTls, userServerTls, type ServerTls } from './tls/store.js';
 
 export interface ControllerOptions {
   dataDir: string;
@@ -28,6 +30,21 @@ export interface ControllerOptions {
   httpPort: number;
   host: string;
   log: Logger;
+  /**
+   * https and mqtts. Without `files`, the controller's own CA and server
+   * certificate in the data folder (`sans`: names beyond its own); with them,
+   * the operator's. `clientCerts`: the mqtts listener refuses devices without
+   * a certificate from that CA. The embedded broker keeps a plain listener on
+   * 127.0.0.1:`plainMqttPort` (default 1883) for this machine's own clients.
+   */
+  tls?: ControllerTlsOptions;
+}
+
+export interface ControllerTlsOptions {
+  sans?: string[];
+  files?: { cert: string; key: string; ca?: string };
+  clientCerts?: boolean;
+  plainMqttPort?: number;
 }
 
 export interface Controller {
@@ -50,13 +67,27 @@ export interface Controller {
   rolloutStore: RolloutStore;
   httpUrl: string;
   brokerUrl: string;
+  /** Where a client on this machine reaches the broker: the plain loopback listener under TLS, else brokerUrl. */
+  localBrokerUrl: string;
+  /** With TLS: the CA agents verify the controller against (the data folder's ca.pem, or --tls-ca). */
+  caFile?: string;
   adminToken: string;
   close(): Promise<void>;
 }
 
 export async function startController(opts: ControllerOptions): Promise<Controller> {
-  const { log } = opts;
   const dataDir = path.resolve(opts.dataDir);
+  // Before anything slow: a CLI started meanwhile waits for controller.url instead of failing (see endpoint.ts).
+  markStarting(dataDir);
+  try {
+    return await start(opts, dataDir);
+  } finally {
+    clearStarting(dataDir);
+  }
+}
+
+async function start(opts: ControllerOptions, dataDir: string): Promise<Controller> {
+  const { log } = opts;
   const db = openDb(dataDir);
   const registry = new Registry(db);
   registry.markAllOffline();
@@ -65,12 +96,16 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const signingKey = loadOrCreateSigningKey(dataDir);
   const artifacts = new ArtifactStore(db, dataDir, signingKey);
 
+  const tls = opts.tls && (await serverTls(dataDir, opts.host, opts.tls, log));
+
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;
   if (!brokerUrl) {
     broker = await startEmbeddedBroker({
-      port: opts.mqttPort,
-      host: opts.host,
+      // Under TLS the plain listener stays on loopback only: the controller's own link and this machine's agent use it.
+      port: tls ? (opts.tls?.plainMqttPort ?? 1883) : opts.mqttPort,
+      host: tls ? '127.0.0.1' : opts.host,
+      ...(tls ? { tls: { port: opts.mqttPort, host: opts.host, certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, requireClientCert: opts.tls?.clientCerts ?? false } } : {}),
       controllerSecret,
       authenticateDevice: (id, token) => registry.authenticate(id, token),
       log: log.child({ component: 'broker' }),
@@ -83,7 +118,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const catalog = new Catalog(db, artifacts);
   const rolloutStore = new RolloutStore(db);
   const checks = new OnDeviceCheck({ catalog, thresholdOf: (jobId) => rolloutStore.specOfJob(jobId)?.check?.threshold, log: log.child({ component: 'check' }) });
-  const link = await FleetLink.connect({ brokerUrl, secret: controllerSecret, registry, profiles, desired, live, log: log.child({ component: 'fleet' }), judgeCheck: (r) => checks.judge(r) });
+  const linkTls = opts.brokerUrl && tls ? await externalBrokerTls(dataDir, tls, log) : undefined;
+  const link = await FleetLink.connect({ brokerUrl, ...(linkTls ? { tls: linkTls } : {}), secret: controllerSecret, registry, profiles, desired, live, log: log.child({ component: 'fleet' }), judgeCheck: (r) => checks.judge(r) });
 
   const ladders = new LadderJobs(catalog, path.join(dataDir, 'ladder-work'), log.child({ component: 'ladder' }));
   // One pair of closures for the rollout engine and for callers of the Controller object.
@@ -108,16 +144,18 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   }, 5000);
   silenceSweep.unref();
 
-  const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log, fleet: { catalog, ladders, rollouts, rolloutStore } });
+  const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log, fleet: { catalog, ladders, rollouts, rolloutStore }, ...(tls ? { https: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}) });
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;
   // A wildcard listen address is reached on loopback from this machine; IPv6 hosts go in brackets.
   const loopback = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host === '::' ? '::1' : opts.host;
   const reachableHost = isIPv6(loopback) ? `[${loopback}]` : loopback;
-  const httpUrl = `http://${reachableHost}:${port}`;
+  const httpUrl = `${tls ? 'https' : 'http'}://${reachableHost}:${port}`;
   writeEndpoint(dataDir, httpUrl);
-  log.info({ http: httpUrl, broker: brokerUrl, data: dataDir, artifactKey: signingKey.fingerprint }, 'controller ready');
+  const publicBrokerUrl = broker ? (broker.tlsPort !== undefined ? `mqtts://${reachableHost}:${broker.tlsPort}` : `mqtt://${reachableHost}:${broker.port}`) : brokerUrl;
+  const caFile = tls ? (opts.tls?.files ? opts.tls.files.ca : path.join(dataDir, CA_FILE)) : undefined;
+  log.info({ http: httpUrl, broker: publicBrokerUrl, data: dataDir, artifactKey: signingKey.fingerprint, ...(tls ? { tlsCertificate: tls.fingerprint, ca: tls.caFingerprint } : {}) }, 'controller ready');
 
   return {
     registry,
@@ -132,7 +170,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     rollouts,
     rolloutStore,
     httpUrl,
-    brokerUrl: broker ? `mqtt://${reachableHost}:${broker.port}` : brokerUrl,
+    brokerUrl: publicBrokerUrl,
+    localBrokerUrl: broker && tls ? `mqtt://127.0.0.1:${broker.port}` : publicBrokerUrl,
+    ...(caFile ? { caFile } : {}),
     adminToken,
     async close() {
       clearEndpoint(dataDir, httpUrl);
@@ -147,4 +187,27 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       ]);
     },
   };
+}
+
+/** The server's certificate and key: the operator's files, or the controller's own CA and certificate (made or renewed now). */
+async function serverTls(dataDir: string, host: string, o: ControllerTlsOptions, log: Logger): Promise<ServerTls> {
+  const tls = o.files ? userServerTls(o.files) : await loadOrCreateServerTls(dataDir, { sans: controllerSans(host, o.sans ?? []) });
+  for (const change of tls.changes) log.info({ certificate: tls.fingerprint, ca: tls.caFingerprint }, `tls: ${change}`);
+  return tls;
+}
+
+/**
+ * How the controller's link verifies an external mqtts broker: the public roots
+ * and the controller's CA (broker-config hands Mosquitto the controller's
+ * certificate); it presents a client certificate of its own CA where it has one,
+ * for a broker that requires them.
+ */
+async function externalBrokerTls(dataDir: string, tls: ServerTls, log: Logger): Promise<{ ca: string[]; cert?: string; key?: string }> {
+  const ca = [...rootCertificates, tls.caPem];
+  if (!tls.caKeyPem) {
+    log.info('no CA key of our own: the controller presents no client certificate to the broker');
+    return { ca };
+  }
+  const own = await issueDeviceCertificate(dataDir, CONTROLLER_USER);
+  return { ca, cert: own.certPem, key: own.keyPem };
 }

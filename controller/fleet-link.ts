@@ -12,6 +12,8 @@ import { ResultIntake } from './result-intake.js';
 
 export interface FleetLinkOptions {
   brokerUrl: string;
+  /** For an mqtts:// broker: the CAs to trust and the controller's client certificate, if any. */
+  tls?: { ca: string[]; cert?: string; key?: string };
   secret: string;
   registry: Registry;
   profiles: ProfileStore;
@@ -60,6 +62,7 @@ export class FleetLink {
       clientId: `${CONTROLLER_USER}-${process.pid}`,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
+      ...opts.tls,
     });
     const handle = deviceDispatcher(
       {

@@ -7,6 +7,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { checkRef, type ArtifactRef } from '../../protocol/artifacts.js';
+import type { TlsClientOptions } from '../tls/trust.js';
 
 export type RejectionReason = 'signature' | 'manifest' | 'hash' | 'size';
 
@@ -44,6 +45,8 @@ export interface DownloadOptions {
   token: string;
   /** The pinned controller key (see key-pin.ts): the only signer trusted. */
   publicKeyPem: string;
+  /** For an https controller: the CA it is verified against and the device's client certificate (agent/tls/trust.ts). */
+  tls?: TlsClientOptions;
   log: Logger;
   /** Consecutive attempts that receive no new byte before giving up. */
   attempts?: number;
@@ -154,10 +157,10 @@ async function fetchWithRetries(opts: DownloadOptions, part: string): Promise<{ 
   }
 }
 
-/** GET with node:http(s): unlike fetch, every body byte that reached the socket is handed over before a cut is reported. */
-function get(url: URL, headers: Record<string, string>, idleMs: number, signal?: AbortSignal): Promise<IncomingMessage> {
+/** GET with node:http(s): unlike fetch, every body byte that reached the socket is handed over before a cut is reported; and it takes a CA. */
+function get(url: URL, headers: Record<string, string>, idleMs: number, signal?: AbortSignal, tls?: TlsClientOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? https : http).get(url, { headers, signal }, resolve);
+    const req = url.protocol === 'https:' ? https.get(url, { headers, signal, ...tls }, resolve) : http.get(url, { headers, signal }, resolve);
     req.setTimeout(idleMs, () => req.destroy(new Error(`no data for ${idleMs} ms`)));
     req.on('error', (err) => reject(new ArtifactDownloadError(`controller unreachable: ${err.message}`, true)));
   });
@@ -237,7 +240,7 @@ async function fetchOnce(opts: DownloadOptions, part: string): Promise<{ digest:
     headers['if-range'] = `"${ref.sha256}"`;
   }
   const idleMs = opts.idleTimeoutMs ?? 30_000;
-  const res = await get(new URL(`${opts.controllerUrl.replace(/\/+$/, '')}/artifacts/${ref.sha256}`), headers, idleMs, opts.signal);
+  const res = await get(new URL(`${opts.controllerUrl.replace(/\/+$/, '')}/artifacts/${ref.sha256}`), headers, idleMs, opts.signal, opts.tls);
   const refuse = async (err: Error, dropPartial: boolean): Promise<never> => {
     res.destroy();
     if (dropPartial) await unlink(part).catch(() => undefined);
@@ -288,4 +291,19 @@ async function fetchOnce(opts: DownloadOptions, part: string): Promise<{ digest:
     await file.close();
   }
   return { digest: hash.digest('hex'), resumed };
+}
+
+/** A small JSON GET from the controller (the enrollment key) under the same trust as downloads. */
+export async function getJson(url: string, headers: Record<string, string>, tls?: TlsClientOptions, timeoutMs = 15_000): Promise<{ status: number; body: unknown }> {
+  const res = await get(new URL(url), headers, timeoutMs, undefined, tls);
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: res.statusCode ?? 0, body };
 }

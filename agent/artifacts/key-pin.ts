@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ed25519PublicKey, keyFingerprint } from '../../protocol/artifacts.js';
-import { basicAuth } from './download.js';
+import type { TlsClientOptions } from '../tls/trust.js';
+import { basicAuth, getJson } from './download.js';
 
 export const PINNED_KEY_FILE = 'controller-key.pem';
 
@@ -32,16 +33,18 @@ export interface PinOptions {
   token: string;
   /** An operator-supplied public key PEM: pinned as is, never learned from the network. */
   explicitKeyPem?: string;
+  /** For an https controller: the same trust as downloads. */
+  tls?: TlsClientOptions;
   log: Logger;
 }
 
 /** GET /enroll/key with the device's credentials. */
-export async function fetchControllerKey(controllerUrl: string, deviceId: string, token: string): Promise<PinnedKey> {
-  const res = await fetch(`${controllerUrl.replace(/\/+$/, '')}/enroll/key`, { headers: { authorization: basicAuth(deviceId, token) } });
+export async function fetchControllerKey(controllerUrl: string, deviceId: string, token: string, tls?: TlsClientOptions): Promise<PinnedKey> {
+  const res = await getJson(`${controllerUrl.replace(/\/+$/, '')}/enroll/key`, { authorization: basicAuth(deviceId, token) }, tls);
   if (res.status === 401) throw new Error(`controller refused device '${deviceId}' credentials at /enroll/key`);
-  if (!res.ok) throw new Error(`GET /enroll/key answered ${res.status}`);
-  const body = (await res.json()) as { publicKeyPem?: unknown };
-  if (typeof body.publicKeyPem !== 'string') throw new Error('GET /enroll/key: no publicKeyPem in the answer');
+  if (res.status < 200 || res.status > 299) throw new Error(`GET /enroll/key answered ${res.status}`);
+  const body = res.body as { publicKeyPem?: unknown } | undefined;
+  if (typeof body?.publicKeyPem !== 'string') throw new Error('GET /enroll/key: no publicKeyPem in the answer');
   return described(body.publicKeyPem);
 }
 
@@ -87,7 +90,7 @@ export async function pinControllerKey(opts: PinOptions): Promise<PinnedKey> {
   const trusted = explicit ?? pinned;
   let presented: PinnedKey | undefined;
   try {
-    presented = await fetchControllerKey(opts.controllerUrl, opts.deviceId, opts.token);
+    presented = await fetchControllerKey(opts.controllerUrl, opts.deviceId, opts.token, opts.tls);
   } catch (err) {
     // With a key already trusted, a controller that is down now changes nothing: signatures are checked per artifact.
     if (!trusted) throw err;

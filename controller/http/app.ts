@@ -31,17 +31,23 @@ export interface AppDeps {
   log: Logger;
   /** Model catalog, ladder builds and rollouts (/api/models, /api/rollouts). */
   fleet?: { catalog: Catalog; ladders: LadderJobs; rollouts: RolloutEngine; rolloutStore: RolloutStore };
+  /** Serve https with this certificate (chain) and key. Client certificates are not asked for here: browsers and the CLI use the same port. */
+  https?: { certPem: string; keyPem: string };
 }
 
 /** How long close() lets responses in flight finish before it cuts their connections. */
 const CLOSE_GRACE_MS = 2000;
 
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const app: FastifyInstance = Fastify({
+  const options = {
     // Per-request logs would drown the fleet's own events: HTTP logs warnings and errors only.
     loggerInstance: deps.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
-  });
+  };
+  // The routes never look at which server kind carries them; typed apart, every plugin would be written twice.
+  const app: FastifyInstance = deps.https
+    ? (Fastify({ ...options, https: { cert: deps.https.certPem, key: deps.https.keyPem } }) as unknown as FastifyInstance)
+    : Fastify(options);
   // A client that stops reading mid-response (a stalled artifact download) would hold close() until
   // its socket times out, a minute on; an agent resumes a cut download from where it was.
   app.addHook('preClose', async () => {

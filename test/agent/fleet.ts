@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startController, type Controller } from '../../controller/controller.js';
+import { startController, type Controller, type ControllerTlsOptions } from '../../controller/controller.js';
 import { CONTROLLER_USER } from '../../controller/registry.js';
 import { spawnCli, stop, type CliProcess } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/log.js';
@@ -30,9 +30,13 @@ export class TestFleet {
   private readonly agents: CliProcess[] = [];
   private readonly tokens = new Map<string, string>();
 
-  async start(): Promise<Controller> {
+  /** `tls`: https and mqtts (the plain loopback listener on a free port); kept for restarts. */
+  private tls?: ControllerTlsOptions;
+
+  async start(opts: { tls?: ControllerTlsOptions } = {}): Promise<Controller> {
     this.capture = captureLogger();
-    this.controller = await startController({ dataDir: this.dataDir, mqttPort: this.ports.mqtt, httpPort: this.ports.http, host: '127.0.0.1', log: this.capture.log });
+    if (opts.tls) this.tls = { plainMqttPort: 0, ...opts.tls };
+    this.controller = await startController({ dataDir: this.dataDir, mqttPort: this.ports.mqtt, httpPort: this.ports.http, host: '127.0.0.1', log: this.capture.log, ...(this.tls ? { tls: this.tls } : {}) });
     this.ports = { mqtt: Number(new URL(this.controller.brokerUrl).port), http: Number(new URL(this.controller.httpUrl).port) };
     return this.controller;
   }
@@ -42,8 +46,9 @@ export class TestFleet {
     return this.capture.lines().filter((l) => l.msg === msg);
   }
 
-  /** `extra`: more agent flags and environment (e.g. --onnxruntime), and the keepalive. */
-  agent(id: string, heartbeatS = 1, extra: { args?: string[]; env?: Record<string, string>; keepaliveS?: number } = {}): CliProcess {
+  /** `extra`: more agent flags and environment (e.g. --onnxruntime, --ca), the keepalive, and a token from elsewhere (`devices add`). */
+  agent(id: string, heartbeatS = 1, extra: { args?: string[]; env?: Record<string, string>; keepaliveS?: number; token?: string } = {}): CliProcess {
+    if (extra.token) this.tokens.set(id, extra.token);
     if (!this.tokens.has(id)) this.tokens.set(id, this.controller.registry.add(id));
     const state = path.join(this.scratch, `state-${id}`);
     const agent = spawnCli(
@@ -61,7 +66,7 @@ export class TestFleet {
   /** An MQTT client with the controller's rights, for publishing what the controller API would refuse to. */
   async rawController(): Promise<MqttClient> {
     const secret = readFileSync(path.join(this.dataDir, 'controller.secret'), 'utf8').trim();
-    const client = mqtt.connect(this.controller.brokerUrl, { username: CONTROLLER_USER, password: secret, clientId: `raw-${process.pid}`, reconnectPeriod: 0 });
+    const client = mqtt.connect(this.controller.localBrokerUrl, { username: CONTROLLER_USER, password: secret, clientId: `raw-${process.pid}`, reconnectPeriod: 0 });
     await new Promise((resolve, reject) => {
       client.once('connect', resolve);
       client.once('error', reject);

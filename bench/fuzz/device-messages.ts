@@ -91,8 +91,10 @@ function apply(message: Json, m: Mutation): void {
     parent = parent[k] as Record<string | number, Json>;
   }
   if (parent === null || typeof parent !== 'object') return;
-  if (m.kind === 'extra') parent[m.key] = m.value;
-  else if (m.kind === 'set') parent[m.path.at(-1)!] = m.value;
+  if (m.kind === 'extra') {
+    // an earlier mutation may have made the object an array: a key 'constructor' on it broke splice (10,000-run bench)
+    if (!Array.isArray(parent)) parent[m.key] = m.value;
+  } else if (m.kind === 'set') parent[m.path.at(-1)!] = m.value;
   else if (Array.isArray(parent)) parent.splice(m.path.at(-1) as number, 1);
   else delete parent[m.path.at(-1)!];
 }

@@ -81,11 +81,11 @@ async function main(): Promise<void> {
   try {
     const r = await runMessageFuzz({ perChannel: PER_CHANNEL, seed: SEED, dataDir, progress: (l) => console.log(`  ${l}`) });
     say();
-    say('| channel | sent | accepted | refused | top reasons |');
-    say('|---|---|---|---|---|');
+    say('| channel | sent | accepted | refused | top reasons | longest stall |');
+    say('|---|---|---|---|---|---|');
     for (const [channel, c] of Object.entries(r.channels)) {
       const top = Object.entries(c.dropped).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, n]) => `${k} ${n}`).join('; ');
-      say(`| ${channel} | ${c.sent} | ${c.accepted} | ${c.sent - c.accepted - c.ignored} | ${top} |`);
+      say(`| ${channel} | ${c.sent} | ${c.accepted} | ${c.sent - c.accepted - c.ignored} | ${top} | ${c.maxStallMs.toFixed(0)} ms |`);
     }
     say();
     say(`- refusals logged: ${r.droppedLogged} of ${r.droppedExpected} expected by the protocol's rules; lines not one printable line: ${r.badReasonLines}`);

@@ -17,7 +17,8 @@ export async function readHeartbeat(temperature: TemperatureSource, startedAt: n
     uptimeS: os.uptime(),
     agentUptimeS: (now - startedAt) / 1000,
     load1: hasLoad ? load[0] : null,
-    memUsedBytes: mem.total - mem.available,
+    // available past total (a container's cgroup view) would read as negative use: the protocol refuses that, so clamp at the source
+    memUsedBytes: Math.min(mem.total, Math.max(0, mem.total - mem.available)),
     memTotalBytes: mem.total,
     temperatureC,
     intervalS,

@@ -3,7 +3,9 @@ import { parse, printJson, UsageError } from './args.js';
 import { usageLine } from './commands.js';
 import type { Lineage } from '../compress/lineage.js';
 import { modelInfo, weightFormatLabel, type ModelInfo, type TensorSummary } from '../compress/onnx/info.js';
+import type { Model } from '../compress/onnx/ir.js';
 import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
+import { oneLine } from '../protocol/one-line.js';
 
 function shape(t: TensorSummary): string {
   return t.shape ? `[${t.shape.map((d) => (d === null ? '?' : d)).join(', ')}]` : '[?]';
@@ -55,6 +57,8 @@ export function formatInfo(file: string, info: ModelInfo): string {
     if (u.names) rows.push(['classes', `${classes}: ${first}`]);
   }
   rows.push(...lineageRows(info.lineage));
+  // the rule detect, profile and the agent apply to the input, so this line and they agree
+  rows.push(['runnable', info.runnable.ok ? 'yes, as a detector (one float image input [1,3,H,W])' : `no: ${info.runnable.reason}`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
@@ -63,15 +67,23 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('model info', argv, { json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError(usageLine('model info'));
   const file = positionals[0];
-  let info: ModelInfo;
+  let model: Model;
   try {
-    info = modelInfo(readModelFile(file));
+    model = readModelFile(file);
   } catch (err) {
     if (err instanceof ModelFormatError) {
       process.stderr.write(`edgefit model info: ${err.message}\n`);
       return 1;
     }
     throw err;
+  }
+  let info: ModelInfo;
+  try {
+    info = modelInfo(model);
+  } catch (err) {
+    // a file that decodes but whose graph the analysis cannot follow (a malformed attribute, a cycle): one line, never a stack
+    process.stderr.write(`edgefit model info: ${file}: cannot analyse the model: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+    return 1;
   }
   if (values.json) printJson({ file, ...info });
   else process.stdout.write(formatInfo(file, info));

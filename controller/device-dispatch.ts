@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { CHANNELS, DEVICE_PUBLISHES, decodeFor, parseDeviceTopic, type DeviceChannel, type MessageOf } from '../protocol/channels.js';
+import { deviceTimestampIssue } from '../protocol/ranges.js';
 import { allDevicesTopic } from '../protocol/topics.js';
 
 /**
@@ -17,17 +18,21 @@ export function controllerSubscriptions(): Record<string, { qos: 0 | 1 | 2 }> {
 /**
  * Routes one MQTT message to its channel's handler. The topic names the
  * device (the broker's ACL makes that trustworthy); a device the registry does
- * not know, a payload that fails its channel's schema, or a topic outside the
- * table is logged with the reason and dropped. An empty payload on a retained
+ * not know, a payload that fails its channel's schema (a number outside its
+ * physical range included, see protocol/ranges.ts), a timestamp the
+ * controller's clock cannot believe, or a topic outside the table is logged
+ * with the reason, one line, and dropped. An empty payload on a retained
  * channel clears it at the broker: nothing to handle.
  */
-export function deviceDispatcher(handlers: DeviceHandlers, opts: { isRegistered(deviceId: string): boolean; log: Logger }): (topic: string, payload: Buffer, retained: boolean) => void {
+export function deviceDispatcher(handlers: DeviceHandlers, opts: { isRegistered(deviceId: string): boolean; log: Logger; now?: () => number }): (topic: string, payload: Buffer, retained: boolean) => void {
   const { log } = opts;
+  const now = opts.now ?? Date.now;
   function route<C extends DeviceChannel>(channel: C, deviceId: string, payload: Buffer, retained: boolean): void {
     const spec = CHANNELS[channel];
     if (spec.retain && payload.length === 0) return;
     const msg = decodeFor(channel, payload);
-    if (!msg.ok) return void log.warn({ device: deviceId, reason: msg.reason }, `malformed ${spec.noun} dropped`);
+    const reason = msg.ok ? deviceTimestampIssue((msg.value as { ts: number }).ts, now()) : msg.reason;
+    if (!msg.ok || reason !== undefined) return void log.warn({ device: deviceId, channel, reason }, `malformed ${spec.noun} dropped`);
     (handlers[channel] as (deviceId: string, message: MessageOf<C>, retained: boolean) => void)(deviceId, msg.value, retained);
   }
   return (topic, payload, retained) => {

@@ -42,6 +42,14 @@ export class RegistryError extends Error {
 }
 
 export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/;
+/** A label value's longest. */
+export const MAX_LABEL_VALUE = 256;
+/**
+ * Labels per device: every device list carries them all. A first probe added
+ * a device with 9,000 labels of 100 characters (201), a megabyte more in
+ * every later list; 64 is more than any fleet's selectors use.
+ */
+export const MAX_LABELS = 64;
 
 function toDevice(row: DeviceRow): Device {
   return {
@@ -68,6 +76,7 @@ export class Registry {
     if (!DEVICE_ID_PATTERN.test(id) || id === CONTROLLER_USER) {
       throw new RegistryError(`invalid device id '${id}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`, 'invalid');
     }
+    if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels, got ${Object.keys(labels).length}`, 'invalid');
     for (const [k, v] of Object.entries(labels)) validateLabel(k, v);
     const token = newToken();
     const result = this.db
@@ -111,6 +120,7 @@ export class Registry {
     else {
       validateLabel(key, value);
       labels[key] = value;
+      if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels: remove one before adding '${key}'`, 'invalid');
     }
     this.db.prepare('UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
     return this.changed(id);
@@ -190,5 +200,5 @@ export class Registry {
 
 function validateLabel(key: string, value: string): void {
   if (!LABEL_KEY_PATTERN.test(key)) throw new RegistryError(`invalid label key '${key}'`, 'invalid');
-  if (value.length > 256) throw new RegistryError(`label '${key}' value is longer than 256 characters`, 'invalid');
+  if (value.length > MAX_LABEL_VALUE) throw new RegistryError(`label '${key}' value is longer than ${MAX_LABEL_VALUE} characters`, 'invalid');
 }

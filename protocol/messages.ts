@@ -1,20 +1,22 @@
 import { z } from 'zod';
 import { ArtifactRef, SHA256_PATTERN } from './artifacts.js';
 import { firstIssue } from './first-issue.js';
+import { Coordinate, Count, CpuPct, DropPct, Fps, FrameSide, Load, MAX_CPU_CORES, MemoryBytes, MemoryDeltaMb, MemoryMb, MHz, Ms, Pct, Pid, ProfileWallS, SessionCreateMs, TempC, TensorDim, UptimeS } from './ranges.js';
 import { PROTOCOL_VERSION } from './topics.js';
 
 export { ArtifactRef };
 
 // Small composable types: each message is an envelope with the protocol version
 // and a timestamp, plus its own body. Numbers a sensor may lack are nullable,
-// never defaulted: a missing sensor is null, not a guess.
+// never defaulted: a missing sensor is null, not a guess. Every number a
+// device sends has its physical range (protocol/ranges.ts); timestamps are
+// judged against the controller's clock at its intake.
 
 const envelope = {
   v: z.literal(PROTOCOL_VERSION),
   ts: z.number().int().nonnegative(),
 };
 
-const nullableNumber = z.number().finite().nullable();
 // Everything a device sends is kept and shown on every dashboard: bound each string and list.
 const sha256 = z.string().regex(SHA256_PATTERN);
 const shortText = z.string().max(255);
@@ -35,7 +37,7 @@ export const Accelerator = z.object({
   tensorrtVersion: shortText.nullable(),
   /** NVIDIA driver version (nvidia-smi). */
   driverVersion: shortText.nullable(),
-  memoryMb: z.number().int().nonnegative().max(16 * 1024 * 1024).nullable(),
+  memoryMb: MemoryMb.int().nullable(),
 });
 export type Accelerator = z.infer<typeof Accelerator>;
 
@@ -50,10 +52,10 @@ export type OnnxruntimeBinding = z.infer<typeof OnnxruntimeBinding>;
 export const Inventory = z.object({
   hostname: z.string().max(255),
   cpuModel: z.string().max(255),
-  cpuCores: z.number().int().positive(),
-  cpuPhysicalCores: z.number().int().positive().nullable(),
+  cpuCores: z.number().int().min(1).max(MAX_CPU_CORES),
+  cpuPhysicalCores: z.number().int().min(1).max(MAX_CPU_CORES).nullable(),
   arch: z.string().max(32),
-  memTotalBytes: z.number().int().nonnegative(),
+  memTotalBytes: MemoryBytes.int(),
   os: z.string().max(255),
   kernel: z.string().max(255),
   boardModel: z.string().max(255).nullable(),
@@ -82,17 +84,19 @@ export const Presence = z.object({
 });
 export type Presence = z.infer<typeof Presence>;
 
-export const Heartbeat = z.object({
-  ...envelope,
-  uptimeS: z.number().nonnegative(),
-  agentUptimeS: z.number().nonnegative(),
-  load1: nullableNumber,
-  memUsedBytes: z.number().nonnegative(),
-  memTotalBytes: z.number().nonnegative(),
-  temperatureC: nullableNumber,
-  /** Seconds between heartbeats: a device silent for three of them is taken as gone (a crashed broker sends no last will). */
-  intervalS: z.number().positive().max(3600).optional(),
-});
+export const Heartbeat = z
+  .object({
+    ...envelope,
+    uptimeS: UptimeS,
+    agentUptimeS: UptimeS,
+    load1: Load.nullable(),
+    memUsedBytes: MemoryBytes,
+    memTotalBytes: MemoryBytes,
+    temperatureC: TempC.nullable(),
+    /** Seconds between heartbeats: a device silent for three of them is taken as gone (a crashed broker sends no last will). */
+    intervalS: z.number().positive().max(3600).optional(),
+  })
+  .refine((h) => h.memUsedBytes <= h.memTotalBytes, { message: 'more memory used than the device has', path: ['memUsedBytes'] });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
 /** Parses a raw MQTT payload as JSON then against a schema; the reason on failure is one line. */
@@ -150,7 +154,7 @@ export const CheckRequest = z.object({
 export type CheckRequest = z.infer<typeof CheckRequest>;
 
 /** One detection in the frame's own pixels: x1, y1, x2, y2, score, class id. */
-export const Detection = z.tuple([z.number().finite(), z.number().finite(), z.number().finite(), z.number().finite(), z.number().min(0).max(1), z.number().int().min(0).max(100_000)]);
+export const Detection = z.tuple([Coordinate, Coordinate, Coordinate, Coordinate, z.number().min(0).max(1), z.number().int().min(0).max(100_000)]);
 export type Detection = z.infer<typeof Detection>;
 
 /** The device's side of the on-device check: per reference frame (by sha256), what the candidate found there, on the provider it was profiled with. */
@@ -197,65 +201,77 @@ export const Job = z.object({
 export type Job = z.infer<typeof Job>;
 export type JobInput = z.input<typeof Job>;
 
-export const LatencyStats = z.object({
-  n: z.number().int().nonnegative(),
-  minMs: z.number(),
-  p50Ms: z.number(),
-  p90Ms: z.number(),
-  p95Ms: z.number(),
-  p99Ms: z.number(),
-  maxMs: z.number(),
-  meanMs: z.number(),
-  stdMs: z.number(),
-});
+const LATENCY_ORDER = ['minMs', 'p50Ms', 'p90Ms', 'p95Ms', 'p99Ms', 'maxMs'] as const;
+
+export const LatencyStats = z
+  .object({
+    n: Count,
+    minMs: Ms,
+    p50Ms: Ms,
+    p90Ms: Ms,
+    p95Ms: Ms,
+    p99Ms: Ms,
+    maxMs: Ms,
+    meanMs: Ms,
+    stdMs: Ms,
+  })
+  // percentiles of one sorted sample (rounding to 0.001 ms keeps their order), and a mean inside them
+  .superRefine((s, ctx) => {
+    for (let i = 1; i < LATENCY_ORDER.length; i++) {
+      if (s[LATENCY_ORDER[i]] < s[LATENCY_ORDER[i - 1]]) return ctx.addIssue({ code: 'custom', path: [LATENCY_ORDER[i]], message: `below ${LATENCY_ORDER[i - 1]}: percentiles of one sample are ordered` });
+    }
+    if (s.meanMs < s.minMs || s.meanMs > s.maxMs) ctx.addIssue({ code: 'custom', path: ['meanMs'], message: 'outside minMs..maxMs' });
+  });
 export type LatencyStats = z.infer<typeof LatencyStats>;
 
 export const ProfileRun = z.object({
-  threads: z.number().int().positive().nullable(),
-  sessionCreateMs: z.number(),
-  warmupRuns: z.number().int().nonnegative(),
+  threads: z.number().int().min(1).max(256).nullable(),
+  sessionCreateMs: SessionCreateMs,
+  warmupRuns: z.number().int().min(0).max(10_000),
   /** session.run alone on a prepared input tensor. */
   model: LatencyStats,
-  modelFps: z.number(),
+  modelFps: Fps,
   /** letterbox + inference + decode/NMS on a real frame. */
   endToEnd: LatencyStats,
-  endToEndFps: z.number(),
-  sustained: z.object({ durationS: z.number(), windowS: z.number(), firstFps: z.number(), lastFps: z.number(), dropPct: z.number() }).nullable(),
-  cpuPct: z.number().nullable(),
+  endToEndFps: Fps,
+  // a sustained phase asks at most 3600 s (ProfileOptions) and ends after its last frame
+  sustained: z.object({ durationS: z.number().min(0).max(7200), windowS: z.number().min(0).max(3600), firstFps: Fps, lastFps: Fps, dropPct: DropPct }).nullable(),
+  cpuPct: CpuPct.nullable(),
 });
 export type ProfileRun = z.infer<typeof ProfileRun>;
 
 export const ProfileReport = ProfileRun.extend({
   ep: z.enum(EXECUTION_PROVIDERS),
   modelSha256: sha256,
-  inputShape: z.array(z.number()).max(16),
-  outputShape: z.array(z.union([z.number(), z.string().max(64)])).max(16),
-  frame: z.object({ width: z.number(), height: z.number(), source: z.string().max(4096) }),
+  inputShape: z.array(TensorDim).max(16),
+  // -1: a dimension onnxruntime does not know (dynamic and unnamed)
+  outputShape: z.array(z.union([TensorDim.or(z.literal(-1)), z.string().max(64)])).max(16),
+  frame: z.object({ width: FrameSide, height: FrameSide, source: z.string().max(4096) }),
   memory: z.object({
-    rssAfterLoadMb: z.number(),
-    peakRssMb: z.number(),
-    rssGrowthMb: z.number(),
+    rssAfterLoadMb: MemoryMb,
+    peakRssMb: MemoryMb,
+    rssGrowthMb: MemoryDeltaMb,
     /** Where the figures come from: the runtime's counters, or /proc/self/status (VmRSS, VmHWM) where the runtime reads 0 (qemu user emulation). Optional for older agents. */
     source: z.enum(['runtime', 'proc-status']).optional(),
   }),
-  temperature: z.object({ beforeC: nullableNumber, peakC: nullableNumber, afterC: nullableNumber }),
+  temperature: z.object({ beforeC: TempC.nullable(), peakC: TempC.nullable(), afterC: TempC.nullable() }),
   throttling: z.object({
-    maxClockDropPct: nullableNumber,
-    cpuMaxFreqMHz: nullableNumber,
+    maxClockDropPct: Pct.nullable(),
+    cpuMaxFreqMHz: MHz.nullable(),
     firmwareThrottled: z.boolean().nullable(),
     firmwareFlags: z.array(shortText).max(64).nullable(),
   }),
   sweep: z.array(ProfileRun).max(256).nullable(),
-  wallS: z.number(),
+  wallS: ProfileWallS,
   providerOptions: ProviderOptions.optional(),
   /** The on-device check's detections, when the job asked for one. */
   check: CheckReport.optional(),
   /** What else ran on the device while measuring. */
   environment: z.object({
-    load1: nullableNumber,
-    load5: nullableNumber,
+    load1: Load.nullable(),
+    load5: Load.nullable(),
     servingPaused: z.boolean(),
-    topProcesses: z.array(z.object({ name: shortText, pid: z.number(), cpuPct: z.number() })).max(64),
+    topProcesses: z.array(z.object({ name: shortText, pid: Pid, cpuPct: CpuPct })).max(64),
   }),
 });
 export type ProfileReport = z.infer<typeof ProfileReport>;
@@ -301,7 +317,7 @@ export type DesiredInput = z.input<typeof Desired>;
 
 export const ROLLOUT_STATES = ['idle', 'downloading', 'verifying', 'activating', 'health-check', 'healthy', 'failed', 'rolled-back'] as const;
 
-export const ActiveModel = z.object({ sha256, candidateId: z.string().max(128).optional(), generation: z.number().int(), ep: z.enum(EXECUTION_PROVIDERS).optional() });
+export const ActiveModel = z.object({ sha256, candidateId: z.string().max(128).optional(), generation: z.number().int().nonnegative(), ep: z.enum(EXECUTION_PROVIDERS).optional() });
 
 /** Retained: what the device is doing about the desired state. */
 export const Reported = z.object({
@@ -317,14 +333,14 @@ export type Reported = z.infer<typeof Reported>;
 
 export const Telemetry = z.object({
   ...envelope,
-  fps: z.number().nonnegative(),
-  latencyP50Ms: nullableNumber,
-  latencyP95Ms: nullableNumber,
-  memoryMb: z.number().nonnegative(),
-  temperatureC: nullableNumber,
+  fps: Fps,
+  latencyP50Ms: Ms.nullable(),
+  latencyP95Ms: Ms.nullable(),
+  memoryMb: MemoryMb,
+  temperatureC: TempC.nullable(),
   throttled: z.boolean().nullable(),
   modelSha256: sha256,
-  errors: z.number().int().nonnegative(),
+  errors: Count,
   // The frame source (issue #19), optional so older agents still validate. A
   // minute per frame or a billion frames is no reading: bounded like sensors.
   /** Decoder CPU time per decoded frame (ffmpeg's user + system over its frames; Node's own decode for JPEG/PNG); null: not measured. */
@@ -349,7 +365,7 @@ export const Telemetry = z.object({
   /** The user's application's latest own report (POST /v1/app-report on the agent, hand-off mode): its FPS, p95, frames, and how old the report is. Absent: it never reported. */
   app: z
     .object({
-      fps: z.number().min(0).max(100_000),
+      fps: Fps,
       p95Ms: z.number().min(0).max(60_000).nullable(),
       frames: z.number().int().min(0).max(1e15).nullable(),
       ageS: z.number().min(0).max(1e9),
@@ -363,7 +379,7 @@ export type Telemetry = z.infer<typeof Telemetry>;
 /** One box the serving model found, in the source frame's own pixels, with its class. */
 export const DetectionBox = z.object({
   /** x1, y1, x2, y2 in the source frame's pixels (not the model input's). */
-  box: z.tuple([z.number().finite(), z.number().finite(), z.number().finite(), z.number().finite()]),
+  box: z.tuple([Coordinate, Coordinate, Coordinate, Coordinate]),
   classId: z.number().int().min(0).max(100_000),
   /** From the model's ultralytics `names` metadata; the id as text when the model carries none. */
   className: z.string().max(64),
@@ -380,7 +396,7 @@ export const DetectionsMessage = z.object({
   /** Frames served since the agent started, this one included (one counter across model changes). */
   seq: z.number().int().nonnegative(),
   /** The source frame's size: the boxes' pixel space. */
-  frame: z.object({ width: z.number().int().positive().max(100_000), height: z.number().int().positive().max(100_000) }),
+  frame: z.object({ width: FrameSide, height: FrameSide }),
   // the detector keeps at most 300 per frame (ultralytics' max_det)
   boxes: z.array(DetectionBox).max(300),
 });
@@ -397,8 +413,8 @@ export const SnapshotMessage = z.object({
   /** The served frame's seq (as in its detections record). */
   seq: z.number().int().nonnegative(),
   /** The source frame's size, and the JPEG's own (smaller when it was scaled to fit the cap). */
-  frame: z.object({ width: z.number().int().positive().max(100_000), height: z.number().int().positive().max(100_000) }),
-  image: z.object({ width: z.number().int().positive().max(100_000), height: z.number().int().positive().max(100_000), quality: z.number().int().min(1).max(100) }),
+  frame: z.object({ width: FrameSide, height: FrameSide }),
+  image: z.object({ width: FrameSide, height: FrameSide, quality: z.number().int().min(1).max(100) }),
   boxes: z.number().int().min(0).max(300),
   /** The JPEG, base64; at most SNAPSHOT_MAX_BYTES decoded. */
   jpeg: z

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { decodeFor } from '../../protocol/channels.js';
-import type { Job, Result } from '../../protocol/messages.js';
+import { firstIssue } from '../../protocol/first-issue.js';
+import { Result, type Job } from '../../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../protocol/topics.js';
 import { missingProviderReason } from '../onnxruntime/providers.js';
 import type { CheckFrame } from '../profile/check.js';
@@ -29,6 +30,20 @@ export interface JobRunnerOptions {
   /** Whether a model is being served now (recorded in the result as paused for the job). */
   serving: () => boolean;
   log: Logger;
+}
+
+/**
+ * The result as measured, or, when a figure in it is outside its physical
+ * range (protocol/ranges.ts: a sensor that misread, a clock that jumped), a
+ * failed result that says which: the controller would refuse the whole
+ * message, and a failed profile is a result with its error, not a silence.
+ */
+export function inRange(result: Result): Result {
+  const parsed = Result.safeParse(result);
+  if (parsed.success) return result;
+  const failed: Result = { ...result, ok: false, error: `the measurement is outside the protocol's physical ranges: ${firstIssue(parsed.error)}` };
+  delete failed.profile;
+  return failed;
 }
 
 /**
@@ -110,7 +125,7 @@ export class JobRunner {
         try {
           log.info({ jobId: job.jobId }, 'profiling');
           const outcome = await runProfile({ modelPath, options: job.options, framesDir: this.opts.framesDir, source: this.opts.source, stateDir: this.opts.stateDir, ...(check ? { check } : {}), servingPaused: this.opts.serving() });
-          result = outcome.ok ? { ...base, ts: Date.now(), ok: true, profile: outcome.report } : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
+          result = outcome.ok ? inRange({ ...base, ts: Date.now(), ok: true, profile: outcome.report }) : { ...base, ts: Date.now(), ok: false, error: outcome.error.slice(0, 4000) };
         } finally {
           release();
         }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ProfileOptions } from '../../protocol/messages.js';
 import { useOnnxruntimeFromEnv } from '../onnxruntime/binding.js';
 import { firstIssue } from '../../protocol/first-issue.js';
+import { oneLine } from '../../protocol/one-line.js';
 
 // The binding the agent runs (EDGEFIT_ONNXRUNTIME, inherited) must be in place before
 // measure.js imports onnxruntime, so that module is loaded only after this.
@@ -37,6 +38,7 @@ process.once('message', (raw: unknown) => {
   if (!request.success) return answer({ ok: false, error: `bad profiling request: ${firstIssue(request.error)}` });
   measuring.then((measureProfile) => measureProfile(request.data)).then(
     (report) => answer({ ok: true, report }),
-    (err: unknown) => answer({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+    // one line: onnxruntime's messages run over several (a batch of 2^31 gave three, newlines and all, in `profile --json`)
+    (err: unknown) => answer({ ok: false, error: oneLine(err instanceof Error ? err.message : String(err), 2000) }),
   );
 });

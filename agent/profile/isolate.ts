@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProfileOptions } from '../../protocol/messages.js';
+import { oneLine } from '../../protocol/one-line.js';
 import { NODE_LAUNCHER_ENV, nodeLaunch } from './launcher.js';
 import { GLIBC_TUNABLES, withMallocTunables } from './malloc-tunables.js';
 import type { MeasureInput, MeasuredProfile } from './measure.js';
@@ -52,7 +53,7 @@ export function profileIsolated(input: MeasureInput): Promise<ProfileOutcome> {
       else if (signal === 'SIGKILL') why = 'profiling process was killed (SIGKILL: out of memory?)';
       else if (signal) why = `profiling process died of ${signal}`;
       else why = `profiling process exited with code ${code} without a result`;
-      resolve({ ok: false, error: tail ? `${why}: ${tail}` : why });
+      resolve({ ok: false, error: tail ? `${why}: ${oneLine(tail, 1000)}` : why });
     });
     // A fork that failed has no IPC channel ('error' settles it); a child that died before reading
     // its job is reported by 'exit', so the send error adds nothing.

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import { detectorInputIssue } from '../onnx/detector-input.js';
 import { readModel } from '../onnx/read.js';
+import { oneLine } from '../../protocol/one-line.js';
 import type { RgbImage } from './image.js';
 import { Letterboxer, type LetterboxedImage } from './letterbox.js';
 import { classScoresSilent, postprocess, DEFAULT_MAX_DETECTIONS, type Detection, type PostprocessOptions } from './postprocess.js';
@@ -98,15 +100,12 @@ export class Detector {
       throw new DetectorError(`a detector takes one image tensor input; this model has inputs [${session.inputNames.join(', ')}]`);
     }
     if (!output?.isTensor) throw new DetectorError('the model has no tensor output');
-    const shape = input.shape;
-    const h = shape[2];
-    const w = shape[3];
-    if (shape.length !== 4 || (typeof shape[1] === 'number' && shape[1] !== 3) || typeof h !== 'number' || typeof w !== 'number' || h <= 0 || w <= 0) {
-      throw new DetectorError(`input '${input.name}' must be a fixed-size [1,3,H,W] image, got [${shape.join(', ')}]`);
-    }
-    if (input.type !== 'float32' && input.type !== 'float16') {
-      throw new DetectorError(`input '${input.name}' must be float32 or float16, got ${input.type}`);
-    }
+    // the same rule as `model info`'s runnable line (one image [1,3,H,W], float, 1-4096 a side)
+    const issue = detectorInputIssue([{ name: input.name, type: input.type, shape: input.shape }]);
+    if (issue) throw new DetectorError(issue);
+    if (input.type !== 'float32' && input.type !== 'float16') throw new DetectorError(`input '${input.name}' must be float32 or float16, got ${input.type}`);
+    const h = input.shape[2] as number;
+    const w = input.shape[3] as number;
     this.inputName = input.name;
     this.outputName = output.name;
     this.inputWidth = w;
@@ -134,7 +133,7 @@ export class Detector {
         ? await ort.InferenceSession.create(model, sessionOptions)
         : await ort.InferenceSession.create(model, sessionOptions);
     } catch (err) {
-      const why = `onnxruntime cannot load the model: ${err instanceof Error ? err.message : String(err)}`;
+      const why = `onnxruntime cannot load the model: ${oneLine(err instanceof Error ? err.message : String(err))}`;
       throw new DetectorError(typeof model === 'string' ? `${model}: ${why}` : why);
     }
     try {

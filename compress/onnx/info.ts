@@ -3,6 +3,7 @@
 import { modelCost } from '../cost.js';
 import { readLineage, type Lineage } from '../lineage.js';
 import { DataType, type Dim, type Model } from './ir.js';
+import { detectorInputIssue } from './detector-input.js';
 import { constValue, producers } from './graph.js';
 import { inferShapes } from './shapes.js';
 import { dataTypeName } from './tensor.js';
@@ -42,6 +43,12 @@ export interface ModelInfo {
   ultralytics: UltralyticsMetadata;
   /** The `edgefit.lineage` metadata: base file hash and every edgefit step since; null when absent or unreadable. */
   lineage: Lineage | null;
+  /**
+   * Whether `detect`, `profile` and an agent can run it as a detector, by the
+   * same rule they apply to its input (compress/onnx/detector-input.ts);
+   * whether onnxruntime then loads it is known only by loading it.
+   */
+  runnable: { ok: true } | { ok: false; reason: string };
 }
 
 /** How the conv/linear weights are stored, which decides how the model can be compressed further. */
@@ -83,12 +90,14 @@ export function modelInfo(model: Model): ModelInfo {
     type: dataTypeName(v.elemType),
     shape: v.shape ?? types.get(v.name)?.shape ?? null,
   });
+  // Old exporters list initializers among graph inputs; they are not inputs a caller feeds.
+  const inputs = model.graph.inputs.filter((v) => !initializerNames.has(v.name)).map(summary);
+  const issue = detectorInputIssue(inputs);
   return {
     irVersion: model.irVersion,
     opsets: Object.fromEntries(model.opsetImports.map((o) => [o.domain || 'ai.onnx', o.version])),
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
-    // Old exporters list initializers among graph inputs; they are not inputs a caller feeds.
-    inputs: model.graph.inputs.filter((v) => !initializerNames.has(v.name)).map(summary),
+    inputs,
     outputs: model.graph.outputs.map(summary),
     nodes: model.graph.nodes.length,
     ops: sortedOps,
@@ -100,5 +109,6 @@ export function modelInfo(model: Model): ModelInfo {
     weightFormat: weightFormat(model),
     ultralytics: ultralyticsMetadata(model),
     lineage: readLineage(model),
+    runnable: issue === undefined ? { ok: true } : { ok: false, reason: issue },
   };
 }

@@ -6,6 +6,7 @@ import { modelInputSize } from '../../compress/calibration.js';
 import { modelCost } from '../../compress/cost.js';
 import { readLineage } from '../../compress/lineage.js';
 import { weightFormat } from '../../compress/onnx/info.js';
+import { modelInputIssue } from '../../compress/onnx/detector-input.js';
 import type { Model } from '../../compress/onnx/ir.js';
 import { ModelFormatError, readModel } from '../../compress/onnx/read.js';
 import type { ArtifactStore } from '../artifacts/store.js';
@@ -129,6 +130,9 @@ export function parseModelBytes(bytes: Uint8Array, what: string): Model {
 }
 
 function describe(model: Model, what: string): { imgsz: number; parameters: number; flops: number; format: string } {
+  // what no device could run never enters the catalog (the rule detect, profile and agents apply)
+  const inputIssue = modelInputIssue(model);
+  if (inputIssue) throw new CatalogError(`${what} cannot run as a detector: ${inputIssue}`, 'invalid');
   let imgsz: number;
   try {
     imgsz = modelInputSize(model);

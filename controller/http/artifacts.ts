@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { SHA256_PATTERN } from '../../protocol/artifacts.js';
+import { oneLine } from '../../protocol/one-line.js';
 import { ArtifactInputError, type ArtifactStore } from '../artifacts/store.js';
 import type { SigningKey } from '../artifacts/signing.js';
 import type { Registry } from '../registry.js';
@@ -11,6 +12,13 @@ import { parseRange } from './range.js';
 
 /** Models run 3-300 MB; a generous ceiling still stops a runaway upload from filling the disk. */
 export const MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
+
+/**
+ * An uploaded artifact's name: a file name, never a path. It is shown in the
+ * dashboard and the CLI and may become a file name on a device; a first probe
+ * stored '../../x', '%00' and '<script>' as names.
+ */
+export const ARTIFACT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface ArtifactsDeps {
   store: ArtifactStore;
@@ -64,6 +72,10 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
     app.post<{ Querystring: { name?: string } }>('/api/artifacts', async (request, reply) => {
       const name = request.query.name;
       if (!name) return reply.code(400).send({ error: 'bad-request', message: 'name the artifact: POST /api/artifacts?name=<name>' });
+      if (typeof name !== 'string' || !ARTIFACT_NAME_PATTERN.test(name)) {
+        const got = typeof name === 'string' ? JSON.stringify(oneLine(name, 64)) : 'several names';
+        return reply.code(400).send({ error: 'bad-request', message: `artifact names are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${got}` });
+      }
       const body = request.body as Readable | undefined;
       if (!body || typeof body.pipe !== 'function') {
         return reply.code(400).send({ error: 'bad-request', message: 'send the model bytes as the body with Content-Type: application/octet-stream' });

@@ -1,17 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { LiveStateStore, ProfileStore } from '../profiles.js';
-import { RegistryError, type Registry } from '../registry.js';
+import { LABEL_KEY_PATTERN, MAX_LABEL_VALUE, MAX_LABELS, RegistryError, type Registry } from '../registry.js';
 import { parseBody } from './validate.js';
+
+// Bounded before anything is stored: a request's labels are at most what a device may hold (the registry's bounds).
+const labelKey = z.string().regex(LABEL_KEY_PATTERN, 'label keys are 1-63 letters, digits, _ . / or -, starting with a letter or digit');
+const atMostLabels = (l: Record<string, unknown>) => Object.keys(l).length <= MAX_LABELS;
+const tooMany = `a device has at most ${MAX_LABELS} labels`;
 
 const AddDevice = z.object({
   id: z.string(),
-  labels: z.record(z.string(), z.string()).optional(),
+  labels: z.record(labelKey, z.string().max(MAX_LABEL_VALUE)).refine(atMostLabels, tooMany).optional(),
 });
 
 const SetLabels = z.object({
   /** null removes the label. */
-  labels: z.record(z.string(), z.string().nullable()),
+  labels: z.record(labelKey, z.string().max(MAX_LABEL_VALUE).nullable()).refine(atMostLabels, tooMany),
 });
 
 const ProfilesQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });

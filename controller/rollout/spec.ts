@@ -1,10 +1,11 @@
 // The rollout spec: what users write (YAML or JSON), validated with one clear
 // error per problem. Field names are the words of the issue: slo, stages,
 // abort, rate, deviceTimeoutS, retries.
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS, ProviderOptions } from '../../protocol/messages.js';
 import { firstIssue } from '../../protocol/first-issue.js';
+import { oneLine } from '../../protocol/one-line.js';
 
 const percent = z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, 'a percentage like "25%"');
 const count = z.number().int().min(1).max(100_000);
@@ -120,8 +121,12 @@ export const RolloutSpec = z
 export type RolloutSpec = z.infer<typeof RolloutSpec>;
 export type RolloutSpecInput = z.input<typeof RolloutSpec>;
 
+/** What is wrong with a spec, as one printable line: a spec of random bytes must not echo them to the terminal raw. */
 export class SpecError extends Error {
   override name = 'SpecError';
+  constructor(message: string) {
+    super(oneLine(message, 300));
+  }
 }
 
 /** Validates an already-parsed spec; the error names the field and the problem. */
@@ -133,13 +138,23 @@ export function validateSpec(value: unknown): RolloutSpec {
   return parsed.data;
 }
 
-/** Parses YAML or JSON text (JSON is YAML) and validates it. */
+/**
+ * Parses YAML or JSON text (JSON is YAML) and validates it. A tag YAML's core
+ * schema does not know (`!!js/function`, `!!python/object`) is an error, not a
+ * warning: yaml's parse() printed a seven-line warning for it before the
+ * spec's own one-line error, and read the tagged text as a plain string.
+ */
 export function parseSpecText(text: string): RolloutSpec {
   let value: unknown;
+  const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
   try {
-    value = parseYaml(text);
+    const doc = parseDocument(text, { prettyErrors: false });
+    if (doc.errors.length) throw doc.errors[0];
+    if (doc.warnings.length) throw new SpecError(`rollout spec is not plain YAML: ${firstLine(doc.warnings[0])}`);
+    value = doc.toJS();
   } catch (err) {
-    throw new SpecError(`rollout spec is neither YAML nor JSON: ${(err as Error).message.split('\n')[0]}`);
+    if (err instanceof SpecError) throw err;
+    throw new SpecError(`rollout spec is neither YAML nor JSON: ${firstLine(err)}`);
   }
   return validateSpec(value);
 }

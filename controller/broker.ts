@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { CHANNELS, parseDeviceTopic } from '../protocol/channels.js';
 import { MAX_PAYLOAD_BYTES, TOPIC_ROOT } from '../protocol/topics.js';
 import { MqttFrameGuard } from './mqtt-frame-guard.js';
+import { indexRetained, type RetainedStore } from './retained-index.js';
+import { closeClientsInBatches, LISTEN_BACKLOG } from './broker-close.js';
 import { CONTROLLER_USER } from './registry.js';
 
 export interface EmbeddedBrokerOptions {
@@ -84,19 +86,24 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       done(null, subscription);
     },
   });
+  // Subscribing to exact topics looks their retained message up instead of scanning all of them (retained-index.ts).
+  indexRetained((broker as unknown as { persistence: RetainedStore }).persistence);
   broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
 
+  const connections = new Set<MqttFrameGuard>();
   const server: Server = createServer((socket) => {
     const guarded = new MqttFrameGuard(socket, MAX_PAYLOAD_BYTES + 64 * 1024, (rejection) =>
       rejection.reason === 'too-large'
         ? log.warn({ remote: socket.remoteAddress, bytes: rejection.announced }, 'mqtt packet refused: over the payload limit')
         : log.warn({ remote: socket.remoteAddress }, 'mqtt packet refused: malformed length'),
     );
+    connections.add(guarded);
+    guarded.once('close', () => connections.delete(guarded));
     broker.handle(guarded);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    server.listen({ port: opts.port, host: opts.host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
@@ -104,10 +111,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
 
   return {
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close();
-        broker.close(() => resolve());
-      }),
+    async close() {
+      server.close();
+      await closeClientsInBatches(connections, () => broker.connectedClients);
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    },
   };
 }

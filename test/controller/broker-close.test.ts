@@ -2,6 +2,10 @@
 // probe's controller crashed on SIGTERM with 10,000 connected inside aedes'
 // own close (`RangeError: Maximum call stack size exceeded` in
 // aedes/lib/client.js nextBatch); the broker now cuts connections in batches.
+// That crash did not reproduce here with 600 to 8,000 idle clients holding
+// wills (aedes' own close took 1.3 s at 3,000 and 3.7 s at 8,000): the first
+// test holds the close to its behaviour (no error, every connection ended) and
+// does not fail on the old close; the second fails if the batching breaks.
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../controller/broker.js';
@@ -9,7 +13,7 @@ import { closeClientsInBatches, CLOSE_BATCH } from '../../controller/broker-clos
 import { deviceTopic } from '../../protocol/topics.js';
 import { captureLogger } from '../helpers/log.js';
 
-const CLIENTS = 600;
+const CLIENTS = 300;
 
 describe('the embedded broker closing with hundreds of devices connected', () => {
   const clients: MqttClient[] = [];

@@ -8,7 +8,7 @@ import { indexRetained, type RetainedPacket, type RetainedStore } from '../../co
 import { deviceTopic } from '../../protocol/topics.js';
 import { captureLogger } from '../helpers/log.js';
 
-const RETAINED = 3000;
+const RETAINED = 2000;
 
 async function collect(stream: Readable): Promise<RetainedPacket[]> {
   const out: RetainedPacket[] = [];

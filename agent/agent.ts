@@ -1,5 +1,4 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { DEVICE_SUBSCRIBES, encodeFor, publishOptions, type ControllerChannel, type DeviceChannel, type MessageInput } from '../protocol/channels.js';
 import type { Inventory, Presence } from '../protocol/messages.js';
@@ -7,6 +6,8 @@ import { DEVICE_ID_PATTERN, PROTOCOL_VERSION, deviceTopic } from '../protocol/to
 import { deviceClass } from './device-class.js';
 import { readHeartbeat, type TemperatureSource } from './heartbeat.js';
 import { HEARTBEAT_SECONDS, validHeartbeatSeconds } from './heartbeat-period.js';
+import { heartbeatPhaseMs, nextHeartbeatDelayMs } from './heartbeat-schedule.js';
+import { reconnectDelayMs } from './reconnect-backoff.js';
 import { noArtifactSource, type ArtifactSource } from './jobs/model-source.js';
 import { Outbox } from './jobs/outbox.js';
 import { JobRunner } from './jobs/runner.js';
@@ -75,8 +76,11 @@ function presence(state: Presence['state']): Presence {
 export class Agent {
   readonly deviceClass: string;
   private readonly startedAt = Date.now();
-  private heartbeatTask?: ScheduledTask;
+  private heartbeatTimer?: NodeJS.Timeout;
   private refusedRetry?: NodeJS.Timeout;
+  /** The pending reconnect after a lost connection (reconnect-backoff.ts), and how many failed in a row. */
+  private reconnectTimer?: NodeJS.Timeout;
+  private reconnectAttempt = 0;
   /** Set first thing in stop(): a refusal that arrives while it closes down must not start a new connection. */
   private stopping = false;
   /** The next wait before asking a refusing broker again; back to the first one on every connect. */
@@ -152,7 +156,8 @@ export class Agent {
       password: opts.token,
       clientId: `edgefit-agent-${opts.id}`,
       keepalive: opts.keepaliveSeconds,
-      reconnectPeriod: 2000,
+      // The agent reconnects itself, with a jittered exponential backoff (scheduleReconnect).
+      reconnectPeriod: 0,
       connectTimeout: 10_000,
       will: { topic: deviceTopic(opts.id, 'presence'), payload: encodeFor('presence', presence('offline')), ...publishOptions('presence') },
       ...opts.tls,
@@ -166,6 +171,7 @@ export class Agent {
     const { log, id } = this.opts;
     this.client.on('connect', () => {
       this.refusedWaitMs = this.firstRefusedWaitMs;
+      this.reconnectAttempt = 0;
       log.info({ device: id, broker: this.opts.brokerUrl, class: this.deviceClass }, 'agent connected');
       // Clean sessions: subscribe on every connect (the broker then re-delivers the retained desired state),
       // and say hello only once subscribed: the controller answers a hello with the jobs it is waiting on.
@@ -200,7 +206,10 @@ export class Agent {
       if (REFUSED_CREDENTIALS.has((err as { code?: number }).code ?? -1) && !this.stopping) {
         log.error({ device: id, err: err.message, retryInMs: this.refusedWaitMs }, "the broker refused this device's token (register it with 'edgefit devices add', or give the token it printed); asking again");
         clearTimeout(this.refusedRetry);
+        clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = undefined;
         this.refusedRetry = setTimeout(() => {
+          this.refusedRetry = undefined;
           if (!this.stopping) this.client.reconnect();
         }, this.refusedWaitMs);
         this.refusedWaitMs = Math.min(REFUSED_RETRY_MAX_MS, this.refusedWaitMs * 2);
@@ -208,8 +217,34 @@ export class Agent {
       }
       log.error({ device: id, err: err.message }, 'agent mqtt error');
     });
-    this.client.on('offline', () => log.warn({ device: id }, 'agent offline: broker unreachable, retrying'));
-    this.heartbeatTask = cron.schedule(`*/${this.opts.heartbeatSeconds} * * * * *`, () => void this.sendHeartbeat(), { noOverlap: true });
+    this.client.on('close', () => this.scheduleReconnect());
+    this.scheduleHeartbeat();
+  }
+
+  /**
+   * After a lost connection or a failed attempt: the next attempt after a
+   * jittered, doubling wait (reconnect-backoff.ts). A refused token has its
+   * own retry (the 'error' handler); mqtt.js keeps its queued QoS 1 messages.
+   */
+  private scheduleReconnect(): void {
+    if (this.stopping || this.reconnectTimer || this.refusedRetry) return;
+    const retryInMs = reconnectDelayMs(this.reconnectAttempt++);
+    if (this.reconnectAttempt === 1) this.opts.log.warn({ device: this.opts.id, retryInMs }, 'agent offline: broker unreachable, retrying');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopping || this.client.connected) return;
+      this.client.reconnect({ incomingStore: this.client.incomingStore, outgoingStore: this.client.outgoingStore });
+    }, retryInMs);
+  }
+
+  /** Heartbeats at the device's own phase of each period (heartbeat-schedule.ts), never two at once. */
+  private scheduleHeartbeat(): void {
+    if (this.stopping) return;
+    const periodMs = this.opts.heartbeatSeconds * 1000;
+    this.heartbeatTimer = setTimeout(
+      () => void this.sendHeartbeat().finally(() => this.scheduleHeartbeat()),
+      nextHeartbeatDelayMs(Date.now(), periodMs, heartbeatPhaseMs(this.opts.id, periodMs)),
+    );
   }
 
   /** Publishes one message on a channel, with that channel's QoS and retain flag; only the channel's own message type-checks. */
@@ -241,7 +276,8 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.refusedRetry);
-    await this.heartbeatTask?.destroy();
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.heartbeatTimer);
     await this.serving.close();
     await this.outputs.close();
     if (this.client.connected) {

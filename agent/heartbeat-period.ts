@@ -1,5 +1,5 @@
-// The heartbeat runs as a node-cron seconds step (`*/N * * * * *`), so N is a
-// whole number of seconds a minute divides into steps of: 1 to 59. A module of
+// The heartbeat period is a whole number of seconds, 1 to 59 (heartbeat-schedule.ts spreads the fleet over it; the
+// bounds are those of the node-cron step it replaced, which flags and docs name). A module of
 // its own so that `edgefit up` can check the flag without loading the agent.
 export const HEARTBEAT_SECONDS = { min: 1, max: 59, fallback: 10 } as const;
 

@@ -26,7 +26,13 @@ function table(rows: string[][]): string {
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse('devices', argv, flags, false);
   const api = ApiClient.fromFlags('devices', values.controller, values.data);
-  const { devices } = await api.request<{ devices: Device[] }>('GET', '/api/devices');
+  // The API answers in pages (controller/http/device-page.ts): follow them to the end.
+  const devices: Device[] = [];
+  for (let after: string | null = ''; after !== null; ) {
+    const page: { devices: Device[]; next: string | null } = await api.request('GET', `/api/devices?limit=2000${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+    devices.push(...page.devices);
+    after = page.next;
+  }
   if (values.json) return printJson(devices);
   if (devices.length === 0) {
     process.stdout.write("no devices yet: add one with 'edgefit devices add NAME'\n");

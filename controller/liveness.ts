@@ -12,6 +12,6 @@ export function silenceLimitMs(intervalS: number | undefined): number {
   return Math.max(MIN_SILENCE_MS, SILENT_PERIODS * (intervalS ?? UNKNOWN_PERIOD_S) * 1000);
 }
 
-export function isSilent(device: Pick<Device, 'lastSeen' | 'heartbeat'>, now: number): boolean {
+export function isSilent(device: Pick<Device, 'lastSeen'> & { heartbeat: { intervalS?: number } | null }, now: number): boolean {
   return now - (device.lastSeen ?? 0) > silenceLimitMs(device.heartbeat?.intervalS);
 }

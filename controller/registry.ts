@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { Db } from './db.js';
 import type { Heartbeat, Hello, Inventory } from '../protocol/messages.js';
 import { DEVICE_ID_PATTERN } from '../protocol/topics.js';
@@ -68,8 +69,19 @@ function toDevice(row: DeviceRow): Device {
 /** The device registry: who may connect, what they are, whether they are there. */
 export class Registry {
   private readonly listeners = new Set<(device: Device) => void>();
+  /** Prepared once each: the registry runs a few statements per device message, thousands a second at fleet scale. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Db) {}
+
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
 
   /** Registers a device and returns its one-time plaintext token. */
   add(id: string, labels: Record<string, string> = {}): string {
@@ -79,8 +91,8 @@ export class Registry {
     if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels, got ${Object.keys(labels).length}`, 'invalid');
     for (const [k, v] of Object.entries(labels)) validateLabel(k, v);
     const token = newToken();
-    const result = this.db
-      .prepare('INSERT OR IGNORE INTO devices (id, token_hash, created_at, labels) VALUES (?, ?, ?, ?)')
+    const result = this
+      .sql('INSERT OR IGNORE INTO devices (id, token_hash, created_at, labels) VALUES (?, ?, ?, ?)')
       .run(id, hashToken(token), Date.now(), JSON.stringify(labels));
     if (result.changes === 0) throw new RegistryError(`device '${id}' already exists`, 'exists');
     return token;
@@ -89,28 +101,48 @@ export class Registry {
   /** Issues a fresh token for an existing device; the old one stops working. */
   rotateToken(id: string): string {
     const token = newToken();
-    const result = this.db.prepare('UPDATE devices SET token_hash = ? WHERE id = ?').run(hashToken(token), id);
+    const result = this.sql('UPDATE devices SET token_hash = ? WHERE id = ?').run(hashToken(token), id);
     if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
     return token;
   }
 
   authenticate(id: string, token: string): boolean {
-    const row = this.db.prepare('SELECT token_hash FROM devices WHERE id = ?').get(id) as { token_hash: string } | undefined;
+    const row = this.sql('SELECT token_hash FROM devices WHERE id = ?').get(id) as { token_hash: string } | undefined;
     return row !== undefined && verifyToken(token, row.token_hash);
   }
 
   /** id → stored hash, for writing a Mosquitto password file. */
   tokenHashes(): Array<{ id: string; tokenHash: string }> {
-    return (this.db.prepare('SELECT id, token_hash FROM devices ORDER BY id').all() as DeviceRow[]).map((r) => ({ id: r.id, tokenHash: r.token_hash }));
+    return (this.sql('SELECT id, token_hash FROM devices ORDER BY id').all() as DeviceRow[]).map((r) => ({ id: r.id, tokenHash: r.token_hash }));
+  }
+
+  /** Whether the device is registered, without reading its row: asked for every message a device sends. */
+  has(id: string): boolean {
+    return this.sql('SELECT 1 FROM devices WHERE id = ?').get(id) !== undefined;
   }
 
   get(id: string): Device | undefined {
-    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    const row = this.sql('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
     return row && toDevice(row);
   }
 
   list(): Device[] {
-    return (this.db.prepare('SELECT * FROM devices ORDER BY id').all() as DeviceRow[]).map(toDevice);
+    return (this.sql('SELECT * FROM devices ORDER BY id').all() as DeviceRow[]).map(toDevice);
+  }
+
+  /** Up to `limit` devices in id order after the id `after` (a page of the list; see http/device-page.ts). */
+  listAfter(after: string | undefined, limit: number): Device[] {
+    return (this.sql('SELECT * FROM devices WHERE id > ? ORDER BY id LIMIT ?').all(after ?? '', limit) as DeviceRow[]).map(toDevice);
+  }
+
+  count(filter: { online?: boolean } = {}): number {
+    const where = filter.online === undefined ? '' : ` WHERE online = ${filter.online ? 1 : 0}`;
+    return (this.sql(`SELECT COUNT(*) AS n FROM devices${where}`).get() as { n: number }).n;
+  }
+
+  /** Rows the controller's database connection has written since it opened (SQLite's total_changes()): the fleet-scale benchmark's writes per second. */
+  rowsWritten(): number {
+    return (this.sql('SELECT total_changes() AS n').get() as { n: number }).n;
   }
 
   setLabel(id: string, key: string, value: string | null): Device {
@@ -122,15 +154,15 @@ export class Registry {
       labels[key] = value;
       if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels: remove one before adding '${key}'`, 'invalid');
     }
-    this.db.prepare('UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
+    this.sql('UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
     return this.changed(id);
   }
 
   recordHello(id: string, hello: Hello, now = Date.now()): Device {
-    this.require(id);
-    this.db
-      .prepare('UPDATE devices SET inventory = ?, device_class = ?, first_seen = COALESCE(first_seen, ?), last_seen = ?, online = 1 WHERE id = ?')
+    const result = this
+      .sql('UPDATE devices SET inventory = ?, device_class = ?, first_seen = COALESCE(first_seen, ?), last_seen = ?, online = 1 WHERE id = ?')
       .run(JSON.stringify(hello.inventory), hello.deviceClass, now, now, id);
+    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
     return this.changed(id);
   }
 
@@ -144,26 +176,28 @@ export class Registry {
     const device = this.require(id);
     if (online && retained) {
       if (device.online || isSilent(device, now)) return device;
-      this.db.prepare('UPDATE devices SET online = 1 WHERE id = ?').run(id);
+      this.sql('UPDATE devices SET online = 1 WHERE id = ?').run(id);
       return this.changed(id);
     }
-    this.db
-      .prepare('UPDATE devices SET online = ?, last_seen = CASE WHEN ? THEN ? ELSE last_seen END, first_seen = CASE WHEN ? THEN COALESCE(first_seen, ?) ELSE first_seen END WHERE id = ?')
+    this
+      .sql('UPDATE devices SET online = ?, last_seen = CASE WHEN ? THEN ? ELSE last_seen END, first_seen = CASE WHEN ? THEN COALESCE(first_seen, ?) ELSE first_seen END WHERE id = ?')
       .run(online ? 1 : 0, online ? 1 : 0, now, online ? 1 : 0, now, id);
     return this.changed(id);
   }
 
+  /** The fleet's most frequent write (one per device per heartbeat period): one UPDATE, no read before it. */
   recordHeartbeat(id: string, heartbeat: Heartbeat, now = Date.now()): Device {
-    this.require(id);
-    this.db.prepare('UPDATE devices SET heartbeat = ?, last_seen = ?, online = 1 WHERE id = ?').run(JSON.stringify(heartbeat), now, id);
+    const result = this.sql('UPDATE devices SET heartbeat = ?, last_seen = ?, online = 1 WHERE id = ?').run(JSON.stringify(heartbeat), now, id);
+    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
     return this.changed(id);
   }
 
   /** Marks offline every online device silent for too long (see liveness.ts): nothing else would after a broker crash. */
   markSilentOffline(now = Date.now()): Device[] {
-    const rows = this.db.prepare('SELECT * FROM devices WHERE online = 1').all() as DeviceRow[];
-    const silent = rows.map(toDevice).filter((d) => isSilent(d, now));
-    for (const d of silent) this.db.prepare('UPDATE devices SET online = 0 WHERE id = ?').run(d.id);
+    // Only what liveness reads, not every online device's inventory and heartbeat parsed (the sweep runs every 5 s).
+    const rows = this.sql("SELECT id, last_seen, json_extract(heartbeat, '$.intervalS') AS interval_s FROM devices WHERE online = 1").all() as Array<{ id: string; last_seen: number | null; interval_s: number | null }>;
+    const silent = rows.filter((r) => isSilent({ lastSeen: r.last_seen, heartbeat: r.interval_s === null ? null : { intervalS: r.interval_s } }, now));
+    for (const d of silent) this.sql('UPDATE devices SET online = 0 WHERE id = ?').run(d.id);
     return silent.map((d) => this.changed(d.id));
   }
 
@@ -172,11 +206,11 @@ export class Registry {
    * (retained on an external broker, re-sent on reconnect) restore the truth.
    */
   markAllOffline(): void {
-    this.db.prepare('UPDATE devices SET online = 0').run();
+    this.sql('UPDATE devices SET online = 0').run();
   }
 
   remove(id: string): void {
-    const result = this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
+    const result = this.sql('DELETE FROM devices WHERE id = ?').run(id);
     if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
   }
 

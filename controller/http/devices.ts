@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { LiveStateStore, ProfileStore } from '../profiles.js';
 import { LABEL_KEY_PATTERN, MAX_LABEL_VALUE, MAX_LABELS, RegistryError, type Registry } from '../registry.js';
+import { DevicePageQuery, toPage } from './device-page.js';
 import { parseBody } from './validate.js';
 
 // Bounded before anything is stored: a request's labels are at most what a device may hold (the registry's bounds).
@@ -23,7 +24,11 @@ const ProfilesQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000)
 
 export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStore; live: LiveStateStore }) {
   return async function (app: FastifyInstance): Promise<void> {
-    app.get('/api/devices', async () => ({ devices: registry.list() }));
+    // Paged (device-page.ts): { devices, next, total }; a client follows `next` as `after` until it is null.
+    app.get('/api/devices', async (request) => {
+      const { limit, after } = parseBody(DevicePageQuery, request.query);
+      return { ...toPage(registry.listAfter(after, limit + 1), limit), total: registry.count() };
+    });
 
     app.get<{ Params: { id: string } }>('/api/devices/:id', async (request, reply) => {
       const device = registry.get(request.params.id);

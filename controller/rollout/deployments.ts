@@ -25,6 +25,9 @@ export interface DeploymentDeps {
 
 type Put = (d: RolloutDevice) => RolloutDevice;
 
+/** Desired states published at once in a deploy pass (see deploy). */
+const SEND_WINDOW = 200;
+
 /** The desired state of a chosen device: its candidate, served on the provider it was profiled on with the same options. */
 export function desiredFor(rollout: Rollout, d: RolloutDevice, candidateId: string, model: Desired['model'], generation: number): DesiredRequest {
   const { slo, profile, providerOptions } = rollout.spec;
@@ -59,6 +62,10 @@ export class Deployments {
     // Stored with each device, so neither a rollback, a retry nor a controller restart forgets a send.
     const sentAt = devices.flatMap((d) => (d.sentAt === null ? [] : [d.sentAt]));
     let slots = deploySlots(rollout.spec.rate, inFlight, sentAt, Date.now());
+    // Sends go out SEND_WINDOW at a time: one awaited PUBACK per device held the fan-out to 20 devices a
+    // second at 1,000 devices on a loaded 2-core box (each await waits out a turn of a busy event loop);
+    // so, 156 to 2,500 a second per stage there (bench/fleet-scale).
+    let window: Array<Promise<void>> = [];
     for (const d of active.filter((x) => x.state === 'chosen' && x.generation === null)) {
       if (slots <= 0 || !this.stillRunning(rollout.id)) break;
       if (!registry.get(d.deviceId)?.online) continue;
@@ -76,18 +83,26 @@ export class Deployments {
       put(store.patch(rollout.id, d.deviceId, { previousDesired: keep, generation }));
       const key = `${rollout.id}/${d.deviceId}`;
       this.sending.add(key);
-      try {
-        const sent = await this.deps.setDesired(d.deviceId, desiredFor(rollout, d, c.id, artifact.ref, generation));
-        put(store.patch(rollout.id, d.deviceId, { generation: sent.generation, sentAt: sent.ts }));
-        slots--;
-      } catch (err) {
-        put(store.patch(rollout.id, d.deviceId, { generation: null }));
-        this.deps.log.warn({ device: d.deviceId, err: (err as Error).message }, 'cannot set desired state');
-      } finally {
-        // an abort that came meanwhile settles this device on the pass it queued
-        this.sending.delete(key);
+      // the slot is taken when the send starts; one that fails is given back to the next pass
+      slots--;
+      window.push(
+        this.deps.setDesired(d.deviceId, desiredFor(rollout, d, c.id, artifact.ref, generation)).then(
+          (sent) => void put(store.patch(rollout.id, d.deviceId, { generation: sent.generation, sentAt: sent.ts })),
+          (err: Error) => {
+            put(store.patch(rollout.id, d.deviceId, { generation: null }));
+            this.deps.log.warn({ device: d.deviceId, err: err.message }, 'cannot set desired state');
+          },
+        ).finally(() => {
+          // an abort that came meanwhile settles this device on the pass it queued
+          this.sending.delete(key);
+        }),
+      );
+      if (window.length >= SEND_WINDOW) {
+        await Promise.all(window);
+        window = [];
       }
     }
+    await Promise.all(window);
   }
 
   /**

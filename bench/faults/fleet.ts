@@ -236,7 +236,12 @@ export class FaultFleet {
         deviceId: r.device_id,
         outcome: parse<{ ok: boolean; error?: string }>(r.outcome),
       }));
-      const profiles = (db.prepare('SELECT job_id, device_id, ok FROM profiles').all() as Array<{ job_id: string; device_id: string; ok: number }>).map((r) => ({ jobId: r.job_id, deviceId: r.device_id, ok: r.ok === 1 }));
+      const profiles = (db.prepare('SELECT job_id, device_id, ok, check_verdict FROM profiles').all() as Array<{ job_id: string; device_id: string; ok: number; check_verdict: string | null }>).map((r) => ({
+        jobId: r.job_id,
+        deviceId: r.device_id,
+        ok: r.ok === 1,
+        checkOk: parse<{ ok: boolean }>(r.check_verdict)?.ok ?? null,
+      }));
       const events = (db.prepare('SELECT rollout_id, device_id, to_state FROM rollout_events ORDER BY seq').all() as Array<{ rollout_id: string; device_id: string | null; to_state: string }>).map((e) => ({ rolloutId: e.rollout_id, deviceId: e.device_id, to: e.to_state }));
       const desired = Object.fromEntries((db.prepare('SELECT device_id, desired FROM desired_state').all() as Array<{ device_id: string; desired: string }>).map((r) => [r.device_id, JSON.parse(r.desired)]));
       const agentResults: FaultSnapshot['agentResults'] = {};

@@ -41,8 +41,8 @@ export interface FaultSnapshot {
   rollouts: Array<{ id: string; state: string; stage: number; reason: string | null }>;
   devices: Array<{ rolloutId: string; deviceId: string; state: string; generation: number | null; candidateId: string | null; attempts: number; error: string | null }>;
   measurements: Array<{ rolloutId: string; deviceClass: string; candidateId: string; ep: string; jobId: string; deviceId: string; outcome: Outcome | null }>;
-  /** The profiles table: one row per (job, device) stored. */
-  profiles: Array<{ jobId: string; deviceId: string; ok: boolean }>;
+  /** The profiles table: one row per (job, device) stored; `checkOk` false where its on-device check failed it. */
+  profiles: Array<{ jobId: string; deviceId: string; ok: boolean; checkOk?: boolean | null }>;
   /** Device events in order (seq ascending). */
   events: Array<{ rolloutId: string; deviceId: string | null; to: string }>;
   /** The desired state the controller keeps per device (desired_state); absent: never given one. */
@@ -110,8 +110,9 @@ export function checkInvariants(s: FaultSnapshot): Broken[] {
   }
 
   // No profile result lost: a job a device finished is stored, and a stored result is what its measurement counts.
+  // a result whose on-device check failed counts as a failure (profile-jobs.ts outcomeOf)
   const stored = new Map<string, { ok: boolean }>();
-  for (const p of s.profiles) stored.set(`${p.jobId} ${p.deviceId}`, p);
+  for (const p of s.profiles) stored.set(`${p.jobId} ${p.deviceId}`, { ok: p.ok && p.checkOk !== false });
   for (const m of s.measurements) {
     const subject = `${m.jobId} on ${m.deviceId}`;
     const row = stored.get(`${m.jobId} ${m.deviceId}`);

@@ -115,6 +115,15 @@ describe('the fault campaign invariant checker', () => {
     expect(checkInvariants(s)).toEqual([]);
   });
 
+  it('counts a result whose on-device check failed as the failure its measurement says', () => {
+    const s = clean();
+    s.profiles[0].checkOk = false;
+    s.measurements[0].outcome = { ok: false, error: 'on-device check: fidelity 0.41 below 0.9' };
+    expect(checkInvariants(s)).toEqual([]);
+    s.profiles[0].checkOk = true;
+    expect(only(s)).toEqual(['profile-lost']);
+  });
+
   it('lists each broken invariant once per subject, in the order of INVARIANTS', () => {
     const s = clean();
     s.rollouts[0].state = 'paused';

@@ -41,7 +41,11 @@ export function spawnProc(name: string, cmd: readonly string[], env: Record<stri
   child.stderr!.on('data', keep);
   // an executable that cannot start reports it here, not as a throw
   child.on('error', (err) => keep(Buffer.from(`spawn failed: ${err.message}\n`)));
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // 'exit', not 'close': a SIGKILLed agent's profiling child may hold its pipes a while longer
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
   return { name, child, output: () => out.slice(-KEEP_OUTPUT), exited, running: () => child.exitCode === null && child.signalCode === null };
 }
 

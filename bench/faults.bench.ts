@@ -7,7 +7,7 @@
 // Needs root for namespaces and tmpfs (runs that need what is missing are skipped, with the reason).
 import { writeReport } from './common.js';
 import { tmpfsUnavailable } from './faults/disk.js';
-import { cleanLeftovers } from './faults/fleet.js';
+import { cleanLeftovers, closeAllFleets } from './faults/fleet.js';
 import { INVARIANTS, type Invariant } from './faults/invariants.js';
 import { netnsUnavailable } from './faults/netns.js';
 import { FAULTS, planRun, type FaultKind } from './faults/plan.js';
@@ -23,6 +23,8 @@ async function main(): Promise<void> {
     console.error('usage: faults.bench.js [RUNS] [FIRST_SEED]');
     process.exit(2);
   }
+  // ^C closes the open fleets first: no agent, namespace or mount is left behind
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void closeAllFleets().finally(() => process.exit(130)));
   const left = cleanLeftovers();
   if (left.length) console.log(`removed leftovers of killed runs: ${left.join(', ')}`);
   const noNetns = netnsUnavailable();
@@ -35,22 +37,32 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   const skippedRuns: Array<{ seed: number; fault: FaultKind }> = [];
   const started = Date.now();
+  const seeds: number[] = [];
   for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
     // the kinds in turn, so 50 runs give each fault 8 or 9; the seed draws the rest
     const fault = FAULTS[(seed - 1) % FAULTS.length];
-    if (skipped.has(fault)) {
-      skippedRuns.push({ seed, fault });
-      continue;
-    }
-    const plan = planRun(seed, fault, { netns: noNetns === null });
-    // agent-kill and controller-kill draw Mosquitto half the time: without it they run on the embedded broker
-    if (!mosquittoBin) plan.broker = 'embedded';
-    const r = await runFault(plan, { log: (l) => console.log(l) });
-    const verdict = r.error ? `ERROR ${r.error}` : r.broken.length ? `${r.broken.length} broken: ${r.broken.map((b) => `${b.invariant} (${b.subject}: ${b.reason})`).join('; ')}` : 'invariants hold';
-    console.log(`  -> ${r.outcome}; ${verdict} [${r.seconds.toFixed(1)} s]`);
-    if ((r.error || r.broken.length) && r.tails) console.log(r.tails);
-    results.push(r);
+    if (skipped.has(fault)) skippedRuns.push({ seed, fault });
+    else seeds.push(seed);
   }
+  // FAULT_CONCURRENCY runs at once (default 1): separate fleets, ports, namespaces and mounts
+  const workers = Math.max(1, Number(process.env.FAULT_CONCURRENCY ?? 1));
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      for (let seed = seeds.shift(); seed !== undefined; seed = seeds.shift()) {
+        const plan = planRun(seed, FAULTS[(seed - 1) % FAULTS.length], { netns: noNetns === null });
+        // agent-kill and controller-kill draw Mosquitto half the time: without it they run on the embedded broker
+        if (!mosquittoBin) plan.broker = 'embedded';
+        const r = await runFault(plan, { log: (l) => console.log(l) });
+        const verdict = r.error ? `ERROR ${r.error}` : r.broken.length ? `${r.broken.length} broken: ${r.broken.map((b) => `${b.invariant} (${b.subject}: ${b.reason})`).join('; ')}` : 'invariants hold';
+        console.log(`seed ${seed} -> ${r.outcome}; ${verdict} [${r.seconds.toFixed(1)} s]`);
+        if ((r.error || r.broken.length) && r.tails) console.log(r.tails);
+        results.push(r);
+        // the table so far, after every run: a campaign stopped early still leaves its figures
+        writeReport('faults.md', table([...results].sort((a, b) => a.plan.seed - b.plan.seed), skippedRuns, skipped, noNetns, (Date.now() - started) / 1000));
+      }
+    }),
+  );
+  results.sort((a, b) => a.plan.seed - b.plan.seed);
   const report = table(results, skippedRuns, skipped, noNetns, (Date.now() - started) / 1000);
   console.log(`\n${report}`);
   console.log(`written to ${writeReport('faults.md', report)}`);
@@ -59,7 +71,7 @@ async function main(): Promise<void> {
 
 function table(results: RunResult[], skippedRuns: Array<{ seed: number; fault: FaultKind }>, skipped: Map<FaultKind, string>, noNetns: string | null, seconds: number): string {
   const lines: string[] = [];
-  lines.push(`# Fault campaign: ${results.length} runs (seeds ${firstSeed}–${firstSeed + runs - 1}), ${(seconds / 60).toFixed(1)} min on ${os.cpus().length} cores`);
+  lines.push(`# Fault campaign: ${results.length} of ${runs} runs (seeds from ${firstSeed}), ${(seconds / 60).toFixed(1)} min on ${os.cpus().length} cores`);
   lines.push('');
   lines.push('Each run: a fresh controller, three real agents in two device classes, a staged rollout of two imported YOLOv8n candidates (64 and 32 px); one fault fired when the target device reaches the planned point; then the invariants, given up to 20 s to settle after the rollout ends.');
   lines.push('');

@@ -27,7 +27,11 @@ export interface RunPlan {
   spec?: Record<string, unknown>;
 }
 
-/** Three agents in two device classes: two profile jobs per candidate, a canary and a second stage. */
+/**
+ * Three agents, a canary and a second stage. dev-a and dev-b are one device class, dev-c another:
+ * two profile jobs. Every healthy agent serves nonstop (a core each on this 2-core VM), which is
+ * why a run profiles one candidate only.
+ */
 export const AGENT_IDS = ['dev-a', 'dev-b', 'dev-c'] as const;
 const SALTS: Record<string, string> = { 'dev-a': 'class-1', 'dev-b': 'class-1', 'dev-c': 'class-2' };
 /** The disk-full agent's tmpfs: room for two 12 MB candidates and their partial files. */

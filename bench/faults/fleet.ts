@@ -161,8 +161,10 @@ export class FaultFleet {
     const mqttPort = a.proxies?.mqtt.port ?? this.mqttPort;
     const httpPort = a.proxies?.http.port ?? this.httpPort;
     const args = ['agent', '--broker', `mqtt://${host}:${mqttPort}`, '--id', id, '--controller', `http://${host}:${httpPort}`, '--controller-key', path.join(this.dataDir, PUBLIC_KEY_FILE), '--state', a.stateDir];
-    // a 3 s keepalive: the broker drops a silent agent within 4.5 s, so a cut shows within the run
-    args.push('--heartbeat', '1', '--keepalive', '3', '--threads', '1', '--class-salt', a.salt, '--health-window', '1');
+    // A 10 s keepalive and 5 s heartbeats: with 3 s and 1 s, at load average 12-23 Mosquitto dropped
+    // agents for exceeding their keepalive and node-cron missed heartbeats, so devices flapped offline
+    // with no fault at all. The broker drops a silent agent after 15 s, the registry after 15 s.
+    args.push('--heartbeat', '5', '--keepalive', '10', '--threads', '1', '--class-salt', a.salt, '--health-window', '1');
     a.proc = spawnProc(`agent ${id}`, cliCommand(args, a.netns ? inNetns(a.netns) : []), { EDGEFIT_TOKEN: a.token, EDGEFIT_LOG_LEVEL: 'info' });
   }
 

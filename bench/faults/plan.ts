@@ -52,8 +52,8 @@ const DURATION: Record<FaultKind, readonly [number, number]> = {
   'agent-kill': [200, 3000],
   'controller-kill': [200, 3000],
   'broker-kill': [200, 3000],
-  // past the 3 s keepalive's 4.5 s limit, and short of it
-  'net-cut': [1500, 10_000],
+  // past the 10 s keepalive's 15 s limit, and short of it
+  'net-cut': [1500, 25_000],
   'net-loss': [3000, 12_000],
   'disk-full': [1000, 8000],
 };

@@ -52,8 +52,8 @@ describe('fault cases: the invariants hold after each fault', () => {
     expect(r.outcome).toMatch(/^completed: 2 healthy$/);
   }, 240_000);
 
-  it.skipIf(noNetns !== null)(`the canary's link cut for 6 s as its download starts (past the 4.5 s keepalive limit)${noNetns ? `: skipped, ${noNetns}` : ''}`, async () => {
-    const r = await runFault(casePlan(103, 'net-cut', 'downloading', 0, 6000, { skipProfiling: true }));
+  it.skipIf(noNetns !== null)(`the canary's link cut for 18 s as its download starts (past the 15 s keepalive limit)${noNetns ? `: skipped, ${noNetns}` : ''}`, async () => {
+    const r = await runFault(casePlan(103, 'net-cut', 'downloading', 0, 18_000, { skipProfiling: true }));
     expectClean(r);
     expect(r.outcome).toMatch(/^completed: 2 healthy$/);
   }, 240_000);

@@ -73,7 +73,7 @@ function table(results: RunResult[], skippedRuns: Array<{ seed: number; fault: F
   const lines: string[] = [];
   lines.push(`# Fault campaign: ${results.length} of ${runs} runs (seeds from ${firstSeed}), ${(seconds / 60).toFixed(1)} min on ${os.cpus().length} cores`);
   lines.push('');
-  lines.push('Each run: a fresh controller, three real agents in two device classes, a staged rollout of two imported YOLOv8n candidates (64 and 32 px); one fault fired when the target device reaches the planned point; then the invariants, given up to 20 s to settle after the rollout ends.');
+  lines.push('Each run: a fresh controller, three real agents in two device classes, a staged rollout of one imported 64 px YOLOv8n; one fault fired when the target device reaches the planned point; then the invariants, given up to 20 s to settle after the rollout ends.');
   lines.push('');
   const inv = (r: RunResult, i: Invariant) => r.broken.filter((b) => b.invariant === i).length > 0;
   lines.push(`| fault | runs | completed | aborted | not ended | harness errors | ${INVARIANTS.join(' | ')} |`);

@@ -17,6 +17,8 @@ import os from 'node:os';
 
 const runs = Number(process.argv[2] ?? process.env.FAULT_RUNS ?? 50);
 const firstSeed = Number(process.argv[3] ?? 1);
+/** FAULT_REPORT names the table's file in bench-output/ (two campaigns side by side). */
+const reportName = process.env.FAULT_REPORT ?? 'faults.md';
 
 async function main(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(firstSeed)) {
@@ -58,14 +60,14 @@ async function main(): Promise<void> {
         if ((r.error || r.broken.length) && r.tails) console.log(r.tails);
         results.push(r);
         // the table so far, after every run: a campaign stopped early still leaves its figures
-        writeReport('faults.md', table([...results].sort((a, b) => a.plan.seed - b.plan.seed), skippedRuns, skipped, noNetns, (Date.now() - started) / 1000));
+        writeReport(reportName, table([...results].sort((a, b) => a.plan.seed - b.plan.seed), skippedRuns, skipped, noNetns, (Date.now() - started) / 1000));
       }
     }),
   );
   results.sort((a, b) => a.plan.seed - b.plan.seed);
   const report = table(results, skippedRuns, skipped, noNetns, (Date.now() - started) / 1000);
   console.log(`\n${report}`);
-  console.log(`written to ${writeReport('faults.md', report)}`);
+  console.log(`written to ${writeReport(reportName, report)}`);
   process.exit(results.some((r) => r.error || r.broken.length) ? 1 : 0);
 }
 

@@ -152,7 +152,10 @@ async function fetchWithRetries(opts: DownloadOptions, part: string): Promise<{ 
       failures = progressed ? 0 : failures + 1;
       if (failures >= attempts) throw new ArtifactDownloadError(`download of ${opts.ref.sha256} failed ${failures} times without progress: ${(err as Error).message}`, true);
       opts.log.warn({ sha256: opts.ref.sha256, have: after, size: opts.ref.size, err: (err as Error).message }, 'artifact download interrupted; resuming');
-      await sleep(opts.retryDelayMs ?? 1000, undefined, { signal: opts.signal }).catch(() => undefined);
+      // Doubling waits (1, 2, 4, 8 s by default): five attempts 1 s apart gave a controller 5 s to come back,
+      // and in the fault campaign a SIGKILLed controller took longer to restart at load average ~20, so a
+      // profile's download failed, its candidate with it, and the canary's rollout aborted (seed 2).
+      await sleep(Math.min(30_000, (opts.retryDelayMs ?? 1000) * 2 ** Math.max(0, failures - 1)), undefined, { signal: opts.signal }).catch(() => undefined);
     }
   }
 }

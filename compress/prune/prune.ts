@@ -12,7 +12,7 @@ import { allocate, AllocationError, type Plan } from './allocate.js';
 import { collectActivations, type SampledActivations } from './activations.js';
 import { buildDependencyGraph } from './dependency.js';
 import { buildGroups, type GroupIndex } from './groups.js';
-import { ACTIVATION_METHODS, groupImportance, type GroupReduction, type ImportanceMethod } from './importance.js';
+import { ACTIVATION_METHODS, groupImportance, IMPORTANCE_DEFINITION, type GroupReduction, type ImportanceMethod } from './importance.js';
 import { measureSensitivity, sensitivityPlan, type GroupSensitivity, type SensitivityProfile } from './sensitivity-profile.js';
 import { estimateChannelMeans, substituteChannels, substitutionTargets } from './substitute.js';
 import { refitConsumers, type RefitOptions, type RefitReport } from './refit.js';
@@ -129,7 +129,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   if (o.sensitivity) {
     profile = await measureSensitivity(index, importance, {
       baseSha256: o.baseSha256 ?? 'unknown',
-      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, ignore: (o.ignore ?? []).map(String) },
+      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, ignore: (o.ignore ?? []).map(String), importance: IMPORTANCE_DEFINITION },
       calibration: o.calibration!,
       roundTo,
       maxLayerRatio,

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { floatTensor, type AttributeValue } from '../../compress/onnx/ir.js';
 import { buildDependencyGraph } from '../../compress/prune/dependency.js';
-import { buildGroups, type GroupIndex } from '../../compress/prune/groups.js';
+import { buildGroups } from '../../compress/prune/groups.js';
 import { groupImportance, reduceLayers, type ChannelActivity, type GroupReduction, type ImportanceMethod } from '../../compress/prune/importance.js';
 import { planFromCounts } from '../../compress/prune/allocate.js';
 import { mulberry32 } from '../../compress/random.js';

@@ -3,14 +3,13 @@
 // layers' input statistics, fitted layer by layer); --weight-svd keeps the
 // plain SVD of the weights. With --calib the result also gets the guarded
 // statistics recalibration (--no-recalibrate skips it).
-import path from 'node:path';
 import { choiceFlag, fractionFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { outputPath, writeModelOutput } from './files.js';
 import { recalibrationSummary } from './recalibration.js';
 import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { weightFormat } from '../compress/onnx/info.js';
 import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
-import { addLineageStep, sha256Hex } from '../compress/lineage.js';
+import { sha256Hex } from '../compress/lineage.js';
 import { FACTOR_METHODS } from '../compress/factorize/layer.js';
 import { FactorizeError, factorizeModel, type FactorizeReport } from '../compress/factorize/factorize.js';
 import { ModelCheckError } from '../compress/onnx/check.js';
@@ -71,22 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(values.refit && calibration ? { refit: { calibration } } : {}),
       ...(values.sensitivity && calibration ? { sensitivity: { calibration } } : {}),
       ...(calibration && !values['no-recalibrate'] ? { recalibrate: { calibration } } : {}),
-    });
-    addLineageStep(result, sha256Hex(bytes), 'factorize', {
-      method,
-      flopsCut,
-      cut: report.cut,
-      minChannels,
-      allocation: report.allocation,
-      dataAware: report.dataAware,
-      asymmetric: report.asymmetric,
-      energyLevel: report.energyLevel,
-      energyKept: report.energyKept,
-      refit: report.refit,
-      recalibrated: !!report.recalibration?.applied,
-      ranks: Object.fromEntries(report.layers.map((l) => [l.name, l.rank])),
-      energy: Object.fromEntries(report.layers.map((l) => [l.name, Number(l.energy.toFixed(6))])),
-      ...(calibration ? { calibration: calibration.files.map((f) => path.basename(f)) } : {}),
+      baseSha256: sha256Hex(bytes),
     });
     writeModelOutput(result, out);
     if (values.json) printJson({ out, ...report });

@@ -147,8 +147,7 @@ export async function run(argv: string[]): Promise<number> {
       },
     });
     bar?.finish();
-    const params = { method, ratio, flopsCut, global: !!values.global, roundTo: values['round-to'] ?? 8, reconstruct: !!values.reconstruct, recovery: report.report.recovery.kind, recalibrated: !!report.report.recovery.recalibration?.applied, sensitivity: !!values.sensitivity, ignore: values.ignore ?? [] };
-    addLineageStep(report.model, baseSha256, 'prune', params);
+    // pruneModel has recorded its lineage step (with --round-to as a number, not the flag's string).
     writeModelOutput(report.model, outFile);
     if (values.json) printJson({ out, ...report.report });
     else process.stdout.write(formatReport(file, out, report.report));

@@ -7,11 +7,11 @@ import type { Model } from '../onnx/ir.js';
 import { nodeByName, removeDeadCode } from '../onnx/graph.js';
 import type { CalibrationSet } from '../calibration.js';
 import { addProductTN } from '../linalg/matrix.js';
-import { forEachActivation, type Float32Tensor4 } from './activations.js';
-import { patches, samplePositions } from './samples.js';
+import { forEachActivation, type Float32Tensor4 } from '../fit/activations.js';
+import { patches, samplePositions } from '../fit/samples.js';
 import { patchGeometry, type PatchStatistics } from './input-stats.js';
 import { applyFactorization, type RewrittenLayer } from './rewrite.js';
-import { waves } from './waves.js';
+import { waves } from '../fit/waves.js';
 import type { ConvTarget, FactorMethod, LayerFactorizer } from './layer.js';
 
 export interface SequentialChoice {

@@ -2,7 +2,10 @@
 // method's ranks per layer, allocate ranks to meet a FLOPs cut, rewrite the
 // graph, optionally refit, and check the result. The output is a plain float
 // ONNX model with its lineage, ready for int8/fp16/input-size variants.
+import path from 'node:path';
 import type { Model } from '../onnx/ir.js';
+import { addLineageStep, sha256Hex } from '../lineage.js';
+import { writeModel } from '../onnx/write.js';
 import { removeDeadCode } from '../onnx/graph.js';
 import { assertWellFormed } from '../onnx/check.js';
 import { modelCost } from '../cost.js';
@@ -101,6 +104,8 @@ export interface FactorizeOptions {
    * refit it mostly finds little to gain.
    */
   recalibrate?: { calibration: CalibrationSet };
+  /** sha256 of the base model file, the lineage's base (default: the hash of `model` as written). */
+  baseSha256?: string;
 }
 
 export interface FactorizedLayer {
@@ -203,24 +208,44 @@ export async function factorizeModel(model: Model, options: FactorizeOptions): P
   const after = modelCost(result).flops;
   const weight = (l: FactorizedLayer) => plan.layers.find((p) => p.target.name === l.name)!.target.weight.reduce((s, v) => s + v * v, 0);
   const totalWeight = layers.reduce((s, l) => s + weight(l), 0);
+  const report: FactorizeReport = {
+    method,
+    targetCut: flopsCut,
+    flopsBefore: plan.modelFlops,
+    flopsAfter: after,
+    cut: 1 - after / plan.modelFlops,
+    energyLevel,
+    allocation: options.ranks ? 'explicit' : sensitivity ? 'sensitivity' : allocationKind,
+    dataAware: plan.dataAware,
+    asymmetric: Boolean(asymmetric),
+    ...(sensitivity ? { sensitivity } : {}),
+    energyKept: totalWeight > 0 ? layers.reduce((s, l) => s + weight(l) * l.energy, 0) / totalWeight : 1,
+    layers,
+    skipped: plan.skipped,
+    refit: Boolean(options.refit),
+    ...(recalibration ? { recalibration } : {}),
+  };
+  addLineageStep(result, options.baseSha256 ?? sha256Hex(writeModel(model)), 'factorize', lineageParams(options, report));
+  return { model: result, report };
+}
+
+/** The one lineage step every caller of factorizeModel records. */
+function lineageParams(o: FactorizeOptions, report: FactorizeReport): Record<string, unknown> {
+  const calibration = o.dataAware?.calibration ?? o.refit?.calibration ?? o.sensitivity?.calibration ?? o.recalibrate?.calibration;
   return {
-    model: result,
-    report: {
-      method,
-      targetCut: flopsCut,
-      flopsBefore: plan.modelFlops,
-      flopsAfter: after,
-      cut: 1 - after / plan.modelFlops,
-      energyLevel,
-      allocation: options.ranks ? 'explicit' : sensitivity ? 'sensitivity' : allocationKind,
-      dataAware: plan.dataAware,
-      asymmetric: Boolean(asymmetric),
-      ...(sensitivity ? { sensitivity } : {}),
-      energyKept: totalWeight > 0 ? layers.reduce((s, l) => s + weight(l) * l.energy, 0) / totalWeight : 1,
-      layers,
-      skipped: plan.skipped,
-      refit: Boolean(options.refit),
-      ...(recalibration ? { recalibration } : {}),
-    },
+    method: o.method,
+    flopsCut: o.flopsCut,
+    cut: report.cut,
+    minChannels: o.minChannels ?? 64,
+    allocation: report.allocation,
+    dataAware: report.dataAware,
+    asymmetric: report.asymmetric,
+    energyLevel: report.energyLevel,
+    energyKept: report.energyKept,
+    refit: report.refit,
+    recalibrated: !!report.recalibration?.applied,
+    ranks: Object.fromEntries(report.layers.map((l) => [l.name, l.rank])),
+    energy: Object.fromEntries(report.layers.map((l) => [l.name, Number(l.energy.toFixed(6))])),
+    ...(calibration ? { calibration: calibration.files.map((f) => path.basename(f)) } : {}),
   };
 }

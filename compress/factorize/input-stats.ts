@@ -5,8 +5,8 @@
 import type { Model } from '../onnx/ir.js';
 import type { CalibrationSet } from '../calibration.js';
 import { addProductTN } from '../linalg/matrix.js';
-import { forEachActivation } from './activations.js';
-import { patches, samplePositions, type ConvGeometry } from './samples.js';
+import { forEachActivation } from '../fit/activations.js';
+import { patches, samplePositions, type ConvGeometry } from '../fit/samples.js';
 import type { ConvTarget, FactorMethod } from './layer.js';
 
 export interface PatchStatistics {

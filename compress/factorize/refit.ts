@@ -10,10 +10,10 @@ import { constValue, producers } from '../onnx/graph.js';
 import { RidgeStats, RIDGE_GRID } from '../linalg/ridge.js';
 import { type Matrix } from '../linalg/matrix.js';
 import { calibrationFold, type CalibrationSet } from '../calibration.js';
-import { forEachActivation, type Float32Tensor4 } from './activations.js';
-import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from './samples.js';
+import { forEachActivation, type Float32Tensor4 } from '../fit/activations.js';
+import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from '../fit/samples.js';
 import type { RewrittenLayer } from './rewrite.js';
-import { waves } from './waves.js';
+import { waves } from '../fit/waves.js';
 
 export interface RefitOptions {
   /** Output positions sampled per image and layer (at most). */

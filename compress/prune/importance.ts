@@ -1,9 +1,23 @@
-// Channel importance, as Torch-Pruning defines it, for every unit of a group.
-// Weight criteria score each coupled layer separately (a producer's output
-// filter, a consumer's input column), normalise each layer by its mean and
-// reduce over layers; group_norm sums squared L2 over all coupled layers;
-// lamp rescales by the tail sum (Lee et al. 2021); fpgm scores a filter by its
-// distance to the others (He et al. 2019). apoz and mean_act read activations.
+// Channel importance for every unit of a group, after Torch-Pruning (TP).
+// l1, l2 (TP MagnitudeImportance, p = 1 or 2): each coupled layer scores the
+// unit Σ|w|^p over its slice (a producer's output filter, a consumer's input
+// column), the group reduces those raw per-layer scores (mean, sum or max),
+// and only then is the group's vector divided by its mean (TP's 'mean'
+// normalizer), so a big-weight layer weighs more in the group, as in TP.
+// lamp (TP LAMPImportance, Lee et al. 2021): the same reduction of Σw², then
+// each score over the sum of all scores at least as large, no mean normalizer.
+// group_norm (TP's group-norm importance, DepGraph, Fang et al. 2023):
+// √(Σ over every coupled layer of Σw²), divided by the group's max.
+// fpgm (He et al. 2019): a filter's summed Euclidean distance to every other
+// filter of its layer, reduced and mean-normalised like l2. Two differences
+// from TP's FPGMImportance, kept on purpose: TP measures distances between
+// |w|^p (a filter and its negation score alike there) where the paper uses w,
+// and TP also scores consumers' input columns, O(C²·K) per consumer here.
+// apoz (Hu et al. 2016): 1 − APoZ. The paper counts zeros after ReLU; our nets
+// use SiLU, which is never exactly zero, so "zero" is x ≤ 0 (the positions
+// ReLU would zero; SiLU(x) ≤ 0 exactly when x ≤ 0), read on every tensor of
+// the group. mean_act (Molchanov et al. 2017): mean |x| per channel. Both reduce
+// over the group's tensors and are mean-normalised like the weight criteria.
 import { constValue, producers } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
 import type { ConvRole } from './dependency.js';
@@ -16,6 +30,8 @@ export const METHODS = [...WEIGHT_METHODS, ...ACTIVATION_METHODS] as const;
 export type ImportanceMethod = (typeof METHODS)[number];
 export const REDUCTIONS = ['mean', 'sum', 'max'] as const;
 export type GroupReduction = (typeof REDUCTIONS)[number];
+/** Changes whenever a definition below changes which channels go: part of the sensitivity cache's key. */
+export const IMPORTANCE_DEFINITION = 'tp-reduce-then-normalise-1';
 
 /** Per-channel activation statistics of one tensor on the calibration images. */
 export interface ChannelActivity {
@@ -108,19 +124,23 @@ function layerScores(index: GroupIndex, group: PruneGroup, method: ImportanceMet
   return layers;
 }
 
-function reduce(layers: Float64Array[], n: number, reduction: GroupReduction, normalise: boolean): Float64Array {
+/**
+ * TP's group reduction of raw per-layer scores: sum, mean (the sum over the
+ * number of layers) or max. A layer holding several slots of a unit (a
+ * consumer of a repeated concat) has already summed them in layerScores.
+ */
+export function reduceLayers(layers: readonly Float64Array[], n: number, reduction: GroupReduction): Float64Array {
   const out = new Float64Array(n);
-  for (const l of layers) {
-    let mean = 0;
-    for (const x of l) mean += x / n;
-    const scale = normalise && mean > 0 ? 1 / mean : 1;
-    for (let i = 0; i < n; i++) {
-      const x = l[i] * scale;
-      out[i] = reduction === 'max' ? Math.max(out[i], x) : out[i] + x;
-    }
-  }
+  for (const l of layers) for (let i = 0; i < n; i++) out[i] = reduction === 'max' ? Math.max(out[i], l[i]) : out[i] + l[i];
   if (reduction === 'mean' && layers.length) for (let i = 0; i < n; i++) out[i] /= layers.length;
   return out;
+}
+
+/** TP's 'mean' normalizer, on the reduced group vector (not per layer). */
+export function normaliseByMean(v: Float64Array): Float64Array {
+  let mean = 0;
+  for (const x of v) mean += x / v.length;
+  return mean > 0 ? v.map((x) => x / mean) : v;
 }
 
 /** LAMP: each score over the sum of all scores at least as large. */
@@ -145,11 +165,12 @@ export function groupImportance(index: GroupIndex, group: PruneGroup, options: I
       return Float64Array.from({ length: n }, () => rand());
     }
     case 'group_norm': {
-      const total = reduce(layerScores(index, group, 'l2'), n, 'sum', false);
-      return total.map(Math.sqrt);
+      const norms = reduceLayers(layerScores(index, group, 'l2'), n, 'sum').map(Math.sqrt);
+      const max = Math.max(...norms);
+      return max > 0 ? norms.map((x) => x / max) : norms;
     }
     case 'lamp':
-      return lamp(reduce(layerScores(index, group, 'l2'), n, reduction, true));
+      return lamp(reduceLayers(layerScores(index, group, 'l2'), n, reduction));
     case 'apoz':
     case 'mean_act': {
       if (!options.activity) throw new Error(`importance '${options.method}' needs activations from calibration images`);
@@ -161,9 +182,9 @@ export function groupImportance(index: GroupIndex, group: PruneGroup, options: I
         layers.push(Float64Array.from(group.units, (u) => channelsOf(index.dep, v.name, u).reduce((s, ch) => s + stat[ch], 0)));
       }
       if (!layers.length) throw new Error(`no activations were collected for group '${group.name}'`);
-      return reduce(layers, n, reduction, true);
+      return normaliseByMean(reduceLayers(layers, n, reduction));
     }
     default:
-      return reduce(layerScores(index, group, options.method), n, reduction, true);
+      return normaliseByMean(reduceLayers(layerScores(index, group, options.method), n, reduction));
   }
 }

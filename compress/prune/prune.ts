@@ -2,7 +2,10 @@
 // surgery → recovery → statistics recalibration, with a report of what
 // changed. Quantized models are pruned on their float graph (dequantized
 // first, and the report says so).
+import path from 'node:path';
 import { modelCost } from '../cost.js';
+import { addLineageStep, sha256Hex } from '../lineage.js';
+import { writeModel } from '../onnx/write.js';
 import { calibrationFold, type CalibrationSet } from '../calibration.js';
 import { dequantizeModel } from '../onnx/dequantize.js';
 import { weightFormat, weightFormatLabel } from '../onnx/info.js';
@@ -12,7 +15,7 @@ import { allocate, AllocationError, type Plan } from './allocate.js';
 import { collectActivations, type SampledActivations } from './activations.js';
 import { buildDependencyGraph } from './dependency.js';
 import { buildGroups, type GroupIndex } from './groups.js';
-import { ACTIVATION_METHODS, groupImportance, type GroupReduction, type ImportanceMethod } from './importance.js';
+import { ACTIVATION_METHODS, groupImportance, IMPORTANCE_DEFINITION, type GroupReduction, type ImportanceMethod } from './importance.js';
 import { measureSensitivity, sensitivityPlan, type GroupSensitivity, type SensitivityProfile } from './sensitivity-profile.js';
 import { estimateChannelMeans, substituteChannels, substitutionTargets } from './substitute.js';
 import { refitConsumers, type RefitOptions, type RefitReport } from './refit.js';
@@ -48,6 +51,7 @@ export interface PruneOptions {
   calibration?: CalibrationSet;
   /** Allocate by measured per-group sensitivity (needs `calibration` and `baseSha256`). */
   sensitivity?: boolean;
+  /** sha256 of the base model file: the lineage's base (default: the hash of `input` as written) and the sensitivity cache's key. */
   baseSha256?: string;
   cacheDir?: string;
   /** Sampled positions per calibration input and tensor for the regressions (default: 1024 per source image, shared by its views). */
@@ -129,7 +133,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   if (o.sensitivity) {
     profile = await measureSensitivity(index, importance, {
       baseSha256: o.baseSha256 ?? 'unknown',
-      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, ignore: (o.ignore ?? []).map(String) },
+      recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, ignore: (o.ignore ?? []).map(String), importance: IMPORTANCE_DEFINITION },
       calibration: o.calibration!,
       roundTo,
       maxLayerRatio,
@@ -187,7 +191,28 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     allocation: o.sensitivity ? 'sensitivity' : o.global ? 'global' : 'uniform',
     seconds: { total: (performance.now() - t0) / 1000, recovery: recoverySeconds, sensitivity: o.sensitivity ? sensitivitySeconds : 0 },
   };
+  addLineageStep(pruned, o.baseSha256 ?? sha256Hex(writeModel(input)), 'prune', lineageParams(o, report, roundTo, maxLayerRatio));
   return { model: pruned, report, plan, index, importance, activations: samples };
+}
+
+/** The one lineage step every caller of pruneModel records: what decides which channels go and how the cut was recovered. */
+function lineageParams(o: PruneOptions, report: PruneReport, roundTo: number, maxLayerRatio: number): Record<string, unknown> {
+  return {
+    method: o.method,
+    reduction: o.reduction ?? 'mean',
+    importance: IMPORTANCE_DEFINITION,
+    ...(o.ratio !== undefined ? { ratio: o.ratio } : { flopsCut: o.flopsCut }),
+    allocation: report.allocation,
+    roundTo,
+    maxLayerRatio,
+    ignore: (o.ignore ?? []).map((re) => re.source),
+    seed: o.seed ?? 0,
+    reconstruct: !!o.reconstruct,
+    recovery: report.recovery.kind,
+    recalibrated: !!report.recovery.recalibration?.applied,
+    flops: report.flops,
+    ...(o.calibration ? { calibration: o.calibration.files.map((f) => path.basename(f)), calibrationInputs: o.calibration.inputs.length } : {}),
+  };
 }
 
 /** Mean of a channel over the sampled rows of every image. */

@@ -18,10 +18,10 @@ import { constValue, producers, removeDeadCode, topologicalOrder } from '../onnx
 import { toFloat32 } from '../onnx/tensor.js';
 import type { CalibrationSet } from '../calibration.js';
 import { AgreementJudge } from '../agreement.js';
-import { forEachActivation, type Float32Tensor4 } from '../factorize/activations.js';
+import { forEachActivation, type Float32Tensor4 } from '../fit/activations.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
 import { keptChannels, writeConvParameters } from './surgery.js';
-import { waves } from '../factorize/waves.js';
+import { waves } from '../fit/waves.js';
 
 export interface RecalibrationOptions {
   /** Bounds on the per-channel scale: a channel the cut nearly silenced is not blown up to full spread. */

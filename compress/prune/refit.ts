@@ -6,18 +6,18 @@
 // toward the conv's current weights (sliced, or substituted), with the strength
 // picked by leave-one-image-out CV on the calibration images, and only a
 // sampled subset of output positions is used (im2col patches for k×k convs).
-// Convs are refit in waves (factorize/waves.ts): one run of each model serves a wave.
+// Convs are refit in waves (fit/waves.ts): one run of each model serves a wave.
 import { intsAttr, numel, stringAttr, type Graph, type Model, type Node } from '../onnx/ir.js';
 import { constValue, producers } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
 import { RidgeStats } from '../linalg/ridge.js';
 import type { Matrix } from '../linalg/matrix.js';
 import { calibrationFold, type CalibrationSet } from '../calibration.js';
-import { forEachActivation } from '../factorize/activations.js';
-import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from '../factorize/samples.js';
+import { forEachActivation } from '../fit/activations.js';
+import { centredEnergy, gatherChannels, patches, samplePositions, type ConvGeometry } from '../fit/samples.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
 import { keptChannels, writeConvParameters } from './surgery.js';
-import { waves } from '../factorize/waves.js';
+import { waves } from '../fit/waves.js';
 
 export interface RefitOptions {
   /** Output positions sampled per image and conv (at most). */

@@ -16,7 +16,6 @@ import { writeModelFile } from '../../compress/onnx/write.js';
 import { quantizeModel } from '../../compress/quantize/quantize.js';
 import { convertToFp16 } from '../../compress/fp16.js';
 import { resizeModel } from '../../compress/resize.js';
-import { addLineageStep } from '../../compress/lineage.js';
 import { pruneModel } from '../../compress/prune/prune.js';
 import type { ImportanceMethod } from '../../compress/prune/importance.js';
 import { factorizeModel } from '../../compress/factorize/factorize.js';
@@ -124,16 +123,12 @@ const fp16: StepFn<Extract<Step, { op: 'fp16' }>> = async (model, _step, ctx) =>
 
 const prune: StepFn<Extract<Step, { op: 'prune' }>> = async (model, step, ctx) => {
   const calibration = await ctx.calibration(modelInputSize(model), true);
-  const { model: out, report } = await pruneModel(model, { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, calibration, baseSha256: ctx.baseSha256 });
-  addLineageStep(out, ctx.baseSha256, 'prune', { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, recovery: report.recovery.kind, recalibrated: !!report.recovery.recalibration?.applied, calibration: calibration.files.length });
-  return out;
+  return (await pruneModel(model, { method: step.method, flopsCut: step.flopsCut, sensitivity: true, reconstruct: true, calibration, baseSha256: ctx.baseSha256 })).model;
 };
 
 const factorize: StepFn<Extract<Step, { op: 'factorize' }>> = async (model, step, ctx) => {
   const calibration = await ctx.calibration(modelInputSize(model));
-  const { model: out, report } = await factorizeModel(model, { method: step.method, flopsCut: step.flopsCut, ...(step.refit ? { refit: { calibration } } : {}), recalibrate: { calibration } });
-  addLineageStep(out, ctx.baseSha256, 'factorize', { method: step.method, flopsCut: step.flopsCut, cut: report.cut, refit: report.refit, recalibrated: !!report.recalibration?.applied, energyKept: report.energyKept, ranks: Object.fromEntries(report.layers.map((l) => [l.name, l.rank])) });
-  return out;
+  return (await factorizeModel(model, { method: step.method, flopsCut: step.flopsCut, ...(step.refit ? { refit: { calibration } } : {}), recalibrate: { calibration }, baseSha256: ctx.baseSha256 })).model;
 };
 
 async function applyStep(model: Model, step: Step, ctx: StepContext): Promise<Model> {

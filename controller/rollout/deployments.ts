@@ -25,7 +25,7 @@ export interface DeploymentDeps {
 
 type Put = (d: RolloutDevice) => RolloutDevice;
 
-/** Desired states published at once in a deploy pass (see deploy). */
+/** The most desired states published at once in a deploy pass (see deploy). */
 const SEND_WINDOW = 200;
 
 /** The desired state of a chosen device: its candidate, served on the provider it was profiled on with the same options. */
@@ -65,7 +65,12 @@ export class Deployments {
     // Sends go out SEND_WINDOW at a time: one awaited PUBACK per device held the fan-out to 20 devices a
     // second at 1,000 devices on a loaded 2-core box (each await waits out a turn of a busy event loop);
     // so, 156 to 2,500 a second per stage there (bench/fleet-scale).
+    // The window opens as TCP's slow start does, 1, 2, 4 … SEND_WINDOW, and closes to 1 after a failed send:
+    // an operator's abort during the first send stops the pass before any other device gets the candidate,
+    // and a dead broker costs one failed send, not 200 (test/controller/boundaries.test.ts).
     let window: Array<Promise<void>> = [];
+    let windowSize = 1;
+    let failed = false;
     for (const d of active.filter((x) => x.state === 'chosen' && x.generation === null)) {
       if (slots <= 0 || !this.stillRunning(rollout.id)) break;
       if (!registry.get(d.deviceId)?.online) continue;
@@ -90,6 +95,7 @@ export class Deployments {
           (sent) => void put(store.patch(rollout.id, d.deviceId, { generation: sent.generation, sentAt: sent.ts })),
           (err: Error) => {
             put(store.patch(rollout.id, d.deviceId, { generation: null }));
+            failed = true;
             this.deps.log.warn({ device: d.deviceId, err: err.message }, 'cannot set desired state');
           },
         ).finally(() => {
@@ -97,9 +103,11 @@ export class Deployments {
           this.sending.delete(key);
         }),
       );
-      if (window.length >= SEND_WINDOW) {
+      if (window.length >= windowSize) {
         await Promise.all(window);
         window = [];
+        windowSize = failed ? 1 : Math.min(SEND_WINDOW, windowSize * 2);
+        failed = false;
       }
     }
     await Promise.all(window);

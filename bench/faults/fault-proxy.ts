@@ -38,6 +38,8 @@ class Direction {
   private nextAt = 0;
   private pending = 0;
   private closing = false;
+  private readonly queue: Array<{ chunk: Buffer; at: number }> = [];
+  private timer: NodeJS.Timeout | undefined;
   /** Bytes were swallowed by a blackhole: the stream is broken and must end. */
   lost = false;
 
@@ -73,14 +75,32 @@ class Direction {
     this.nextAt = at;
     this.pending += chunk.length;
     if (this.pending > HIGH_WATER) this.from.pause();
-    const deliver = () => {
+    this.queue.push({ chunk, at });
+    this.pump();
+  }
+
+  /**
+   * Delivers the due chunks from the head of the queue, then waits for the next one. One queue and one
+   * timer per direction: a timer per chunk let a later chunk overtake an earlier one whose timer fired
+   * late (Node keeps timers of different durations in different lists; seen as 'chunk 24;chunk 25;chunk
+   * 23;' in the suite at 50% stalls).
+   */
+  private pump(): void {
+    if (this.timer) return;
+    const now = Date.now();
+    while (this.queue.length > 0 && this.queue[0].at <= now) {
+      const { chunk } = this.queue.shift()!;
       this.pending -= chunk.length;
       if (!this.to.destroyed) this.to.write(chunk);
-      if (this.pending <= HIGH_WATER && this.from.isPaused()) this.from.resume();
-      this.endIfDrained();
-    };
-    if (at <= now) deliver();
-    else setTimeout(deliver, at - now);
+    }
+    if (this.pending <= HIGH_WATER && this.from.isPaused()) this.from.resume();
+    this.endIfDrained();
+    if (this.queue.length > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, this.queue[0].at - now);
+    }
   }
 
   /** The sender is done (FIN, or gone): end the receiver once every delayed chunk is through. */

@@ -46,7 +46,8 @@ export function deviceAcls(id: string): Acl[] {
 }
 
 export function adminAcls(): Acl[] {
-  const control = `${CONTROL_TOPIC}/#`;
+  // as mosquitto_ctrl dynsec init grants its admin
+  const control = '$CONTROL/dynamic-security/#';
   const tree = `${TOPIC_ROOT}/#`;
   return [
     { acltype: 'publishClientSend', topic: control, allow: true },

@@ -63,7 +63,7 @@ describe('device lifecycle on the embedded broker', () => {
     expect(added.status).toBe(201);
     const old = added.body.token as string;
     const session = await connected('cam-1', old);
-    const ended = new Promise((resolve) => session.once('close', resolve));
+    const ended = new Promise<void>((resolve) => session.once('close', () => resolve()));
     expect(await enroll('cam-1', old)).toBe(200);
 
     const rotated = await api('POST', '/api/devices/cam-1/token');
@@ -82,7 +82,7 @@ describe('device lifecycle on the embedded broker', () => {
   it('removes a device: refused, its retained topics cleared, its messages dropped, its row kept marked removed; its id may be added again', async () => {
     const token = (await api('POST', '/api/devices', { id: 'cam-2', labels: { site: 'lab' } })).body.token as string;
     const device = await connected('cam-2', token);
-    const ended = new Promise((resolve) => device.once('close', resolve));
+    const ended = new Promise<void>((resolve) => device.once('close', () => resolve()));
     await device.publishAsync(deviceTopic('cam-2', 'presence'), encodeFor('presence', { v: PROTOCOL_VERSION, ts: Date.now(), state: 'online' }), { qos: 1, retain: true });
     await device.publishAsync(deviceTopic('cam-2', 'reported'), encodeFor('reported', { v: PROTOCOL_VERSION, ts: Date.now(), generation: 1, state: 'healthy', activeModel: null, slo: null }), { qos: 1, retain: true });
     await controller.setDesired('cam-2', { model: null });

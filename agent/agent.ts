@@ -50,6 +50,11 @@ export interface AgentOptions {
   classSalt?: string;
   /** First wait before asking again a broker that refused the token; it doubles up to 5 min. */
   refusedRetryMs?: number;
+  /**
+   * Asked when the broker refuses the token: a new one (the operator wrote a
+   * rotated token to --token-file), tried at once, or undefined.
+   */
+  reloadToken?: () => string | undefined;
   /** The application's reports (the local API's POST /v1/app-report): they join telemetry, and decide health in hand-off. */
   appReports?: AppReports;
   /** --handoff: models go to this folder for the user's application instead of being served by the agent. */
@@ -204,6 +209,20 @@ export class Agent {
       // mqtt.js gives up after a refused CONNACK, but the device may be registered, or its token
       // restored, after the agent started: ask again, less and less often, and say why each time.
       if (REFUSED_CREDENTIALS.has((err as { code?: number }).code ?? -1) && !this.stopping) {
+        const fresh = this.opts.reloadToken?.();
+        if (fresh !== undefined) {
+          log.info({ device: id }, 'the broker refused the token; the token file holds another: connecting with it');
+          this.client.options.password = fresh;
+          this.refusedWaitMs = this.firstRefusedWaitMs;
+          clearTimeout(this.refusedRetry);
+          clearTimeout(this.reconnectTimer);
+          this.reconnectTimer = undefined;
+          this.refusedRetry = setTimeout(() => {
+            this.refusedRetry = undefined;
+            if (!this.stopping) this.client.reconnect();
+          }, 0);
+          return;
+        }
         log.error({ device: id, err: err.message, retryInMs: this.refusedWaitMs }, "the broker refused this device's token (register it with 'edgefit devices add', or give the token it printed); asking again");
         clearTimeout(this.refusedRetry);
         clearTimeout(this.reconnectTimer);

@@ -16,6 +16,7 @@ import { DEFAULT_LOCAL_PORT, startLocalApi, type LocalApi, type LocalApiDeps } f
 import { ed25519PublicKey } from '../protocol/artifacts.js';
 import { resolveServerTrust, ServerTrustError, type TlsClientOptions } from '../agent/tls/trust.js';
 import { readTlsFlags } from './agent-tls.js';
+import { readTokenFile, tokenReloader, TokenFileError } from '../agent/token-file.js';
 import { checkDetectionsPath } from '../agent/outputs/json-lines.js';
 import { DetectionsBus, type OutputOptions } from '../agent/outputs/index.js';
 import { UsageError, intFlag, numberFlag, parse, requireFlag } from './args.js';
@@ -29,6 +30,7 @@ export async function run(argv: string[]): Promise<void> {
       broker: { type: 'string' },
       id: { type: 'string' },
       token: { type: 'string' },
+      'token-file': { type: 'string' },
       controller: { type: 'string' },
       heartbeat: { type: 'string' },
       keepalive: { type: 'string' },
@@ -58,9 +60,11 @@ export async function run(argv: string[]): Promise<void> {
   const broker = requireFlag('agent', 'broker', values.broker);
   if (!/^(mqtts?|wss?|tcp):\/\//.test(broker)) throw new UsageError(`agent: --broker must be a URL like mqtt://host:1883, got '${broker}'`);
   const id = requireFlag('agent', 'id', values.id);
-  // The token may come from the environment so it stays out of `ps` and shell history.
-  const token = values.token ?? process.env.EDGEFIT_TOKEN;
-  if (!token) throw new UsageError('agent: --token (or EDGEFIT_TOKEN) is required');
+  // The token may come from the environment or a file so it stays out of `ps` and shell history.
+  const tokenFile = values['token-file'];
+  if (tokenFile !== undefined && values.token !== undefined) throw new UsageError('agent: give --token or --token-file, not both');
+  const token = tokenFile !== undefined ? tokenFromFile(tokenFile) : (values.token ?? process.env.EDGEFIT_TOKEN);
+  if (!token) throw new UsageError('agent: --token, --token-file or EDGEFIT_TOKEN is required');
   const heartbeatSeconds = intFlag('agent', 'heartbeat', values.heartbeat, HEARTBEAT_SECONDS.fallback, HEARTBEAT_SECONDS.min, HEARTBEAT_SECONDS.max);
   const keepaliveSeconds = intFlag('agent', 'keepalive', values.keepalive, 15, 2, 600);
   const threads = values.threads === undefined ? undefined : intFlag('agent', 'threads', values.threads, 0, 1, 256);
@@ -128,6 +132,8 @@ export async function run(argv: string[]): Promise<void> {
     ...(handoff ? { handoff } : {}),
     ...(healthWindowS === undefined ? {} : { healthWindowS }),
     outputs,
+    // a rotated token written to the file is taken at the next refusal, for MQTT and for downloads alike
+    ...(tokenFile !== undefined ? { reloadToken: tokenReloader(tokenFile, token, log, (t) => artifacts?.setToken(t)) } : {}),
   });
   onShutdown(log, async () => {
     await localApi?.close();
@@ -216,6 +222,16 @@ function outputFlags(detections: string | undefined, publishHz: string | undefin
   const snapshotEveryS = numberFlag('agent', 'snapshot-every', snapshotEvery, 5, 0, 3600);
   if (snapshotEveryS > 0 && snapshotEveryS < 1) throw new UsageError(`agent: --snapshot-every must be 0 (off) or 1 to 3600 seconds, got '${snapshotEvery}'`);
   return { ...(detections !== undefined ? { detectionsPath: detections } : {}), ...(hz !== undefined ? { publishHz: hz } : {}), snapshotEveryS };
+}
+
+/** A token file that cannot be read, or holds no token, stops the agent with its one line (exit 1). */
+function tokenFromFile(file: string): string {
+  try {
+    return readTokenFile(file);
+  } catch (err) {
+    if (err instanceof TokenFileError) throw new Error(`agent: --token-file: ${err.message}`);
+    throw err;
+  }
 }
 
 const MB = 1024 * 1024;

@@ -92,9 +92,13 @@ export function tlsStartError(command: string, err: unknown): never {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse('controller', argv, controllerFlags, false);
+  const { values } = parse('controller', argv, { ...controllerFlags, 'broker-dynsec': { type: 'boolean' } }, false);
+  const brokerDynsec = values['broker-dynsec'] ?? false;
+  if (brokerDynsec && values.broker === undefined) {
+    throw new UsageError('controller: --broker-dynsec is for an external Mosquitto with its dynamic-security plugin (--broker URL); the embedded broker reads the registry itself');
+  }
   const log = createLogger('controller');
-  const controller = await startController({ ...controllerOptions('controller', values), log }).catch((err) => tlsStartError('controller', err));
+  const controller = await startController({ ...controllerOptions('controller', values), brokerDynsec, log }).catch((err) => tlsStartError('controller', err));
   process.stdout.write(`edgefit controller: API ${controller.httpUrl}  MQTT ${controller.brokerUrl}\n`);
   if (controller.caFile) process.stdout.write(`  CA ${controller.caFile}: give it to agents (--ca FILE) so they verify this controller and its broker\n`);
   onShutdown(log, () => controller.close());

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { RemoveResult, RotateResult } from '../controller/device-lifecycle.js';
 import type { Device } from '../controller/registry.js';
 import { TLS_DIR } from '../controller/tls/files.js';
 import { refuseFile } from './files.js';
@@ -22,14 +23,15 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-/** `edgefit devices [--json]` */
+/** `edgefit devices [--removed] [--json]` */
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse('devices', argv, flags, false);
+  const { values } = parse('devices', argv, { ...flags, removed: { type: 'boolean' } }, false);
   const api = ApiClient.fromFlags('devices', values.controller, values.data);
   // The API answers in pages (controller/http/device-page.ts): follow them to the end.
   const devices: Device[] = [];
+  const removed = values.removed ? '&removed=include' : '';
   for (let after: string | null = ''; after !== null; ) {
-    const page: { devices: Device[]; next: string | null } = await api.request('GET', `/api/devices?limit=2000${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+    const page: { devices: Device[]; next: string | null } = await api.request('GET', `/api/devices?limit=2000${removed}${after ? `&after=${encodeURIComponent(after)}` : ''}`);
     devices.push(...page.devices);
     after = page.next;
   }
@@ -42,7 +44,7 @@ export async function run(argv: string[]): Promise<void> {
   for (const d of devices) {
     rows.push([
       d.id,
-      d.online ? 'online' : 'offline',
+      d.removedAt !== undefined ? 'removed' : d.online ? 'online' : 'offline',
       ago(d.lastSeen),
       d.deviceClass ?? '-',
       d.inventory ? (d.inventory.boardModel ?? `${d.inventory.cpuModel} ×${d.inventory.cpuCores}`) : '-',
@@ -67,7 +69,8 @@ export async function add(argv: string[]): Promise<void> {
     if (!certs.readCaKey(dataDir)) throw new UsageError(`devices add: --cert-out needs the CA key in ${path.join(dataDir, TLS_DIR)}, made by 'controller --tls' on that data folder (run it there, with --data DIR)`);
   }
   const api = ApiClient.fromFlags('devices add', values.controller, values.data);
-  const result = await api.request<{ device: Device; token: string }>('POST', '/api/devices', { id: positionals[0], labels });
+  const result = await api.request<{ device: Device; token: string; note?: string }>('POST', '/api/devices', { id: positionals[0], labels });
+  if (result.note) process.stderr.write(`edgefit: devices add: ${result.note}\n`);
   if (certOut !== undefined && certs) {
     const issued = await certs.issueDeviceCertificate(dataDir, positionals[0]);
     mkdirSync(certOut, { recursive: true });
@@ -91,6 +94,41 @@ export async function label(argv: string[]): Promise<void> {
   const device = await api.request<Device>('POST', `/api/devices/${encodeURIComponent(id)}/labels`, { labels });
   if (values.json) return printJson(device);
   process.stdout.write(`${id}: ${Object.entries(device.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '(no labels)'}\n`);
+}
+
+/** `edgefit devices remove ID [--json]`: revokes its credentials, clears its retained topics, keeps its history marked removed. */
+export async function remove(argv: string[]): Promise<number | void> {
+  const { values, positionals } = parse('devices remove', argv, flags);
+  if (positionals.length !== 1) throw new UsageError(`devices remove: give exactly one device ID; ${usageLine('devices remove')}`);
+  const [id] = positionals;
+  const api = ApiClient.fromFlags('devices remove', values.controller, values.data);
+  const result = await api.request<RemoveResult>('DELETE', `/api/devices/${encodeURIComponent(id)}`);
+  // the broker kept credentials it was told to drop: the removal is not done, and a script must know
+  const unfinished = result.broker === 'dynsec' && !result.revoked;
+  if (values.json) {
+    printJson(result);
+    return unfinished ? 1 : undefined;
+  }
+  const broker = result.revoked ? (result.broker === 'dynsec' ? "its client deleted from the broker's dynamic security" : 'its token refused by the broker') : 'its token refused by the controller';
+  process.stdout.write(`device '${id}' removed${result.again ? ' (again)' : ''}: ${broker}, ${result.retainedCleared.length} retained topics cleared, its history kept (devices --removed lists it)\n`);
+  if (result.note) process.stderr.write(`edgefit: devices remove: ${result.note}\n`);
+  return unfinished ? 1 : undefined;
+}
+
+/** `edgefit devices rotate-token ID [--json]`: prints the new token once; the old one is refused from then on. */
+export async function rotateToken(argv: string[]): Promise<void> {
+  const { values, positionals } = parse('devices rotate-token', argv, flags);
+  if (positionals.length !== 1) throw new UsageError(`devices rotate-token: give exactly one device ID; ${usageLine('devices rotate-token')}`);
+  const [id] = positionals;
+  const api = ApiClient.fromFlags('devices rotate-token', values.controller, values.data);
+  const result = await api.request<RotateResult>('POST', `/api/devices/${encodeURIComponent(id)}/token`);
+  if (values.json) return printJson(result);
+  process.stdout.write(`${result.token}\n`);
+  process.stderr.write(
+    `device '${id}' has a new token, shown only now; the old one is refused from now on${result.disconnected ? ' and its session was ended' : ''}.\n` +
+      `An agent started with --token-file FILE takes it when FILE holds it (it reads FILE again when the broker refuses it); otherwise restart the agent with the new token.\n`,
+  );
+  if (result.note) process.stderr.write(`edgefit: devices rotate-token: ${result.note}\n`);
 }
 
 function splitLabel(command: string, pair: string): [string, string] {

@@ -27,6 +27,13 @@ export interface EmbeddedBroker {
   port: number;
   /** The mqtts listener's port, when there is one. */
   tlsPort?: number;
+  /**
+   * Ends every session of a device without its last will (as Mosquitto's
+   * dynamic-security plugin kicks a client): after a new token or a removal,
+   * a session opened with the old credentials must not go on. Answers how
+   * many there were.
+   */
+  disconnectDevice(id: string): number;
   close(): Promise<void>;
 }
 
@@ -58,6 +65,8 @@ function authError(message: string): AuthenticateError {
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const { log } = opts;
   const principals = new WeakMap<Client, Principal>();
+  /** Sessions ended by disconnectDevice: their last will is not published (aedes authorizes a will like any publish). */
+  const ended = new WeakSet<Client>();
   const broker = await Aedes.createBroker({
     authenticate(client, username, password, done) {
       const token = password?.toString('utf8') ?? '';
@@ -75,6 +84,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     authorizePublish(client, packet, done) {
       const principal = client && principals.get(client);
       if (!principal) return done(new Error('not authenticated'));
+      if (client && ended.has(client)) return done(new Error('session ended'));
       if (packet.payload.length > MAX_PAYLOAD_BYTES) {
         log.warn({ clientId: client.id, topic: packet.topic, bytes: packet.payload.length }, 'mqtt publish refused: payload over limit');
         return done(new Error('payload too large'));
@@ -144,6 +154,18 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   return {
     port,
     ...(tlsPort === undefined ? {} : { tlsPort }),
+    disconnectDevice(id) {
+      let n = 0;
+      for (const client of Object.values((broker as unknown as { clients: Record<string, Client> }).clients)) {
+        const principal = principals.get(client);
+        if (principal?.role !== 'device' || principal.id !== id) continue;
+        ended.add(client);
+        client.close();
+        n++;
+      }
+      if (n > 0) log.info({ device: id, sessions: n }, 'mqtt sessions of the device ended: its credentials changed');
+      return n;
+    },
     async close() {
       server.close();
       tlsServer?.close();

@@ -11,7 +11,9 @@ import { LadderJobs } from './catalog/ladder-jobs.js';
 import { openDb } from './db.js';
 import { RolloutEngine } from './rollout/engine.js';
 import { RolloutStore } from './rollout/store.js';
-import { FleetLink, type DesiredRequest, type JobRequest } from './fleet-link.js';
+import { BrokerUnavailableError, FleetLink, type DesiredRequest, type JobRequest } from './fleet-link.js';
+import { DeviceLifecycle } from './device-lifecycle.js';
+import { DynsecSync } from './dynsec/sync.js';
 import { buildApp } from './http/app.js';
 import { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
 import type { Desired, Job } from '../protocol/messages.js';
@@ -25,6 +27,14 @@ export interface ControllerOptions {
   dataDir: string;
   /** External broker URL; without it the controller embeds one. */
   brokerUrl?: string;
+  /**
+   * The external broker is Mosquitto with its dynamic-security plugin
+   * (`broker-config --dynsec`): devices added, given new tokens and removed
+   * are provisioned there at once, and the plugin is reconciled with the
+   * registry on every (re)connect. Without it an external broker reads the
+   * password file `broker-config` writes.
+   */
+  brokerDynsec?: boolean;
   /** Secret the controller uses on an external broker (see `edgefit broker-config`). */
   mqttPort: number;
   httpPort: number;
@@ -65,6 +75,8 @@ export interface Controller {
   /** Staged rollouts: planning, per-device choice, deployment, rollback. */
   rollouts: RolloutEngine;
   rolloutStore: RolloutStore;
+  /** Adds, rotates and removes devices on the broker path in use. */
+  lifecycle: DeviceLifecycle;
   httpUrl: string;
   brokerUrl: string;
   /** Where a client on this machine reaches the broker: the plain loopback listener under TLS, else brokerUrl. */
@@ -120,6 +132,32 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
   const checks = new OnDeviceCheck({ catalog, thresholdOf: (jobId) => rolloutStore.specOfJob(jobId)?.check?.threshold, log: log.child({ component: 'check' }) });
   const linkTls = opts.brokerUrl && tls ? await externalBrokerTls(dataDir, tls, log) : undefined;
   const link = await FleetLink.connect({ brokerUrl, ...(linkTls ? { tls: linkTls } : {}), secret: controllerSecret, registry, profiles, desired, live, log: log.child({ component: 'fleet' }), judgeCheck: (r) => checks.judge(r) });
+  let dynsec: DynsecSync | undefined;
+  if (opts.brokerUrl && opts.brokerDynsec) {
+    try {
+      dynsec = await DynsecSync.start({ brokerUrl, ...(linkTls ? { tls: linkTls } : {}), secret: controllerSecret, registry, log: log.child({ component: 'dynsec' }) });
+    } catch (err) {
+      await link.close();
+      db.close();
+      throw err;
+    }
+  }
+  const embedded = broker;
+  const lifecycle = new DeviceLifecycle({
+    registry,
+    mode: embedded ? 'embedded' : dynsec ? 'dynsec' : 'files',
+    ...(dynsec ? { dynsec } : {}),
+    ...(embedded ? { disconnect: (id: string) => embedded.disconnectDevice(id) } : {}),
+    clearRetained: async (topic) => {
+      if (!link.client.connected) throw new BrokerUnavailableError(`the broker ${brokerUrl} is unreachable`);
+      await link.client.publishAsync(topic, Buffer.alloc(0), { qos: 1, retain: true });
+    },
+    forget: (id) => {
+      live.outputs.forget(id);
+      desired.forget(id);
+    },
+    log: log.child({ component: 'devices' }),
+  });
 
   const ladders = new LadderJobs(catalog, path.join(dataDir, 'ladder-work'), log.child({ component: 'ladder' }));
   // One pair of closures for the rollout engine and for callers of the Controller object.
@@ -144,7 +182,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
   }, 5000);
   silenceSweep.unref();
 
-  const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log, fleet: { catalog, ladders, rollouts, rolloutStore }, ...(tls ? { https: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}) });
+  const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log, lifecycle, fleet: { catalog, ladders, rollouts, rolloutStore }, ...(tls ? { https: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}) });
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;
@@ -169,6 +207,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
     ladders,
     rollouts,
     rolloutStore,
+    lifecycle,
     httpUrl,
     brokerUrl: publicBrokerUrl,
     localBrokerUrl: broker && tls ? `mqtt://127.0.0.1:${broker.port}` : publicBrokerUrl,
@@ -181,6 +220,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
         ['rollouts', () => rollouts.close()],
         ['ladders', () => ladders.close()],
         ['http', () => app.close()],
+        ['dynamic security', () => dynsec?.close()],
         ['fleet link', () => link.close()],
         ['broker', () => broker?.close()],
         ['database', () => db.close()],

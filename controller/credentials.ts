@@ -29,3 +29,20 @@ export function verifyToken(token: string, stored: string): boolean {
   const actual = pbkdf2Sync(token, salt, iterations, HASH_BYTES, 'sha512');
   return timingSafeEqual(actual, expected);
 }
+
+/**
+ * The parts of a stored hash, base64 as Mosquitto's dynamic-security plugin
+ * keeps them in its JSON file (`password`, `salt`, `iterations`). The plugin
+ * of Mosquitto 2.0 hashes with PBKDF2-SHA512, a 12-byte salt and 101
+ * iterations (src/password_mosq.h: SALT_LEN 12, PW_DEFAULT_ITERATIONS 101),
+ * the registry's own format, so a registered device's hash goes into that
+ * file as it is; undefined for anything else.
+ */
+export function pbkdf2Fields(stored: string): { password: string; salt: string; iterations: number } | undefined {
+  const parts = stored.split('$');
+  if (parts.length !== 5 || parts[1] !== '7') return undefined;
+  const iterations = Number(parts[2]);
+  if (!Number.isInteger(iterations) || iterations < 1) return undefined;
+  if (Buffer.from(parts[3], 'base64').length !== SALT_BYTES || Buffer.from(parts[4], 'base64').length !== HASH_BYTES) return undefined;
+  return { password: parts[4], salt: parts[3], iterations };
+}

@@ -190,6 +190,8 @@ const migrations: string[] = [
    DROP TABLE rollout_measurements;
    ALTER TABLE rollout_measurements_by_ep RENAME TO rollout_measurements;
    ALTER TABLE rollout_devices ADD COLUMN ep TEXT;`,
+  // `devices remove` keeps the row (its history) marked removed; lists and authentication skip it (registry.ts)
+  `ALTER TABLE devices ADD COLUMN removed_at INTEGER;`,
 ];
 
 export function openDb(dataDir: string): Db {

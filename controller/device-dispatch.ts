@@ -38,6 +38,8 @@ export function deviceDispatcher(handlers: DeviceHandlers, opts: { isRegistered(
   return (topic, payload, retained) => {
     const parsed = parseDeviceTopic(topic);
     if (!parsed) return;
+    // A clear, not a message: `devices remove` clears a removed device's retained topics, and the controller hears its own clears.
+    if (payload.length === 0 && CHANNELS[parsed.channel].retain) return;
     if (!opts.isRegistered(parsed.id)) return void log.warn({ device: parsed.id, topic }, 'message from unregistered device dropped');
     const { channel } = parsed;
     // The controller's own channels come back only if something subscribed it to them: not a device's message.

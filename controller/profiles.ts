@@ -133,6 +133,11 @@ export class DesiredStore {
   deviceIds(): string[] {
     return (this.db.prepare('SELECT device_id FROM desired_state').all() as Array<{ device_id: string }>).map((r) => r.device_id);
   }
+
+  /** A removed device's: its retained desired state is cleared at the broker, and a device added again under its id starts with none. */
+  forget(deviceId: string): void {
+    this.db.prepare('DELETE FROM desired_state WHERE device_id = ?').run(deviceId);
+  }
 }
 
 export interface LiveState {

@@ -18,6 +18,13 @@ export interface Device {
   deviceClass: string | null;
   labels: Record<string, string>;
   heartbeat: Heartbeat | null;
+  /** When `devices remove` took it off the fleet; only on rows asked for with `includeRemoved`. */
+  removedAt?: number;
+}
+
+/** Lists and lookups skip removed devices unless asked (`devices --removed`, `GET /api/devices?removed=include`). */
+export interface RemovedOption {
+  includeRemoved?: boolean;
 }
 
 interface DeviceRow {
@@ -31,6 +38,7 @@ interface DeviceRow {
   device_class: string | null;
   labels: string;
   heartbeat: string | null;
+  removed_at: number | null;
 }
 
 export class RegistryError extends Error {
@@ -63,7 +71,13 @@ function toDevice(row: DeviceRow): Device {
     deviceClass: row.device_class,
     labels: JSON.parse(row.labels) as Record<string, string>,
     heartbeat: row.heartbeat ? (JSON.parse(row.heartbeat) as Heartbeat) : null,
+    ...(row.removed_at === null ? {} : { removedAt: row.removed_at }),
   };
+}
+
+/** The SQL condition of a lookup or list: active devices only, unless removed ones are asked for too. */
+function activeOnly(o: RemovedOption): string {
+  return o.includeRemoved ? '1 = 1' : 'removed_at IS NULL';
 }
 
 /** The device registry: who may connect, what they are, whether they are there. */
@@ -83,61 +97,85 @@ export class Registry {
     return statement;
   }
 
-  /** Registers a device and returns its one-time plaintext token. */
-  add(id: string, labels: Record<string, string> = {}): string {
+  /**
+   * Throws what add() would throw for this id and these labels, without
+   * registering anything: the dynamic-security path provisions the broker
+   * first and registers only what the broker took.
+   */
+  checkAddable(id: string, labels: Record<string, string> = {}): void {
     if (!DEVICE_ID_PATTERN.test(id) || id === CONTROLLER_USER) {
       throw new RegistryError(`invalid device id '${id}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`, 'invalid');
     }
     if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels, got ${Object.keys(labels).length}`, 'invalid');
     for (const [k, v] of Object.entries(labels)) validateLabel(k, v);
-    const token = newToken();
+    if (this.has(id)) throw new RegistryError(`device '${id}' already exists`, 'exists');
+  }
+
+  /**
+   * Registers a device and returns its one-time plaintext token (`token`: one
+   * made already, e.g. handed to the broker first). A removed device's id may
+   * be added again: the row becomes the new device's (its profiles and
+   * rollout history stay, keyed by id).
+   */
+  add(id: string, labels: Record<string, string> = {}, token = newToken()): string {
+    this.checkAddable(id, labels);
     const result = this
-      .sql('INSERT OR IGNORE INTO devices (id, token_hash, created_at, labels) VALUES (?, ?, ?, ?)')
+      .sql(
+        `INSERT INTO devices (id, token_hash, created_at, labels) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at, labels = excluded.labels,
+           removed_at = NULL, first_seen = NULL, last_seen = NULL, online = 0, inventory = NULL, device_class = NULL, heartbeat = NULL
+         WHERE devices.removed_at IS NOT NULL`,
+      )
       .run(id, hashToken(token), Date.now(), JSON.stringify(labels));
     if (result.changes === 0) throw new RegistryError(`device '${id}' already exists`, 'exists');
     return token;
   }
 
-  /** Issues a fresh token for an existing device; the old one stops working. */
-  rotateToken(id: string): string {
-    const token = newToken();
-    const result = this.sql('UPDATE devices SET token_hash = ? WHERE id = ?').run(hashToken(token), id);
+  /** Issues a fresh token (or stores `token`) for an active device; the old one stops working. */
+  rotateToken(id: string, token = newToken()): string {
+    const result = this.sql('UPDATE devices SET token_hash = ? WHERE id = ? AND removed_at IS NULL').run(hashToken(token), id);
     if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
     return token;
   }
 
+  /** A removed device's token is refused like a wrong one. */
   authenticate(id: string, token: string): boolean {
-    const row = this.sql('SELECT token_hash FROM devices WHERE id = ?').get(id) as { token_hash: string } | undefined;
+    const row = this.sql('SELECT token_hash FROM devices WHERE id = ? AND removed_at IS NULL').get(id) as { token_hash: string } | undefined;
     return row !== undefined && verifyToken(token, row.token_hash);
   }
 
   /** id → stored hash, for writing a Mosquitto password file. */
   tokenHashes(): Array<{ id: string; tokenHash: string }> {
-    return (this.sql('SELECT id, token_hash FROM devices ORDER BY id').all() as DeviceRow[]).map((r) => ({ id: r.id, tokenHash: r.token_hash }));
+    return (this.sql('SELECT id, token_hash FROM devices WHERE removed_at IS NULL ORDER BY id').all() as DeviceRow[]).map((r) => ({ id: r.id, tokenHash: r.token_hash }));
   }
 
-  /** Whether the device is registered, without reading its row: asked for every message a device sends. */
+  /** Whether the device is registered and not removed, without reading its row: asked for every message a device sends. */
   has(id: string): boolean {
-    return this.sql('SELECT 1 FROM devices WHERE id = ?').get(id) !== undefined;
+    return this.sql('SELECT 1 FROM devices WHERE id = ? AND removed_at IS NULL').get(id) !== undefined;
   }
 
-  get(id: string): Device | undefined {
-    const row = this.sql('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+  get(id: string, o: RemovedOption = {}): Device | undefined {
+    const row = this.sql(`SELECT * FROM devices WHERE id = ? AND ${activeOnly(o)}`).get(id) as DeviceRow | undefined;
     return row && toDevice(row);
   }
 
-  list(): Device[] {
-    return (this.sql('SELECT * FROM devices ORDER BY id').all() as DeviceRow[]).map(toDevice);
+  list(o: RemovedOption = {}): Device[] {
+    return (this.sql(`SELECT * FROM devices WHERE ${activeOnly(o)} ORDER BY id`).all() as DeviceRow[]).map(toDevice);
   }
 
   /** Up to `limit` devices in id order after the id `after` (a page of the list; see http/device-page.ts). */
-  listAfter(after: string | undefined, limit: number): Device[] {
-    return (this.sql('SELECT * FROM devices WHERE id > ? ORDER BY id LIMIT ?').all(after ?? '', limit) as DeviceRow[]).map(toDevice);
+  listAfter(after: string | undefined, limit: number, o: RemovedOption = {}): Device[] {
+    return (this.sql(`SELECT * FROM devices WHERE id > ? AND ${activeOnly(o)} ORDER BY id LIMIT ?`).all(after ?? '', limit) as DeviceRow[]).map(toDevice);
   }
 
-  count(filter: { online?: boolean } = {}): number {
-    const where = filter.online === undefined ? '' : ` WHERE online = ${filter.online ? 1 : 0}`;
-    return (this.sql(`SELECT COUNT(*) AS n FROM devices${where}`).get() as { n: number }).n;
+  count(filter: { online?: boolean } & RemovedOption = {}): number {
+    const online = filter.online === undefined ? '' : ` AND online = ${filter.online ? 1 : 0}`;
+    return (this.sql(`SELECT COUNT(*) AS n FROM devices WHERE ${activeOnly(filter)}${online}`).get() as { n: number }).n;
+  }
+
+  /** Ids of removed devices: the broker must hold no credentials for them (controller/dynsec/reconcile.ts). */
+  removedIds(): string[] {
+    return (this.sql('SELECT id FROM devices WHERE removed_at IS NOT NULL ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
   }
 
   /** Rows the controller's database connection has written since it opened (SQLite's total_changes()): the fleet-scale benchmark's writes per second. */
@@ -209,9 +247,18 @@ export class Registry {
     this.sql('UPDATE devices SET online = 0').run();
   }
 
-  remove(id: string): void {
-    const result = this.sql('DELETE FROM devices WHERE id = ?').run(id);
-    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+  /**
+   * Takes a device off the fleet and keeps its row marked removed: its token
+   * is refused from now on, its messages are dropped as unregistered, and
+   * lists skip it unless asked. Removing a removed device again answers its
+   * first `removedAt` (so a removal whose broker step failed can be re-run).
+   */
+  remove(id: string, now = Date.now()): { removedAt: number; again: boolean } {
+    const result = this.sql('UPDATE devices SET removed_at = ?, online = 0 WHERE id = ? AND removed_at IS NULL').run(now, id);
+    if (result.changes === 1) return { removedAt: now, again: false };
+    const row = this.sql('SELECT removed_at FROM devices WHERE id = ?').get(id) as { removed_at: number | null } | undefined;
+    if (row?.removed_at == null) throw new RegistryError(`no device '${id}'`, 'not-found');
+    return { removedAt: row.removed_at, again: true };
   }
 
   onChange(listener: (device: Device) => void): () => void {

@@ -48,6 +48,11 @@ export class ArtifactCache {
     this.evict(0, new Set());
   }
 
+  /** Downloads from now on present this token (a rotated one the agent read from --token-file). */
+  setToken(token: string): void {
+    this.opts.token = token;
+  }
+
   /**
    * A verified local path for the artifact, downloading it if needed.
    * Concurrent calls for one artifact share one download; a caller whose

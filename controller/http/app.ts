@@ -14,6 +14,8 @@ import type { RolloutStore } from '../rollout/store.js';
 import { artifactsRoutes } from './artifacts.js';
 import { requireAdminToken } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
+import type { DeviceLifecycle } from '../device-lifecycle.js';
+import { deviceLifecycleRoutes } from './device-lifecycle.js';
 import { devicesRoutes } from './devices.js';
 import { deviceOutputsRoutes } from './device-outputs.js';
 import { eventsRoutes } from './events.js';
@@ -29,6 +31,8 @@ export interface AppDeps {
   live: LiveStateStore;
   adminToken: string;
   log: Logger;
+  /** Adding, rotating and removing devices on the broker path in use (devices add, rotate-token, remove). */
+  lifecycle: DeviceLifecycle;
   /** Model catalog, ladder builds and rollouts (/api/models, /api/rollouts). */
   fleet?: { catalog: Catalog; ladders: LadderJobs; rollouts: RolloutEngine; rolloutStore: RolloutStore };
   /** Serve https with this certificate (chain) and key. Client certificates are not asked for here: browsers and the CLI use the same port. */
@@ -57,6 +61,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   errorHandler(app);
   app.get('/healthz', async () => ({ ok: true }));
   app.register(devicesRoutes(deps.registry, deps));
+  app.register(deviceLifecycleRoutes(deps.lifecycle));
   app.register(deviceOutputsRoutes(deps.registry, deps.live.outputs));
   app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
   const catalog = deps.fleet?.catalog;

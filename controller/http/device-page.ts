@@ -13,6 +13,8 @@ export const DevicePageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(DEVICE_PAGE.max).default(DEVICE_PAGE.default),
   /** The `next` of the page before: the last device id it held. */
   after: z.string().regex(DEVICE_ID_PATTERN, 'a device id (the `next` of the page before)').optional(),
+  /** `include`: removed devices too, each with its `removedAt` (`devices --removed`). */
+  removed: z.enum(['include']).optional(),
 });
 
 export interface Page<T> {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { DeviceLifecycle } from '../device-lifecycle.js';
 import type { LiveStateStore, ProfileStore } from '../profiles.js';
 import { LABEL_KEY_PATTERN, MAX_LABEL_VALUE, MAX_LABELS, RegistryError, type Registry } from '../registry.js';
 import { DevicePageQuery, toPage } from './device-page.js';
@@ -22,12 +23,13 @@ const SetLabels = z.object({
 
 const ProfilesQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
 
-export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStore; live: LiveStateStore }) {
+export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStore; live: LiveStateStore; lifecycle: DeviceLifecycle }) {
   return async function (app: FastifyInstance): Promise<void> {
     // Paged (device-page.ts): { devices, next, total }; a client follows `next` as `after` until it is null.
     app.get('/api/devices', async (request) => {
-      const { limit, after } = parseBody(DevicePageQuery, request.query);
-      return { ...toPage(registry.listAfter(after, limit + 1), limit), total: registry.count() };
+      const { limit, after, removed } = parseBody(DevicePageQuery, request.query);
+      const o = { includeRemoved: removed === 'include' };
+      return { ...toPage(registry.listAfter(after, limit + 1, o), limit), total: registry.count(o) };
     });
 
     app.get<{ Params: { id: string } }>('/api/devices/:id', async (request, reply) => {
@@ -44,8 +46,9 @@ export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStor
 
     app.post('/api/devices', async (request, reply) => {
       const body = parseBody(AddDevice, request.body);
-      const token = registry.add(body.id, body.labels);
-      return reply.code(201).send({ device: registry.get(body.id), token });
+      // through the lifecycle: on the dynamic-security path the broker takes the device first (device-lifecycle.ts)
+      const { token, note } = await fleet.lifecycle.add(body.id, body.labels);
+      return reply.code(201).send({ device: registry.get(body.id), token, ...(note ? { note } : {}) });
     });
 
     app.post<{ Params: { id: string } }>('/api/devices/:id/labels', async (request) => {
@@ -56,12 +59,6 @@ export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStor
       return device;
     });
 
-    app.post<{ Params: { id: string } }>('/api/devices/:id/token', async (request) => ({ token: registry.rotateToken(request.params.id) }));
-
-    app.delete<{ Params: { id: string } }>('/api/devices/:id', async (request, reply) => {
-      registry.remove(request.params.id);
-      fleet.live.outputs.forget(request.params.id);
-      return reply.code(204).send();
-    });
+    // rotate-token (POST /api/devices/:id/token) and remove (DELETE /api/devices/:id): device-lifecycle.ts
   };
 }

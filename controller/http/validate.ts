@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { z } from 'zod';
+import { BrokerSyncError } from '../device-lifecycle.js';
 import { RegistryError } from '../registry.js';
 import { firstIssue } from '../../protocol/first-issue.js';
 
@@ -21,6 +22,7 @@ export function errorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof BadRequest) return reply.code(400).send({ error: 'bad-request', message: err.message });
     if (err instanceof RegistryError) return reply.code(registryStatus[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof BrokerSyncError) return reply.code(503).send({ error: 'broker-unavailable', message: err.message });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad-request', message: err.message });
     request.log.error({ err }, 'request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });

@@ -110,8 +110,8 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium against a controller and a
       });
     const widths: Array<[number, string[]]> = [
       [1600, []],
-      [1280, ['Class', 'Labels', 'Last seen', 'App FPS', 'Dropped']],
-      [1024, ['Class', 'Labels', 'Last seen', 'App FPS', 'Dropped', 'Last 5 min']],
+      [1280, ['Class', 'Labels', 'Last seen', 'App FPS', 'Dropped', 'Actions']],
+      [1024, ['Class', 'Labels', 'Last seen', 'App FPS', 'Dropped', 'Actions', 'Last 5 min']],
     ];
     try {
       for (const [width, hidden] of widths) {

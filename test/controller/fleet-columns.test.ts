@@ -3,7 +3,9 @@
 // then below 1440 px without class, labels and last seen, then below 1100 px
 // without the sparkline as well; dropped frames (issue #19) joined the full
 // table after FPS and hides below 1440 px like class and labels, and so did
-// the application's FPS (hand-off mode) before it.
+// the application's FPS (hand-off mode) before it; the row actions (rotate
+// the token, remove the device; issue #22) came last, shown in the full table
+// only, as the device view has them too.
 import { describe, expect, it } from 'vitest';
 import { COLUMNS, fixed, type Column } from '../../controller/dashboard/src/fleet-columns.js';
 import { fleetTableCss } from '../../controller/dashboard/src/fleet-table-css.js';
@@ -19,7 +21,7 @@ describe('fleet table columns', () => {
 
   it('generate the grid tracks, minimum widths and hiding rules of each window width', () => {
     const css = fleetTableCss(COLUMNS);
-    const full = '92px minmax(170px, 1.6fr) 84px minmax(120px, 1.2fr) 92px minmax(130px, 1fr) 64px 76px 76px 128px 72px 84px 64px 92px minmax(150px, 1.4fr)';
+    const full = '92px minmax(170px, 1.6fr) 84px minmax(120px, 1.2fr) 92px minmax(130px, 1fr) 64px 76px 76px 128px 72px 84px 64px 92px minmax(150px, 1.4fr) 56px';
     const laptop = '92px minmax(170px, 1.6fr) minmax(130px, 1fr) 64px 128px 72px 84px 64px 92px minmax(150px, 1.4fr)';
     const narrow = '92px minmax(170px, 1.6fr) minmax(130px, 1fr) 64px 72px 84px 64px 92px minmax(150px, 1.4fr)';
     // The minimum: the least widths of the shown columns added up.
@@ -34,7 +36,7 @@ describe('fleet table columns', () => {
     // The narrower query comes last, so it wins where both match.
     expect(css.indexOf('max-width: 1099px')).toBeGreaterThan(css.indexOf('max-width: 1439px'));
     const hiddenBelow = (px: number) => COLUMNS.filter((c) => c.hideBelow === px).map((c) => c.title);
-    expect(hiddenBelow(1440)).toEqual(['Class', 'Labels', 'Last seen', 'App FPS', 'Dropped']);
+    expect(hiddenBelow(1440)).toEqual(['Class', 'Labels', 'Last seen', 'App FPS', 'Dropped', 'Actions']);
     expect(hiddenBelow(1100)).toEqual(['Last 5 min']);
     expect(css).toMatch(/@media \(max-width: 1439px\) \{[^}]*\}\s*\.cell\.hide-below-1440 \{ display: none; \}/);
     expect(css).toMatch(/@media \(max-width: 1099px\) \{[^}]*\}\s*\.cell\.hide-below-1100 \{ display: none; \}/);

@@ -1,6 +1,7 @@
 import type { Device } from '../../registry.js';
 import type { DeviceHistory, LiveDevice } from '../../live/wire.js';
 import { api } from './api.js';
+import { actionButtons, DEVICE_REMOVED } from './device-actions.js';
 import { loadCandidates, type CandidateData } from './candidates.js';
 import { candidateChart, timeChart, type CandidatePoint, type TimeChart } from './charts.js';
 import { h, setText } from './dom.js';
@@ -41,7 +42,7 @@ export class DeviceView {
       'section',
       { class: 'device', 'data-device': id },
       h('div', { class: 'crumbs' }, h('a', { href: '#/' }, '← Fleet')),
-      h('div', { class: 'device-head' }, h('h1', {}, id), this.healthEl),
+      h('div', { class: 'device-head' }, h('h1', {}, id), this.healthEl, h('div', { class: 'actions' }, ...actionButtons(() => id, false))),
       h(
         'div',
         { class: 'stats' },
@@ -66,6 +67,10 @@ export class DeviceView {
       ),
       h('div', { class: 'loading' }, 'Loading…'),
     );
+    this.root.addEventListener(DEVICE_REMOVED, () => {
+      store.forget(id);
+      location.hash = '#/';
+    });
     const snapshot = new SnapshotPanel(id);
     this.root.querySelector('.source-stats')?.after(snapshot.root);
     this.disposers.push(() => snapshot.destroy());

@@ -2,6 +2,7 @@ import type { LiveDevice, Sample } from '../../live/wire.js';
 import { SPARKLINE_WINDOW_MS } from '../../live/wire.js';
 import { h, setAttr, setText } from './dom.js';
 import { ago, labels, mb, num, NONE } from './format.js';
+import { actionButtons } from './device-actions.js';
 import { drawSparkline } from './sparkline.js';
 
 // The fleet table, one object per column: its key, header, width, the window
@@ -9,7 +10,7 @@ import { drawSparkline } from './sparkline.js';
 // view finds cells by key and the grid's CSS is generated from this list
 // (fleet-table-css.ts), so a new column is one entry here.
 
-export type ColumnKey = 'status' | 'id' | 'class' | 'labels' | 'lastSeen' | 'candidate' | 'fps' | 'appFps' | 'dropped' | 'spark' | 'p95' | 'memory' | 'temp' | 'throttled' | 'health';
+export type ColumnKey = 'status' | 'id' | 'class' | 'labels' | 'lastSeen' | 'candidate' | 'fps' | 'appFps' | 'dropped' | 'spark' | 'p95' | 'memory' | 'temp' | 'throttled' | 'health' | 'actions';
 
 /** Window widths (px) below which columns may hide: a laptop window drops what the device view repeats before the table scrolls sideways. */
 export const BREAKPOINTS = [1440, 1100] as const;
@@ -202,6 +203,17 @@ export const COLUMNS: Column[] = [
       c.replaceChildren(h('span', { class: `pill ${d.health}` }, d.health), d.healthReason ? h('span', { class: 'reason' }, d.healthReason) : '');
       setAttr(c, 'title', d.healthReason || d.health);
     },
+  },
+  {
+    // rotate the token, remove the device; narrower windows have them in the device view
+    key: 'actions',
+    title: 'Actions',
+    width: fixed(56),
+    hideBelow: 1440,
+    rowCls: 'row-actions',
+    value: () => null,
+    create: (c) => c.append(...actionButtons(() => c.dataset.device, true)),
+    render: (c, d) => setAttr(c, 'data-device', d.id),
   },
 ];
 

@@ -1,4 +1,5 @@
 import type { LiveDevice } from '../../live/wire.js';
+import { DEVICE_REMOVED } from './device-actions.js';
 import { h, setAttr, setText } from './dom.js';
 import { cellClass, columnByKey, COLUMNS, compareBy, type Column, type ColumnKey } from './fleet-columns.js';
 import { STATUS_FILTERS, matchesQuery, matchesStatus, type StatusFilter } from './fleet-filter.js';
@@ -72,6 +73,7 @@ export class FleetView {
     this.viewport.addEventListener('scroll', () => this.invalidate(false, true), { passive: true });
     this.root = h('section', { class: 'fleet' }, h('div', { class: 'toolbar' }, search, select, this.countEl), h('div', { class: 'table', role: 'grid' }, head, this.viewport));
     this.unsubscribe = store.subscribe(() => this.invalidate(true, false));
+    this.root.addEventListener(DEVICE_REMOVED, (e) => store.forget((e as CustomEvent<string>).detail));
     // "Last seen" ages move even when no message does.
     this.clock = window.setInterval(() => this.invalidate(false, false), 1000);
     this.resize = new ResizeObserver(() => this.invalidate(false, true));

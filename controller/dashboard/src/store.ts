@@ -54,6 +54,13 @@ export class FleetStore {
     this.emit(changed);
   }
 
+  /** A device removed from this page: gone from the table at once, before any snapshot says so. */
+  forget(id: string): void {
+    if (!this.devices.delete(id)) return;
+    this.sparklines.delete(id);
+    this.emit('all');
+  }
+
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -60,7 +60,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   errorHandler(app);
   // Routes declare their request and response schemas in zod: the validator answers a bad request with
   // the API's one line, the serializer checks every JSON answer against its documented schema, and the
-  // OpenAPI document (GET /api/openapi.json) is generated from the same objects.
+  // OpenAPI document (GET /api/openapi.json) is generated from the same objects. The check's cost was
+  // lost in this shared 2-core machine's noise: GET /api/devices?limit=500 (342 KB), 3 interleaved rounds of
+  // 60 requests, p50 47.7 / 62.0 / 56.5 ms checked against 48.6 / 39.9 / 57.2 ms with plain JSON.stringify.
   app.setValidatorCompiler(zodValidator());
   app.setSerializerCompiler(serializerCompiler);
   // Before every route: the swagger plugin learns of routes as they are added. Routes go in plugins

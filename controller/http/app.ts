@@ -1,4 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { SigningKey } from '../artifacts/signing.js';
@@ -20,8 +22,9 @@ import { devicesRoutes } from './devices.js';
 import { deviceOutputsRoutes } from './device-outputs.js';
 import { eventsRoutes } from './events.js';
 import { modelsRoutes } from './models.js';
+import { openapiDocs } from './openapi.js';
 import { rolloutsRoutes } from './rollouts.js';
-import { errorHandler } from './validate.js';
+import { errorHandler, zodValidator } from './validate.js';
 
 export interface AppDeps {
   registry: Registry;
@@ -59,7 +62,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   requireAdminToken(app, deps.adminToken);
   errorHandler(app);
-  app.get('/healthz', async () => ({ ok: true }));
+  // Routes declare their request and response schemas in zod: the validator answers a bad request with
+  // the API's one line, the serializer checks every JSON answer against its documented schema, and the
+  // OpenAPI document (GET /api/openapi.json) is generated from the same objects. The check's cost was
+  // lost in this shared 2-core machine's noise: GET /api/devices?limit=500 (342 KB), 3 interleaved rounds of
+  // 60 requests, p50 47.7 / 62.0 / 56.5 ms checked against 48.6 / 39.9 / 57.2 ms with plain JSON.stringify.
+  app.setValidatorCompiler(zodValidator());
+  app.setSerializerCompiler(serializerCompiler);
+  // Before every route: the swagger plugin learns of routes as they are added. Routes go in plugins
+  // (registered after it), never straight on the app.
+  openapiDocs(app);
+  app.register(async (scope) => {
+    scope.get('/healthz', { schema: { summary: 'Whether the controller is up', tags: ['health'], response: { 200: z.looseObject({ ok: z.literal(true) }).describe('It is') } } }, async () => ({ ok: true as const }));
+  });
   app.register(devicesRoutes(deps.registry, deps));
   app.register(deviceLifecycleRoutes(deps.lifecycle));
   app.register(deviceOutputsRoutes(deps.registry, deps.live.outputs));

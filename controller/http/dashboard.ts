@@ -2,6 +2,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { errorResponses, mediaResponse } from './schemas.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -54,11 +56,19 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>edgefit</title>
 Run <code>npm run build</code> (it bundles the dashboard with Vite) and restart the controller.</p>
 <p>The HTTP API under <code>/api/</code> works without it.</p></body>`;
 
+const NOT_BUILT_RESPONSE = mediaResponse('The dashboard is not built: a page that says how to build it', 'text/html', z.string());
+const INDEX_SCHEMA = {
+  summary: 'The dashboard',
+  description: 'The admin token goes in the fragment (/#token=…): the page sends it as Authorization: Bearer to /api and as ?token= to the event stream.',
+  tags: ['dashboard'],
+  response: { 200: mediaResponse('The dashboard page', 'text/html', z.string()), 503: NOT_BUILT_RESPONSE },
+};
+
 /** GET / and its assets: the dashboard bundle built by `npm run build`. */
 export function dashboardRoutes(dir: string | undefined = defaultDashboardDir()) {
   return async function (app: FastifyInstance): Promise<void> {
     if (!dir) {
-      app.get('/', async (_request, reply) => reply.code(503).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT));
+      app.get('/', { schema: INDEX_SCHEMA }, async (_request, reply) => reply.code(503).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT));
       return;
     }
     const files = loadFiles(dir);
@@ -70,8 +80,15 @@ export function dashboardRoutes(dir: string | undefined = defaultDashboardDir())
         .send(file.body);
     const index = files.get('/index.html');
     if (!index) throw new Error(`${dir} has no index.html`);
-    app.get('/', async (_request, reply) => send(reply, index));
-    app.get('/assets/*', async (request, reply) => {
+    app.get('/', { schema: INDEX_SCHEMA }, async (_request, reply) => send(reply, index));
+    const assetsSchema = {
+      summary: 'A file of the dashboard bundle',
+      description: 'Named by content hash: cached for a year.',
+      tags: ['dashboard'],
+      params: z.object({ '*': z.string().describe('the file path under assets/') }),
+      response: { 200: mediaResponse('The file (JavaScript, CSS, images, fonts)', '*/*'), ...errorResponses },
+    };
+    app.get('/assets/*', { schema: assetsSchema }, async (request, reply) => {
       const file = files.get(request.url.split('?')[0]);
       if (!file) return reply.code(404).send({ error: 'not-found', message: `no dashboard file ${request.url}` });
       return send(reply, file);

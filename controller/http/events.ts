@@ -1,12 +1,27 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { LiveHub } from '../live/hub.js';
 import type { RolloutFeed } from '../live/rollout-feed.js';
+import { errorResponses, idParams, mediaResponse } from './schemas.js';
 
 /** A client this far behind is cut off; its EventSource reconnects and starts from a fresh snapshot. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Comment lines keep proxies and the browser from timing out an idle stream. */
 const KEEPALIVE_MS = 15_000;
+
+const STREAM = z
+  .string()
+  .describe(
+    "Server-Sent Events. 'snapshot' first ({ serverTime, devices, sparklines }), then 'devices' ({ serverTime, devices }: the rows changed since the last) and 'rollouts' ({ serverTime, rollouts }: summaries as GET /api/rollouts/{id} answers them); comment lines keep it open.",
+  );
+
+/** [ms since the epoch, value] */
+const Sample = z.tuple([z.number(), z.number()]);
+
+const DeviceHistory = z
+  .looseObject({ id: z.string(), fps: z.array(Sample), temperatureC: z.array(Sample) })
+  .describe('FPS and temperature samples over the last 30 minutes, oldest first');
 
 /** One Server-Sent Events frame; JSON never contains a raw newline, so one data line suffices. */
 export function sseFrame(event: string, data: unknown): string {
@@ -60,7 +75,13 @@ export function eventsRoutes(hub: LiveHub, rollouts?: RolloutFeed) {
       }
     });
 
-    app.get('/api/events', (request, reply) => {
+    const streamSchema = {
+      summary: "The dashboard's live stream",
+      description: 'EventSource cannot set headers: pass the admin token as ?token=.',
+      tags: ['live'],
+      response: { 200: mediaResponse('The stream', 'text/event-stream', STREAM), ...errorResponses },
+    };
+    app.get('/api/events', { schema: streamSchema }, (request, reply) => {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -82,9 +103,14 @@ export function eventsRoutes(hub: LiveHub, rollouts?: RolloutFeed) {
     });
 
     // Lets the dashboard tell a wrong token from a dropped stream (EventSource hides the status code).
-    app.get('/api/live/session', async () => ({ ok: true }));
+    app.get(
+      '/api/live/session',
+      { schema: { summary: 'Whether the admin token is good', tags: ['live'], response: { 200: z.looseObject({ ok: z.literal(true) }).describe('It is'), ...errorResponses } } },
+      async () => ({ ok: true as const }),
+    );
 
-    app.get<{ Params: { id: string } }>('/api/live/devices/:id/history', async (request, reply) => {
+    const historySchema = { summary: "A device's FPS and temperature history", tags: ['live'], params: idParams('id', 'the device id'), response: { 200: DeviceHistory, ...errorResponses } };
+    app.get<{ Params: { id: string } }>('/api/live/devices/:id/history', { schema: historySchema }, async (request, reply) => {
       const history = hub.history(request.params.id);
       if (!history) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
       return history;

@@ -183,8 +183,8 @@ export const commands: CommandSpec[] = [
       '--iou X': 'NMS IoU of the mAP evaluation, 0 to 1 (default 0.7)',
       ...JSON_FLAG },
     load: () => import('./eval.js') },
-  { name: 'model info', usage: 'model info FILE [--json]', summary: 'inputs, outputs, opset, op histogram, parameters, GFLOPs, weight format and Ultralytics metadata of an ONNX model',
-    flags: JSON_FLAG,
+  { name: 'model info', usage: 'model info FILE [--optimized] [--json]', summary: 'inputs, outputs, opset, op histogram, parameters, GFLOPs, weight format and Ultralytics metadata of an ONNX model',
+    flags: { '--optimized': "also load it in onnxruntime (CPU, all graph optimizations) and count the op types of the graph it runs: integer, float, float<->int8", ...JSON_FLAG },
     load: () => import('./model-info.js') },
   { name: 'model build', usage: 'model build yolov8{n,s,m,l,x}[-p2|-p6] [--nc 80] [--imgsz 640] [--seed S] -o OUT [--json]', summary: 'build a synthetic YOLOv8 ONNX model (seeded weights, for latency and compression tests)',
     flags: {
@@ -202,12 +202,12 @@ export const commands: CommandSpec[] = [
   { name: 'model resize', usage: 'model resize MODEL --imgsz S -o OUT [--json]', summary: 'the same detector at another input size (Detect anchors, strides and reshapes regenerated)',
     flags: { '--imgsz S': "the new input size, a multiple of the model's largest stride (required)", ...OUT_FLAG, ...JSON_FLAG },
     load: () => import('./model-resize.js') },
-  { name: 'quantize', usage: 'quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN]... -o OUT [--json]', summary: 'static int8 QDQ model calibrated on images (QLinearConv on onnxruntime CPU); detection head outputs stay float',
+  { name: 'quantize', usage: 'quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN]... -o OUT [--json]', summary: 'static int8 QDQ model calibrated on images: convs, SiLUs, Adds, Concats, Splits, pools and upsamples run as integer kernels on onnxruntime CPU; the detection head read-out stays float',
     flags: {
       '--calib DIR': 'calibration images, a folder or a YOLO dataset; the first 32 are used (required)',
       '--method M': 'activation ranges: minmax, percentile (clips |x| at its 99.999th percentile) or entropy (default percentile)',
       '--per-channel': 'one weight scale per output channel (default: one per tensor)',
-      '--exclude PATTERN': 'regular expression on Conv node names that stay float; repeatable',
+      '--exclude PATTERN': 'regular expression on node names that stay float; repeatable',
       ...OUT_FLAG, ...JSON_FLAG },
     load: () => import('./quantize.js') },
   { name: 'prune', usage:

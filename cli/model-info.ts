@@ -1,10 +1,11 @@
-// edgefit model info FILE [--json]
+// edgefit model info FILE [--optimized] [--json]
 import { parse, printJson, UsageError } from './args.js';
 import { usageLine } from './commands.js';
 import type { Lineage } from '../compress/lineage.js';
-import { modelInfo, weightFormatLabel, type ModelInfo, type TensorSummary } from '../compress/onnx/info.js';
+import { modelInfo, runtimeOps, weightFormatLabel, type ModelInfo, type RuntimeOps, type RuntimePrecision, type TensorSummary } from '../compress/onnx/info.js';
 import type { Model } from '../compress/onnx/ir.js';
-import { ModelFormatError, readModelFile } from '../compress/onnx/read.js';
+import { optimizedModel } from '../compress/onnx/optimized.js';
+import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { oneLine } from '../protocol/one-line.js';
 
 function shape(t: TensorSummary): string {
@@ -36,6 +37,25 @@ function lineageRows(lineage: Lineage | null): [string, string][] {
   ];
 }
 
+const PRECISION_LABEL: Record<RuntimePrecision, string> = {
+  integer: 'integer',
+  convert: 'float<->int8',
+  float: 'float',
+  other: 'other',
+};
+
+/** One row per precision: the op types onnxruntime runs in it, with counts. */
+function runtimeRows(ops: RuntimeOps): [string, string][] {
+  const rows: [string, string][] = [['onnxruntime', `${ops.nodes} nodes after the CPU provider's graph optimizations (the graph it runs)`]];
+  for (const [precision, label] of Object.entries(PRECISION_LABEL) as [RuntimePrecision, string][]) {
+    const counts = Object.entries(ops.byPrecision[precision]);
+    if (counts.length === 0) continue;
+    const total = counts.reduce((n, [, c]) => n + c, 0);
+    rows.push([`  ${label}`, `${total}: ${counts.map(([op, n]) => `${op} ${n}`).join(', ')}`]);
+  }
+  return rows;
+}
+
 export function formatInfo(file: string, info: ModelInfo): string {
   const rows: [string, string][] = [
     ['file', file],
@@ -59,17 +79,19 @@ export function formatInfo(file: string, info: ModelInfo): string {
   rows.push(...lineageRows(info.lineage));
   // the rule detect, profile and the agent apply to the input, so this line and they agree
   rows.push(['runnable', info.runnable.ok ? 'yes, as a detector (one float image input [1,3,H,W])' : `no: ${info.runnable.reason}`]);
+  if (info.onnxruntime) rows.push(...runtimeRows(info.onnxruntime));
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('model info', argv, { json: { type: 'boolean' } });
+  const { values, positionals } = parse('model info', argv, { optimized: { type: 'boolean' }, json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError(usageLine('model info'));
   const file = positionals[0];
   let model: Model;
+  let bytes: Uint8Array;
   try {
-    model = readModelFile(file);
+    ({ model, bytes } = readModelFileBytes(file));
   } catch (err) {
     if (err instanceof ModelFormatError) {
       process.stderr.write(`edgefit model info: ${err.message}\n`);
@@ -84,6 +106,15 @@ export async function run(argv: string[]): Promise<number> {
     // a file that decodes but whose graph the analysis cannot follow (a malformed attribute, a cycle): one line, never a stack
     process.stderr.write(`edgefit model info: ${file}: cannot analyse the model: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
+  }
+  if (values.optimized) {
+    try {
+      info.onnxruntime = runtimeOps(await optimizedModel(bytes));
+    } catch (err) {
+      // onnxruntime refuses the graph (an op it lacks, a type mismatch): what it runs cannot be told
+      process.stderr.write(`edgefit model info: ${file}: onnxruntime cannot load it: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+      return 1;
+    }
   }
   if (values.json) printJson({ file, ...info });
   else process.stdout.write(formatInfo(file, info));

@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(
         `${positionals[0]} → ${out}: int8 QDQ (${report.method} calibration on ${report.calibrationImages} images, ` +
           `${report.perChannel ? 'per-channel' : 'per-tensor'} weights, ${report.activationType} activations)\n` +
-          `  quantized: ${report.quantizedConvs.length} Conv, ${report.activations.length} activation tensors\n` +
+          `  integer: ${Object.entries(report.integerOps).map(([op, n]) => `${op} ${n}`).join(', ')}; ${report.activations.length} activation tensors (${report.calibratedActivations} calibrated, the rest follow from their producer)\n` +
           `  kept float: ${report.floatConvs.map((c) => `${c.node} (${c.reason})`).join('\n              ') || 'none'}\n`,
       );
     }

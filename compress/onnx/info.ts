@@ -1,10 +1,11 @@
 // What `edgefit model info` reports about a model: interface, provenance (producer, edgefit lineage),
-// op histogram, cost and weight format. Pure over the IR.
+// op histogram, cost and weight format, and (given onnxruntime's optimized form of it, see
+// optimized.ts) which op types run in integer. Pure over the IR.
 import { modelCost } from '../cost.js';
 import { readLineage, type Lineage } from '../lineage.js';
-import { DataType, type Dim, type Model } from './ir.js';
+import { DataType, intAttr, type Dim, type Model } from './ir.js';
 import { detectorInputIssue } from './detector-input.js';
-import { constValue, producers } from './graph.js';
+import { constValue, producers, topologicalOrder } from './graph.js';
 import { inferShapes } from './shapes.js';
 import { dataTypeName } from './tensor.js';
 import { ultralyticsMetadata, type UltralyticsMetadata } from './metadata.js';
@@ -49,6 +50,8 @@ export interface ModelInfo {
    * whether onnxruntime then loads it is known only by loading it.
    */
   runnable: { ok: true } | { ok: false; reason: string };
+  /** With `model info --optimized`: what onnxruntime's CPU provider runs after its graph optimizations. */
+  onnxruntime?: RuntimeOps;
 }
 
 /** How the conv/linear weights are stored, which decides how the model can be compressed further. */
@@ -75,15 +78,88 @@ export function weightFormat(model: Model): WeightFormat {
   return 'unknown';
 }
 
+/** The op key model info counts by: `Conv`, or `com.microsoft.QLinearConv` outside the default domain. */
+export function opKey(n: { domain: string; opType: string }): string {
+  return n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+}
+
+/**
+ * What a node of an optimized graph computes in: 'integer' for 8-bit kernels
+ * (QLinear*, ConvInteger, MatMulInteger) and for ops that move uint8/int8
+ * data (Split, MaxPool, Resize, Transpose… on quantized tensors), 'convert'
+ * for QuantizeLinear / DequantizeLinear between float and integer, 'float'
+ * for float32/16 compute, 'other' for shape arithmetic on int64 and the like.
+ */
+export type RuntimePrecision = 'integer' | 'float' | 'convert' | 'other';
+
+export interface RuntimeOps {
+  nodes: number;
+  /** Per precision, op key → count, most frequent first. */
+  byPrecision: Record<RuntimePrecision, Record<string, number>>;
+}
+
+const INTEGER_KERNEL = /^(QLinear\w+|ConvInteger|MatMulInteger\w*|QGemm|QAttention|DynamicQuantizeMatMul)$/;
+const CONVERT = new Set(['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear']);
+const INTEGER_TYPES = new Set<number>([DataType.UINT8, DataType.INT8]);
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
+
+/**
+ * Element types of a runtime-optimized graph's values. onnxruntime saves no
+ * value_info for intermediates, and its contrib ops are unknown to shape
+ * inference, so types flow forward from the ops' definitions: a Q/QLinear op
+ * writes its zero point's type, DequantizeLinear float, Cast its 'to', Shape
+ * int64, and any other op its first typed input's type.
+ */
+function elementTypes(g: Model['graph']): Map<string, number> {
+  const types = new Map<string, number>();
+  for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) if (v.elemType) types.set(v.name, v.elemType);
+  for (const t of g.initializers.values()) types.set(t.name, t.dataType);
+  for (const n of topologicalOrder(g)) {
+    const inputTypes = n.inputs.map((i) => (i ? types.get(i) : undefined));
+    let type: number | undefined;
+    if (n.opType === 'DequantizeLinear') type = DataType.FLOAT;
+    else if (n.opType === 'QuantizeLinear') type = inputTypes[2] ?? DataType.UINT8;
+    else if (INTEGER_KERNEL.test(n.opType)) type = inputTypes.find((t) => t !== undefined && INTEGER_TYPES.has(t));
+    else if (n.opType === 'Cast') type = intAttr(n, 'to', 0) || undefined;
+    else if (n.opType === 'Shape' || n.opType === 'Size') type = DataType.INT64;
+    else type = inputTypes.find((t) => t !== undefined);
+    if (type === undefined) continue;
+    for (const o of n.outputs) if (o && !types.has(o)) types.set(o, type);
+  }
+  return types;
+}
+
+/** Per op type, how many nodes of a (runtime-optimized) graph run in integer, in float, or convert between them. */
+export function runtimeOps(optimized: Model): RuntimeOps {
+  const g = optimized.graph;
+  const types = elementTypes(g);
+  const byPrecision: RuntimeOps['byPrecision'] = { integer: {}, float: {}, convert: {}, other: {} };
+  for (const n of g.nodes) {
+    const type = types.get(n.outputs[0]) ?? types.get(n.inputs[0]);
+    const precision: RuntimePrecision = CONVERT.has(n.opType)
+      ? 'convert'
+      : INTEGER_KERNEL.test(n.opType) || (type !== undefined && INTEGER_TYPES.has(type))
+        ? 'integer'
+        : type === undefined || FLOAT_TYPES.has(type)
+          ? 'float'
+          : 'other';
+    const counts = byPrecision[precision];
+    counts[opKey(n)] = (counts[opKey(n)] ?? 0) + 1;
+  }
+  for (const p of Object.keys(byPrecision) as RuntimePrecision[]) byPrecision[p] = sortCounts(byPrecision[p]);
+  return { nodes: g.nodes.length, byPrecision };
+}
+
+function sortCounts(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+}
+
 export function modelInfo(model: Model): ModelInfo {
   const types = inferShapes(model);
   const cost = modelCost(model, types);
   const ops: Record<string, number> = {};
-  for (const n of model.graph.nodes) {
-    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
-    ops[key] = (ops[key] ?? 0) + 1;
-  }
-  const sortedOps = Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+  for (const n of model.graph.nodes) ops[opKey(n)] = (ops[opKey(n)] ?? 0) + 1;
+  const sortedOps = sortCounts(ops);
   const initializerNames = new Set(model.graph.initializers.keys());
   const summary = (v: { name: string; elemType: number; shape: Dim[] | null }): TensorSummary => ({
     name: v.name,

@@ -1,5 +1,8 @@
 // Rewrites a float graph into QDQ form from a plan and activation ranges, in
-// the shape onnxruntime's QDQ transformer fuses into QLinearConv: for each
+// the shape onnxruntime's QDQ transformer fuses into integer kernels: every
+// planned activation gets one QuantizeLinear after its producer and one
+// DequantizeLinear per reader (so Sigmoid, Mul, Add, Concat, Split, MaxPool
+// and Resize between quantized tensors form node units). For each
 // planned Conv the input comes through DequantizeLinear, the weight is an int8
 // constant behind DequantizeLinear, the bias an int32 constant (scale = input
 // scale · weight scale) behind DequantizeLinear, and the output goes straight
@@ -102,9 +105,9 @@ export function insertQdq(g: Graph, convs: readonly Node[], activations: readonl
     const zpt = zeroPointTensor(options.activationType, p.zeroPoint);
     const zp = writer.constant(`${name}_zero_point`, zpt.dataType, [], zpt.data);
     const q = writer.node('QuantizeLinear', [name, scale, zp], `${name}_QuantizeLinear`);
+    // One DequantizeLinear per reading slot: Mul(x, x) needs two, one for each input of its node unit.
     for (const reader of readers) {
-      const dq = writer.node('DequantizeLinear', [q.output, scale, zp], `${name}_DequantizeLinear`);
-      reader.inputs = reader.inputs.map((i) => (i === name ? dq.output : i));
+      reader.inputs = reader.inputs.map((i) => (i === name ? writer.node('DequantizeLinear', [q.output, scale, zp], `${name}_DequantizeLinear`).output : i));
     }
   }
 

@@ -167,3 +167,63 @@ export function int8Params(range: Range): QuantParams {
   const m = Math.max(Math.abs(range.min), Math.abs(range.max));
   return { scale: m > 0 ? m / 127 : 1, zeroPoint: 0 };
 }
+
+/** The logistic function, as onnxruntime's Sigmoid computes it. */
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/**
+ * Where a tensor's range comes from. Only 'calibrated' tensors are run on the
+ * calibration images; the others follow from the definition of their producer.
+ */
+export type RangeSource =
+  | { kind: 'calibrated' }
+  /** Split, MaxPool, Resize: onnxruntime drops their Q/DQ only when output and input parameters are equal. */
+  | { kind: 'same-as'; tensor: string }
+  /** Sigmoid of a tensor quantized over [lo, hi] lies in [σ(lo), σ(hi)]. */
+  | { kind: 'sigmoid-of'; tensor: string }
+  /** Concat's values are its inputs' values: the hull of their ranges clips nothing. */
+  | { kind: 'hull-of'; tensors: string[] };
+
+/**
+ * Every activation's range, in `order` (sources before the tensors derived
+ * from them): calibrated ones as measured, the others from their definition.
+ * The Sigmoid of a value quantized over [lo, hi] is dequantized within
+ * [lo, hi], so its output lies in [σ(lo), σ(hi)]; a Concat's output holds
+ * exactly its inputs' values, so the hull of their ranges; Split, MaxPool and
+ * Resize copy values, so their input's range.
+ */
+export function resolveRanges(order: readonly string[], sources: ReadonlyMap<string, RangeSource>, calibrated: ReadonlyMap<string, Range>): Map<string, Range> {
+  const ranges = new Map<string, Range>();
+  const get = (name: string, of: string): Range => {
+    const r = ranges.get(name);
+    if (!r) throw new Error(`the range of '${of}' follows from '${name}', which has none yet`);
+    return r;
+  };
+  for (const name of order) {
+    const source = sources.get(name) ?? { kind: 'calibrated' };
+    switch (source.kind) {
+      case 'calibrated': {
+        const r = calibrated.get(name);
+        if (!r) throw new Error(`no calibration range for '${name}'`);
+        ranges.set(name, r);
+        break;
+      }
+      case 'same-as':
+        ranges.set(name, { ...get(source.tensor, name) });
+        break;
+      case 'sigmoid-of': {
+        const r = get(source.tensor, name);
+        ranges.set(name, { min: sigmoid(r.min), max: sigmoid(r.max) });
+        break;
+      }
+      case 'hull-of': {
+        const rs = source.tensors.map((t) => get(t, name));
+        ranges.set(name, { min: Math.min(...rs.map((r) => r.min)), max: Math.max(...rs.map((r) => r.max)) });
+        break;
+      }
+    }
+  }
+  return ranges;
+}

@@ -1,21 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import ort from 'onnxruntime-node';
-import { readModelFile } from '../../../compress/onnx/read.js';
+import { opKey } from '../../../compress/onnx/info.js';
 import type { Model } from '../../../compress/onnx/ir.js';
-import { writeModel } from '../../../compress/onnx/write.js';
+import { optimizedModel } from '../../../compress/onnx/optimized.js';
 
 /** Ops of the graph onnxruntime actually runs after its optimizations, dumped through optimizedModelFilePath. */
 export async function optimizedOps(model: Model): Promise<Record<string, number>> {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'edgefit-opt-')), 'optimized.onnx');
-  const session = await ort.InferenceSession.create(writeModel(model), { graphOptimizationLevel: 'all', optimizedModelFilePath: file });
-  await session.release();
   const ops: Record<string, number> = {};
-  for (const n of readModelFile(file).graph.nodes) {
-    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
-    ops[key] = (ops[key] ?? 0) + 1;
-  }
+  for (const n of (await optimizedModel(model)).graph.nodes) ops[opKey(n)] = (ops[opKey(n)] ?? 0) + 1;
   return ops;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activationRange, entropyThreshold, HISTOGRAM_BINS, percentileThreshold, TensorStats, uint8Params } from '../../../compress/quantize/ranges.js';
+import { activationRange, entropyThreshold, HISTOGRAM_BINS, percentileThreshold, resolveRanges, TensorStats, uint8Params, type RangeSource } from '../../../compress/quantize/ranges.js';
 import { quantizeBias, quantizeWeight } from '../../../compress/quantize/qdq.js';
 import { DataType } from '../../../compress/onnx/ir.js';
 
@@ -65,5 +65,30 @@ describe('weight and bias quantization', () => {
     const { q, scales } = quantizeBias(b, 0.01, Float32Array.from([0.1, 0.2]));
     expect(Array.from(scales).map((s) => +s.toFixed(6))).toEqual([0.001, 0.002]);
     expect(Array.from(q)).toEqual([500, -500]);
+  });
+});
+
+describe('ranges that follow from their producer', () => {
+  it('Sigmoid maps the input range through σ, Concat takes the hull, Split/MaxPool/Resize copy the range exactly', () => {
+    const sources = new Map<string, RangeSource>([
+      ['y', { kind: 'calibrated' }],
+      ['sig', { kind: 'sigmoid-of', tensor: 'y' }],
+      ['s', { kind: 'calibrated' }],
+      ['half', { kind: 'same-as', tensor: 's' }],
+      ['cat', { kind: 'hull-of', tensors: ['half', 'y'] }],
+    ]);
+    const calibrated = new Map([['y', { min: -3, max: 2 }], ['s', { min: -0.25, max: 5 }]]);
+    const r = resolveRanges(['y', 'sig', 's', 'half', 'cat'], sources, calibrated);
+    expect(r.get('sig')!.min).toBeCloseTo(1 / (1 + Math.exp(3)), 12);
+    expect(r.get('sig')!.max).toBeCloseTo(1 / (1 + Math.exp(-2)), 12);
+    expect(r.get('half')).toEqual({ min: -0.25, max: 5 });
+    // onnxruntime drops the Q/DQ of a copying op only when its parameters equal its input's
+    expect(uint8Params(r.get('half')!)).toEqual(uint8Params(r.get('s')!));
+    expect(r.get('cat')).toEqual({ min: -3, max: 5 });
+  });
+
+  it('refuses a range whose source comes later or was never measured', () => {
+    expect(() => resolveRanges(['sig', 'y'], new Map<string, RangeSource>([['sig', { kind: 'sigmoid-of', tensor: 'y' }]]), new Map([['y', { min: 0, max: 1 }]]))).toThrow(/follows from 'y'/);
+    expect(() => resolveRanges(['z'], new Map(), new Map())).toThrow(/no calibration range for 'z'/);
   });
 });

@@ -4,6 +4,7 @@ import type { Heartbeat, Hello, Inventory } from '../protocol/messages.js';
 import { DEVICE_ID_PATTERN } from '../protocol/topics.js';
 import { hashToken, newToken, verifyToken } from './credentials.js';
 import { isSilent } from './liveness.js';
+import { EdgefitError } from '../protocol/errors.js';
 
 /** The MQTT username of the controller itself; no device may take it. */
 export const CONTROLLER_USER = 'edgefit-controller';
@@ -31,15 +32,6 @@ interface DeviceRow {
   device_class: string | null;
   labels: string;
   heartbeat: string | null;
-}
-
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'invalid' | 'exists' | 'not-found',
-  ) {
-    super(message);
-  }
 }
 
 export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/;
@@ -86,15 +78,15 @@ export class Registry {
   /** Registers a device and returns its one-time plaintext token. */
   add(id: string, labels: Record<string, string> = {}): string {
     if (!DEVICE_ID_PATTERN.test(id) || id === CONTROLLER_USER) {
-      throw new RegistryError(`invalid device id '${id}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`, 'invalid');
+      throw new EdgefitError('E_DEVICE_INVALID', { reason: `invalid device id '${id}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit` });
     }
-    if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels, got ${Object.keys(labels).length}`, 'invalid');
+    if (Object.keys(labels).length > MAX_LABELS) throw new EdgefitError('E_DEVICE_INVALID', { reason: `a device has at most ${MAX_LABELS} labels, got ${Object.keys(labels).length}` });
     for (const [k, v] of Object.entries(labels)) validateLabel(k, v);
     const token = newToken();
     const result = this
       .sql('INSERT OR IGNORE INTO devices (id, token_hash, created_at, labels) VALUES (?, ?, ?, ?)')
       .run(id, hashToken(token), Date.now(), JSON.stringify(labels));
-    if (result.changes === 0) throw new RegistryError(`device '${id}' already exists`, 'exists');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_EXISTS', { id });
     return token;
   }
 
@@ -102,7 +94,7 @@ export class Registry {
   rotateToken(id: string): string {
     const token = newToken();
     const result = this.sql('UPDATE devices SET token_hash = ? WHERE id = ?').run(hashToken(token), id);
-    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return token;
   }
 
@@ -152,7 +144,7 @@ export class Registry {
     else {
       validateLabel(key, value);
       labels[key] = value;
-      if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels: remove one before adding '${key}'`, 'invalid');
+      if (Object.keys(labels).length > MAX_LABELS) throw new EdgefitError('E_DEVICE_INVALID', { reason: `a device has at most ${MAX_LABELS} labels: remove one before adding '${key}'` });
     }
     this.sql('UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
     return this.changed(id);
@@ -162,7 +154,7 @@ export class Registry {
     const result = this
       .sql('UPDATE devices SET inventory = ?, device_class = ?, first_seen = COALESCE(first_seen, ?), last_seen = ?, online = 1 WHERE id = ?')
       .run(JSON.stringify(hello.inventory), hello.deviceClass, now, now, id);
-    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return this.changed(id);
   }
 
@@ -188,7 +180,7 @@ export class Registry {
   /** The fleet's most frequent write (one per device per heartbeat period): one UPDATE, no read before it. */
   recordHeartbeat(id: string, heartbeat: Heartbeat, now = Date.now()): Device {
     const result = this.sql('UPDATE devices SET heartbeat = ?, last_seen = ?, online = 1 WHERE id = ?').run(JSON.stringify(heartbeat), now, id);
-    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return this.changed(id);
   }
 
@@ -211,7 +203,7 @@ export class Registry {
 
   remove(id: string): void {
     const result = this.sql('DELETE FROM devices WHERE id = ?').run(id);
-    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
   }
 
   onChange(listener: (device: Device) => void): () => void {
@@ -221,7 +213,7 @@ export class Registry {
 
   private require(id: string): Device {
     const device = this.get(id);
-    if (!device) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (!device) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return device;
   }
 
@@ -233,6 +225,6 @@ export class Registry {
 }
 
 function validateLabel(key: string, value: string): void {
-  if (!LABEL_KEY_PATTERN.test(key)) throw new RegistryError(`invalid label key '${key}'`, 'invalid');
-  if (value.length > MAX_LABEL_VALUE) throw new RegistryError(`label '${key}' value is longer than ${MAX_LABEL_VALUE} characters`, 'invalid');
+  if (!LABEL_KEY_PATTERN.test(key)) throw new EdgefitError('E_DEVICE_INVALID', { reason: `invalid label key '${key}'` });
+  if (value.length > MAX_LABEL_VALUE) throw new EdgefitError('E_DEVICE_INVALID', { reason: `label '${key}' value is longer than ${MAX_LABEL_VALUE} characters` });
 }

@@ -13,6 +13,7 @@ import { upgradeToOpset13 } from './opset.js';
 import { planQuantization } from './plan.js';
 import { insertQdq, type ActivationType, type QuantizedTensor } from './qdq.js';
 import type { CalibrationMethod } from './ranges.js';
+import { codedError } from '../../protocol/errors.js';
 
 /**
  * Percentile by default: on YOLOv8n calibrated on coco8 train it keeps
@@ -21,7 +22,7 @@ import type { CalibrationMethod } from './ranges.js';
  */
 export const DEFAULT_METHOD: CalibrationMethod = 'percentile';
 
-export class QuantizeError extends Error {
+export class QuantizeError extends codedError('E_QUANTIZE') {
   override name = 'QuantizeError';
 }
 

@@ -9,6 +9,7 @@ import type { SigningKey } from '../artifacts/signing.js';
 import type { Registry } from '../registry.js';
 import { requireDevice } from './device-auth.js';
 import { parseRange } from './range.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 /** Models run 3-300 MB; a generous ceiling still stops a runaway upload from filling the disk. */
 export const MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
@@ -45,9 +46,9 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
 
     app.get<{ Params: { sha256: string } }>('/artifacts/:sha256', { preHandler: device }, async (request, reply) => {
       const { sha256 } = request.params;
-      if (!SHA256_PATTERN.test(sha256)) return reply.code(400).send({ error: 'bad-request', message: 'artifact ids are 64 lowercase hex digits (sha256)' });
+      if (!SHA256_PATTERN.test(sha256)) throw new EdgefitError('E_BAD_REQUEST', { reason: 'artifact ids are 64 lowercase hex digits (sha256)' });
       const file = store.pathOf(sha256);
-      if (!file) return reply.code(404).send({ error: 'not-found', message: `no artifact ${sha256}` });
+      if (!file) throw new EdgefitError('E_ARTIFACT_UNKNOWN', { sha256 });
       const { size } = await stat(file);
       const etag = `"${sha256}"`;
       reply
@@ -58,7 +59,8 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
       const ifRange = request.headers['if-range'];
       const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, size) : undefined;
       if (range === 'unsatisfiable') {
-        return reply.code(416).header('content-range', `bytes */${size}`).send({ error: 'range-not-satisfiable', message: `range '${request.headers.range}' is outside 0-${size - 1}` });
+        reply.header('content-range', `bytes */${size}`);
+        throw new EdgefitError('E_RANGE_UNSATISFIABLE', { range: String(request.headers.range), last: size - 1 });
       }
       reply.header('content-type', 'application/octet-stream');
       if (range) {
@@ -71,28 +73,25 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
 
     app.post<{ Querystring: { name?: string } }>('/api/artifacts', async (request, reply) => {
       const name = request.query.name;
-      if (!name) return reply.code(400).send({ error: 'bad-request', message: 'name the artifact: POST /api/artifacts?name=<name>' });
+      if (!name) throw new EdgefitError('E_ARTIFACT_INVALID', { reason: 'name the artifact: POST /api/artifacts?name=<name>' });
       if (typeof name !== 'string' || !ARTIFACT_NAME_PATTERN.test(name)) {
         const got = typeof name === 'string' ? JSON.stringify(oneLine(name, 64)) : 'several names';
-        return reply.code(400).send({ error: 'bad-request', message: `artifact names are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${got}` });
+        throw new EdgefitError('E_ARTIFACT_INVALID', { reason: `artifact names are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${got}` });
       }
       const body = request.body as Readable | undefined;
       if (!body || typeof body.pipe !== 'function') {
-        return reply.code(400).send({ error: 'bad-request', message: 'send the model bytes as the body with Content-Type: application/octet-stream' });
+        throw new EdgefitError('E_ARTIFACT_INVALID', { reason: 'send the model bytes as the body with Content-Type: application/octet-stream' });
       }
       const declared = Number(request.headers['content-length']);
       if (Number.isFinite(declared) && declared > maxUploadBytes) {
-        return reply.code(413).send({ error: 'too-large', message: `artifact of ${declared} bytes is over the ${maxUploadBytes} byte limit` });
+        throw new EdgefitError('E_ARTIFACT_TOO_LARGE', { reason: `artifact of ${declared} bytes is over the ${maxUploadBytes} byte limit` });
       }
       try {
         const ref = await store.put(body, { name }, { maxBytes: maxUploadBytes });
         return reply.code(201).send(ref);
       } catch (err) {
-        if (err instanceof ArtifactInputError) {
-          // The rest of an over-limit body is not worth reading: answer and close.
-          if (err.code === 'too-large') reply.header('connection', 'close');
-          return reply.code(err.code === 'too-large' ? 413 : 400).send({ error: err.code === 'too-large' ? 'too-large' : 'bad-request', message: err.message });
-        }
+        // The rest of an over-limit body is not worth reading: answer (the app's error handler) and close.
+        if (err instanceof ArtifactInputError && err.kind === 'too-large') reply.header('connection', 'close');
         throw err;
       }
     });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { EdgefitError } from '../../protocol/errors.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -73,7 +74,7 @@ export function dashboardRoutes(dir: string | undefined = defaultDashboardDir())
     app.get('/', async (_request, reply) => send(reply, index));
     app.get('/assets/*', async (request, reply) => {
       const file = files.get(request.url.split('?')[0]);
-      if (!file) return reply.code(404).send({ error: 'not-found', message: `no dashboard file ${request.url}` });
+      if (!file) throw new EdgefitError('E_DASHBOARD_FILE_UNKNOWN', { path: request.url });
       return send(reply, file);
     });
   };

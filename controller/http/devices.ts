@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { LiveStateStore, ProfileStore } from '../profiles.js';
-import { LABEL_KEY_PATTERN, MAX_LABEL_VALUE, MAX_LABELS, RegistryError, type Registry } from '../registry.js';
+import { LABEL_KEY_PATTERN, MAX_LABEL_VALUE, MAX_LABELS, type Registry } from '../registry.js';
 import { DevicePageQuery, toPage } from './device-page.js';
 import { parseBody } from './validate.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 // Bounded before anything is stored: a request's labels are at most what a device may hold (the registry's bounds).
 const labelKey = z.string().regex(LABEL_KEY_PATTERN, 'label keys are 1-63 letters, digits, _ . / or -, starting with a letter or digit');
@@ -30,14 +31,14 @@ export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStor
       return { ...toPage(registry.listAfter(after, limit + 1), limit), total: registry.count() };
     });
 
-    app.get<{ Params: { id: string } }>('/api/devices/:id', async (request, reply) => {
+    app.get<{ Params: { id: string } }>('/api/devices/:id', async (request) => {
       const device = registry.get(request.params.id);
-      if (!device) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
+      if (!device) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: request.params.id });
       return { ...device, ...fleet.live.get(device.id) };
     });
 
-    app.get<{ Params: { id: string } }>('/api/devices/:id/profiles', async (request, reply) => {
-      if (!registry.get(request.params.id)) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
+    app.get<{ Params: { id: string } }>('/api/devices/:id/profiles', async (request) => {
+      if (!registry.get(request.params.id)) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: request.params.id });
       const { limit } = parseBody(ProfilesQuery, request.query);
       return { profiles: fleet.profiles.forDevice(request.params.id, limit) };
     });
@@ -51,7 +52,7 @@ export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStor
     app.post<{ Params: { id: string } }>('/api/devices/:id/labels', async (request) => {
       const body = parseBody(SetLabels, request.body);
       let device = registry.get(request.params.id);
-      if (!device) throw new RegistryError(`no device '${request.params.id}'`, 'not-found');
+      if (!device) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: request.params.id });
       for (const [key, value] of Object.entries(body.labels)) device = registry.setLabel(request.params.id, key, value);
       return device;
     });

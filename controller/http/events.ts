@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { LiveHub } from '../live/hub.js';
 import type { RolloutFeed } from '../live/rollout-feed.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 /** A client this far behind is cut off; its EventSource reconnects and starts from a fresh snapshot. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -84,9 +85,9 @@ export function eventsRoutes(hub: LiveHub, rollouts?: RolloutFeed) {
     // Lets the dashboard tell a wrong token from a dropped stream (EventSource hides the status code).
     app.get('/api/live/session', async () => ({ ok: true }));
 
-    app.get<{ Params: { id: string } }>('/api/live/devices/:id/history', async (request, reply) => {
+    app.get<{ Params: { id: string } }>('/api/live/devices/:id/history', async (request) => {
       const history = hub.history(request.params.id);
-      if (!history) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
+      if (!history) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: request.params.id });
       return history;
     });
   };

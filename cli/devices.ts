@@ -4,7 +4,7 @@ import type { Device } from '../controller/registry.js';
 import { TLS_DIR } from '../controller/tls/files.js';
 import { refuseFile } from './files.js';
 import { UsageError, parse, printJson } from './args.js';
-import { usageLine } from './commands.js';
+import { usageLine, type CommandSpec } from './command-spec.js';
 import { ApiClient, DEFAULT_DATA_DIR } from './api-client.js';
 
 const flags = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
@@ -82,9 +82,9 @@ export async function add(argv: string[]): Promise<void> {
 }
 
 /** `edgefit devices label ID key=value [key=value...]`; `key=` removes a label. */
-export async function label(argv: string[]): Promise<void> {
+export async function label(argv: string[], spec: CommandSpec): Promise<void> {
   const { values, positionals } = parse('devices label', argv, flags);
-  if (positionals.length < 2) throw new UsageError(`devices label: ${usageLine('devices label')}`);
+  if (positionals.length < 2) throw new UsageError(`devices label: ${usageLine(spec)}`);
   const [id, ...pairs] = positionals;
   const labels = Object.fromEntries(pairs.map((p) => splitLabel('devices label', p)).map(([k, v]) => [k, v === '' ? null : v]));
   const api = ApiClient.fromFlags('devices label', values.controller, values.data);

@@ -14,13 +14,14 @@ import { unwritableReason } from '../agent/handoff/files.js';
 import { AppReports } from '../agent/local-api/app-reports.js';
 import { DEFAULT_LOCAL_PORT, startLocalApi, type LocalApi, type LocalApiDeps } from '../agent/local-api/server.js';
 import { ed25519PublicKey } from '../protocol/artifacts.js';
-import { resolveServerTrust, ServerTrustError, type TlsClientOptions } from '../agent/tls/trust.js';
+import { resolveServerTrust, type TlsClientOptions } from '../agent/tls/trust.js';
 import { readTlsFlags } from './agent-tls.js';
 import { readTokenFile, tokenReloader, TokenFileError } from '../agent/token-file.js';
 import { checkDetectionsPath } from '../agent/outputs/json-lines.js';
 import { DetectionsBus, type OutputOptions } from '../agent/outputs/index.js';
 import { UsageError, intFlag, numberFlag, parse, requireFlag } from './args.js';
 import { createLogger, onShutdown } from './log.js';
+import { EdgefitError } from '../protocol/errors.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse(
@@ -80,7 +81,7 @@ export async function run(argv: string[]): Promise<void> {
   const source = sourceFlag(values.source, values.frames);
   // A source ffmpeg must decode cannot come good by retrying: say so now, not in a warning every 10 s.
   if (source && needsFfmpeg(source) && (findOnPath('ffmpeg') === null || findOnPath('ffprobe') === null)) {
-    throw new Error(`agent --source ${sourceName(source)}: a ${source.kind} source is decoded by ffmpeg, and ffmpeg/ffprobe are not on PATH (Debian: apt install ffmpeg); JPEG/PNG files and folders work without it`);
+    throw new EdgefitError('E_FFMPEG_MISSING', { reason: `agent --source ${sourceName(source)}: a ${source.kind} source is decoded by ffmpeg, and ffmpeg/ffprobe are not on PATH (Debian: apt install ffmpeg); JPEG/PNG files and folders work without it` });
   }
   const handoff = await handoffFlags(values);
   // On by default only where an application must report (hand-off); a serving agent opens it when asked (detections over SSE).
@@ -92,13 +93,8 @@ export async function run(argv: string[]): Promise<void> {
   // records on stdout: the logs move to stderr
   const log = createLogger('agent', { stderr: outputs.detectionsPath === '-' });
   // Before any byte goes out: a server the CA does not vouch for gets neither the token nor a result.
-  let tls: TlsClientOptions;
-  try {
-    tls = await resolveServerTrust({ stateDir, endpoints: tlsFlags.endpoints, ...(tlsFlags.ca ? { explicitCa: tlsFlags.ca } : {}), ...(tlsFlags.client ? { client: tlsFlags.client } : {}), log: log.child({ component: 'tls' }) });
-  } catch (err) {
-    if (err instanceof ServerTrustError) throw new Error(`agent: ${err.message}`);
-    throw err;
-  }
+  // a refusal is E_SERVER_UNTRUSTED: main prints its one line and exits 1
+  const tls: TlsClientOptions = await resolveServerTrust({ stateDir, endpoints: tlsFlags.endpoints, ...(tlsFlags.ca ? { explicitCa: tlsFlags.ca } : {}), ...(tlsFlags.client ? { client: tlsFlags.client } : {}), log: log.child({ component: 'tls' }) });
   const sensors = createSensors();
   const first = await sensors.snapshot();
   const inventory = await readInventory(first.board?.model ?? null);
@@ -198,7 +194,7 @@ async function openLocalApi(port: number, deps: Omit<LocalApiDeps, 'log'>, hando
     return await startLocalApi(port, { ...deps, log: log.child({ component: 'local-api' }) });
   } catch (err) {
     const line = `cannot listen on 127.0.0.1:${port} for applications (--local-port N picks another, 0 turns it off): ${(err as Error).message}`;
-    if (handoff) throw new Error(`agent: ${line}`);
+    if (handoff) throw new EdgefitError('E_LOCAL_API', { reason: line });
     log.warn(line);
     return null;
   }
@@ -282,7 +278,7 @@ async function openArtifactCache(o: { stateDir: string; controllerUrl: string; d
   try {
     cache = new ArtifactCache({ dir, capBytes: o.capBytes, controllerUrl: o.controllerUrl, deviceId: o.deviceId, token: o.token, publicKeyPem: key.publicKeyPem, tls: o.tls, log });
   } catch (err) {
-    throw new Error(`cannot open the artifact cache ${dir}: ${(err as Error).message}`);
+    throw new EdgefitError('E_ARTIFACT_CACHE', { reason: `cannot open the artifact cache ${dir}: ${(err as Error).message}` });
   }
   log.info({ fingerprint: key.fingerprint, cached: cache.list().length, usedBytes: cache.usedBytes, capBytes: cache.capBytes }, 'artifact cache ready');
   return cache;

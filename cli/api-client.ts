@@ -8,6 +8,7 @@ import { readAdminToken } from '../controller/secrets.js';
 import { ENDPOINT_FILE, readEndpoint, startingPid } from '../controller/endpoint.js';
 import { CA_FILE } from '../controller/tls/files.js';
 import { UsageError } from './args.js';
+import { EdgefitError } from '../protocol/errors.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8080';
 export const DEFAULT_DATA_DIR = './.edgefit';
@@ -90,20 +91,22 @@ export class ApiClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (UNTRUSTED.test(code)) {
-        throw new Error(`the controller at ${baseUrl} presents a certificate this CLI does not trust (${code}): it trusts the public roots, ${join(this.dataDir ?? DEFAULT_DATA_DIR, CA_FILE)} and EDGEFIT_CA; set EDGEFIT_CA to the controller's ca.pem`);
+        throw new EdgefitError('E_CONTROLLER_UNREACHABLE', { reason: `the controller at ${baseUrl} presents a certificate this CLI does not trust (${code}): it trusts the public roots, ${join(this.dataDir ?? DEFAULT_DATA_DIR, CA_FILE)} and EDGEFIT_CA; set EDGEFIT_CA to the controller's ca.pem` });
       }
-      throw new Error(`cannot reach the controller at ${baseUrl}${found ? ` (${found})` : ''}: ${(err as Error).message}`);
+      throw new EdgefitError('E_CONTROLLER_UNREACHABLE', { reason: `cannot reach the controller at ${baseUrl}${found ? ` (${found})` : ''}: ${(err as Error).message}` });
     }
     let json: unknown;
     try {
       json = response.text ? JSON.parse(response.text) : undefined;
     } catch {
       // some other server on that port (or a proxy's error page)
-      throw new Error(`${method} ${path}: ${baseUrl} answered ${response.status} ${response.statusText} with something that is not JSON: is it an edgefit controller?`);
+      throw new EdgefitError('E_CONTROLLER_UNREACHABLE', { reason: `${method} ${path}: ${baseUrl} answered ${response.status} ${response.statusText} with something that is not JSON: is it an edgefit controller?` });
     }
     if (response.status < 200 || response.status > 299) {
-      const message = (json as { message?: string } | undefined)?.message ?? response.statusText;
-      throw new Error(`${method} ${path}: ${response.status} ${message}`);
+      const body = json as { error?: unknown; message?: unknown } | undefined;
+      const message = typeof body?.message === 'string' ? body.message : response.statusText;
+      // the controller's own code rides along (details.remote) for a script that reads it
+      throw new EdgefitError('E_API_ANSWER', { method, path, status: response.status, message, remote: typeof body?.error === 'string' ? body.error : null });
     }
     return json as T;
   }

@@ -1,7 +1,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { codedError } from '../protocol/errors.js';
 
 /** A usage mistake: main prints the message and exits with status 2. */
-export class UsageError extends Error {}
+export class UsageError extends codedError('E_USAGE') {
+  override name = 'UsageError';
+}
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -1,21 +1,10 @@
 // The command table. Each entry loads its module only when run, so
 // `edgefit --help` and every command start without importing onnxruntime,
-// fastify or the broker they do not need.
+// fastify or the broker they do not need. The dispatch (main.ts) hands each
+// command its entry; only main.ts imports this file.
+import type { CommandSpec } from './command-spec.js';
 
-export interface CommandModule {
-  /** Runs the command with the arguments after its name; resolves to an exit status. */
-  run(argv: string[]): Promise<number | void>;
-}
-
-export interface CommandSpec {
-  /** One or more words: 'up', 'devices add', 'model info'. */
-  name: string;
-  usage: string;
-  summary: string;
-  /** Every flag it takes, as its --help lists it ('--ratio R', '-o OUT'), with what it does and its default. */
-  flags: Record<string, string>;
-  load: () => Promise<CommandModule>;
-}
+export type { CommandModule, CommandSpec } from './command-spec.js';
 
 /** Flags of every command that talks to a running controller's HTTP API. */
 const API = '[--controller URL] [--data DIR]';
@@ -247,10 +236,3 @@ export const commands: CommandSpec[] = [
       ...OUT_FLAG, ...JSON_FLAG },
     load: () => import('./factorize.js') },
 ];
-
-/** A command's usage as its errors quote it: 'usage: edgefit prune MODEL ...'. */
-export function usageLine(name: string): string {
-  const spec = commands.find((c) => c.name === name);
-  if (!spec) throw new Error(`no command '${name}'`);
-  return `usage: edgefit ${spec.usage}`;
-}

@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import { startController, type ControllerTlsOptions } from '../controller/controller.js';
-import { TlsConfigError } from '../controller/tls/store.js';
 import { UsageError, intFlag, parse } from './args.js';
 import { DEFAULT_DATA_DIR } from './api-client.js';
 import { refuseFile } from './files.js';
@@ -85,12 +84,6 @@ function tlsOptions(command: string, values: ControllerFlagValues): ControllerTl
   };
 }
 
-/** Certificates the operator gave that cannot be used end the start with their one line (exit 1). */
-export function tlsStartError(command: string, err: unknown): never {
-  if (err instanceof TlsConfigError) throw new Error(`${command}: ${err.message}`);
-  throw err;
-}
-
 export async function run(argv: string[]): Promise<void> {
   const { values } = parse('controller', argv, { ...controllerFlags, 'broker-dynsec': { type: 'boolean' } }, false);
   const brokerDynsec = values['broker-dynsec'] ?? false;
@@ -98,7 +91,8 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError('controller: --broker-dynsec is for an external Mosquitto with its dynamic-security plugin (--broker URL); the embedded broker reads the registry itself');
   }
   const log = createLogger('controller');
-  const controller = await startController({ ...controllerOptions('controller', values), brokerDynsec, log }).catch((err) => tlsStartError('controller', err));
+  // certificates the operator gave that cannot be used throw E_TLS_CONFIG: main prints its one line (exit 1)
+  const controller = await startController({ ...controllerOptions('controller', values), brokerDynsec, log });
   process.stdout.write(`edgefit controller: API ${controller.httpUrl}  MQTT ${controller.brokerUrl}\n`);
   if (controller.caFile) process.stdout.write(`  CA ${controller.caFile}: give it to agents (--ca FILE) so they verify this controller and its broker\n`);
   onShutdown(log, () => controller.close());

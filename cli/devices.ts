@@ -5,7 +5,7 @@ import type { Device } from '../controller/registry.js';
 import { TLS_DIR } from '../controller/tls/files.js';
 import { refuseFile } from './files.js';
 import { UsageError, parse, printJson } from './args.js';
-import { usageLine } from './commands.js';
+import { usageLine, type CommandSpec } from './command-spec.js';
 import { ApiClient, DEFAULT_DATA_DIR } from './api-client.js';
 
 const flags = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
@@ -85,9 +85,9 @@ export async function add(argv: string[]): Promise<void> {
 }
 
 /** `edgefit devices label ID key=value [key=value...]`; `key=` removes a label. */
-export async function label(argv: string[]): Promise<void> {
+export async function label(argv: string[], spec: CommandSpec): Promise<void> {
   const { values, positionals } = parse('devices label', argv, flags);
-  if (positionals.length < 2) throw new UsageError(`devices label: ${usageLine('devices label')}`);
+  if (positionals.length < 2) throw new UsageError(`devices label: ${usageLine(spec)}`);
   const [id, ...pairs] = positionals;
   const labels = Object.fromEntries(pairs.map((p) => splitLabel('devices label', p)).map(([k, v]) => [k, v === '' ? null : v]));
   const api = ApiClient.fromFlags('devices label', values.controller, values.data);
@@ -97,9 +97,9 @@ export async function label(argv: string[]): Promise<void> {
 }
 
 /** `edgefit devices remove ID [--json]`: revokes its credentials, clears its retained topics, keeps its history marked removed. */
-export async function remove(argv: string[]): Promise<number | void> {
+export async function remove(argv: string[], spec: CommandSpec): Promise<number | void> {
   const { values, positionals } = parse('devices remove', argv, flags);
-  if (positionals.length !== 1) throw new UsageError(`devices remove: give exactly one device ID; ${usageLine('devices remove')}`);
+  if (positionals.length !== 1) throw new UsageError(`devices remove: give exactly one device ID; ${usageLine(spec)}`);
   const [id] = positionals;
   const api = ApiClient.fromFlags('devices remove', values.controller, values.data);
   const result = await api.request<RemoveResult>('DELETE', `/api/devices/${encodeURIComponent(id)}`);
@@ -116,9 +116,9 @@ export async function remove(argv: string[]): Promise<number | void> {
 }
 
 /** `edgefit devices rotate-token ID [--json]`: prints the new token once; the old one is refused from then on. */
-export async function rotateToken(argv: string[]): Promise<void> {
+export async function rotateToken(argv: string[], spec: CommandSpec): Promise<void> {
   const { values, positionals } = parse('devices rotate-token', argv, flags);
-  if (positionals.length !== 1) throw new UsageError(`devices rotate-token: give exactly one device ID; ${usageLine('devices rotate-token')}`);
+  if (positionals.length !== 1) throw new UsageError(`devices rotate-token: give exactly one device ID; ${usageLine(spec)}`);
   const [id] = positionals;
   const api = ApiClient.fromFlags('devices rotate-token', values.controller, values.data);
   const result = await api.request<RotateResult>('POST', `/api/devices/${encodeURIComponent(id)}/token`);

@@ -6,13 +6,12 @@
 import { choiceFlag, fractionFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { outputPath, writeModelOutput } from './files.js';
 import { recalibrationSummary } from './recalibration.js';
-import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
+import { readModelFileBytes } from '../compress/onnx/read.js';
 import { weightFormat } from '../compress/onnx/info.js';
-import { CalibrationError, loadCalibration, modelInputSize } from '../compress/calibration.js';
+import { loadCalibration, modelInputSize } from '../compress/calibration.js';
 import { sha256Hex } from '../compress/lineage.js';
 import { FACTOR_METHODS } from '../compress/factorize/layer.js';
 import { FactorizeError, factorizeModel, type FactorizeReport } from '../compress/factorize/factorize.js';
-import { ModelCheckError } from '../compress/onnx/check.js';
 
 const COMMAND = 'factorize';
 const flags = {
@@ -57,30 +56,22 @@ export async function run(argv: string[]): Promise<number> {
   if (values['no-recalibrate'] && !values.calib) throw new UsageError(`${COMMAND}: --no-recalibrate only applies with --calib DIR (without images nothing is recalibrated)`);
   const out = outputPath(COMMAND, values.out);
   const file = positionals[0];
-  try {
-    const { bytes, model } = readModelFileBytes(file);
-    const format = weightFormat(model);
-    if (format !== 'fp32') throw new FactorizeError(`${file} has ${format} weights; factorization works on float models (for int8 QDQ or dynamic models run 'edgefit model dequantize' first)`);
-    const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model)) : undefined;
-    const { model: result, report } = await factorizeModel(model, {
-      method,
-      flopsCut,
-      minChannels,
-      ...(calibration && !values['weight-svd'] ? { dataAware: { calibration } } : {}),
-      ...(values.refit && calibration ? { refit: { calibration } } : {}),
-      ...(values.sensitivity && calibration ? { sensitivity: { calibration } } : {}),
-      ...(calibration && !values['no-recalibrate'] ? { recalibrate: { calibration } } : {}),
-      baseSha256: sha256Hex(bytes),
-    });
-    writeModelOutput(result, out);
-    if (values.json) printJson({ out, ...report });
-    else process.stdout.write(summary(file, out, report));
-    return 0;
-  } catch (err) {
-    if (err instanceof ModelFormatError || err instanceof FactorizeError || err instanceof CalibrationError || err instanceof ModelCheckError) {
-      process.stderr.write(`edgefit ${COMMAND}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  const { bytes, model } = readModelFileBytes(file);
+  const format = weightFormat(model);
+  if (format !== 'fp32') throw new FactorizeError(`${file} has ${format} weights; factorization works on float models (for int8 QDQ or dynamic models run 'edgefit model dequantize' first)`);
+  const calibration = values.calib ? await loadCalibration(values.calib, modelInputSize(model)) : undefined;
+  const { model: result, report } = await factorizeModel(model, {
+    method,
+    flopsCut,
+    minChannels,
+    ...(calibration && !values['weight-svd'] ? { dataAware: { calibration } } : {}),
+    ...(values.refit && calibration ? { refit: { calibration } } : {}),
+    ...(values.sensitivity && calibration ? { sensitivity: { calibration } } : {}),
+    ...(calibration && !values['no-recalibrate'] ? { recalibrate: { calibration } } : {}),
+    baseSha256: sha256Hex(bytes),
+  });
+  writeModelOutput(result, out);
+  if (values.json) printJson({ out, ...report });
+  else process.stdout.write(summary(file, out, report));
+  return 0;
 }

@@ -5,9 +5,7 @@ import path from 'node:path';
 import type { Model } from '../compress/onnx/ir.js';
 import { writeModelFile } from '../compress/onnx/write.js';
 import { UsageError, requireFlag } from './args.js';
-
-/** An output file that cannot be written. */
-export class OutputError extends Error {}
+import { EdgefitError } from '../protocol/errors.js';
 
 /** A folder flag that may not exist yet (it is created when used) but must not name a file. */
 export function refuseFile(command: string, flag: string, value: string, hint = 'give a folder'): void {
@@ -38,16 +36,16 @@ export function outputPath(command: string, value: string | undefined): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code ?? (err as Error).message;
-    throw new OutputError(`cannot create the folder for ${value}: ${why}`);
+    throw new EdgefitError('E_OUTPUT_WRITE', { reason: `cannot create the folder for ${value}: ${why}` });
   }
   return out;
 }
 
-/** Writes OUT whole or not at all (see writeModelFile); a failure is an OutputError naming it. */
+/** Writes OUT whole or not at all (see writeModelFile); a failure is an E_OUTPUT_WRITE naming it. */
 export function writeModelOutput(model: Model, out: string): void {
   try {
     writeModelFile(model, out);
   } catch (err) {
-    throw new OutputError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new EdgefitError('E_OUTPUT_WRITE', { reason: `cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
   }
 }

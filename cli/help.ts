@@ -1,10 +1,11 @@
 // What the CLI says about itself: the command list, one command's usage and
-// flags, and the one line for a command that is not there.
-import { commands, type CommandSpec } from './commands.js';
+// flags, and the one line for a command that is not there. The dispatch
+// passes the command table in: this file does not import it.
+import type { CommandSpec } from './command-spec.js';
 
 const VERSION_HINT = 'edgefit: fit a YOLOv8 detector to every device of an edge fleet';
 
-export function help(prefix: string[] = []): string {
+export function help(commands: readonly CommandSpec[], prefix: string[] = []): string {
   const shown = commands.filter((c) => prefix.every((w, i) => c.name.split(' ')[i] === w));
   // Names and summaries only: full usages are long, and each command's --help shows its own.
   const width = Math.max(...shown.map((c) => c.name.length));
@@ -80,7 +81,7 @@ function distance(a: string, b: string): number {
 }
 
 /** One line for a command that is not there: the group's commands, or the nearest name. */
-export function unknownCommand(argv: string[], group: boolean): string {
+export function unknownCommand(commands: readonly CommandSpec[], argv: string[], group: boolean): string {
   const members = commands.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => c.name.slice(argv[0].length + 1));
   if (group && (argv.length === 1 || argv[1].startsWith('-'))) return `'${argv[0]}' needs one of its commands: ${members.join(', ')}`;
   const typed = group ? `${argv[0]} ${argv[1]}` : argv[0];

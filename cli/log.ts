@@ -1,13 +1,17 @@
-import pino, { type Logger } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
+import { withErrorCode } from '../protocol/errors.js';
+
+/** Every line that logs a coded error as `err` also carries its `code` at the top (protocol/errors.ts). */
+export const LOG_FORMATTERS: LoggerOptions['formatters'] = { log: withErrorCode };
 
 /** pino: pretty on a terminal, JSON lines otherwise (files, journald, CI); on stderr when stdout carries data (`agent --detections -`). */
 export function createLogger(name: string, opts: { stderr?: boolean } = {}): Logger {
   const level = process.env.EDGEFIT_LOG_LEVEL ?? 'info';
   const fd = opts.stderr ? 2 : 1;
   if ((opts.stderr ? process.stderr : process.stdout).isTTY) {
-    return pino({ name, level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', destination: fd } } });
+    return pino({ name, level, formatters: LOG_FORMATTERS, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', destination: fd } } });
   }
-  return opts.stderr ? pino({ name, level }, pino.destination(2)) : pino({ name, level });
+  return opts.stderr ? pino({ name, level, formatters: LOG_FORMATTERS }, pino.destination(2)) : pino({ name, level, formatters: LOG_FORMATTERS });
 }
 
 /**

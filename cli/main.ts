@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { commands, type CommandSpec } from './commands.js';
-import { UsageError } from './args.js';
+import { failure } from './failure.js';
 import { commandHelp, help, unknownCommand } from './help.js';
 import { activateOnnxruntime } from './onnxruntime-flag.js';
 
@@ -18,9 +18,12 @@ function resolve(argv: string[]): { spec: CommandSpec; rest: string[] } | undefi
 
 const asksHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
 
+/** The command being run, for the line its failure prints. */
+let running: string | undefined;
+
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
-    process.stdout.write(help());
+    process.stdout.write(help(commands));
     return 0;
   }
   // 'edgefit help detect' is 'edgefit detect --help'
@@ -30,19 +33,20 @@ async function main(argv: string[]): Promise<number> {
     const group = commands.some((c) => c.name.startsWith(argv[0] + ' '));
     // 'edgefit model --help' asked for the group's commands: an answer, not a mistake
     if (group && asksHelp(argv.slice(1))) {
-      process.stdout.write(help([argv[0]]));
+      process.stdout.write(help(commands, [argv[0]]));
       return 0;
     }
-    process.stderr.write(`edgefit: ${unknownCommand(argv, group)}\n`);
+    process.stderr.write(`edgefit: ${unknownCommand(commands, argv, group)}\n`);
     return 2;
   }
   if (asksHelp(found.rest)) {
     process.stdout.write(commandHelp(found.spec));
     return 0;
   }
+  running = found.spec.name;
   await activateOnnxruntime(found.spec.name, found.rest);
   const mod = await found.spec.load();
-  return (await mod.run(found.rest)) ?? 0;
+  return (await mod.run(found.rest, found.spec)) ?? 0;
 }
 
 // A reader that goes away (| head, | true) is not an error of ours; a full disk is one to name.
@@ -61,14 +65,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError) {
-      // every message a command writes starts 'edgefit <command>:', mistakes and failures alike
-      process.stderr.write(err.message.startsWith('usage: ') ? `${err.message}\n` : `edgefit ${err.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`edgefit: ${err instanceof Error ? err.message : String(err)}\n`);
-      if (process.env.EDGEFIT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-      process.exitCode = 1;
-    }
+    // one line, 'edgefit <command>: <message>', and the exit status of the error's code (2: a usage mistake, 1: a failure)
+    const { line, exit } = failure(err, running);
+    process.stderr.write(`${line}\n`);
+    if (process.env.EDGEFIT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = exit;
   },
 );

@@ -1,9 +1,8 @@
 // edgefit model info FILE [--optimized] [--json]
 import { parse, printJson, UsageError } from './args.js';
-import { usageLine } from './commands.js';
+import { usageLine, type CommandSpec } from './command-spec.js';
 import type { Lineage } from '../compress/lineage.js';
 import { modelInfo, runtimeOps, weightFormatLabel, type ModelInfo, type RuntimeOps, type RuntimePrecision, type TensorSummary } from '../compress/onnx/info.js';
-import type { Model } from '../compress/onnx/ir.js';
 import { optimizedModel } from '../compress/onnx/optimized.js';
 import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
 import { oneLine } from '../protocol/one-line.js';
@@ -84,28 +83,18 @@ export function formatInfo(file: string, info: ModelInfo): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** An unreadable model throws E_MODEL_FORMAT: main prints it and exits 1. */
+export async function run(argv: string[], spec: CommandSpec): Promise<number> {
   const { values, positionals } = parse('model info', argv, { optimized: { type: 'boolean' }, json: { type: 'boolean' } });
-  if (positionals.length !== 1) throw new UsageError(usageLine('model info'));
+  if (positionals.length !== 1) throw new UsageError(usageLine(spec));
   const file = positionals[0];
-  let model: Model;
-  let bytes: Uint8Array;
-  try {
-    ({ model, bytes } = readModelFileBytes(file));
-  } catch (err) {
-    if (err instanceof ModelFormatError) {
-      process.stderr.write(`edgefit model info: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  const { model, bytes } = readModelFileBytes(file);
   let info: ModelInfo;
   try {
     info = modelInfo(model);
   } catch (err) {
     // a file that decodes but whose graph the analysis cannot follow (a malformed attribute, a cycle): one line, never a stack
-    process.stderr.write(`edgefit model info: ${file}: cannot analyse the model: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
-    return 1;
+    throw new ModelFormatError(`${file}: cannot analyse the model: ${oneLine(err instanceof Error ? err.message : String(err))}`);
   }
   if (values.optimized) {
     try {

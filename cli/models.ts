@@ -4,6 +4,7 @@ import type { BaseModel, Candidate, LadderJob } from '../controller/catalog/cata
 import { choiceFlag, UsageError, parse, printJson } from './args.js';
 import { LADDER_NAMES, parseLadderSizes } from '../controller/catalog/ladder-options.js';
 import { ApiClient } from './api-client.js';
+import { EdgefitError } from '../protocol/errors.js';
 
 const common = { json: { type: 'boolean' }, controller: { type: 'string' }, data: { type: 'string' } } as const;
 type ModelSummary = BaseModel & { candidates: number; ladder: LadderJob | null };
@@ -25,7 +26,7 @@ export function readUpload(command: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new Error(`${command}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new EdgefitError('E_MODEL_FORMAT', { reason: `${command}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
   }
 }
 
@@ -64,7 +65,7 @@ function folderFlag(command: string, name: string, value: string | undefined): s
   } catch {
     // missing: said below
   }
-  if (!isDir) throw new Error(`${command}: --${name} ${value} is not a folder`);
+  if (!isDir) throw new EdgefitError('E_DATASET', { reason: `${command}: --${name} ${value} is not a folder` });
   return dir;
 }
 

@@ -1,4 +1,5 @@
 import { ONNXRUNTIME_ENV, useLocalOnnxruntime } from '../agent/onnxruntime/binding.js';
+import { EdgefitError } from '../protocol/errors.js';
 
 /** Commands that take `--onnxruntime PATH`; EDGEFIT_ONNXRUNTIME is honoured by every command. */
 const TAKES_FLAG = new Set(['agent', 'profile']);
@@ -15,7 +16,8 @@ function flagValue(argv: string[]): string | undefined {
  * Points onnxruntime-node at a local build before the command's modules load
  * (they import onnxruntime at the top, so later would be too late). The
  * command's own parser still sees and validates the flag like any other.
- * A folder that is not an onnxruntime-node package stops the start with one line.
+ * A folder that is not an onnxruntime-node package stops the start with one
+ * line (E_ONNXRUNTIME_PACKAGE; main names the command).
  */
 export async function activateOnnxruntime(command: string, argv: string[]): Promise<void> {
   const fromFlag = TAKES_FLAG.has(command) ? flagValue(argv) : undefined;
@@ -25,13 +27,13 @@ export async function activateOnnxruntime(command: string, argv: string[]): Prom
   try {
     useLocalOnnxruntime(dir);
   } catch (err) {
-    throw new Error(`${command}: ${source} ${(err as Error).message}`);
+    throw new EdgefitError('E_ONNXRUNTIME_PACKAGE', { reason: `${source} ${(err as Error).message}` });
   }
   // Loaded now, so a build that cannot load (its native binding missing or built for another Node)
   // stops the start with its first line, rather than a stack from deep inside a command.
   try {
     await import('onnxruntime-node');
   } catch (err) {
-    throw new Error(`${command}: ${source} ${dir} does not load: ${(err as Error).message.split('\n')[0]}`);
+    throw new EdgefitError('E_ONNXRUNTIME_PACKAGE', { reason: `${source} ${dir} does not load: ${(err as Error).message.split('\n')[0]}` });
   }
 }

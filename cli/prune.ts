@@ -2,16 +2,15 @@
 import os from 'node:os';
 import path from 'node:path';
 import { choiceFlag, fractionFlag, intFlag, parse, printJson, requireFlag, UsageError } from './args.js';
-import { usageLine } from './commands.js';
+import { usageLine, type CommandSpec } from './command-spec.js';
 import { outputPath, refuseFile, writeModelOutput } from './files.js';
 import { recalibrationSummary } from './recalibration.js';
-import { CalibrationError, loadCalibration, MAX_VIEWS, modelInputSize } from '../compress/calibration.js';
+import { loadCalibration, MAX_VIEWS, modelInputSize } from '../compress/calibration.js';
 import { progressBar, type ProgressBar } from '../compress/detect/progress.js';
 import { addLineageStep, sha256Hex } from '../compress/lineage.js';
-import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
+import { readModelFileBytes } from '../compress/onnx/read.js';
 import { ACTIVATION_METHODS, METHODS, REDUCTIONS } from '../compress/prune/importance.js';
-import { PruneError, pruneModel, RECOVERIES, type PruneReport } from '../compress/prune/prune.js';
-import { AllocationError } from '../compress/prune/allocate.js';
+import { pruneModel, RECOVERIES, type PruneReport } from '../compress/prune/prune.js';
 import { sparsify } from '../compress/prune/unstructured.js';
 
 /** Flags of channel pruning that --unstructured would silently ignore. */
@@ -53,14 +52,14 @@ function formatReport(file: string, out: string, r: PruneReport): string {
   return lines.join('\n') + '\n';
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], spec: CommandSpec): Promise<number> {
   const { values, positionals } = parse('prune', argv, {
     method: { type: 'string' }, ratio: { type: 'string' }, 'flops-cut': { type: 'string' }, global: { type: 'boolean' },
     reduction: { type: 'string' }, 'round-to': { type: 'string' }, 'max-layer-ratio': { type: 'string' }, ignore: { type: 'string', multiple: true },
     seed: { type: 'string' }, calib: { type: 'string' }, views: { type: 'string' }, reconstruct: { type: 'boolean' }, recovery: { type: 'string' }, 'no-recalibrate': { type: 'boolean' }, sensitivity: { type: 'boolean' },
     cache: { type: 'string' }, unstructured: { type: 'boolean' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' },
   });
-  if (positionals.length !== 1) throw new UsageError(usageLine('prune'));
+  if (positionals.length !== 1) throw new UsageError(usageLine(spec));
   const file = positionals[0];
   const out = requireFlag('prune', 'out', values.out);
   const ratio = fraction('ratio', values.ratio);
@@ -153,11 +152,8 @@ export async function run(argv: string[]): Promise<number> {
     else process.stdout.write(formatReport(file, out, report.report));
     return 0;
   } catch (err) {
+    // the bar's line ends before main prints the error's
     bar?.finish();
-    if (err instanceof ModelFormatError || err instanceof PruneError || err instanceof AllocationError || err instanceof CalibrationError) {
-      process.stderr.write(`edgefit prune: ${err.message}\n`);
-      return 1;
-    }
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parseSpecText, SpecError } from '../controller/rollout/spec.js';
+import { parseSpecText } from '../controller/rollout/spec.js';
+import { EdgefitError, isCoded } from '../protocol/errors.js';
 import type { rolloutStatus } from '../controller/rollout/status.js';
 import { UsageError, parse, printJson } from './args.js';
 import { ApiClient } from './api-client.js';
@@ -19,26 +20,23 @@ export function printStatus(s: Status): void {
   }
 }
 
-/** `edgefit rollout create SPEC [--json]`: SPEC is YAML or JSON. A spec that is missing or wrong is unusable input (exit 1), like a broken model file. */
-export async function create(argv: string[]): Promise<number | void> {
+/** `edgefit rollout create SPEC [--json]`: SPEC is YAML or JSON. A spec that is missing or wrong is unusable input (E_SPEC, exit 1), like a broken model file. */
+export async function create(argv: string[]): Promise<void> {
   const { values, positionals } = parse('rollout create', argv, common);
   if (positionals.length !== 1) throw new UsageError('rollout create: give exactly one SPEC file (YAML or JSON)');
-  const fail = (why: string) => {
-    process.stderr.write(`edgefit rollout create: ${why}\n`);
-    return 1;
-  };
   let text: string;
   try {
     text = readFileSync(positionals[0], 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    return fail(`cannot read ${positionals[0]}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a folder, not a spec file' : (e.code ?? e.message)}`);
+    throw new EdgefitError('E_SPEC', { reason: `cannot read ${positionals[0]}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a folder, not a spec file' : (e.code ?? e.message)}` });
   }
   let spec;
   try {
     spec = parseSpecText(text);
   } catch (err) {
-    if (err instanceof SpecError) return fail(`${positionals[0]}: ${err.message}`);
+    // the spec's problem, said with the file it is in
+    if (isCoded(err, 'E_SPEC')) throw new EdgefitError('E_SPEC', { reason: `${positionals[0]}: ${err.message}` });
     throw err;
   }
   const api = ApiClient.fromFlags('rollout create', values.controller, values.data);

@@ -12,8 +12,9 @@ import type { Logger } from 'pino';
 import type { Registry } from '../controller/registry.js';
 import { intFlag, parse } from './args.js';
 import { ModelFormatError, readModelFileBytes } from '../compress/onnx/read.js';
-import { controllerFlags, controllerOptions, tlsStartError } from './controller.js';
+import { controllerFlags, controllerOptions } from './controller.js';
 import { createLogger, onShutdown } from './log.js';
+import { EdgefitError } from '../protocol/errors.js';
 
 /** This machine's device id: 'local-' and the hostname, cut to what topics allow. */
 export function localDeviceId(hostname = os.hostname()): string {
@@ -43,7 +44,7 @@ export async function run(argv: string[]): Promise<void> {
   const modelBytes = values.model ? readModelOrFail(values.model) : undefined;
   const options = controllerOptions('up', values);
   const log = createLogger('edgefit');
-  const controller = await startController({ ...options, log }).catch((err) => tlsStartError('up', err));
+  const controller = await startController({ ...options, log });
   const id = localDeviceId();
   const dataDir = path.resolve(options.dataDir);
   const token = localToken(controller.registry, dataDir, id);
@@ -110,7 +111,7 @@ async function fitLocalDevice(controller: Controller, deviceId: string, bytes: U
       const job = running ?? controller.ladders.start(model.id, { ladder: 'quick', ...(synthetic ? {} : { sizes: [320, 256, 192, 160] }) });
       process.stdout.write(`building the candidate ladder (job ${job.id})...\n`);
       const done = await controller.ladders.wait(job.id);
-      if (done.state === 'failed') throw new Error(`ladder failed: ${done.error}`);
+      if (done.state === 'failed') throw new EdgefitError('E_LADDER', { reason: `ladder failed: ${done.error}` });
       process.stdout.write(`ladder ready: ${done.message}\n`);
     }
     if (controller.rolloutStore.list().some((r) => r.spec.model === model.id)) return;

@@ -4,6 +4,7 @@ import { loadDataset } from './detect/dataset.js';
 import { readImage } from './detect/image.js';
 import { Letterboxer } from './detect/letterbox.js';
 import type { Model } from './onnx/ir.js';
+import { codedError } from '../protocol/errors.js';
 
 /**
  * Calibration images, letterboxed exactly as inference sees them. Every
@@ -62,7 +63,7 @@ export function viewsToFill(images: number, minInputs: number): number {
   return Math.max(1, Math.min(MAX_VIEWS, Math.ceil(minInputs / Math.max(1, images))));
 }
 
-export class CalibrationError extends Error {
+export class CalibrationError extends codedError('E_CALIBRATION') {
   override name = 'CalibrationError';
 }
 

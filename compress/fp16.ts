@@ -11,8 +11,9 @@ import { weightFormat } from './onnx/info.js';
 import { inferShapes } from './onnx/shapes.js';
 import { toFloat32 } from './onnx/tensor.js';
 import { writeModel } from './onnx/write.js';
+import { codedError } from '../protocol/errors.js';
 
-export class Fp16Error extends Error {
+export class Fp16Error extends codedError('E_FP16') {
   override name = 'Fp16Error';
 }
 

@@ -12,14 +12,10 @@ import { inferShapes } from './onnx/shapes.js';
 import { toFloat32, toNumbers } from './onnx/tensor.js';
 import { writeModel } from './onnx/write.js';
 import { anchorGrid } from './yolo/detect-head.js';
+import { codedError, EdgefitError } from '../protocol/errors.js';
 
-export class ResizeError extends Error {
+export class ResizeError extends codedError('E_RESIZE') {
   override name = 'ResizeError';
-}
-
-/** The requested size does not fit the model's strides: the caller asked wrongly, the model is fine. */
-export class InputSizeError extends ResizeError {
-  override name = 'InputSizeError';
 }
 
 export interface ResizeReport {
@@ -89,7 +85,8 @@ export function resizeModel(input: Model, imgsz: number, options: { baseSha256?:
   const detect = findDetectConstants(model, from);
   const maxStride = Math.max(...detect.levels);
   if (!Number.isInteger(imgsz) || imgsz < maxStride || imgsz % maxStride !== 0) {
-    throw new InputSizeError(`--imgsz must be a positive multiple of the model's largest stride ${maxStride}, got ${imgsz}`);
+    // the requested size does not fit the model's strides: the caller asked wrongly (exit 2), the model is fine
+    throw new EdgefitError('E_INPUT_SIZE', { reason: `--imgsz must be a positive multiple of the model's largest stride ${maxStride}, got ${imgsz}` });
   }
   const before = detect.strides.dims[1];
   const grid = anchorGrid(imgsz, detect.levels);

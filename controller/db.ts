@@ -2,14 +2,11 @@ import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { codedError, EdgefitError } from '../protocol/errors.js';
 
 export type Db = Database.Database;
 
 /** Only the controller keeps state in SQLite; an agent-only install (a Pi, a Jetson) has no better-sqlite3 and never loads it. */
-export class SqliteMissingError extends Error {
-  override name = 'SqliteMissingError';
-}
-
 /**
  * better-sqlite3, loaded on first use: it is a native addon that compiles where
  * no prebuilt binary fits, so a device installs the agent without it (it is an
@@ -21,7 +18,7 @@ function sqlite(): typeof Database {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'MODULE_NOT_FOUND' ? 'it is not installed (an agent-only install)' : `it does not load: ${e.message.split('\n')[0]}`;
-    throw new SqliteMissingError(`the controller needs better-sqlite3 and ${why}; install it beside edgefit with 'npm install better-sqlite3@12'`);
+    throw new EdgefitError('E_SQLITE_MISSING', { reason: `the controller needs better-sqlite3 and ${why}; install it beside edgefit with 'npm install better-sqlite3@12'` });
   }
 }
 
@@ -208,7 +205,9 @@ export function openDb(dataDir: string): Db {
 }
 
 /** The store was written by a newer edgefit than this one: opening it could corrupt it. */
-export class DbVersionError extends Error {}
+export class DbVersionError extends codedError('E_DB_VERSION') {
+  override name = 'DbVersionError';
+}
 
 /** Brings the schema up to `upTo` (default: this edgefit's); a lower `upTo` builds an older edgefit's database, for migration tests. */
 export function migrate(db: Db, upTo = migrations.length): void {

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
+import { codedError, EdgefitError } from '../protocol/errors.js';
 import { CHANNELS, type Channel } from '../protocol/channels.js';
 import { deviceTopic } from '../protocol/topics.js';
 import { newToken } from './credentials.js';
 import { DynsecCommandError, DynsecUnavailableError } from './dynsec/control.js';
 import type { DynsecSync } from './dynsec/sync.js';
-import { RegistryError, type Device, type Registry } from './registry.js';
+import type { Device, Registry } from './registry.js';
 
 // A device's life on every broker path: added, given a new token, removed.
 // The registry is the truth; what else holds a device's credentials or state
@@ -25,7 +26,7 @@ export type BrokerMode = 'embedded' | 'dynsec' | 'files';
 const FILES_NOTE = "Mosquitto reads its password file only at start and on SIGHUP: re-run 'edgefit broker-config' and send it SIGHUP";
 
 /** The broker did not confirm a credential change: answered 503 with the reason; what the registry holds says what happened. */
-export class BrokerSyncError extends Error {
+export class BrokerSyncError extends codedError('E_BROKER_UNAVAILABLE') {
   override name = 'BrokerSyncError';
 }
 
@@ -100,7 +101,7 @@ export class DeviceLifecycle {
   rotateToken(id: string): Promise<RotateResult> {
     return this.serially(id, async () => {
       const { registry, dynsec } = this.opts;
-      if (!registry.has(id)) throw new RegistryError(`no device '${id}'`, 'not-found');
+      if (!registry.has(id)) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
       const token = newToken();
       if (dynsec) await this.broker(`the token of '${id}' was not changed`, () => dynsec.rotate(id, token));
       registry.rotateToken(id, token);

@@ -7,8 +7,9 @@ import { PROTOCOL_VERSION, deviceTopic } from '../protocol/topics.js';
 import type { CheckRecord } from './check/checker.js';
 import { controllerSubscriptions, deviceDispatcher } from './device-dispatch.js';
 import { nextGeneration, type DesiredStore, type LiveStateStore, type ProfileStore } from './profiles.js';
-import { CONTROLLER_USER, RegistryError, type Registry } from './registry.js';
+import { CONTROLLER_USER, type Registry } from './registry.js';
 import { ResultIntake } from './result-intake.js';
+import { codedError, EdgefitError } from '../protocol/errors.js';
 
 export interface FleetLinkOptions {
   brokerUrl: string;
@@ -33,7 +34,7 @@ export type DesiredRequest = Omit<DesiredInput, 'v' | 'ts' | 'generation'> & { g
 const REPUBLISH_WINDOW = 200;
 
 /** The broker cannot be reached now: nothing was sent, and nothing is queued to go later. */
-export class BrokerUnavailableError extends Error {
+export class BrokerUnavailableError extends codedError('E_BROKER_UNAVAILABLE') {
   override name = 'BrokerUnavailableError';
 }
 
@@ -210,13 +211,13 @@ export class FleetLink {
   }
 
   private requireDevice(deviceId: string): void {
-    if (!this.opts.registry.get(deviceId)) throw new RegistryError(`no device '${deviceId}'`, 'not-found');
+    if (!this.opts.registry.get(deviceId)) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: deviceId });
   }
 
   /** Checks what the controller is about to send against its channel's schema; the error names the first problem. */
   private validate<C extends ControllerChannel>(channel: C, value: unknown): MessageOf<C> {
     const parsed = CHANNELS[channel].schema.safeParse(value);
-    if (!parsed.success) throw new RegistryError(`invalid ${CHANNELS[channel].noun}: ${firstIssue(parsed.error)}`, 'invalid');
+    if (!parsed.success) throw new EdgefitError('E_DEVICE_INVALID', { reason: `invalid ${CHANNELS[channel].noun}: ${firstIssue(parsed.error)}` });
     return parsed.data as MessageOf<C>;
   }
 

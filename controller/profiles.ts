@@ -2,6 +2,7 @@ import type { CheckRecord } from './check/checker.js';
 import type { Db } from './db.js';
 import type { Desired, ProfileReport, Reported, Result, Telemetry } from '../protocol/messages.js';
 import { DeviceOutputs } from './live/device-outputs.js';
+import { EdgefitError } from '../protocol/errors.js';
 
 export interface StoredProfile {
   jobId: string;
@@ -46,10 +47,10 @@ function toProfile(row: ProfileRow): StoredProfile {
 }
 
 /** The result was stored, but a listener failed on it: writing it again would only find a duplicate. */
-export class ListenerFailure extends Error {
+export class ListenerFailure extends EdgefitError<'E_RESULT_LISTENER'> {
   override name = 'ListenerFailure';
   constructor(readonly failures: unknown[]) {
-    super(failures.map((e) => (e instanceof Error ? e.message : String(e))).join('; '));
+    super('E_RESULT_LISTENER', { reason: failures.map((e) => (e instanceof Error ? e.message : String(e))).join('; ') });
   }
 }
 

@@ -4,6 +4,7 @@ import type { Heartbeat, Hello, Inventory } from '../protocol/messages.js';
 import { DEVICE_ID_PATTERN } from '../protocol/topics.js';
 import { hashToken, newToken, verifyToken } from './credentials.js';
 import { isSilent } from './liveness.js';
+import { EdgefitError } from '../protocol/errors.js';
 
 /** The MQTT username of the controller itself; no device may take it. */
 export const CONTROLLER_USER = 'edgefit-controller';
@@ -39,15 +40,6 @@ interface DeviceRow {
   labels: string;
   heartbeat: string | null;
   removed_at: number | null;
-}
-
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'invalid' | 'exists' | 'not-found',
-  ) {
-    super(message);
-  }
 }
 
 export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/;
@@ -104,11 +96,11 @@ export class Registry {
    */
   checkAddable(id: string, labels: Record<string, string> = {}): void {
     if (!DEVICE_ID_PATTERN.test(id) || id === CONTROLLER_USER) {
-      throw new RegistryError(`invalid device id '${id}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`, 'invalid');
+      throw new EdgefitError('E_DEVICE_INVALID', { reason: `invalid device id '${id}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit` });
     }
-    if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels, got ${Object.keys(labels).length}`, 'invalid');
+    if (Object.keys(labels).length > MAX_LABELS) throw new EdgefitError('E_DEVICE_INVALID', { reason: `a device has at most ${MAX_LABELS} labels, got ${Object.keys(labels).length}` });
     for (const [k, v] of Object.entries(labels)) validateLabel(k, v);
-    if (this.has(id)) throw new RegistryError(`device '${id}' already exists`, 'exists');
+    if (this.has(id)) throw new EdgefitError('E_DEVICE_EXISTS', { id });
   }
 
   /**
@@ -127,14 +119,14 @@ export class Registry {
          WHERE devices.removed_at IS NOT NULL`,
       )
       .run(id, hashToken(token), Date.now(), JSON.stringify(labels));
-    if (result.changes === 0) throw new RegistryError(`device '${id}' already exists`, 'exists');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_EXISTS', { id });
     return token;
   }
 
   /** Issues a fresh token (or stores `token`) for an active device; the old one stops working. */
   rotateToken(id: string, token = newToken()): string {
     const result = this.sql('UPDATE devices SET token_hash = ? WHERE id = ? AND removed_at IS NULL').run(hashToken(token), id);
-    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return token;
   }
 
@@ -190,7 +182,7 @@ export class Registry {
     else {
       validateLabel(key, value);
       labels[key] = value;
-      if (Object.keys(labels).length > MAX_LABELS) throw new RegistryError(`a device has at most ${MAX_LABELS} labels: remove one before adding '${key}'`, 'invalid');
+      if (Object.keys(labels).length > MAX_LABELS) throw new EdgefitError('E_DEVICE_INVALID', { reason: `a device has at most ${MAX_LABELS} labels: remove one before adding '${key}'` });
     }
     this.sql('UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
     return this.changed(id);
@@ -200,7 +192,7 @@ export class Registry {
     const result = this
       .sql('UPDATE devices SET inventory = ?, device_class = ?, first_seen = COALESCE(first_seen, ?), last_seen = ?, online = 1 WHERE id = ?')
       .run(JSON.stringify(hello.inventory), hello.deviceClass, now, now, id);
-    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return this.changed(id);
   }
 
@@ -226,7 +218,7 @@ export class Registry {
   /** The fleet's most frequent write (one per device per heartbeat period): one UPDATE, no read before it. */
   recordHeartbeat(id: string, heartbeat: Heartbeat, now = Date.now()): Device {
     const result = this.sql('UPDATE devices SET heartbeat = ?, last_seen = ?, online = 1 WHERE id = ?').run(JSON.stringify(heartbeat), now, id);
-    if (result.changes === 0) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (result.changes === 0) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return this.changed(id);
   }
 
@@ -257,7 +249,7 @@ export class Registry {
     const result = this.sql('UPDATE devices SET removed_at = ?, online = 0 WHERE id = ? AND removed_at IS NULL').run(now, id);
     if (result.changes === 1) return { removedAt: now, again: false };
     const row = this.sql('SELECT removed_at FROM devices WHERE id = ?').get(id) as { removed_at: number | null } | undefined;
-    if (row?.removed_at == null) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (row?.removed_at == null) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return { removedAt: row.removed_at, again: true };
   }
 
@@ -268,7 +260,7 @@ export class Registry {
 
   private require(id: string): Device {
     const device = this.get(id);
-    if (!device) throw new RegistryError(`no device '${id}'`, 'not-found');
+    if (!device) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
     return device;
   }
 
@@ -280,6 +272,6 @@ export class Registry {
 }
 
 function validateLabel(key: string, value: string): void {
-  if (!LABEL_KEY_PATTERN.test(key)) throw new RegistryError(`invalid label key '${key}'`, 'invalid');
-  if (value.length > MAX_LABEL_VALUE) throw new RegistryError(`label '${key}' value is longer than ${MAX_LABEL_VALUE} characters`, 'invalid');
+  if (!LABEL_KEY_PATTERN.test(key)) throw new EdgefitError('E_DEVICE_INVALID', { reason: `invalid label key '${key}'` });
+  if (value.length > MAX_LABEL_VALUE) throw new EdgefitError('E_DEVICE_INVALID', { reason: `label '${key}' value is longer than ${MAX_LABEL_VALUE} characters` });
 }

@@ -8,22 +8,25 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import { checkRef, type ArtifactRef } from '../../protocol/artifacts.js';
 import type { TlsClientOptions } from '../tls/trust.js';
+import { codedError, EdgefitError } from '../../protocol/errors.js';
 
 export type RejectionReason = 'signature' | 'manifest' | 'hash' | 'size';
 
 /** The artifact is not what the controller signed: it was deleted, and nothing may load it. */
-export class ArtifactRejected extends Error {
+export class ArtifactRejected extends EdgefitError<'E_ARTIFACT_REJECTED'> {
+  override name = 'ArtifactRejected';
   constructor(
     readonly sha256: string,
     readonly reason: RejectionReason,
     message: string,
   ) {
-    super(`artifact ${sha256} rejected (${reason}): ${message}`);
+    super('E_ARTIFACT_REJECTED', { sha256, check: reason, detail: message });
   }
 }
 
 /** The download could not complete; `retryable` says whether trying again may help. */
-export class ArtifactDownloadError extends Error {
+export class ArtifactDownloadError extends codedError('E_ARTIFACT_DOWNLOAD') {
+  override name = 'ArtifactDownloadError';
   constructor(
     message: string,
     readonly retryable: boolean,

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ed25519PublicKey, keyFingerprint } from '../../protocol/artifacts.js';
 import type { TlsClientOptions } from '../tls/trust.js';
 import { basicAuth, getJson } from './download.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export const PINNED_KEY_FILE = 'controller-key.pem';
 
@@ -13,16 +14,14 @@ export interface PinnedKey {
 }
 
 /** The controller presents (or was given) a key other than the pinned one: nothing it signs is trusted. */
-export class ControllerKeyMismatch extends Error {
+export class ControllerKeyMismatch extends EdgefitError<'E_CONTROLLER_KEY_MISMATCH'> {
+  override name = 'ControllerKeyMismatch';
   constructor(
     readonly pinned: string,
     readonly presented: string,
     pinFile: string,
   ) {
-    super(
-      `controller artifact key changed: pinned ${pinned}, now ${presented}. ` +
-        `Refusing every artifact it signs. If the controller's key was replaced on purpose, delete ${pinFile} (or pass the new key with --controller-key) and restart the agent.`,
-    );
+    super('E_CONTROLLER_KEY_MISMATCH', { pinned, presented, pinFile });
   }
 }
 

@@ -18,6 +18,7 @@ import { openE2eFrames, type E2eFrames } from './e2e-frames.js';
 import { processMemory } from './memory.js';
 import { fpsOf, latencyStats, windowFps } from './stats.js';
 import { ThermalWatch } from './thermal-watch.js';
+import { codedError } from '../../protocol/errors.js';
 
 export type MeasuredProfile = Omit<ProfileReport, 'environment'>;
 
@@ -35,7 +36,7 @@ export interface MeasureInput {
 }
 
 /** A measurement stopped on purpose (temperature limit): a failed result, not a crash. */
-export class ProfileAborted extends Error {
+export class ProfileAborted extends codedError('E_PROFILE_ABORTED') {
   override name = 'ProfileAborted';
 }
 

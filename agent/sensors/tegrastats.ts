@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export interface TegraCpu {
   /** Load relative to the core's current frequency; null when the core is off or no load is printed. */
@@ -187,14 +188,15 @@ export interface TegrastatsStreamOptions {
 }
 
 /** Thrown by {@link tegrastatsSamples} when the binary cannot be started (e.g. ENOENT). */
-export class TegrastatsUnavailableError extends Error {
+export class TegrastatsUnavailableError extends EdgefitError<'E_TEGRASTATS_UNAVAILABLE'> {
+  override name = 'TegrastatsUnavailableError';
   constructor(
     readonly command: string,
-    readonly code: string | undefined,
+    /** The spawn error's errno code (ENOENT, EACCES), when it has one. */
+    readonly errno: string | undefined,
     cause: unknown,
   ) {
-    super(`tegrastats unavailable (${command}): ${code ?? String(cause)}`, { cause });
-    this.name = 'TegrastatsUnavailableError';
+    super('E_TEGRASTATS_UNAVAILABLE', { command, cause: errno ?? String(cause) }, { cause });
   }
 }
 

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { codedError } from '../../protocol/errors.js';
 
 /**
  * What a `--source` string names. Images and folders of images decode in
@@ -12,7 +13,7 @@ export type SourceSpec =
   | { kind: 'stream'; url: string; protocol: 'rtsp' | 'rtsps' | 'http' | 'https' };
 
 /** A `--source` string that names nothing usable: the message is the one line to print. */
-export class SourceSpecError extends Error {
+export class SourceSpecError extends codedError('E_SOURCE_SPEC') {
   override name = 'SourceSpecError';
 }
 

@@ -1,5 +1,6 @@
 import type { FrameSource } from '../serve/frames.js';
 import type { SourceSpec } from './spec.js';
+import { codedError } from '../../protocol/errors.js';
 
 /** What a source has done since it opened, for telemetry (decode apart from inference). */
 export interface SourceStats {
@@ -32,7 +33,7 @@ export interface StatsSource extends FrameSource {
 }
 
 /** next() after a file, folder or video without loop has given its last frame. */
-export class SourceEndedError extends Error {
+export class SourceEndedError extends codedError('E_SOURCE_ENDED') {
   override name = 'SourceEndedError';
 }
 

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { connect, type DetailedPeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
+import { codedError } from '../../protocol/errors.js';
 
 export const PINNED_CA_FILE = 'server-ca.pem';
 
@@ -21,7 +22,9 @@ export interface TlsClientOptions {
 }
 
 /** A server this agent must not trust: said in one line, and the agent stops. */
-export class ServerTrustError extends Error {}
+export class ServerTrustError extends codedError('E_SERVER_UNTRUSTED') {
+  override name = 'ServerTrustError';
+}
 
 export interface TlsEndpoint {
   /** 'the broker' or 'the controller', for the line a refusal prints. */

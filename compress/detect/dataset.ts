@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { GroundTruthBox } from './map.js';
+import { codedError } from '../../protocol/errors.js';
 
 /** One YOLO label line: class and a box normalized to the image size. */
 export interface YoloLabel {
@@ -26,7 +27,7 @@ export interface Dataset {
   warnings: string[];
 }
 
-export class DatasetError extends Error {
+export class DatasetError extends codedError('E_DATASET') {
   override name = 'DatasetError';
 }
 

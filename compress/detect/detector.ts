@@ -6,6 +6,7 @@ import { oneLine } from '../../protocol/one-line.js';
 import type { RgbImage } from './image.js';
 import { Letterboxer, type LetterboxedImage } from './letterbox.js';
 import { classScoresSilent, postprocess, DEFAULT_MAX_DETECTIONS, type Detection, type PostprocessOptions } from './postprocess.js';
+import { codedError } from '../../protocol/errors.js';
 
 export interface DetectorOptions {
   /** onnxruntime intra-op threads; default: onnxruntime's choice (all cores). */
@@ -34,7 +35,7 @@ export interface DetectResult {
 }
 
 /** A model that cannot serve as a YOLO detector (wrong inputs, outputs, or types). */
-export class DetectorError extends Error {
+export class DetectorError extends codedError('E_DETECTOR') {
   override name = 'DetectorError';
 }
 

@@ -3,6 +3,7 @@ import { readImage, type RgbImage } from './image.js';
 import { labelsToBoxes, type Dataset } from './dataset.js';
 import { computeMap, type ImageEvaluation, type MapResult } from './map.js';
 import type { ProgressCallback } from './progress.js';
+import { codedError } from '../../protocol/errors.js';
 
 /**
  * Accuracy against labels uses ultralytics val's settings: a low confidence
@@ -53,7 +54,7 @@ export interface FidelityOptions {
   onProgress?: ProgressCallback;
 }
 
-export class EvaluationError extends Error {
+export class EvaluationError extends codedError('E_EVALUATION') {
   override name = 'EvaluationError';
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { codedError } from '../../protocol/errors.js';
 
 /** A decoded 8-bit image, interleaved RGB, row-major. */
 export interface RgbImage {
@@ -10,7 +11,7 @@ export interface RgbImage {
 }
 
 /** Bad image input: not an image, truncated, unsupported, or too large. */
-export class ImageError extends Error {
+export class ImageError extends codedError('E_IMAGE') {
   override name = 'ImageError';
 }
 

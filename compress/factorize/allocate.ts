@@ -6,6 +6,7 @@
 // kernels) wherever that keeps the total within budget.
 import { allocateBySensitivity } from '../sensitivity.js';
 import type { LayerFactorizer, RankOption } from './layer.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export interface LayerChoice {
   layer: LayerFactorizer;
@@ -19,10 +20,6 @@ export interface Allocation {
   energyLevel: number;
   /** Total FLOPs of the allocated layers. */
   flops: number;
-}
-
-export class AllocationError extends Error {
-  override name = 'AllocationError';
 }
 
 function cheapestAt(layer: LayerFactorizer, level: number): RankOption | null {
@@ -41,7 +38,7 @@ export function minimumFlops(layers: readonly LayerFactorizer[]): number {
 /** Allocates ranks so the layers' total FLOPs stay ≤ budget with the most energy everywhere. */
 export function allocateByEnergy(layers: readonly LayerFactorizer[], budget: number): Allocation {
   const floor = minimumFlops(layers);
-  if (floor > budget) throw new AllocationError(`the budget of ${(budget / 1e9).toFixed(3)} GFLOPs for these layers is below their minimum of ${(floor / 1e9).toFixed(3)}`);
+  if (floor > budget) throw new EdgefitError('E_FACTORIZE_ALLOCATION', { reason: `the budget of ${(budget / 1e9).toFixed(3)} GFLOPs for these layers is below their minimum of ${(floor / 1e9).toFixed(3)}` });
   const at = (level: number) => layers.map((layer) => ({ layer, option: cheapestAt(layer, level) }));
   const total = (cs: LayerChoice[]) => cs.reduce((s, c) => s + flopsOf(c), 0);
   let lo = 0;
@@ -102,7 +99,7 @@ export function roundToEight(choices: LayerChoice[], budget: number): LayerChoic
  */
 export function allocateByError(layers: readonly LayerFactorizer[], budget: number): Allocation {
   const floor = minimumFlops(layers);
-  if (floor > budget) throw new AllocationError(`the budget of ${(budget / 1e9).toFixed(3)} GFLOPs for these layers is below their minimum of ${(floor / 1e9).toFixed(3)}`);
+  if (floor > budget) throw new EdgefitError('E_FACTORIZE_ALLOCATION', { reason: `the budget of ${(budget / 1e9).toFixed(3)} GFLOPs for these layers is below their minimum of ${(floor / 1e9).toFixed(3)}` });
   const ladders = layers.map((l) => [...l.options].sort((a, b) => b.flops - a.flops));
   const units = layers.map((l, i) => ({ levels: ladders[i].map((o) => ({ saving: l.target.flops - o.flops, loss: 1 - o.energy })) }));
   const total = layers.reduce((s, l) => s + l.target.flops, 0);

@@ -24,8 +24,9 @@ import { collectPatchStatistics, hasDataAwareVariant, type PatchStatistics } fro
 import { buildDependencyGraph } from '../prune/dependency.js';
 import { recalibrateIfBetter, type GuardedRecalibration } from '../prune/recalibrate.js';
 import type { ConvTarget, FactorMethod, LayerFactorizer } from './layer.js';
+import { codedError } from '../../protocol/errors.js';
 
-export class FactorizeError extends Error {
+export class FactorizeError extends codedError('E_FACTORIZE') {
   override name = 'FactorizeError';
 }
 

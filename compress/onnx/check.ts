@@ -5,14 +5,11 @@
 import type { Model } from './ir.js';
 import { nodeReads } from './graph.js';
 import { inferShapes } from './shapes.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export interface CheckResult {
   ok: boolean;
   problems: string[];
-}
-
-export class ModelCheckError extends Error {
-  override name = 'ModelCheckError';
 }
 
 export function checkModel(model: Model): CheckResult {
@@ -47,10 +44,10 @@ export function checkModel(model: Model): CheckResult {
   return { ok: problems.length === 0, problems };
 }
 
-/** Throws ModelCheckError listing the first problems when the model is not well formed. */
+/** Throws E_MODEL_CHECK listing the first problems when the model is not well formed. */
 export function assertWellFormed(model: Model, what = 'model'): void {
   const { ok, problems } = checkModel(model);
   if (ok) return;
   const shown = problems.slice(0, 5).join('; ');
-  throw new ModelCheckError(`${what} is not well formed (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${shown}`);
+  throw new EdgefitError('E_MODEL_CHECK', { reason: `${what} is not well formed (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${shown}` });
 }

@@ -13,8 +13,9 @@ import { constValue, consumers, producers, removeDeadCode, renameValue, replaceA
 import { toFloat32 } from './tensor.js';
 import { weightFormat } from './info.js';
 import { addLineageStep } from '../lineage.js';
+import { codedError } from '../../protocol/errors.js';
 
-export class DequantizeError extends Error {
+export class DequantizeError extends codedError('E_DEQUANTIZE') {
   override name = 'DequantizeError';
 }
 

@@ -27,9 +27,10 @@ import {
   TypeProto,
 } from './schema.js';
 import { allocate, dataTypeName, isSupportedDataType, storageOf } from './tensor.js';
+import { codedError } from '../../protocol/errors.js';
 
 /** The bytes are not a usable ONNX model; the message says why, for a person. */
-export class ModelFormatError extends Error {
+export class ModelFormatError extends codedError('E_MODEL_FORMAT') {
   override name = 'ModelFormatError';
 }
 

@@ -3,6 +3,7 @@
 // reaches a FLOPs cut. Rounding keeps channel counts at multiples of round-to
 // by keeping more, never by pruning more than asked.
 import { convFlops, type GroupIndex } from './groups.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export interface AllocationOptions {
   /** Fraction of each group's channels to remove, or... */
@@ -24,10 +25,6 @@ export interface Plan {
   removed: Set<number>;
   flopsBefore: number;
   flopsAfter: number;
-}
-
-export class AllocationError extends Error {
-  override name = 'AllocationError';
 }
 
 /** Units a group of `n` may lose when `wanted` are asked for. */
@@ -84,7 +81,7 @@ export function allocate(index: GroupIndex, importance: Float64Array[], options:
   const target = before * (1 - options.flopsCut);
   const flopsAt = (x: number) => convFlops(index, full.map((n, g) => n - counts(x)[g]));
   if (flopsAt(1) > target) {
-    throw new AllocationError(`a ${(options.flopsCut * 100).toFixed(1)}% FLOPs cut is out of reach: with --max-layer-ratio ${o.maxLayerRatio} and --round-to ${o.roundTo} at most ${((1 - flopsAt(1) / before) * 100).toFixed(1)}% can go`);
+    throw new EdgefitError('E_PRUNE_ALLOCATION', { reason: `a ${(options.flopsCut * 100).toFixed(1)}% FLOPs cut is out of reach: with --max-layer-ratio ${o.maxLayerRatio} and --round-to ${o.roundTo} at most ${((1 - flopsAt(1) / before) * 100).toFixed(1)}% can go` });
   }
   // Smallest ratio (or global fraction) that reaches the target: FLOPs fall monotonically with it.
   let lo = 0, hi = 1;

@@ -11,7 +11,7 @@ import { dequantizeModel } from '../onnx/dequantize.js';
 import { weightFormat, weightFormatLabel } from '../onnx/info.js';
 import type { Model } from '../onnx/ir.js';
 import { PruneError } from './errors.js';
-import { allocate, AllocationError, type Plan } from './allocate.js';
+import { allocate, type Plan } from './allocate.js';
 import { collectActivations, type SampledActivations } from './activations.js';
 import { buildDependencyGraph } from './dependency.js';
 import { buildGroups, type GroupIndex } from './groups.js';
@@ -21,6 +21,7 @@ import { estimateChannelMeans, substituteChannels, substitutionTargets } from '.
 import { refitConsumers, type RefitOptions, type RefitReport } from './refit.js';
 import { recalibrateIfBetter, type GuardedRecalibration } from './recalibrate.js';
 import { keptChannels, applyPruning } from './surgery.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export const RECOVERIES = ['substitution', 'bias', 'refit'] as const;
 export type Recovery = (typeof RECOVERIES)[number];
@@ -146,7 +147,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
       return uniform.flopsAfter / uniform.flopsBefore;
     })();
     const p = sensitivityPlan(index, importance, profile, cut);
-    if (!p.reached) throw new AllocationError(`the measured levels cannot reach a ${(cut * 100).toFixed(1)}% FLOPs cut (only ${((1 - p.flopsAfter / p.flopsBefore) * 100).toFixed(1)}%)`);
+    if (!p.reached) throw new EdgefitError('E_PRUNE_ALLOCATION', { reason: `the measured levels cannot reach a ${(cut * 100).toFixed(1)}% FLOPs cut (only ${((1 - p.flopsAfter / p.flopsBefore) * 100).toFixed(1)}%)` });
     plan = p;
   } else {
     plan = allocate(index, importance, { ratio: o.ratio, flopsCut: o.flopsCut, global: o.global, roundTo, maxLayerRatio, frozen });

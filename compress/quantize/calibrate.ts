@@ -9,11 +9,12 @@ import { numel, type Model } from '../onnx/ir.js';
 import { createSession, withExtraOutputs } from '../onnx/session.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { activationRange, ENTROPY_LEVELS, TensorStats, type CalibrationMethod, type Range } from './ranges.js';
+import { codedError } from '../../protocol/errors.js';
 
 /** Bytes of float32 intermediates one run may return at once. */
 const RUN_BUDGET_BYTES = 512 * 2 ** 20;
 
-export class CalibrationRunError extends Error {
+export class CalibrationRunError extends codedError('E_CALIBRATION_RUN') {
   override name = 'CalibrationRunError';
 }
 

@@ -5,10 +5,7 @@
 import { int64Tensor, intAttr, intsAttr, type Model } from '../onnx/ir.js';
 import { uniqueName } from '../onnx/graph.js';
 import { inferShapes } from '../onnx/shapes.js';
-
-export class OpsetUpgradeError extends Error {
-  override name = 'OpsetUpgradeError';
-}
+import { EdgefitError } from '../../protocol/errors.js';
 
 /** Attributes that became inputs at opset 13, per op. */
 const ATTRIBUTE_TO_INPUT: Record<string, string> = { Split: 'split', Squeeze: 'axes', Unsqueeze: 'axes', ReduceSum: 'axes' };
@@ -16,7 +13,7 @@ const ATTRIBUTE_TO_INPUT: Record<string, string> = { Split: 'split', Squeeze: 'a
 /** Mutates `model` so its default-domain opset is at least 13. */
 export function upgradeToOpset13(model: Model): void {
   const imp = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx');
-  if (!imp) throw new OpsetUpgradeError('the model imports no default-domain opset');
+  if (!imp) throw new EdgefitError('E_OPSET_UPGRADE', { reason: 'the model imports no default-domain opset' });
   if (imp.version >= 13) return;
   const g = model.graph;
   const types = inferShapes(model);
@@ -35,7 +32,7 @@ export function upgradeToOpset13(model: Model): void {
       const rank = types.get(n.inputs[0])?.shape?.length;
       const axis = intAttr(n, 'axis', 1);
       if (rank === undefined || (axis !== -1 && axis !== rank - 1)) {
-        throw new OpsetUpgradeError(`${n.opType} '${n.name}' at opset ${imp.version} normalizes over axes ${axis}.. of a rank-${rank ?? '?'} tensor; only a last-axis ${n.opType} keeps its meaning at opset 13`);
+        throw new EdgefitError('E_OPSET_UPGRADE', { reason: `${n.opType} '${n.name}' at opset ${imp.version} normalizes over axes ${axis}.. of a rank-${rank ?? '?'} tensor; only a last-axis ${n.opType} keeps its meaning at opset 13` });
       }
     }
   }

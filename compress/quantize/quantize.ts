@@ -10,10 +10,12 @@ import { weightFormat, weightFormatLabel } from '../onnx/info.js';
 import type { Model } from '../onnx/ir.js';
 import { writeModel } from '../onnx/write.js';
 import { calibrateRanges } from './calibrate.js';
-import { OpsetUpgradeError, upgradeToOpset13 } from './opset.js';
+import { upgradeToOpset13 } from './opset.js';
+import { isCoded } from '../../protocol/errors.js';
 import { integerOpCounts, planQuantization, type IntegerScope } from './plan.js';
 import { insertQdq, type ActivationType, type QuantizedTensor } from './qdq.js';
 import { resolveRanges, type CalibrationMethod } from './ranges.js';
+import { codedError } from '../../protocol/errors.js';
 
 /**
  * Percentile by default: on YOLOv8n calibrated on coco8 train it keeps
@@ -22,7 +24,7 @@ import { resolveRanges, type CalibrationMethod } from './ranges.js';
  */
 export const DEFAULT_METHOD: CalibrationMethod = 'percentile';
 
-export class QuantizeError extends Error {
+export class QuantizeError extends codedError('E_QUANTIZE') {
   override name = 'QuantizeError';
 }
 
@@ -84,7 +86,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
       upgradeToOpset13(raised);
       model = raised;
     } catch (err) {
-      if (!(err instanceof OpsetUpgradeError)) throw err;
+      if (!isCoded(err) || err.code !== 'E_OPSET_UPGRADE') throw err;
     }
   }
   const plan = planQuantization(model, { exclude: options.exclude, quantizeHeadOutputs: options.quantizeHeadOutputs, scope });

@@ -6,6 +6,7 @@ import { ArtifactManifest, SHA256_PATTERN, type ArtifactKind, type ArtifactRef }
 import type { Db } from '../db.js';
 import { signManifest, type SigningKey } from './signing.js';
 import { firstIssue } from '../../protocol/first-issue.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export interface ArtifactMeta {
   name: string;
@@ -24,12 +25,13 @@ export interface StoredArtifact {
 }
 
 /** Bad input to put(): an empty body, a bad name, a body over the limit. */
-export class ArtifactInputError extends Error {
+export class ArtifactInputError extends EdgefitError<'E_ARTIFACT_INVALID' | 'E_ARTIFACT_TOO_LARGE'> {
+  override name = 'ArtifactInputError';
   constructor(
     message: string,
-    readonly code: 'invalid' | 'too-large',
+    readonly kind: 'invalid' | 'too-large',
   ) {
-    super(message);
+    super(kind === 'too-large' ? 'E_ARTIFACT_TOO_LARGE' : 'E_ARTIFACT_INVALID', { reason: message });
   }
 }
 

@@ -13,13 +13,18 @@ import type { ArtifactStore } from '../artifacts/store.js';
 import type { Db } from '../db.js';
 import type { Accuracy, LadderCandidate } from '../policy.js';
 import { familyOf, type GeneratedCandidate, type Recipe } from './ladder.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
-export class CatalogError extends Error {
+const CATALOG_CODES = { invalid: 'E_CATALOG_INVALID', 'not-found': 'E_CATALOG_UNKNOWN', exists: 'E_CATALOG_EXISTS' } as const;
+
+/** A catalog request that cannot be served; its kind picks the catalogue code (and so the HTTP status). */
+export class CatalogError extends EdgefitError<(typeof CATALOG_CODES)[keyof typeof CATALOG_CODES]> {
+  override name = 'CatalogError';
   constructor(
     message: string,
-    readonly code: 'invalid' | 'not-found' | 'exists',
+    readonly kind: keyof typeof CATALOG_CODES,
   ) {
-    super(message);
+    super(CATALOG_CODES[kind], { reason: message });
   }
 }
 

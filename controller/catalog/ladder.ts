@@ -22,6 +22,7 @@ import { factorizeModel } from '../../compress/factorize/factorize.js';
 import type { Accuracy } from '../policy.js';
 import type { LadderName } from './ladder-options.js';
 import { dequantizeModel } from '../../compress/onnx/dequantize.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export type Step =
   | { op: 'resize'; imgsz: number }
@@ -89,10 +90,6 @@ export function ladderRecipes(name: LadderName, sizes?: readonly number[], o: { 
     case 'quick':
       return sizeByPrecision(sizes ?? [320, 256, 192, 160], ['fp32', 'int8']);
   }
-}
-
-export class LadderError extends Error {
-  override name = 'LadderError';
 }
 
 interface StepContext {
@@ -259,7 +256,7 @@ export async function generateLadder(input: LadderInput, progress: Progress = ()
       let set = calibCache.get(key);
       if (!set) {
         if (!input.calibDir) {
-          if (!input.synthetic) throw new LadderError('int8 needs calibration images: give --calib DIR');
+          if (!input.synthetic) throw new EdgefitError('E_LADDER', { reason: 'int8 needs calibration images: give --calib DIR' });
           set = syntheticCalibration(size);
         } else {
           const first = calibFiles.slice(0, 64);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -24,7 +24,8 @@ import { eventsRoutes } from './events.js';
 import { modelsRoutes } from './models.js';
 import { openapiDocs } from './openapi.js';
 import { rolloutsRoutes } from './rollouts.js';
-import { errorHandler, zodValidator } from './validate.js';
+import { zodValidator } from './validate.js';
+import { EdgefitError, isCoded } from '../../protocol/errors.js';
 
 export interface AppDeps {
   registry: Registry;
@@ -40,6 +41,38 @@ export interface AppDeps {
   fleet?: { catalog: Catalog; ladders: LadderJobs; rollouts: RolloutEngine; rolloutStore: RolloutStore };
   /** Serve https with this certificate (chain) and key. Client certificates are not asked for here: browsers and the CLI use the same port. */
   https?: { certPem: string; keyPem: string };
+}
+
+/**
+ * What an error thrown on the request path answers: a coded error as it is;
+ * fastify's own refusals (a body that is not JSON, too large, of another
+ * content type) by their status; anything else is ours, E_INTERNAL, its text
+ * kept out of the answer (it may name files and internals) and in the log.
+ */
+export function codedAnswer(err: FastifyError | Error): EdgefitError {
+  if (isCoded(err)) return err;
+  const status = (err as FastifyError).statusCode;
+  if (status === 413) return new EdgefitError('E_BODY_TOO_LARGE', { reason: err.message });
+  if (status === 415) return new EdgefitError('E_MEDIA_TYPE', { reason: err.message });
+  if (status !== undefined && status >= 400 && status < 500) return new EdgefitError('E_BAD_REQUEST', { reason: err.message });
+  return new EdgefitError('E_INTERNAL', {});
+}
+
+/**
+ * The API's one error handler: every error answers its catalogue status with
+ * { error: code, message }, the same code and wording the CLI prints and the
+ * log carries. Routes throw; none answers an error itself.
+ */
+export function errorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const coded = codedAnswer(err);
+    // 4xx are the caller's and stay out of the log, as answered requests do; 5xx are ours or a dependency's
+    if (coded.httpStatus >= 500) request.log.error({ err, code: coded.code }, 'request failed');
+    return reply.code(coded.httpStatus).send({ error: coded.code, message: coded.message });
+  });
+  app.setNotFoundHandler(async (request) => {
+    throw new EdgefitError('E_ROUTE_UNKNOWN', { method: request.method, url: request.url });
+  });
 }
 
 /** How long close() lets responses in flight finish before it cuts their connections. */

@@ -12,6 +12,7 @@ import { requireDevice } from './device-auth.js';
 import { parseRange } from './range.js';
 import { bytesBody, DEVICE_SECURITY, errorResponses, mediaResponse, Millis } from './schemas.js';
 import { problemOnly, zodValidator } from './validate.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 /** Models run 3-300 MB; a generous ceiling still stops a runaway upload from filling the disk. */
 export const MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
@@ -114,7 +115,7 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
       async (request, reply) => {
         const { sha256 } = request.params;
         const file = store.pathOf(sha256);
-        if (!file) return reply.code(404).send({ error: 'not-found', message: `no artifact ${sha256}` });
+        if (!file) throw new EdgefitError('E_ARTIFACT_UNKNOWN', { sha256 });
         const { size } = await stat(file);
         const etag = `"${sha256}"`;
         reply
@@ -125,7 +126,8 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
         const ifRange = request.headers['if-range'];
         const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, size) : undefined;
         if (range === 'unsatisfiable') {
-          return reply.code(416).header('content-range', `bytes */${size}`).send({ error: 'range-not-satisfiable', message: `range '${request.headers.range}' is outside 0-${size - 1}` });
+          reply.header('content-range', `bytes */${size}`);
+          throw new EdgefitError('E_RANGE_UNSATISFIABLE', { range: String(request.headers.range), last: size - 1 });
         }
         reply.header('content-type', 'application/octet-stream');
         if (range) {
@@ -140,7 +142,7 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
     app.post<{ Querystring: z.output<typeof UploadQuery> }>(
       '/api/artifacts',
       {
-        validatorCompiler: zodValidator(problemOnly()),
+        validatorCompiler: zodValidator(problemOnly((reason) => new EdgefitError('E_ARTIFACT_INVALID', { reason }))),
         schema: {
           summary: 'Upload an artifact',
           description: `Streams to disk as it arrives; at most ${maxUploadBytes} bytes.`,
@@ -154,21 +156,18 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
         const { name } = request.query;
         const body = request.body as Readable | undefined;
         if (!body || typeof body.pipe !== 'function') {
-          return reply.code(400).send({ error: 'bad-request', message: 'send the model bytes as the body with Content-Type: application/octet-stream' });
+          throw new EdgefitError('E_ARTIFACT_INVALID', { reason: 'send the model bytes as the body with Content-Type: application/octet-stream' });
         }
         const declared = Number(request.headers['content-length']);
         if (Number.isFinite(declared) && declared > maxUploadBytes) {
-          return reply.code(413).send({ error: 'too-large', message: `artifact of ${declared} bytes is over the ${maxUploadBytes} byte limit` });
+          throw new EdgefitError('E_ARTIFACT_TOO_LARGE', { reason: `artifact of ${declared} bytes is over the ${maxUploadBytes} byte limit` });
         }
         try {
           const ref = await store.put(body, { name }, { maxBytes: maxUploadBytes });
           return reply.code(201).send(ref);
         } catch (err) {
-          if (err instanceof ArtifactInputError) {
-            // The rest of an over-limit body is not worth reading: answer and close.
-            if (err.code === 'too-large') reply.header('connection', 'close');
-            return reply.code(err.code === 'too-large' ? 413 : 400).send({ error: err.code === 'too-large' ? 'too-large' : 'bad-request', message: err.message });
-          }
+          // The rest of an over-limit body is not worth reading: answer (the app's error handler) and close.
+          if (err instanceof ArtifactInputError && err.kind === 'too-large') reply.header('connection', 'close');
           throw err;
         }
       },

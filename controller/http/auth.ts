@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EdgefitError } from '../../protocol/errors.js';
 
 function tokenOf(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -28,11 +29,9 @@ function isAdminApi(request: FastifyRequest): boolean {
 
 /** Every /api route needs the admin token; nothing is served open by default. */
 export function requireAdminToken(app: FastifyInstance, adminToken: string): void {
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (request) => {
     if (!isAdminApi(request)) return;
     const token = tokenOf(request);
-    if (!token || !same(token, adminToken)) {
-      await reply.code(401).send({ error: 'unauthorized', message: 'missing or wrong admin token (Authorization: Bearer <token>)' });
-    }
+    if (!token || !same(token, adminToken)) throw new EdgefitError('E_UNAUTHORIZED', {});
   });
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { errorResponses, mediaResponse } from './schemas.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -90,7 +91,7 @@ export function dashboardRoutes(dir: string | undefined = defaultDashboardDir())
     };
     app.get('/assets/*', { schema: assetsSchema }, async (request, reply) => {
       const file = files.get(request.url.split('?')[0]);
-      if (!file) return reply.code(404).send({ error: 'not-found', message: `no dashboard file ${request.url}` });
+      if (!file) throw new EdgefitError('E_DASHBOARD_FILE_UNKNOWN', { path: request.url });
       return send(reply, file);
     });
   };

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../registry.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 /** The device id and token of an `Authorization: Basic` header, if well formed. */
 export function basicCredentials(header: string | undefined): { id: string; token: string } | undefined {
@@ -18,10 +19,8 @@ export function requireDevice(registry: Registry) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const creds = basicCredentials(request.headers.authorization);
     if (!creds || !registry.authenticate(creds.id, creds.token)) {
-      await reply
-        .code(401)
-        .header('www-authenticate', 'Basic realm="edgefit devices"')
-        .send({ error: 'unauthorized', message: 'missing or wrong device credentials (Authorization: Basic base64(id:token))' });
+      reply.header('www-authenticate', 'Basic realm="edgefit devices"');
+      throw new EdgefitError('E_DEVICE_UNAUTHORIZED', {});
     }
   };
 }

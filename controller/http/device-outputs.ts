@@ -6,6 +6,7 @@ import type { Registry } from '../registry.js';
 import { errorResponses, idParams, mediaResponse } from './schemas.js';
 
 const DeviceParams = idParams('id', 'the device id');
+import { EdgefitError } from '../../protocol/errors.js';
 
 /**
  * A device's latest detections record (JSON) and annotated snapshot (JPEG),
@@ -27,9 +28,9 @@ export function deviceOutputsRoutes(registry: Registry, outputs: DeviceOutputs) 
       },
       async (request, reply) => {
         const { id } = request.params;
-        if (!registry.get(id)) return reply.code(404).send({ error: 'not-found', message: `no device '${id}'` });
+        if (!registry.get(id)) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
         const record = outputs.latestDetections(id);
-        if (!record) return reply.code(404).send({ error: 'not-found', message: `device '${id}' has published no detections (the agent's --publish-detections is off by default)` });
+        if (!record) throw new EdgefitError('E_DETECTIONS_NONE', { id });
         return record;
       },
     );
@@ -47,9 +48,9 @@ export function deviceOutputsRoutes(registry: Registry, outputs: DeviceOutputs) 
       },
       async (request, reply) => {
         const { id } = request.params;
-        if (!registry.get(id)) return reply.code(404).send({ error: 'not-found', message: `no device '${id}'` });
+        if (!registry.get(id)) throw new EdgefitError('E_DEVICE_UNKNOWN', { id });
         const snapshot = outputs.latestSnapshot(id);
-        if (!snapshot) return reply.code(404).send({ error: 'not-found', message: `device '${id}' has sent no snapshot yet (it sends one every --snapshot-every seconds while a model serves)` });
+        if (!snapshot) throw new EdgefitError('E_SNAPSHOT_NONE', { id });
         const etag = `"${snapshot.meta.sha256.slice(0, 12)}-${snapshot.meta.seq}-${snapshot.meta.ts}"`;
         const m = snapshot.meta;
         reply.header('etag', etag).header('cache-control', 'no-cache');

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { DeviceLifecycle } from '../device-lifecycle.js';
 import type { LiveStateStore, ProfileStore } from '../profiles.js';
-import { LABEL_KEY_PATTERN, MAX_LABEL_VALUE, MAX_LABELS, RegistryError, type Registry } from '../registry.js';
+import { LABEL_KEY_PATTERN, MAX_LABEL_VALUE, MAX_LABELS, type Registry } from '../registry.js';
 import { DevicePageQuery, toPage } from './device-page.js';
 import { errorResponses, idParams, Millis } from './schemas.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 // Bounded before anything is stored: a request's labels are at most what a device may hold (the registry's bounds).
 const labelKey = z.string().regex(LABEL_KEY_PATTERN, 'label keys are 1-63 letters, digits, _ . / or -, starting with a letter or digit');
@@ -87,7 +88,7 @@ export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStor
       { schema: { summary: 'One device with its live state', tags: ['devices'], params: DeviceParams, response: { 200: DeviceDetail, ...errorResponses } } },
       async (request, reply) => {
         const device = registry.get(request.params.id);
-        if (!device) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
+        if (!device) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: request.params.id });
         return { ...device, ...fleet.live.get(device.id) };
       },
     );
@@ -104,7 +105,7 @@ export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStor
         },
       },
       async (request, reply) => {
-        if (!registry.get(request.params.id)) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
+        if (!registry.get(request.params.id)) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: request.params.id });
         return { profiles: fleet.profiles.forDevice(request.params.id, request.query.limit) };
       },
     );
@@ -134,7 +135,7 @@ export function devicesRoutes(registry: Registry, fleet: { profiles: ProfileStor
       async (request) => {
         const body = request.body;
         let device = registry.get(request.params.id);
-        if (!device) throw new RegistryError(`no device '${request.params.id}'`, 'not-found');
+        if (!device) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: request.params.id });
         for (const [key, value] of Object.entries(body.labels)) device = registry.setLabel(request.params.id, key, value);
         return device;
       },

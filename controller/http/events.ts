@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { LiveHub } from '../live/hub.js';
 import type { RolloutFeed } from '../live/rollout-feed.js';
 import { errorResponses, idParams, mediaResponse } from './schemas.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 /** A client this far behind is cut off; its EventSource reconnects and starts from a fresh snapshot. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -112,7 +113,7 @@ export function eventsRoutes(hub: LiveHub, rollouts?: RolloutFeed) {
     const historySchema = { summary: "A device's FPS and temperature history", tags: ['live'], params: idParams('id', 'the device id'), response: { 200: DeviceHistory, ...errorResponses } };
     app.get<{ Params: { id: string } }>('/api/live/devices/:id/history', { schema: historySchema }, async (request, reply) => {
       const history = hub.history(request.params.id);
-      if (!history) return reply.code(404).send({ error: 'not-found', message: `no device '${request.params.id}'` });
+      if (!history) throw new EdgefitError('E_DEVICE_UNKNOWN', { id: request.params.id });
       return history;
     });
   };

@@ -1,26 +1,13 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CatalogError, type Catalog } from '../catalog/catalog.js';
 import type { LadderJobs } from '../catalog/ladder-jobs.js';
-import { ArtifactInputError } from '../artifacts/store.js';
 import { LADDER_NAMES, parseLadderSizes } from '../catalog/ladder-options.js';
 import { ACCURACY_KINDS } from '../policy.js';
 import { bytesBody, errorResponses, idParams, Millis } from './schemas.js';
 import { problemOnly, zodValidator } from './validate.js';
 
 const MAX_MODEL_BYTES = 512 * 1024 * 1024;
-const status = { invalid: 400, exists: 409, 'not-found': 404 } as const;
-
-/** Catalog and spec errors as the API's { error, message }; anything else goes to the app's handler. */
-export function catalogErrors(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply: FastifyReply) => {
-    if (err instanceof CatalogError) return reply.code(status[err.code]).send({ error: err.code, message: err.message });
-    if (err instanceof ArtifactInputError) return reply.code(err.code === 'too-large' ? 413 : 400).send({ error: 'bad-request', message: err.message });
-    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad-request', message: err.message });
-    request.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
-  });
-}
 
 function modelBytes(body: unknown): Buffer {
   if (!Buffer.isBuffer(body) || body.length === 0) throw new CatalogError('send the ONNX file as the body with Content-Type: application/octet-stream', 'invalid');
@@ -123,7 +110,6 @@ const ModelDetail = z
 /** /api/models: base models, their ladders (built off the request path) and imported candidates. */
 export function modelsRoutes(catalog: Catalog, ladders: LadderJobs) {
   return async function (app: FastifyInstance): Promise<void> {
-    catalogErrors(app);
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_MODEL_BYTES }, (_request, body, done) => done(null, body));
 
     const summary = (id: string) => {

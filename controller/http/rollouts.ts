@@ -1,10 +1,9 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { firstIssue } from '../../protocol/first-issue.js';
-import { CatalogError } from '../catalog/catalog.js';
 import type { RolloutEngine } from '../rollout/engine.js';
 import { RolloutSpec, SpecError } from '../rollout/spec.js';
-import { DEVICE_STATES, ROLLOUT_STATES, RolloutConflictError, TransitionError } from '../rollout/states.js';
+import { DEVICE_STATES, ROLLOUT_STATES } from '../rollout/states.js';
 import { rolloutStatus, type StatusDeps } from '../rollout/status.js';
 import { errorResponses, idParams, Millis } from './schemas.js';
 import { zodValidator } from './validate.js';
@@ -63,18 +62,6 @@ const specValidator = zodValidator((error) => new SpecError(`rollout spec ${firs
 /** /api/rollouts: create from a spec (JSON), status with every device's choice and explanation, pause/resume/abort. */
 export function rolloutsRoutes(engine: RolloutEngine, deps: StatusDeps) {
   return async function (app: FastifyInstance): Promise<void> {
-    app.setErrorHandler((err: FastifyError, request, reply) => {
-      if (err instanceof RolloutConflictError) return reply.code(409).send({ error: 'conflict', message: err.message });
-      if (err instanceof SpecError || err instanceof TransitionError) {
-        const missing = /^no rollout/.test(err.message);
-        return reply.code(missing ? 404 : 400).send({ error: missing ? 'not-found' : 'bad-request', message: err.message });
-      }
-      if (err instanceof CatalogError) return reply.code(err.code === 'not-found' ? 404 : 400).send({ error: err.code, message: err.message });
-      if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad-request', message: err.message });
-      request.log.error({ err }, 'request failed');
-      return reply.code(500).send({ error: 'internal', message: 'internal error' });
-    });
-
     app.get(
       '/api/rollouts',
       { schema: { summary: 'List rollouts', tags: ['rollouts'], response: { 200: z.looseObject({ rollouts: z.array(RolloutSummary) }).describe('Every rollout, without events'), ...errorResponses } } },

@@ -1,11 +1,10 @@
-import type { FastifyError, FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import type { FastifySchemaCompiler } from 'fastify';
 import type { z } from 'zod';
-import { BrokerSyncError } from '../device-lifecycle.js';
-import { RegistryError } from '../registry.js';
 import { firstIssue } from '../../protocol/first-issue.js';
+import { codedError } from '../../protocol/errors.js';
 
-/** A request that failed validation: answered 400 with the first problem named. */
-export class BadRequest extends Error {}
+/** A request that failed validation: E_BAD_REQUEST (400) with the first problem named. */
+export class BadRequest extends codedError('E_BAD_REQUEST') {}
 
 /** The error a failed request part becomes: its message is the one line the client reads. */
 export type IssueError = (error: z.ZodError, part: string) => Error;
@@ -32,18 +31,4 @@ export function zodValidator(toError: IssueError = pathAndProblem): FastifySchem
       const parsed = (schema as z.ZodType).safeParse(data);
       return parsed.success ? { value: parsed.data } : { error: toError(parsed.error, httpPart ?? 'body') };
     };
-}
-
-const registryStatus = { invalid: 400, exists: 409, 'not-found': 404 } as const;
-
-/** One error shape for the whole API: { error, message }. */
-export function errorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof BadRequest) return reply.code(400).send({ error: 'bad-request', message: err.message });
-    if (err instanceof RegistryError) return reply.code(registryStatus[err.code]).send({ error: err.code, message: err.message });
-    if (err instanceof BrokerSyncError) return reply.code(503).send({ error: 'broker-unavailable', message: err.message });
-    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad-request', message: err.message });
-    request.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
-  });
 }

@@ -18,8 +18,9 @@ import { outcomeOf, ProfileJobs } from './profile-jobs.js';
 import { Deployments } from './deployments.js';
 import { stageSizes, validateSpec, SpecError, type RolloutSpec } from './spec.js';
 import { staging, targetDevices } from './targets.js';
-import { CHOOSING, DEPLOYING, RolloutConflictError, canTransition, TERMINAL, type DeviceState } from './states.js';
+import { CHOOSING, DEPLOYING, canTransition, TERMINAL, type DeviceState } from './states.js';
 import type { Rollout, RolloutDevice, RolloutStore } from './store.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export interface RolloutDeps {
   store: RolloutStore;
@@ -97,7 +98,7 @@ export class RolloutEngine {
     if (held.length) {
       const first = held[0];
       const more = held.length > 1 ? ` (and ${held.length - 1} more device(s))` : '';
-      throw new RolloutConflictError(`device '${first.deviceId}' is already in rollout ${first.rolloutId} (${first.state})${more}: abort that rollout or wait for it to finish`);
+      throw new EdgefitError('E_ROLLOUT_CONFLICT', { reason: `device '${first.deviceId}' is already in rollout ${first.rolloutId} (${first.state})${more}: abort that rollout or wait for it to finish` });
     }
     const staged = staging(devices, spec.stages);
     const rollout = this.deps.store.create(spec, staged);
@@ -122,11 +123,11 @@ export class RolloutEngine {
 
   private setState(id: string, state: Rollout['state'], from: Array<Rollout['state']>, reason?: string): Rollout {
     const rollout = this.deps.store.get(id);
-    if (!rollout) throw new SpecError(`no rollout '${id}'`);
+    if (!rollout) throw new EdgefitError('E_ROLLOUT_UNKNOWN', { id });
     if (!this.deps.store.setState(id, state, reason ?? null, from)) {
       const now = this.deps.store.get(id)!.state;
       const done = { paused: 'paused', running: 'resumed', aborted: 'aborted', completed: 'completed' }[state];
-      throw new RolloutConflictError(now === state ? `rollout '${id}' is already ${now}` : `rollout '${id}' is ${now}: it cannot be ${done}`);
+      throw new EdgefitError('E_ROLLOUT_CONFLICT', { reason: now === state ? `rollout '${id}' is already ${now}` : `rollout '${id}' is ${now}: it cannot be ${done}` });
     }
     this.kick();
     return this.deps.store.get(id)!;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { EXECUTION_PROVIDERS, ProviderOptions } from '../../protocol/messages.js';
 import { firstIssue } from '../../protocol/first-issue.js';
 import { oneLine } from '../../protocol/one-line.js';
+import { codedError } from '../../protocol/errors.js';
 
 const percent = z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, 'a percentage like "25%"');
 const count = z.number().int().min(1).max(100_000);
@@ -122,7 +123,7 @@ export type RolloutSpec = z.infer<typeof RolloutSpec>;
 export type RolloutSpecInput = z.input<typeof RolloutSpec>;
 
 /** What is wrong with a spec, as one printable line: a spec of random bytes must not echo them to the terminal raw. */
-export class SpecError extends Error {
+export class SpecError extends codedError('E_SPEC') {
   override name = 'SpecError';
   constructor(message: string) {
     super(oneLine(message, 300));

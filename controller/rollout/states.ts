@@ -3,6 +3,7 @@
 // rolled-back, timed-out and offline as exits. Offline resumes where it was.
 // Cancelled ends a device an aborted rollout never deployed to: it runs what it
 // ran before, neither healthy nor failed.
+import { EdgefitError } from '../../protocol/errors.js';
 
 export const DEVICE_STATES = ['pending', 'profiling', 'chosen', 'downloading', 'verifying', 'activating', 'health-check', 'healthy', 'failed', 'rolled-back', 'timed-out', 'offline', 'cancelled'] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
@@ -35,15 +36,6 @@ const FORWARD: Record<DeviceState, readonly DeviceState[]> = {
   cancelled: [],
 };
 
-export class TransitionError extends Error {
-  override name = 'TransitionError';
-}
-
-/** A request that contradicts the state a rollout or device is in now (409): abort a finished rollout, target a device another rollout holds. */
-export class RolloutConflictError extends Error {
-  override name = 'RolloutConflictError';
-}
-
 /**
  * Whether `from → to` is a step of the state machine. Any live state may exit
  * to failed, rolled-back, timed-out or offline; offline goes back to the state
@@ -59,7 +51,7 @@ export function canTransition(from: DeviceState, to: DeviceState, resume?: Devic
 }
 
 export function assertTransition(from: DeviceState, to: DeviceState, resume?: DeviceState | null): void {
-  if (!canTransition(from, to, resume)) throw new TransitionError(`device state cannot go from ${from} to ${to}`);
+  if (!canTransition(from, to, resume)) throw new EdgefitError('E_TRANSITION', { from, to });
 }
 
 export const ROLLOUT_STATES = ['running', 'paused', 'completed', 'aborted'] as const;

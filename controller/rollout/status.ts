@@ -1,7 +1,7 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { LiveStateStore } from '../profiles.js';
-import { SpecError } from './spec.js';
 import type { RolloutStore } from './store.js';
+import { EdgefitError } from '../../protocol/errors.js';
 
 export interface StatusDeps {
   store: RolloutStore;
@@ -16,7 +16,7 @@ export interface StatusDeps {
  */
 export function rolloutStatus(deps: StatusDeps, id: string, opts: { events?: number } = {}) {
   const rollout = deps.store.get(id);
-  if (!rollout) throw new SpecError(`no rollout '${id}'`);
+  if (!rollout) throw new EdgefitError('E_ROLLOUT_UNKNOWN', { id });
   const ladder = deps.catalog.candidates(rollout.spec.model);
   const nameOf = (cid: string | null) => (cid ? (ladder.find((c) => c.id === cid)?.name ?? cid) : null);
   const rows = deps.store.devices(id);

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CA_FILE, TLS_DIR } from './files.js';
 import { certificateFingerprint, certificateSans, createCa, issueCertificate, normalizeName, type Pem } from './x509.js';
+import { codedError } from '../../protocol/errors.js';
 
 export { CA_FILE, TLS_DIR };
 const CA_KEY_FILE = 'ca-key.pem';
@@ -43,7 +44,9 @@ export interface ServerTls {
 }
 
 /** An operator-given file that cannot be used: one line, said at start. */
-export class TlsConfigError extends Error {}
+export class TlsConfigError extends codedError('E_TLS_CONFIG') {
+  override name = 'TlsConfigError';
+}
 
 /**
  * The names the server certificate must carry: localhost and loopback, the

@@ -114,7 +114,7 @@ describe('the fleet loop over TLS on the embedded broker, client certificates re
     expect(run.code).toBe(1);
     const lines = run.stderr.trim().split('\n');
     expect(lines, run.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^edgefit: agent: the broker at ${fleet.controller.brokerUrl.replace(/\./g, '\\.')} is not vouched for by --ca ${wrongFile.replace(/\./g, '\\.')} \\(SELF_SIGNED_CERT_IN_CHAIN\\)`));
+    expect(lines[0]).toMatch(new RegExp(`^edgefit agent: the broker at ${fleet.controller.brokerUrl.replace(/\./g, '\\.')} is not vouched for by --ca ${wrongFile.replace(/\./g, '\\.')} \\(SELF_SIGNED_CERT_IN_CHAIN\\)`));
   });
 });
 

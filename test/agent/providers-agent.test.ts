@@ -112,10 +112,10 @@ describe('--onnxruntime and EDGEFIT_ONNXRUNTIME at start', () => {
   it('stop the start with one line when the folder is not an onnxruntime-node package', async () => {
     const agent = await runCliApart(['agent', '--broker', 'mqtt://127.0.0.1:1', '--id', 'x', '--token', 't', '--onnxruntime', '/nonexistent/ort'], { limitMs: 20_000 });
     expect(agent.code).toBe(1);
-    expect(agent.stderr.trim()).toBe('edgefit: agent: --onnxruntime /nonexistent/ort: no such folder');
+    expect(agent.stderr.trim()).toBe('edgefit agent: --onnxruntime /nonexistent/ort: no such folder');
     const profile = await runCliApart(['profile', 'model.onnx'], { env: { EDGEFIT_ONNXRUNTIME: path.dirname(packaged) }, limitMs: 20_000 });
     expect(profile.code).toBe(1);
-    expect(profile.stderr.trim()).toBe(`edgefit: profile: EDGEFIT_ONNXRUNTIME ${path.dirname(packaged)} is not an onnxruntime-node package (no package.json)`);
+    expect(profile.stderr.trim()).toBe(`edgefit profile: EDGEFIT_ONNXRUNTIME ${path.dirname(packaged)} is not an onnxruntime-node package (no package.json)`);
   });
 
   it('stop it with one line when the package is there but its native binding is not (a build not finished)', async () => {
@@ -126,7 +126,7 @@ describe('--onnxruntime and EDGEFIT_ONNXRUNTIME at start', () => {
       const r = await runCliApart(['profile', 'model.onnx', '--onnxruntime', dir], { limitMs: 20_000 });
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(new RegExp(`^edgefit: profile: --onnxruntime ${dir} does not load: `));
+      expect(r.stderr).toMatch(new RegExp(`^edgefit profile: --onnxruntime ${dir} does not load: `));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -170,7 +170,7 @@ describe('edgefit agent --source', () => {
 
   it('will not start on a stream without ffmpeg on PATH: one line, exit 1', async () => {
     const r = await runCliApart([...base, '--source', 'rtsp://user:secret@cam.local/1'], { env: { PATH: '/nonexistent' }, limitMs: 15_000 });
-    expectFailure(r, /^edgefit: agent --source rtsp:\/\/user:\*\*\*@cam\.local\/1: a stream source is decoded by ffmpeg, and ffmpeg\/ffprobe are not on PATH/);
+    expectFailure(r, /^edgefit agent --source rtsp:\/\/user:\*\*\*@cam\.local\/1: a stream source is decoded by ffmpeg, and ffmpeg\/ffprobe are not on PATH/);
     expect(r.stderr).not.toContain('secret');
   }, 30_000);
 });

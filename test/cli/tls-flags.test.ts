@@ -32,7 +32,7 @@ describe('TLS flags on bad input', () => {
       cli(['devices', 'add', 'd1', '--data', data, '--cert-out', path.join(dir, 'd1')], { EDGEFIT_ADMIN_TOKEN: 'x'.repeat(32) }),
     ]);
     expect(badKey.killed).toBe(false);
-    expectFailure(badKey, /^edgefit: controller: --tls-key .*b-key\.pem is not the key of --tls-cert .*a\.pem\n$/);
+    expectFailure(badKey, /^edgefit controller: --tls-key .*b-key\.pem is not the key of --tls-cert .*a\.pem\n$/);
     const expected = [
       /^edgefit controller: --tls-san needs --tls\n$/,
       /^edgefit controller: --tls-client-certs is the embedded broker's; with --broker the broker requires them \(broker-config --client-certs for Mosquitto\)\n$/,

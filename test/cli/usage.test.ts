@@ -10,7 +10,7 @@ import { runCliApart } from '../helpers/cli.js';
 
 async function acceptedFlags(name: string): Promise<string[][]> {
   const spec = commands.find((c) => c.name === name)!;
-  const error = await (await spec.load()).run(['--no-such-flag']).then(
+  const error = await (await spec.load()).run(['--no-such-flag'], spec).then(
     () => undefined,
     (err: unknown) => err,
   );

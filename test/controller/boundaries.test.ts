@@ -22,6 +22,7 @@ import { writeModel } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
 import { captureLogger } from '../helpers/log.js';
 import { waitFor } from '../helpers/wait.js';
+import { ERROR_CODES } from '../../protocol/errors.js';
 
 // An adversarial pass over the controller's boundaries, against a real
 // controller: fastify, the embedded aedes broker and SQLite in a temp data dir.
@@ -188,7 +189,8 @@ describe('controller boundaries under bad input', () => {
     for (const [what, pending, status] of cases) {
       const res = await pending;
       expect(res.status, `${what}: ${JSON.stringify(res.body)}`).toBe(status);
-      expect(typeof res.body.error, what).toBe('string');
+      // every refusal carries its catalogue code (protocol/error-catalogue.ts) beside its message
+      expect(ERROR_CODES, `${what}: ${JSON.stringify(res.body)}`).toContain(res.body.error);
       expect(typeof res.body.message, what).toBe('string');
     }
     expect(serverErrors()).toEqual([]);
@@ -199,10 +201,10 @@ describe('controller boundaries under bad input', () => {
     expect((await api('GET', '/healthz')).status).toBe(200);
   });
 
-  it('says "not-found" for an unknown rollout', async () => {
+  it('says E_ROLLOUT_UNKNOWN for an unknown rollout', async () => {
     const res = await api('GET', '/api/rollouts/r-0000000000');
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ error: 'not-found', message: "no rollout 'r-0000000000'" });
+    expect(res.body).toEqual({ error: 'E_ROLLOUT_UNKNOWN', message: "no rollout 'r-0000000000'" });
   });
 
   it('refuses models whose input size or cost is not a number it can plan with', async () => {
@@ -227,7 +229,7 @@ describe('controller boundaries under bad input', () => {
     expect(racing.map((r) => r.status).sort()).toEqual([201, 409]);
     const first = racing.find((r) => r.status === 201)!.body.id as string;
     const refused = racing.find((r) => r.status === 409)!;
-    expect(refused.body.error).toBe('conflict');
+    expect(refused.body.error).toBe('E_ROLLOUT_CONFLICT');
     expect(refused.body.message).toMatch(new RegExp(`already in rollout ${first} \\(running\\)`));
     expect(controller.rolloutStore.list().map((r) => r.id)).toEqual([first]);
 
@@ -243,7 +245,7 @@ describe('controller boundaries under bad input', () => {
     for (const action of ['abort', 'pause', 'resume']) {
       const again = await api('POST', `/api/rollouts/${first}/${action}`);
       expect(again.status, action).toBe(409);
-      expect(again.body).toEqual({ error: 'conflict', message: action === 'abort' ? `rollout '${first}' is already aborted` : `rollout '${first}' is aborted: it cannot be ${action === 'pause' ? 'paused' : 'resumed'}` });
+      expect(again.body).toEqual({ error: 'E_ROLLOUT_CONFLICT', message: action === 'abort' ? `rollout '${first}' is already aborted` : `rollout '${first}' is aborted: it cannot be ${action === 'pause' ? 'paused' : 'resumed'}` });
     }
     expect(controller.rolloutStore.get(first)!.state).toBe('aborted');
     // Once the first is over its devices are free again.

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { repoRoot } from '../fixtures.js';
+import { commands, type CommandSpec } from '../../cli/commands.js';
+import { failure } from '../../cli/failure.js';
 
 /** The built CLI: `npm test` builds before vitest runs, so child processes run real dist code. */
 export const cliPath = path.join(repoRoot, 'dist', 'cli', 'main.js');
@@ -98,4 +100,26 @@ export function expectFailure(r: Omit<ApartRun, 'killed'>, message: RegExp): voi
   expect(r.stderr).toMatch(message);
   expect(r.stdout).toBe('');
   expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+/** A command's entry in the command table, as the dispatch hands it to the command's run(). */
+export function commandSpec(name: string): CommandSpec {
+  const spec = commands.find((c) => c.name === name);
+  if (!spec) throw new Error(`no command '${name}'`);
+  return spec;
+}
+
+/**
+ * A command run in this process as main.ts runs it: given its spec, and a
+ * failure written to stderr as its one line and answered with its exit status.
+ */
+export async function dispatched(name: string, argv: string[]): Promise<number> {
+  const spec = commandSpec(name);
+  try {
+    return (await (await spec.load()).run(argv, spec)) ?? 0;
+  } catch (err) {
+    const { line, exit } = failure(err, name);
+    process.stderr.write(`${line}\n`);
+    return exit;
+  }
 }

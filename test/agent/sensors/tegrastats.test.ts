@@ -289,7 +289,7 @@ setInterval(() => { process.stdout.write(lines[i++ % lines.length] + '\\n'); }, 
     const run = async (): Promise<void> => {
       for await (const s of tegrastatsSamples({ command: path.join(tmp, 'no-such-tegrastats') })) expect(s).toBeNull();
     };
-    await expect(run()).rejects.toMatchObject({ name: 'TegrastatsUnavailableError', code: 'ENOENT' });
+    await expect(run()).rejects.toMatchObject({ name: 'TegrastatsUnavailableError', code: 'E_TEGRASTATS_UNAVAILABLE', errno: 'ENOENT' });
     await expect(run()).rejects.toBeInstanceOf(TegrastatsUnavailableError);
   });
 

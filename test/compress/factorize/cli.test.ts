@@ -4,6 +4,7 @@ import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../../cli/factorize.js';
+import { dispatched } from '../../helpers/cli.js';
 import { UsageError } from '../../../cli/args.js';
 import { buildYolov8 } from '../../../compress/yolo/builder.js';
 import { writeModelFile } from '../../../compress/onnx/write.js';
@@ -83,7 +84,7 @@ describe('edgefit factorize', () => {
     const write = process.stderr.write;
     process.stderr.write = ((chunk: string) => (errors.push(chunk), true)) as typeof process.stderr.write;
     try {
-      expect(await run([path.join(dir, 'missing.onnx'), '--method', 'dws', '--flops-cut', '0.2', '-o', path.join(dir, 'o.onnx')])).toBe(1);
+      expect(await dispatched('factorize', [path.join(dir, 'missing.onnx'), '--method', 'dws', '--flops-cut', '0.2', '-o', path.join(dir, 'o.onnx')])).toBe(1);
     } finally {
       process.stderr.write = write;
     }

@@ -7,6 +7,7 @@ import { DequantizeError, dequantizeModel, dequantizeTensor } from '../../../com
 import { modelInfo } from '../../../compress/onnx/info.js';
 import { DataType } from '../../../compress/onnx/ir.js';
 import { run } from '../../../cli/model-dequantize.js';
+import { commandSpec } from '../../helpers/cli.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../../fixtures.js';
 import { handBuiltModel } from './helpers.js';
 import { writeModel } from '../../../compress/onnx/write.js';
@@ -82,7 +83,7 @@ describe.skipIf(!haveFixtures)(`dequantize fixtures (${fixturesSkipReason})`, ()
     const w = process.stdout.write;
     process.stdout.write = ((s: string) => (writes.push(s), true)) as typeof process.stdout.write;
     try {
-      expect(await run([fixture('models', 'yolov8n_pruned_int8_qdq.onnx'), '-o', out])).toBe(0);
+      expect(await run([fixture('models', 'yolov8n_pruned_int8_qdq.onnx'), '-o', out], commandSpec('model dequantize'))).toBe(0);
     } finally {
       process.stdout.write = w;
     }

@@ -6,9 +6,9 @@ import { readModelFile } from '../../../compress/onnx/read.js';
 import { modelInfo } from '../../../compress/onnx/info.js';
 import { parsePythonNames } from '../../../compress/onnx/metadata.js';
 import { writeModelFile } from '../../../compress/onnx/write.js';
-import { run } from '../../../cli/model-info.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../../fixtures.js';
 import { handBuiltModel } from './helpers.js';
+import { dispatched } from '../../helpers/cli.js';
 
 async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [], err: string[] = [];
@@ -16,7 +16,7 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
   process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
   process.stderr.write = ((s: string) => (err.push(s), true)) as typeof process.stderr.write;
   try {
-    const code = await run(argv);
+    const code = await dispatched('model info', argv);
     return { code, out: out.join(''), err: err.join('') };
   } finally {
     process.stdout.write = w;

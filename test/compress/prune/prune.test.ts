@@ -15,10 +15,13 @@ import { readLineage } from '../../../compress/lineage.js';
 import type { Model } from '../../../compress/onnx/ir.js';
 import type { CalibrationSet } from '../../../compress/calibration.js';
 import { run } from '../../../cli/prune.js';
+import { commandSpec } from '../../helpers/cli.js';
 import { sparsify } from '../../../compress/prune/unstructured.js';
 import { writeModelFile } from '../../../compress/onnx/write.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../../fixtures.js';
 import { imageInput } from './helpers.js';
+
+const PRUNE = commandSpec('prune');
 
 function calibration(size: number, n = 2): CalibrationSet {
   return { files: [], inputs: Array.from({ length: n }, (_, i) => imageInput(size, 3 + i).images.data as Float32Array), size };
@@ -131,7 +134,7 @@ describe('edgefit prune', () => {
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((s: string) => ((printed += s), true)) as typeof process.stdout.write;
     try {
-      expect(await run([src, '--method', 'l1', '--flops-cut', '0.2', '-o', out, '--json'])).toBe(0);
+      expect(await run([src, '--method', 'l1', '--flops-cut', '0.2', '-o', out, '--json'], PRUNE)).toBe(0);
     } finally {
       process.stdout.write = write;
     }
@@ -140,11 +143,11 @@ describe('edgefit prune', () => {
     const lineage = readLineage(readModelFile(out));
     expect(lineage?.steps.at(-1)?.method).toBe('prune');
     expect(readFileSync(out).length).toBeGreaterThan(0);
-    await expect(run([src, '--method', 'nope', '--ratio', '0.2', '-o', out])).rejects.toThrow(/--method/);
-    await expect(run([src, '--method', 'l1', '-o', out])).rejects.toThrow(/--ratio/);
-    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--views', '4', '-o', out])).rejects.toThrow(/--views needs --calib/);
-    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--no-recalibrate', '-o', out])).rejects.toThrow(/--no-recalibrate only applies with --reconstruct --calib/);
-    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--calib', dir, '--views', '0', '-o', out])).rejects.toThrow(/--views must be an integer in \[1, 8\]/);
+    await expect(run([src, '--method', 'nope', '--ratio', '0.2', '-o', out], PRUNE)).rejects.toThrow(/--method/);
+    await expect(run([src, '--method', 'l1', '-o', out], PRUNE)).rejects.toThrow(/--ratio/);
+    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--views', '4', '-o', out], PRUNE)).rejects.toThrow(/--views needs --calib/);
+    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--no-recalibrate', '-o', out], PRUNE)).rejects.toThrow(/--no-recalibrate only applies with --reconstruct --calib/);
+    await expect(run([src, '--method', 'l1', '--ratio', '0.2', '--calib', dir, '--views', '0', '-o', out], PRUNE)).rejects.toThrow(/--views must be an integer in \[1, 8\]/);
   });
 });
 

@@ -21,6 +21,7 @@ import { buildYolov8 } from '../../../compress/yolo/builder.js';
 import { child, GraphBuilder, ROOT } from '../../../compress/yolo/graph-builder.js';
 import { WeightSource } from '../../../compress/yolo/weights.js';
 import { run } from '../../../cli/model-info.js';
+import { commandSpec } from '../../helpers/cli.js';
 
 /** A smooth image in [0, 1] with a bright square, NCHW. */
 function image(size: number, k = 0): Float32Array {
@@ -236,7 +237,7 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
   process.stdout.write = ((t: string) => (out.push(t), true)) as typeof process.stdout.write;
   process.stderr.write = ((t: string) => (err.push(t), true)) as typeof process.stderr.write;
   try {
-    const code = await run(argv);
+    const code = await run(argv, commandSpec('model info'));
     return { code, out: out.join(''), err: err.join('') };
   } finally {
     process.stdout.write = w;

@@ -13,6 +13,7 @@ import { readModelFile } from '../../../compress/onnx/read.js';
 import { writeModelFile } from '../../../compress/onnx/write.js';
 import { readLineage } from '../../../compress/lineage.js';
 import { run } from '../../../cli/quantize.js';
+import { commandSpec, dispatched } from '../../helpers/cli.js';
 import { UsageError } from '../../../cli/args.js';
 import { integerKernelCount, optimizedOps } from './integer-kernels.js';
 
@@ -99,7 +100,7 @@ describe('edgefit quantize CLI', () => {
     process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
     process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
     try {
-      return { code: await run(argv), stderr, stdout };
+      return { code: await dispatched('quantize', argv), stderr, stdout };
     } finally {
       process.stderr.write = err;
       process.stdout.write = out;
@@ -136,8 +137,8 @@ describe('edgefit quantize CLI', () => {
   });
 
   it('rejects bad flags as usage errors', async () => {
-    await expect(run([modelFile, '--calib', dir, '--method', 'kl', '-o', 'x.onnx'])).rejects.toThrow(UsageError);
-    await expect(run([modelFile, '--calib', dir, '--exclude', '(', '-o', 'x.onnx'])).rejects.toThrow(UsageError);
-    await expect(run([modelFile, '-o', 'x.onnx'])).rejects.toThrow(/--calib is required/);
+    await expect(run([modelFile, '--calib', dir, '--method', 'kl', '-o', 'x.onnx'], commandSpec('quantize'))).rejects.toThrow(UsageError);
+    await expect(run([modelFile, '--calib', dir, '--exclude', '(', '-o', 'x.onnx'], commandSpec('quantize'))).rejects.toThrow(UsageError);
+    await expect(run([modelFile, '-o', 'x.onnx'], commandSpec('quantize'))).rejects.toThrow(/--calib is required/);
   });
 });

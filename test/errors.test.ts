@@ -200,7 +200,7 @@ describe('the CLI', () => {
     expect([info.code, info.stderr, info.stdout]).toEqual([1, `edgefit model info: ${(expected as Error).message}\n`, '']);
 
     const usage = await runCliApart(['model', 'info', text, '--depth', '2']);
-    expect([usage.code, usage.stderr]).toEqual([2, "edgefit model info: unknown flag '--depth'; it takes --json\n"]);
+    expect([usage.code, usage.stderr]).toEqual([2, "edgefit model info: unknown flag '--depth'; it takes --optimized, --json\n"]);
   });
 
   it('fails an API call with E_API_ANSWER carrying the controller\'s own code', async () => {

@@ -102,7 +102,7 @@ describe('the OpenAPI document', () => {
   it('is served behind the admin token like every /api route', async () => {
     const res = await app.inject({ method: 'GET', url: '/api/openapi.json' });
     expect(res.statusCode).toBe(401);
-    expect(JSON.parse(res.body)).toEqual({ error: 'unauthorized', message: 'missing or wrong admin token (Authorization: Bearer <token>)' });
+    expect(JSON.parse(res.body)).toEqual({ error: 'E_UNAUTHORIZED', message: 'missing or wrong admin token (Authorization: Bearer <token>)' });
   });
 
   it('validates as OpenAPI 3 with a standard parser', async () => {
@@ -179,16 +179,16 @@ describe('the OpenAPI document', () => {
   it('answers a request its schema refuses with the same one line as before', async () => {
     const limit = await call('GET', '/api/devices?limit=0');
     expect(limit.status).toBe(400);
-    expect(limit.body.error).toBe('bad-request');
+    expect(limit.body.error).toBe('E_BAD_REQUEST');
     expect(limit.body.message).toMatch(/^limit: /);
     const spec = await call('POST', '/api/rollouts', { model: 'm', slo: { minFps: -1 } });
-    expect(spec).toMatchObject({ status: 400, body: { error: 'bad-request' } });
+    expect(spec).toMatchObject({ status: 400, body: { error: 'E_SPEC' } });
     expect(spec.body.message).toMatch(/^rollout spec slo\.minFps: /);
     const unnamed = await app.inject({ method: 'POST', url: '/api/artifacts', headers: { ...admin(), 'content-type': 'application/octet-stream' }, payload: 'abc' });
-    expect(JSON.parse(unnamed.body)).toEqual({ error: 'bad-request', message: 'name the artifact: POST /api/artifacts?name=<name>' });
+    expect(JSON.parse(unnamed.body)).toEqual({ error: 'E_ARTIFACT_INVALID', message: 'name the artifact: POST /api/artifacts?name=<name>' });
     const unnamedModel = await app.inject({ method: 'POST', url: '/api/models', headers: { ...admin(), 'content-type': 'application/octet-stream' }, payload: 'abc' });
     expect(unnamedModel.statusCode).toBe(400);
-    expect(JSON.parse(unnamedModel.body)).toEqual({ error: 'invalid', message: 'name the model: POST /api/models?name=<name>' });
+    expect(JSON.parse(unnamedModel.body)).toEqual({ error: 'E_CATALOG_INVALID', message: 'name the model: POST /api/models?name=<name>' });
     // Device credentials are checked before the artifact id: a caller without them learns nothing.
     const bad = '/artifacts/not-a-hash';
     expect((await app.inject({ method: 'GET', url: bad })).statusCode).toBe(401);
@@ -196,6 +196,6 @@ describe('the OpenAPI document', () => {
     const basic = `Basic ${Buffer.from(`cam-2:${token}`).toString('base64')}`;
     const refused = await app.inject({ method: 'GET', url: bad, headers: { authorization: basic } });
     expect(refused.statusCode).toBe(400);
-    expect(JSON.parse(refused.body)).toEqual({ error: 'bad-request', message: 'artifact ids are 64 lowercase hex digits (sha256)' });
+    expect(JSON.parse(refused.body)).toEqual({ error: 'E_BAD_REQUEST', message: 'artifact ids are 64 lowercase hex digits (sha256)' });
   });
 });

@@ -190,6 +190,21 @@ const migrations: string[] = [
    DROP TABLE rollout_measurements;
    ALTER TABLE rollout_measurements_by_ep RENAME TO rollout_measurements;
    ALTER TABLE rollout_devices ADD COLUMN ep TEXT;`,
+  // Operator-level profiles (issue #21), the latest per candidate file, device class, provider and
+  // thread count (0: onnxruntime's choice): the latency predictor of a class and provider fits on them.
+  `CREATE TABLE op_profiles (
+     artifact_sha256 TEXT NOT NULL,
+     device_class TEXT NOT NULL,
+     ep TEXT NOT NULL,
+     threads INTEGER NOT NULL,
+     candidate_id TEXT,
+     device_id TEXT NOT NULL,
+     job_id TEXT NOT NULL,
+     model_ms REAL NOT NULL,
+     op_profile TEXT NOT NULL,
+     measured_at INTEGER NOT NULL,
+     PRIMARY KEY (artifact_sha256, device_class, ep, threads)
+   );`,
 ];
 
 export function openDb(dataDir: string): Db {

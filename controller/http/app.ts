@@ -18,6 +18,8 @@ import { devicesRoutes } from './devices.js';
 import { deviceOutputsRoutes } from './device-outputs.js';
 import { eventsRoutes } from './events.js';
 import { modelsRoutes } from './models.js';
+import { opProfilesRoutes } from './op-profiles.js';
+import type { OpProfileStore } from '../op-profiles.js';
 import { rolloutsRoutes } from './rollouts.js';
 import { errorHandler } from './validate.js';
 
@@ -31,6 +33,8 @@ export interface AppDeps {
   log: Logger;
   /** Model catalog, ladder builds and rollouts (/api/models, /api/rollouts). */
   fleet?: { catalog: Catalog; ladders: LadderJobs; rollouts: RolloutEngine; rolloutStore: RolloutStore };
+  /** Operator-level profiles per class and provider (/api/op-profiles, issue #21). */
+  opProfiles?: OpProfileStore;
   /** Serve https with this certificate (chain) and key. Client certificates are not asked for here: browsers and the CLI use the same port. */
   https?: { certPem: string; keyPem: string };
 }
@@ -58,6 +62,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   app.register(devicesRoutes(deps.registry, deps));
   app.register(deviceOutputsRoutes(deps.registry, deps.live.outputs));
+  if (deps.opProfiles) app.register(opProfilesRoutes(deps.opProfiles));
   app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
   const catalog = deps.fleet?.catalog;
   const liveHub = new LiveHub({ registry: deps.registry, serving: deps.live, candidateName: catalog && ((id) => catalog.getCandidate(id)?.name) });

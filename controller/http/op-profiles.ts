@@ -1,0 +1,38 @@
+// GET /api/op-profiles: operator-level profiles per candidate file, device
+// class and provider, each with its top layers (issue #21).
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { SHA256_PATTERN } from '../../protocol/artifacts.js';
+import { EXECUTION_PROVIDERS } from '../../protocol/messages.js';
+import { topLayers, type OpProfileStore } from '../op-profiles.js';
+import { parseBody } from './validate.js';
+
+const Query = z.object({
+  artifact: z.string().regex(SHA256_PATTERN).optional(),
+  class: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+  ep: z.enum(EXECUTION_PROVIDERS).optional(),
+  top: z.coerce.number().int().min(1).max(100).default(10),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Whole profiles (every node and group), not only the top layers. */
+  full: z.enum(['0', '1', 'true', 'false']).optional(),
+});
+
+export function opProfilesRoutes(store: OpProfileStore) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.get('/api/op-profiles', async (request) => {
+      const q = parseBody(Query, request.query);
+      const full = q.full === '1' || q.full === 'true';
+      const rows = store.list({ artifactSha256: q.artifact, deviceClass: q.class, ep: q.ep }, q.limit);
+      return {
+        opProfiles: rows.map(({ opProfile, ...row }) => ({
+          ...row,
+          runs: opProfile.runs,
+          kernelMs: opProfile.kernelMs,
+          unmapped: opProfile.unmapped.length,
+          topLayers: topLayers(opProfile, q.top),
+          ...(full ? { opProfile } : {}),
+        })),
+      };
+    });
+  };
+}

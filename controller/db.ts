@@ -191,7 +191,8 @@ const migrations: string[] = [
    ALTER TABLE rollout_measurements_by_ep RENAME TO rollout_measurements;
    ALTER TABLE rollout_devices ADD COLUMN ep TEXT;`,
   // Operator-level profiles (issue #21), the latest per candidate file, device class, provider and
-  // thread count (0: onnxruntime's choice): the latency predictor of a class and provider fits on them.
+  // thread count (0: onnxruntime's choice): the latency predictor of a class and provider fits on them;
+  // and that predictor's error on each profiled candidate, predicted from all the others.
   `CREATE TABLE op_profiles (
      artifact_sha256 TEXT NOT NULL,
      device_class TEXT NOT NULL,
@@ -203,6 +204,18 @@ const migrations: string[] = [
      model_ms REAL NOT NULL,
      op_profile TEXT NOT NULL,
      measured_at INTEGER NOT NULL,
+     PRIMARY KEY (artifact_sha256, device_class, ep, threads)
+   );
+   CREATE TABLE latency_predictions (
+     artifact_sha256 TEXT NOT NULL,
+     device_class TEXT NOT NULL,
+     ep TEXT NOT NULL,
+     threads INTEGER NOT NULL,
+     measured_ms REAL NOT NULL,
+     predicted_ms REAL,
+     error_pct REAL,
+     fitted_on INTEGER NOT NULL,
+     computed_at INTEGER NOT NULL,
      PRIMARY KEY (artifact_sha256, device_class, ep, threads)
    );`,
 ];

@@ -164,3 +164,32 @@ export function meanAbsPctError(pairs: ReadonlyArray<{ predictedMs: number; meas
   if (pairs.length === 0) return NaN;
   return pairs.reduce((s, p) => s + Math.abs(predictionErrorPct(p.predictedMs, p.measuredMs)), 0) / pairs.length;
 }
+
+export interface ProfiledForCheck extends TrainingProfile {
+  id: string;
+}
+
+export interface HeldOutPrediction {
+  id: string;
+  measuredMs: number;
+  /** null: fewer than two other profiles to fit on. */
+  predictedMs: number | null;
+  errorPct: number | null;
+  /** Profiles the predictor that predicted it was fitted on (all but this one). */
+  fittedOn: number;
+  unseen: string[];
+}
+
+/**
+ * The predictor's error on every profiled candidate, each predicted by a
+ * predictor fitted on all the others (leave one out): the honest error of a
+ * prediction for a candidate not yet profiled on the class.
+ */
+export function leaveOneOut(profiles: readonly ProfiledForCheck[], options: FitOptions = {}): HeldOutPrediction[] {
+  return profiles.map((held, i) => {
+    const others = profiles.filter((_, j) => j !== i);
+    if (others.length < 2) return { id: held.id, measuredMs: held.measuredMs, predictedMs: null, errorPct: null, fittedOn: others.length, unseen: [] };
+    const p = predictLatency(fitPredictor(others, options), held.shapes);
+    return { id: held.id, measuredMs: held.measuredMs, predictedMs: p.ms, errorPct: predictionErrorPct(p.ms, held.measuredMs), fittedOn: others.length, unseen: p.unseen };
+  });
+}

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { SHA256_PATTERN } from '../../protocol/artifacts.js';
 import { EXECUTION_PROVIDERS } from '../../protocol/messages.js';
+import type { LatencyPredictions } from '../latency-predictions.js';
 import { topLayers, type OpProfileStore } from '../op-profiles.js';
 import { parseBody } from './validate.js';
 
@@ -17,7 +18,14 @@ const Query = z.object({
   full: z.enum(['0', '1', 'true', 'false']).optional(),
 });
 
-export function opProfilesRoutes(store: OpProfileStore) {
+const PredictionQuery = z.object({
+  class: z.string().regex(/^[0-9a-f]{16}$/),
+  ep: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+  /** The thread count the profiles ran with; absent: onnxruntime's choice. */
+  threads: z.coerce.number().int().min(1).max(256).optional(),
+});
+
+export function opProfilesRoutes(store: OpProfileStore, predictions?: LatencyPredictions) {
   return async function (app: FastifyInstance): Promise<void> {
     app.get('/api/op-profiles', async (request) => {
       const q = parseBody(Query, request.query);
@@ -34,5 +42,14 @@ export function opProfilesRoutes(store: OpProfileStore) {
         })),
       };
     });
+
+    // The predictor of a class, provider and thread count scored on every candidate it has profiled (each
+    // predicted from the others), stored and returned.
+    if (predictions) {
+      app.get('/api/latency-predictions', async (request) => {
+        const q = parseBody(PredictionQuery, request.query);
+        return predictions.check(q.class, q.ep, q.threads ?? null);
+      });
+    }
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeShape } from '../../../compress/latency/features.js';
-import { fitPredictor, kindModelOf, meanAbsPctError, predictLatency, predictionErrorPct, type TrainingProfile } from '../../../compress/latency/predict.js';
+import { fitPredictor, kindModelOf, leaveOneOut, meanAbsPctError, predictLatency, predictionErrorPct, type TrainingProfile } from '../../../compress/latency/predict.js';
 
 // Known per-kind truths: µs = intercept + Σ weight·feature. Conv features are
 // [MACs, output elements, input elements, weights]; others [output, input elements].
@@ -77,6 +77,22 @@ describe('latency predictor', () => {
     const p = predictLatency(predictor, [spatial, resize]);
     expect(p.unseen).toEqual(['Resize/fp32']);
     expect(p.nodesMs).toBeGreaterThan(0);
+  });
+
+  it('scores itself on every profiled candidate, each predicted from the others only', () => {
+    const profiles = [candidate(1, 1), candidate(2, 0.6), candidate(3, 0.35), candidate(4, 1.4)].map((c, i) => ({ id: `c${i}`, ...c.profile }));
+    const scores = leaveOneOut(profiles, { lambda: 1e-10 });
+    expect(scores.map((s) => [s.id, s.fittedOn])).toEqual([['c0', 3], ['c1', 3], ['c2', 3], ['c3', 3]]);
+    for (const s of scores) {
+      expect(s.errorPct).toBeCloseTo(predictionErrorPct(s.predictedMs!, s.measuredMs), 12);
+      expect(Math.abs(s.errorPct!)).toBeLessThan(0.01);
+    }
+    // held out means held out: a candidate whose measurement is off by 50% keeps its own error
+    const off = profiles.map((p, i) => (i === 2 ? { ...p, measuredMs: p.measuredMs * 1.5 } : p));
+    const c2 = leaveOneOut(off, { lambda: 1e-10 })[2];
+    expect(c2.errorPct!).toBeCloseTo(100 * (1 / 1.5 - 1), 1);
+    // two profiles leave one to fit on: no prediction
+    expect(leaveOneOut(profiles.slice(0, 2)).map((s) => s.predictedMs)).toEqual([null, null]);
   });
 
   it('refuses to fit on nothing, and measures its error as defined', () => {

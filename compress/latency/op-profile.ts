@@ -1,14 +1,15 @@
 // Time per node of the model as the user's file has it, from the time per node
 // of onnxruntime's optimized graph (trace.ts). onnxruntime renames what it
 // rewrites: a conv fused with its activation becomes 'fused <conv>', a conv in
-// the blocked NCHWc layout '<conv>_token_12' (a name made unique), and nodes
-// it adds have no counterpart at all (ReorderInput/ReorderOutput around NCHWc
-// convs, QuickGelu for a SiLU's Sigmoid and Mul). A name that leads back to a
-// model node after stripping those marks is kept as that node's own time; one
-// that does not is listed as unmapped and its time is attributed to the node it
-// serves: a ReorderInput to the next mapped node (it feeds it), anything else
-// to the previous mapped node (a QuickGelu follows its conv, a ReorderOutput
-// ends it). So a conv's time is its block's: kernel, activation and reorders.
+// its blocked NCHWc layout is named after the conv's output value plus
+// '_nchwc', a SiLU's Sigmoid and Mul become one QuickGelu named after the Mul
+// plus '/QuickGeluFusion/', a clash gets '_token_N'; and nodes it adds have no
+// counterpart at all (ReorderInput/ReorderOutput around NCHWc convs). A name
+// that leads back to a model node (or to the value it produces) after
+// stripping those marks is kept as that node's own time; one that does not is
+// listed as unmapped and its time is attributed to the node it serves: a
+// ReorderInput to the next mapped node (it feeds it), anything else to the
+// previous mapped node (a ReorderOutput ends the conv before it).
 import type { Node } from '../onnx/ir.js';
 import type { TraceNode, TraceSummary } from './trace.js';
 
@@ -44,17 +45,22 @@ export interface OpProfile {
   absent: number;
 }
 
+// onnxruntime 1.30 (measured on a builder-made yolov8n): an NCHWc conv is named after the conv's
+// output value ('/model.0/conv/Conv_output_0_nchwc'), a QuickGelu after the SiLU's Mul
+// ('/model.0/act/Mul/QuickGeluFusion/'), added nodes 'ReorderOutput_token_239'.
 const MARKS: Array<[RegExp, string]> = [
   [/^fused /, ''],
   [/_token_\d+$/, ''],
   [/_nchwc$/, ''],
+  [/\/[A-Za-z]+Fusion\/$/, ''],
 ];
 
-/** The model node an optimized-graph name leads back to, or undefined. */
-export function modelNodeOf(name: string, names: ReadonlySet<string>): string | undefined {
+/** The model node an optimized-graph name leads back to (by node name, or by the name of the value it produces), or undefined. */
+export function modelNodeOf(name: string, names: ReadonlySet<string>, producerOf: ReadonlyMap<string, string> = new Map()): string | undefined {
   let current = name;
   for (let step = 0; step < 16; step++) {
     if (names.has(current)) return current;
+    if (producerOf.has(current)) return producerOf.get(current);
     let next = current;
     for (const [mark, by] of MARKS) next = next.replace(mark, by);
     if (next === current) return undefined;
@@ -64,11 +70,13 @@ export function modelNodeOf(name: string, names: ReadonlySet<string>): string | 
 }
 
 /** Maps a parsed trace onto the model's nodes (see the top of this file for the rule). */
-export function mapTrace(trace: TraceSummary, modelNodes: readonly Pick<Node, 'name' | 'opType'>[]): OpProfile {
+export function mapTrace(trace: TraceSummary, modelNodes: ReadonlyArray<Pick<Node, 'name' | 'opType'> & { outputs?: readonly string[] }>): OpProfile {
   const names = new Set(modelNodes.map((n) => n.name).filter((n) => n !== ''));
+  const producerOf = new Map<string, string>();
+  for (const n of modelNodes) if (n.name) for (const o of n.outputs ?? []) producerOf.set(o, n.name);
   const opOf = new Map(modelNodes.map((n) => [n.name, n.opType]));
   const times = new Map<string, NodeTime>();
-  const order: Array<{ trace: TraceNode; node: string | undefined }> = trace.nodes.map((t) => ({ trace: t, node: modelNodeOf(t.name, names) }));
+  const order: Array<{ trace: TraceNode; node: string | undefined }> = trace.nodes.map((t) => ({ trace: t, node: modelNodeOf(t.name, names, producerOf) }));
   const timeOf = (node: string): NodeTime => {
     let t = times.get(node);
     if (!t) times.set(node, (t = { node, op: opOf.get(node)!, ownUs: 0, absorbedUs: 0 }));
@@ -100,7 +108,7 @@ export function mapTrace(trace: TraceSummary, modelNodes: readonly Pick<Node, 'n
 }
 
 /** A node's whole time: its own kernels and what was attributed to it. */
-export const nodeUs = (t: NodeTime): number => t.ownUs + t.absorbedUs;
+export const nodeUs = (t: Pick<NodeTime, 'ownUs' | 'absorbedUs'>): number => t.ownUs + t.absorbedUs;
 
 /** The `n` nodes that take longest, longest first. */
 export function topNodes<T extends { ownUs: number; absorbedUs: number }>(nodes: readonly T[], n: number): T[] {

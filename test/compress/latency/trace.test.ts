@@ -63,6 +63,9 @@ describe('mapping the optimized graph onto the model', () => {
     expect(modelNodeOf('/model.0/conv/Conv_token_12', names)).toBe('/model.0/conv/Conv');
     expect(modelNodeOf('fused /model.0/conv/Conv_token_3', names)).toBe('/model.0/conv/Conv');
     expect(modelNodeOf('/model.1/conv/Conv_nchwc', names)).toBe('/model.1/conv/Conv');
+    // onnxruntime 1.30's own names: an NCHWc conv after its output value, a QuickGelu after the SiLU's Mul
+    expect(modelNodeOf('/model.0/conv/Conv_output_0_nchwc', names, new Map([['/model.0/conv/Conv_output_0', '/model.0/conv/Conv']]))).toBe('/model.0/conv/Conv');
+    expect(modelNodeOf('/model.0/act/Mul/QuickGeluFusion/', names)).toBe('/model.0/act/Mul');
     expect(modelNodeOf('QuickGelu_token_3', names)).toBeUndefined();
     expect(modelNodeOf('ReorderInput', names)).toBeUndefined();
   });

@@ -60,23 +60,4 @@ describe('operator profile jobs on a real agent', () => {
     expect(row.topLayers[0].ms).toBeGreaterThanOrEqual(row.topLayers[1].ms);
     expect((await fleet.api('/api/op-profiles?class=nothex')).status).toBe(400);
   });
-
-  it('scores the class predictor on each profiled candidate from the others, and stores the scores', async () => {
-    const more = await Promise.all([96, 128].map((size) => fleet.controller.artifacts.put(builtYolov8n(fleet.scratch, size), { name: `yolov8n-${size}.onnx` })));
-    for (const [i, a] of more.entries()) await fleet.controller.sendJob('op-a', { jobId: `ops-${i + 2}`, kind: 'profile', artifact: a, options: { runs: 5, warmup: 1, threads: 1, opProfile: true } });
-    await waitFor(() => fleet.controller.profiles.get('ops-3', 'op-a'), 60_000, 'two more operator profiles');
-    const cls = fleet.controller.registry.get('op-a')!.deviceClass!;
-    const { status, body } = await fleet.api<{ predictions: Array<{ id: string; measuredMs: number; predictedMs: number | null; errorPct: number | null; fittedOn: number }>; mapePct: number | null; missing: string[] }>(`/api/latency-predictions?class=${cls}&ep=cpu&threads=1`);
-    expect(status).toBe(200);
-    expect(body.missing).toEqual([]);
-    expect(body.predictions.map((p) => p.id).sort()).toEqual([small.sha256, ...more.map((a) => a.sha256)].sort());
-    for (const p of body.predictions) {
-      expect(p.fittedOn).toBe(2);
-      expect(p.predictedMs).not.toBeNull();
-      expect(p.errorPct!).toBeCloseTo((100 * (p.predictedMs! - p.measuredMs)) / p.measuredMs, 9);
-    }
-    expect(body.mapePct!).toBeCloseTo(body.predictions.reduce((s, p) => s + Math.abs(p.errorPct!), 0) / 3, 9);
-    // a thread count nothing was profiled with has nothing to score
-    expect((await fleet.api<{ predictions: unknown[] }>(`/api/latency-predictions?class=${cls}&ep=cpu&threads=2`)).body.predictions).toEqual([]);
-  });
 });

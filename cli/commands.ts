@@ -137,7 +137,7 @@ export const commands: CommandSpec[] = [
   { name: 'rollout abort', usage: `rollout abort ID [--json] ${API}`, summary: 'abort a rollout and roll back every device it deployed to',
     flags: { ...JSON_FLAG, ...API_FLAGS },
     load: async () => ({ run: (await import('./rollout.js')).abort }) },
-  { name: 'profile', usage: 'profile MODEL [--duration S] [--runs N] [--warmup N] [--threads N|--threads-sweep 1,2,4] [--sustained [S]] [--ep cpu|cuda|tensorrt] [--trt-fp16] [--trt-int8] [--device-id N] [--onnxruntime PATH] [--max-temp C] [--frames DIR] [--timeout S] [--json]', summary: 'profile a model on this machine in an isolated process: latency percentiles, FPS, memory, temperature, throttling',
+  { name: 'profile', usage: 'profile MODEL [--duration S] [--runs N] [--warmup N] [--threads N|--threads-sweep 1,2,4] [--sustained [S]] [--ep cpu|cuda|tensorrt] [--trt-fp16] [--trt-int8] [--device-id N] [--onnxruntime PATH] [--max-temp C] [--frames DIR] [--timeout S] [--op-profile] [--json]', summary: 'profile a model on this machine in an isolated process: latency percentiles, FPS, memory, temperature, throttling',
     flags: {
       '--duration S': 'time limit of each measured phase (model only, end to end) in seconds; a phase stops at --runs or --duration, the first reached',
       '--runs N': 'measured runs per phase (default 100 when neither --runs nor --duration is given)',
@@ -153,6 +153,7 @@ export const commands: CommandSpec[] = [
       '--max-temp C': 'abort (exit 1) when the chip gets hotter than C °C',
       '--frames DIR': 'folder of JPEG/PNG images; the first is the end-to-end frame (default: a built-in 640×480 scene)',
       '--timeout S': 'kill the isolated run after S seconds (default 300 + 2 × duration + sustained, per thread count)',
+      '--op-profile': "also time every node of the model (onnxruntime session profiling, in a second session after the measurement) and show the longest layers",
       ...JSON_FLAG },
     load: () => import('./profile.js') },
   { name: 'detect', usage: 'detect MODEL IMAGE... | SOURCE... [--conf 0.25] [--iou 0.45] [--max-frames N] [--duration S] [--json]',

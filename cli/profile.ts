@@ -23,6 +23,7 @@ const flags = {
   'max-temp': { type: 'string' },
   frames: { type: 'string' },
   timeout: { type: 'string' },
+  'op-profile': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -75,6 +76,7 @@ export async function run(argv: string[]): Promise<number> {
     providerOptions: providerOptionFlags(ep, values),
     maxTempC: values['max-temp'] === undefined ? undefined : numberFlag(COMMAND, 'max-temp', values['max-temp'], 0, 0, 150),
     timeoutS: values.timeout === undefined ? undefined : numberFlag(COMMAND, 'timeout', values.timeout, 0, 1, 7200),
+    opProfile: values['op-profile'] ? true : undefined,
   });
   if (!parsed.success) throw new UsageError(`${COMMAND}: ${firstIssue(parsed.error, 'options')}`);
   const modelPath = path.resolve(positionals[0]);
@@ -105,5 +107,18 @@ function formatReport(model: string, r: ProfileReport): string {
   ];
   if (r.sustained) lines.push(`  sustained        ${r.sustained.durationS} s: ${r.sustained.firstFps} FPS first ${r.sustained.windowS} s → ${r.sustained.lastFps} FPS last (${r.sustained.dropPct}% drop)`);
   if (r.sweep) for (const s of r.sweep) lines.push(`  threads ${String(s.threads).padEnd(8)} model p50 ${ms(s.model.p50Ms)} ms  ${s.modelFps} FPS model, ${s.endToEndFps} FPS end to end`);
+  if (r.opProfileError) lines.push(`  operator profile ${r.opProfileError}`);
+  if (r.opProfile) lines.push(...formatOpProfile(r.opProfile));
   return lines.join('\n') + '\n';
+}
+
+/** The longest layers of an operator profile (--op-profile), with their share of the kernel time. */
+function formatOpProfile(p: NonNullable<ProfileReport['opProfile']>, top = 10): string[] {
+  const total = p.kernelMs > 0 ? p.kernelMs : 1;
+  const nodes = [...p.nodes].sort((a, b) => b.ms + b.absorbedMs - (a.ms + a.absorbedMs)).slice(0, top);
+  const width = Math.max(...nodes.map((n) => n.node.length), 4);
+  return [
+    `  operator profile ${p.runs} runs after ${p.warmupRuns} warm-up, ${p.threads ?? 'default'} threads: kernels ${ms(p.kernelMs)} of a ${ms(p.runMs)} ms profiled run; ${p.unmapped.length} kernels with no model node (time given to a neighbour), ${p.absent} nodes without a kernel of their own`,
+    ...nodes.map((n) => `    ${n.node.padEnd(width)}  ${n.op.padEnd(10)} ${ms(n.ms + n.absorbedMs).padStart(8)} ms  ${((100 * (n.ms + n.absorbedMs)) / total).toFixed(1).padStart(5)}%`),
+  ];
 }

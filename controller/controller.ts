@@ -16,6 +16,8 @@ import { DeviceLifecycle } from './device-lifecycle.js';
 import { DynsecSync } from './dynsec/sync.js';
 import { buildApp } from './http/app.js';
 import { DesiredStore, LiveStateStore, ProfileStore } from './profiles.js';
+import { OpProfileStore } from './op-profiles.js';
+import { LatencyPredictions } from './latency-predictions.js';
 import type { Desired, Job } from '../protocol/messages.js';
 import { CONTROLLER_USER, Registry } from './registry.js';
 import { loadOrCreateSecret } from './secrets.js';
@@ -125,6 +127,10 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
     brokerUrl = `mqtt://127.0.0.1:${broker.port}`;
   }
   const profiles = new ProfileStore(db);
+  // operator profiles (issue #21) under the class the device reports now: a profile is measured on the hardware it has
+  const opProfiles = new OpProfileStore(db);
+  profiles.onResult((p) => opProfiles.recordFrom(p, registry.get(p.deviceId)?.deviceClass));
+  const latencyPredictions = new LatencyPredictions(db, opProfiles, (sha) => artifacts.pathOf(sha));
   const live = new LiveStateStore();
   const desired = new DesiredStore(db);
   const catalog = new Catalog(db, artifacts);
@@ -182,7 +188,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
   }, 5000);
   silenceSweep.unref();
 
-  const app = buildApp({ registry, artifacts, signingKey, profiles, live, adminToken, log, lifecycle, fleet: { catalog, ladders, rollouts, rolloutStore }, ...(tls ? { https: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}) });
+  const app = buildApp({ registry, artifacts, signingKey, profiles, opProfiles, latencyPredictions, live, adminToken, log, lifecycle, fleet: { catalog, ladders, rollouts, rolloutStore }, ...(tls ? { https: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}) });
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;

@@ -189,6 +189,34 @@ const migrations: string[] = [
    ALTER TABLE rollout_devices ADD COLUMN ep TEXT;`,
   // `devices remove` keeps the row (its history) marked removed; lists and authentication skip it (registry.ts)
   `ALTER TABLE devices ADD COLUMN removed_at INTEGER;`,
+  // Operator-level profiles (issue #21), the latest per candidate file, device class, provider and
+  // thread count (0: onnxruntime's choice): the latency predictor of a class and provider fits on them;
+  // and that predictor's error on each profiled candidate, predicted from all the others.
+  `CREATE TABLE op_profiles (
+     artifact_sha256 TEXT NOT NULL,
+     device_class TEXT NOT NULL,
+     ep TEXT NOT NULL,
+     threads INTEGER NOT NULL,
+     candidate_id TEXT,
+     device_id TEXT NOT NULL,
+     job_id TEXT NOT NULL,
+     model_ms REAL NOT NULL,
+     op_profile TEXT NOT NULL,
+     measured_at INTEGER NOT NULL,
+     PRIMARY KEY (artifact_sha256, device_class, ep, threads)
+   );
+   CREATE TABLE latency_predictions (
+     artifact_sha256 TEXT NOT NULL,
+     device_class TEXT NOT NULL,
+     ep TEXT NOT NULL,
+     threads INTEGER NOT NULL,
+     measured_ms REAL NOT NULL,
+     predicted_ms REAL,
+     error_pct REAL,
+     fitted_on INTEGER NOT NULL,
+     computed_at INTEGER NOT NULL,
+     PRIMARY KEY (artifact_sha256, device_class, ep, threads)
+   );`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -184,6 +184,8 @@ export const ProfileOptions = z.object({
   maxTempC: z.number().min(0).max(150).optional(),
   /** Hard limit for the isolated run; the default scales with the requested work. */
   timeoutS: z.number().positive().max(7200).optional(),
+  /** Also return time per node (onnxruntime session profiling, in a separate session after the measurement): issue #21. */
+  opProfile: z.boolean().optional(),
 });
 export type ProfileOptions = z.infer<typeof ProfileOptions>;
 
@@ -240,6 +242,35 @@ export const ProfileRun = z.object({
 });
 export type ProfileRun = z.infer<typeof ProfileRun>;
 
+/** Bounds of an operator profile: it must fit in one result message (MAX_PAYLOAD_BYTES) beside the rest. */
+export const OP_PROFILE_LIMITS = { nodes: 1024, unmapped: 256, groups: 512, name: 200 } as const;
+const opName = z.string().max(OP_PROFILE_LIMITS.name);
+
+/**
+ * Time per node of the model, from onnxruntime's session profile, mean over
+ * the profiled runs after warm-up (compress/latency/op-profile.ts): a node's
+ * own kernel time, plus the time of optimized-graph nodes with no model
+ * counterpart attributed to it (reorders, fused activations); and time per
+ * channel group (compress/latency/groups.ts). Kept to the longest nodes when
+ * the model has more than the bounds allow (`truncated`).
+ */
+export const OpProfileReport = z.object({
+  threads: z.number().int().min(1).max(256).nullable(),
+  runs: z.number().int().min(1).max(100_000),
+  warmupRuns: z.number().int().min(0).max(10_000),
+  /** Mean wall time of a profiled run (the profiler's overhead included: compare kernels with kernels). */
+  runMs: Ms,
+  /** Sum of all kernel times of a run. */
+  kernelMs: Ms,
+  nodes: z.array(z.object({ node: opName, op: z.string().max(64), ms: Ms, absorbedMs: Ms })).max(OP_PROFILE_LIMITS.nodes),
+  unmapped: z.array(z.object({ name: opName, op: z.string().max(64), ms: Ms, to: opName.nullable() })).max(OP_PROFILE_LIMITS.unmapped),
+  /** Model nodes with no kernel of their own (folded at load, or fused into a neighbour). */
+  absent: z.number().int().min(0).max(1_000_000),
+  groups: z.array(z.object({ group: opName, units: z.number().int().min(0).max(1_000_000), ms: Ms, convs: z.number().int().min(0).max(100_000) })).max(OP_PROFILE_LIMITS.groups),
+  truncated: z.boolean(),
+});
+export type OpProfileReport = z.infer<typeof OpProfileReport>;
+
 export const ProfileReport = ProfileRun.extend({
   ep: z.enum(EXECUTION_PROVIDERS),
   modelSha256: sha256,
@@ -266,6 +297,10 @@ export const ProfileReport = ProfileRun.extend({
   providerOptions: ProviderOptions.optional(),
   /** The on-device check's detections, when the job asked for one. */
   check: CheckReport.optional(),
+  /** Time per node and per channel group, when the job asked for an operator profile. */
+  opProfile: OpProfileReport.optional(),
+  /** Why the asked operator profile is missing; the measurement above stands. */
+  opProfileError: z.string().max(2000).optional(),
   /** What else ran on the device while measuring. */
   environment: z.object({
     load1: Load.nullable(),

@@ -8,7 +8,8 @@ import * as ort from 'onnxruntime-node';
 import { Detector } from '../../compress/detect/detector.js';
 import type { RgbImage } from '../../compress/detect/image.js';
 import { Letterboxer } from '../../compress/detect/letterbox.js';
-import type { ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
+import type { OpProfileReport, ProfileOptions, ProfileReport, ProfileRun } from '../../protocol/messages.js';
+import { oneLine } from '../../protocol/one-line.js';
 import { runCheck, type CheckFrame } from './check.js';
 import { createSensors, throttledNow, type ThrottleFlags } from '../sensors/index.js';
 import { loadedProviders } from '../onnxruntime/binding.js';
@@ -16,6 +17,7 @@ import { applyProviderEnv, sessionProviders, type SessionProviders } from '../on
 import type { SourceSpec } from '../source/spec.js';
 import { openE2eFrames, type E2eFrames } from './e2e-frames.js';
 import { processMemory } from './memory.js';
+import { measureOpProfile, OP_PROFILE_MAX_RUNS, OP_PROFILE_RUNS } from './op-profile.js';
 import { fpsOf, latencyStats, windowFps } from './stats.js';
 import { ThermalWatch } from './thermal-watch.js';
 import { codedError } from '../../protocol/errors.js';
@@ -97,12 +99,14 @@ interface RunOutcome {
   check?: ProfileReport['check'];
   /** The process' high-water mark just before the check ran (bytes). */
   peakBytesBeforeCheck?: number;
+  opProfile?: OpProfileReport;
+  opProfileError?: string;
 }
 
 /** Opens the frames at the first detector's input size; later thread counts share them. */
 type FramesAt = (size: { width: number; height: number }) => Promise<E2eFrames>;
 
-async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, providers: SessionProviders, framesAt: FramesAt, watch: ThermalWatch, check?: CheckFrame[]): Promise<RunOutcome> {
+async function measureOne(bytes: Uint8Array, threads: number | null, options: ProfileOptions, providers: SessionProviders, framesAt: FramesAt, watch: ThermalWatch, check?: CheckFrame[], opProfile = false): Promise<RunOutcome> {
   applyProviderEnv(providers.env);
   const t0 = performance.now();
   const detector = await Detector.create(bytes, {
@@ -152,7 +156,17 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
     const rssGrowth = processMemory().rssBytes() - rssAfterWarmup;
     const peakBytesBeforeCheck = processMemory().peakBytes();
     const checked = check?.length ? await runCheck(detector, check) : undefined;
+    // after everything measured, in a session of its own: the profiler's bookkeeping stays out of the figures above
+    let op: { opProfile: OpProfileReport } | { opProfileError: string } | undefined;
+    if (opProfile) {
+      try {
+        op = { opProfile: await measureOpProfile({ bytes, threads, executionProviders: providers.executionProviders, feeds, warmup: Math.min(options.warmup, 5), runs: Math.min(options.runs ?? OP_PROFILE_RUNS, OP_PROFILE_MAX_RUNS) }) };
+      } catch (err) {
+        op = { opProfileError: `operator profile: ${oneLine(err instanceof Error ? err.message : String(err), 1900)}` };
+      }
+    }
     return {
+      ...op,
       ...(checked ? { check: checked } : {}),
       run: {
         threads,
@@ -170,7 +184,7 @@ async function measureOne(bytes: Uint8Array, threads: number | null, options: Pr
       outputShape: meta?.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : String(d))) : [],
       rssAfterLoadMb: round2(rssAfterLoad / MB),
       rssGrowthMb: round2(rssGrowth / MB),
-      ...(checked ? { peakBytesBeforeCheck } : {}),
+      ...(checked || op ? { peakBytesBeforeCheck } : {}),
     };
   } finally {
     await detector.release();
@@ -204,7 +218,10 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
     watch.start();
     const threadCounts: Array<number | null> = options.threadsSweep ?? [options.threads ?? null];
     const outcomes: RunOutcome[] = [];
-    for (const [i, t] of threadCounts.entries()) outcomes.push(await measureOne(bytes, t, options, providers, framesAt, watch, i === threadCounts.length - 1 ? input.check : undefined));
+    for (const [i, t] of threadCounts.entries()) {
+      const last = i === threadCounts.length - 1;
+      outcomes.push(await measureOne(bytes, t, options, providers, framesAt, watch, last ? input.check : undefined, last && options.opProfile === true));
+    }
     watch.stop();
     await watch.sample();
     const after = await sensors.snapshot();
@@ -241,6 +258,8 @@ export async function measureProfile(input: MeasureInput): Promise<MeasuredProfi
       },
       sweep: options.threadsSweep ? outcomes.map((o) => o.run) : null,
       ...(outcomes.at(-1)!.check ? { check: outcomes.at(-1)!.check } : {}),
+      ...(outcomes.at(-1)!.opProfile ? { opProfile: outcomes.at(-1)!.opProfile } : {}),
+      ...(outcomes.at(-1)!.opProfileError ? { opProfileError: outcomes.at(-1)!.opProfileError } : {}),
       wallS: round2((performance.now() - wall0) / 1000),
     };
   } finally {

@@ -23,6 +23,9 @@ import { deviceOutputsRoutes } from './device-outputs.js';
 import { eventsRoutes } from './events.js';
 import { modelsRoutes } from './models.js';
 import { openapiDocs } from './openapi.js';
+import { opProfilesRoutes } from './op-profiles.js';
+import type { OpProfileStore } from '../op-profiles.js';
+import type { LatencyPredictions } from '../latency-predictions.js';
 import { rolloutsRoutes } from './rollouts.js';
 import { zodValidator } from './validate.js';
 import { EdgefitError, isCoded } from '../../protocol/errors.js';
@@ -39,6 +42,10 @@ export interface AppDeps {
   lifecycle: DeviceLifecycle;
   /** Model catalog, ladder builds and rollouts (/api/models, /api/rollouts). */
   fleet?: { catalog: Catalog; ladders: LadderJobs; rollouts: RolloutEngine; rolloutStore: RolloutStore };
+  /** Operator-level profiles per class and provider (/api/op-profiles, issue #21). */
+  opProfiles?: OpProfileStore;
+  /** The latency predictor's error per class and provider (/api/latency-predictions). */
+  latencyPredictions?: LatencyPredictions;
   /** Serve https with this certificate (chain) and key. Client certificates are not asked for here: browsers and the CLI use the same port. */
   https?: { certPem: string; keyPem: string };
 }
@@ -111,6 +118,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(devicesRoutes(deps.registry, deps));
   app.register(deviceLifecycleRoutes(deps.lifecycle));
   app.register(deviceOutputsRoutes(deps.registry, deps.live.outputs));
+  if (deps.opProfiles) app.register(opProfilesRoutes(deps.opProfiles, deps.latencyPredictions));
   app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
   const catalog = deps.fleet?.catalog;
   const liveHub = new LiveHub({ registry: deps.registry, serving: deps.live, candidateName: catalog && ((id) => catalog.getCandidate(id)?.name) });

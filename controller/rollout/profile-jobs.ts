@@ -46,7 +46,7 @@ export class ProfileJobs {
       artifact: artifact.ref,
       candidateId: c.id,
       ...(check ? { check } : {}),
-      options: { durationS: p.durationS, warmup: p.warmup, ep, ...(providerOptions ? { providerOptions } : {}), ...(p.threads ? { threads: p.threads } : {}), ...(rollout.spec.slo.sustainedS ? { sustainedS: rollout.spec.slo.sustainedS } : {}), ...(rollout.spec.slo.maxTempC ? { maxTempC: rollout.spec.slo.maxTempC } : {}) },
+      options: { durationS: p.durationS, warmup: p.warmup, ep, ...(providerOptions ? { providerOptions } : {}), ...(p.threads ? { threads: p.threads } : {}), ...(rollout.spec.slo.sustainedS ? { sustainedS: rollout.spec.slo.sustainedS } : {}), ...(rollout.spec.slo.maxTempC ? { maxTempC: rollout.spec.slo.maxTempC } : {}), ...(p.opProfile ? { opProfile: true } : {}) },
     });
   }
 

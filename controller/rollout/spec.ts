@@ -109,6 +109,8 @@ export const RolloutSpec = z
          * so no profile runs next to a freshly deployed model on shared hardware.
          */
         beforeDeploy: z.enum(['class', 'all']).default('class'),
+        /** Each profile job also returns time per node (issue #21): the class's operator profiles, which the latency predictor fits on. */
+        opProfile: z.boolean().optional(),
       })
       .strict()
       .default({ durationS: 5, warmup: 5, beforeDeploy: 'class' }),

@@ -17,6 +17,8 @@ import { dashboardRoutes } from './dashboard.js';
 import { devicesRoutes } from './devices.js';
 import { deviceOutputsRoutes } from './device-outputs.js';
 import { eventsRoutes } from './events.js';
+import type { ControllerMetrics } from '../metrics/metrics.js';
+import { metricsRoutes } from './metrics.js';
 import { modelsRoutes } from './models.js';
 import { rolloutsRoutes } from './rollouts.js';
 import { errorHandler } from './validate.js';
@@ -31,6 +33,8 @@ export interface AppDeps {
   log: Logger;
   /** Model catalog, ladder builds and rollouts (/api/models, /api/rollouts). */
   fleet?: { catalog: Catalog; ladders: LadderJobs; rollouts: RolloutEngine; rolloutStore: RolloutStore };
+  /** GET /metrics and the read-only token that scrapes it (controller/metrics/). */
+  metrics?: { metrics: ControllerMetrics; token: string };
   /** Serve https with this certificate (chain) and key. Client certificates are not asked for here: browsers and the CLI use the same port. */
   https?: { certPem: string; keyPem: string };
 }
@@ -58,7 +62,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   app.register(devicesRoutes(deps.registry, deps));
   app.register(deviceOutputsRoutes(deps.registry, deps.live.outputs));
-  app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
+  app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey, onBytesServed: deps.metrics?.metrics.counters.artifactBytes }));
   const catalog = deps.fleet?.catalog;
   const liveHub = new LiveHub({ registry: deps.registry, serving: deps.live, candidateName: catalog && ((id) => catalog.getCandidate(id)?.name) });
   const status: StatusDeps | undefined = deps.fleet && { store: deps.fleet.rolloutStore, catalog: deps.fleet.catalog, live: deps.live };
@@ -74,6 +78,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     rolloutFeed?.close();
   });
   app.register(eventsRoutes(liveHub, rolloutFeed));
+  if (deps.metrics) {
+    // the device gauges read the dashboard's own live view: one set of figures for both
+    deps.metrics.metrics.watchFleet(() => liveHub.snapshot());
+    app.register(metricsRoutes(deps.metrics.metrics, deps.metrics.token));
+  }
   app.register(dashboardRoutes());
   if (deps.fleet && status) {
     app.register(modelsRoutes(deps.fleet.catalog, deps.fleet.ladders));

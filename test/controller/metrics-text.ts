@@ -14,7 +14,8 @@ function value(text: string): number {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
   const v = Number(text);
-  if (Number.isNaN(v) && text !== 'NaN') throw new Error(`not a sample value: ${text}`);
+  // prom-client writes NaN as 'Nan'; Prometheus reads it as Go's ParseFloat does, in any case
+  if (Number.isNaN(v) && text.toLowerCase() !== 'nan') throw new Error(`not a sample value: ${text}`);
   return v;
 }
 

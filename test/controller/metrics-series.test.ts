@@ -10,9 +10,11 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validMessages } from '../../bench/fuzz/device-messages.js';
 import { openDb } from '../../controller/db.js';
+import { deviceDispatcher, type DeviceHandlers } from '../../controller/device-dispatch.js';
 import { TELEMETRY_STALE_MS } from '../../controller/live/device-row.js';
 import type { LiveDevice } from '../../controller/live/wire.js';
 import { deviceSamples, devicesByClass, devicesByState } from '../../controller/metrics/device-series.js';
+import { fleetCounters } from '../../controller/metrics/counters.js';
 import { registerFleetGauges } from '../../controller/metrics/fleet-gauges.js';
 import { ControllerMetrics } from '../../controller/metrics/metrics.js';
 import { schemaRejection } from '../../controller/metrics/reasons.js';
@@ -234,5 +236,32 @@ describe('the scrape token', () => {
     const dir = tmp();
     expect(() => loadMetricsToken(dir, 'admin-token-of-32-characters-xx', { EDGEFIT_METRICS_TOKEN: 'short' })).toThrow(/^EDGEFIT_METRICS_TOKEN is 5 characters: use at least 16/);
     expect(() => loadMetricsToken(dir, 'admin-token-of-32-characters-xx', { EDGEFIT_METRICS_TOKEN: 'admin-token-of-32-characters-xx' })).toThrow(/is the admin token/);
+  });
+});
+
+describe('the intake counts what it refuses', () => {
+  it('by reason, through the real dispatcher and counters', async () => {
+    const registry = new Registry();
+    const counters = fleetCounters(registry);
+    const handed: string[] = [];
+    const handlers = Object.fromEntries(Object.keys(validMessages('pi-a', NOW)).map((c) => [c, () => void handed.push(c)])) as unknown as DeviceHandlers;
+    const handle = deviceDispatcher(handlers, { isRegistered: (id) => id === 'pi-a', log: pino({ level: 'silent' }), now: () => NOW, counters });
+    const v = validMessages('pi-a', NOW);
+    const send = (id: string, channel: string, message: unknown) => handle(`edgefit/v1/devices/${id}/${channel}`, Buffer.from(typeof message === 'string' ? message : JSON.stringify(message)), false);
+    send('pi-a', 'telemetry', v.telemetry);
+    send('pi-a', 'telemetry', { ...v.telemetry, fps: 1e308 });
+    send('pi-a', 'heartbeat', { ...v.heartbeat, temperatureC: 900 });
+    send('pi-a', 'telemetry', '{');
+    send('pi-a', 'hello', { ...v.hello, deviceClass: 'not a class' });
+    send('pi-a', 'heartbeat', { ...v.heartbeat, ts: Date.UTC(2019, 0, 1) });
+    send('stranger', 'heartbeat', v.heartbeat);
+    send('pi-a', 'desired', {}); // the controller's own channel: no device message, not counted
+    expect(handed).toEqual(['telemetry']);
+    const s = parseExposition(await registry.metrics());
+    const rejected = Object.fromEntries(samplesOf(s, 'edgefit_mqtt_messages_rejected_total').map((x) => [x.labels.reason, x.value]));
+    expect(rejected).toEqual({ schema: 2, 'out-of-range': 2, clock: 1, unregistered: 1, 'wrong-device': 0, 'too-large': 0, acl: 0 });
+    const received = Object.fromEntries(samplesOf(s, 'edgefit_mqtt_messages_received_total').map((x) => [x.labels.channel, x.value]));
+    expect(received).toMatchObject({ telemetry: 3, heartbeat: 3, hello: 1, presence: 0 });
+    expect(Object.values(received).reduce((a, b) => a + b, 0)).toBe(7);
   });
 });

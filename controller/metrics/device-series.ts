@@ -6,8 +6,9 @@ import type { Health, LiveDevice } from '../live/wire.js';
 
 /**
  * Devices with per-device series, at most. Each has up to five (FPS, p95,
- * temperature, throttled, health): 5,000 series at the bound, a small share of
- * what one Prometheus holds, and a scrape of a few hundred KB. Past it, the
+ * temperature, throttled, health): measured with 1,000 and with 10,000 serving
+ * devices, a scrape held 5,089 samples in 426 KiB either way (process metrics
+ * included), a small load for one Prometheus. Past the bound, the
  * devices after the first DEVICE_SERIES_LIMIT in id order have none (the same
  * ones every scrape, so no series flaps), edgefit_metrics_devices_omitted says
  * how many, and the fleet-wide counts still count them.

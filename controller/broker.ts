@@ -21,6 +21,8 @@ export interface EmbeddedBrokerOptions {
   /** True when the device id and token match the registry. */
   authenticateDevice(id: string, token: string): boolean;
   log: Logger;
+  /** Told of each publish refused, by reason, for GET /metrics. */
+  onRefused?: (reason: 'too-large' | 'acl') => void;
 }
 
 export interface EmbeddedBroker {
@@ -87,10 +89,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       if (client && ended.has(client)) return done(new Error('session ended'));
       if (packet.payload.length > MAX_PAYLOAD_BYTES) {
         log.warn({ clientId: client.id, topic: packet.topic, bytes: packet.payload.length }, 'mqtt publish refused: payload over limit');
+        opts.onRefused?.('too-large');
         return done(new Error('payload too large'));
       }
       if (!mayPublish(principal, packet.topic)) {
         log.warn({ clientId: client.id, principal, topic: packet.topic }, 'mqtt publish refused by ACL');
+        opts.onRefused?.('acl');
         return done(new Error('not authorized'));
       }
       done(null);
@@ -117,11 +121,11 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
 
   const connections = new Set<MqttFrameGuard>();
   const handle = (socket: Socket) => {
-    const guarded = new MqttFrameGuard(socket, MAX_PAYLOAD_BYTES + 64 * 1024, (rejection) =>
-      rejection.reason === 'too-large'
-        ? log.warn({ remote: socket.remoteAddress, bytes: rejection.announced }, 'mqtt packet refused: over the payload limit')
-        : log.warn({ remote: socket.remoteAddress }, 'mqtt packet refused: malformed length'),
-    );
+    const guarded = new MqttFrameGuard(socket, MAX_PAYLOAD_BYTES + 64 * 1024, (rejection) => {
+      if (rejection.reason === 'malformed') return log.warn({ remote: socket.remoteAddress }, 'mqtt packet refused: malformed length');
+      opts.onRefused?.('too-large');
+      log.warn({ remote: socket.remoteAddress, bytes: rejection.announced }, 'mqtt packet refused: over the payload limit');
+    });
     connections.add(guarded);
     guarded.once('close', () => connections.delete(guarded));
     broker.handle(guarded);

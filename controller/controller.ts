@@ -20,7 +20,8 @@ import { OpProfileStore } from './op-profiles.js';
 import { LatencyPredictions } from './latency-predictions.js';
 import type { Desired, Job } from '../protocol/messages.js';
 import { CONTROLLER_USER, Registry } from './registry.js';
-import { loadOrCreateSecret } from './secrets.js';
+import { loadMetricsToken, loadOrCreateSecret } from './secrets.js';
+import { ControllerMetrics } from './metrics/metrics.js';
 import { clearEndpoint, clearStarting, markStarting, writeEndpoint } from './endpoint.js';
 import { rootCertificates } from 'node:tls';
 import { CA_FILE, controllerSans, issueDeviceCertificate, loadOrCreateServerTls, userServerTls, type ServerTls } from './tls/store.js';
@@ -86,6 +87,8 @@ export interface Controller {
   /** With TLS: the CA agents verify the controller against (the data folder's ca.pem, or --tls-ca). */
   caFile?: string;
   adminToken: string;
+  /** The read-only token that scrapes GET /metrics (metrics.token, or $EDGEFIT_METRICS_TOKEN). */
+  metricsToken: string;
   close(): Promise<void>;
 }
 
@@ -107,6 +110,8 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
   registry.markAllOffline();
   const controllerSecret = loadOrCreateSecret(dataDir, 'controller.secret');
   const adminToken = loadOrCreateSecret(dataDir, 'admin.token');
+  const metricsToken = loadMetricsToken(dataDir, adminToken);
+  const metrics = new ControllerMetrics({ db, log: log.child({ component: 'metrics' }) });
   const signingKey = loadOrCreateSigningKey(dataDir);
   const artifacts = new ArtifactStore(db, dataDir, signingKey);
 
@@ -123,6 +128,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
       controllerSecret,
       authenticateDevice: (id, token) => registry.authenticate(id, token),
       log: log.child({ component: 'broker' }),
+      onRefused: (reason) => metrics.counters.rejected(reason),
     });
     brokerUrl = `mqtt://127.0.0.1:${broker.port}`;
   }
@@ -137,7 +143,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
   const rolloutStore = new RolloutStore(db);
   const checks = new OnDeviceCheck({ catalog, thresholdOf: (jobId) => rolloutStore.specOfJob(jobId)?.check?.threshold, log: log.child({ component: 'check' }) });
   const linkTls = opts.brokerUrl && tls ? await externalBrokerTls(dataDir, tls, log) : undefined;
-  const link = await FleetLink.connect({ brokerUrl, ...(linkTls ? { tls: linkTls } : {}), secret: controllerSecret, registry, profiles, desired, live, log: log.child({ component: 'fleet' }), judgeCheck: (r) => checks.judge(r) });
+  const link = await FleetLink.connect({ brokerUrl, ...(linkTls ? { tls: linkTls } : {}), secret: controllerSecret, registry, profiles, desired, live, log: log.child({ component: 'fleet' }), judgeCheck: (r) => checks.judge(r), counters: metrics.counters });
   let dynsec: DynsecSync | undefined;
   if (opts.brokerUrl && opts.brokerDynsec) {
     try {
@@ -188,7 +194,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
   }, 5000);
   silenceSweep.unref();
 
-  const app = buildApp({ registry, artifacts, signingKey, profiles, opProfiles, latencyPredictions, live, adminToken, log, lifecycle, fleet: { catalog, ladders, rollouts, rolloutStore }, ...(tls ? { https: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}) });
+  const app = buildApp({ registry, artifacts, signingKey, profiles, opProfiles, latencyPredictions, live, adminToken, log, lifecycle, fleet: { catalog, ladders, rollouts, rolloutStore }, metrics: { metrics, token: metricsToken }, ...(tls ? { https: { certPem: tls.certPem, keyPem: tls.keyPem } } : {}) });
   await app.listen({ port: opts.httpPort, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.httpPort;
@@ -219,6 +225,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
     localBrokerUrl: broker && tls ? `mqtt://127.0.0.1:${broker.port}` : publicBrokerUrl,
     ...(caFile ? { caFile } : {}),
     adminToken,
+    metricsToken,
     async close() {
       clearEndpoint(dataDir, httpUrl);
       clearInterval(silenceSweep);

@@ -6,6 +6,7 @@ import type { Desired, DesiredInput, Job, JobInput, Result } from '../protocol/m
 import { PROTOCOL_VERSION, deviceTopic } from '../protocol/topics.js';
 import type { CheckRecord } from './check/checker.js';
 import { controllerSubscriptions, deviceDispatcher } from './device-dispatch.js';
+import type { FleetCounters } from './metrics/counters.js';
 import { nextGeneration, type DesiredStore, type LiveStateStore, type ProfileStore } from './profiles.js';
 import { CONTROLLER_USER, type Registry } from './registry.js';
 import { ResultIntake } from './result-intake.js';
@@ -23,6 +24,8 @@ export interface FleetLinkOptions {
   log: Logger;
   /** Judges a result's on-device check before it is stored (see ResultIntake). */
   judgeCheck?: (result: Result) => Promise<CheckRecord | undefined>;
+  /** Messages in and out, refusals and profile results, for GET /metrics. */
+  counters?: FleetCounters;
 }
 
 /** What a caller gives for a job: the envelope is filled in. */
@@ -58,7 +61,8 @@ export class FleetLink {
 
   static async connect(opts: FleetLinkOptions): Promise<FleetLink> {
     const { log, registry, live } = opts;
-    const results = new ResultIntake(opts.profiles, log, undefined, opts.judgeCheck);
+    const { counters } = opts;
+    const results = new ResultIntake(opts.profiles, log, undefined, opts.judgeCheck, counters && ((r) => counters.resultStored(r.ok)));
     const helloListeners = new Set<(deviceId: string) => void>();
     const client = mqtt.connect(opts.brokerUrl, {
       username: CONTROLLER_USER,
@@ -83,7 +87,10 @@ export class FleetLink {
           registry.recordHeartbeat(deviceId, heartbeat);
         },
         results(deviceId, result) {
-          if (result.deviceId !== deviceId) return log.warn({ device: deviceId, claimed: result.deviceId }, 'result naming another device dropped');
+          if (result.deviceId !== deviceId) {
+            counters?.rejected('wrong-device');
+            return log.warn({ device: deviceId, claimed: result.deviceId }, 'result naming another device dropped');
+          }
           results.store(result);
         },
         telemetry(deviceId, telemetry) {
@@ -100,7 +107,7 @@ export class FleetLink {
           live.outputs.recordSnapshot(deviceId, snapshot);
         },
       },
-      { isRegistered: (id) => registry.has(id), log },
+      { isRegistered: (id) => registry.has(id), log, counters },
     );
     client.on('message', (topic, payload, packet) => {
       try {
@@ -186,6 +193,8 @@ export class FleetLink {
     const job = this.validate('jobs', { ...request, v: PROTOCOL_VERSION, ts: Date.now() });
     if (!this.client.connected) throw new BrokerUnavailableError(`cannot send job ${job.jobId}: the broker ${this.opts.brokerUrl} is unreachable`);
     await this.client.publishAsync(deviceTopic(deviceId, 'jobs'), encodeFor('jobs', job), publishOptions('jobs'));
+    this.opts.counters?.sent('jobs');
+    this.opts.counters?.jobSent();
     this.opts.log.info({ device: deviceId, jobId: job.jobId, sha256: job.artifact.sha256 }, 'job sent');
     return job;
   }
@@ -208,6 +217,7 @@ export class FleetLink {
 
   private async publishDesired(deviceId: string, desired: Desired): Promise<void> {
     await this.client.publishAsync(deviceTopic(deviceId, 'desired'), encodeFor('desired', desired), publishOptions('desired'));
+    this.opts.counters?.sent('desired');
   }
 
   private requireDevice(deviceId: string): void {

@@ -26,6 +26,8 @@ export class ResultIntake {
     private readonly retryMs = RETRY_MS,
     /** The on-device check's verdict on a result (controller/check/): stored with it, so no listener sees it unjudged. */
     private readonly judge?: (result: Result) => Promise<CheckRecord | undefined>,
+    /** Told of each result stored for the first time (not of a redelivered one), for GET /metrics. */
+    private readonly onStored?: (result: Result) => void,
   ) {}
 
   get pending(): number {
@@ -62,9 +64,11 @@ export class ResultIntake {
     try {
       const stored = this.profiles.record(result, Date.now(), this.checks.get(result));
       this.log.info({ device: result.deviceId, jobId: result.jobId, ok: result.ok, duplicate: !stored }, 'profile result');
+      if (stored) this.onStored?.(result);
       return undefined;
     } catch (err) {
       if (!(err instanceof ListenerFailure)) return (err as Error).message;
+      this.onStored?.(result);
       this.log.error({ device: result.deviceId, jobId: result.jobId, err: err.message }, 'profile result stored, but acting on it failed');
       return undefined;
     }

@@ -21,6 +21,8 @@ import { deviceLifecycleRoutes } from './device-lifecycle.js';
 import { devicesRoutes } from './devices.js';
 import { deviceOutputsRoutes } from './device-outputs.js';
 import { eventsRoutes } from './events.js';
+import type { ControllerMetrics } from '../metrics/metrics.js';
+import { metricsRoutes } from './metrics.js';
 import { modelsRoutes } from './models.js';
 import { openapiDocs } from './openapi.js';
 import { opProfilesRoutes } from './op-profiles.js';
@@ -46,6 +48,8 @@ export interface AppDeps {
   opProfiles?: OpProfileStore;
   /** The latency predictor's error per class and provider (/api/latency-predictions). */
   latencyPredictions?: LatencyPredictions;
+  /** GET /metrics and the read-only token that scrapes it (controller/metrics/). */
+  metrics?: { metrics: ControllerMetrics; token: string };
   /** Serve https with this certificate (chain) and key. Client certificates are not asked for here: browsers and the CLI use the same port. */
   https?: { certPem: string; keyPem: string };
 }
@@ -119,7 +123,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(deviceLifecycleRoutes(deps.lifecycle));
   app.register(deviceOutputsRoutes(deps.registry, deps.live.outputs));
   if (deps.opProfiles) app.register(opProfilesRoutes(deps.opProfiles, deps.latencyPredictions));
-  app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey }));
+  app.register(artifactsRoutes({ store: deps.artifacts, registry: deps.registry, key: deps.signingKey, onBytesServed: deps.metrics?.metrics.counters.artifactBytes }));
   const catalog = deps.fleet?.catalog;
   const liveHub = new LiveHub({ registry: deps.registry, serving: deps.live, candidateName: catalog && ((id) => catalog.getCandidate(id)?.name) });
   const status: StatusDeps | undefined = deps.fleet && { store: deps.fleet.rolloutStore, catalog: deps.fleet.catalog, live: deps.live };
@@ -135,6 +139,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     rolloutFeed?.close();
   });
   app.register(eventsRoutes(liveHub, rolloutFeed));
+  if (deps.metrics) {
+    // the device gauges read the dashboard's own live view: one set of figures for both
+    deps.metrics.metrics.watchFleet(() => liveHub.snapshot());
+    app.register(metricsRoutes(deps.metrics.metrics, deps.metrics.token));
+  }
   app.register(dashboardRoutes());
   if (deps.fleet && status) {
     app.register(modelsRoutes(deps.fleet.catalog, deps.fleet.ladders));

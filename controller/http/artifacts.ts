@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -29,6 +29,8 @@ export interface ArtifactsDeps {
   registry: Registry;
   key: SigningKey;
   maxUploadBytes?: number;
+  /** Told the bytes each download read out (edgefit_artifact_bytes_served_total). */
+  onBytesServed?: (bytes: number) => void;
 }
 
 const NAME_IT = 'name the artifact: POST /api/artifacts?name=<name>';
@@ -68,6 +70,8 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
   const { store, key } = deps;
   const maxUploadBytes = deps.maxUploadBytes ?? MAX_UPLOAD_BYTES;
   const device = requireDevice(deps.registry);
+  // bytesRead once the stream closes, done or cut: no listener on the data path, so backpressure stays the socket's
+  const counted = (stream: ReadStream): ReadStream => (deps.onBytesServed ? stream.once('close', () => deps.onBytesServed!(stream.bytesRead)) : stream);
 
   return async function (app: FastifyInstance): Promise<void> {
     // Uploads stream to disk as they arrive instead of being buffered whole;
@@ -132,10 +136,10 @@ export function artifactsRoutes(deps: ArtifactsDeps) {
         reply.header('content-type', 'application/octet-stream');
         if (range) {
           reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', range.end - range.start + 1);
-          return reply.send(createReadStream(file, { start: range.start, end: range.end }));
+          return reply.send(counted(createReadStream(file, { start: range.start, end: range.end })));
         }
         reply.header('content-length', size);
-        return reply.send(createReadStream(file));
+        return reply.send(counted(createReadStream(file)));
       },
     );
 

@@ -2,15 +2,22 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EdgefitError } from '../../protocol/errors.js';
 
-function tokenOf(request: FastifyRequest): string | undefined {
+/** The token of an `Authorization: Bearer` header (the one way /metrics takes its token: Prometheus sends it so). */
+export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+}
+
+function tokenOf(request: FastifyRequest): string | undefined {
+  const bearer = bearerToken(request);
+  if (bearer !== undefined) return bearer;
   // EventSource cannot set headers: the dashboard's live stream passes it in the query.
   const query = request.query as Record<string, unknown> | undefined;
   return typeof query?.token === 'string' ? query.token : undefined;
 }
 
-function same(a: string, b: string): boolean {
+/** Constant-time comparison of a presented token with the expected one. */
+export function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
@@ -27,7 +34,7 @@ function isAdminApi(request: FastifyRequest): boolean {
   return request.url.startsWith('/api/') || (route !== undefined && route.startsWith('/api/'));
 }
 
-/** Every /api route needs the admin token; nothing is served open by default. */
+/** Every /api route needs the admin token; nothing is served open by default (/metrics checks its own token, http/metrics.ts). */
 export function requireAdminToken(app: FastifyInstance, adminToken: string): void {
   app.addHook('onRequest', async (request) => {
     if (!isAdminApi(request)) return;

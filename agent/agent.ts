@@ -214,23 +214,11 @@ export class Agent {
           log.info({ device: id }, 'the broker refused the token; the token file holds another: connecting with it');
           this.client.options.password = fresh;
           this.refusedWaitMs = this.firstRefusedWaitMs;
-          clearTimeout(this.refusedRetry);
-          clearTimeout(this.reconnectTimer);
-          this.reconnectTimer = undefined;
-          this.refusedRetry = setTimeout(() => {
-            this.refusedRetry = undefined;
-            if (!this.stopping) this.client.reconnect();
-          }, 0);
+          this.reconnectAfterRefusal(0);
           return;
         }
         log.error({ device: id, err: err.message, retryInMs: this.refusedWaitMs }, "the broker refused this device's token (register it with 'edgefit devices add', or give the token it printed); asking again");
-        clearTimeout(this.refusedRetry);
-        clearTimeout(this.reconnectTimer);
-        this.reconnectTimer = undefined;
-        this.refusedRetry = setTimeout(() => {
-          this.refusedRetry = undefined;
-          if (!this.stopping) this.client.reconnect();
-        }, this.refusedWaitMs);
+        this.reconnectAfterRefusal(this.refusedWaitMs);
         this.refusedWaitMs = Math.min(REFUSED_RETRY_MAX_MS, this.refusedWaitMs * 2);
         return;
       }
@@ -245,6 +233,17 @@ export class Agent {
    * jittered, doubling wait (reconnect-backoff.ts). A refused token has its
    * own retry (the 'error' handler); mqtt.js keeps its queued QoS 1 messages.
    */
+  /** One reconnect after a refused token, `ms` from now, replacing any reconnect already planned. */
+  private reconnectAfterRefusal(ms: number): void {
+    clearTimeout(this.refusedRetry);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.refusedRetry = setTimeout(() => {
+      this.refusedRetry = undefined;
+      if (!this.stopping) this.client.reconnect();
+    }, ms);
+  }
+
   private scheduleReconnect(): void {
     if (this.stopping || this.reconnectTimer || this.refusedRetry) return;
     const retryInMs = reconnectDelayMs(this.reconnectAttempt++);

@@ -18,6 +18,7 @@ import { runCli, spawnCli, stop, type CliProcess } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/log.js';
 import { connectOnce, retainedOn } from '../helpers/mqtt-probe.js';
 import { waitFor } from '../helpers/wait.js';
+import { adminApi } from '../helpers/admin-api.js';
 
 describe('device lifecycle on the embedded broker', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'edgefit-lifecycle-'));
@@ -28,14 +29,7 @@ describe('device lifecycle on the embedded broker', () => {
   const clients: MqttClient[] = [];
   let agent: CliProcess | undefined;
 
-  const api = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(controller.httpUrl + p, {
-      method,
-      headers: { authorization: `Bearer ${controller.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const api = adminApi(() => controller);
   const basic = (id: string, token: string) => `Basic ${Buffer.from(`${id}:${token}`).toString('base64')}`;
   const enroll = async (id: string, token: string) => (await fetch(`${controller.httpUrl}/enroll/key`, { headers: { authorization: basic(id, token) } })).status;
   async function connected(id: string, token: string): Promise<MqttClient> {

@@ -6,7 +6,6 @@
 // reconciles the plugin with the registry at start and after a reconnect.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -25,7 +24,8 @@ import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 import { captureLogger } from '../helpers/log.js';
 import { connectOnce, retainedOn } from '../helpers/mqtt-probe.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForListening } from '../helpers/wait.js';
+import { adminApi } from '../helpers/admin-api.js';
 
 const mosquittoBin = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => spawnSync(p, ['-h']).status !== null);
 const plugin = DYNSEC_PLUGIN_PATHS.find((p) => existsSync(p));
@@ -47,21 +47,9 @@ describe.skipIf(missing !== undefined)('devices on Mosquitto with its dynamic-se
 
   const startMosquitto = async () => {
     mosquitto = spawn(mosquittoBin!, ['-c', path.join(out, 'mosquitto.conf')], { stdio: 'ignore' });
-    await waitFor(
-      () => new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false))),
-      10_000,
-      'mosquitto listening',
-      20,
-    );
+    await waitForListening(port, 'mosquitto listening');
   };
-  const api = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(controller.httpUrl + p, {
-      method,
-      headers: { authorization: `Bearer ${controller.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const api = adminApi(() => controller);
   const keep = (r: Awaited<ReturnType<typeof connectOnce>>) => {
     if ('client' in r) clients.push(r.client);
     return r;

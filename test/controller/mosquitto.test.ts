@@ -14,7 +14,7 @@ import { writeModel } from '../../compress/onnx/write.js';
 import { buildYolov8 } from '../../compress/yolo/builder.js';
 import { runCli, spawnCli, stop, type CliProcess } from '../helpers/cli.js';
 import { captureLogger } from '../helpers/log.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForListening } from '../helpers/wait.js';
 
 const mosquittoBin = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => spawnSync(p, ['-h']).status !== null);
 
@@ -76,12 +76,7 @@ describe.skipIf(!mosquittoBin)('controller ⇄ agents through a real Mosquitto (
     for (const p of [dir, out, path.join(out, 'passwd')]) chmodSync(p, 0o755);
     startMosquitto = async () => {
       mosquitto = spawn(mosquittoBin!, ['-c', path.join(out, 'mosquitto.conf')], { stdio: 'ignore' });
-      await waitFor(
-        () => new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false))),
-        10_000,
-        'mosquitto listening',
-        20,
-      );
+      await waitForListening(port, 'mosquitto listening');
     };
     brokerUrl = `mqtt://127.0.0.1:${port}`;
     await startMosquitto();

@@ -15,12 +15,10 @@
 // recomputed from the evaluations at the start of a step, since JSON writes
 // an infinite crowding as null), so a saved state resumes bit-identically.
 import { mulberry32 } from '../random.js';
+import { crowdingDistance, nonDominatedSort, type Evaluation } from './ranking.js';
 
-export interface Evaluation {
-  objectives: number[];
-  /** 0 = feasible; > 0 = by how much a constraint is broken. */
-  violation: number;
-}
+export type { Evaluation } from './ranking.js';
+export { constrainedDominates, crowdingDistance, nonDominatedSort } from './ranking.js';
 
 export interface SearchProblem<G> {
   random(rng: () => number): G;
@@ -60,80 +58,6 @@ export interface Nsga2State<G> {
 /** How often a duplicate child (or initial genome) is re-drawn before it is accepted. */
 const REDRAWS = 8;
 
-/** Deb's constrained domination: does a dominate b? */
-export function constrainedDominates(a: Evaluation, b: Evaluation): boolean {
-  const aFeasible = a.violation <= 0;
-  const bFeasible = b.violation <= 0;
-  if (aFeasible !== bFeasible) return aFeasible;
-  if (!aFeasible) return a.violation < b.violation;
-  let strictlyBetter = false;
-  for (let m = 0; m < a.objectives.length; m++) {
-    if (a.objectives[m] > b.objectives[m]) return false;
-    if (a.objectives[m] < b.objectives[m]) strictlyBetter = true;
-  }
-  return strictlyBetter;
-}
-
-/**
- * Fast non-dominated sort (Deb 2002, O(M·N²)) under constrained domination.
- * Returns the fronts as lists of indices into points, best front first; each
- * front lists its indices in ascending order.
- */
-export function nonDominatedSort(points: ReadonlyArray<Evaluation>): number[][] {
-  const n = points.length;
-  const dominated: number[][] = points.map(() => []);
-  const dominatedBy = new Array<number>(n).fill(0);
-  for (let p = 0; p < n; p++) {
-    for (let q = p + 1; q < n; q++) {
-      if (constrainedDominates(points[p], points[q])) {
-        dominated[p].push(q);
-        dominatedBy[q]++;
-      } else if (constrainedDominates(points[q], points[p])) {
-        dominated[q].push(p);
-        dominatedBy[p]++;
-      }
-    }
-  }
-  const fronts: number[][] = [];
-  let current = [];
-  for (let p = 0; p < n; p++) if (dominatedBy[p] === 0) current.push(p);
-  while (current.length > 0) {
-    fronts.push(current);
-    const next: number[] = [];
-    for (const p of current) {
-      for (const q of dominated[p]) if (--dominatedBy[q] === 0) next.push(q);
-    }
-    current = next.sort((a, b) => a - b);
-  }
-  return fronts;
-}
-
-/**
- * Crowding distance of each member of one front (result[i] belongs to
- * front[i]): per objective, sort the front, give the two ends Infinity and
- * each inner point (next − previous) / (max − min) of the front, summed over
- * objectives. An objective on which the whole front is equal tells its points
- * nothing apart and adds nothing (no ends, no division by a zero range).
- */
-export function crowdingDistance(points: ReadonlyArray<Evaluation>, front: readonly number[]): number[] {
-  const distance = new Array<number>(front.length).fill(0);
-  if (front.length === 0) return distance;
-  const objectives = points[front[0]].objectives.length;
-  const order = front.map((_, i) => i);
-  for (let m = 0; m < objectives; m++) {
-    const value = (i: number) => points[front[i]].objectives[m];
-    order.sort((a, b) => value(a) - value(b) || a - b);
-    const range = value(order[order.length - 1]) - value(order[0]);
-    if (!(range > 0)) continue;
-    distance[order[0]] = Infinity;
-    distance[order[order.length - 1]] = Infinity;
-    for (let k = 1; k < order.length - 1; k++) {
-      distance[order[k]] += (value(order[k + 1]) - value(order[k - 1])) / range;
-    }
-  }
-  return distance;
-}
-
 /** The rank-0 feasible individuals of the population. */
 export function paretoFront<G>(state: Nsga2State<G>): Individual<G>[] {
   return state.population.filter((i) => i.rank === 0 && i.violation <= 0);
@@ -160,19 +84,20 @@ export function initNsga2<G>(problem: SearchProblem<G>, o: { populationSize: num
 }
 
 export function stepNsga2<G>(problem: SearchProblem<G>, state: Nsga2State<G>): Nsga2State<G> {
+  checkState(state);
   const generation = state.generation + 1;
   const rng = generationRng(state.seed, generation);
   const run = new Run(problem, state.evaluated ?? []);
   const n = state.populationSize;
   const parents: Member<G>[] = state.population.map((i) => ({ individual: { ...i }, key: problem.key(i.genome) }));
-  ranked(parents.map((m) => m.individual));
+  const ranks = ranked(parents.map((m) => m.individual));
 
   const keys = new Set(parents.map((m) => m.key));
   const offspring: Member<G>[] = [];
   while (offspring.length < n) {
-    let children = breed(problem, parents, rng);
+    let children = breed(problem, ranks, rng);
     const known = () => children.some((c) => keys.has(c.key)) || children[0].key === children[1].key;
-    for (let t = 0; t < REDRAWS && known(); t++) children = breed(problem, parents, rng);
+    for (let t = 0; t < REDRAWS && known(); t++) children = breed(problem, ranks, rng);
     for (const c of children) {
       if (offspring.length === n) break;
       keys.add(c.key);
@@ -200,14 +125,14 @@ export function tournament<G>(population: ReadonlyArray<Individual<G>>, rng: () 
   return rng() < 0.5 ? a : b;
 }
 
-/** An individual with its genome's key, computed once (a key can cost microseconds: 30 floats joined). */
+/** An individual with its genome's key, computed once per step (a key can cost microseconds: 30 floats joined). */
 interface Member<G> {
   individual: Individual<G>;
   key: string;
 }
 
-function breed<G>(problem: SearchProblem<G>, parents: ReadonlyArray<Member<G>>, rng: () => number): { genome: G; key: string }[] {
-  const population = parents.map((m) => m.individual);
+/** Two tournaments pick the parents; the problem's crossover and mutate make two children. */
+function breed<G>(problem: SearchProblem<G>, population: ReadonlyArray<Individual<G>>, rng: () => number): { genome: G; key: string }[] {
   const a = tournament(population, rng);
   const b = tournament(population, rng);
   return problem.crossover(a.genome, b.genome, rng).map((c) => {
@@ -306,12 +231,29 @@ class Run<G> {
   }
 }
 
+/** A state read back from a file is checked before it is stepped: one clear line for what is wrong. */
+function checkState<G>(state: Nsga2State<G>): void {
+  const bad = (what: string) => {
+    throw new Error(`NSGA-II: not a search state: ${what}`);
+  };
+  if (!state || typeof state !== 'object') bad('not an object');
+  if (!Number.isInteger(state.seed)) bad(`seed ${JSON.stringify(state.seed)} is not an integer`);
+  if (!Number.isInteger(state.generation) || state.generation < 0) bad(`generation ${JSON.stringify(state.generation)}`);
+  if (!Number.isInteger(state.evaluations) || state.evaluations < 0) bad(`evaluations ${JSON.stringify(state.evaluations)}`);
+  if (!Number.isInteger(state.populationSize) || state.populationSize < 2) bad(`populationSize ${JSON.stringify(state.populationSize)}`);
+  if (!Array.isArray(state.population) || state.population.length === 0) bad('no population');
+  for (const i of state.population) {
+    if (!i || !Array.isArray(i.objectives) || !i.objectives.every(Number.isFinite) || !(i.violation >= 0)) bad('an individual without finite objectives and violation ≥ 0');
+  }
+  if (state.evaluated !== undefined && !Array.isArray(state.evaluated)) bad('evaluated is not a list of [key, evaluation]');
+}
+
 function checked(e: Evaluation, key: string): Evaluation {
   if (!e || !Array.isArray(e.objectives) || e.objectives.length === 0 || !e.objectives.every(Number.isFinite)) {
-    throw new Error(`NSGA-II: evaluate(${key}) returned objectives that are not finite numbers: ${JSON.stringify(e?.objectives)}`);
+    throw new Error(`NSGA-II: evaluate(${key.slice(0, 80)}) returned objectives that are not finite numbers: ${JSON.stringify(e?.objectives)}`);
   }
   if (!Number.isFinite(e.violation) || e.violation < 0) {
-    throw new Error(`NSGA-II: evaluate(${key}) returned violation ${e.violation}; it must be a finite number ≥ 0`);
+    throw new Error(`NSGA-II: evaluate(${key.slice(0, 80)}) returned violation ${e.violation}; it must be a finite number ≥ 0`);
   }
   return { objectives: [...e.objectives], violation: e.violation };
 }

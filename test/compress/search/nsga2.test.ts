@@ -192,6 +192,30 @@ describe('NSGA-II on a small discrete problem', () => {
   });
 });
 
+describe('NSGA-II input checks', () => {
+  it('answers a bad evaluation or a bad saved state with one clear line', () => {
+    const nan: SearchProblem<number> = { ...gridLike(), evaluate: () => ({ objectives: [NaN, 1], violation: 0 }) };
+    expect(() => initNsga2(nan, { populationSize: 4, seed: 1 })).toThrow(/evaluate\(\d\) returned objectives that are not finite numbers: \[null,1\]/);
+    const negative: SearchProblem<number> = { ...gridLike(), evaluate: () => ({ objectives: [1, 1], violation: -1 }) };
+    expect(() => initNsga2(negative, { populationSize: 4, seed: 1 })).toThrow(/violation -1; it must be a finite number ≥ 0/);
+    expect(() => initNsga2(gridLike(), { populationSize: 1, seed: 1 })).toThrow(/populationSize must be an integer ≥ 2, got 1/);
+    const state = initNsga2(gridLike(), { populationSize: 4, seed: 1 });
+    expect(() => stepNsga2(gridLike(), { ...state, population: [] })).toThrow(/^NSGA-II: not a search state: no population$/);
+    expect(() => stepNsga2(gridLike(), { ...state, generation: -1 })).toThrow(/not a search state: generation -1/);
+  });
+});
+
+/** Genomes 0..9, objectives (g, 9 − g). */
+function gridLike(): SearchProblem<number> {
+  return {
+    random: (rng) => Math.floor(rng() * 10),
+    crossover: (a, b) => [a, b],
+    mutate: (g, rng) => (rng() < 0.5 ? Math.floor(rng() * 10) : g),
+    key: (g) => String(g),
+    evaluate: (g) => feasible(g, 9 - g),
+  };
+}
+
 describe('NSGA-II on ZDT1 and ZDT2 (n = 30, SBX η_c = 15, polynomial mutation η_m = 20, p = 1/30)', () => {
   // The true fronts: f1 = x1 in [0,1], x2..x30 = 0 (g = 1), f2 = 1 − √f1
   // (ZDT1) or 1 − f1² (ZDT2). Hypervolume w.r.t. (1.1, 1.1): the square

@@ -258,4 +258,15 @@ describe('NSGA-II on ZDT1 and ZDT2 (n = 30, SBX Î·_c = 15, polynomial mutation Î
     expect(b).toEqual(a);
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
   });
+
+  it('stepping one state twice gives the same next state (a step changes nothing it reads)', () => {
+    const problem = zdt(2);
+    const state = run(problem, { populationSize: 12, seed: 8 }, 2);
+    const copy = JSON.stringify(state);
+    const first = stepNsga2(problem, state);
+    expect(JSON.stringify(state)).toBe(copy);
+    const second = stepNsga2(problem, state);
+    expect(second).toEqual(first);
+    expect(second.evaluations).toBeGreaterThan(state.evaluations);
+  });
 });

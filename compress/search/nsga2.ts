@@ -210,7 +210,7 @@ class Run<G> {
   ) {
     const handed = lookups.get(evaluated);
     lookups.delete(evaluated);
-    this.cache = handed ?? new Map(evaluated);
+    this.cache = handed ?? new Map(evaluated.map(([key, e]) => [key, checkedEntry(key, e)]));
   }
 
   member(genome: G, key: string): Member<G> {
@@ -245,7 +245,18 @@ function checkState<G>(state: Nsga2State<G>): void {
   for (const i of state.population) {
     if (!i || !Array.isArray(i.objectives) || !i.objectives.every(Number.isFinite) || !(i.violation >= 0)) bad('an individual without finite objectives and violation ≥ 0');
   }
-  if (state.evaluated !== undefined && !Array.isArray(state.evaluated)) bad('evaluated is not a list of [key, evaluation]');
+  if (state.evaluated !== undefined && !(Array.isArray(state.evaluated) && state.evaluated.every((e) => Array.isArray(e) && e.length === 2))) {
+    bad('evaluated is not a list of [key, evaluation]');
+  }
+}
+
+/** An entry of a state's `evaluated` list read back from a file (a list handed on by the previous step is trusted). */
+function checkedEntry(key: unknown, e: Evaluation): Evaluation {
+  if (typeof key !== 'string') throw new Error(`NSGA-II: not a search state: evaluated holds a key that is not a string (${JSON.stringify(key)})`);
+  if (!e || !Array.isArray(e.objectives) || !e.objectives.every(Number.isFinite) || !(e.violation >= 0)) {
+    throw new Error(`NSGA-II: not a search state: the evaluation of ${key.slice(0, 80)} lacks finite objectives and a violation ≥ 0`);
+  }
+  return e;
 }
 
 function checked(e: Evaluation, key: string): Evaluation {

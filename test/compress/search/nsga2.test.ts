@@ -202,6 +202,10 @@ describe('NSGA-II input checks', () => {
     const state = initNsga2(gridLike(), { populationSize: 4, seed: 1 });
     expect(() => stepNsga2(gridLike(), { ...state, population: [] })).toThrow(/^NSGA-II: not a search state: no population$/);
     expect(() => stepNsga2(gridLike(), { ...state, generation: -1 })).toThrow(/not a search state: generation -1/);
+    const old = { ...state, evaluated: Object.fromEntries(state.evaluated!) } as unknown as Nsga2State<number>;
+    expect(() => stepNsga2(gridLike(), old)).toThrow(/^NSGA-II: not a search state: evaluated is not a list of \[key, evaluation\]$/);
+    const broken = JSON.parse(JSON.stringify({ ...state, evaluated: [['3', { objectives: [Infinity, 1], violation: 0 }]] }));
+    expect(() => stepNsga2(gridLike(), broken)).toThrow(/the evaluation of 3 lacks finite objectives/);
   });
 });
 

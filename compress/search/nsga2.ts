@@ -33,7 +33,7 @@ export interface Individual<G> extends Evaluation {
   genome: G;
   /** Index of its non-dominated front within the population (0 = best). */
   rank: number;
-  /** Crowding distance within its front (Infinity at the front's ends). */
+  /** Crowding distance within its front (Infinity at the front's ends; JSON writes that as null, and a step recomputes it). */
   crowding: number;
 }
 

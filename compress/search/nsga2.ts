@@ -63,6 +63,7 @@ export function paretoFront<G>(state: Nsga2State<G>): Individual<G>[] {
   return state.population.filter((i) => i.rank === 0 && i.violation <= 0);
 }
 
+/** Generation 0: populationSize random genomes (distinct keys where the space allows), evaluated and ranked. */
 export function initNsga2<G>(problem: SearchProblem<G>, o: { populationSize: number; seed: number }): Nsga2State<G> {
   if (!Number.isInteger(o.populationSize) || o.populationSize < 2) {
     throw new Error(`NSGA-II: populationSize must be an integer ≥ 2, got ${o.populationSize}`);
@@ -83,6 +84,7 @@ export function initNsga2<G>(problem: SearchProblem<G>, o: { populationSize: num
   return { seed: o.seed, populationSize: o.populationSize, generation: 0, evaluations: run.evaluations, population, evaluated: run.entries() };
 }
 
+/** One generation: N offspring by tournament, crossover and mutation, then the best N of parents ∪ offspring. The state given is not changed. */
 export function stepNsga2<G>(problem: SearchProblem<G>, state: Nsga2State<G>): Nsga2State<G> {
   checkState(state);
   const generation = state.generation + 1;
@@ -90,14 +92,15 @@ export function stepNsga2<G>(problem: SearchProblem<G>, state: Nsga2State<G>): N
   const run = new Run(problem, state.evaluated ?? []);
   const n = state.populationSize;
   const parents: Member<G>[] = state.population.map((i) => ({ individual: { ...i }, key: problem.key(i.genome) }));
-  const ranks = ranked(parents.map((m) => m.individual));
+  // The mating pool: the parents with rank and crowding recomputed (not read from the state).
+  const pool = ranked(parents.map((m) => m.individual));
 
   const keys = new Set(parents.map((m) => m.key));
   const offspring: Member<G>[] = [];
   while (offspring.length < n) {
-    let children = breed(problem, ranks, rng);
+    let children = breed(problem, pool, rng);
     const known = () => children.some((c) => keys.has(c.key)) || children[0].key === children[1].key;
-    for (let t = 0; t < REDRAWS && known(); t++) children = breed(problem, ranks, rng);
+    for (let t = 0; t < REDRAWS && known(); t++) children = breed(problem, pool, rng);
     for (const c of children) {
       if (offspring.length === n) break;
       keys.add(c.key);

@@ -5,9 +5,12 @@
 // records the genome itself.
 import type { CalibrationSet } from '../calibration.js';
 import { convertToFp16 } from '../fp16.js';
-import { factorizeModel } from '../factorize/factorize.js';
+import { factorizeModel, type FactorizationPlan } from '../factorize/factorize.js';
 import { findTargets } from '../factorize/targets.js';
 import type { ConvTarget } from '../factorize/layer.js';
+import { spatialFactorizer } from '../factorize/spatial.js';
+import { lowrankFactorizer } from '../factorize/lowrank.js';
+import { modelCost } from '../cost.js';
 import { addLineageStep } from '../lineage.js';
 import type { Model } from '../onnx/ir.js';
 import { pruneModel } from '../prune/prune.js';
@@ -45,6 +48,24 @@ export function factorRanks(space: SearchSpace, genome: Genome, targets: Readonl
   return out;
 }
 
+/**
+ * A factorization plan of the chosen convs only: planFactorization computes
+ * the SVD of every eligible conv, and a genome names a few.
+ */
+function chosenPlan(model: Model, method: 'spatial' | 'lowrank', minChannels: number, ranks: ReadonlyMap<string, number>): FactorizationPlan {
+  const { targets, skipped } = findTargets(model, method, minChannels);
+  const chosen = targets.filter((t) => ranks.has(t.name));
+  const flops = modelCost(model).flops;
+  return {
+    method,
+    layers: chosen.map((t) => (method === 'spatial' ? spatialFactorizer(t) : lowrankFactorizer(t))),
+    dataAware: false,
+    skipped,
+    modelFlops: flops,
+    fixedFlops: flops - chosen.reduce((s, t) => s + t.flops, 0),
+  };
+}
+
 export async function buildGenome(base: Model, space: SearchSpace, genome: Genome, ctx: BuildContext): Promise<Model> {
   parseGenome(space, genome);
   const { baseSha256 } = ctx;
@@ -59,7 +80,7 @@ export async function buildGenome(base: Model, space: SearchSpace, genome: Genom
     const byMethod = factorRanks(space, genome, new Map(findTargets(model, 'spatial', minChannels).targets.map((t) => [t.name, t])));
     for (const [method, ranks] of byMethod) {
       const calibration = ctx.reconstruct ? await ctx.calibration(genome.size) : undefined;
-      model = (await factorizeModel(model, { method, flopsCut: 0, ranks, minChannels, ...(calibration ? { recalibrate: { calibration } } : {}), baseSha256 })).model;
+      model = (await factorizeModel(model, { method, flopsCut: 0, ranks, minChannels, plan: chosenPlan(model, method, minChannels, ranks), ...(calibration ? { recalibrate: { calibration } } : {}), baseSha256 })).model;
     }
   }
   if (genome.precision === 'fp16') model = convertToFp16(model, { baseSha256 }).model;

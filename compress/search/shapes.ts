@@ -33,21 +33,27 @@ interface TensorExpr {
   exps: number[];
   /** Axis 1: prune groups that cover it (group index, slots per unit), or the rank of a factorized conv (index into space.convs). */
   channel?: { terms: [number, number][] } | { rankOf: number };
+  /** The product of the other axes at the base size, and the power of size/baseSize it scales with (exact: every spatial dim is the size over a stride that divides it). */
+  fixed: number;
+  exp: number;
+  /** Index into a call's cache of sizes. */
+  id: number;
 }
 
 interface NodeTemplate {
   shape: NodeShape;
   input?: TensorExpr;
   output?: TensorExpr;
-  /** Convs: kernel and whether the conv is depthwise (its group follows its input channels). */
-  conv?: { kh: number; kw: number; group: number; depthwise: boolean };
+  /** Convs: kernel, whether the conv is depthwise (its group follows its input channels), and its kind keys per layout. */
+  conv?: { kh: number; kw: number; group: number; depthwise: boolean; kinds: Record<'dw' | 'c16' | 'odd', string[]> };
   /** Which factorized conv's region the node belongs to: in the plain template (the conv itself) or the factorized one. */
   region?: number;
 }
 
 interface PrecisionTemplates {
-  plain: NodeTemplate[];
   factorized: NodeTemplate[];
+  /** Per conv of the space, its node in the plain template (what a genome that leaves it whole runs). */
+  plainRegions: NodeTemplate[];
 }
 
 export interface ShapeContext {
@@ -55,6 +61,8 @@ export interface ShapeContext {
   templates: Partial<Record<Precision, PrecisionTemplates>>;
   /** Per factorizable conv, its input and output tensors in the plain graph (their channels give the rank). */
   convs: { input: TensorExpr; output: TensorExpr; k: number; method: 'spatial' | 'lowrank' }[];
+  /** How many tensor expressions the templates share (the size of genomeShapes' cache). */
+  tensors: number;
 }
 
 const numel = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
@@ -91,11 +99,10 @@ function tensorExprs(space: SearchSpace, plain: Model, factorized: Model): Map<s
       const dims = t.shape as number[];
       const conv = factor ? space.convs.findIndex((c) => name.startsWith(`${c.name}/factor`)) : -1;
       const groups = cover.get(name);
-      exprs.set(name, {
-        dims,
-        exps: exponents(dims, probe.get(name)?.shape as number[] | undefined, r),
-        ...(conv >= 0 ? { channel: { rankOf: conv } } : groups ? { channel: { terms: groups } } : {}),
-      });
+      const exps = exponents(dims, probe.get(name)?.shape as number[] | undefined, r);
+      const channel = conv >= 0 ? { rankOf: conv } : groups ? { terms: groups } : undefined;
+      const other = dims.map((_, a) => a).filter((a) => !(a === 1 && channel));
+      exprs.set(name, { dims, exps, ...(channel ? { channel } : {}), fixed: numel(other.map((a) => dims[a])), exp: other.reduce((e, a) => e + exps[a], 0), id: exprs.size });
     }
   }
   return exprs;
@@ -119,6 +126,11 @@ function sourceOf(name: string, prod: Map<string, Node>, cons: Map<string, Node[
   const next = cons.get(name);
   if (next?.length === 1 && next[0].opType === 'Cast') return exprs.get(next[0].outputs[0]);
   return undefined;
+}
+
+function convKinds(kinds: string[]): Record<'dw' | 'c16' | 'odd', string[]> {
+  const at = (layout: string) => [kinds[0].replace(/\/[^/]+$/, `/${layout}`), ...kinds.slice(1)];
+  return { dw: at('dw'), c16: at('c16'), odd: at('odd') };
 }
 
 function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorExpr>, factorized: boolean): NodeTemplate[] {
@@ -150,7 +162,7 @@ function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorEx
       shape,
       input,
       output: sourceOf(n.outputs[0], prod, cons, exprs),
-      ...(isConv && kernel ? { conv: { kh: Number(kernel[1]), kw: Number(kernel[2]), group, depthwise: group > 1 && group === cin } } : {}),
+      ...(isConv && kernel ? { conv: { kh: Number(kernel[1]), kw: Number(kernel[2]), group, depthwise: group > 1 && group === cin, kinds: convKinds(shape.kinds) } } : {}),
       region: regionOf(n),
     };
   });
@@ -171,14 +183,11 @@ export async function shapeContext(base: Model, space: SearchSpace, calibration:
   };
   const out: ShapeContext['templates'] = {};
   for (const p of space.precisions) {
-    out[p] = { plain: templates(space, await at(p, base), exprs, false), factorized: templates(space, await at(p, factorized), exprs, true) };
+    const plain = templates(space, await at(p, base), exprs, false);
+    out[p] = { factorized: templates(space, await at(p, factorized), exprs, true), plainRegions: space.convs.map((_, i) => plain.find((n) => n.region === i)!) };
   }
-  const plainConvs = out[space.precisions[0]]!.plain;
-  const convs = space.convs.map((c) => {
-    const t = plainConvs.find((x) => x.shape.node === c.name)!;
-    return { input: t.input!, output: t.output!, k: t.conv!.kh, method: 'spatial' as const };
-  });
-  return { space, templates: out, convs };
+  const convs = out[space.precisions[0]]!.plainRegions.map((t) => ({ input: t.input!, output: t.output!, k: t.conv!.kh, method: 'spatial' as const }));
+  return { space, templates: out, convs, tensors: exprs.size };
 }
 
 /**
@@ -213,7 +222,6 @@ export function genomeShapes(ctx: ShapeContext, genome: Genome): NodeShape[] {
   if (!t) throw new Error(`precision ${genome.precision} is not in the search space`);
   const removals = space.groups.map((g, k) => g.removals[genome.prune[k]]);
   const r = genome.size / space.baseSize;
-  const scale = [1, r, r * r];
   const plainChannels = (e: TensorExpr): number => {
     let c = e.dims[1];
     if (e.channel && 'terms' in e.channel) for (const [g, per] of e.channel.terms) c -= removals[g] * per;
@@ -229,37 +237,37 @@ export function genomeShapes(ctx: ShapeContext, genome: Genome): NodeShape[] {
     return Math.min(cin, cout) >= minChannels ? rankFor(method, cout, cin, k, option.keep) : 0;
   });
   const channels = (e: TensorExpr): number => (e.channel && 'rankOf' in e.channel ? ranks[e.channel.rankOf] : plainChannels(e));
+  const power = [1, r, r * r, r * r * r, r ** 4];
+  // Q/DQ chains read the same tensor several times: each size is computed once per call.
+  const sizes = new Float64Array(ctx.tensors).fill(-1);
   const size = (e: TensorExpr | undefined, fallback: number): number => {
     if (!e) return fallback;
-    let n = 1;
-    for (let a = 0; a < e.dims.length; a++) n *= a === 1 && e.channel ? channels(e) : Math.round(e.dims[a] * scale[e.exps[a]]);
-    return n;
+    if (sizes[e.id] < 0) sizes[e.id] = Math.round(e.fixed * power[e.exp] * (e.channel ? channels(e) : 1));
+    return sizes[e.id];
   };
   const out: NodeShape[] = [];
   const emit = (n: NodeTemplate) => {
     const s = n.shape;
-    if (!n.conv) {
+    const c = n.conv;
+    if (!c) {
       out.push({ node: s.node, op: s.op, kinds: s.kinds, x: [size(n.output, s.x[0]), size(n.input, s.x[1])] });
       return;
     }
     const cout = n.output ? channels(n.output) : 0;
     const cin = n.input ? channels(n.input) : 0;
-    const group = n.conv.depthwise ? cin : n.conv.group;
-    const w = [cout, cin / group, n.conv.kh, n.conv.kw];
+    const group = c.depthwise ? cin : c.group;
+    const perOut = (cin / group) * c.kh * c.kw;
     const outElems = size(n.output, s.x[1]);
     const layout = group > 1 && group === cin ? 'dw' : cout % 16 === 0 && (cin < 8 || cin % 16 === 0) ? 'c16' : 'odd';
-    const kinds = [s.kinds[0].replace(/\/[^/]+$/, `/${layout}`), ...s.kinds.slice(1)];
-    out.push({ node: s.node, op: s.op, kinds, x: [outElems * numel(w.slice(1)), outElems, size(n.input, s.x[2]), numel(w)] });
+    out.push({ node: s.node, op: s.op, kinds: c.kinds[layout], x: [outElems * perOut, outElems, size(n.input, s.x[2]), cout * perOut] });
   };
   // The factorized template's order; a region whose conv the genome leaves whole takes the plain template's conv.
-  const plainRegion = new Map(t.plain.filter((n) => n.region !== undefined).map((n) => [n.region!, n]));
-  const done = new Set<number>();
+  const done = new Uint8Array(ranks.length);
   for (const n of t.factorized) {
-    if (n.region === undefined) emit(n);
-    else if (ranks[n.region] > 0) emit(n);
-    else if (!done.has(n.region)) {
-      done.add(n.region);
-      emit(plainRegion.get(n.region)!);
+    if (n.region === undefined || ranks[n.region] > 0) emit(n);
+    else if (!done[n.region]) {
+      done[n.region] = 1;
+      emit(t.plainRegions[n.region]);
     }
   }
   return out;

@@ -72,10 +72,16 @@ describe('buildGenome and genomeShapes (builder yolov8n, 96 → 64 px)', () => {
       genomes.push(g);
     }
     genomes.push({ ...genomes[0], precision: 'int8', size: 96 });
+    // every group at its hardest cut (about half), a 64-channel and a ≥ 128-channel conv factorized: the first falls below 64 channels and stays whole
+    const targets = findTargets(base, 'spatial', 64).targets;
+    const pair = [targets.findIndex((t) => Math.min(t.cin, t.cout) === 64), targets.findIndex((t) => Math.min(t.cin, t.cout) >= 128)];
+    genomes.push({ size: 64, precision: 'fp32', prune: space.groups.map((g) => g.removals.length - 1), factor: space.convs.map((_, k) => (pair.includes(k) ? 1 : 0)) });
     for (const genome of genomes) {
       const built = nodeShapes(await buildGenome(base, space, genome, ctx));
       expect(genomeShapes(shapes, genome).map(line), JSON.stringify(genome)).toEqual(built.map(line));
     }
+    const last = genomeShapes(shapes, genomes.at(-1)!);
+    expect(pair.map((k) => last.some((n) => n.node === `${space.convs[k].name}/factor0`))).toEqual([false, true]);
     expect(genomes.some((g) => g.factor.some((f) => f > 0) && g.prune.some((p) => p > 0))).toBe(true);
     // the search's budget: well under a millisecond per genome on a quiet machine (printed, not asserted: the machine is shared)
     const draws = Array.from({ length: 300 }, (_, i) => ({ ...ops.random(rng), precision: space.precisions[i % 3] }));

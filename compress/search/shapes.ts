@@ -25,6 +25,7 @@ import { resizeModel } from '../resize.js';
 import { rankFor } from './build.js';
 import type { Genome } from './genome.js';
 import { DEFAULT_MIN_CHANNELS, type SearchSpace } from './space.js';
+import { SearchSpaceError } from './errors.js';
 
 /** A tensor of the fp32 graphs: its dims at the base size, how each axis scales with the size, and where its channel count comes from. */
 interface TensorExpr {
@@ -174,6 +175,9 @@ function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorEx
  * size: which nodes run does not depend on the ranges).
  */
 export async function shapeContext(base: Model, space: SearchSpace, calibration: (size: number) => Promise<CalibrationSet>): Promise<ShapeContext> {
+  // The templates hold spatial factorizations only (all searchSpace offers); a low-rank option would need its own template.
+  const other = space.convs.find((c) => c.options.some((o) => o && o.method !== 'spatial'));
+  if (other) throw new SearchSpaceError(`conv ${other.name}: genomeShapes covers spatial factorization only`);
   const factorized = space.convs.length ? factorizedStructure(base, space) : base;
   const exprs = tensorExprs(space, base, factorized);
   const at = async (p: Precision, model: Model): Promise<Model> => {
@@ -201,7 +205,8 @@ function factorizedStructure(base: Model, space: SearchSpace): Model {
   const model = structuredClone(base);
   const targets = new Map(findTargets(base, 'spatial', space.minChannels ?? DEFAULT_MIN_CHANNELS).targets.map((t) => [t.name, t]));
   for (const c of space.convs) {
-    const t = targets.get(c.name)!;
+    const t = targets.get(c.name);
+    if (!t) throw new SearchSpaceError(`conv ${c.name} of the search space is not a factorizable conv of this model: the space was made for another model`);
     const r = rankFor('spatial', t.cout, t.cin, t.k, 0.25);
     const [top, left, bottom, right] = t.pads;
     applyFactorization(model.graph, t.name, {
@@ -219,7 +224,7 @@ function factorizedStructure(base: Model, space: SearchSpace): Model {
 export function genomeShapes(ctx: ShapeContext, genome: Genome): NodeShape[] {
   const { space } = ctx;
   const t = ctx.templates[genome.precision];
-  if (!t) throw new Error(`precision ${genome.precision} is not in the search space`);
+  if (!t) throw new SearchSpaceError(`precision ${genome.precision} is not in the search space`);
   const removals = space.groups.map((g, k) => g.removals[genome.prune[k]]);
   const r = genome.size / space.baseSize;
   const plainChannels = (e: TensorExpr): number => {

@@ -89,4 +89,11 @@ describe('buildGenome and genomeShapes (builder yolov8n, 96 → 64 px)', () => {
     for (const g of draws) genomeShapes(shapes, g);
     console.log(`genomeShapes: ${((performance.now() - t0) / draws.length).toFixed(3)} ms per genome (fp32/fp16/int8 mixed)`);
   });
+
+  it('shapeContext refuses a space it cannot template with one clear line', async () => {
+    const lowrank = { ...space, convs: space.convs.map((c, k) => (k === 0 ? { ...c, options: [null, { method: 'lowrank' as const, keep: 0.5 }] } : c)) };
+    await expect(shapeContext(base, lowrank, calibration)).rejects.toThrow(/covers spatial factorization only/);
+    const foreign = { ...space, convs: [{ name: '/nowhere/Conv', options: [null, { method: 'spatial' as const, keep: 0.25 }] }] };
+    await expect(shapeContext(base, foreign, calibration)).rejects.toThrow(/not a factorizable conv of this model/);
+  });
 });

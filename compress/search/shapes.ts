@@ -175,9 +175,9 @@ function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorEx
  * size: which nodes run does not depend on the ranges).
  */
 export async function shapeContext(base: Model, space: SearchSpace, calibration: (size: number) => Promise<CalibrationSet>): Promise<ShapeContext> {
-  // The templates hold spatial factorizations only (all searchSpace offers); a low-rank option would need its own template.
-  const other = space.convs.find((c) => c.options.some((o) => o && o.method !== 'spatial'));
-  if (other) throw new SearchSpaceError(`conv ${other.name}: genomeShapes covers spatial factorization only`);
+  // One method per conv (as searchSpace makes them): the factorized template holds that method's pair.
+  const mixed = space.convs.find((c) => new Set(c.options.map((o) => o?.method).filter(Boolean)).size > 1);
+  if (mixed) throw new SearchSpaceError(`conv ${mixed.name}: genomeShapes takes one factorization method per conv`);
   const factorized = space.convs.length ? factorizedStructure(base, space) : base;
   const exprs = tensorExprs(space, base, factorized);
   const at = async (p: Precision, model: Model): Promise<Model> => {
@@ -190,32 +190,43 @@ export async function shapeContext(base: Model, space: SearchSpace, calibration:
     const plain = templates(space, await at(p, base), exprs, false);
     out[p] = { factorized: templates(space, await at(p, factorized), exprs, true), plainRegions: space.convs.map((_, i) => plain.find((n) => n.region === i)!) };
   }
-  const convs = out[space.precisions[0]]!.plainRegions.map((t) => ({ input: t.input!, output: t.output!, k: t.conv!.kh, method: 'spatial' as const }));
+  const convs = out[space.precisions[0]]!.plainRegions.map((t, i) => ({ input: t.input!, output: t.output!, k: t.conv!.kh, method: methodOf(space, i) }));
   return { space, templates: out, convs, tensors: exprs.size };
 }
 
+const methodOf = (space: SearchSpace, i: number) => space.convs[i].options.find((o) => o)?.method ?? 'spatial';
+
 /**
- * The base with every conv of the space spatially factorized, weights left
- * at a placeholder: only the structure matters here, and the SVDs of all
- * convs would cost most of the context's time. The two convs' geometry is
+ * The base with every conv of the space factorized, weights left at a
+ * placeholder: only the structure matters here, and the SVDs of all convs
+ * would cost most of the context's time. The pairs' geometry is
  * compress/factorize/spatial.ts' (1×k with the x stride and pads, then k×1
- * with the y ones); the test holds genomeShapes to real builds.
+ * with the y ones) and lowrank.ts' (k×k with the conv's stride, pads and
+ * dilation, then 1×1); the test holds genomeShapes to real builds.
  */
 function factorizedStructure(base: Model, space: SearchSpace): Model {
   const model = structuredClone(base);
-  const targets = new Map(findTargets(base, 'spatial', space.minChannels ?? DEFAULT_MIN_CHANNELS).targets.map((t) => [t.name, t]));
-  for (const c of space.convs) {
+  const targets = new Map(findTargets(base, 'lowrank', space.minChannels ?? DEFAULT_MIN_CHANNELS, undefined, { pointwise: true }).targets.map((t) => [t.name, t]));
+  space.convs.forEach((c, i) => {
     const t = targets.get(c.name);
     if (!t) throw new SearchSpaceError(`conv ${c.name} of the search space is not a factorizable conv of this model: the space was made for another model`);
-    const r = rankFor('spatial', t.cout, t.cin, t.k, 0.25);
+    const method = methodOf(space, i);
+    const r = rankFor(method, t.cout, t.cin, t.k, 0.25);
     const [top, left, bottom, right] = t.pads;
+    const w = (n: number) => new Float32Array(n).fill(0.01);
     applyFactorization(model.graph, t.name, {
-      convs: [
-        { dims: [r, t.cin, 1, t.k], weight: new Float32Array(r * t.cin * t.k).fill(0.01), strides: [1, t.strides[1]], pads: [0, left, 0, right], dilations: [1, 1], group: 1 },
-        { dims: [t.cout, r, t.k, 1], weight: new Float32Array(t.cout * r * t.k).fill(0.01), bias: t.bias, strides: [t.strides[0], 1], pads: [top, 0, bottom, 0], dilations: [1, 1], group: 1 },
-      ],
+      convs:
+        method === 'spatial'
+          ? [
+              { dims: [r, t.cin, 1, t.k], weight: w(r * t.cin * t.k), strides: [1, t.strides[1]], pads: [0, left, 0, right], dilations: [1, 1], group: 1 },
+              { dims: [t.cout, r, t.k, 1], weight: w(t.cout * r * t.k), bias: t.bias, strides: [t.strides[0], 1], pads: [top, 0, bottom, 0], dilations: [1, 1], group: 1 },
+            ]
+          : [
+              { dims: [r, t.cin, t.k, t.k], weight: w(r * t.cin * t.k * t.k), strides: t.strides, pads: t.pads, dilations: t.dilations, group: 1 },
+              { dims: [t.cout, r, 1, 1], weight: w(t.cout * r), bias: t.bias, strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 },
+            ],
     });
-  }
+  });
   removeDeadCode(model.graph);
   return model;
 }

@@ -20,7 +20,8 @@ import { genomeShapes, shapeContext } from '../../../compress/search/shapes.js';
 const base = buildYolov8({ scale: 'n', imgsz: 96 });
 const calibration = async (size: number) => syntheticCalibration(size, 2);
 const ctx: BuildContext = { baseSha256: 'b'.repeat(64), calibration, reconstruct: false };
-const space = searchSpace(base, { sizes: [96, 64], precisions: ['fp32', 'fp16', 'int8'] });
+const space = searchSpace(base, { sizes: [96, 64], precisions: ['fp32', 'fp16', 'int8'], factor: { pointwise: true } });
+const methodOf = (k: number) => space.convs[k].options[1]!.method;
 const line = (s: NodeShape) => `${s.node} ${s.op} ${s.kinds.join(',')} [${s.x.join(', ')}]`;
 
 async function outputDims(model: Model, size: number): Promise<number[]> {
@@ -31,7 +32,7 @@ async function outputDims(model: Model, size: number): Promise<number[]> {
 describe('buildGenome and genomeShapes (builder yolov8n, 96 → 64 px)', () => {
   it('builds resize → prune → factorize → int8 with each step in the lineage and a last search step with the genome', async () => {
     const g = space.groups.findIndex((x) => x.removals.length > 2);
-    const c = 0;
+    const c = space.convs.findIndex((_, k) => methodOf(k) === 'spatial');
     const genome: Genome = { ...baseGenome(space), size: 64, precision: 'int8', prune: space.groups.map((_, k) => (k === g ? 2 : 0)), factor: space.convs.map((_, k) => (k === c ? 1 : 0)) };
     const model = await buildGenome(base, space, genome, ctx);
     expect(modelInputSize(model)).toBe(64);
@@ -42,7 +43,7 @@ describe('buildGenome and genomeShapes (builder yolov8n, 96 → 64 px)', () => {
     expect(lineage.steps[1].params).toMatchObject({ allocation: 'explicit', removals: space.groups.map((x, k) => (k === g ? x.removals[2] : 0)) });
     expect(lineage.steps.at(-1)!.params).toEqual({ genome, key: `64/int8/${genome.prune.join('')}/${genome.factor.join('')}` });
     // the factorized conv: rank = 1/4 of its full rank min(C_out·3, C_in·3), rounded up to 8
-    const t = findTargets(base, 'spatial', 64).targets[c];
+    const t = findTargets(base, 'spatial', 64).targets.find((x) => x.name === space.convs[c].name)!;
     const rank = Math.ceil((0.25 * 3 * Math.min(t.cout, t.cin)) / 8) * 8;
     expect(rankFor('spatial', t.cout, t.cin, 3, 0.25)).toBe(rank);
     expect(lineage.steps[2].params.ranks).toEqual({ [t.name]: rank });
@@ -72,16 +73,21 @@ describe('buildGenome and genomeShapes (builder yolov8n, 96 → 64 px)', () => {
       genomes.push(g);
     }
     genomes.push({ ...genomes[0], precision: 'int8', size: 96 });
-    // every group at its hardest cut (about half), a 64-channel and a ≥ 128-channel conv factorized: the first falls below 64 channels and stays whole
+    // every group at its hardest cut (about half), a 64-channel and a ≥ 128-channel spatial conv and a 1×1 low-rank one factorized: the first falls below 64 channels and stays whole
     const targets = findTargets(base, 'spatial', 64).targets;
-    const pair = [targets.findIndex((t) => Math.min(t.cin, t.cout) === 64), targets.findIndex((t) => Math.min(t.cin, t.cout) >= 128)];
-    genomes.push({ size: 64, precision: 'fp32', prune: space.groups.map((g) => g.removals.length - 1), factor: space.convs.map((_, k) => (pair.includes(k) ? 1 : 0)) });
+    const index = (name: string) => space.convs.findIndex((x) => x.name === name);
+    const pair = [targets.find((t) => Math.min(t.cin, t.cout) === 64)!, targets.find((t) => Math.min(t.cin, t.cout) >= 128)!].map((t) => index(t.name));
+    const wide1x1 = findTargets(base, 'lowrank', 64, undefined, { pointwise: true }).targets.find((t) => t.k === 1 && Math.min(t.cin, t.cout) >= 128)!;
+    const pointwise = index(wide1x1.name);
+    genomes.push({ size: 64, precision: 'int8', prune: space.groups.map((g) => g.removals.length - 1), factor: space.convs.map((_, k) => (pair.includes(k) ? 1 : k === pointwise ? 2 : 0)) });
     for (const genome of genomes) {
       const built = nodeShapes(await buildGenome(base, space, genome, ctx));
       expect(genomeShapes(shapes, genome).map(line), JSON.stringify(genome)).toEqual(built.map(line));
     }
     const last = genomeShapes(shapes, genomes.at(-1)!);
     expect(pair.map((k) => last.some((n) => n.node === `${space.convs[k].name}/factor0`))).toEqual([false, true]);
+    expect(methodOf(pointwise)).toBe('lowrank');
+    expect(last.filter((n) => n.op === 'Conv' && n.node.startsWith(`${space.convs[pointwise].name}/factor`)).map((n) => n.kinds[1])).toEqual(['Conv/int8/1x1', 'Conv/int8/1x1']);
     expect(genomes.some((g) => g.factor.some((f) => f > 0) && g.prune.some((p) => p > 0))).toBe(true);
     // the search's budget: well under a millisecond per genome on a quiet machine (printed, not asserted: the machine is shared)
     const draws = Array.from({ length: 300 }, (_, i) => ({ ...ops.random(rng), precision: space.precisions[i % 3] }));
@@ -91,8 +97,8 @@ describe('buildGenome and genomeShapes (builder yolov8n, 96 → 64 px)', () => {
   });
 
   it('shapeContext refuses a space it cannot template with one clear line', async () => {
-    const lowrank = { ...space, convs: space.convs.map((c, k) => (k === 0 ? { ...c, options: [null, { method: 'lowrank' as const, keep: 0.5 }] } : c)) };
-    await expect(shapeContext(base, lowrank, calibration)).rejects.toThrow(/covers spatial factorization only/);
+    const mixed = { ...space, convs: space.convs.map((c, k) => (k === 0 ? { ...c, options: [null, { method: 'spatial' as const, keep: 0.25 }, { method: 'lowrank' as const, keep: 0.25 }] } : c)) };
+    await expect(shapeContext(base, mixed, calibration)).rejects.toThrow(/one factorization method per conv/);
     const foreign = { ...space, convs: [{ name: '/nowhere/Conv', options: [null, { method: 'spatial' as const, keep: 0.25 }] }] };
     await expect(shapeContext(base, foreign, calibration)).rejects.toThrow(/not a factorizable conv of this model/);
   });

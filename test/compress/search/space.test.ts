@@ -41,5 +41,15 @@ describe('search space', () => {
     expect(() => searchSpace(base, { sizes: [128, 96], precisions: ['fp32'] })).toThrow(/base model's input size 96/);
     expect(() => searchSpace(base, { sizes: [96], precisions: ['fp32'], pruneProfile: { key: 'k', groups: profile.groups.slice(1) } })).toThrow(SearchSpaceError);
   });
-});
 
+  it('with pointwise, 1×1 convs of ≥ 64 channels join as low-rank genes, in graph order with the spatial ones', () => {
+    const space = searchSpace(base, { sizes: [96], precisions: ['fp32'], factor: { pointwise: true } });
+    const spatial = findTargets(base, 'spatial', 64).targets.map((t) => t.name);
+    const pointwise = findTargets(base, 'lowrank', 64, undefined, { pointwise: true }).targets.filter((t) => t.k === 1);
+    expect(pointwise.length).toBeGreaterThan(0);
+    expect(pointwise.every((t) => Math.min(t.cin, t.cout) >= 64)).toBe(true);
+    const order = base.graph.nodes.map((n) => n.name);
+    expect(space.convs.map((c) => c.name)).toEqual([...spatial, ...pointwise.map((t) => t.name)].sort((a, b) => order.indexOf(a) - order.indexOf(b)));
+    for (const c of space.convs) expect(c.options[1]!.method).toBe(spatial.includes(c.name) ? 'spatial' : 'lowrank');
+  });
+});

@@ -233,9 +233,12 @@ export async function profileMembers(members: ReadonlyArray<FitMember & { bytes:
 
 /**
  * Builds the fit set, measures and op-profiles it on this machine and fits the
- * predictor. Cost, measured for the base YOLOv8n (640 → 320, one thread, AMD
- * EPYC at load average ≈ 2): see bench/latency-predictor.bench.ts' report
- * ("fit set: built in …, timed and profiled in …").
+ * predictor. Cost for the fixture YOLOv8n at 640 → 320 px, one thread, on the
+ * shared 2-core AMD EPYC VM at load average 12–15 (bench/latency-predictor.bench.ts,
+ * which times 14 more candidates beside it): building the 13 members 39–165 s
+ * (pruning, SVDs, int8 calibration at three sizes), op-profiling them 36–46 s,
+ * and the interleaved timing (4 passes × 6 runs) about 13/27 of the bench's
+ * 123–154 s, ≈ 60–75 s: some 2.5–5 minutes in all, less on a quiet machine.
  */
 export async function fitLocalPredictor(base: Model, o: FitLocalOptions): Promise<{ predictor: LatencyPredictor; fitSet: FitSetEntry[] }> {
   const members = await buildFitSet(base, o.calibration, o.sizes ?? [modelInputSize(base), Math.round(modelInputSize(base) / 64) * 32], { fp16: o.fp16, onProgress: o.onProgress });

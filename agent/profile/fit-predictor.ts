@@ -24,6 +24,8 @@ import { factorizeModel } from '../../compress/factorize/factorize.js';
 import { convertToFp16 } from '../../compress/fp16.js';
 import { nodeShapes } from '../../compress/latency/features.js';
 import { fitPredictor, type LatencyPredictor, type TrainingProfile } from '../../compress/latency/predict.js';
+import { dequantizeModel } from '../../compress/onnx/dequantize.js';
+import { weightFormat } from '../../compress/onnx/info.js';
 import type { Model } from '../../compress/onnx/ir.js';
 import { writeModel } from '../../compress/onnx/write.js';
 import { pruneModel } from '../../compress/prune/prune.js';
@@ -99,10 +101,12 @@ export function fitSizes(sizes: readonly number[]): number[] {
   return [...new Set([max, mid, min])].sort((a, b) => b - a);
 }
 
-const at = (m: Model, base: number, size: number): Model => (size === base ? m : resizeModel(m, size).model);
+const at = (m: Model, size: number): Model => (modelInputSize(m) === size ? m : resizeModel(m, size).model);
 
 /** The fit set's candidates (see the top of this file for why these). */
-export async function buildFitSet(base: Model, calibration: CalibrationSet, sizes: readonly number[], o: { fp16?: boolean; onProgress?: (p: FitProgress) => void } = {}): Promise<FitMember[]> {
+export async function buildFitSet(input: Model, calibration: CalibrationSet, sizes: readonly number[], o: { fp16?: boolean; onProgress?: (p: FitProgress) => void } = {}): Promise<FitMember[]> {
+  // pruning, factorization and fp16 take float weights: an int8 base (QDQ or dynamic) is dequantized first
+  const base = weightFormat(input) === 'fp32' ? input : dequantizeModel(input).model;
   const baseSize = modelInputSize(base);
   const fs = fitSizes(sizes.length > 0 ? sizes : [baseSize]);
   const [big, midSize, smallSize] = [fs[0], fs[Math.floor(fs.length / 2)], fs[fs.length - 1]];
@@ -124,16 +128,18 @@ export async function buildFitSet(base: Model, calibration: CalibrationSet, size
   const members: FitMember[] = [];
   const total = recipes.length + 3 + (o.fp16 === false ? 0 : 1);
   const add = (name: string, size: number, model: Model) => {
+    // with fewer than three distinct sizes some recipes coincide: each is built and measured once
+    if (members.some((m) => m.name === `${name} ${size}`)) return;
     members.push({ name: `${name} ${size}`, model, size });
     o.onProgress?.({ stage: 'build', done: members.length, total, message: `${name} ${size}` });
   };
-  for (const [name, size, make] of recipes) add(name, size, at(await make(), baseSize, size));
+  for (const [name, size, make] of recipes) if (!members.some((m) => m.name === `${name} ${size}`)) add(name, size, at(await make(), size));
   // int8 at both ends of the size range, and int8 × pruned (odd channels) between them: with the
   // aligned 25% as the only int8 pruned member, int8 pruned 20% at 416 was under-predicted by 24%
-  for (const size of [big, smallSize]) add('int8', size, (await quantizeModel(at(base, baseSize, size), await calib(size))).model);
+  for (const size of [big, smallSize]) if (!members.some((m) => m.name === `int8 ${size}`)) add('int8', size, (await quantizeModel(at(base, size), await calib(size))).model);
   const pruned = members.find((m) => m.name.startsWith('l1 pruned 15%'))!.model;
-  add('int8 l1 pruned 15%', midSize, (await quantizeModel(at(pruned, baseSize, midSize), await calib(midSize))).model);
-  if (o.fp16 !== false) add('fp16', midSize, convertToFp16(at(base, baseSize, midSize)).model);
+  add('int8 l1 pruned 15%', midSize, (await quantizeModel(at(pruned, midSize), await calib(midSize))).model);
+  if (o.fp16 !== false) add('fp16', midSize, convertToFp16(at(base, midSize)).model);
   return members;
 }
 

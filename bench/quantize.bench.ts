@@ -131,7 +131,8 @@ async function main(): Promise<void> {
   const meanProfile = (ps: OpTypeProfile[]): OpTypeProfile => {
     const byOp = new Map<string, number>();
     for (const p of ps) for (const [op, ms] of p.byOp) byOp.set(op, (byOp.get(op) ?? 0) + ms / ps.length);
-    return { runMs: ps.reduce((s, p) => s + p.runMs, 0) / ps.length, byOp, counts: ps[0].counts };
+    const mean = (f: (p: OpTypeProfile) => number) => ps.reduce((s, p) => s + f(p), 0) / ps.length;
+    return { runMs: mean((p) => p.runMs), cpuMs: mean((p) => p.cpuMs), byOp, counts: ps[0].counts };
   };
 
   const fp32 = median(candidates[0].times);
@@ -155,7 +156,7 @@ async function main(): Promise<void> {
   say();
   say(`load average (1/5/15 min) after timing: ${loadAfterTiming}`);
   say();
-  say(`time per op type (onnxruntime session profiling, 1 thread, mean of ${PROFILE_ROUNDS} interleaved rounds x ${PROFILE_RUNS} runs; profiling adds per-kernel bookkeeping, so read shares, not latencies):`);
+  say(`time per op type (onnxruntime session profiling, 1 thread, mean of ${PROFILE_ROUNDS} interleaved rounds x ${PROFILE_RUNS} runs): each op type's share of the kernel time times the run's process CPU time`);
   say();
   for (const line of opTypeTable(['fp32', 'int8 read-out float', 'int8 default'], profiles.map(meanProfile))) say(line);
   say();

@@ -47,7 +47,6 @@ export interface QuantizationPlan {
  * DFL expectation in integer too.
  */
 export type ReadOutPlan = 'logits' | 'float' | 'all';
-export const READ_OUT_PLANS = ['logits', 'float', 'all'] as const;
 
 export interface PlanOptions {
   /** Regular expressions on node names; matching nodes stay float. */

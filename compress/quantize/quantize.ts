@@ -57,6 +57,7 @@ export interface QuantizeReport {
   inputFormat: string;
   calibrationImages: number;
   scope: IntegerScope;
+  readOut: ReadOutPlan;
   quantizedConvs: string[];
   floatConvs: { node: string; reason: string }[];
   /** Planned integer nodes per op type (Conv, Sigmoid, Mul, Add, Concat, Split, MaxPool, Resize). */
@@ -108,6 +109,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     inputFormat: format,
     calibrationImages: calibration.inputs.length,
     scope,
+    readOut: options.readOut ?? 'logits',
     quantizedConvs: plan.convs.map((c) => c.name),
     floatConvs: plan.kept,
     integerOps: integerOpCounts(plan),

@@ -8,8 +8,14 @@
 // candidate's session in turn, so machine load hits all candidates alike and no
 // idle session's thread pool competes (issue 21: the same int8 model measured
 // 0.74x with one thread, 0.88x with two sessions spinning side by side).
+// Beside the wall time it reports the process's CPU time per run: with one
+// intra-op thread that is the run's own work, which a shared machine's load
+// stretches far less than the wall clock (at load 13-15 on this 2-core VM
+// the convs-only int8 came out at 0.33x fp32 by wall time; 0.74-0.76x quiet).
 // For each int8 candidate it also counts what onnxruntime runs in integer, on
-// the graph it actually runs (optimizedModelFilePath).
+// the graph it actually runs (optimizedModelFilePath), and it prints where the
+// time goes per op type (session profiling, one thread) for fp32, the int8
+// with float read-outs and the default int8, interleaved over PROFILE_ROUNDS.
 // Run: npx tsc -p tsconfig.build.json && node dist/bench/quantize.bench.js [ROUNDS] [--int8-only]
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +32,7 @@ import { readModelFile } from '../compress/onnx/read.js';
 import { writeModel } from '../compress/onnx/write.js';
 import { quantizeModel, type QuantizeOptions } from '../compress/quantize/quantize.js';
 import { resizeModel } from '../compress/resize.js';
+import { opTypeTable, profileByOpType, type OpTypeProfile } from './op-type-profile.js';
 import { calibrationDir, fixtureModelOrSkip, fixturesDir, heldOutImages, median, writeReport } from './common.js';
 import { viewFidelity, viewsOfFiles } from './held-out-views.js';
 
@@ -35,6 +42,10 @@ const PER_ROUND = 5;
 const ROUNDS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 4);
 const INT8_ONLY = process.argv.includes('--int8-only');
 const VIEWS_PER_IMAGE = 8;
+const PROFILE_ROUNDS = 2;
+const PROFILE_RUNS = 10;
+/** The candidates whose time per op type is printed. */
+const PROFILED = ['fp32 640', 'int8 integer, read-out float 640', 'int8 integer (default: logit read-outs integer, DFL float) 640'];
 
 interface Candidate {
   name: string;
@@ -45,6 +56,8 @@ interface Candidate {
   views?: number;
   runtime?: RuntimeOps;
   times: number[];
+  /** Process CPU time (user + system) per run, ms: with one intra-op thread, the run's own work, whatever else holds the cores. */
+  cpu: number[];
 }
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((n, c) => n + c, 0);
@@ -52,25 +65,25 @@ const sum = (counts: Record<string, number>) => Object.values(counts).reduce((n,
 async function main(): Promise<void> {
   const file = fixtureModelOrSkip('quantize bench');
   if (!file) return;
+  const started = performance.now();
   const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
   const loadBefore = load();
   const float = dequantizeModel(readModelFile(file)).model;
   const calibration = await loadCalibration(calibrationDir, 640);
   const heldOut = heldOutImages();
 
-  const candidates: Candidate[] = [{ name: 'fp32 640', model: float, size: 640, times: [] }];
+  const candidates: Candidate[] = [{ name: 'fp32 640', model: float, size: 640, times: [], cpu: [] }];
   const int8: [string, QuantizeOptions][] = [
-    ['int8 convs only, percentile', { scope: 'convs', method: 'percentile' }],
-    ['int8 integer, percentile', { method: 'percentile' }],
-    ['int8 integer, percentile, per-ch', { method: 'percentile', perChannel: true }],
-    ['int8 integer, minmax, per-ch', { method: 'minmax', perChannel: true }],
-    ['int8 integer + read-out, pct', { method: 'percentile', quantizeHeadOutputs: true }],
-    ['int8 integer, head float, pct', { method: 'percentile', exclude: [/^\/model\.22\//] }],
+    ['int8 convs only, read-out float', { scope: 'convs', readOut: 'float' }],
+    ['int8 integer, read-out float', { readOut: 'float' }],
+    ['int8 integer (default: logit read-outs integer, DFL float)', {}],
+    ['int8 integer, DFL integer too', { readOut: 'all' }],
+    ['int8 integer, per-channel', { perChannel: true }],
   ];
-  for (const [name, options] of int8) candidates.push({ name: `${name} 640`, model: (await quantizeModel(float, calibration, options)).model, size: 640, times: [] });
+  for (const [name, options] of int8) candidates.push({ name: `${name} 640`, model: (await quantizeModel(float, calibration, options)).model, size: 640, times: [], cpu: [] });
   if (!INT8_ONLY) {
-    candidates.push({ name: 'fp16 640', model: convertToFp16(float).model, size: 640, times: [] });
-    for (const size of [512, 416, 320]) candidates.push({ name: `fp32 ${size}`, model: resizeModel(float, size).model, size, times: [] });
+    candidates.push({ name: 'fp16 640', model: convertToFp16(float).model, size: 640, times: [], cpu: [] });
+    for (const size of [512, 416, 320]) candidates.push({ name: `fp32 ${size}`, model: resizeModel(float, size).model, size, times: [], cpu: [] });
   }
   for (const c of candidates) c.bytes = writeModel(c.model);
 
@@ -95,9 +108,12 @@ async function main(): Promise<void> {
         const feed = { [inputName]: feeds.get(c.size)! };
         for (let i = 0; i < WARMUP; i++) await session.run(feed);
         for (let i = 0; i < PER_ROUND; i++) {
+          const c0 = process.cpuUsage();
           const t0 = performance.now();
           await session.run(feed);
           c.times.push(performance.now() - t0);
+          const used = process.cpuUsage(c0);
+          c.cpu.push((used.user + used.system) / 1000);
         }
       } finally {
         await session.release();
@@ -105,7 +121,22 @@ async function main(): Promise<void> {
     }
   }
 
+  const loadAfterTiming = load();
+  // Where the time goes: profiled sessions, interleaved like the timing, the rounds' per-op means averaged.
+  const profiled = PROFILED.map((name) => candidates.find((c) => c.name === name)!);
+  const profiles: OpTypeProfile[][] = profiled.map(() => []);
+  for (let round = 0; round < PROFILE_ROUNDS; round++) {
+    for (const [i, c] of profiled.entries()) profiles[i].push(await profileByOpType(c.bytes!, { [inputName]: feeds.get(c.size)! }, PROFILE_RUNS));
+  }
+  const meanProfile = (ps: OpTypeProfile[]): OpTypeProfile => {
+    const byOp = new Map<string, number>();
+    for (const p of ps) for (const [op, ms] of p.byOp) byOp.set(op, (byOp.get(op) ?? 0) + ms / ps.length);
+    const mean = (f: (p: OpTypeProfile) => number) => ps.reduce((s, p) => s + f(p), 0) / ps.length;
+    return { runMs: mean((p) => p.runMs), cpuMs: mean((p) => p.cpuMs), byOp, counts: ps[0].counts };
+  };
+
   const fp32 = median(candidates[0].times);
+  const fp32Cpu = median(candidates[0].cpu);
   const flops = modelCost(float).flops;
   const lines: string[] = [];
   const say = (line = '') => (console.log(line), lines.push(line));
@@ -113,16 +144,23 @@ async function main(): Promise<void> {
   say(`latency: onnxruntime-node ${ort.env.versions.common} CPU, intraOpNumThreads ${THREADS}, one live session at a time, median of ${ROUNDS} rounds x ${PER_ROUND} runs (${WARMUP} warm-up runs per session), ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}`);
   say(`load average (1/5/15 min) before: ${loadBefore}`);
   say();
-  say(`| candidate | fidelity (6 images) | fidelity (views) | median ms | × fp32 | FLOPs × | nodes run in integer / float / float<->int8 |`);
-  say(`|---|---|---|---|---|---|---|`);
+  say(`| candidate | fidelity (6 images) | fidelity (views) | median ms | × fp32 | CPU ms per run | × fp32 (CPU) | FLOPs × | nodes run in integer / float / float<->int8 |`);
+  say(`|---|---|---|---|---|---|---|---|---|`);
   for (const c of candidates) {
     const ms = median(c.times);
     const flopRatio = modelCost(c.model).flops / flops;
     const r = c.runtime ? `${sum(c.runtime.byPrecision.integer)} / ${sum(c.runtime.byPrecision.float)} / ${sum(c.runtime.byPrecision.convert)}` : '';
-    say(`| ${c.name} | ${c.fidelity!.toFixed(3)} | ${c.views!.toFixed(3)} | ${ms.toFixed(1)} | ${(ms / fp32).toFixed(2)} | ${flopRatio.toFixed(2)} | ${r} |`);
+    const cpu = median(c.cpu);
+    say(`| ${c.name} | ${c.fidelity!.toFixed(3)} | ${c.views!.toFixed(3)} | ${ms.toFixed(1)} | ${(ms / fp32).toFixed(2)} | ${cpu.toFixed(1)} | ${(cpu / fp32Cpu).toFixed(2)} | ${flopRatio.toFixed(2)} | ${r} |`);
   }
   say();
-  say(`load average (1/5/15 min) after: ${load()}`);
+  say(`load average (1/5/15 min) after timing: ${loadAfterTiming}`);
+  say();
+  say(`time per op type (onnxruntime session profiling, 1 thread, mean of ${PROFILE_ROUNDS} interleaved rounds x ${PROFILE_RUNS} runs): each op type's share of the kernel time times the run's process CPU time`);
+  say();
+  for (const line of opTypeTable(['fp32', 'int8 read-out float', 'int8 default'], profiles.map(meanProfile))) say(line);
+  say();
+  say(`load average (1/5/15 min) after profiling: ${load()}`);
   for (const c of candidates.filter((x) => x.runtime)) {
     say();
     say(`${c.name}: what onnxruntime runs`);
@@ -132,6 +170,7 @@ async function main(): Promise<void> {
   }
   say();
   say('targets (issue 21): int8 yolov8n 640 ≤ 0.5× fp32 latency with one thread, held-out fidelity ≥ 0.97');
+  say(`the bench ran ${((performance.now() - started) / 1000).toFixed(0)} s (${process.argv.slice(2).join(' ') || 'default arguments'})`);
   console.log(`written to ${writeReport('quantize.md', lines.join('\n') + '\n')}`);
 }
 

@@ -11,16 +11,21 @@
 // Concat, Split and residual Add of yolov8n in float with 132 DQ and 52 Q
 // converting around them: 0.74-0.76x fp32 with one thread.
 //
-// The detection head's output convs (the box/class 1x1 convs and the DFL
-// expectation) have no activation after them: their outputs are box
-// distributions and class logits whose int8 rounding costs far more accuracy
-// than the convs cost time, so they stay float unless asked otherwise, and so
-// does everything downstream of them (DFL softmax, box decode, class sigmoid).
+// The detection head's read-out convs (the box/class 1x1 convs and the DFL
+// expectation) have no activation after them, and everything downstream of
+// them (DFL softmax, box decode, class sigmoid) stays float. By default
+// (readOut 'logits') the six box/class logit convs run in integer and the DFL
+// expectation stays float: its output is the box side itself, in strides, so
+// its rounding would move every box edge. On yolov8n 640 (bench/quantize.bench.ts)
+// the seven float read-outs with their NCHWc reorders were the largest float
+// cost left; class logits take a fixed range from the score floor
+// (CLASS_LOGIT_RANGE), since calibrating them on 4 images capped stride 8's
+// scores at 0.5.
 import type { Graph, Model, Node } from '../onnx/ir.js';
 import { constValue, consumers, producers, topologicalOrder } from '../onnx/graph.js';
-import { DataType } from '../onnx/ir.js';
+import { DataType, intAttr } from '../onnx/ir.js';
 import { inferShapes, opsetVersion } from '../onnx/shapes.js';
-import type { RangeSource } from './ranges.js';
+import { CLASS_LOGIT_RANGE, type RangeSource } from './ranges.js';
 
 /** 'all': every quantizable op between the image and the head's outputs; 'convs': only Conv (the earlier form). */
 export type IntegerScope = 'all' | 'convs';
@@ -36,11 +41,18 @@ export interface QuantizationPlan {
   sources: Map<string, RangeSource>;
 }
 
+/**
+ * 'logits': the box and class logit convs in integer, the DFL expectation
+ * float; 'float': all seven read-outs float (the earlier default); 'all': the
+ * DFL expectation in integer too.
+ */
+export type ReadOutPlan = 'logits' | 'float' | 'all';
+
 export interface PlanOptions {
   /** Regular expressions on node names; matching nodes stay float. */
   exclude?: readonly RegExp[];
-  /** Quantize the head's output convs too (default false). */
-  quantizeHeadOutputs?: boolean;
+  /** Which head read-out convs run in integer (default 'logits'). */
+  readOut?: ReadOutPlan;
   /** Default 'all'. */
   scope?: IntegerScope;
 }
@@ -72,6 +84,81 @@ export function isLinearOutputConv(g: Graph, conv: Node, cons: Map<string, Node[
     }
   }
   return true;
+}
+
+/**
+ * A read-out conv whose values reach only Sigmoids: the class logits, whose
+ * useful span is fixed by the score floor (CLASS_LOGIT_RANGE), not by what 4
+ * calibration images happen to hold. Its channels are followed along axis 1
+ * through moves that keep axis 1, Concats and Splits, so ultralytics' own
+ * layout (per level Concat(box, cls) → Reshape → Concat → Split(box, cls) →
+ * Sigmoid on cls) is recognised as well as separate box/class outputs.
+ */
+export function isClassLogitConv(g: Graph, conv: Node, shape: (name: string) => readonly number[] | undefined, cons: Map<string, Node[]> = consumers(g)): boolean {
+  const channels = shape(conv.outputs[0])?.[1];
+  if (channels === undefined) return false;
+  const seen = new Set<string>();
+  const queue: { tensor: string; lo: number; hi: number }[] = [{ tensor: conv.outputs[0], lo: 0, hi: channels }];
+  const axisOf = (n: Node, rank: number) => {
+    const a = intAttr(n, 'axis', 0);
+    return a < 0 ? a + rank : a;
+  };
+  let sigmoids = 0;
+  while (queue.length > 0) {
+    const { tensor, lo, hi } = queue.pop()!;
+    const key = `${tensor}:${lo}:${hi}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const dims = shape(tensor);
+    if (!dims) return false;
+    for (const r of cons.get(tensor) ?? []) {
+      if (r.opType === 'Sigmoid') {
+        sigmoids++;
+      } else if (r.opType === 'Concat') {
+        const out = shape(r.outputs[0]);
+        if (!out || r.inputs.filter((i) => i === tensor).length !== 1) return false;
+        if (axisOf(r, out.length) !== 1) queue.push({ tensor: r.outputs[0], lo, hi });
+        else {
+          let offset = 0;
+          for (const i of r.inputs.slice(0, r.inputs.indexOf(tensor))) {
+            const c = shape(i)?.[1];
+            if (c === undefined) return false;
+            offset += c;
+          }
+          queue.push({ tensor: r.outputs[0], lo: lo + offset, hi: hi + offset });
+        }
+      } else if (r.opType === 'Split' && r.inputs[0] === tensor) {
+        if (axisOf(r, dims.length) !== 1) {
+          for (const o of r.outputs) queue.push({ tensor: o, lo, hi });
+          continue;
+        }
+        let start = 0;
+        for (const o of r.outputs) {
+          const c = shape(o)?.[1];
+          if (c === undefined) return false;
+          if (Math.max(lo, start) < Math.min(hi, start + c)) queue.push({ tensor: o, lo: Math.max(lo, start) - start, hi: Math.min(hi, start + c) - start });
+          start += c;
+        }
+      } else if (MOVES.has(r.opType) && r.opType !== 'Transpose' && r.opType !== 'Gather' && r.inputs[0] === tensor) {
+        // a Reshape that keeps axes 0 and 1 (flattening the grid) keeps every channel where it was
+        const out = shape(r.outputs[0]);
+        if (!out || out.length < 2 || out[0] !== dims[0] || out[1] !== dims[1]) return false;
+        queue.push({ tensor: r.outputs[0], lo, hi });
+      } else {
+        return false;
+      }
+    }
+  }
+  return sigmoids > 0;
+}
+
+/** A tensor that is a Softmax's output seen through moves holds probabilities: [0, 1] by definition. */
+function isProbability(name: string, prod: Map<string, Node>): boolean {
+  for (let n = prod.get(name); n; n = prod.get(n.inputs[0])) {
+    if (n.opType === 'Softmax') return true;
+    if (!MOVES.has(n.opType)) return false;
+  }
+  return false;
 }
 
 /** Nodes reachable from `starts`' outputs (not `starts` themselves). */
@@ -131,6 +218,7 @@ function integerOutputRange(n: Node, activationInputs: string[], opset: number):
 export function planQuantization(model: Model, options: PlanOptions = {}): QuantizationPlan {
   const g = model.graph;
   const scope = options.scope ?? 'all';
+  const readOut = options.readOut ?? 'logits';
   const prod = producers(g);
   const cons = consumers(g);
   const outputs = new Set(g.outputs.map((o) => o.name));
@@ -148,8 +236,13 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Quant
       kept.push({ node: n.name, reason: 'weight or bias is not a float constant' });
     } else if (excluded(n)) {
       kept.push({ node: n.name, reason: 'excluded by pattern' });
-    } else if (!options.quantizeHeadOutputs && linear) {
-      kept.push({ node: n.name, reason: 'detection head output (box/class logits or DFL), kept float' });
+    } else if (linear && readOut === 'float') {
+      kept.push({ node: n.name, reason: 'detection head read-out (box/class logits or DFL), kept float' });
+    } else if (linear && readOut === 'logits' && isProbability(n.inputs[0], prod)) {
+      kept.push({ node: n.name, reason: 'DFL expectation (its output is the box side), kept float' });
+    } else if (outputs.has(n.outputs[0])) {
+      // onnxruntime fuses a QDQ conv only when its output goes into a QuantizeLinear
+      kept.push({ node: n.name, reason: 'writes a graph output (an integer conv needs a quantized output)' });
     } else {
       convs.push(n);
     }
@@ -163,15 +256,20 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Quant
     activations.push(name);
   };
   const ops: Node[] = [];
+  const types = inferShapes(model);
+  const shape = (name: string) => {
+    const dims = types.get(name)?.shape;
+    return dims && dims.every((d): d is number => typeof d === 'number') ? dims : undefined;
+  };
+  const outputRange = (c: Node): RangeSource => (isClassLogitConv(g, c, shape, cons) ? { kind: 'fixed', range: CLASS_LOGIT_RANGE } : { kind: 'calibrated' });
   if (scope === 'convs') {
     for (const c of convs) {
       add(c.inputs[0], { kind: 'calibrated' });
-      add(c.outputs[0], { kind: 'calibrated' });
+      add(c.outputs[0], outputRange(c));
     }
     return { convs, kept, ops, activations: sortByGraph(g, activations), sources };
   }
 
-  const types = inferShapes(model);
   const opset = opsetVersion(model, '');
   const tail = downstreamOf(headOutputs, cons);
   const isFloat = (name: string) => types.get(name)?.elemType === DataType.FLOAT;
@@ -179,8 +277,8 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Quant
   // In dependency order a derived range's source tensor is planned before it.
   for (const n of topologicalOrder(g)) {
     if (convSet.has(n)) {
-      add(n.inputs[0], { kind: 'calibrated' });
-      add(n.outputs[0], { kind: 'calibrated' });
+      add(n.inputs[0], isProbability(n.inputs[0], prod) ? { kind: 'fixed', range: { min: 0, max: 1 } } : { kind: 'calibrated' });
+      add(n.outputs[0], outputRange(n));
       continue;
     }
     if (tail.has(n) || excluded(n) || n.outputs.some((o) => outputs.has(o))) continue;

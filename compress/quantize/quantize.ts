@@ -12,7 +12,7 @@ import { writeModel } from '../onnx/write.js';
 import { calibrateRanges } from './calibrate.js';
 import { upgradeToOpset13 } from './opset.js';
 import { isCoded } from '../../protocol/errors.js';
-import { integerOpCounts, planQuantization, type IntegerScope } from './plan.js';
+import { integerOpCounts, planQuantization, type IntegerScope, type ReadOutPlan } from './plan.js';
 import { insertQdq, type ActivationType, type QuantizedTensor } from './qdq.js';
 import { resolveRanges, type CalibrationMethod } from './ranges.js';
 import { codedError } from '../../protocol/errors.js';
@@ -38,7 +38,8 @@ export interface QuantizeOptions {
   activationType?: ActivationType;
   /** Regular expressions on node names of convs to keep float. */
   exclude?: readonly RegExp[];
-  quantizeHeadOutputs?: boolean;
+  /** Which Detect read-out convs run in integer; default 'logits' (plan.ts). */
+  readOut?: ReadOutPlan;
   /**
    * 'all' (default): SiLUs, residual Adds, Concats, Splits, max pools and
    * upsamples run in integer too; 'convs': only the convs (the earlier form,
@@ -56,6 +57,7 @@ export interface QuantizeReport {
   inputFormat: string;
   calibrationImages: number;
   scope: IntegerScope;
+  readOut: ReadOutPlan;
   quantizedConvs: string[];
   floatConvs: { node: string; reason: string }[];
   /** Planned integer nodes per op type (Conv, Sigmoid, Mul, Add, Concat, Split, MaxPool, Resize). */
@@ -89,7 +91,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
       if (!isCoded(err) || err.code !== 'E_OPSET_UPGRADE') throw err;
     }
   }
-  const plan = planQuantization(model, { exclude: options.exclude, quantizeHeadOutputs: options.quantizeHeadOutputs, scope });
+  const plan = planQuantization(model, { exclude: options.exclude, readOut: options.readOut, scope });
   if (plan.convs.length === 0) throw new QuantizeError('no convolution can be quantized (all are excluded or have non-constant weights)');
   const measured = plan.activations.filter((a) => (plan.sources.get(a)?.kind ?? 'calibrated') === 'calibrated');
   const calibrated = await calibrateRanges(model, measured, calibration, method, activationType);
@@ -107,6 +109,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     inputFormat: format,
     calibrationImages: calibration.inputs.length,
     scope,
+    readOut: options.readOut ?? 'logits',
     quantizedConvs: plan.convs.map((c) => c.name),
     floatConvs: plan.kept,
     integerOps: integerOpCounts(plan),
@@ -119,6 +122,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     perChannel,
     activationType,
     scope,
+    readOut: options.readOut ?? 'logits',
     exclude: (options.exclude ?? []).map((r) => r.source),
     calibrationImages: calibration.files.length,
     quantizedConvs: plan.convs.length,

@@ -173,6 +173,25 @@ export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
+/** The inverse of sigmoid. */
+export function logit(p: number): number {
+  return Math.log(p / (1 - p));
+}
+
+/**
+ * The lowest class score any consumer of the detector asks for: ultralytics
+ * val's conf 0.001 (compress/detect/evaluate.ts MAP_DEFAULTS, the fidelity
+ * candidate's floor). Class logits are quantized over
+ * [logit(floor / 2), logit(1 - floor / 2)] = ±7.6: a score below the floor is
+ * never a detection, so its logit may clip; the half keeps the clipped code
+ * (which dequantizes within half a step of the bound) under the floor.
+ * Calibrating these logits instead measured, on coco8 train at 640, stride 8's
+ * largest logit at 0.00 (no confident small object in 4 images): every
+ * held-out stride-8 score capped at 0.5, and the views fidelity fell 0.017.
+ */
+export const CLASS_SCORE_FLOOR = 0.001;
+export const CLASS_LOGIT_RANGE: Range = { min: logit(CLASS_SCORE_FLOOR / 2), max: logit(1 - CLASS_SCORE_FLOOR / 2) };
+
 /**
  * Where a tensor's range comes from. Only 'calibrated' tensors are run on the
  * calibration images; the others follow from the definition of their producer.
@@ -184,7 +203,9 @@ export type RangeSource =
   /** Sigmoid of a tensor quantized over [lo, hi] lies in [σ(lo), σ(hi)]. */
   | { kind: 'sigmoid-of'; tensor: string }
   /** Concat's values are its inputs' values: the hull of their ranges clips nothing. */
-  | { kind: 'hull-of'; tensors: string[] };
+  | { kind: 'hull-of'; tensors: string[] }
+  /** Known from what reads or writes the tensor, not measured: a softmax's [0, 1], class logits' useful span. */
+  | { kind: 'fixed'; range: Range };
 
 /**
  * Every activation's range, in `order` (sources before the tensors derived
@@ -218,6 +239,9 @@ export function resolveRanges(order: readonly string[], sources: ReadonlyMap<str
         ranges.set(name, { min: sigmoid(r.min), max: sigmoid(r.max) });
         break;
       }
+      case 'fixed':
+        ranges.set(name, { ...source.range });
+        break;
       case 'hull-of': {
         const rs = source.tensors.map((t) => get(t, name));
         ranges.set(name, { min: Math.min(...rs.map((r) => r.min)), max: Math.max(...rs.map((r) => r.max)) });

@@ -22,7 +22,7 @@ describe.skipIf(!haveFixtures)(`int8 and fp16 of the real YOLOv8n (${fixturesSki
     const { model, report } = await quantizeModel(float, calibration, { method: 'percentile', perChannel: true });
     // The opset-11 export is raised to 13 for per-channel DequantizeLinear.
     expect(report.opset).toBe(13);
-    expect(report.quantizedConvs.length).toBe(57);
+    expect(report.quantizedConvs.length).toBe(63);
     const baseline = await modelDetector(float);
     try {
       const fidelity = (await measureFidelity(model, baseline, heldOut())).fidelity;
@@ -36,5 +36,6 @@ describe.skipIf(!haveFixtures)(`int8 and fp16 of the real YOLOv8n (${fixturesSki
     // On x86 ORT picks its NHWC com.microsoft.QLinearConv; either domain is an integer conv.
     expect((ops.QLinearConv ?? 0) + (ops['com.microsoft.QLinearConv'] ?? 0)).toBeGreaterThanOrEqual(57);
     expect(integerKernelCount(ops)).toBeGreaterThanOrEqual(57);
-  });
+    // About 13 s of CPU; at load 14 on the shared 2-core VM it took over 60 s of wall time.
+  }, 300_000);
 });

@@ -7,45 +7,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import ort from 'onnxruntime-node';
-import type { CalibrationSet } from '../../../compress/calibration.js';
 import { runtimeOps, type RuntimeOps } from '../../../compress/onnx/info.js';
-import { DataType, type Model, type Node } from '../../../compress/onnx/ir.js';
+import type { Node } from '../../../compress/onnx/ir.js';
 import { optimizedModel } from '../../../compress/onnx/optimized.js';
 import { runModel } from '../../../compress/onnx/session.js';
 import { consumers } from '../../../compress/onnx/graph.js';
-import { toFloat32 } from '../../../compress/onnx/tensor.js';
 import { planQuantization } from '../../../compress/quantize/plan.js';
 import { quantizeModel } from '../../../compress/quantize/quantize.js';
 import { writeModelFile } from '../../../compress/onnx/write.js';
 import { buildYolov8 } from '../../../compress/yolo/builder.js';
 import { child, GraphBuilder, ROOT } from '../../../compress/yolo/graph-builder.js';
 import { WeightSource } from '../../../compress/yolo/weights.js';
+import { blockModel, calibrationOf, graphModel, image, maxRowL1, ran } from './block-model.js';
 import { run } from '../../../cli/model-info.js';
 import { commandSpec } from '../../helpers/cli.js';
-
-/** A smooth image in [0, 1] with a bright square, NCHW. */
-function image(size: number, k = 0): Float32Array {
-  const t = new Float32Array(3 * size * size);
-  for (let c = 0; c < 3; c++) {
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) {
-        const inSquare = Math.abs(x - size / 3 - 3 * k) < size / 6 && Math.abs(y - size / 2) < size / 5;
-        t[(c * size + y) * size + x] = inSquare ? 0.9 : ((x + y * (c + 1) + 7 * k) % size) / size;
-      }
-    }
-  }
-  return t;
-}
-
-function calibrationOf(size: number, count: number): CalibrationSet {
-  const inputs = Array.from({ length: count }, (_, k) => image(size, k));
-  return { files: inputs.map((_, i) => `synthetic-${i}`), inputs, size };
-}
-
-/** Sum of the counts of op keys matching `re` in one precision of a runtime report. */
-function ran(ops: RuntimeOps, precision: keyof RuntimeOps['byPrecision'], re: RegExp): number {
-  return Object.entries(ops.byPrecision[precision]).filter(([op]) => re.test(op)).reduce((n, [, c]) => n + c, 0);
-}
 
 describe('int8 yolov8n (builder-made, 64 px) runs its SiLUs, Adds, Concats, Splits, pools and upsamples in integer', () => {
   const SIZE = 64;
@@ -66,8 +41,8 @@ describe('int8 yolov8n (builder-made, 64 px) runs its SiLUs, Adds, Concats, Spli
   }
   const count = (op: string, inTail: boolean) => float.graph.nodes.filter((n) => n.opType === op && tail.has(n) === inTail).length;
 
-  it('in the graph onnxruntime runs: one QLinear kernel per SiLU half, residual Add and Concat; float only after the read-out convs', async () => {
-    const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 2), { method: 'minmax' });
+  it("readOut 'float': in the graph onnxruntime runs, one QLinear kernel per SiLU half, residual Add and Concat; float only after the read-out convs", async () => {
+    const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 2), { method: 'minmax', readOut: 'float' });
     const silus = count('Sigmoid', false);
     expect(silus).toBe(57);
     expect(report.quantizedConvs.length).toBe(silus);
@@ -89,7 +64,7 @@ describe('int8 yolov8n (builder-made, 64 px) runs its SiLUs, Adds, Concats, Spli
   });
 
   it("scope 'convs' keeps the earlier form: QLinearConv only, every SiLU in float", async () => {
-    const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 1), { method: 'minmax', scope: 'convs' });
+    const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 1), { method: 'minmax', scope: 'convs', readOut: 'float' });
     expect(report.integerOps).toEqual({ Conv: 57 });
     const ops = runtimeOps(await optimizedModel(model));
     expect(ran(ops, 'integer', /QLinear(Sigmoid|Mul|Add|Concat)$/)).toBe(0);
@@ -97,56 +72,6 @@ describe('int8 yolov8n (builder-made, 64 px) runs its SiLUs, Adds, Concats, Spli
     expect(ran(ops, 'float', /(^Sigmoid|\.QuickGelu)$/)).toBe(count('Sigmoid', false) + count('Sigmoid', true));
   });
 });
-
-/**
- * Conv+SiLU → Split → Add → Concat → MaxPool → Resize → a read-out 1x1 conv,
- * from the YOLO builder's parts, so every integer kernel but one conv runs
- * once and the error can be followed by hand.
- */
-function blockModel(size: number): { model: Model; names: Record<'x' | 'y' | 'sig' | 's' | 'a' | 'c' | 'm' | 'r', string>; w: Float32Array; v: Float32Array; out: string } {
-  const b = new GraphBuilder(new WeightSource(11));
-  const x = 'images';
-  const stem = child(ROOT, '0', 'model.0');
-  const s = b.convSilu(stem, x, 3, 8, 3, 1);
-  const y = '/model.0/conv/Conv_output_0';
-  const sig = '/model.0/act/Sigmoid_output_0';
-  const [s1, s2] = b.op('/model.1', 'Split', [s, b.int64Const('/model.1', [4, 4])], { axis: 1 }, 2);
-  const a = b.op('/model.1', 'Add', [s1, s2])[0];
-  const c = b.op('/model.1', 'Concat', [a, s1], { axis: 1 })[0];
-  const m = b.op('/model.2', 'MaxPool', [c], { ceil_mode: 0, dilations: [1, 1], kernel_shape: [5, 5], pads: [2, 2, 2, 2], strides: [1, 1] })[0];
-  const r = b.op('/model.3', 'Resize', [m, '', b.floatConst('/model.3', [4], Float32Array.of(1, 1, 2, 2))], {
-    coordinate_transformation_mode: 'asymmetric',
-    cubic_coeff_a: { type: 'float', value: -0.75 },
-    mode: 'nearest',
-    nearest_mode: 'floor',
-  })[0];
-  const out = b.conv2d(child(ROOT, '4', 'model.4'), r, 8, 2, 1, 1, { bias: Float32Array.of(0.1, -0.1), gain: 1 });
-  const model = graphModel(b, size, out, [1, 2, 2 * size, 2 * size]);
-  const w = toFloat32(b.initializers.get('model.0.conv.weight')!);
-  const v = toFloat32(b.initializers.get('model.4.weight')!);
-  return { model, names: { x, y, sig, s, a, c, m, r }, w, v, out };
-}
-
-function graphModel(b: GraphBuilder, size: number, out: string, outShape: number[]): Model {
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: '', version: 17 }],
-    producerName: 'test',
-    producerVersion: '',
-    domain: '',
-    modelVersion: 1,
-    docString: '',
-    metadata: new Map(),
-    graph: {
-      name: 'g',
-      nodes: b.nodes,
-      inputs: [{ name: 'images', elemType: DataType.FLOAT, shape: [1, 3, size, size] }],
-      outputs: [{ name: out, elemType: DataType.FLOAT, shape: outShape }],
-      valueInfo: [],
-      initializers: b.initializers,
-    },
-  };
-}
 
 describe('the plan', () => {
   it("keeps only read-out convs float: a factorized conv's inner factors (conv → conv, conv → Gather → SiLU) are quantized", () => {
@@ -158,9 +83,9 @@ describe('the plan', () => {
     const sig = b.op('/g0/act', 'Sigmoid', [permuted])[0];
     const act = b.op('/g0/act', 'Mul', [permuted, sig])[0];
     const out = b.conv2d(child(ROOT, 'readout'), act, 8, 2, 1, 1, { gain: 1 });
-    const plan = planQuantization(graphModel(b, 8, out, [1, 2, 8, 8]));
+    const plan = planQuantization(graphModel(b, 8, out, [1, 2, 8, 8]), { readOut: 'float' });
     expect(plan.convs.map((c) => c.name)).toEqual(['/f0/Conv', '/f1/conv/Conv', '/g0/Conv']);
-    expect(plan.kept).toEqual([{ node: '/readout/Conv', reason: 'detection head output (box/class logits or DFL), kept float' }]);
+    expect(plan.kept).toEqual([{ node: '/readout/Conv', reason: 'detection head read-out (box/class logits or DFL), kept float' }]);
     expect(plan.ops.map((n) => n.opType)).toEqual(['Sigmoid', 'Mul', 'Gather', 'Sigmoid', 'Mul']);
     // the Gather copies values: its output is quantized exactly as its input
     expect(plan.sources.get(permuted)).toEqual({ kind: 'same-as', tensor: g0 });
@@ -168,25 +93,13 @@ describe('the plan', () => {
   });
 });
 
-/** Largest L1 norm of a row of a [rows, ...] weight. */
-function maxRowL1(w: Float32Array, rows: number): number {
-  const inner = w.length / rows;
-  let best = 0;
-  for (let i = 0; i < rows; i++) {
-    let sum = 0;
-    for (let j = i * inner; j < (i + 1) * inner; j++) sum += Math.abs(w[j]);
-    best = Math.max(best, sum);
-  }
-  return best;
-}
-
 describe('integer kernels stay within the error their quantization steps allow', () => {
   it('a conv, SiLU, Split, Add, Concat, MaxPool and Resize in integer: |int8 − fp32| ≤ the bound from the scales', async () => {
     const SIZE = 32;
     const { model, names, w, v, out } = blockModel(SIZE);
     const input = image(SIZE, 1);
     // min/max on the one image measured: nothing is clipped, every error is rounding.
-    const { model: int8, report } = await quantizeModel(model, { files: ['x'], inputs: [input], size: SIZE }, { method: 'minmax' });
+    const { model: int8, report } = await quantizeModel(model, { files: ['x'], inputs: [input], size: SIZE }, { method: 'minmax', readOut: 'float' });
     expect(report.integerOps).toEqual({ Conv: 1, Sigmoid: 1, Mul: 1, Split: 1, Add: 1, Concat: 1, MaxPool: 1, Resize: 1 });
 
     const ops = runtimeOps(await optimizedModel(int8));

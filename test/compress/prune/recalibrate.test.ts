@@ -128,5 +128,5 @@ describe('statistics recalibration', () => {
     expect(off.report.recovery.recalibration).toBeUndefined();
     const bias = await pruneModel(model, { method: 'l1', ratio: 0.3, reconstruct: true });
     expect(bias.report.recovery.recalibration).toBeUndefined();
-  }, 180_000);
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
-// The recalibration's guard judges on calibration sources the statistics were
-// not fitted on. A constructed case where the gain is only in-sample: a linear
+// The held-back guards (opt-in: recalibrateIfBetter's heldBack, pruneModel's
+// substitutionGuard) judge on calibration sources the fit did not see. A constructed case where the gain is only in-sample: a linear
 // net (three 1×1 convs) whose first conv loses half its channels, calibrated
 // on two source images that sit at +1 and −1. The second conv's output then
 // misses a term that is +δ on one source and about −δ on the other. Fitted on
@@ -66,7 +66,7 @@ describe('recalibration guard on held-back calibration sources', () => {
     const { model: fitted } = await recalibrateStatistics(index.dep, { removed: plan.removed }, pruned, calibration);
     const inSample = { before: await loss(model, calibration, pruned), after: await loss(model, calibration, fitted) };
     expect(inSample.after).toBeLessThan(inSample.before);
-    const guarded = await recalibrateIfBetter(index.dep, { removed: plan.removed }, pruned, calibration);
+    const guarded = await recalibrateIfBetter(index.dep, { removed: plan.removed }, pruned, calibration, { heldBack: true });
     const heldBack = guarded.report.heldBack!;
     expect(heldBack.after).toBeGreaterThan(heldBack.before);
     expect(guarded.report.applied).toBe(false);
@@ -76,7 +76,7 @@ describe('recalibration guard on held-back calibration sources', () => {
 
   it('keeps it where both halves of the sources gain from each other', async () => {
     const { model, pruned, index, plan, calibration } = await linearCut(() => 1);
-    const guarded = await recalibrateIfBetter(index.dep, { removed: plan.removed }, pruned, calibration);
+    const guarded = await recalibrateIfBetter(index.dep, { removed: plan.removed }, pruned, calibration, { heldBack: true });
     const heldBack = guarded.report.heldBack!;
     expect(heldBack.after).toBeLessThan(heldBack.before);
     expect(guarded.report.loss.after).toBeLessThan(guarded.report.loss.before);
@@ -87,7 +87,7 @@ describe('recalibration guard on held-back calibration sources', () => {
 });
 
 describe('substitution guard on held-back calibration sources', () => {
-  const options = { method: 'l1' as const, ratio: 0.5, roundTo: 1, reconstruct: true, recalibrate: false, ignore: [/^Conv_v1$/, /^Conv_v2$/] };
+  const options = { method: 'l1' as const, ratio: 0.5, roundTo: 1, reconstruct: true, recalibrate: false, substitutionGuard: true, ignore: [/^Conv_v1$/, /^Conv_v2$/] };
 
   it('keeps substitution where the regressions fitted on one half of the sources agree better on the other half', async () => {
     // four sources at +1, +1, −1, −1: each half holds one of each. Every channel of the first conv is an affine
@@ -98,7 +98,7 @@ describe('substitution guard on held-back calibration sources', () => {
     expect(heldBack.kept).toBe(true);
     expect(heldBack.after).toBeLessThan(heldBack.before / 10);
     expect(guarded.report.recovery.convs).toBe(1);
-    const unguarded = await pruneModel(model, { ...options, calibration, recoveryGuard: false });
+    const unguarded = await pruneModel(model, { ...options, calibration, substitutionGuard: false });
     expect(unguarded.report.recovery.heldBack).toBeUndefined();
     expect(unguarded.report.recovery.convs).toBe(1);
   }, 60_000);
@@ -116,7 +116,7 @@ describe('substitution guard on held-back calibration sources', () => {
     const bare = await pruneModel(model, { method: 'l1', ratio: 0.5, roundTo: 1, ignore: options.ignore });
     expect(await loss(model, calibration, guarded.model)).toBe(await loss(model, calibration, bare.model));
     // fitted on both sources the regression is exact, so in-sample it would have looked like a win
-    const unguarded = await pruneModel(model, { ...options, calibration, recoveryGuard: false });
+    const unguarded = await pruneModel(model, { ...options, calibration, substitutionGuard: false });
     expect(await loss(model, calibration, unguarded.model)).toBeLessThan(await loss(model, calibration, bare.model));
   }, 60_000);
 });

@@ -16,7 +16,7 @@
 import type { Graph, Model, Node } from '../onnx/ir.js';
 import { constValue, producers, removeDeadCode, topologicalOrder } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
-import type { CalibrationSet } from '../calibration.js';
+import { calibrationFold, type CalibrationSet } from '../calibration.js';
 import { AgreementJudge } from '../agreement.js';
 import { forEachActivation, type Float32Tensor4 } from '../fit/activations.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
@@ -24,6 +24,13 @@ import { keptChannels, writeConvParameters } from './surgery.js';
 import { waves } from '../fit/waves.js';
 
 export interface RecalibrationOptions {
+  /**
+   * recalibrateIfBetter only: also require a gain on held-back calibration
+   * sources (default off: on the fixture it refused recalibrations that raised
+   * the held-out views, l1 at 10% fewer FLOPs 0.898 → 0.953, and kept one that
+   * lowered them, l1 at 20% 0.754 → 0.664).
+   */
+  heldBack?: boolean;
   /** Bounds on the per-channel scale: a channel the cut nearly silenced is not blown up to full spread. */
   maxScale?: number;
   onWave?: (done: number, total: number) => void;
@@ -160,27 +167,99 @@ export async function recalibrateStatistics(dep: DependencyGraph, change: ModelC
 }
 
 export interface GuardedRecalibration extends RecalibrationReport {
-  /** Agreement loss with the base model on the calibration inputs, before and after. */
-  loss: { before: number; after: number };
-  /** Whether the recalibrated model was kept (its loss was lower). */
+  /**
+   * Agreement loss with the base model on the calibration inputs, before and
+   * after fitting on them all; no `after` where the held-back halves refused
+   * the recalibration first and it was never fitted on every input.
+   */
+  loss: { before: number; after?: number };
+  /**
+   * Agreement loss on held-back inputs, summed over the two halves of the
+   * calibration sources: each half judged with statistics fitted on the other
+   * half only. Absent where the calibration inputs come from one source.
+   */
+  heldBack?: { before: number; after: number };
+  /** Whether the recalibrated model was kept. */
   applied: boolean;
 }
 
 /**
- * Recalibrates `pruned` and keeps the result only if it agrees better with the
- * base model on the calibration inputs: where the cut left a channel's
- * distribution a different shape, restoring its spread can amplify the wrong
- * thing. The judge sees the inputs the moments came from, so this catches
- * gross harm, not every held-out loss; judging on left-out source images was
- * tried and, with two images a side, was wrong more often.
+ * The calibration set split into two halves by source image (every view of
+ * an image stays with it, as in the substitution's cross-validation), or
+ * undefined where there is only one source.
+ */
+export function sourceHalves(calibration: CalibrationSet): [CalibrationSet, CalibrationSet] | undefined {
+  const folds = calibration.inputs.map((_, i) => calibrationFold(calibration, i));
+  const order = [...new Set(folds)].sort((a, b) => a - b);
+  if (order.length < 2) return undefined;
+  const half = (parity: number): CalibrationSet => {
+    const keep = folds.map((f) => order.indexOf(f) % 2 === parity);
+    return {
+      files: calibration.files,
+      inputs: calibration.inputs.filter((_, i) => keep[i]),
+      size: calibration.size,
+      sources: folds.filter((_, i) => keep[i]),
+    };
+  };
+  return [half(0), half(1)];
+}
+
+/**
+ * Whether to keep a recalibration: it must agree better with the base model
+ * on inputs its statistics were not fitted on (where such inputs exist) and,
+ * as a check against gross harm of the model actually kept, on the
+ * calibration inputs too.
+ */
+export function keepRecalibration(report: Pick<GuardedRecalibration, 'loss' | 'heldBack'>): boolean {
+  return (!report.heldBack || report.heldBack.after < report.heldBack.before) && report.loss.after !== undefined && report.loss.after < report.loss.before;
+}
+
+/**
+ * Agreement loss before and after a recalibration on inputs it did not fit:
+ * statistics fitted on one half of the calibration sources, judged on the
+ * other half, both ways, summed. Undefined with a single source.
+ */
+export async function heldBackLoss(dep: DependencyGraph, change: ModelChange, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ before: number; after: number } | undefined> {
+  const halves = sourceHalves(calibration);
+  if (!halves) return undefined;
+  let before = 0, after = 0;
+  for (const [k, [fit, held]] of [[halves[0], halves[1]], [halves[1], halves[0]]].entries()) {
+    const judge = await AgreementJudge.create(dep.model, held);
+    before += (await judge.judge(pruned)).loss;
+    const { model } = await recalibrateStatistics(dep, change, pruned, fit, { ...options, onWave: options.onWave && ((d, t) => options.onWave!(k * t + d, 3 * t)) });
+    after += (await judge.judge(model)).loss;
+  }
+  return { before, after };
+}
+
+/**
+ * Recalibrates `pruned` and keeps the result only where it agrees better with
+ * the base model on the calibration inputs (keepRecalibration): where the cut
+ * left a channel's distribution a different shape, restoring its spread can
+ * amplify the wrong thing. That judge sees the inputs the moments came from,
+ * so it catches gross harm, not every held-out loss. `heldBack` first fits
+ * each half of the calibration sources and judges it on the other half
+ * (fitting on every input only when that helped); measured on the fixture
+ * with sensitivity allocation (l1, 263-box held-out views) it was no better
+ * a judge: it refused the recalibration at 10% fewer FLOPs (0.898 → 0.953
+ * with it) and at 20% (0.618 → 0.639), and kept it at 35% (0.231 → 0.210)
+ * as the in-sample judge did. So it is off by default.
  */
 export async function recalibrateIfBetter(dep: DependencyGraph, change: ModelChange, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ model: Model; report: GuardedRecalibration }> {
+  const heldBack = options.heldBack ? await heldBackLoss(dep, change, pruned, calibration, options) : undefined;
   const judge = await AgreementJudge.create(dep.model, calibration);
   const before = (await judge.judge(pruned)).loss;
-  const { model, report } = await recalibrateStatistics(dep, change, pruned, calibration, options);
+  if (heldBack && !(heldBack.after < heldBack.before)) {
+    const jobs = recalibrationJobs(dep, change, pruned);
+    return { model: pruned, report: { convs: jobs.length, waves: 0, scale: { min: 1, median: 1, max: 1 }, loss: { before }, heldBack, applied: false } };
+  }
+  const waveOffset = heldBack ? 2 : 0;
+  const onWave = options.onWave && ((d: number, t: number) => options.onWave!(waveOffset * t + d, (waveOffset + 1) * t));
+  const { model, report } = await recalibrateStatistics(dep, change, pruned, calibration, { ...options, onWave });
   const after = (await judge.judge(model)).loss;
-  const applied = after < before;
-  return { model: applied ? model : pruned, report: { ...report, loss: { before, after }, applied } };
+  const guarded = { ...report, loss: { before, after }, ...(heldBack ? { heldBack } : {}) };
+  const applied = keepRecalibration(guarded);
+  return { model: applied ? model : pruned, report: { ...guarded, applied } };
 }
 
 /** Folds y ← a·y + c per output channel into the conv's weight and bias; returns the scales. */

@@ -236,7 +236,7 @@ export const commands: CommandSpec[] = [
       '--sensitivity': "allocate ranks by each layer's measured sensitivity (needs --calib)",
       ...OUT_FLAG, ...JSON_FLAG },
     load: () => import('./factorize.js') },
-  { name: 'search', usage: `search MODEL --calib DIR [--eval DIR] [--class CLASS [--provider P] ${API}] [--threads 1] [--population 48] [--generations 40] [--seed 0] [--front 8] [--sizes 640,576,512,448,416,384,320] [--precisions fp32,fp16,int8] [--slo-ms MS] [--reconstruct] [--out DIR] [--state FILE] [--cache DIR] [--json]`,
+  { name: 'search', usage: `search MODEL --calib DIR [--eval DIR] [--class CLASS [--provider P] ${API}] [--threads 1] [--population 48] [--generations 40] [--seed 0] [--front 8] [--sizes 640,576,512,448,416,384,320] [--precisions fp32,fp16,int8] [--slo-ms MS] [--reconstruct] [--ignore PATTERN]... [--out DIR] [--state FILE] [--cache DIR] [--json]`,
     summary: 'NSGA-II over input size × precision × per-group pruning × per-conv factorization: the front of predicted latency against predicted fidelity loss, built and measured on held-out images',
     flags: {
       '--calib DIR': 'calibration images, a folder or a YOLO dataset (the first 32) (required)',
@@ -252,6 +252,7 @@ export const commands: CommandSpec[] = [
       '--precisions LIST': 'of fp32, fp16, int8; fp32 always (default all three)',
       '--slo-ms MS': 'latency bound: genomes predicted slower are infeasible',
       '--reconstruct': 'recover the pruned front candidates without training (substitution from --calib)',
+      '--ignore PATTERN': 'regular expression on conv node names: a prune group with a matching producer is never pruned (as prune --ignore); repeatable',
       '--out DIR': 'where the front goes: one ONNX file per candidate and front.json (default ./search-out)',
       '--state FILE': 'search state, saved after every generation and resumed when present (default OUT/state.json)',
       '--cache DIR': 'where measured sensitivities and loss terms are kept per base model (default ~/.cache/edgefit)',

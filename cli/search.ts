@@ -65,7 +65,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
     calib: { type: 'string' }, eval: { type: 'string' }, class: { type: 'string' }, controller: { type: 'string' }, data: { type: 'string' }, provider: { type: 'string' },
     threads: { type: 'string' }, population: { type: 'string' }, generations: { type: 'string' }, seed: { type: 'string' }, front: { type: 'string' },
     sizes: { type: 'string' }, precisions: { type: 'string' }, 'slo-ms': { type: 'string' }, reconstruct: { type: 'boolean' },
-    out: { type: 'string', short: 'o' }, state: { type: 'string' }, cache: { type: 'string' }, json: { type: 'boolean' },
+    ignore: { type: 'string', multiple: true }, out: { type: 'string', short: 'o' }, state: { type: 'string' }, cache: { type: 'string' }, json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(usageLine(spec));
   // Every flag is checked before the model is read: a mistake costs nothing, not minutes of profiling.
@@ -76,7 +76,15 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
   const seed = intFlag('search', 'seed', values.seed, 0, 0, 2 ** 32 - 1);
   const front = intFlag('search', 'front', values.front, 8, 1, 64);
   const precisions = precisionsFlag(values.precisions);
+  const sizesGiven = values.sizes === undefined ? undefined : sizesFlag(values.sizes, []);
   const sloMs = values['slo-ms'] === undefined ? undefined : numberFlag('search', 'slo-ms', values['slo-ms'], 0, 0.001, 1e6);
+  const ignore = (values.ignore ?? []).map((p) => {
+    try {
+      return new RegExp(p);
+    } catch (err) {
+      throw new UsageError(`search: --ignore '${p}' is not a regular expression: ${(err as Error).message}`);
+    }
+  });
   const provider = choiceFlag('search', 'provider', values.provider, EXECUTION_PROVIDERS, 'cpu');
   if (values.class === undefined) {
     if (values.provider !== undefined && provider !== 'cpu') throw new UsageError(`search: without --class the search profiles this machine's CPU; --provider ${provider} needs --class`);
@@ -94,7 +102,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
   if (format !== 'fp32' && format !== 'qdq-int8' && format !== 'dynamic-int8') throw new UsageError(`search: the base model must be an fp32 export (or an int8 one edgefit can dequantize), this one's weights are ${format}`);
   const base = format === 'fp32' ? read : dequantizeModel(read, { baseSha256 }).model;
   const baseSize = modelInputSize(base);
-  const sizes = sizesFlag(values.sizes, [baseSize, ...DEFAULT_SIZES.filter((s) => s < baseSize)]);
+  const sizes = sizesGiven ?? [baseSize, ...DEFAULT_SIZES.filter((s) => s < baseSize)];
   if (sizes[0] !== baseSize) throw new UsageError(`search: the largest of --sizes must be the model's input size ${baseSize} (the base candidate), got ${sizes[0]}`);
 
   // Held out: --eval, else a quarter of the --calib images (never calibrated on).
@@ -126,6 +134,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
       base, baseSha256, calibration, heldOut, predictor, threads, populationSize, generations, seed, front, sizes, precisions,
       slo: sloMs === undefined ? undefined : { maxLatencyMs: sloMs },
       reconstruct: !!values.reconstruct,
+      ignore,
       statePath,
       cacheDir: values.cache ?? path.join(os.homedir(), '.cache', 'edgefit'),
       fitPredictor: async () => (await fitLocalPredictor(base, { calibration, threads, sizes: [sizes[0], sizes.at(-1)!], onProgress: (p) => onProgress?.({ ...p, stage: `latency predictor: ${p.stage}` }) })).predictor,

@@ -56,6 +56,8 @@ export interface SearchOptions {
   precisions: Precision[];
   slo?: { maxLatencyMs?: number };
   reconstruct: boolean;
+  /** Added: prune groups with a producing conv whose node name matches stay whole (as `prune --ignore`). */
+  ignore?: readonly RegExp[];
   /** Added: the factorization genes (space.ts; false leaves factorization out). */
   factor?: SpaceOptions['factor'];
   statePath?: string;
@@ -177,7 +179,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   if (o.front < 1) throw new SearchError(`front ${o.front}: ask for 1 candidate at least`);
   if (o.heldOut.some((f) => o.calibration.files.includes(f))) throw new SearchError('a held-out image is also a calibration image: fidelity on it would flatter the front');
 
-  const pruneProfile = await measurePruneProfile(o.base, { baseSha256: o.baseSha256, calibration: o.calibration, cacheDir: o.cacheDir, onProgress: (d, t) => progress('prune sensitivity', d, t) });
+  const pruneProfile = await measurePruneProfile(o.base, { baseSha256: o.baseSha256, calibration: o.calibration, ignore: o.ignore, cacheDir: o.cacheDir, onProgress: (d, t) => progress('prune sensitivity', d, t) });
   const space = searchSpace(o.base, { sizes: o.sizes, precisions: o.precisions, pruneProfile, factor: o.factor });
   const calibration = calibrationAt(o.calibration);
   const plainCtx: BuildContext = { calibration, baseSha256: o.baseSha256, reconstruct: false, cacheDir: o.cacheDir };

@@ -38,16 +38,21 @@ type Progress = (done: number, total: number) => void;
 const MAX_INPUTS = 16;
 
 /** Prune levels of the l1 criterion (the one buildGenome prunes by), as `prune --sensitivity --method l1` measures them. */
-export async function measurePruneProfile(base: Model, o: { baseSha256: string; calibration: CalibrationSet; cacheDir?: string; onProgress?: Progress }): Promise<SensitivityProfile> {
+export async function measurePruneProfile(base: Model, o: { baseSha256: string; calibration: CalibrationSet; ignore?: readonly RegExp[]; cacheDir?: string; onProgress?: Progress }): Promise<SensitivityProfile> {
   const index = buildGroups(buildDependencyGraph(base));
+  // as `prune --ignore`: a group with a matching producing conv stays whole (no levels: the space gives it removals [0])
+  const frozen = new Set<number>();
+  index.groups.forEach((g, k) => {
+    if (o.ignore?.some((re) => g.producers.some((p) => re.test(p.node.name)))) frozen.add(k);
+  });
   const importance = index.groups.map((g) => groupImportance(index, g, { method: 'l1', reduction: 'mean', seed: 0 }));
   return measureSensitivity(index, importance, {
     baseSha256: o.baseSha256,
-    recipe: { method: 'l1', reduction: 'mean', seed: 0, ignore: [], importance: IMPORTANCE_DEFINITION },
+    recipe: { method: 'l1', reduction: 'mean', seed: 0, ignore: (o.ignore ?? []).map(String), importance: IMPORTANCE_DEFINITION },
     calibration: o.calibration,
     roundTo: 8,
     maxLayerRatio: 0.9,
-    frozen: new Set(),
+    frozen,
     cacheDir: o.cacheDir,
     onProgress: o.onProgress,
   });

@@ -31,8 +31,9 @@ describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
   let straight: SearchResult;
   const options = (o: Partial<SearchOptions>): SearchOptions => ({
     base, baseSha256: 'test-base', calibration, heldOut: [fixture('coco8', 'images', 'val', '000000000036.jpg'), fixture('images', 'bus.jpg')],
-    predictor, threads: 1, populationSize: 8, generations: 2, seed: 7, front: 3, sizes: [96, 64], precisions: ['fp32', 'int8'],
-    factor: { keeps: [0.25], minChannels: 256 }, reconstruct: false, cacheDir: path.join(dir, 'cache'), ...o,
+    predictor, threads: 1, populationSize: 8, generations: 2, seed: 7, front: 2, sizes: [96, 64], precisions: ['fp32', 'fp16'],
+    // six prune groups (model.8 and .9), no factorization (its terms are tested in proxy.test.ts): the measured terms take seconds
+    ignore: [/^\/model\.(?![89]\/)/], factor: false, reconstruct: false, cacheDir: path.join(dir, 'cache'), ...o,
   });
 
   beforeAll(async () => {
@@ -43,13 +44,13 @@ describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
     calibration = await calibrationFromFiles(train, 96, { minInputs: 4 });
     predictor = fitPredictor([syntheticProfile(base), syntheticProfile(resizeModel(base, 64).model), syntheticProfile(resizeModel(base, 32).model)]);
     straight = await runSearch(options({ statePath: path.join(dir, 'straight.json') }));
-  });
+  }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('returns a front no member of which dominates another, each built with its genome in the lineage', () => {
     expect(straight.generations).toBe(2);
     expect(straight.front.length).toBeGreaterThan(0);
-    expect(straight.front.length).toBeLessThanOrEqual(3);
+    expect(straight.front.length).toBeLessThanOrEqual(2);
     const dominates = (a: number[], b: number[]) => a.every((v, i) => v <= b[i]) && a.some((v, i) => v < b[i]);
     for (const a of straight.front) {
       for (const b of straight.front) expect(dominates([a.predictedMs, a.predictedLoss], [b.predictedMs, b.predictedLoss])).toBe(false);

@@ -181,6 +181,9 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
 
   const pruneProfile = await measurePruneProfile(o.base, { baseSha256: o.baseSha256, calibration: o.calibration, ignore: o.ignore, cacheDir: o.cacheDir, onProgress: (d, t) => progress('prune sensitivity', d, t) });
   const space = searchSpace(o.base, { sizes: o.sizes, precisions: o.precisions, pruneProfile, factor: o.factor });
+  // a state of another search is refused before minutes of measuring terms
+  const identity = { baseSha256: o.baseSha256, spaceKey: spaceKey(space), seed: o.seed, populationSize: o.populationSize };
+  const saved = o.statePath ? loadState(o.statePath, identity) : undefined;
   const calibration = calibrationAt(o.calibration);
   const plainCtx: BuildContext = { calibration, baseSha256: o.baseSha256, reconstruct: false, cacheDir: o.cacheDir };
   const terms = await measureTerms({ base: o.base, baseSha256: o.baseSha256, space, calibration: o.calibration, pruneProfile, build: (g) => buildGenome(o.base, space, g, plainCtx), cacheDir: o.cacheDir, onProgress: (d, t) => progress('loss terms', d, t) });
@@ -191,14 +194,13 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
     predictor = await o.fitPredictor(space);
     progress('latency predictor', 1, 1);
   }
-  const ctx = shapeContext(o.base, space);
+  const ctx = await shapeContext(o.base, space, (size) => calibration(size));
   const proxy = searchProxy({ predictor, shapes: (g) => genomeShapes(ctx, g), terms, maxLatencyMs: o.slo?.maxLatencyMs });
   const problem: SearchProblem<Genome> = { ...genomeProblemParts(space), evaluate: (g) => proxy.evaluate(g) };
   const setupS = (performance.now() - t0) / 1000;
 
   const t1 = performance.now();
-  const identity = { baseSha256: o.baseSha256, spaceKey: spaceKey(space), seed: o.seed, populationSize: o.populationSize };
-  let state = (o.statePath && loadState(o.statePath, identity)) || initNsga2(problem, { populationSize: o.populationSize, seed: o.seed });
+  let state = saved ?? initNsga2(problem, { populationSize: o.populationSize, seed: o.seed });
   if (o.statePath) saveState(o.statePath, { ...identity, state });
   while (state.generation < o.generations) {
     state = stepNsga2(problem, state);

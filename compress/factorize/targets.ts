@@ -29,8 +29,10 @@ function describe(n: Node): string {
  * k×k convs (k > 1, group 1, float constant weights, explicit pads) whose
  * input and output channels are both at least `minChannels`. Spatial
  * factorization also needs dilation 1: its 1×k/k×1 split assumes adjacent taps.
+ * With `pointwise` (low-rank only), 1×1 convs too: a rank-r pair is then an
+ * r-channel bottleneck (the search's genes offer it).
  */
-export function findTargets(model: Model, method: FactorMethod, minChannels: number, types: Map<string, ValueType> = inferShapes(model)): TargetSearch {
+export function findTargets(model: Model, method: FactorMethod, minChannels: number, types: Map<string, ValueType> = inferShapes(model), o: { pointwise?: boolean } = {}): TargetSearch {
   const g = model.graph;
   const prod = producers(g);
   const targets: ConvTarget[] = [];
@@ -44,7 +46,8 @@ export function findTargets(model: Model, method: FactorMethod, minChannels: num
       continue;
     }
     const [cout, cinPerGroup, kh, kw] = w.dims;
-    if (kh !== kw || kh < 2) {
+    const pointwise = o.pointwise === true && method === 'lowrank' && kh === 1 && kw === 1;
+    if ((kh !== kw || kh < 2) && !pointwise) {
       if (kh !== 1 || kw !== 1) skip(`kernel ${kh}×${kw} is not square k×k with k > 1`);
       continue;
     }

@@ -53,7 +53,7 @@ export function factorRanks(space: SearchSpace, genome: Genome, targets: Readonl
  * the SVD of every eligible conv, and a genome names a few.
  */
 function chosenPlan(model: Model, method: 'spatial' | 'lowrank', minChannels: number, ranks: ReadonlyMap<string, number>): FactorizationPlan {
-  const { targets, skipped } = findTargets(model, method, minChannels);
+  const { targets, skipped } = findTargets(model, method, minChannels, undefined, { pointwise: true });
   const chosen = targets.filter((t) => ranks.has(t.name));
   const flops = modelCost(model).flops;
   return {
@@ -77,7 +77,8 @@ export async function buildGenome(base: Model, space: SearchSpace, genome: Genom
   }
   if (genome.factor.some((f) => f > 0)) {
     const minChannels = space.minChannels ?? DEFAULT_MIN_CHANNELS;
-    const byMethod = factorRanks(space, genome, new Map(findTargets(model, 'spatial', minChannels).targets.map((t) => [t.name, t])));
+    // low-rank with 1×1 convs finds every conv either method could take (channel counts and kernels are all the ranks need)
+    const byMethod = factorRanks(space, genome, new Map(findTargets(model, 'lowrank', minChannels, undefined, { pointwise: true }).targets.map((t) => [t.name, t])));
     for (const [method, ranks] of byMethod) {
       const calibration = ctx.reconstruct ? await ctx.calibration(genome.size) : undefined;
       model = (await factorizeModel(model, { method, flopsCut: 0, ranks, minChannels, plan: chosenPlan(model, method, minChannels, ranks), ...(calibration ? { recalibrate: { calibration } } : {}), baseSha256 })).model;

@@ -1,7 +1,9 @@
 // The latency predictor's view (compress/latency/features.ts nodeShapes) of
 // the model buildGenome would build, without building it: the search asks it
 // for thousands of genomes, and building one costs ~74 ms for prune +
-// nodeShapes alone on yolov8n (measured). Every candidate of a space is a
+// nodeShapes alone on yolov8n (measured quiet; bench/search-shapes.bench.ts
+// measured 661 ms for that against 0.74 ms here, interleaved at load average
+// 12, 0.33 ms CPU per genome warm over the whole space at 640 px). Every candidate of a space is a
 // template graph with numbers changed: which nodes run depends only on the
 // precision and on which convs are factorized; their features only on each
 // tensor's channel count (base − the removals of the prune groups that cover
@@ -25,6 +27,7 @@ import { resizeModel } from '../resize.js';
 import { rankFor } from './build.js';
 import type { Genome } from './genome.js';
 import { DEFAULT_MIN_CHANNELS, type SearchSpace } from './space.js';
+import { SearchSpaceError } from './errors.js';
 
 /** A tensor of the fp32 graphs: its dims at the base size, how each axis scales with the size, and where its channel count comes from. */
 interface TensorExpr {
@@ -33,21 +36,27 @@ interface TensorExpr {
   exps: number[];
   /** Axis 1: prune groups that cover it (group index, slots per unit), or the rank of a factorized conv (index into space.convs). */
   channel?: { terms: [number, number][] } | { rankOf: number };
+  /** The product of the other axes at the base size, and the power of size/baseSize it scales with (exact: every spatial dim is the size over a stride that divides it). */
+  fixed: number;
+  exp: number;
+  /** Index into a call's cache of sizes. */
+  id: number;
 }
 
 interface NodeTemplate {
   shape: NodeShape;
   input?: TensorExpr;
   output?: TensorExpr;
-  /** Convs: kernel and whether the conv is depthwise (its group follows its input channels). */
-  conv?: { kh: number; kw: number; group: number; depthwise: boolean };
+  /** Convs: kernel, whether the conv is depthwise (its group follows its input channels), and its kind keys per layout. */
+  conv?: { kh: number; kw: number; group: number; depthwise: boolean; kinds: Record<'dw' | 'c16' | 'odd', string[]> };
   /** Which factorized conv's region the node belongs to: in the plain template (the conv itself) or the factorized one. */
   region?: number;
 }
 
 interface PrecisionTemplates {
-  plain: NodeTemplate[];
   factorized: NodeTemplate[];
+  /** Per conv of the space, its node in the plain template (what a genome that leaves it whole runs). */
+  plainRegions: NodeTemplate[];
 }
 
 export interface ShapeContext {
@@ -55,6 +64,8 @@ export interface ShapeContext {
   templates: Partial<Record<Precision, PrecisionTemplates>>;
   /** Per factorizable conv, its input and output tensors in the plain graph (their channels give the rank). */
   convs: { input: TensorExpr; output: TensorExpr; k: number; method: 'spatial' | 'lowrank' }[];
+  /** How many tensor expressions the templates share (the size of genomeShapes' cache). */
+  tensors: number;
 }
 
 const numel = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
@@ -91,11 +102,10 @@ function tensorExprs(space: SearchSpace, plain: Model, factorized: Model): Map<s
       const dims = t.shape as number[];
       const conv = factor ? space.convs.findIndex((c) => name.startsWith(`${c.name}/factor`)) : -1;
       const groups = cover.get(name);
-      exprs.set(name, {
-        dims,
-        exps: exponents(dims, probe.get(name)?.shape as number[] | undefined, r),
-        ...(conv >= 0 ? { channel: { rankOf: conv } } : groups ? { channel: { terms: groups } } : {}),
-      });
+      const exps = exponents(dims, probe.get(name)?.shape as number[] | undefined, r);
+      const channel = conv >= 0 ? { rankOf: conv } : groups ? { terms: groups } : undefined;
+      const other = dims.map((_, a) => a).filter((a) => !(a === 1 && channel));
+      exprs.set(name, { dims, exps, ...(channel ? { channel } : {}), fixed: numel(other.map((a) => dims[a])), exp: other.reduce((e, a) => e + exps[a], 0), id: exprs.size });
     }
   }
   return exprs;
@@ -119,6 +129,11 @@ function sourceOf(name: string, prod: Map<string, Node>, cons: Map<string, Node[
   const next = cons.get(name);
   if (next?.length === 1 && next[0].opType === 'Cast') return exprs.get(next[0].outputs[0]);
   return undefined;
+}
+
+function convKinds(kinds: string[]): Record<'dw' | 'c16' | 'odd', string[]> {
+  const at = (layout: string) => [kinds[0].replace(/\/[^/]+$/, `/${layout}`), ...kinds.slice(1)];
+  return { dw: at('dw'), c16: at('c16'), odd: at('odd') };
 }
 
 function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorExpr>, factorized: boolean): NodeTemplate[] {
@@ -150,7 +165,7 @@ function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorEx
       shape,
       input,
       output: sourceOf(n.outputs[0], prod, cons, exprs),
-      ...(isConv && kernel ? { conv: { kh: Number(kernel[1]), kw: Number(kernel[2]), group, depthwise: group > 1 && group === cin } } : {}),
+      ...(isConv && kernel ? { conv: { kh: Number(kernel[1]), kw: Number(kernel[2]), group, depthwise: group > 1 && group === cin, kinds: convKinds(shape.kinds) } } : {}),
       region: regionOf(n),
     };
   });
@@ -162,6 +177,9 @@ function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorEx
  * size: which nodes run does not depend on the ranges).
  */
 export async function shapeContext(base: Model, space: SearchSpace, calibration: (size: number) => Promise<CalibrationSet>): Promise<ShapeContext> {
+  // One method per conv (as searchSpace makes them): the factorized template holds that method's pair.
+  const mixed = space.convs.find((c) => new Set(c.options.map((o) => o?.method).filter(Boolean)).size > 1);
+  if (mixed) throw new SearchSpaceError(`conv ${mixed.name}: genomeShapes takes one factorization method per conv`);
   const factorized = space.convs.length ? factorizedStructure(base, space) : base;
   const exprs = tensorExprs(space, base, factorized);
   const at = async (p: Precision, model: Model): Promise<Model> => {
@@ -171,37 +189,46 @@ export async function shapeContext(base: Model, space: SearchSpace, calibration:
   };
   const out: ShapeContext['templates'] = {};
   for (const p of space.precisions) {
-    out[p] = { plain: templates(space, await at(p, base), exprs, false), factorized: templates(space, await at(p, factorized), exprs, true) };
+    const plain = templates(space, await at(p, base), exprs, false);
+    out[p] = { factorized: templates(space, await at(p, factorized), exprs, true), plainRegions: space.convs.map((_, i) => plain.find((n) => n.region === i)!) };
   }
-  const plainConvs = out[space.precisions[0]]!.plain;
-  const convs = space.convs.map((c) => {
-    const t = plainConvs.find((x) => x.shape.node === c.name)!;
-    return { input: t.input!, output: t.output!, k: t.conv!.kh, method: 'spatial' as const };
-  });
-  return { space, templates: out, convs };
+  const convs = out[space.precisions[0]]!.plainRegions.map((t, i) => ({ input: t.input!, output: t.output!, k: t.conv!.kh, method: methodOf(space, i) }));
+  return { space, templates: out, convs, tensors: exprs.size };
 }
 
+const methodOf = (space: SearchSpace, i: number) => space.convs[i].options.find((o) => o)?.method ?? 'spatial';
+
 /**
- * The base with every conv of the space spatially factorized, weights left
- * at a placeholder: only the structure matters here, and the SVDs of all
- * convs would cost most of the context's time. The two convs' geometry is
+ * The base with every conv of the space factorized, weights left at a
+ * placeholder: only the structure matters here, and the SVDs of all convs
+ * would cost most of the context's time. The pairs' geometry is
  * compress/factorize/spatial.ts' (1×k with the x stride and pads, then k×1
- * with the y ones); the test holds genomeShapes to real builds.
+ * with the y ones) and lowrank.ts' (k×k with the conv's stride, pads and
+ * dilation, then 1×1); the test holds genomeShapes to real builds.
  */
 function factorizedStructure(base: Model, space: SearchSpace): Model {
   const model = structuredClone(base);
-  const targets = new Map(findTargets(base, 'spatial', space.minChannels ?? DEFAULT_MIN_CHANNELS).targets.map((t) => [t.name, t]));
-  for (const c of space.convs) {
-    const t = targets.get(c.name)!;
-    const r = rankFor('spatial', t.cout, t.cin, t.k, 0.25);
+  const targets = new Map(findTargets(base, 'lowrank', space.minChannels ?? DEFAULT_MIN_CHANNELS, undefined, { pointwise: true }).targets.map((t) => [t.name, t]));
+  space.convs.forEach((c, i) => {
+    const t = targets.get(c.name);
+    if (!t) throw new SearchSpaceError(`conv ${c.name} of the search space is not a factorizable conv of this model: the space was made for another model`);
+    const method = methodOf(space, i);
+    const r = rankFor(method, t.cout, t.cin, t.k, 0.25);
     const [top, left, bottom, right] = t.pads;
+    const w = (n: number) => new Float32Array(n).fill(0.01);
     applyFactorization(model.graph, t.name, {
-      convs: [
-        { dims: [r, t.cin, 1, t.k], weight: new Float32Array(r * t.cin * t.k).fill(0.01), strides: [1, t.strides[1]], pads: [0, left, 0, right], dilations: [1, 1], group: 1 },
-        { dims: [t.cout, r, t.k, 1], weight: new Float32Array(t.cout * r * t.k).fill(0.01), bias: t.bias, strides: [t.strides[0], 1], pads: [top, 0, bottom, 0], dilations: [1, 1], group: 1 },
-      ],
+      convs:
+        method === 'spatial'
+          ? [
+              { dims: [r, t.cin, 1, t.k], weight: w(r * t.cin * t.k), strides: [1, t.strides[1]], pads: [0, left, 0, right], dilations: [1, 1], group: 1 },
+              { dims: [t.cout, r, t.k, 1], weight: w(t.cout * r * t.k), bias: t.bias, strides: [t.strides[0], 1], pads: [top, 0, bottom, 0], dilations: [1, 1], group: 1 },
+            ]
+          : [
+              { dims: [r, t.cin, t.k, t.k], weight: w(r * t.cin * t.k * t.k), strides: t.strides, pads: t.pads, dilations: t.dilations, group: 1 },
+              { dims: [t.cout, r, 1, 1], weight: w(t.cout * r), bias: t.bias, strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 },
+            ],
     });
-  }
+  });
   removeDeadCode(model.graph);
   return model;
 }
@@ -210,10 +237,9 @@ function factorizedStructure(base: Model, space: SearchSpace): Model {
 export function genomeShapes(ctx: ShapeContext, genome: Genome): NodeShape[] {
   const { space } = ctx;
   const t = ctx.templates[genome.precision];
-  if (!t) throw new Error(`precision ${genome.precision} is not in the search space`);
+  if (!t) throw new SearchSpaceError(`precision ${genome.precision} is not in the search space`);
   const removals = space.groups.map((g, k) => g.removals[genome.prune[k]]);
   const r = genome.size / space.baseSize;
-  const scale = [1, r, r * r];
   const plainChannels = (e: TensorExpr): number => {
     let c = e.dims[1];
     if (e.channel && 'terms' in e.channel) for (const [g, per] of e.channel.terms) c -= removals[g] * per;
@@ -229,37 +255,37 @@ export function genomeShapes(ctx: ShapeContext, genome: Genome): NodeShape[] {
     return Math.min(cin, cout) >= minChannels ? rankFor(method, cout, cin, k, option.keep) : 0;
   });
   const channels = (e: TensorExpr): number => (e.channel && 'rankOf' in e.channel ? ranks[e.channel.rankOf] : plainChannels(e));
+  const power = [1, r, r * r, r * r * r, r ** 4];
+  // Q/DQ chains read the same tensor several times: each size is computed once per call.
+  const sizes = new Float64Array(ctx.tensors).fill(-1);
   const size = (e: TensorExpr | undefined, fallback: number): number => {
     if (!e) return fallback;
-    let n = 1;
-    for (let a = 0; a < e.dims.length; a++) n *= a === 1 && e.channel ? channels(e) : Math.round(e.dims[a] * scale[e.exps[a]]);
-    return n;
+    if (sizes[e.id] < 0) sizes[e.id] = Math.round(e.fixed * power[e.exp] * (e.channel ? channels(e) : 1));
+    return sizes[e.id];
   };
   const out: NodeShape[] = [];
   const emit = (n: NodeTemplate) => {
     const s = n.shape;
-    if (!n.conv) {
+    const c = n.conv;
+    if (!c) {
       out.push({ node: s.node, op: s.op, kinds: s.kinds, x: [size(n.output, s.x[0]), size(n.input, s.x[1])] });
       return;
     }
     const cout = n.output ? channels(n.output) : 0;
     const cin = n.input ? channels(n.input) : 0;
-    const group = n.conv.depthwise ? cin : n.conv.group;
-    const w = [cout, cin / group, n.conv.kh, n.conv.kw];
+    const group = c.depthwise ? cin : c.group;
+    const perOut = (cin / group) * c.kh * c.kw;
     const outElems = size(n.output, s.x[1]);
     const layout = group > 1 && group === cin ? 'dw' : cout % 16 === 0 && (cin < 8 || cin % 16 === 0) ? 'c16' : 'odd';
-    const kinds = [s.kinds[0].replace(/\/[^/]+$/, `/${layout}`), ...s.kinds.slice(1)];
-    out.push({ node: s.node, op: s.op, kinds, x: [outElems * numel(w.slice(1)), outElems, size(n.input, s.x[2]), numel(w)] });
+    out.push({ node: s.node, op: s.op, kinds: c.kinds[layout], x: [outElems * perOut, outElems, size(n.input, s.x[2]), cout * perOut] });
   };
   // The factorized template's order; a region whose conv the genome leaves whole takes the plain template's conv.
-  const plainRegion = new Map(t.plain.filter((n) => n.region !== undefined).map((n) => [n.region!, n]));
-  const done = new Set<number>();
+  const done = new Uint8Array(ranks.length);
   for (const n of t.factorized) {
-    if (n.region === undefined) emit(n);
-    else if (ranks[n.region] > 0) emit(n);
-    else if (!done.has(n.region)) {
-      done.add(n.region);
-      emit(plainRegion.get(n.region)!);
+    if (n.region === undefined || ranks[n.region] > 0) emit(n);
+    else if (!done[n.region]) {
+      done[n.region] = 1;
+      emit(t.plainRegions[n.region]);
     }
   }
   return out;

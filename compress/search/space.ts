@@ -40,9 +40,13 @@ export interface SpaceOptions {
    * these fractions of its full rank. Spatial at rank r costs r·k·(C_in+C_out)
    * per pixel against C_in·C_out·k² for the conv, so with C_in = C_out = C and
    * full rank C·k, keep 0.5 saves nothing; 0.25 halves the conv and 0.125
-   * quarters it. `false` leaves factorization out of the space.
+   * quarters it. With `pointwise`, 1×1 convs too, low-rank (C_in → r → C_out,
+   * r·(C_in+C_out) per pixel: the same keeps halve and quarter a square one);
+   * off by default: its fidelity cost is not measured yet, and every option
+   * is one more loss term the driver measures. `false` leaves factorization
+   * out of the space.
    */
-  factor?: false | { keeps?: number[]; minChannels?: number };
+  factor?: false | { keeps?: number[]; minChannels?: number; pointwise?: boolean };
 }
 
 export const DEFAULT_FACTOR_KEEPS = [0.25, 0.125] as const;
@@ -69,8 +73,14 @@ export function searchSpace(base: Model, o: SpaceOptions): SearchSpace {
   if (o.factor !== false) {
     const keeps = [...(o.factor?.keeps ?? DEFAULT_FACTOR_KEEPS)].sort((a, b) => b - a);
     if (keeps.some((k) => !(k > 0 && k < 1))) throw new SearchSpaceError(`factorization keeps must be in (0, 1), got ${keeps.join(', ')}`);
-    for (const t of findTargets(base, 'spatial', o.factor?.minChannels ?? DEFAULT_MIN_CHANNELS).targets) {
-      convs.push({ name: t.name, options: [null, ...keeps.map((keep) => ({ method: 'spatial' as const, keep }))] });
+    const minChannels = o.factor?.minChannels ?? DEFAULT_MIN_CHANNELS;
+    const spatial = new Set(findTargets(base, 'spatial', minChannels).targets.map((t) => t.name));
+    const pointwise = o.factor?.pointwise ? findTargets(base, 'lowrank', minChannels, undefined, { pointwise: true }).targets.filter((t) => t.k === 1).map((t) => t.name) : [];
+    // graph order, each conv with the one method that suits its kernel
+    for (const n of base.graph.nodes) {
+      const name = n.name || n.outputs[0];
+      const method: 'spatial' | 'lowrank' | undefined = spatial.has(name) ? 'spatial' : pointwise.includes(name) ? 'lowrank' : undefined;
+      if (method) convs.push({ name, options: [null, ...keeps.map((keep) => ({ method, keep }))] });
     }
   }
   return { baseSize, sizes, precisions, groups, convs, minChannels: o.factor === false ? DEFAULT_MIN_CHANNELS : o.factor?.minChannels ?? DEFAULT_MIN_CHANNELS };

@@ -46,6 +46,16 @@ export interface FitOptions {
   lambda?: number;
   /** Fewest samples for a kind to get its own model (default 3). */
   minSamples?: number;
+  /**
+   * Rescale each profile's node times so that they add up to its measured
+   * latency before fitting (default true). The profile runs in its own
+   * session at another moment than the measurement; on the shared 2-core VM
+   * at load 10 the kernels of the twelve fit-set candidates summed to 0.58–1.25×
+   * their interleaved measurement, a per-candidate factor no per-kind model
+   * can fit (in-sample MAPE 13.1% without, see bench/latency-predictor.bench.ts).
+   * The profile then says where the time goes, the measurement how much there is.
+   */
+  rescale?: boolean;
 }
 
 function fitKind(kind: string, xs: number[][], ys: number[], lambda: number): KindModel {
@@ -69,14 +79,18 @@ export function fitPredictor(training: readonly TrainingProfile[], options: FitO
   if (training.length === 0) throw new Error('latency predictor: no profiled candidates to fit on');
   const lambda = options.lambda ?? 1e-4;
   const minSamples = options.minSamples ?? 3;
+  const rescale = options.rescale ?? true;
   const byKind = new Map<string, { xs: number[][]; ys: number[] }>();
   for (const t of training) {
+    let sumUs = 0;
+    for (const s of t.shapes) sumUs += t.nodeUs.get(s.node) ?? 0;
+    const factor = rescale && sumUs > 0 ? (1000 * t.measuredMs) / sumUs : 1;
     for (const s of t.shapes) {
       for (const kind of s.kinds) {
         let k = byKind.get(kind);
         if (!k) byKind.set(kind, (k = { xs: [], ys: [] }));
         k.xs.push(s.x);
-        k.ys.push(t.nodeUs.get(s.node) ?? 0);
+        k.ys.push(factor * (t.nodeUs.get(s.node) ?? 0));
       }
     }
   }

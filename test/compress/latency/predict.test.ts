@@ -41,7 +41,7 @@ function candidate(seed: number, size: number, n = 12): { shapes: NodeShape[]; p
 
 describe('latency predictor', () => {
   const training = [candidate(1, 1), candidate(2, 0.6), candidate(3, 0.35), candidate(4, 1.4)];
-  const predictor = fitPredictor(training.map((c) => c.profile), { lambda: 1e-10 });
+  const predictor = fitPredictor(training.map((c) => c.profile), { lambda: 1e-10, rescale: false });
 
   it('recovers every kind\'s true coefficients from noise-free profiles', () => {
     for (const [kind, truth] of Object.entries(TRUTH)) {
@@ -64,7 +64,7 @@ describe('latency predictor', () => {
   it('stays within a few percent under 5% measurement noise', () => {
     const r = rng(7);
     const noisy = training.map(({ profile }) => ({ ...profile, nodeUs: new Map([...profile.nodeUs].map(([k, v]) => [k, v * (1 + 0.1 * (r() - 0.5))])) }));
-    const fitted = fitPredictor(noisy);
+    const fitted = fitPredictor(noisy, { rescale: false });
     const tests = [candidate(50, 0.5), candidate(51, 1.2), candidate(52, 0.9)];
     const mape = meanAbsPctError(tests.map((t) => ({ predictedMs: predictLatency(fitted, t.shapes).ms, measuredMs: t.profile.measuredMs })));
     expect(mape).toBeLessThan(3);
@@ -81,7 +81,7 @@ describe('latency predictor', () => {
 
   it('scores itself on every profiled candidate, each predicted from the others only', () => {
     const profiles = [candidate(1, 1), candidate(2, 0.6), candidate(3, 0.35), candidate(4, 1.4)].map((c, i) => ({ id: `c${i}`, ...c.profile }));
-    const scores = leaveOneOut(profiles, { lambda: 1e-10 });
+    const scores = leaveOneOut(profiles, { lambda: 1e-10, rescale: false });
     expect(scores.map((s) => [s.id, s.fittedOn])).toEqual([['c0', 3], ['c1', 3], ['c2', 3], ['c3', 3]]);
     for (const s of scores) {
       expect(s.errorPct).toBeCloseTo(predictionErrorPct(s.predictedMs!, s.measuredMs), 12);
@@ -89,10 +89,31 @@ describe('latency predictor', () => {
     }
     // held out means held out: a candidate whose measurement is off by 50% keeps its own error
     const off = profiles.map((p, i) => (i === 2 ? { ...p, measuredMs: p.measuredMs * 1.5 } : p));
-    const c2 = leaveOneOut(off, { lambda: 1e-10 })[2];
+    const c2 = leaveOneOut(off, { lambda: 1e-10, rescale: false })[2];
     expect(c2.errorPct!).toBeCloseTo(100 * (1 / 1.5 - 1), 1);
     // two profiles leave one to fit on: no prediction
     expect(leaveOneOut(profiles.slice(0, 2)).map((s) => s.predictedMs)).toEqual([null, null]);
+  });
+
+  it('fits node times rescaled to each candidate\'s measured latency: a profile taken under another load still says where the time goes', () => {
+    // each profile ran while the machine was slower by its own factor; the measurement (interleaved) is the truth: Σ true node µs
+    const loads = [2.0, 1.0, 2.5, 0.7];
+    const profiles = training.map(({ profile }, i) => {
+      const trueMs = [...profile.nodeUs.values()].reduce((s, v) => s + v, 0) / 1000;
+      return { ...profile, nodeUs: new Map([...profile.nodeUs].map(([k, v]) => [k, v * loads[i]])), measuredMs: trueMs };
+    });
+    const unseen = candidate(99, 0.8);
+    const truthMs = [...unseen.profile.nodeUs.values()].reduce((s, v) => s + v, 0) / 1000;
+    // rescaled by 1/load, every node is its true time again: the fit recovers the truth and the line is the identity
+    const rescaled = fitPredictor(profiles, { lambda: 1e-10 });
+    const m = rescaled.kinds.get('Conv/fp32/3x3/c16')!;
+    expect(m.intercept).toBeCloseTo(TRUTH['Conv/fp32/3x3/c16'].b, 3);
+    m.weights.forEach((w, i) => expect(w).toBeCloseTo(TRUTH['Conv/fp32/3x3/c16'].w[i], 9));
+    expect(rescaled.scale).toBeCloseTo(1, 6);
+    expect(Math.abs(predictionErrorPct(predictLatency(rescaled, unseen.shapes).ms, truthMs))).toBeLessThan(0.01);
+    // without it the per-candidate load factors are noise no kind model can fit
+    const raw = fitPredictor(profiles, { lambda: 1e-10, rescale: false });
+    expect(Math.abs(predictionErrorPct(predictLatency(raw, unseen.shapes).ms, truthMs))).toBeGreaterThan(1);
   });
 
   it('refuses to fit on nothing, and measures its error as defined', () => {

@@ -119,7 +119,7 @@ export interface TermsInput {
 export async function measureTerms(o: TermsInput): Promise<ProxyTerms> {
   const prune = pruneTerms(o.space, o.pruneProfile.groups.map((g) => g.levels));
   const key = createHash('sha256')
-    .update(JSON.stringify({ base: o.baseSha256, sizes: o.space.sizes, precisions: o.space.precisions, convs: o.space.convs, calibration: calibrationDigest(o.calibration), measure: 'search-terms-1' }))
+    .update(JSON.stringify({ base: o.baseSha256, sizes: o.space.sizes, precisions: o.space.precisions, convs: o.space.convs, calibration: calibrationDigest(o.calibration), measure: 'search-terms-2' }))
     .digest('hex')
     .slice(0, 24);
   const cacheFile = o.cacheDir ? path.join(o.cacheDir, `search-terms-${key}.json`) : undefined;

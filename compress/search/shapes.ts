@@ -131,9 +131,11 @@ function sourceOf(name: string, prod: Map<string, Node>, cons: Map<string, Node[
   return undefined;
 }
 
+// nodeShapes' conv kinds since the pred merge: [Conv/p/kernel/dw, Conv/p/kernel, Conv/p, Conv] for a depthwise
+// conv, [Conv/p/kernel, Conv/p, Conv] for any other (an odd channel layout is the 5th feature, not a kind).
 function convKinds(kinds: string[]): Record<'dw' | 'c16' | 'odd', string[]> {
-  const at = (layout: string) => [kinds[0].replace(/\/[^/]+$/, `/${layout}`), ...kinds.slice(1)];
-  return { dw: at('dw'), c16: at('c16'), odd: at('odd') };
+  const plain = kinds[0].endsWith('/dw') ? kinds.slice(1) : kinds;
+  return { dw: [`${plain[0]}/dw`, ...plain], c16: plain, odd: plain };
 }
 
 function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorExpr>, factorized: boolean): NodeTemplate[] {
@@ -160,7 +162,7 @@ function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorEx
     const input = sourceOf(n.inputs[0], prod, cons, exprs);
     const cin = input?.dims[1] ?? 0;
     const group = isConv ? intAttr(n, 'group', 1) : 1;
-    const kernel = isConv ? /\/(\d+)x(\d+)\//.exec(shape.kinds[0]) : null;
+    const kernel = isConv ? /\/(\d+)x(\d+)(\/|$)/.exec(shape.kinds[0]) : null;
     return {
       shape,
       input,
@@ -277,7 +279,8 @@ export function genomeShapes(ctx: ShapeContext, genome: Genome): NodeShape[] {
     const perOut = (cin / group) * c.kh * c.kw;
     const outElems = size(n.output, s.x[1]);
     const layout = group > 1 && group === cin ? 'dw' : cout % 16 === 0 && (cin < 8 || cin % 16 === 0) ? 'c16' : 'odd';
-    out.push({ node: s.node, op: s.op, kinds: c.kinds[layout], x: [outElems * perOut, outElems, size(n.input, s.x[2]), cout * perOut] });
+    const macs = outElems * perOut;
+    out.push({ node: s.node, op: s.op, kinds: c.kinds[layout], x: [macs, outElems, size(n.input, s.x[2]), cout * perOut, layout === 'odd' ? macs : 0] });
   };
   // The factorized template's order; a region whose conv the genome leaves whole takes the plain template's conv.
   const done = new Uint8Array(ranks.length);

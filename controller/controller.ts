@@ -185,6 +185,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
     sendJob,
     setDesired,
     checkFrames: (modelId) => checks.request(modelId),
+    latency: latencyPredictions,
     link,
     log: log.child({ component: 'rollout' }),
   });

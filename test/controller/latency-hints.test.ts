@@ -23,7 +23,7 @@ const modelMs = (shapes: NodeShape[]) => shapes.reduce((a, s) => a + nodeUs(s), 
 
 describe('LatencyPredictions.hints', () => {
   const sizes = [64, 96, 128, 160];
-  const files = new Map(sizes.map((s) => [`sha-${s}`, builtYolov8n(dir, s)] as const));
+  const files = new Map<string, string>(sizes.map((s) => [`sha-${s}`, builtYolov8n(dir, s)]));
   const shapes = new Map([...files].map(([sha, f]) => [sha, nodeShapes(readModel(readFileSync(f)))] as const));
   const db = openDb(path.join(dir, 'data'));
   const ops = new OpProfileStore(db);

@@ -110,6 +110,12 @@ export class LatencyPredictions {
     return { predictedMs, mapePct: fit.mapePct };
   }
 
+  /** The class's fitted predictor (for a search on the class); undefined with fewer than MIN_PROFILES_FOR_HINTS op profiles. */
+  async predictor(deviceClass: string, ep: string, threads: number | null): Promise<LatencyPredictor | undefined> {
+    if (!(await this.hints(deviceClass, ep, threads, []))) return undefined;
+    return this.fitted.get(JSON.stringify([deviceClass, ep, threads]))?.fit?.predictor;
+  }
+
   /** Scores the predictor of this class, provider and thread count on every profiled candidate, and stores the result. */
   async check(deviceClass: string, ep: string, threads: number | null, now = Date.now()): Promise<PredictionCheck> {
     const { usable, missing, candidateOf } = await this.profiled(deviceClass, ep, threads);

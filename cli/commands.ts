@@ -107,8 +107,8 @@ export const commands: CommandSpec[] = [
     flags: {
       '--calib DIR': "calibration images, a folder or YOLO dataset on the controller's machine: int8 of a real model needs them, and the default ladder then adds pruned and factorized candidates; without --eval, half of them measure accuracy",
       '--eval DIR': 'held-out images: mAP50-95 when a labeled YOLO dataset, else fidelity to the base model',
-      '--ladder NAME': 'default (the default: 640/512/416/320 × fp32/fp16/int8, more with --calib), quick (320/256/192/160 × fp32/int8) or searched (the NSGA-II front over size × precision × pruning × factorization, method searched, genome in the lineage; needs --calib)',
-      '--class C': "with --ladder searched: search on device class C's latency predictor (its operator profiles) instead of profiling this machine",
+      '--ladder NAME': 'default (the default: 640/512/416/320 × fp32/fp16/int8, more with --calib), quick (320/256/192/160 × fp32/int8) or searched (the NSGA-II front over size × precision × pruning × factorization, method searched, genome in the lineage; needs --calib and --class)',
+      '--class C': "with --ladder searched: search on device class C's latency predictor (fitted on its operator profiles at 1 thread); for this machine use 'edgefit search'",
       '--sizes S,S...': "the ladder's input sizes, multiples of 32 in [32, 4096] (default: 640,512,416,320 for default, 320,256,192,160 for quick)",
       '--name N': "the model's name (default: the file name without .onnx)",
       '--wait': 'wait for the ladder to finish, showing its step; exit 1 if it failed',

@@ -114,6 +114,10 @@ export async function generateSearchedLadder(input: SearchedLadderInput, progres
   // fidelity is the objective the search trades against latency: synthetic weights have none to keep
   if (input.synthetic) throw new EdgefitError('E_LADDER', { reason: 'a searched ladder needs a model with real weights: synthetic weights have no fidelity to keep' });
   if (!input.calibDir) throw new EdgefitError('E_LADDER', { reason: 'a searched ladder needs calibration images: give --calib DIR' });
+  // Searching for this machine fits a predictor with the agent's profiler (agent/profile/fit-predictor.ts on the
+  // driver branch), which controller code may not import: until it moves under compress/, the controller
+  // searches on a class's predictor, and `edgefit search MODEL` searches for the machine it runs on.
+  if (!input.search.predictor) throw new EdgefitError('E_LADDER', { reason: "a searched ladder on the controller needs --class C (a device class with operator profiles); to search for this machine run 'edgefit search MODEL' and import its front with 'edgefit candidates import'" });
   mkdirSync(input.outDir, { recursive: true });
   const calibFiles = (await loadDataset(input.calibDir)).items.map((i) => i.imagePath);
   // the same split as the fixed ladders: --eval's images, else the odd calibration images are held out

@@ -56,10 +56,11 @@ describe('searched ladder', () => {
     expect(s).toMatchObject({ sizes: [96, 64], threads: 1, front: 8, predictor: { kinds: new Map(), scale: 1, constantMs: 2, profiles: 3 } });
   }, 60_000);
 
-  it('refuses synthetic weights and a missing --calib with one clear line', async () => {
+  it('refuses synthetic weights, a missing --calib and a search without a class predictor with one clear line', async () => {
     const base = readModel(readFileSync(builtYolov8n(dir, 64)));
     const input = { base, baseSha256: 'b'.repeat(64), outDir: path.join(dir, 'o2'), search: { ...DEFAULT_SEARCH, sizes: [64] } };
     await expect(generateSearchedLadder({ ...input, synthetic: true, calibDir: dir })).rejects.toThrow(/synthetic weights have no fidelity to keep/);
     await expect(generateSearchedLadder({ ...input, synthetic: false })).rejects.toThrow(/needs calibration images: give --calib DIR/);
+    await expect(generateSearchedLadder({ ...input, synthetic: false, calibDir: dir })).rejects.toThrow(/on the controller needs --class C/);
   });
 });

@@ -1,24 +1,30 @@
 // The latency predictor (issue #21) on this machine's CPU, one onnxruntime
-// thread: operator profiles of five candidates fit per-kind models
-// (compress/latency/predict.ts), which then predict ten candidates they never
-// saw (other input sizes, other pruning ratios, pruned at another size, another
-// factorization, int8 at other sizes and pruned); each of those is measured
-// and the error printed, with the mean absolute percentage error (goal ≤ 10%).
-// Every candidate is made by edgefit's own compress functions from the fixture
-// YOLOv8n (the builder's yolov8n without the fixtures, then without int8).
+// thread: the fit set that `edgefit search` profiles locally
+// (agent/profile/fit-predictor.ts: fp32, pruned, factorized, int8 and fp16
+// members at 640, 480 and 320 px) fits per-kind models
+// (compress/latency/predict.ts), which then predict candidates they never saw:
+// other input sizes (512, 416, 384, 352), other pruning depths, pruned at
+// another size, other factorizations, int8 at other sizes, and combinations
+// (int8 × pruned × a smaller size, pruned × factorized). No candidate is both
+// fitted and predicted. Every candidate is made by edgefit's own compress
+// functions from the fixture YOLOv8n (the builder's yolov8n without the
+// fixtures, then without int8).
 // Latency: one live session at a time, one intra-op thread, the median of
-// PASSES × RUNS runs, the passes interleaved over all candidates so that load
-// drift on a shared machine hits every candidate alike.
+// PASSES × RUNS runs, the passes interleaved over all candidates (fitted and
+// unseen alike) so that load drift on a shared machine hits every one alike.
 // Run: npm run build && node dist/bench/latency-predictor.bench.js
-import { existsSync } from 'node:fs';
+// (`--refit`: refit and predict from the last run's saved models and
+// measurements in bench-output/latency-predictor-data/, no measuring: for
+// trying a feature change against the same numbers.)
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { measureOpProfile } from '../agent/profile/op-profile.js';
-import { loadCalibration } from '../compress/calibration.js';
+import { buildFitSet, feedsFor, median, profileMembers, timeInterleaved, trainingProfile, type FitMember } from '../agent/profile/fit-predictor.js';
+import { loadCalibration, type CalibrationSet } from '../compress/calibration.js';
 import { factorizeModel } from '../compress/factorize/factorize.js';
 import { nodeShapes } from '../compress/latency/features.js';
-import { fitPredictor, meanAbsPctError, predictLatency, predictionErrorPct, type TrainingProfile } from '../compress/latency/predict.js';
+import { fitPredictor, meanAbsPctError, predictLatency, predictionErrorPct } from '../compress/latency/predict.js';
 import { dequantizeModel } from '../compress/onnx/dequantize.js';
 import type { Model } from '../compress/onnx/ir.js';
 import { readModelFile } from '../compress/onnx/read.js';
@@ -28,95 +34,111 @@ import { quantizeModel } from '../compress/quantize/quantize.js';
 import { resizeModel } from '../compress/resize.js';
 import { buildYolov8 } from '../compress/yolo/builder.js';
 import type { OpProfileReport } from '../protocol/messages.js';
-import { calibrationDir, fixturesDir, median, writeReport } from './common.js';
+import { calibrationDir, fixturesDir, repoRoot, writeReport } from './common.js';
 
 const THREADS = 1;
 const PASSES = 3;
-const RUNS = 7;
-const WARMUP = 3;
+const RUNS = 5;
 const OP_RUNS = 10;
+const SIZES = [640, 320];
 
-interface Candidate {
-  name: string;
+interface Candidate extends FitMember {
   role: 'fit' | 'predict';
-  model: Model;
-  size: number;
-  bytes?: Uint8Array;
   times: number[];
   op?: OpProfileReport;
 }
 
-const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential' };
+const dataDir = path.join(repoRoot, 'bench-output', 'latency-predictor-data');
+const fileOf = (name: string) => path.join(dataDir, `${name.replace(/[^A-Za-z0-9]+/g, '_')}.onnx`);
 
-async function timeRuns(c: Candidate, feed: ort.Tensor, inputName: string): Promise<void> {
-  const session = await ort.InferenceSession.create(c.bytes!, sessionOptions);
-  try {
-    for (let i = 0; i < WARMUP + RUNS; i++) {
-      const t0 = performance.now();
-      await session.run({ [inputName]: feed });
-      if (i >= WARMUP) c.times.push(performance.now() - t0);
-    }
-  } finally {
-    await session.release();
-  }
-}
-
-async function candidates(): Promise<{ label: string; list: Candidate[] }> {
-  const file = path.join(fixturesDir, 'models', 'yolov8n_int8_qdq.onnx');
-  const haveFixture = existsSync(file);
-  const float = haveFixture ? dequantizeModel(readModelFile(file)).model : buildYolov8({ scale: 'n', imgsz: 640 });
-  const label = haveFixture ? 'YOLOv8n (fp32 rebuilt from the QDQ fixture)' : 'YOLOv8n (builder, seeded weights; no fixtures: no int8 candidates)';
+async function unseen(float: Model, calib: (size: number) => Promise<CalibrationSet | undefined>): Promise<FitMember[]> {
   const pruned = async (m: Model, ratio: number) => (await pruneModel(m, { method: 'l1', ratio })).model;
   const factorized = async (m: Model, method: 'spatial' | 'lowrank', flopsCut: number) => (await factorizeModel(m, { method, flopsCut })).model;
+  const at = (m: Model, size: number) => (size === 640 ? m : resizeModel(m, size).model);
+  const p10 = await pruned(float, 0.1);
   const p20 = await pruned(float, 0.2);
-  const list: Candidate[] = [
-    { name: 'fp32 640', role: 'fit', model: float, size: 640, times: [] },
-    { name: 'fp32 512', role: 'fit', model: resizeModel(float, 512).model, size: 512, times: [] },
-    { name: 'l1 pruned 20% 640', role: 'fit', model: p20, size: 640, times: [] },
-    { name: 'spatial factorized 20% 640', role: 'fit', model: await factorized(float, 'spatial', 0.2), size: 640, times: [] },
-    { name: 'fp32 416', role: 'predict', model: resizeModel(float, 416).model, size: 416, times: [] },
-    { name: 'fp32 320', role: 'predict', model: resizeModel(float, 320).model, size: 320, times: [] },
-    { name: 'l1 pruned 10% 640', role: 'predict', model: await pruned(float, 0.1), size: 640, times: [] },
-    { name: 'l1 pruned 35% 640', role: 'predict', model: await pruned(float, 0.35), size: 640, times: [] },
-    { name: 'l1 pruned 20% 512', role: 'predict', model: resizeModel(p20, 512).model, size: 512, times: [] },
-    { name: 'spatial factorized 35% 640', role: 'predict', model: await factorized(float, 'spatial', 0.35), size: 640, times: [] },
-    { name: 'lowrank factorized 20% 640', role: 'predict', model: await factorized(float, 'lowrank', 0.2), size: 640, times: [] },
+  const p35 = await pruned(float, 0.35);
+  const list: FitMember[] = [
+    { name: 'fp32 512', model: at(float, 512), size: 512 },
+    { name: 'fp32 416', model: at(float, 416), size: 416 },
+    { name: 'fp32 352', model: at(float, 352), size: 352 },
+    { name: 'l1 pruned 10% 640', model: p10, size: 640 },
+    { name: 'l1 pruned 35% 640', model: p35, size: 640 },
+    { name: 'l1 pruned 20% 384', model: at(p20, 384), size: 384 },
+    { name: 'spatial factorized 35% 640', model: await factorized(float, 'spatial', 0.35), size: 640 },
+    { name: 'spatial factorized 20% 416', model: at(await factorized(float, 'spatial', 0.2), 416), size: 416 },
+    { name: 'lowrank factorized 20% 640', model: await factorized(float, 'lowrank', 0.2), size: 640 },
+    { name: 'l1 pruned 10% spatial 20% 512', model: at(await factorized(p10, 'spatial', 0.2), 512), size: 512 },
   ];
-  if (haveFixture) {
-    const calib640 = await loadCalibration(calibrationDir, 640);
-    list.push({ name: 'int8 640', role: 'fit', model: (await quantizeModel(float, calib640)).model, size: 640, times: [] });
-    for (const size of [512, 416]) {
-      list.push({ name: `int8 ${size}`, role: 'predict', model: (await quantizeModel(resizeModel(float, size).model, await loadCalibration(calibrationDir, size))).model, size, times: [] });
-    }
-    list.push({ name: 'int8 l1 pruned 20% 640', role: 'predict', model: (await quantizeModel(p20, calib640)).model, size: 640, times: [] });
+  for (const [name, model, size] of [
+    ['int8 512', float, 512],
+    ['int8 416', float, 416],
+    ['int8 l1 pruned 20% 416', p20, 416],
+    ['int8 l1 pruned 10% 640', p10, 640],
+  ] as const) {
+    const c = await calib(size);
+    if (c) list.push({ name, model: (await quantizeModel(at(model, size), c)).model, size });
   }
-  return { label, list };
+  return list;
 }
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 
+interface Saved {
+  header: string[];
+  candidates: Array<{ name: string; role: 'fit' | 'predict'; size: number; times: number[]; op?: OpProfileReport }>;
+}
+
+async function measure(): Promise<{ list: Candidate[]; header: string[] }> {
+  const t0 = performance.now();
+  const file = path.join(fixturesDir, 'models', 'yolov8n_int8_qdq.onnx');
+  const haveFixture = existsSync(file);
+  const float = haveFixture ? dequantizeModel(readModelFile(file)).model : buildYolov8({ scale: 'n', imgsz: 640 });
+  const label = haveFixture ? 'YOLOv8n (fp32 rebuilt from the QDQ fixture)' : 'YOLOv8n (builder, seeded weights; no fixtures: no int8 candidates)';
+  const calibration = haveFixture ? await loadCalibration(calibrationDir, 640, { maxImages: 4 }) : undefined;
+  const calib = async (size: number) => (calibration ? (size === 640 ? calibration : await loadCalibration(calibrationDir, size, { maxImages: 4 })) : undefined);
+  const fitSet = calibration ? await buildFitSet(float, calibration, SIZES) : [];
+  const fitBuildS = (performance.now() - t0) / 1000;
+  const list: Candidate[] = [...fitSet.map((m) => ({ ...m, role: 'fit' as const, times: [] })), ...(await unseen(float, calib)).map((m) => ({ ...m, role: 'predict' as const, times: [] }))];
+  const buildS = (performance.now() - t0) / 1000;
+  const withBytes = list.map((c) => ({ ...c, bytes: writeModel(c.model) }));
+  const feeds = await feedsFor(
+    list.map((c) => c.size),
+    calibration,
+  );
+  const load0 = os.loadavg();
+  const t1 = performance.now();
+  const times = await timeInterleaved(withBytes, feeds, { threads: THREADS, passes: PASSES, runs: RUNS });
+  times.forEach((t, i) => (list[i].times = t));
+  const t2 = performance.now();
+  const fitted = withBytes.filter((c) => c.role === 'fit');
+  const ops = await profileMembers(fitted, feeds, { threads: THREADS, opRuns: OP_RUNS });
+  fitted.forEach((c, i) => (list.find((x) => x.name === c.name)!.op = ops[i]));
+  const t3 = performance.now();
+  const load1 = os.loadavg();
+  mkdirSync(dataDir, { recursive: true });
+  withBytes.forEach((c) => writeFileSync(fileOf(c.name), c.bytes));
+  const header = [
+    `${label}; ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} logical cores), onnxruntime ${ort.env.versions?.common ?? ''} cpu, ${THREADS} intra-op thread, one live session at a time`,
+    `latency: median of ${PASSES}×${RUNS} model-only runs after 3 warm-up per pass (passes interleaved over all ${list.length} candidates); operator profiles: ${OP_RUNS} runs after 3 warm-up, each in its own session, after the timing`,
+    `load average (1/5/15 min) ${load0.map((l) => l.toFixed(1)).join('/')} before timing → ${load1.map((l) => l.toFixed(1)).join('/')} after profiling`,
+    `fit set (${fitSet.length} members, agent/profile/fit-predictor.ts): built in ${fitBuildS.toFixed(0)} s; all candidates built in ${buildS.toFixed(0)} s; timing ${((t2 - t1) / 1000).toFixed(0)} s; op-profiling the fit set ${((t3 - t2) / 1000).toFixed(0)} s`,
+  ];
+  const saved: Saved = { header, candidates: list.map((c) => ({ name: c.name, role: c.role, size: c.size, times: c.times, op: c.op })) };
+  writeFileSync(path.join(dataDir, 'data.json'), JSON.stringify(saved));
+  return { list, header };
+}
+
+function reload(): { list: Candidate[]; header: string[] } {
+  const saved = JSON.parse(readFileSync(path.join(dataDir, 'data.json'), 'utf8')) as Saved;
+  const list = saved.candidates.map((c) => ({ ...c, model: readModelFile(fileOf(c.name)) }));
+  return { list, header: [...saved.header, '(refitted from the saved measurements: --refit)'] };
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const { label, list } = await candidates();
-  const buildS = (performance.now() - t0) / 1000;
-  const feeds = new Map<number, ort.Tensor>();
-  const imagesDir = path.join(fixturesDir, 'images');
-  for (const size of new Set(list.map((c) => c.size))) {
-    const data = existsSync(imagesDir) ? (await loadCalibration(imagesDir, size, { maxImages: 1 })).inputs[0] : new Float32Array(3 * size * size).fill(0.5);
-    feeds.set(size, new ort.Tensor('float32', data, [1, 3, size, size]));
-  }
-  for (const c of list) c.bytes = writeModel(c.model);
-  const inputName = list[0].model.graph.inputs[0].name;
-  const load0 = os.loadavg()[0];
-  for (let pass = 0; pass < PASSES; pass++) for (const c of list) await timeRuns(c, feeds.get(c.size)!, inputName);
-  for (const c of list.filter((x) => x.role === 'fit')) {
-    c.op = await measureOpProfile({ bytes: c.bytes!, threads: THREADS, executionProviders: ['cpu'], feeds: { [inputName]: feeds.get(c.size)! }, warmup: WARMUP, runs: OP_RUNS });
-  }
-  const load1 = os.loadavg()[0];
-
-  const training: TrainingProfile[] = list
-    .filter((c) => c.role === 'fit')
-    .map((c) => ({ shapes: nodeShapes(c.model), nodeUs: new Map(c.op!.nodes.map((n) => [n.node, 1000 * (n.ms + n.absorbedMs)])), measuredMs: median(c.times) }));
+  const { list, header } = process.argv.includes('--refit') ? reload() : await measure();
+  const training = list.filter((c) => c.role === 'fit').map((c) => trainingProfile(c.model, median(c.times), c.op!));
   const predictor = fitPredictor(training);
 
   const lines: string[] = [];
@@ -124,28 +146,28 @@ async function main(): Promise<void> {
     lines.push(s);
     console.log(s);
   };
-  say(`${label}; ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} logical cores), onnxruntime ${ort.env.versions?.common ?? ''} cpu, ${THREADS} intra-op thread, one live session at a time`);
-  say(`latency: median of ${PASSES}×${RUNS} model-only runs (passes interleaved over candidates); operator profiles: ${OP_RUNS} runs after ${WARMUP} warm-up, in their own session; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}; candidates built in ${buildS.toFixed(0)} s`);
+  for (const h of header) say(h);
   say(`predictor: ${predictor.kinds.size} kind models from ${training.length} profiled candidates; whole model = ${predictor.scale.toFixed(3)} × Σ nodes + ${predictor.constantMs.toFixed(2)} ms`);
   say('');
-  say(`${'candidate'.padEnd(28)} ${'role'.padEnd(8)} ${pad('measured ms', 11)} ${pad('predicted', 9)} ${pad('error %', 8)}  unseen kinds`);
+  say(`| ${'candidate'.padEnd(30)} | role   | measured ms | predicted ms | error % | unseen kinds`);
+  say(`|${'-'.repeat(32)}|--------|-------------|--------------|---------|-------------`);
   const predicted: Array<{ predictedMs: number; measuredMs: number }> = [];
   const fitted: Array<{ predictedMs: number; measuredMs: number }> = [];
   for (const c of list) {
     const p = predictLatency(predictor, nodeShapes(c.model));
     const measuredMs = median(c.times);
     (c.role === 'fit' ? fitted : predicted).push({ predictedMs: p.ms, measuredMs });
-    say(`${c.name.padEnd(28)} ${(c.role === 'fit' ? 'fitted' : 'unseen').padEnd(8)} ${pad(measuredMs.toFixed(1), 11)} ${pad(p.ms.toFixed(1), 9)} ${pad(predictionErrorPct(p.ms, measuredMs).toFixed(1), 8)}  ${p.unseen.join(', ')}`);
+    say(`| ${c.name.padEnd(30)} | ${c.role === 'fit' ? 'fitted' : 'unseen'} | ${pad(measuredMs.toFixed(1), 11)} | ${pad(p.ms.toFixed(1), 12)} | ${pad(predictionErrorPct(p.ms, measuredMs).toFixed(1), 7)} | ${p.unseen.join(', ')}`);
   }
   say('');
   say(`MAPE on the ${predicted.length} candidates not fitted on: ${meanAbsPctError(predicted).toFixed(1)}% (goal ≤ 10%); on the ${fitted.length} fitted: ${meanAbsPctError(fitted).toFixed(1)}%`);
   for (const c of list.filter((x) => x.op)) {
-    const top = [...c.op!.nodes].sort((a, b) => b.ms + b.absorbedMs - (a.ms + a.absorbedMs)).slice(0, 5);
     const unmapped = new Map<string, number>();
     for (const u of c.op!.unmapped) unmapped.set(u.op, (unmapped.get(u.op) ?? 0) + 1);
-    say(`${c.name}: kernels ${c.op!.kernelMs.toFixed(1)} ms of a ${c.op!.runMs.toFixed(1)} ms profiled run; unmapped ${[...unmapped].map(([op, n]) => `${n} ${op}`).join(', ') || 'none'}; ${c.op!.absent} model nodes without a kernel; top: ${top.map((n) => `${n.node} ${(n.ms + n.absorbedMs).toFixed(2)}`).join(', ')}`);
+    say(`${c.name}: kernels ${c.op!.kernelMs.toFixed(1)} ms of a ${c.op!.runMs.toFixed(1)} ms profiled run; unmapped ${[...unmapped].map(([op, n]) => `${n} ${op}`).join(', ') || 'none'}; ${c.op!.absent} model nodes without a kernel`);
   }
-  console.log(`report: ${writeReport('latency-predictor.txt', lines.join('\n') + '\n')}`);
+  say(`wall time of this run: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`report: ${writeReport('latency-predictor.md', lines.join('\n') + '\n')}`);
 }
 
 await main();

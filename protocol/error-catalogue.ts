@@ -50,6 +50,8 @@ export const CATALOGUE = {
   E_PRUNE_ALLOCATION: { message: '{reason}', http: 400, exit: 1, what: "a pruning target the model's prunable channels cannot reach" },
   E_FACTORIZE: { message: '{reason}', http: 400, exit: 1, what: 'a model or a request factorization cannot serve' },
   E_FACTORIZE_ALLOCATION: { message: '{reason}', http: 400, exit: 1, what: "a FLOPs cut the model's factorizable convs cannot reach" },
+  E_SEARCH_SPACE: { message: '{reason}', http: 400, exit: 1, what: 'a search space that does not fit its model, or a genome (a resumed state, a lineage) that does not fit its space' },
+  E_SEARCH: { message: '{reason}', http: 400, exit: 1, what: 'a search that cannot run: a state file that is corrupt or from another search, a space with nothing to search, too few operator profiles to fit the latency predictor' },
 
   // ── the agent
   E_SOURCE_SPEC: { message: '{reason}', http: 400, exit: 2, what: 'a --source that names nothing usable' },

@@ -11,7 +11,7 @@ import { dequantizeModel } from '../onnx/dequantize.js';
 import { weightFormat, weightFormatLabel } from '../onnx/info.js';
 import type { Model } from '../onnx/ir.js';
 import { PruneError } from './errors.js';
-import { allocate, type Plan } from './allocate.js';
+import { allocate, planFromCounts, type Plan } from './allocate.js';
 import { collectActivations, type SampledActivations } from './activations.js';
 import { buildDependencyGraph } from './dependency.js';
 import { buildGroups, type GroupIndex } from './groups.js';
@@ -30,6 +30,8 @@ export interface PruneOptions {
   method: ImportanceMethod;
   ratio?: number;
   flopsCut?: number;
+  /** Explicit units to remove per group (compress/prune/groups.ts order), the least important first: what a search's genome asks for. */
+  removals?: readonly number[];
   global?: boolean;
   reduction?: GroupReduction;
   roundTo?: number;
@@ -80,7 +82,7 @@ export interface PruneReport {
   groups: GroupReport[];
   layers: { name: string; before: number; after: number }[];
   recovery: { kind: Recovery | 'none'; tensors: number; convs: number; lambdas: number[]; refit?: RefitReport; recalibration?: GuardedRecalibration };
-  allocation: 'uniform' | 'global' | 'sensitivity';
+  allocation: 'uniform' | 'global' | 'sensitivity' | 'explicit';
   seconds: { total: number; recovery: number; sensitivity: number };
 }
 
@@ -95,7 +97,8 @@ function floatModel(model: Model, baseSha256: string | undefined): { model: Mode
 
 export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model: Model; report: PruneReport; plan: Plan; index: GroupIndex; importance: Float64Array[]; activations?: Map<string, SampledActivations> }> {
   const t0 = performance.now();
-  if ((o.ratio === undefined) === (o.flopsCut === undefined)) throw new PruneError('give exactly one of ratio and flopsCut');
+  if ([o.ratio, o.flopsCut, o.removals].filter((x) => x !== undefined).length !== 1) throw new PruneError('give exactly one of ratio, flopsCut and removals');
+  if (o.removals && o.sensitivity) throw new PruneError('explicit removals and sensitivity allocation exclude each other');
   // Recovery without images falls back to bias compensation from estimated means.
   const needsImages = (ACTIVATION_METHODS as readonly string[]).includes(o.method) || o.sensitivity;
   if (o.reconstruct && o.recovery === 'refit' && !o.calibration) throw new PruneError('the refit recovery needs calibration images');
@@ -131,7 +134,9 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
   let plan: Plan;
   let profile: SensitivityProfile | undefined;
   const ts = performance.now();
-  if (o.sensitivity) {
+  if (o.removals) {
+    plan = planFromCounts(index, importance, explicitCounts(index, o.removals));
+  } else if (o.sensitivity) {
     profile = await measureSensitivity(index, importance, {
       baseSha256: o.baseSha256 ?? 'unknown',
       recipe: { method: o.method, reduction: o.reduction ?? 'mean', seed: o.seed ?? 0, ignore: (o.ignore ?? []).map(String), importance: IMPORTANCE_DEFINITION },
@@ -189,7 +194,7 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     groups: index.groups.map((g, k) => ({ name: g.name, channels: g.units.length, removed: plan.removedPerGroup[k], ...(profile ? { sensitivity: profile.groups[k].levels } : {}) })),
     layers: index.dep.convs.map((c) => ({ name: c.node.name || c.output, before: c.weightDims[0], after: kept.get(c.output)?.length ?? c.weightDims[0] })),
     recovery,
-    allocation: o.sensitivity ? 'sensitivity' : o.global ? 'global' : 'uniform',
+    allocation: o.removals ? 'explicit' : o.sensitivity ? 'sensitivity' : o.global ? 'global' : 'uniform',
     seconds: { total: (performance.now() - t0) / 1000, recovery: recoverySeconds, sensitivity: o.sensitivity ? sensitivitySeconds : 0 },
   };
   addLineageStep(pruned, o.baseSha256 ?? sha256Hex(writeModel(input)), 'prune', lineageParams(o, report, roundTo, maxLayerRatio));
@@ -202,7 +207,7 @@ function lineageParams(o: PruneOptions, report: PruneReport, roundTo: number, ma
     method: o.method,
     reduction: o.reduction ?? 'mean',
     importance: IMPORTANCE_DEFINITION,
-    ...(o.ratio !== undefined ? { ratio: o.ratio } : { flopsCut: o.flopsCut }),
+    ...(o.ratio !== undefined ? { ratio: o.ratio } : o.removals ? { removals: [...o.removals] } : { flopsCut: o.flopsCut }),
     allocation: report.allocation,
     roundTo,
     maxLayerRatio,
@@ -214,6 +219,16 @@ function lineageParams(o: PruneOptions, report: PruneReport, roundTo: number, ma
     flops: report.flops,
     ...(o.calibration ? { calibration: o.calibration.files.map((f) => path.basename(f)), calibrationInputs: o.calibration.inputs.length } : {}),
   };
+}
+
+/** Explicit removal counts, checked against the model's groups: one per group, whole, and leaving each group at least one unit. */
+function explicitCounts(index: GroupIndex, removals: readonly number[]): number[] {
+  if (removals.length !== index.groups.length) throw new PruneError(`removals for ${removals.length} groups given, the model has ${index.groups.length}`);
+  return removals.map((r, g) => {
+    const n = index.groups[g].units.length;
+    if (!Number.isInteger(r) || r < 0 || r >= n) throw new PruneError(`group ${index.groups[g].name}: cannot remove ${r} of its ${n} units (an integer from 0 to ${n - 1})`);
+    return r;
+  });
 }
 
 /** Mean of a channel over the sampled rows of every image. */

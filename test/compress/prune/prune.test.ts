@@ -113,6 +113,40 @@ describe('recovery', () => {
   });
 });
 
+describe('explicit removals (a search genome)', () => {
+  it('removes exactly the counts asked, the least important units first, with the same recovery and an explicit lineage', async () => {
+    const model = buildYolov8({ scale: 'n', imgsz: 64 });
+    // The uniform 30% plan's counts, asked explicitly, must give the very same model: same units (importance order), same recovery.
+    const uniform = await pruneModel(model, { method: 'l1', ratio: 0.3, reconstruct: true });
+    const counts = uniform.report.groups.map((g) => g.removed);
+    const explicit = await pruneModel(model, { method: 'l1', removals: counts, reconstruct: true });
+    expect(explicit.report.allocation).toBe('explicit');
+    expect(explicit.report.groups.map((g) => g.removed)).toEqual(counts);
+    expect(explicit.report.recovery).toMatchObject({ kind: 'bias', tensors: uniform.report.recovery.tensors });
+    const bytes = (m: Model) => [...m.graph.initializers].map(([name, t]) => `${name}:${Buffer.from((t.data as Float32Array).buffer).toString('base64')}`);
+    expect(bytes(explicit.model)).toEqual(bytes(uniform.model));
+    // Other counts: one group alone loses its 8 least-l1 units (mean over its convs), nothing else changes.
+    const g = explicit.index.groups.findIndex((grp) => grp.units.length >= 16);
+    const one = counts.map((_, k) => (k === g ? 8 : 0));
+    const single = await pruneModel(model, { method: 'l1', removals: one });
+    expect(single.report.groups.map((r) => r.removed)).toEqual(one);
+    const order = [...single.importance[g].keys()].sort((a, b) => single.importance[g][a] - single.importance[g][b] || a - b);
+    expect([...single.plan.removed].sort()).toEqual(order.slice(0, 8).map((u) => single.index.groups[g].units[u]).sort());
+    const step = readLineage(single.model)!.steps.at(-1)!;
+    expect(step.method).toBe('prune');
+    expect(step.params).toMatchObject({ allocation: 'explicit', removals: one, method: 'l1', reduction: 'mean' });
+  });
+
+  it('refuses removals that do not fit the model with one clear line', async () => {
+    const model = buildYolov8({ scale: 'n', imgsz: 64 });
+    const { index } = await pruneModel(model, { method: 'l1', ratio: 0.1 });
+    const zeros = index.groups.map(() => 0);
+    await expect(pruneModel(model, { method: 'l1', removals: zeros.slice(1) })).rejects.toThrow(/removals for \d+ groups given, the model has \d+/);
+    await expect(pruneModel(model, { method: 'l1', removals: zeros.map((_, k) => (k === 0 ? index.groups[0].units.length : 0)) })).rejects.toThrow(/cannot remove \d+ of its \d+ units/);
+    await expect(pruneModel(model, { method: 'l1', removals: zeros, ratio: 0.2 })).rejects.toThrow(/exactly one of ratio, flopsCut and removals/);
+  });
+});
+
 describe('unstructured sparsity', () => {
   it('zeroes the smallest half of the conv weights, shrinks the compressed file and says it brings no CPU speed', async () => {
     const model = buildYolov8({ scale: 'n', imgsz: 160 });

@@ -1,0 +1,81 @@
+// The search's two objectives and its constraint for one genome, from terms
+// measured once (terms.ts) and the latency predictor: pure arithmetic, so
+// NSGA-II can score tens of thousands of genomes (a few microseconds each for
+// the loss, the node shapes and the predictor's sum dominate; bench/search
+// prints the measured figure).
+//
+// Objective 1: predicted latency, ms, for the thread count the predictor was
+// fitted at (compress/latency/predict.ts on genomeShapes: the shapes of the
+// model buildGenome would build, without building it).
+// Objective 2: predicted fidelity loss, the sum of
+//   - the size × precision term: the loss of the base resized to the genome's
+//     size and converted to its precision, nothing else changed (measured);
+//   - per prune group, the loss of the base with that group alone cut by the
+//     genome's removal count (the prune sensitivity profile's level);
+//   - per factorizable conv, the loss of the base with that conv alone
+//     factorized at the genome's option (measured).
+// Additive: each term is measured alone and the sum assumes they do not
+// interact, the same assumption compress/sensitivity.ts' allocator makes when
+// it spends a FLOPs cut over groups. It is a ranking proxy only; the final
+// front is built and measured on held-out images (run.ts), and the table
+// shows predicted beside measured.
+// Constraint: the SLO's max latency; violation = predicted ms − bound.
+import type { NodeShape } from '../latency/features.js';
+import { predictLatency, type LatencyPredictor } from '../latency/predict.js';
+import type { Evaluation } from './nsga2.js';
+import type { Genome } from './genome.js';
+import type { SearchSpace } from './space.js';
+
+/** Measured loss terms, each alone against the base model ((1 − fidelity) + output drift, compress/agreement.ts). */
+export interface ProxyTerms {
+  /** Keyed by sizePrecisionKey(size, precision). */
+  sizePrecision: Record<string, number>;
+  /** Per space group, per removal index (index 0 = nothing removed = 0). */
+  prune: number[][];
+  /** Per space conv, per option index (index 0 = not factorized = 0). */
+  factor: number[][];
+}
+
+export const sizePrecisionKey = (size: number, precision: string): string => `${size}/${precision}`;
+
+/** The predicted fidelity loss of a genome: the sum of its measured terms. */
+export function predictedLoss(terms: ProxyTerms, g: Genome): number {
+  const sp = terms.sizePrecision[sizePrecisionKey(g.size, g.precision)];
+  if (sp === undefined) throw new Error(`search proxy: no measured term for size ${g.size} at ${g.precision}`);
+  let loss = sp;
+  g.prune.forEach((i, k) => (loss += terms.prune[k]?.[i] ?? 0));
+  g.factor.forEach((i, k) => (loss += terms.factor[k]?.[i] ?? 0));
+  return loss;
+}
+
+/** The prune terms of a space from the sensitivity profile: each group's removal index → the loss measured at that removal count. */
+export function pruneTerms(space: SearchSpace, levels: ReadonlyArray<ReadonlyArray<{ removed: number; loss: number }>>): number[][] {
+  return space.groups.map((grp, k) =>
+    grp.removals.map((removed) => {
+      if (removed === 0) return 0;
+      const level = levels[k]?.find((l) => l.removed === removed);
+      if (!level) throw new Error(`search proxy: group ${grp.name} allows removing ${removed} units, which its sensitivity profile never measured`);
+      return Math.max(0, level.loss);
+    }),
+  );
+}
+
+export interface Proxy {
+  latencyMs(g: Genome): number;
+  loss(g: Genome): number;
+  evaluate(g: Genome): Evaluation;
+}
+
+export function searchProxy(o: { predictor: LatencyPredictor; shapes: (g: Genome) => NodeShape[]; terms: ProxyTerms; maxLatencyMs?: number }): Proxy {
+  const latencyMs = (g: Genome) => predictLatency(o.predictor, o.shapes(g)).ms;
+  const loss = (g: Genome) => predictedLoss(o.terms, g);
+  return {
+    latencyMs,
+    loss,
+    evaluate(g) {
+      const ms = latencyMs(g);
+      const violation = o.maxLatencyMs === undefined ? 0 : Math.max(0, ms - o.maxLatencyMs);
+      return { objectives: [ms, loss(g)], violation };
+    },
+  };
+}

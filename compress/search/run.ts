@@ -1,0 +1,238 @@
+// runSearch: the whole search for one base model. Set-up (the prune
+// sensitivity profile, the space, the measured loss terms, the latency
+// predictor), NSGA-II for `generations` with its state saved after every
+// generation (resumed when the state file is there and from the same search),
+// then the final front: `front` points spread along the predicted front,
+// built (recovered when asked), measured on held-out images, and timed when
+// the caller can time them. Every latency is for `threads` onnxruntime
+// threads: the predictor's and measureLatency's.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { codedError } from '../../protocol/errors.js';
+import { calibrationFromFiles, type CalibrationSet } from '../calibration.js';
+import { Detector } from '../detect/detector.js';
+import { measureFidelity } from '../fidelity.js';
+import type { Precision } from '../latency/features.js';
+import type { LatencyPredictor } from '../latency/predict.js';
+import type { Model } from '../onnx/ir.js';
+import { writeModel } from '../onnx/write.js';
+import { buildGenome, type BuildContext } from './build.js';
+import { genomeProblemParts, type Genome } from './genome.js';
+import { initNsga2, paretoFront, stepNsga2, type Individual, type Nsga2State, type SearchProblem } from './nsga2.js';
+import { searchProxy } from './proxy.js';
+import { genomeShapes, shapeContext } from './shapes.js';
+import { searchSpace, type SearchSpace, type SpaceOptions } from './space.js';
+import { measurePruneProfile, measureTerms } from './terms.js';
+
+export class SearchError extends codedError('E_SEARCH') {
+  override name = 'SearchError';
+}
+
+export interface SearchProgress {
+  stage: string;
+  done: number;
+  total: number;
+  message?: string;
+}
+
+export interface SearchOptions {
+  base: Model;
+  baseSha256: string;
+  calibration: CalibrationSet;
+  /** Image files, never calibration images. */
+  heldOut: string[];
+  /** Fitted for the class (controller); absent → fitPredictor is called (it op-profiles on this machine). */
+  predictor?: LatencyPredictor;
+  /** Added to the contract: compress/ knows nothing of the agent's profiler, so the caller hands in how to fit one locally. */
+  fitPredictor?: (space: SearchSpace) => Promise<LatencyPredictor>;
+  /** The onnxruntime thread count the latencies are for (stated with every figure). */
+  threads: number;
+  populationSize: number;
+  generations: number;
+  seed: number;
+  front: number;
+  sizes: number[];
+  precisions: Precision[];
+  slo?: { maxLatencyMs?: number };
+  reconstruct: boolean;
+  /** Added: prune groups with a producing conv whose node name matches stay whole (as `prune --ignore`). */
+  ignore?: readonly RegExp[];
+  /** Added: the factorization genes (space.ts; false leaves factorization out). */
+  factor?: SpaceOptions['factor'];
+  statePath?: string;
+  cacheDir?: string;
+  /** Added to the contract: times the front's models (one live session at a time, `threads` threads), ms each; absent → not measured. */
+  measureLatency?: (models: Model[]) => Promise<number[]>;
+  onProgress?: (p: SearchProgress) => void;
+}
+
+export interface SearchedCandidate {
+  name: string;
+  genome: Genome;
+  model: Model;
+  predictedMs: number;
+  predictedLoss: number;
+  /** Measured on the held-out images. */
+  fidelity: number;
+  measuredMs?: number;
+}
+
+export interface SearchResult {
+  front: SearchedCandidate[];
+  generations: number;
+  evaluations: number;
+  seconds: number;
+  /** Added: how long set-up (profiles, terms, predictor), the generations and the front's build and measurement took. */
+  stageSeconds: { setup: number; search: number; front: number };
+  space: SearchSpace;
+}
+
+const STATE_FORMAT = 'edgefit-search-state-1';
+
+interface SavedState {
+  format: typeof STATE_FORMAT;
+  baseSha256: string;
+  spaceKey: string;
+  seed: number;
+  populationSize: number;
+  state: Nsga2State<Genome>;
+}
+
+export const spaceKey = (space: SearchSpace): string => createHash('sha256').update(JSON.stringify(space)).digest('hex').slice(0, 16);
+
+/** The saved state, or undefined when there is none; a state of another search or a broken file is a SearchError. */
+export function loadState(file: string, want: Omit<SavedState, 'format' | 'state'>): Nsga2State<Genome> | undefined {
+  if (!existsSync(file)) return undefined;
+  let saved: SavedState;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as SavedState;
+  } catch (err) {
+    throw new SearchError(`search state ${file} is not JSON (${(err as Error).message}); remove it to start afresh`);
+  }
+  if (saved?.format !== STATE_FORMAT || !saved.state || !Array.isArray(saved.state.population) || typeof saved.state.generation !== 'number') {
+    throw new SearchError(`search state ${file} is not an edgefit search state (format '${String(saved?.format)}'); remove it to start afresh`);
+  }
+  const differs = (['baseSha256', 'spaceKey', 'seed', 'populationSize'] as const).filter((k) => saved[k] !== want[k]);
+  if (differs.length) {
+    throw new SearchError(`search state ${file} belongs to another search (its ${differs.map((k) => `${k} ${saved[k]} ≠ ${want[k]}`).join(', ')}); remove it or give another --state`);
+  }
+  return saved.state;
+}
+
+/** Written beside and renamed over: a crash mid-write leaves the previous generation's state. */
+export function saveState(file: string, saved: Omit<SavedState, 'format'>): void {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ format: STATE_FORMAT, ...saved }));
+  renameSync(tmp, file);
+}
+
+/**
+ * `count` points of a front spread evenly along predicted latency: both ends,
+ * and between them the point nearest each evenly spaced latency (no repeats).
+ */
+export function spreadAlongFront<G>(front: readonly Individual<G>[], count: number): Individual<G>[] {
+  const sorted = [...front].sort((a, b) => a.objectives[0] - b.objectives[0] || a.objectives[1] - b.objectives[1]);
+  if (sorted.length <= count) return sorted;
+  const lo = sorted[0].objectives[0];
+  const hi = sorted.at(-1)!.objectives[0];
+  const picked = new Set<number>();
+  for (let k = 0; k < count; k++) {
+    const target = count === 1 ? lo : lo + ((hi - lo) * k) / (count - 1);
+    let best = -1;
+    for (let i = 0; i < sorted.length; i++) {
+      if (picked.has(i)) continue;
+      if (best < 0 || Math.abs(sorted[i].objectives[0] - target) < Math.abs(sorted[best].objectives[0] - target)) best = i;
+    }
+    picked.add(best);
+  }
+  return [...picked].sort((a, b) => a - b).map((i) => sorted[i]);
+}
+
+export const genomeLabel = (g: Genome, space: SearchSpace): string => {
+  const pruned = g.prune.filter((i) => i > 0).length;
+  const factored = g.factor.filter((i) => i > 0).length;
+  return `${g.precision} ${g.size}${pruned ? ` prune ${pruned}/${space.groups.length}` : ''}${factored ? ` factor ${factored}/${space.convs.length}` : ''}`;
+};
+
+/**
+ * The calibration set at any size, from the same image files: as given at its
+ * own size; elsewhere with views filling up to 16 inputs when asked (pruning
+ * recovery's fits), else one input per image (quantization ranges), as the
+ * ladder's StepContext does.
+ */
+function calibrationAt(given: CalibrationSet): BuildContext['calibration'] {
+  const cache = new Map<string, Promise<CalibrationSet>>();
+  return (size, views = false) => {
+    if (size === given.size) return Promise.resolve(given);
+    const key = `${size}:${views}`;
+    if (!cache.has(key)) cache.set(key, calibrationFromFiles(given.files, size, { minInputs: views ? 16 : 1 }));
+    return cache.get(key)!;
+  };
+}
+
+export async function runSearch(o: SearchOptions): Promise<SearchResult> {
+  const t0 = performance.now();
+  const progress = (stage: string, done: number, total: number, message?: string) => o.onProgress?.({ stage, done, total, message });
+  if (o.populationSize < 4) throw new SearchError(`population ${o.populationSize} is too small for NSGA-II (4 at least)`);
+  if (o.front < 1) throw new SearchError(`front ${o.front}: ask for 1 candidate at least`);
+  if (o.heldOut.some((f) => o.calibration.files.includes(f))) throw new SearchError('a held-out image is also a calibration image: fidelity on it would flatter the front');
+
+  const pruneProfile = await measurePruneProfile(o.base, { baseSha256: o.baseSha256, calibration: o.calibration, ignore: o.ignore, cacheDir: o.cacheDir, onProgress: (d, t) => progress('prune sensitivity', d, t) });
+  const space = searchSpace(o.base, { sizes: o.sizes, precisions: o.precisions, pruneProfile, factor: o.factor });
+  // a state of another search is refused before minutes of measuring terms
+  const identity = { baseSha256: o.baseSha256, spaceKey: spaceKey(space), seed: o.seed, populationSize: o.populationSize };
+  const saved = o.statePath ? loadState(o.statePath, identity) : undefined;
+  const calibration = calibrationAt(o.calibration);
+  const plainCtx: BuildContext = { calibration, baseSha256: o.baseSha256, reconstruct: false, cacheDir: o.cacheDir };
+  const terms = await measureTerms({ base: o.base, baseSha256: o.baseSha256, space, calibration: o.calibration, pruneProfile, build: (g) => buildGenome(o.base, space, g, plainCtx), cacheDir: o.cacheDir, onProgress: (d, t) => progress('loss terms', d, t) });
+  let predictor = o.predictor;
+  if (!predictor) {
+    if (!o.fitPredictor) throw new SearchError('no latency predictor: give one fitted for the class, or a way to fit one on this machine');
+    progress('latency predictor', 0, 1);
+    predictor = await o.fitPredictor(space);
+    progress('latency predictor', 1, 1);
+  }
+  const ctx = await shapeContext(o.base, space, (size) => calibration(size));
+  const proxy = searchProxy({ predictor, shapes: (g) => genomeShapes(ctx, g), terms, maxLatencyMs: o.slo?.maxLatencyMs });
+  const problem: SearchProblem<Genome> = { ...genomeProblemParts(space), evaluate: (g) => proxy.evaluate(g) };
+  const setupS = (performance.now() - t0) / 1000;
+
+  const t1 = performance.now();
+  let state = saved ?? initNsga2(problem, { populationSize: o.populationSize, seed: o.seed });
+  if (o.statePath) saveState(o.statePath, { ...identity, state });
+  while (state.generation < o.generations) {
+    state = stepNsga2(problem, state);
+    if (o.statePath) saveState(o.statePath, { ...identity, state });
+    const best = paretoFront(state);
+    progress('generations', state.generation, o.generations, `${best.length} on the front, ${state.evaluations} evaluations`);
+  }
+  const searchS = (performance.now() - t1) / 1000;
+
+  const t2 = performance.now();
+  const chosen = spreadAlongFront(paretoFront(state), o.front);
+  if (chosen.length === 0) throw new SearchError(`no feasible candidate: nothing the search found is predicted to meet ${o.slo?.maxLatencyMs} ms`);
+  const buildCtx: BuildContext = { calibration, baseSha256: o.baseSha256, reconstruct: o.reconstruct, cacheDir: o.cacheDir };
+  const baseline = await Detector.create(writeModel(o.base));
+  const front: SearchedCandidate[] = [];
+  try {
+    for (const [k, ind] of chosen.entries()) {
+      progress('front', k, chosen.length, `building ${genomeLabel(ind.genome, space)}`);
+      const model = await buildGenome(o.base, space, ind.genome, buildCtx);
+      const fidelity = (await measureFidelity(model, baseline, o.heldOut)).fidelity;
+      front.push({ name: `searched-${k + 1}`, genome: ind.genome, model, predictedMs: ind.objectives[0], predictedLoss: ind.objectives[1], fidelity });
+    }
+  } finally {
+    await baseline.session.release();
+  }
+  progress('front', chosen.length, chosen.length);
+  if (o.measureLatency) {
+    progress('latency', 0, front.length);
+    const ms = await o.measureLatency(front.map((c) => c.model));
+    front.forEach((c, i) => (c.measuredMs = ms[i]));
+    progress('latency', front.length, front.length);
+  }
+  const frontS = (performance.now() - t2) / 1000;
+  return { front, generations: state.generation, evaluations: state.evaluations, seconds: (performance.now() - t0) / 1000, stageSeconds: { setup: setupS, search: searchS, front: frontS }, space };
+}

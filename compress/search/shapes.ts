@@ -1,0 +1,266 @@
+// The latency predictor's view (compress/latency/features.ts nodeShapes) of
+// the model buildGenome would build, without building it: the search asks it
+// for thousands of genomes, and building one costs ~74 ms for prune +
+// nodeShapes alone on yolov8n (measured). Every candidate of a space is a
+// template graph with numbers changed: which nodes run depends only on the
+// precision and on which convs are factorized; their features only on each
+// tensor's channel count (base − the removals of the prune groups that cover
+// it, or a factorization's rank) and on the input size (spatial axes scale
+// exactly with it, sizes and strides being multiples of 32).
+// So a ShapeContext converts the base once per precision, plain and with
+// every conv of the space factorized, and records per node which tensors its
+// features read; genomeShapes then only does arithmetic.
+import type { CalibrationSet } from '../calibration.js';
+import { convertToFp16 } from '../fp16.js';
+import { applyFactorization } from '../factorize/rewrite.js';
+import { findTargets } from '../factorize/targets.js';
+import { nodeShapes, type NodeShape, type Precision } from '../latency/features.js';
+import { consumers, producers, removeDeadCode } from '../onnx/graph.js';
+import { intAttr, type Model, type Node } from '../onnx/ir.js';
+import { inferShapes } from '../onnx/shapes.js';
+import { buildDependencyGraph } from '../prune/dependency.js';
+import { buildGroups } from '../prune/groups.js';
+import { quantizeModel } from '../quantize/quantize.js';
+import { resizeModel } from '../resize.js';
+import { rankFor } from './build.js';
+import type { Genome } from './genome.js';
+import { DEFAULT_MIN_CHANNELS, type SearchSpace } from './space.js';
+
+/** A tensor of the fp32 graphs: its dims at the base size, how each axis scales with the size, and where its channel count comes from. */
+interface TensorExpr {
+  dims: number[];
+  /** Per axis, the power of size/baseSize it scales with (0 for channels and constants, 1 for H and W, 2 for flattened H·W). */
+  exps: number[];
+  /** Axis 1: prune groups that cover it (group index, slots per unit), or the rank of a factorized conv (index into space.convs). */
+  channel?: { terms: [number, number][] } | { rankOf: number };
+}
+
+interface NodeTemplate {
+  shape: NodeShape;
+  input?: TensorExpr;
+  output?: TensorExpr;
+  /** Convs: kernel and whether the conv is depthwise (its group follows its input channels). */
+  conv?: { kh: number; kw: number; group: number; depthwise: boolean };
+  /** Which factorized conv's region the node belongs to: in the plain template (the conv itself) or the factorized one. */
+  region?: number;
+}
+
+interface PrecisionTemplates {
+  plain: NodeTemplate[];
+  factorized: NodeTemplate[];
+}
+
+export interface ShapeContext {
+  space: SearchSpace;
+  templates: Partial<Record<Precision, PrecisionTemplates>>;
+  /** Per factorizable conv, its input and output tensors in the plain graph (their channels give the rank). */
+  convs: { input: TensorExpr; output: TensorExpr; k: number; method: 'spatial' | 'lowrank' }[];
+}
+
+const numel = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** Axis exponents: dims at the base size against dims at another size (a ratio r ≠ 1). */
+function exponents(a: number[], b: number[] | undefined, r: number): number[] {
+  return a.map((d, i) => {
+    const e = b?.[i];
+    if (e === undefined || e === d || d === 0) return 0;
+    if (Math.abs(e - d * r) < 1e-6) return 1;
+    if (Math.abs(e - d * r * r) < 1e-6) return 2;
+    throw new Error(`axis ${i} of a tensor scales neither with the size nor its square (${d} → ${e})`);
+  });
+}
+
+/** The per-tensor expressions of the fp32 graphs (plain and factorized), and a name mapper for converted graphs. */
+function tensorExprs(space: SearchSpace, plain: Model, factorized: Model): Map<string, TensorExpr> {
+  const index = buildGroups(buildDependencyGraph(plain));
+  const cover = new Map<string, [number, number][]>();
+  index.groups.forEach((g, k) => {
+    for (const v of g.values) {
+      if (!cover.has(v.name)) cover.set(v.name, []);
+      cover.get(v.name)!.push([k, v.perUnit]);
+    }
+  });
+  const other = space.sizes[1] ?? Math.max(32, space.baseSize - 32);
+  const r = other / space.baseSize;
+  const exprs = new Map<string, TensorExpr>();
+  for (const [model, factor] of [[plain, false], [factorized, true]] as const) {
+    const types = inferShapes(model);
+    const probe = inferShapes(resizeModel(model, other).model);
+    for (const [name, t] of types) {
+      if (exprs.has(name) || !t.shape.every((d): d is number => typeof d === 'number')) continue;
+      const dims = t.shape as number[];
+      const conv = factor ? space.convs.findIndex((c) => name.startsWith(`${c.name}/factor`)) : -1;
+      const groups = cover.get(name);
+      exprs.set(name, {
+        dims,
+        exps: exponents(dims, probe.get(name)?.shape as number[] | undefined, r),
+        ...(conv >= 0 ? { channel: { rankOf: conv } } : groups ? { channel: { terms: groups } } : {}),
+      });
+    }
+  }
+  return exprs;
+}
+
+const CONVERSIONS = ['Cast', 'QuantizeLinear', 'DequantizeLinear'];
+
+/**
+ * The fp32 tensor a value of a converted graph holds: back through Cast,
+ * QuantizeLinear and DequantizeLinear to a float value, or forward through a
+ * Cast that restores a renamed one (fp16 renames what feeds a graph output).
+ */
+function sourceOf(name: string, prod: Map<string, Node>, cons: Map<string, Node[]>, exprs: Map<string, TensorExpr>): TensorExpr | undefined {
+  for (let v = name, hops = 0; hops < 8; hops++) {
+    const e = exprs.get(v);
+    if (e) return e;
+    const p = prod.get(v);
+    if (!p || !CONVERSIONS.includes(p.opType)) break;
+    v = p.inputs[0];
+  }
+  const next = cons.get(name);
+  if (next?.length === 1 && next[0].opType === 'Cast') return exprs.get(next[0].outputs[0]);
+  return undefined;
+}
+
+function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorExpr>, factorized: boolean): NodeTemplate[] {
+  const prod = producers(model.graph);
+  const cons = consumers(model.graph);
+  const byName = new Map(model.graph.nodes.map((n) => [n.name, n]));
+  const regionOf = (n: Node): number | undefined => {
+    const i = space.convs.findIndex((c) => (factorized ? n.name.startsWith(`${c.name}/`) : n.name === c.name));
+    if (i >= 0) return i;
+    if (!factorized || !CONVERSIONS.includes(n.opType)) return undefined;
+    // the Q/DQ pair (or Cast) of a factorization's inner tensor
+    for (let v = n.inputs[0], hops = 0; hops < 8; hops++) {
+      const j = space.convs.findIndex((c) => v.startsWith(`${c.name}/factor`));
+      if (j >= 0) return j;
+      const p = prod.get(v);
+      if (!p || !CONVERSIONS.includes(p.opType)) return undefined;
+      v = p.inputs[0];
+    }
+    return undefined;
+  };
+  return nodeShapes(model).map((shape) => {
+    const n = byName.get(shape.node)!;
+    const isConv = shape.kinds[0].startsWith('Conv/');
+    const input = sourceOf(n.inputs[0], prod, cons, exprs);
+    const cin = input?.dims[1] ?? 0;
+    const group = isConv ? intAttr(n, 'group', 1) : 1;
+    const kernel = isConv ? /\/(\d+)x(\d+)\//.exec(shape.kinds[0]) : null;
+    return {
+      shape,
+      input,
+      output: sourceOf(n.outputs[0], prod, cons, exprs),
+      ...(isConv && kernel ? { conv: { kh: Number(kernel[1]), kw: Number(kernel[2]), group, depthwise: group > 1 && group === cin } } : {}),
+      region: regionOf(n),
+    };
+  });
+}
+
+/**
+ * Converts the base once per precision of the space, plain and with every
+ * factorizable conv of the space factorized (int8 calibrated at the base
+ * size: which nodes run does not depend on the ranges).
+ */
+export async function shapeContext(base: Model, space: SearchSpace, calibration: (size: number) => Promise<CalibrationSet>): Promise<ShapeContext> {
+  const factorized = space.convs.length ? factorizedStructure(base, space) : base;
+  const exprs = tensorExprs(space, base, factorized);
+  const at = async (p: Precision, model: Model): Promise<Model> => {
+    if (p === 'fp16') return convertToFp16(model).model;
+    if (p === 'int8') return (await quantizeModel(model, await calibration(space.baseSize))).model;
+    return model;
+  };
+  const out: ShapeContext['templates'] = {};
+  for (const p of space.precisions) {
+    out[p] = { plain: templates(space, await at(p, base), exprs, false), factorized: templates(space, await at(p, factorized), exprs, true) };
+  }
+  const plainConvs = out[space.precisions[0]]!.plain;
+  const convs = space.convs.map((c) => {
+    const t = plainConvs.find((x) => x.shape.node === c.name)!;
+    return { input: t.input!, output: t.output!, k: t.conv!.kh, method: 'spatial' as const };
+  });
+  return { space, templates: out, convs };
+}
+
+/**
+ * The base with every conv of the space spatially factorized, weights left
+ * at a placeholder: only the structure matters here, and the SVDs of all
+ * convs would cost most of the context's time. The two convs' geometry is
+ * compress/factorize/spatial.ts' (1×k with the x stride and pads, then k×1
+ * with the y ones); the test holds genomeShapes to real builds.
+ */
+function factorizedStructure(base: Model, space: SearchSpace): Model {
+  const model = structuredClone(base);
+  const targets = new Map(findTargets(base, 'spatial', space.minChannels ?? DEFAULT_MIN_CHANNELS).targets.map((t) => [t.name, t]));
+  for (const c of space.convs) {
+    const t = targets.get(c.name)!;
+    const r = rankFor('spatial', t.cout, t.cin, t.k, 0.25);
+    const [top, left, bottom, right] = t.pads;
+    applyFactorization(model.graph, t.name, {
+      convs: [
+        { dims: [r, t.cin, 1, t.k], weight: new Float32Array(r * t.cin * t.k).fill(0.01), strides: [1, t.strides[1]], pads: [0, left, 0, right], dilations: [1, 1], group: 1 },
+        { dims: [t.cout, r, t.k, 1], weight: new Float32Array(t.cout * r * t.k).fill(0.01), bias: t.bias, strides: [t.strides[0], 1], pads: [top, 0, bottom, 0], dilations: [1, 1], group: 1 },
+      ],
+    });
+  }
+  removeDeadCode(model.graph);
+  return model;
+}
+
+/** The node shapes of the model buildGenome(base, space, genome) builds; see the file's head for how. */
+export function genomeShapes(ctx: ShapeContext, genome: Genome): NodeShape[] {
+  const { space } = ctx;
+  const t = ctx.templates[genome.precision];
+  if (!t) throw new Error(`precision ${genome.precision} is not in the search space`);
+  const removals = space.groups.map((g, k) => g.removals[genome.prune[k]]);
+  const r = genome.size / space.baseSize;
+  const scale = [1, r, r * r];
+  const plainChannels = (e: TensorExpr): number => {
+    let c = e.dims[1];
+    if (e.channel && 'terms' in e.channel) for (const [g, per] of e.channel.terms) c -= removals[g] * per;
+    return c;
+  };
+  const minChannels = space.minChannels ?? DEFAULT_MIN_CHANNELS;
+  // Per conv of the space: its rank when the genome factorizes it and pruning leaves it eligible, else 0.
+  const ranks = space.convs.map((c, i) => {
+    const option = c.options[genome.factor[i]];
+    if (!option) return 0;
+    const { input, output, k, method } = ctx.convs[i];
+    const cin = plainChannels(input), cout = plainChannels(output);
+    return Math.min(cin, cout) >= minChannels ? rankFor(method, cout, cin, k, option.keep) : 0;
+  });
+  const channels = (e: TensorExpr): number => (e.channel && 'rankOf' in e.channel ? ranks[e.channel.rankOf] : plainChannels(e));
+  const size = (e: TensorExpr | undefined, fallback: number): number => {
+    if (!e) return fallback;
+    let n = 1;
+    for (let a = 0; a < e.dims.length; a++) n *= a === 1 && e.channel ? channels(e) : Math.round(e.dims[a] * scale[e.exps[a]]);
+    return n;
+  };
+  const out: NodeShape[] = [];
+  const emit = (n: NodeTemplate) => {
+    const s = n.shape;
+    if (!n.conv) {
+      out.push({ node: s.node, op: s.op, kinds: s.kinds, x: [size(n.output, s.x[0]), size(n.input, s.x[1])] });
+      return;
+    }
+    const cout = n.output ? channels(n.output) : 0;
+    const cin = n.input ? channels(n.input) : 0;
+    const group = n.conv.depthwise ? cin : n.conv.group;
+    const w = [cout, cin / group, n.conv.kh, n.conv.kw];
+    const outElems = size(n.output, s.x[1]);
+    const layout = group > 1 && group === cin ? 'dw' : cout % 16 === 0 && (cin < 8 || cin % 16 === 0) ? 'c16' : 'odd';
+    const kinds = [s.kinds[0].replace(/\/[^/]+$/, `/${layout}`), ...s.kinds.slice(1)];
+    out.push({ node: s.node, op: s.op, kinds, x: [outElems * numel(w.slice(1)), outElems, size(n.input, s.x[2]), numel(w)] });
+  };
+  // The factorized template's order; a region whose conv the genome leaves whole takes the plain template's conv.
+  const plainRegion = new Map(t.plain.filter((n) => n.region !== undefined).map((n) => [n.region!, n]));
+  const done = new Set<number>();
+  for (const n of t.factorized) {
+    if (n.region === undefined) emit(n);
+    else if (ranks[n.region] > 0) emit(n);
+    else if (!done.has(n.region)) {
+      done.add(n.region);
+      emit(plainRegion.get(n.region)!);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+// The measured terms of the search's loss proxy (proxy.ts), each measured once
+// per base model, space and calibration set and cached in cacheDir:
+//   - the prune sensitivity profile (compress/prune/sensitivity-profile.ts,
+//     l1 importance, the same cache file `prune --sensitivity` writes), whose
+//     levels are the space's removal counts;
+//   - per (size, precision): the base resized and converted alone, judged on
+//     the calibration inputs by detection fidelity against the base model at
+//     its own size (the raw outputs of two sizes have different anchors, so
+//     the output drift of compress/agreement.ts cannot compare them); loss =
+//     1 − fidelity;
+//   - per factorizable conv and option: the base with that conv alone
+//     factorized, judged by compress/agreement.ts (loss = (1 − fidelity) +
+//     output drift, the measure of the prune levels).
+// Calibration inputs only: the held-out images judge the final front.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { AgreementJudge } from '../agreement.js';
+import { calibrationDigest, type CalibrationSet } from '../calibration.js';
+import { Detector } from '../detect/detector.js';
+import { fidelityDetections, fidelityReference } from '../detect/evaluate.js';
+import type { RgbImage } from '../detect/image.js';
+import { computeMap, type ImageEvaluation } from '../detect/map.js';
+import { modelDetector } from '../fidelity.js';
+import type { Model } from '../onnx/ir.js';
+import { writeModel } from '../onnx/write.js';
+import { buildDependencyGraph } from '../prune/dependency.js';
+import { buildGroups } from '../prune/groups.js';
+import { groupImportance, IMPORTANCE_DEFINITION } from '../prune/importance.js';
+import { measureSensitivity, type SensitivityProfile } from '../prune/sensitivity-profile.js';
+import { baseGenome, type Genome } from './genome.js';
+import { pruneTerms, sizePrecisionKey, type ProxyTerms } from './proxy.js';
+import type { SearchSpace } from './space.js';
+
+type Progress = (done: number, total: number) => void;
+
+/** The calibration inputs the terms are judged on: at most 16, spread evenly (each judgement runs them all). */
+const MAX_INPUTS = 16;
+
+/** Prune levels of the l1 criterion (the one buildGenome prunes by), as `prune --sensitivity --method l1` measures them. */
+export async function measurePruneProfile(base: Model, o: { baseSha256: string; calibration: CalibrationSet; ignore?: readonly RegExp[]; cacheDir?: string; onProgress?: Progress }): Promise<SensitivityProfile> {
+  const index = buildGroups(buildDependencyGraph(base));
+  // as `prune --ignore`: a group with a matching producing conv stays whole (no levels: the space gives it removals [0])
+  const frozen = new Set<number>();
+  index.groups.forEach((g, k) => {
+    if (o.ignore?.some((re) => g.producers.some((p) => re.test(p.node.name)))) frozen.add(k);
+  });
+  const importance = index.groups.map((g) => groupImportance(index, g, { method: 'l1', reduction: 'mean', seed: 0 }));
+  return measureSensitivity(index, importance, {
+    baseSha256: o.baseSha256,
+    recipe: { method: 'l1', reduction: 'mean', seed: 0, ignore: (o.ignore ?? []).map(String), importance: IMPORTANCE_DEFINITION },
+    calibration: o.calibration,
+    roundTo: 8,
+    maxLayerRatio: 0.9,
+    frozen,
+    cacheDir: o.cacheDir,
+    onProgress: o.onProgress,
+  });
+}
+
+function toRgb(planes: Float32Array, size: number): RgbImage {
+  const hw = size * size;
+  const rgb = new Uint8Array(3 * hw);
+  for (let p = 0; p < hw; p++) for (let ch = 0; ch < 3; ch++) rgb[3 * p + ch] = Math.round(Math.min(1, Math.max(0, planes[ch * hw + p])) * 255);
+  return { width: size, height: size, rgb };
+}
+
+/** Detection fidelity against the base model on the calibration inputs, for a candidate of any input size. */
+async function calibrationFidelity(base: Model, calibration: CalibrationSet): Promise<(m: Model) => Promise<number>> {
+  const count = Math.min(MAX_INPUTS, calibration.inputs.length);
+  const images = Array.from({ length: count }, (_, i) => toRgb(calibration.inputs[Math.floor((i * calibration.inputs.length) / count)], calibration.size));
+  const baseline = await Detector.create(writeModel(base));
+  const references: Awaited<ReturnType<typeof fidelityReference>>[] = [];
+  try {
+    for (const image of images) references.push(await fidelityReference(baseline, image));
+  } finally {
+    await baseline.session.release();
+  }
+  return async (m) => {
+    const detector = await modelDetector(m);
+    try {
+      const evaluations: ImageEvaluation[] = [];
+      for (const [i, image] of images.entries()) evaluations.push({ detections: (await fidelityDetections(detector, image)).detections, groundTruth: references[i] });
+      return references.some((r) => r.length > 0) ? computeMap(evaluations).map50_95 : 1;
+    } finally {
+      await detector.session.release();
+    }
+  };
+}
+
+interface CachedTerms {
+  key: string;
+  sizePrecision: Record<string, number>;
+  factor: number[][];
+}
+
+function readCache(file: string | undefined, key: string): CachedTerms | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as CachedTerms;
+    return c.key === key ? c : undefined;
+  } catch {
+    return undefined; // a torn or foreign cache file is measured again
+  }
+}
+
+export interface TermsInput {
+  base: Model;
+  baseSha256: string;
+  space: SearchSpace;
+  calibration: CalibrationSet;
+  pruneProfile: SensitivityProfile;
+  /** buildGenome without recovery: a term is the plain change, as the prune levels are. */
+  build: (g: Genome) => Promise<Model>;
+  cacheDir?: string;
+  onProgress?: Progress;
+}
+
+export async function measureTerms(o: TermsInput): Promise<ProxyTerms> {
+  const prune = pruneTerms(o.space, o.pruneProfile.groups.map((g) => g.levels));
+  const key = createHash('sha256')
+    .update(JSON.stringify({ base: o.baseSha256, sizes: o.space.sizes, precisions: o.space.precisions, convs: o.space.convs, calibration: calibrationDigest(o.calibration), measure: 'search-terms-1' }))
+    .digest('hex')
+    .slice(0, 24);
+  const cacheFile = o.cacheDir ? path.join(o.cacheDir, `search-terms-${key}.json`) : undefined;
+  const cached = readCache(cacheFile, key);
+  if (cached) return { sizePrecision: cached.sizePrecision, prune, factor: cached.factor };
+
+  const zero = baseGenome(o.space);
+  const pairs = o.space.sizes.flatMap((size) => o.space.precisions.map((precision) => ({ size, precision })));
+  const factorJobs = o.space.convs.flatMap((c, k) => c.options.map((opt, i) => ({ k, i, opt })).filter((j) => j.opt !== null));
+  const total = pairs.length + factorJobs.length;
+  let done = 0;
+  const sizePrecision: Record<string, number> = {};
+  const fidelity = await calibrationFidelity(o.base, o.calibration);
+  for (const { size, precision } of pairs) {
+    const g: Genome = { ...zero, size, precision };
+    sizePrecision[sizePrecisionKey(size, precision)] = size === o.space.baseSize && precision === 'fp32' ? 0 : Math.max(0, 1 - (await fidelity(await o.build(g))));
+    o.onProgress?.(++done, total);
+  }
+  const factor = o.space.convs.map((c) => c.options.map(() => 0));
+  if (factorJobs.length) {
+    const judge = await AgreementJudge.create(o.base, o.calibration, MAX_INPUTS);
+    for (const { k, i } of factorJobs) {
+      const g: Genome = { ...zero, factor: zero.factor.map((_, j) => (j === k ? i : 0)) };
+      factor[k][i] = Math.max(0, (await judge.judge(await o.build(g))).loss);
+      o.onProgress?.(++done, total);
+    }
+  }
+  if (cacheFile) {
+    mkdirSync(path.dirname(cacheFile), { recursive: true });
+    writeFileSync(`${cacheFile}.tmp`, JSON.stringify({ key, sizePrecision, factor } satisfies CachedTerms));
+    renameSync(`${cacheFile}.tmp`, cacheFile);
+  }
+  return { sizePrecision, prune, factor };
+}

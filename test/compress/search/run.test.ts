@@ -1,0 +1,80 @@
+// runSearch end to end on a builder-made YOLOv8n at 96 px: a tiny population
+// for two generations, a latency predictor fitted on synthetic operator times
+// (node time = 1 µs + MACs or elements / 1e5: the proxy's arithmetic is what
+// is tested, not this machine's speed), real calibration and held-out images.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calibrationFromFiles, modelInputSize, type CalibrationSet } from '../../../compress/calibration.js';
+import { nodeShapes } from '../../../compress/latency/features.js';
+import { fitPredictor, type LatencyPredictor } from '../../../compress/latency/predict.js';
+import { readLineage } from '../../../compress/lineage.js';
+import type { Model } from '../../../compress/onnx/ir.js';
+import { resizeModel } from '../../../compress/resize.js';
+import { runSearch, type SearchOptions, type SearchResult } from '../../../compress/search/run.js';
+import { dequantizeModel } from '../../../compress/onnx/dequantize.js';
+import { readModelFile } from '../../../compress/onnx/read.js';
+import { fixture, fixturesSkipReason, haveFixtures } from '../../fixtures.js';
+
+const syntheticProfile = (m: Model) => {
+  const shapes = nodeShapes(m);
+  const nodeUs = new Map(shapes.map((s) => [s.node, 1 + s.x[0] / 1e5]));
+  return { shapes, nodeUs, measuredMs: [...nodeUs.values()].reduce((a, b) => a + b, 0) / 1000 };
+};
+
+describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
+  let dir: string;
+  let base: Model;
+  let calibration: CalibrationSet;
+  let predictor: LatencyPredictor;
+  let straight: SearchResult;
+  const options = (o: Partial<SearchOptions>): SearchOptions => ({
+    base, baseSha256: 'test-base', calibration, heldOut: [fixture('coco8', 'images', 'val', '000000000036.jpg'), fixture('images', 'bus.jpg')],
+    predictor, threads: 1, populationSize: 8, generations: 2, seed: 7, front: 2, sizes: [96, 64], precisions: ['fp32', 'fp16'],
+    // six prune groups (model.8 and .9), no factorization (its terms are tested in proxy.test.ts): the measured terms take seconds
+    ignore: [/^\/model\.(?![89]\/)/], factor: false, reconstruct: false, cacheDir: path.join(dir, 'cache'), ...o,
+  });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'edgefit-search-run-'));
+    // the fixture's trained weights at 96 px: random weights find no object, and fidelity needs the base model's boxes
+    base = resizeModel(dequantizeModel(readModelFile(fixture('models', 'yolov8n_int8_qdq.onnx'))).model, 96).model;
+    const train = ['000000000009.jpg', '000000000025.jpg'].map((f) => fixture('coco8', 'images', 'train', f));
+    calibration = await calibrationFromFiles(train, 96, { minInputs: 4 });
+    predictor = fitPredictor([syntheticProfile(base), syntheticProfile(resizeModel(base, 64).model), syntheticProfile(resizeModel(base, 32).model)]);
+    straight = await runSearch(options({ statePath: path.join(dir, 'straight.json') }));
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('returns a front no member of which dominates another, each built with its genome in the lineage', () => {
+    expect(straight.generations).toBe(2);
+    expect(straight.front.length).toBeGreaterThan(0);
+    expect(straight.front.length).toBeLessThanOrEqual(2);
+    const dominates = (a: number[], b: number[]) => a.every((v, i) => v <= b[i]) && a.some((v, i) => v < b[i]);
+    for (const a of straight.front) {
+      for (const b of straight.front) expect(dominates([a.predictedMs, a.predictedLoss], [b.predictedMs, b.predictedLoss])).toBe(false);
+      const step = readLineage(a.model)?.steps.find((s) => s.method === 'search');
+      expect(step?.params.genome).toEqual(a.genome);
+      expect(modelInputSize(a.model)).toBe(a.genome.size);
+      expect(Number.isFinite(a.fidelity) || Number.isNaN(a.fidelity)).toBe(true);
+    }
+  });
+
+  it('resumed from the state after generation 1 gives the same front and state as the straight run', async () => {
+    const statePath = path.join(dir, 'resumed.json');
+    const first = await runSearch(options({ statePath, generations: 1, front: 1 }));
+    expect(first.generations).toBe(1);
+    const resumed = await runSearch(options({ statePath }));
+    expect(resumed.generations).toBe(2);
+    expect(resumed.front.map((c) => [c.genome, c.predictedMs, c.predictedLoss])).toEqual(straight.front.map((c) => [c.genome, c.predictedMs, c.predictedLoss]));
+    expect(JSON.parse(readFileSync(statePath, 'utf8')).state).toEqual(JSON.parse(readFileSync(path.join(dir, 'straight.json'), 'utf8')).state);
+  });
+
+  it('refuses a corrupt state file and one of another search with one clear line', async () => {
+    const corrupt = path.join(dir, 'corrupt.json');
+    writeFileSync(corrupt, '{"format": "edgefit-search-state-1", "state": {"popul');
+    await expect(runSearch(options({ statePath: corrupt }))).rejects.toThrow(/^search state .*corrupt\.json is not JSON .*remove it to start afresh$/);
+    await expect(runSearch(options({ statePath: path.join(dir, 'straight.json'), seed: 8 }))).rejects.toThrow(/belongs to another search \(its seed 7 ≠ 8\)/);
+  });
+});

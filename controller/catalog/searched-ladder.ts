@@ -5,10 +5,9 @@
 // the lineage (buildGenome writes the 'search' step) and its measured held-out
 // fidelity, like every other candidate. Runs in the ladder worker process.
 //
-// The search module is loaded when a searched ladder is asked for, so a
-// controller without it still builds every other ladder; its shapes below are
-// the lead's contract (/work/wt/prompts/search-contract.md), kept to the fields
-// used here.
+// SearchModule is runSearch as far as this file uses it (the contract's
+// fields), so the filing is tested with a stand-in search that returns real
+// models in milliseconds; the real one is checked against it by the compiler.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { calibrationFromFiles, modelInputSize, type CalibrationSet } from '../../compress/calibration.js';
@@ -20,6 +19,7 @@ import { readLineage } from '../../compress/lineage.js';
 import type { Model } from '../../compress/onnx/ir.js';
 import { writeModelFile } from '../../compress/onnx/write.js';
 import { EdgefitError } from '../../protocol/errors.js';
+import { runSearch } from '../../compress/search/run.js';
 import { familyOf, type GeneratedCandidate, type Progress } from './ladder.js';
 
 /** A class's fitted predictor as it crosses to the worker process (a Map does not survive IPC). */
@@ -68,7 +68,7 @@ interface SearchedCandidateLike {
   fidelity: number;
 }
 export interface SearchModule {
-  runSearch(o: {
+  runSearch: (o: {
     base: Model;
     baseSha256: string;
     calibration: CalibrationSet;
@@ -85,19 +85,10 @@ export interface SearchModule {
     statePath?: string;
     cacheDir?: string;
     onProgress?: (p: { stage: string; done: number; total: number; message?: string }) => void;
-  }): Promise<{ front: SearchedCandidateLike[]; generations: number; evaluations: number; seconds: number }>;
+  }) => Promise<{ front: SearchedCandidateLike[]; generations: number; evaluations: number; seconds: number }>;
 }
 
-async function loadSearch(): Promise<SearchModule> {
-  // a variable specifier: the type checker leaves the module to run time
-  const specifier = '../../compress/search/run.js';
-  try {
-    return (await import(specifier)) as SearchModule;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new EdgefitError('E_LADDER', { reason: 'the searched ladder needs the search (compress/search/run.ts), which this edgefit does not have' });
-    throw err;
-  }
-}
+const loadSearch = async (): Promise<SearchModule> => ({ runSearch });
 
 export interface SearchedLadderInput {
   base: Model;

@@ -75,6 +75,7 @@ describe('planner with a latency predictor', () => {
     let cases = 0;
     let skippedAny = 0;
     let saved = 0;
+    const total = { with: 0, without: 0, worstWith: 0, worstWithout: 0 };
     for (const [name, { modelMs, measure }] of Object.entries(CLASSES)) {
       for (const slo of levels(measure)) {
         const planned = planAll(ladder, slo, measure, { latency: hints(modelMs, ACCURATE, 8) });
@@ -92,10 +93,15 @@ describe('planner with a latency predictor', () => {
         }
         skippedAny += (planned.record.skipped ?? []).length > 0 ? 1 : 0;
         saved += without.record.profiles - planned.record.profiles;
+        total.with += planned.record.profiles;
+        total.without += without.record.profiles;
+        total.worstWith = Math.max(total.worstWith, planned.record.profiles);
+        total.worstWithout = Math.max(total.worstWithout, without.record.profiles);
         cases++;
       }
     }
     expect(cases).toBe(3 * 2 * (2 * n + 2));
+    console.log(`profiles per class over ${cases} service levels: ${(total.with / cases).toFixed(2)} mean, ${total.worstWith} worst with the predictor; ${(total.without / cases).toFixed(2)} mean, ${total.worstWithout} worst with FLOPs lines alone (bound ${bound}, exhaustive ${n})`);
     // the predictor is used: it rules candidates out, and costs fewer profiles in all than FLOPs lines alone
     expect(skippedAny).toBeGreaterThan(cases / 2);
     expect(saved).toBeGreaterThan(0);
@@ -103,12 +109,19 @@ describe('planner with a latency predictor', () => {
 
   for (const [label, factor] of [['50 % high', 1.5], ['50 % low', 0.5]] as const) {
     it(`a prediction ${label} (with a stale MAPE of 8 %) never changes the final choice, only the number of profiles`, () => {
+      let profiles = 0;
+      let cases = 0;
+      let worst = 0;
       for (const [name, { modelMs, measure }] of Object.entries(CLASSES)) {
         for (const slo of levels(measure)) {
           const planned = planAll(ladder, slo, measure, { latency: hints(modelMs, () => factor - 1, 8) });
+          profiles += planned.record.profiles;
+          worst = Math.max(worst, planned.record.profiles);
+          cases++;
           expect(choose(ladder, planned.evidence, slo).candidateId, `${name} ${JSON.stringify(slo)}: order ${planned.order.join(' ')}`).toBe(exhaustiveChoice(slo, measure));
         }
       }
+      console.log(`predictions ${label}: ${(profiles / cases).toFixed(2)} profiles per class on average, ${worst} worst, over ${cases} service levels`);
     });
   }
 

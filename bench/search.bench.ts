@@ -12,7 +12,8 @@
 //   4. compareToLadder at each ladder candidate's latency (±5%) and the
 //      goals (≥ 0.90 at ≤ 0.45×, ≥ 0.70 at ≤ 0.30× fp32 latency), per measure.
 // Env: SEARCH_POPULATION (48), SEARCH_GENERATIONS (40), SEARCH_FRONT (8),
-// SEARCH_SEED (0), SEARCH_RECONSTRUCT (1), SEARCH_LADDER (all | sizes: the 12
+// SEARCH_SEED (0), SEARCH_RECONSTRUCT (1), SEARCH_FACTOR (1; 0 leaves
+// factorization out of the space, which saves its 56 measured terms), SEARCH_LADDER (all | sizes: the 12
 // size × precision candidates only), SEARCH_PASSES (5), SEARCH_CACHE (a
 // folder for the sensitivities and terms; default a fresh one, so the wall
 // time counts them).
@@ -40,6 +41,7 @@ const FRONT = env('SEARCH_FRONT', 8);
 const SEED = env('SEARCH_SEED', 0);
 const RECONSTRUCT = env('SEARCH_RECONSTRUCT', 1) !== 0;
 const PASSES = env('SEARCH_PASSES', 5);
+const FACTOR = env('SEARCH_FACTOR', 1) !== 0;
 const RUNS = 5;
 const THREADS = 1;
 const SIZES = [640, 576, 512, 448, 416, 384, 320];
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
   const result = await runSearch({
     base, baseSha256, calibration: protocol.calibration, heldOut: protocol.heldOut, threads: THREADS,
     populationSize: POPULATION, generations: GENERATIONS, seed: SEED, front: FRONT, sizes: SIZES, precisions: ['fp32', 'fp16', 'int8'],
-    reconstruct: RECONSTRUCT, cacheDir,
+    reconstruct: RECONSTRUCT, cacheDir, ...(FACTOR ? {} : { factor: false as const }),
     fitPredictor: async () => (await fitLocalPredictor(base, { calibration: protocol.calibration, threads: THREADS, sizes: [SIZES[0], SIZES.at(-1)!] })).predictor,
     onProgress: (p) => {
       if (p.stage !== lastStage || p.done === p.total) log(`search: ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}`);
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
   say(`YOLOv8n fixture (float graph of the QDQ fixture); ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} logical cores), onnxruntime ${ort.env.versions?.common ?? ''} cpu, **${THREADS} intra-op thread**, one live session at a time.`);
   say(`Latency: median of ${PASSES} passes × ${RUNS} runs, passes interleaved over all ${all.length} candidates (${timeS.toFixed(0)} s), load average ${load0.toFixed(1)} → ${load1.toFixed(1)}. Ratios against fp32-640 of the same run (${fp32.ms!.toFixed(1)} ms).`);
   say(`Fidelity: held-out only; "images" = ${protocol.heldOut.length} images (coco8 val, bus, zidane), "views" = ${protocol.views.boxes} baseline boxes on 8 seeded views of each.`);
-  say(`Search: population ${POPULATION}, ${result.generations} generations, ${result.evaluations} genomes evaluated, seed ${SEED}, front ${FRONT}, reconstruct ${RECONSTRUCT}; wall ${searchS.toFixed(0)} s (set-up incl. sensitivity, loss terms and predictor fit ${result.stageSeconds.setup.toFixed(0)} s, generations ${result.stageSeconds.search.toFixed(1)} s = ${((1e6 * result.stageSeconds.search) / Math.max(1, result.evaluations)).toFixed(0)} µs per evaluated genome, front build + held-out fidelity ${result.stageSeconds.front.toFixed(0)} s); goal ≤ 900 s on this 2-core machine. Cache: ${process.env.SEARCH_CACHE ? 'given (may be warm)' : 'fresh (cold)'}.`);
+  say(`Search: population ${POPULATION}, ${result.generations} generations, ${result.evaluations} genomes evaluated, seed ${SEED}, front ${FRONT}, reconstruct ${RECONSTRUCT}, factorization ${FACTOR ? 'in' : 'out of'} the space; wall ${searchS.toFixed(0)} s (set-up incl. sensitivity, loss terms and predictor fit ${result.stageSeconds.setup.toFixed(0)} s, generations ${result.stageSeconds.search.toFixed(1)} s = ${((1e6 * result.stageSeconds.search) / Math.max(1, result.evaluations)).toFixed(0)} µs per evaluated genome, front build + held-out fidelity ${result.stageSeconds.front.toFixed(0)} s); goal ≤ 900 s on this 2-core machine. Cache: ${process.env.SEARCH_CACHE ? 'given (may be warm)' : 'fresh (cold)'}.`);
   say(`Ladder: ${ladder.candidates.length} candidates built in ${ladderS.toFixed(0)} s${ladder.skipped.length ? `; skipped ${ladder.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''}.`);
   say();
   say(`| candidate | kind | recipe / genome | predicted ms | measured ms | × fp32 | fidelity images | fidelity views |`);

@@ -1,8 +1,10 @@
 // The search's two objectives and its constraint for one genome, from terms
-// measured once (terms.ts) and the latency predictor: pure arithmetic, so
-// NSGA-II can score tens of thousands of genomes (a few microseconds each for
-// the loss, the node shapes and the predictor's sum dominate; bench/search
-// prints the measured figure).
+// measured once (terms.ts) and the latency predictor: pure arithmetic. On the
+// fixture YOLOv8n's full space (59 groups, 28 convs, 7 sizes, 3 precisions),
+// measured over 2000 random genomes at load average 10 on this 2-core
+// machine: 902 µs per genome, nearly all of it genomeShapes and the
+// predictor's sum over ~250 nodes; the loss sum alone 10 µs. A default search
+// (48 × 40 generations, ≤ 1968 genomes) spends about 2 s in it.
 //
 // Objective 1: predicted latency, ms, for the thread count the predictor was
 // fitted at (compress/latency/predict.ts on genomeShapes: the shapes of the

@@ -12,7 +12,7 @@ import { fitPredictor, type LatencyPredictor } from '../../../compress/latency/p
 import { readLineage } from '../../../compress/lineage.js';
 import type { Model } from '../../../compress/onnx/ir.js';
 import { resizeModel } from '../../../compress/resize.js';
-import { runSearch, type SearchOptions, type SearchResult } from '../../../compress/search/run.js';
+import { chooseFront, runSearch, type SearchOptions, type SearchResult } from '../../../compress/search/run.js';
 import { dequantizeModel } from '../../../compress/onnx/dequantize.js';
 import { readModelFile } from '../../../compress/onnx/read.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../../fixtures.js';
@@ -22,6 +22,19 @@ const syntheticProfile = (m: Model) => {
   const nodeUs = new Map(shapes.map((s) => [s.node, 1 + s.x[0] / 1e5]));
   return { shapes, nodeUs, measuredMs: [...nodeUs.values()].reduce((a, b) => a + b, 0) / 1000 };
 };
+
+describe('the front that is built', () => {
+  const point = (ms: number, loss: number) => ({ genome: ms, objectives: [ms, loss], violation: 0, rank: 0, crowding: 0 });
+  const front = [point(1, 5), point(2, 0.9), point(3, 0.5), point(4, 0.3), point(5, 0.2), point(6, 0.1), point(10, 0)];
+  it('spreads evenly along predicted latency over the points predicted to keep some boxes (loss ≤ 1)', () => {
+    // useful: 2..10 ms; targets 2, 6 and 10 ms
+    expect(chooseFront(front, 3).map((p) => p.genome)).toEqual([2, 6, 10]);
+  });
+  it('fills from the rest, least loss first, only when the useful points are too few', () => {
+    expect(chooseFront(front, 8).map((p) => p.genome)).toEqual([1, 2, 3, 4, 5, 6, 10]);
+    expect(chooseFront([point(1, 5), point(2, 3), point(3, 2)], 2).map((p) => p.genome)).toEqual([2, 3]);
+  });
+});
 
 describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
   let dir: string;

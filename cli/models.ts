@@ -74,12 +74,17 @@ function folderFlag(command: string, name: string, value: string | undefined): s
  * job is queued; with --wait once it ended, with status 1 when it failed.
  */
 export async function add(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('models add', argv, { ...common, calib: { type: 'string' }, eval: { type: 'string' }, ladder: { type: 'string' }, sizes: { type: 'string' }, name: { type: 'string' }, wait: { type: 'boolean' } });
+  const { values, positionals } = parse('models add', argv, { ...common, calib: { type: 'string' }, eval: { type: 'string' }, ladder: { type: 'string' }, sizes: { type: 'string' }, name: { type: 'string' }, wait: { type: 'boolean' }, class: { type: 'string' } });
   if (positionals.length !== 1) throw new UsageError('models add: give exactly one ONNX FILE');
   const file = positionals[0];
   const name = values.name ?? path.basename(file).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.+-]/g, '-');
   const ladder = choiceFlag('models add', 'ladder', values.ladder, LADDER_NAMES, 'default');
   const q = new URLSearchParams({ name, ladder });
+  if (values.class !== undefined) {
+    if (ladder !== 'searched') throw new UsageError('models add: --class is for --ladder searched (the search runs on that class\'s latency predictor)');
+    if (!values.class) throw new UsageError('models add: --class: give a device class');
+    q.set('class', values.class);
+  }
   if (values.sizes) {
     try {
       q.set('sizes', parseLadderSizes(values.sizes).join(','));

@@ -10,13 +10,27 @@ const common = { json: { type: 'boolean' }, controller: { type: 'string' }, data
 
 export function printStatus(s: Status): void {
   process.stdout.write(`rollout ${s.id}${s.spec.name ? ` (${s.spec.name})` : ''}: ${s.state}, stage ${s.stage}${s.reason ? ` — ${s.reason}` : ''}\n`);
-  for (const c of s.classes) process.stdout.write(`  class ${c.deviceClass}: ${c.profiles} profile(s) of ${c.exhaustive} for exhaustive profiling${c.providers.length ? ` (on ${c.providers.join(', ')})` : ''}\n`);
+  for (const c of s.classes) {
+    process.stdout.write(`  class ${c.deviceClass}: ${c.profiles} profile(s) of ${c.exhaustive} for exhaustive profiling${c.providers.length ? ` (on ${c.providers.join(', ')})` : ''}\n`);
+    printPredictions(c.predictions);
+  }
   for (const d of s.devices) {
     // the device's own SLO verdict is about the model it serves, which is this rollout's only once it serves the choice
     const verdict = d.slo ? (d.slo.met ? ' (SLO met)' : ` (SLO missed: ${d.slo.violations.join(', ')})`) : '';
     const live = d.live ? `, serving ${d.live.fps} FPS${d.live.servingChosen ? verdict : ' on its previous model'}` : '';
     process.stdout.write(`  ${d.deviceId} [stage ${d.stage}] ${d.state}${d.candidate ? ` → ${d.candidate}${d.ep ? ` on ${d.ep}` : ''}` : ''}${live}${d.error ? ` — ${d.error}` : ''}\n`);
     if (d.explanation) process.stdout.write(`      ${d.explanation}\n`);
+  }
+}
+
+/** Per class, what its latency predictor said before each profile against what the profile measured (mean model latency). */
+function printPredictions(p: Status['classes'][number]['predictions']): void {
+  if (!p.rows.length) return;
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)} %`);
+  process.stdout.write(`    latency predictor: MAPE ${pct(p.mapePct)} on ${p.rows.filter((r) => r.measuredMs !== null).length} profiled candidate(s) (leave-one-out on the class's op profiles: ${pct(p.predictorMapePct)})\n`);
+  for (const r of p.rows) {
+    const measured = r.measuredMs === null ? 'not measured yet' : `measured ${r.measuredMs.toFixed(1)} ms, error ${r.errorPct! >= 0 ? '+' : ''}${r.errorPct!.toFixed(1)} %`;
+    process.stdout.write(`      ${r.candidate ?? '?'} on ${r.ep}: predicted ${r.predictedMs.toFixed(1)} ms, ${measured}\n`);
   }
 }
 

@@ -3,7 +3,7 @@
 // devices, either wait for the profile that is out, ask for the next
 // measurement (and say which device runs it), or give every waiting device
 // the choice with its explanation. The rollout engine applies the verdict.
-import { planStep, type Outcome } from './planner.js';
+import { planStep, type LatencyHints, type Outcome, type PredictionSkip } from './planner.js';
 import { choose, rankByObjective, type Choice, type Evidence, type LadderCandidate, type ServiceLevel } from './policy.js';
 
 export interface ClassMember {
@@ -29,15 +29,18 @@ export interface ClassPlanInput {
   skipProfiling: boolean;
   /** Set when the class cannot run any of the ladder (no provider the spec allows): every member fails with it. */
   unavailable?: string;
+  /** The class's latency predictor, keyed by ladder id: orders probes and rules candidates out (planner.ts). */
+  latency?: LatencyHints;
 }
 
 /** A choice as a rollout stores it: with the planner's cost when the class was profiled. */
-export type ClassChoice = Choice & { profiles?: number; exhaustive?: number };
+export type ClassChoice = Choice & { profiles?: number; exhaustive?: number; skipped?: PredictionSkip[] };
 
 export type ClassPlan =
   | { kind: 'wait'; why: string }
   /** `profiler`: the first online member, null when none is online (nothing to send now). */
-  | { kind: 'measure'; candidateId: string; why: string; profiler: string | null }
+  /** `predictedMs`: what the class's predictor said of it before the profile (stored beside the measurement). */
+  | { kind: 'measure'; candidateId: string; why: string; profiler: string | null; predictedMs?: number }
   /** `choice.candidateId` null: nothing meets the level, every member fails with the explanation. `evidence`: what was known of each candidate. */
   | { kind: 'choose'; choice: ClassChoice; evidence?: ReadonlyMap<string, Evidence> };
 
@@ -54,9 +57,16 @@ export function planClass(input: ClassPlanInput): ClassPlan {
     return { kind: 'choose', choice: { candidateId: top.id, name: top.name, mode: 'accuracy', metrics: null, rejected: [], explanation } };
   }
   const measured = new Map(measurements.map((m) => [m.candidateId, m.outcome!] as const));
-  const step = planStep(ladder, slo, measured);
-  if (step.kind === 'measure') return { kind: 'measure', candidateId: step.candidateId, why: step.why, profiler: members.find((d) => d.online)?.deviceId ?? null };
-  const choice = choose(ladder, step.evidence, slo);
-  const explanation = `${choice.explanation} Bounds include ${headroomPct}% headroom for serving overhead. Planner: ${step.profiles} profile(s) for this class against ${step.exhaustive} for exhaustive profiling.`;
-  return { kind: 'choose', choice: { ...choice, explanation, profiles: step.profiles, exhaustive: step.exhaustive }, evidence: step.evidence };
+  const step = planStep(ladder, slo, measured, input.latency ? { latency: input.latency } : {});
+  if (step.kind === 'measure') {
+    const predictedMs = input.latency?.predictedMs.get(step.candidateId);
+    return { kind: 'measure', candidateId: step.candidateId, why: step.why, profiler: members.find((d) => d.online)?.deviceId ?? null, ...(predictedMs !== undefined ? { predictedMs } : {}) };
+  }
+  const chosen = choose(ladder, step.evidence, slo);
+  // a candidate ruled out by the predictor is rejected for that reason, in its words, not as "not measured"
+  const skipOf = new Map(step.skipped.map((s) => [s.candidateId, s] as const));
+  const rejected = chosen.rejected.map((r) => (skipOf.has(r.candidateId) ? { ...r, reasons: [`${skipOf.get(r.candidateId)!.why}: not profiled`] } : r));
+  const skips = step.skipped.length ? ` Skipped on the class's latency predictor: ${step.skipped.map((s) => `${ladder.find((c) => c.id === s.candidateId)?.name ?? s.candidateId} (${s.why})`).join(', ')}.` : '';
+  const explanation = `${chosen.explanation} Bounds include ${headroomPct}% headroom for serving overhead. Planner: ${step.profiles} profile(s) for this class against ${step.exhaustive} for exhaustive profiling.${skips}`;
+  return { kind: 'choose', choice: { ...chosen, rejected, explanation, profiles: step.profiles, exhaustive: step.exhaustive, ...(step.skipped.length ? { skipped: step.skipped } : {}) }, evidence: step.evidence };
 }

@@ -171,7 +171,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
     log: log.child({ component: 'devices' }),
   });
 
-  const ladders = new LadderJobs(catalog, path.join(dataDir, 'ladder-work'), log.child({ component: 'ladder' }));
+  const ladders = new LadderJobs(catalog, path.join(dataDir, 'ladder-work'), log.child({ component: 'ladder' }), (deviceClass, threads) => latencyPredictions.predictor(deviceClass, 'cpu', threads));
   // One pair of closures for the rollout engine and for callers of the Controller object.
   const sendJob: Controller['sendJob'] = (deviceId, job) => link.sendJob(deviceId, job);
   const setDesired: Controller['setDesired'] = (deviceId, d) => link.setDesired(deviceId, d);
@@ -185,6 +185,7 @@ async function start(opts: ControllerOptions, dataDir: string): Promise<Controll
     sendJob,
     setDesired,
     checkFrames: (modelId) => checks.request(modelId),
+    latency: latencyPredictions,
     link,
     log: log.child({ component: 'rollout' }),
   });

@@ -217,6 +217,10 @@ const migrations: string[] = [
      computed_at INTEGER NOT NULL,
      PRIMARY KEY (artifact_sha256, device_class, ep, threads)
    );`,
+  // issue 21: what the class's latency predictor said of a candidate before its profile was sent, and the
+  // predictor's leave-one-out error then; the measurement it is scored against is the outcome's modelMs
+  `ALTER TABLE rollout_measurements ADD COLUMN predicted_ms REAL;
+   ALTER TABLE rollout_measurements ADD COLUMN prediction_mape_pct REAL;`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -5,10 +5,18 @@
 // prediction never stands in for a measurement here: it is scored against one.
 import { readFile } from 'node:fs/promises';
 import { nodeShapes, type NodeShape } from '../compress/latency/features.js';
-import { leaveOneOut, meanAbsPctError, type HeldOutPrediction, type ProfiledForCheck } from '../compress/latency/predict.js';
+import { fitPredictor, leaveOneOut, meanAbsPctError, predictLatency, type HeldOutPrediction, type LatencyPredictor, type ProfiledForCheck } from '../compress/latency/predict.js';
 import { readModel } from '../compress/onnx/read.js';
 import type { Db } from './db.js';
 import type { OpProfileStore } from './op-profiles.js';
+import type { LatencyHints } from './planner.js';
+
+/**
+ * Fewest operator profiles of a class (provider, thread count) before the
+ * planner uses its predictor: with three, every one is predicted by a fit on
+ * two others, so the predictor has a leave-one-out error to set its margin.
+ */
+export const MIN_PROFILES_FOR_HINTS = 3;
 
 export interface ScoredPrediction extends HeldOutPrediction {
   candidateId: string | null;
@@ -51,8 +59,8 @@ export class LatencyPredictions {
     return this.shapes.get(sha256)!;
   }
 
-  /** Scores the predictor of this class, provider and thread count on every profiled candidate, and stores the result. */
-  async check(deviceClass: string, ep: string, threads: number | null, now = Date.now()): Promise<PredictionCheck> {
+  /** The class's operator profiles at this provider and thread count whose files the controller still has, as the predictor's training set. */
+  private async profiled(deviceClass: string, ep: string, threads: number | null): Promise<{ usable: ProfiledForCheck[]; missing: string[]; candidateOf: Map<string, string | null> }> {
     const rows = this.opProfiles.list({ deviceClass, ep }, 10_000).filter((r) => r.threads === threads);
     const usable: ProfiledForCheck[] = [];
     const missing: string[] = [];
@@ -66,6 +74,51 @@ export class LatencyPredictions {
       candidateOf.set(r.artifactSha256, r.candidateId);
       usable.push({ id: r.artifactSha256, shapes, nodeUs: new Map(r.opProfile.nodes.map((n) => [n.node, 1000 * (n.ms + n.absorbedMs)])), measuredMs: r.modelMs });
     }
+    return { usable, missing, candidateOf };
+  }
+
+  /** Fitted predictors by class, provider, thread count and the op profiles they saw (a new profile refits). */
+  private readonly fitted = new Map<string, { stamp: string; fit: { predictor: LatencyPredictor; mapePct: number; byFile: Map<string, number | null> } | null }>();
+
+  /**
+   * What the planner needs of this class's predictor: a predicted model
+   * latency per candidate (keyed by the id the caller gives) and its
+   * leave-one-out MAPE; undefined with fewer than MIN_PROFILES_FOR_HINTS
+   * operator profiles. Refitted only when the class's op profiles change.
+   */
+  async hints(deviceClass: string, ep: string, threads: number | null, candidates: ReadonlyArray<{ id: string; sha256: string }>): Promise<LatencyHints | undefined> {
+    const stamp = this.db.prepare('SELECT COUNT(*) AS n, MAX(measured_at) AS at FROM op_profiles WHERE device_class = ? AND ep = ? AND threads = ?').get(deviceClass, ep, threads ?? 0) as { n: number; at: number | null };
+    if (stamp.n < MIN_PROFILES_FOR_HINTS) return undefined;
+    const key = JSON.stringify([deviceClass, ep, threads]);
+    const seen = `${stamp.n}:${stamp.at}`;
+    if (this.fitted.get(key)?.stamp !== seen) {
+      const { usable } = await this.profiled(deviceClass, ep, threads);
+      const scored = leaveOneOut(usable).filter((p): p is HeldOutPrediction & { predictedMs: number } => p.predictedMs !== null);
+      this.fitted.set(key, { stamp: seen, fit: usable.length >= MIN_PROFILES_FOR_HINTS && scored.length ? { predictor: fitPredictor(usable), mapePct: meanAbsPctError(scored), byFile: new Map() } : null });
+    }
+    const fit = this.fitted.get(key)!.fit;
+    if (!fit) return undefined;
+    const predictedMs = new Map<string, number>();
+    for (const c of candidates) {
+      if (!fit.byFile.has(c.sha256)) {
+        const shapes = await this.shapesOf(c.sha256);
+        fit.byFile.set(c.sha256, shapes ? predictLatency(fit.predictor, shapes).ms : null);
+      }
+      const ms = fit.byFile.get(c.sha256);
+      if (ms !== null && ms !== undefined && ms > 0) predictedMs.set(c.id, ms);
+    }
+    return { predictedMs, mapePct: fit.mapePct };
+  }
+
+  /** The class's fitted predictor (for a search on the class); undefined with fewer than MIN_PROFILES_FOR_HINTS op profiles. */
+  async predictor(deviceClass: string, ep: string, threads: number | null): Promise<LatencyPredictor | undefined> {
+    if (!(await this.hints(deviceClass, ep, threads, []))) return undefined;
+    return this.fitted.get(JSON.stringify([deviceClass, ep, threads]))?.fit?.predictor;
+  }
+
+  /** Scores the predictor of this class, provider and thread count on every profiled candidate, and stores the result. */
+  async check(deviceClass: string, ep: string, threads: number | null, now = Date.now()): Promise<PredictionCheck> {
+    const { usable, missing, candidateOf } = await this.profiled(deviceClass, ep, threads);
     const predictions = leaveOneOut(usable).map((p) => ({ ...p, candidateId: candidateOf.get(p.id) ?? null }));
     const upsert = this.db.prepare(
       `INSERT INTO latency_predictions (artifact_sha256, device_class, ep, threads, measured_ms, predicted_ms, error_pct, fitted_on, computed_at)

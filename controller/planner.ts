@@ -8,18 +8,98 @@ import type { CheckRecord } from './check/checker.js';
 import { rankByObjective, sloExcess, sloViolations, objectiveMode, tiedByObjective, type Evidence, type LadderCandidate, type Metrics, type ServiceLevel } from './policy.js';
 
 /** `check`: the on-device check's verdict and cost, when the profile carried one; a failed check is a failed outcome. */
-export type Outcome = { ok: true; metrics: Metrics; check?: CheckRecord } | { ok: false; error: string; check?: CheckRecord };
+export type Outcome = { ok: true; metrics: Metrics; check?: CheckRecord; modelMs?: number } | { ok: false; error: string; check?: CheckRecord };
+
+/**
+ * The class's latency predictor (compress/latency/predict.ts, fitted on the
+ * class's operator profiles at the rollout's thread count) as the planner sees
+ * it: a predicted model latency per unmeasured candidate and the predictor's
+ * leave-one-out error on the class. `modelMs` of a measured outcome is the same
+ * quantity measured (the plain mean model latency), so each probe also scores
+ * the predictor.
+ */
+export interface LatencyHints {
+  /** Predicted mean model latency, ms, per ladder id. */
+  predictedMs: ReadonlyMap<string, number>;
+  /** Leave-one-out mean absolute percentage error of the class's predictor, %; null: not known. */
+  mapePct: number | null;
+}
 
 export interface PlannerOptions {
   /** Skip a candidate on a fitted (≥ 2 point) prediction only when it misses by more than this fraction. */
   margin?: number;
   /** The same for a one-point (proportional) prediction, which is rougher. */
   roughMargin?: number;
+  /** With a fitted predictor: probes ordered and far-over candidates skipped on its predictions. */
+  latency?: LatencyHints;
+}
+
+/** A candidate passed over without a profile because the class's predictor puts it far over the bound. */
+export interface PredictionSkip {
+  candidateId: string;
+  predictedMs: number;
+  boundMs: number;
+  margin: number;
+  why: string;
 }
 
 export type PlanStep =
-  | { kind: 'measure'; candidateId: string; why: string; evidence: Map<string, Evidence> }
-  | { kind: 'done'; evidence: Map<string, Evidence>; profiles: number; exhaustive: number };
+  | { kind: 'measure'; candidateId: string; why: string; evidence: Map<string, Evidence>; skipped: PredictionSkip[] }
+  | { kind: 'done'; evidence: Map<string, Evidence>; profiles: number; exhaustive: number; skipped: PredictionSkip[] };
+
+/**
+ * The tightest latency the level allows one inference, ms: maxP95Ms, or the
+ * frame time of minFps. Both are end to end (letterbox, NMS, the agent's loop
+ * on top of the model), so a model latency over this bound misses the level
+ * for certain; undefined when the level bounds no latency.
+ */
+export function latencyBoundMs(slo: ServiceLevel): number | undefined {
+  const bounds = [slo.maxP95Ms, slo.minFps !== undefined && slo.minFps > 0 ? 1000 / slo.minFps : undefined].filter((b): b is number => b !== undefined);
+  return bounds.length ? Math.min(...bounds) : undefined;
+}
+
+/** The predictor's floor margin: see predictionMargin. */
+export const MIN_PREDICTION_MARGIN = 0.15;
+
+/**
+ * How far over the bound a prediction must be before its candidate is skipped:
+ * twice the predictor's error on this class, the larger of its leave-one-out
+ * MAPE and its error on the candidates this plan has measured (a predictor
+ * that turns out wrong here widens its own margin at the next step), and
+ * never under 15 %. Twice: a MAPE is a mean, and a single candidate can miss by
+ * more than the mean. The floor: a MAPE fitted on a handful of profiles is itself
+ * uncertain, and the same int8 model's latency ratio moved from 0.74× to
+ * 0.88× fp32 with the measuring setup alone (issue 21); a learned predictor
+ * is trusted no more than the planner's roughest FLOPs guess (roughMargin).
+ */
+export function predictionMargin(mapePct: number | null, observedPct: readonly number[]): number {
+  const observed = observedPct.length ? observedPct.reduce((s, e) => s + Math.abs(e), 0) / observedPct.length : 0;
+  return Math.max(MIN_PREDICTION_MARGIN, (2 * Math.max(mapePct ?? 0, observed)) / 100);
+}
+
+/** Errors (%) of the predictions on the candidates that have since been measured. */
+function observedErrors(hints: LatencyHints, measured: ReadonlyMap<string, Outcome>): number[] {
+  const out: number[] = [];
+  for (const [id, o] of measured) {
+    const p = hints.predictedMs.get(id);
+    if (p !== undefined && o.ok && o.modelMs !== undefined && o.modelMs > 0) out.push((100 * (p - o.modelMs)) / o.modelMs);
+  }
+  return out;
+}
+
+/** Candidates the predictor puts over the bound by more than the margin: not profiled, each with its reason. */
+export function predictionSkips(ladder: readonly LadderCandidate[], slo: ServiceLevel, measured: ReadonlyMap<string, Outcome>, hints: LatencyHints | undefined): PredictionSkip[] {
+  const boundMs = latencyBoundMs(slo);
+  if (!hints || boundMs === undefined) return [];
+  const margin = predictionMargin(hints.mapePct, observedErrors(hints, measured));
+  const out: PredictionSkip[] = [];
+  for (const c of ladder) {
+    const predictedMs = hints.predictedMs.get(c.id);
+    if (measured.has(c.id) || predictedMs === undefined || !(predictedMs > boundMs * (1 + margin))) continue;
+    out.push({ candidateId: c.id, predictedMs, boundMs, margin, why: `predicted ${predictedMs.toFixed(1)} ms > bound ${+boundMs.toFixed(2)} ms × (1 + ${+margin.toFixed(2)})` });
+  }
+  return out;
+}
 
 interface Line {
   a: number;
@@ -131,17 +211,22 @@ export function planStep(ladder: readonly LadderCandidate[], slo: ServiceLevel, 
   const models = familyModels(ladder, measured);
   const mode = objectiveMode(ladder);
   const ranked = rankByObjective(ladder, evidence);
-  const done = (): PlanStep => ({ kind: 'done', evidence, profiles: measured.size, exhaustive: ladder.length });
-  const measure = (c: LadderCandidate, why: string): PlanStep => ({ kind: 'measure', candidateId: c.id, why, evidence });
+  const skipped = predictionSkips(ladder, slo, measured, opts.latency);
+  const skip = new Set(skipped.map((s) => s.candidateId));
+  const done = (): PlanStep => ({ kind: 'done', evidence, profiles: measured.size, exhaustive: ladder.length, skipped });
+  const measure = (c: LadderCandidate, why: string): PlanStep => ({ kind: 'measure', candidateId: c.id, why, evidence, skipped });
 
   for (let i = 0; i < ranked.length; i++) {
     const c = ranked[i];
     const e = evidence.get(c.id)!;
+    // Predicted far over the bound: passed over unmeasured (it can never be the choice: only a measurement is).
+    if (skip.has(c.id)) continue;
+    const predictedMs = opts.latency?.predictedMs.get(c.id);
     switch (e.basis) {
       case 'measured': {
         if (sloViolations(e.metrics, slo).length > 0) continue;
         // A tied candidate (same accuracy or size) may still be faster: settle an unmeasured one that could be.
-        for (const t of ranked.slice(i + 1).filter((t) => tiedByObjective(t, c, mode))) {
+        for (const t of ranked.slice(i + 1).filter((t) => tiedByObjective(t, c, mode) && !skip.has(t.id))) {
           const te = evidence.get(t.id)!;
           if (te.basis === 'unknown') return measure(t, `tied with ${c.name} on the objective; its latency decides`);
           if (te.basis === 'predicted' && 1000 / te.metrics.fps < 1000 / e.metrics.fps && sloViolations(te.metrics, slo).length === 0) {
@@ -154,12 +239,18 @@ export function planStep(ladder: readonly LadderCandidate[], slo: ServiceLevel, 
       case 'implied':
         continue;
       case 'predicted': {
+        // With the class's predictor, its prediction (of this very model) rules candidates out, not the FLOPs line:
+        // the line through a family's largest members misjudges its smallest (fixed overhead, int8's flat tail).
+        if (predictedMs !== undefined) return measure(c, `predicted ${predictedMs.toFixed(1)} ms by the class's latency predictor: the best-ranked candidate it does not rule out`);
         const excess = sloExcess(e.metrics, slo);
         const allowed = (models.get(c.family)?.points ?? 0) >= 2 ? margin : roughMargin;
         if (excess > allowed) continue;
         return measure(c, excess > 0 ? `predicted to miss the service level by only ${(excess * 100).toFixed(0)} %: near the boundary` : 'predicted to meet the service level: confirm before choosing');
       }
       case 'unknown': {
+        // The class's predictor puts it within reach of the bound, and nothing ranked above it is left: measure it
+        // rather than the middle of its family (a bisection is for when nothing says where the boundary is).
+        if (predictedMs !== undefined) return measure(c, `predicted ${predictedMs.toFixed(1)} ms by the class's latency predictor: the best-ranked candidate it does not rule out`);
         const start = bisectionPoint(ladder, c.family, evidence);
         return measure(start, `no measurement of the ${c.family} family yet: start its bisection in the middle`);
       }
@@ -173,6 +264,8 @@ export interface PlanRecord {
   profiles: number;
   /** Profiles an exhaustive sweep would have needed: the whole ladder. */
   exhaustive: number;
+  /** Candidates the class's predictor ruled out without a profile. */
+  skipped?: PredictionSkip[];
 }
 
 /** Runs the planner to the end against a measuring function; for tests and offline what-ifs. */
@@ -181,7 +274,7 @@ export function planAll(ladder: readonly LadderCandidate[], slo: ServiceLevel, o
   const order: string[] = [];
   for (;;) {
     const step = planStep(ladder, slo, measured, opts);
-    if (step.kind === 'done') return { evidence: step.evidence, record: { profiles: step.profiles, exhaustive: step.exhaustive }, order };
+    if (step.kind === 'done') return { evidence: step.evidence, record: { profiles: step.profiles, exhaustive: step.exhaustive, skipped: step.skipped }, order };
     if (measured.has(step.candidateId)) throw new Error(`planner asked twice for ${step.candidateId}`);
     measured.set(step.candidateId, oracle(ladder.find((c) => c.id === step.candidateId)!));
     order.push(step.candidateId);

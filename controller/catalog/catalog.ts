@@ -72,6 +72,8 @@ export interface LadderJobOptions {
   sizes?: number[];
   calibDir?: string;
   evalDir?: string;
+  /** A searched ladder on this device class's latency predictor (its op profiles); absent: searched for the controller's machine. */
+  deviceClass?: string;
 }
 
 interface ModelRow {

@@ -1,11 +1,15 @@
 import { fork } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { CatalogError, type Catalog, type LadderJob, type LadderJobOptions } from './catalog.js';
 import { ladderRecipes, type GeneratedCandidate, type SkippedRecipe } from './ladder.js';
 import { LADDER_NAMES, type LadderName } from './ladder-options.js';
+import type { LatencyPredictor } from '../../compress/latency/predict.js';
+import { DEFAULT_SEARCH, predictorToJson, searchSizes, type SearchSettings } from './searched-ladder.js';
+import { modelInputSize } from '../../compress/calibration.js';
+import { readModel } from '../../compress/onnx/read.js';
 
 // Next to this module when built; from the sources (tests), the built copy under dist/.
 const BESIDE = fileURLToPath(new URL('./ladder-worker.js', import.meta.url));
@@ -29,12 +33,15 @@ export class LadderJobs {
     private readonly catalog: Catalog,
     private readonly workDir: string,
     private readonly log: Logger,
+    /** A device class's fitted latency predictor on cpu at a thread count (latency-predictions.ts), for searched ladders. */
+    private readonly predictorOf?: (deviceClass: string, threads: number) => Promise<LatencyPredictor | undefined>,
   ) {
     for (const job of catalog.jobs()) if (job.state === 'queued' || job.state === 'running') this.enqueue(job.id);
   }
 
   start(modelId: string, options: LadderJobOptions): LadderJob {
     if (!(LADDER_NAMES as readonly string[]).includes(options.ladder)) throw new CatalogError(`unknown ladder '${options.ladder}' (known: ${LADDER_NAMES.join(', ')})`, 'invalid');
+    if (options.deviceClass !== undefined && options.ladder !== 'searched') throw new CatalogError(`a device class is for a searched ladder only (got ladder '${options.ladder}')`, 'invalid');
     const recipes = this.recipesOf(modelId, options);
     const job = this.catalog.createJob(modelId, options, recipes.length);
     this.enqueue(job.id);
@@ -100,11 +107,13 @@ export class LadderJobs {
     this.update(id, { state: 'running', done: 0, total: recipes.length, message: 'starting' });
     this.log.info({ job: id, model: model.id, recipes: recipes.length }, 'building ladder');
     try {
-      const result = await this.spawn(id, { baseFile, baseSha256: model.sha256, synthetic: model.synthetic, recipes, outDir, calibDir: job.options.calibDir, evalDir: job.options.evalDir });
+      const search = job.options.ladder === 'searched' ? await this.searchSettings(id, baseFile, job.options.sizes, job.options.deviceClass) : undefined;
+      const result = await this.spawn(id, { baseFile, baseSha256: model.sha256, synthetic: model.synthetic, recipes, outDir, calibDir: job.options.calibDir, evalDir: job.options.evalDir, ...(search ? { search } : {}) });
       for (const g of result.candidates) await this.catalog.addGenerated(model.id, g);
       const note = result.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
       this.update(id, { state: 'done', done: recipes.length, message: `${result.candidates.length} candidate(s)${note ? `; skipped ${note}` : ''}` });
       this.log.info({ job: id, candidates: result.candidates.length, skipped: result.skipped.length }, 'ladder built');
+      rmSync(this.statePath(id), { force: true });
     } catch (err) {
       if (this.closed) return;
       this.update(id, { state: 'failed', error: (err as Error).message });
@@ -112,6 +121,20 @@ export class LadderJobs {
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
+  }
+
+  /** Where a searched ladder's search keeps its state: outside the job's scratch folder, so a controller restart resumes it. */
+  private statePath(id: string): string {
+    return path.join(this.workDir, `${id}.search-state.json`);
+  }
+
+  /** The search of a searched ladder: on the class's predictor when the job names one (one thread, the setting the class's op profiles are fitted at by default). */
+  private async searchSettings(id: string, baseFile: string, sizes: number[] | undefined, deviceClass: string | undefined): Promise<SearchSettings> {
+    const settings: SearchSettings = { ...DEFAULT_SEARCH, sizes: sizes ?? searchSizes(modelInputSize(readModel(readFileSync(baseFile)))), statePath: this.statePath(id) };
+    if (deviceClass === undefined) return settings;
+    const predictor = await this.predictorOf?.(deviceClass, settings.threads);
+    if (!predictor) throw new Error(`class ${deviceClass} has no latency predictor on cpu at ${settings.threads} thread(s): it needs at least 3 operator profiles (a rollout with profile.opProfile and profile.threads ${settings.threads})`);
+    return { ...settings, deviceClass, predictor: predictorToJson(predictor) };
   }
 
   private spawn(id: string, request: unknown): Promise<{ candidates: GeneratedCandidate[]; skipped: SkippedRecipe[] }> {

@@ -1,6 +1,6 @@
 // What a request may ask of a ladder, checked the same way by the HTTP API and
 // by the CLI before it uploads anything, without loading the compression code.
-export const LADDER_NAMES = ['default', 'quick'] as const;
+export const LADDER_NAMES = ['default', 'quick', 'searched'] as const;
 export type LadderName = (typeof LADDER_NAMES)[number];
 
 /** Input sizes such as "640,512": multiples of 32 in [32, 4096]. Throws RangeError with the reason. */

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { readModel } from '../../compress/onnx/read.js';
 import { generateLadder, type Recipe } from './ladder.js';
+import { generateSearchedLadder, type SearchSettings } from './searched-ladder.js';
 import { firstIssue } from '../../protocol/first-issue.js';
 
 const Request = z.object({
@@ -15,6 +16,8 @@ const Request = z.object({
   outDir: z.string(),
   calibDir: z.string().optional(),
   evalDir: z.string().optional(),
+  /** A searched ladder's search (searched-ladder.ts); the recipes are then empty. */
+  search: z.looseObject({ threads: z.number(), sizes: z.array(z.number()) }).optional(),
 });
 
 function send(message: object, then?: () => void): void {
@@ -27,6 +30,8 @@ process.once('message', (raw: unknown) => {
   const r = parsed.data;
   const run = async () => {
     const base = readModel(readFileSync(r.baseFile));
+    const progress = (done: number, total: number, message: string) => send({ type: 'progress', done, total, message });
+    if (r.search) return generateSearchedLadder({ base, baseSha256: r.baseSha256, synthetic: r.synthetic, outDir: r.outDir, calibDir: r.calibDir, evalDir: r.evalDir, search: r.search as unknown as SearchSettings }, progress);
     return generateLadder({ ...r, base, recipes: r.recipes as Recipe[] }, (done, total, message) => send({ type: 'progress', done, total, message }));
   };
   run().then(

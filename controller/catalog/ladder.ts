@@ -89,6 +89,9 @@ export function ladderRecipes(name: LadderName, sizes?: readonly number[], o: { 
     }
     case 'quick':
       return sizeByPrecision(sizes ?? [320, 256, 192, 160], ['fp32', 'int8']);
+    case 'searched':
+      // no fixed recipes: the search chooses each candidate's whole recipe (searched-ladder.ts)
+      return [];
   }
 }
 

@@ -34,6 +34,7 @@ const AddModelQuery = z.object({
   calib: z.string().optional().describe('a folder of calibration images on the controller'),
   eval: z.string().optional().describe('a folder of labelled images on the controller to measure mAP on'),
   build: z.string().optional().describe("'false' registers the model without building its ladder"),
+  class: z.string().min(1).optional().describe("with ladder=searched: search on this device class's latency predictor (its operator profiles) instead of this machine"),
 });
 
 const ImportQuery = z.object({
@@ -151,7 +152,7 @@ export function modelsRoutes(catalog: Catalog, ladders: LadderJobs) {
         const q = request.query;
         const model = await catalog.addModel(modelBytes(request.body), q.name);
         if (q.build === 'false') return reply.code(201).send({ model: summary(model.id), job: null });
-        const job = ladders.start(model.id, { ladder: q.ladder ?? 'default', ...(sizesOf(q.sizes) ? { sizes: sizesOf(q.sizes) } : {}), ...(q.calib ? { calibDir: q.calib } : {}), ...(q.eval ? { evalDir: q.eval } : {}) });
+        const job = ladders.start(model.id, { ladder: q.ladder ?? 'default', ...(sizesOf(q.sizes) ? { sizes: sizesOf(q.sizes) } : {}), ...(q.calib ? { calibDir: q.calib } : {}), ...(q.eval ? { evalDir: q.eval } : {}), ...(q.class ? { deviceClass: q.class } : {}) });
         return reply.code(202).send({ model: summary(model.id), job });
       },
     );

@@ -33,6 +33,13 @@ const RolloutClass = z.looseObject({
   exhaustive: z.number().int().describe('profiles that measuring every candidate on every provider would take'),
   providers: z.array(z.string()),
   measurements: z.array(z.looseObject({ candidate: z.string().nullable(), ep: z.string(), deviceId: z.string(), jobId: z.string(), outcome: z.looseObject({}).nullable() })),
+  predictions: z
+    .looseObject({
+      rows: z.array(z.looseObject({ candidate: z.string().nullable(), ep: z.string(), predictedMs: z.number(), measuredMs: z.number().nullable(), errorPct: z.number().nullable() })),
+      mapePct: z.number().nullable(),
+      predictorMapePct: z.number().nullable(),
+    })
+    .describe("the class's latency predictor: predicted before each profile against the measured mean model latency (ms), signed error %, and the MAPE"),
 });
 
 const RolloutEvent = z.looseObject({ seq: z.number().int(), deviceId: z.string().nullable(), from: z.string().nullable(), to: z.string(), detail: z.string().nullable(), at: Millis });

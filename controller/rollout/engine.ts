@@ -9,6 +9,7 @@ import type { CheckRequest, Desired, ExecutionProvider } from '../../protocol/me
 import type { Catalog, Candidate } from '../catalog/catalog.js';
 import { BrokerUnavailableError, type DesiredRequest, type JobRequest } from '../fleet-link.js';
 import { planClass } from '../class-plan.js';
+import type { LatencyHints } from '../planner.js';
 import { choiceOfPair, classProviders, pairId, pairLadder } from '../provider-pairs.js';
 import { DEFAULT_HEADROOM_PCT, withHeadroom } from '../policy.js';
 import { stageVerdict } from '../stage-verdict.js';
@@ -34,6 +35,8 @@ export interface RolloutDeps {
   /** The fleet link's news: a device's hello (on each of its connects) and the link's own reconnects. */
   /** The reference frames profile jobs of a model's candidates carry (the on-device check); none when undefined. */
   checkFrames?(modelId: string): Promise<CheckRequest | undefined>;
+  /** The class's latency predictor (latency-predictions.ts): orders and skips profiles once the class has op profiles. */
+  latency?: { hints(deviceClass: string, ep: string, threads: number | null, candidates: ReadonlyArray<{ id: string; sha256: string }>): Promise<LatencyHints | undefined> };
   link?: { onHello(listener: (deviceId: string) => void): () => void; onReconnect(listener: () => void): () => void };
   log: Logger;
   tickMs?: number;
@@ -241,6 +244,20 @@ export class RolloutEngine {
     return d;
   }
 
+  /** The class's predictions per (candidate, provider) pair, under the thread count the rollout profiles with; the worst provider's MAPE sets the margin. */
+  private async latencyHints(deviceClass: string, providers: readonly ExecutionProvider[], ladder: readonly Candidate[], threads: number | null): Promise<LatencyHints | undefined> {
+    if (!this.deps.latency) return undefined;
+    const predictedMs = new Map<string, number>();
+    let mapePct: number | null = null;
+    for (const ep of providers) {
+      const h = await this.deps.latency.hints(deviceClass, ep, threads, ladder.map((c) => ({ id: pairId(c.id, ep), sha256: c.sha256 }))).catch(() => undefined);
+      if (!h) continue;
+      for (const [id, ms] of h.predictedMs) predictedMs.set(id, ms);
+      mapePct = Math.max(mapePct ?? 0, h.mapePct ?? 0);
+    }
+    return predictedMs.size ? { predictedMs, mapePct } : undefined;
+  }
+
   /**
    * Per class, planClass's verdict applied: the next measurement sent, or the
    * choice given to every waiting device of the class; at most
@@ -274,7 +291,9 @@ export class RolloutEngine {
       const { providers, offered } = classProviders(reported, spec.providers);
       // Without profiling there is nothing to compare providers on: the spec's first one the class offers.
       const pairs = pairLadder(ladder, spec.skipProfiling ? providers.slice(0, 1) : providers);
+      const latency = spec.skipProfiling ? undefined : await this.latencyHints(deviceClass, providers, ladder, spec.profile.threads ?? null);
       const verdict = planClass({
+        ...(latency ? { latency } : {}),
         ladder: pairs,
         slo,
         headroomPct,
@@ -293,7 +312,8 @@ export class RolloutEngine {
         inFlight++;
         // cpu jobs keep the id they had before providers, so a job out across an upgrade is still recognised
         const jobId = `${rollout.id}:${deviceClass}:${candidate.name}${pair.ep === 'cpu' ? '' : `:${pair.ep}`}`.slice(0, 128);
-        store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, ep: pair.ep, jobId, deviceId: profiler, sentAt: Date.now() });
+        const predicted = verdict.predictedMs !== undefined && latency?.mapePct != null ? { predictedMs: verdict.predictedMs, predictionMapePct: latency.mapePct } : {};
+        store.addMeasurement(rollout.id, { deviceClass, candidateId: candidate.id, ep: pair.ep, jobId, deviceId: profiler, sentAt: Date.now(), ...predicted });
         for (const d of members.filter((x) => x.state === 'pending')) put(store.transition(rollout.id, d.deviceId, 'profiling', {}, `profiling ${pair.name} on ${pair.name === candidate.name ? '' : 'device '}${profiler}: ${verdict.why}`));
         await this.jobs.send(rollout, profiler, candidate, jobId, pair.ep).catch((err: Error) => {
           // the reconnect asks again for every open profile; anything else will not mend by waiting

@@ -27,7 +27,8 @@ export function outcomeOf(p: StoredProfile): Outcome {
   if (p.check && !p.check.ok) return { ok: false, error: p.check.reason, ...check };
   const r: ProfileReport = p.profile;
   const metrics: Metrics = { fps: r.endToEndFps, p95Ms: r.endToEnd.p95Ms, memoryMb: r.memory.peakRssMb, tempC: r.temperature.peakC };
-  return { ok: true, metrics, ...check };
+  // modelMs: the plain mean model latency, the quantity the class's latency predictor predicts
+  return { ok: true, metrics, modelMs: r.model.meanMs, ...check };
 }
 
 export class ProfileJobs {

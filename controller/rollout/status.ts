@@ -2,6 +2,29 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { LiveStateStore } from '../profiles.js';
 import type { RolloutStore } from './store.js';
 import { EdgefitError } from '../../protocol/errors.js';
+import { meanAbsPctError, predictionErrorPct } from '../../compress/latency/predict.js';
+import type { Measurement } from './store.js';
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * The class's predictions scored: each profiled candidate the predictor had
+ * predicted before its profile was sent, predicted against measured mean
+ * model latency (ms) and the signed error; `mapePct` the mean absolute error
+ * over them (null while none is scored), `predictorMapePct` the leave-one-out
+ * error the predictor had when it last predicted.
+ */
+export function classPredictions(ms: readonly Measurement[], nameOf: (id: string) => string | null) {
+  const rows = ms
+    .filter((m) => m.predictedMs !== undefined)
+    .map((m) => {
+      const measuredMs = m.outcome?.ok && m.outcome.modelMs !== undefined ? m.outcome.modelMs : null;
+      return { candidate: nameOf(m.candidateId), ep: m.ep, predictedMs: round(m.predictedMs!), measuredMs: measuredMs === null ? null : round(measuredMs), errorPct: measuredMs === null ? null : round(predictionErrorPct(m.predictedMs!, measuredMs), 1) };
+    });
+  const scored = rows.filter((r): r is typeof r & { measuredMs: number } => r.measuredMs !== null);
+  const last = [...ms].reverse().find((m) => m.predictionMapePct !== undefined);
+  return { rows, mapePct: scored.length ? round(meanAbsPctError(scored), 1) : null, predictorMapePct: last ? round(last.predictionMapePct!, 1) : null };
+}
 
 export interface StatusDeps {
   store: RolloutStore;
@@ -55,7 +78,8 @@ export function rolloutStatus(deps: StatusDeps, id: string, opts: { events?: num
       profiles: ms.length,
       exhaustive: chosen?.exhaustive ?? ladderSize * Math.max(1, new Set(ms.map((m) => m.ep)).size),
       providers: [...new Set(ms.map((m) => m.ep))],
-      measurements: ms.map((m) => ({ candidate: nameOf(m.candidateId), ep: m.ep, deviceId: m.deviceId, jobId: m.jobId, outcome: m.outcome })),
+      measurements: ms.map((m) => ({ candidate: nameOf(m.candidateId), ep: m.ep, deviceId: m.deviceId, jobId: m.jobId, outcome: m.outcome, ...(m.predictedMs !== undefined ? { predictedMs: m.predictedMs } : {}) })),
+      predictions: classPredictions(ms, nameOf),
     };
   });
   return { ...rollout, devices, classes, events: opts.events === 0 ? [] : deps.store.events(id, opts.events ?? 200) };

@@ -48,6 +48,9 @@ export interface Measurement {
   deviceId: string;
   outcome: Outcome | null;
   sentAt: number;
+  /** The class's predicted model latency (ms) before the profile was sent, and the predictor's MAPE (%) then; absent without a predictor. */
+  predictedMs?: number;
+  predictionMapePct?: number;
 }
 
 export interface RolloutEvent {
@@ -222,13 +225,19 @@ export class RolloutStore {
   measurements(id: string, deviceClass?: string): Measurement[] {
     const rows = (deviceClass === undefined
       ? this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? ORDER BY sent_at').all(id)
-      : this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? AND device_class = ? ORDER BY sent_at').all(id, deviceClass)) as Array<{ device_class: string; candidate_id: string; ep: ExecutionProvider; job_id: string; device_id: string; outcome: string | null; sent_at: number }>;
-    return rows.map((r) => ({ deviceClass: r.device_class, candidateId: r.candidate_id, ep: r.ep, jobId: r.job_id, deviceId: r.device_id, outcome: parse<Outcome>(r.outcome), sentAt: r.sent_at }));
+      : this.db.prepare('SELECT * FROM rollout_measurements WHERE rollout_id = ? AND device_class = ? ORDER BY sent_at').all(id, deviceClass)) as Array<{ device_class: string; candidate_id: string; ep: ExecutionProvider; job_id: string; device_id: string; outcome: string | null; sent_at: number; predicted_ms: number | null; prediction_mape_pct: number | null }>;
+    return rows.map((r) => ({
+      deviceClass: r.device_class, candidateId: r.candidate_id, ep: r.ep, jobId: r.job_id, deviceId: r.device_id, outcome: parse<Outcome>(r.outcome), sentAt: r.sent_at,
+      ...(r.predicted_ms !== null ? { predictedMs: r.predicted_ms } : {}),
+      ...(r.prediction_mape_pct !== null ? { predictionMapePct: r.prediction_mape_pct } : {}),
+    }));
   }
 
   /** A measurement sent; `ep` defaults to cpu. */
   addMeasurement(id: string, m: Omit<Measurement, 'outcome' | 'ep'> & { ep?: ExecutionProvider }): void {
-    this.db.prepare('INSERT INTO rollout_measurements (rollout_id, device_class, candidate_id, ep, job_id, device_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, m.deviceClass, m.candidateId, m.ep ?? 'cpu', m.jobId, m.deviceId, m.sentAt);
+    this.db
+      .prepare('INSERT INTO rollout_measurements (rollout_id, device_class, candidate_id, ep, job_id, device_id, sent_at, predicted_ms, prediction_mape_pct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, m.deviceClass, m.candidateId, m.ep ?? 'cpu', m.jobId, m.deviceId, m.sentAt, m.predictedMs ?? null, m.predictionMapePct ?? null);
     this.changed(id);
   }
 

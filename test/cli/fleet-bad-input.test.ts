@@ -121,7 +121,8 @@ describe('edgefit fleet commands on bad input', () => {
     expectFailure(await cli(['models', 'add', model, '--controller', nowhere, '--calib', path.join(dir, 'no-such-folder')], token), /--calib .*no-such-folder is not a folder/);
     expectFailure(await cli(['models', 'add', model, '--controller', nowhere, '--eval', model], token), /--eval .*n64\.onnx is not a folder/);
     expectUsage(await cli(['rollout', 'status', 'r-1', 'r-2', '--controller', nowhere], token), /give at most one rollout ID/);
-    expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--ladder', 'huge'], token), /--ladder must be one of default, quick, got 'huge'/);
+    expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--ladder', 'huge'], token), /--ladder must be one of default, quick, searched, got 'huge'/);
+    expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--ladder', 'quick', '--class', 'pi5'], token), /--class is for --ladder searched/);
     expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--sizes', '640,500'], token), /--sizes: sizes must be multiples of 32 in \[32, 4096\] like 320,256, got '640,500'/);
     expectUsage(await cli(['controller', '--broker', 'mqtt://127.0.0.1:1', '--mqtt-port', '1884', '--data', path.join(dir, 'unused')]), /--mqtt-port is the embedded broker's port; with --broker there is none/);
     // a spec file that is missing or wrong is unusable input, like a broken model file

@@ -53,4 +53,18 @@ describe('planClass', () => {
     expect(planClass(input({ unavailable: why }))).toEqual({ kind: 'choose', choice: { candidateId: null, name: null, mode: 'accuracy', metrics: null, rejected: [], explanation: why } });
     expect(planClass(input({ ladder: [] }))).toMatchObject({ kind: 'choose', choice: { candidateId: null } });
   });
+
+  it("with the class's predictor: measures the best candidate it does not rule out, says what it predicted, and names each skip in the choice", () => {
+    // level 20 FPS = 50 ms; margin max(15 %, 2 × 10 %) = 20 %: 640 predicted 84 ms > 60 ms is skipped, 480 (48 ms) measured first
+    const latency = { predictedMs: new Map([['fp32-640', 84], ['fp32-480', 48], ['fp32-320', 22], ['fp32-160', 7]]), mapePct: 10 };
+    const first = planClass(input({ latency }));
+    expect(first).toMatchObject({ kind: 'measure', candidateId: 'fp32-480', predictedMs: 48, profiler: 'b' });
+    const plan = planClass(input({ latency, measurements: [{ candidateId: 'fp32-480', outcome: { ok: true, metrics: m(480), modelMs: 44 } }] }));
+    expect(plan.kind).toBe('choose');
+    if (plan.kind !== 'choose') return;
+    expect(plan.choice.candidateId).toBe('fp32-480');
+    expect(plan.choice).toMatchObject({ profiles: 1, exhaustive: 4 });
+    expect(plan.choice.rejected).toEqual([{ candidateId: 'fp32-640', name: 'fp32@640', basis: 'predicted', reasons: ['predicted 84.0 ms > bound 50 ms × (1 + 0.2): not profiled'] }]);
+    expect(plan.choice.explanation).toMatch(/Skipped on the class's latency predictor: fp32@640 \(predicted 84\.0 ms > bound 50 ms × \(1 \+ 0\.2\)\)\.$/);
+  });
 });

@@ -2,6 +2,7 @@ import type { RolloutsBatch } from '../../live/wire.js';
 import type { RolloutSummary } from '../../rollout/status.js';
 import { api, ApiError } from './api.js';
 import { checkPanel } from './check-panel.js';
+import { predictionPanel } from './prediction-panel.js';
 import { h, setText } from './dom.js';
 import { ago, clip, num } from './format.js';
 import type { RolloutFeed } from './rollout-feed.js';
@@ -254,6 +255,7 @@ export class RolloutsView {
         ),
       ),
       checkPanel(r),
+      predictionPanel(r),
       r.events.length
         ? h(
             'div',

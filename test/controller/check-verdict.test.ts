@@ -67,12 +67,12 @@ describe('the on-device check verdict', () => {
   });
 
   it('turns a failed check into a failed outcome with its reason, so the planner never chooses the candidate on that class', () => {
-    const profile = { endToEndFps: 50, endToEnd: { p95Ms: 20 }, memory: { peakRssMb: 100 }, temperature: { peakC: null } } as unknown as ProfileReport;
+    const profile = { endToEndFps: 50, endToEnd: { p95Ms: 20 }, model: { meanMs: 12 }, memory: { peakRssMb: 100 }, temperature: { peakC: null } } as unknown as ProfileReport;
     const stored = (check: StoredProfile['check']): StoredProfile => ({ jobId: 'j', deviceId: 'd', artifactSha256: A, candidateId: 'c', ok: true, error: null, profile, check, finishedAt: 0, receivedAt: 0 });
     const failed = { fidelity: null, ok: false, reason: 'on-device check: finds 0 objects', threshold: 0.9, frames: 4, deviceMs: 800, controllerMs: 900 };
     expect(outcomeOf(stored(failed))).toEqual({ ok: false, error: 'on-device check: finds 0 objects', check: failed });
     const passed = { ...failed, fidelity: 1, ok: true, reason: 'on-device check: fidelity 1.000 ≥ 0.9 on 4 reference frames' };
-    expect(outcomeOf(stored(passed))).toEqual({ ok: true, metrics: { fps: 50, p95Ms: 20, memoryMb: 100, tempC: null }, check: passed });
-    expect(outcomeOf(stored(null))).toEqual({ ok: true, metrics: { fps: 50, p95Ms: 20, memoryMb: 100, tempC: null } });
+    expect(outcomeOf(stored(passed))).toEqual({ ok: true, metrics: { fps: 50, p95Ms: 20, memoryMb: 100, tempC: null }, modelMs: 12, check: passed });
+    expect(outcomeOf(stored(null))).toEqual({ ok: true, metrics: { fps: 50, p95Ms: 20, memoryMb: 100, tempC: null }, modelMs: 12 });
   });
 });

@@ -156,7 +156,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
     const doc = {
       model: positionals[0], baseSha256, threads, provider, deviceClass: values.class ?? null,
       latency: api ? `predicted for class ${values.class} (${provider}, ${threads} threads); not measured here` : `measured here: 3 interleaved passes × 5 runs, one live session at a time, ${threads} onnxruntime thread(s); ${threads === 1 ? 'lower quartile of per-run CPU time' : 'wall median'}, the clock the local predictor is fitted on`,
-      generations: result.generations, evaluations: result.evaluations, seconds: result.seconds, stageSeconds: result.stageSeconds,
+      generations: result.generations, evaluations: result.evaluations, seconds: result.seconds, stageSeconds: result.stageSeconds, ...(result.recoveryScale ? { recoveryScale: result.recoveryScale } : {}),
       heldOut, calibration: calibrationFiles, candidates,
     };
     writeFileSync(path.join(out, 'front.json'), JSON.stringify(doc, null, 2) + '\n');

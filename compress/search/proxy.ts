@@ -81,3 +81,8 @@ export function searchProxy(o: { predictor: LatencyPredictor; shapes: (g: Genome
     },
   };
 }
+
+/** The terms with the prune and factor kinds scaled (terms.ts measureRecoveryScale: recovered builds lose less than the plain cuts measured). */
+export function scaleTerms(terms: ProxyTerms, scale: { prune: number; factor: number }): ProxyTerms {
+  return { sizePrecision: terms.sizePrecision, prune: terms.prune.map((r) => r.map((t) => t * scale.prune)), factor: terms.factor.map((r) => r.map((t) => t * scale.factor)) };
+}

@@ -20,10 +20,10 @@ import { writeModel } from '../onnx/write.js';
 import { buildGenome, type BuildContext } from './build.js';
 import { baseGenome, genomeProblemParts, type Genome } from './genome.js';
 import { initNsga2, paretoFront, stepNsga2, type Individual, type Nsga2State, type SearchProblem } from './nsga2.js';
-import { searchProxy } from './proxy.js';
+import { scaleTerms, searchProxy } from './proxy.js';
 import { genomeShapes, shapeContext } from './shapes.js';
 import { searchSpace, type SearchSpace, type SpaceOptions } from './space.js';
-import { measurePruneProfile, measureTerms } from './terms.js';
+import { measurePruneProfile, measureRecoveryScale, measureTerms, type RecoveryScale } from './terms.js';
 
 export class SearchError extends codedError('E_SEARCH') {
   override name = 'SearchError';
@@ -85,6 +85,8 @@ export interface SearchResult {
   seconds: number;
   /** Added: how long set-up (profiles, terms, predictor), the generations and the front's build and measurement took. */
   stageSeconds: { setup: number; search: number; front: number };
+  /** With reconstruct: how the prune and factor terms were scaled to recovered builds, and the probes that said so. */
+  recoveryScale?: RecoveryScale;
   space: SearchSpace;
 }
 
@@ -219,7 +221,12 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   const saved = o.statePath ? loadState(o.statePath, identity) : undefined;
   const calibration = calibrationAt(o.calibration);
   const plainCtx: BuildContext = { calibration, baseSha256: o.baseSha256, reconstruct: false, cacheDir: o.cacheDir };
-  const terms = await measureTerms({ base: o.base, baseSha256: o.baseSha256, space, calibration: o.calibration, pruneProfile, build: (g) => buildGenome(o.base, space, g, plainCtx), cacheDir: o.cacheDir, onProgress: (d, t) => progress('loss terms', d, t) });
+  const measured = await measureTerms({ base: o.base, baseSha256: o.baseSha256, space, calibration: o.calibration, pruneProfile, build: (g) => buildGenome(o.base, space, g, plainCtx), cacheDir: o.cacheDir, onProgress: (d, t) => progress('loss terms', d, t) });
+  // the front is built recovered: the unrecovered terms are scaled to what a recovered build loses (terms.ts)
+  const recovery = o.reconstruct
+    ? await measureRecoveryScale({ base: o.base, baseSha256: o.baseSha256, space, terms: measured, calibration: o.calibration, buildRecovered: (g) => buildGenome(o.base, space, g, { ...plainCtx, reconstruct: true }), cacheDir: o.cacheDir, onProgress: (d, t) => progress('recovery scale', d, t) })
+    : undefined;
+  const terms = recovery ? scaleTerms(measured, recovery) : measured;
   let predictor = o.predictor;
   if (!predictor) {
     if (!o.fitPredictor) throw new SearchError('no latency predictor: give one fitted for the class, or a way to fit one on this machine');
@@ -267,5 +274,5 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
     progress('latency', front.length, front.length);
   }
   const frontS = (performance.now() - t2) / 1000;
-  return { front, generations: state.generation, evaluations: state.evaluations, seconds: (performance.now() - t0) / 1000, stageSeconds: { setup: setupS, search: searchS, front: frontS }, space };
+  return { front, generations: state.generation, evaluations: state.evaluations, seconds: (performance.now() - t0) / 1000, stageSeconds: { setup: setupS, search: searchS, front: frontS }, space, ...(recovery ? { recoveryScale: recovery } : {}) };
 }

@@ -84,6 +84,16 @@ describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
     expect(JSON.parse(readFileSync(statePath, 'utf8')).state).toEqual(JSON.parse(readFileSync(path.join(dir, 'straight.json'), 'utf8')).state);
   });
 
+  it('with reconstruct, scales the prune terms by one recovered probe (measured over predicted) and says so', async () => {
+    const r = await runSearch(options({ reconstruct: true, generations: 1, front: 1 }));
+    const probe = r.recoveryScale?.probes.find((p) => p.kind === 'prune');
+    expect(probe).toBeDefined();
+    expect(probe!.predicted).toBeGreaterThan(0);
+    const expected = Math.min(10, Math.max(0.01, probe!.measured / probe!.predicted));
+    expect(r.recoveryScale!.prune).toBeCloseTo(expected, 12);
+    expect(straight.recoveryScale).toBeUndefined();
+  }, 120_000);
+
   it('refuses a corrupt state file and one of another search with one clear line', async () => {
     const corrupt = path.join(dir, 'corrupt.json');
     writeFileSync(corrupt, '{"format": "edgefit-search-state-1", "state": {"popul');

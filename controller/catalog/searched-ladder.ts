@@ -5,12 +5,12 @@
 // the lineage (buildGenome writes the 'search' step) and its measured held-out
 // fidelity, like every other candidate. Runs in the ladder worker process.
 //
-// SearchModule is runSearch as far as this file uses it (the contract's
-// fields), so the filing is tested with a stand-in search that returns real
-// models in milliseconds; the real one is checked against it by the compiler.
+// Search is runSearch's type as far as this file reads its result, so the
+// filing is tested with a stand-in search that returns real models in
+// milliseconds.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { calibrationFromFiles, modelInputSize, type CalibrationSet } from '../../compress/calibration.js';
+import { calibrationFromFiles, modelInputSize } from '../../compress/calibration.js';
 import { modelCost } from '../../compress/cost.js';
 import { loadDataset } from '../../compress/detect/dataset.js';
 import type { LatencyPredictor, KindModel } from '../../compress/latency/predict.js';
@@ -19,7 +19,7 @@ import { readLineage } from '../../compress/lineage.js';
 import type { Model } from '../../compress/onnx/ir.js';
 import { writeModelFile } from '../../compress/onnx/write.js';
 import { EdgefitError } from '../../protocol/errors.js';
-import { runSearch } from '../../compress/search/run.js';
+import { runSearch, type SearchedCandidate, type SearchOptions, type SearchResult } from '../../compress/search/run.js';
 import { familyOf, type GeneratedCandidate, type Progress } from './ladder.js';
 
 /** A class's fitted predictor as it crosses to the worker process (a Map does not survive IPC). */
@@ -59,36 +59,8 @@ export function searchSizes(baseSize: number): number[] {
   return out;
 }
 
-// The contract's runSearch, as far as this file uses it.
-interface SearchedCandidateLike {
-  name: string;
-  genome: unknown;
-  model: Model;
-  predictedMs: number;
-  fidelity: number;
-}
-export interface SearchModule {
-  runSearch: (o: {
-    base: Model;
-    baseSha256: string;
-    calibration: CalibrationSet;
-    heldOut: string[];
-    predictor?: LatencyPredictor;
-    threads: number;
-    populationSize: number;
-    generations: number;
-    seed: number;
-    front: number;
-    sizes: number[];
-    precisions: Precision[];
-    reconstruct: boolean;
-    statePath?: string;
-    cacheDir?: string;
-    onProgress?: (p: { stage: string; done: number; total: number; message?: string }) => void;
-  }) => Promise<{ front: SearchedCandidateLike[]; generations: number; evaluations: number; seconds: number }>;
-}
-
-const loadSearch = async (): Promise<SearchModule> => ({ runSearch });
+/** runSearch, as far as the filing reads its result. */
+export type Search = (o: SearchOptions) => Promise<Pick<SearchResult, 'generations' | 'evaluations' | 'seconds'> & { front: Array<Pick<SearchedCandidate, 'name' | 'model' | 'fidelity'>> }>;
 
 export interface SearchedLadderInput {
   base: Model;
@@ -101,14 +73,15 @@ export interface SearchedLadderInput {
 }
 
 /** Runs the search and files its front as candidates (written to outDir), each with its measured held-out fidelity and its genome's lineage. */
-export async function generateSearchedLadder(input: SearchedLadderInput, progress: Progress = () => undefined, load: () => Promise<SearchModule> = loadSearch): Promise<{ candidates: GeneratedCandidate[]; skipped: never[] }> {
+export async function generateSearchedLadder(input: SearchedLadderInput, progress: Progress = () => undefined, search: Search = runSearch): Promise<{ candidates: GeneratedCandidate[]; skipped: never[] }> {
   // fidelity is the objective the search trades against latency: synthetic weights have none to keep
   if (input.synthetic) throw new EdgefitError('E_LADDER', { reason: 'a searched ladder needs a model with real weights: synthetic weights have no fidelity to keep' });
   if (!input.calibDir) throw new EdgefitError('E_LADDER', { reason: 'a searched ladder needs calibration images: give --calib DIR' });
-  // Searching for this machine fits a predictor with the agent's profiler (agent/profile/fit-predictor.ts on the
-  // driver branch), which controller code may not import: until it moves under compress/, the controller
+  // Searching for this machine fits a predictor with the agent's profiler (agent/profile/fit-predictor.ts),
+  // which controller code may not import: until it moves under compress/, the controller
   // searches on a class's predictor, and `edgefit search MODEL` searches for the machine it runs on.
-  if (!input.search.predictor) throw new EdgefitError('E_LADDER', { reason: "a searched ladder on the controller needs --class C (a device class with operator profiles); to search for this machine run 'edgefit search MODEL' and import its front with 'edgefit candidates import'" });
+  const predictor = input.search.predictor;
+  if (!predictor) throw new EdgefitError('E_LADDER', { reason: "a searched ladder on the controller needs --class C (a device class with operator profiles); to search for this machine run 'edgefit search MODEL' and import its front with 'edgefit candidates import'" });
   mkdirSync(input.outDir, { recursive: true });
   const calibFiles = (await loadDataset(input.calibDir)).items.map((i) => i.imagePath);
   // the same split as the fixed ladders: --eval's images, else the odd calibration images are held out
@@ -116,14 +89,13 @@ export async function generateSearchedLadder(input: SearchedLadderInput, progres
   const calibrationFiles = (input.evalDir ? calibFiles : calibFiles.filter((_, i) => i % 2 === 0)).slice(0, 64);
   if (heldOut.length === 0) throw new EdgefitError('E_LADDER', { reason: 'a searched ladder needs held-out images to measure fidelity on: give --eval DIR or at least two calibration images' });
   const calibration = await calibrationFromFiles(calibrationFiles, modelInputSize(input.base));
-  const { runSearch } = await load();
   const s = input.search;
-  const result = await runSearch({
+  const result = await search({
     base: input.base,
     baseSha256: input.baseSha256,
     calibration,
     heldOut,
-    ...(s.predictor ? { predictor: predictorFromJson(s.predictor) } : {}),
+    predictor: predictorFromJson(predictor),
     threads: s.threads,
     populationSize: s.populationSize,
     generations: s.generations,

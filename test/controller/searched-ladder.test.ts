@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLineage, addLineageStep } from '../../compress/lineage.js';
 import { readModel } from '../../compress/onnx/read.js';
-import { DEFAULT_SEARCH, generateSearchedLadder, predictorFromJson, predictorToJson, searchSizes, type SearchModule } from '../../controller/catalog/searched-ladder.js';
+import { DEFAULT_SEARCH, generateSearchedLadder, predictorFromJson, predictorToJson, searchSizes, type Search } from '../../controller/catalog/searched-ladder.js';
 import { LADDER_NAMES } from '../../controller/catalog/ladder-options.js';
 import { builtYolov8n } from '../agent/models.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../fixtures.js';
@@ -30,19 +30,17 @@ describe('searched ladder', () => {
     const base = readModel(readFileSync(builtYolov8n(dir, 96)));
     const seen: Array<Record<string, unknown>> = [];
     const genome = { size: 64, precision: 'fp32', prune: [0, 2], factor: [1] };
-    const standIn: SearchModule = {
-      runSearch: async (o) => {
-        seen.push({ heldOut: o.heldOut, calibration: o.calibration.files, predictor: o.predictor, sizes: o.sizes, threads: o.threads, front: o.front });
-        const model = readModel(readFileSync(builtYolov8n(dir, 64)));
-        addLineageStep(model, o.baseSha256, 'search', { genome });
-        return { front: [{ name: 'searched-0', genome, model, predictedMs: 12.5, fidelity: 0.912 }], generations: 3, evaluations: 40, seconds: 2 };
-      },
+    const standIn: Search = async (o) => {
+      seen.push({ heldOut: o.heldOut, calibration: o.calibration.files, predictor: o.predictor, sizes: o.sizes, threads: o.threads, front: o.front });
+      const model = readModel(readFileSync(builtYolov8n(dir, 64)));
+      addLineageStep(model, o.baseSha256, 'search', { genome });
+      return { front: [{ name: 'searched-0', model, fidelity: 0.912 }], generations: 3, evaluations: 40, seconds: 2 };
     };
     const predictor = { kinds: [], scale: 1, constantMs: 2, profiles: 3 };
     const out = await generateSearchedLadder(
       { base, baseSha256: 'a'.repeat(64), synthetic: false, outDir: path.join(dir, 'out'), calibDir: fixture('coco8', 'images', 'train'), search: { ...DEFAULT_SEARCH, sizes: [96, 64], deviceClass: 'pi5', predictor } },
       () => undefined,
-      async () => standIn,
+      standIn,
     );
     expect(out.candidates).toHaveLength(1);
     const c = out.candidates[0];

@@ -88,20 +88,29 @@ async function calibrationFidelity(base: Model, calibration: CalibrationSet): Pr
   };
 }
 
-interface CachedTerms {
-  key: string;
-  sizePrecision: Record<string, number>;
-  factor: number[][];
-}
-
-function readCache(file: string | undefined, key: string): CachedTerms | undefined {
-  if (!file || !existsSync(file)) return undefined;
-  try {
-    const c = JSON.parse(readFileSync(file, 'utf8')) as CachedTerms;
-    return c.key === key ? c : undefined;
-  } catch {
-    return undefined; // a torn or foreign cache file is measured again
+/**
+ * A value measured once per key and kept in `${prefix}-${key}.json` under
+ * cacheDir: read back when the file holds that key, else measured and written
+ * whole (beside, then renamed over). A torn or foreign file is measured again.
+ */
+async function cachedJson<T>(cacheDir: string | undefined, prefix: string, identity: unknown, measure: () => Promise<T>): Promise<T> {
+  const key = createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 24);
+  const file = cacheDir ? path.join(cacheDir, `${prefix}-${key}.json`) : undefined;
+  if (file && existsSync(file)) {
+    try {
+      const c = JSON.parse(readFileSync(file, 'utf8')) as { key?: string; value?: T };
+      if (c.key === key && c.value !== undefined) return c.value;
+    } catch {
+      // measured again and overwritten
+    }
   }
+  const value = await measure();
+  if (file) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify({ key, value }));
+    renameSync(`${file}.tmp`, file);
+  }
+  return value;
 }
 
 export interface TermsInput {
@@ -118,14 +127,13 @@ export interface TermsInput {
 
 export async function measureTerms(o: TermsInput): Promise<ProxyTerms> {
   const prune = pruneTerms(o.space, o.pruneProfile.groups.map((g) => g.levels));
-  const key = createHash('sha256')
-    .update(JSON.stringify({ base: o.baseSha256, sizes: o.space.sizes, precisions: o.space.precisions, convs: o.space.convs, calibration: calibrationDigest(o.calibration), measure: 'search-terms-2' }))
-    .digest('hex')
-    .slice(0, 24);
-  const cacheFile = o.cacheDir ? path.join(o.cacheDir, `search-terms-${key}.json`) : undefined;
-  const cached = readCache(cacheFile, key);
-  if (cached) return { sizePrecision: cached.sizePrecision, prune, factor: cached.factor };
+  const identity = { base: o.baseSha256, sizes: o.space.sizes, precisions: o.space.precisions, convs: o.space.convs, calibration: calibrationDigest(o.calibration), measure: 'search-terms-2' };
+  const measured = await cachedJson(o.cacheDir, 'search-terms', identity, () => measureSizeAndFactorTerms(o));
+  return { ...measured, prune };
+}
 
+/** The size × precision and factorization terms (the prune terms are the sensitivity profile's). */
+async function measureSizeAndFactorTerms(o: TermsInput): Promise<Omit<ProxyTerms, 'prune'>> {
   const zero = baseGenome(o.space);
   const pairs = o.space.sizes.flatMap((size) => o.space.precisions.map((precision) => ({ size, precision })));
   const factorJobs = o.space.convs.flatMap((c, k) => c.options.map((opt, i) => ({ k, i, opt })).filter((j) => j.opt !== null));
@@ -147,12 +155,7 @@ export async function measureTerms(o: TermsInput): Promise<ProxyTerms> {
       o.onProgress?.(++done, total);
     }
   }
-  if (cacheFile) {
-    mkdirSync(path.dirname(cacheFile), { recursive: true });
-    writeFileSync(`${cacheFile}.tmp`, JSON.stringify({ key, sizePrecision, factor } satisfies CachedTerms));
-    renameSync(`${cacheFile}.tmp`, cacheFile);
-  }
-  return { sizePrecision, prune, factor };
+  return { sizePrecision, factor };
 }
 
 /**
@@ -203,33 +206,19 @@ export const scaleOf = (predicted: number, measured: number): number => (predict
  */
 export async function measureRecoveryScale(o: { base: Model; baseSha256: string; space: SearchSpace; terms: ProxyTerms; calibration: CalibrationSet; buildRecovered: (g: Genome) => Promise<Model>; cacheDir?: string; onProgress?: Progress }): Promise<RecoveryScale> {
   const probes = probeGenomes(o.space, o.terms);
-  const key = createHash('sha256')
-    .update(JSON.stringify({ base: o.baseSha256, probes, terms: [o.terms.prune, o.terms.factor], calibration: calibrationDigest(o.calibration), measure: 'recovery-scale-1' }))
-    .digest('hex')
-    .slice(0, 24);
-  const cacheFile = o.cacheDir ? path.join(o.cacheDir, `search-scale-${key}.json`) : undefined;
-  if (cacheFile && existsSync(cacheFile)) {
-    try {
-      return JSON.parse(readFileSync(cacheFile, 'utf8')) as RecoveryScale;
-    } catch {
-      // measured again
+  const identity = { base: o.baseSha256, probes, terms: [o.terms.prune, o.terms.factor], calibration: calibrationDigest(o.calibration), measure: 'recovery-scale-1' };
+  return cachedJson(o.cacheDir, 'search-scale', identity, async () => {
+    const fidelity = await calibrationFidelity(o.base, o.calibration);
+    const scale: RecoveryScale = { prune: 1, factor: 1, probes: [] };
+    const kinds = (['prune', 'factor'] as const).filter((k) => probes[k]);
+    for (const [n, kind] of kinds.entries()) {
+      const g = probes[kind]!;
+      const predicted = predictedLoss({ ...o.terms, sizePrecision: { [sizePrecisionKey(g.size, g.precision)]: 0 } }, g);
+      const measured = Math.max(0, 1 - (await fidelity(await o.buildRecovered(g))));
+      scale[kind] = scaleOf(predicted, measured);
+      scale.probes.push({ kind, predicted, measured });
+      o.onProgress?.(n + 1, kinds.length);
     }
-  }
-  const fidelity = await calibrationFidelity(o.base, o.calibration);
-  const scale: RecoveryScale = { prune: 1, factor: 1, probes: [] };
-  const kinds = (['prune', 'factor'] as const).filter((k) => probes[k]);
-  for (const [n, kind] of kinds.entries()) {
-    const g = probes[kind]!;
-    const predicted = predictedLoss({ ...o.terms, sizePrecision: { [sizePrecisionKey(g.size, g.precision)]: 0 } }, g);
-    const measured = Math.max(0, 1 - (await fidelity(await o.buildRecovered(g))));
-    scale[kind] = scaleOf(predicted, measured);
-    scale.probes.push({ kind, predicted, measured });
-    o.onProgress?.(n + 1, kinds.length);
-  }
-  if (cacheFile) {
-    mkdirSync(path.dirname(cacheFile), { recursive: true });
-    writeFileSync(`${cacheFile}.tmp`, JSON.stringify(scale));
-    renameSync(`${cacheFile}.tmp`, cacheFile);
-  }
-  return scale;
+    return scale;
+  });
 }

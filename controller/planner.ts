@@ -4,6 +4,7 @@
 // + b per family on what it measured, predicts the rest, and measures only the
 // candidates its prediction cannot settle: the predicted choice (a choice is
 // always a measurement) and anything predicted to miss by less than the margin.
+import { predictionErrorPct } from '../compress/latency/predict.js';
 import type { CheckRecord } from './check/checker.js';
 import { rankByObjective, sloExcess, sloViolations, objectiveMode, tiedByObjective, type Evidence, type LadderCandidate, type Metrics, type ServiceLevel } from './policy.js';
 
@@ -82,7 +83,7 @@ function observedErrors(hints: LatencyHints, measured: ReadonlyMap<string, Outco
   const out: number[] = [];
   for (const [id, o] of measured) {
     const p = hints.predictedMs.get(id);
-    if (p !== undefined && o.ok && o.modelMs !== undefined && o.modelMs > 0) out.push((100 * (p - o.modelMs)) / o.modelMs);
+    if (p !== undefined && o.ok && o.modelMs !== undefined && o.modelMs > 0) out.push(predictionErrorPct(p, o.modelMs));
   }
   return out;
 }
@@ -221,7 +222,13 @@ export function planStep(ladder: readonly LadderCandidate[], slo: ServiceLevel, 
     const e = evidence.get(c.id)!;
     // Predicted far over the bound: passed over unmeasured (it can never be the choice: only a measurement is).
     if (skip.has(c.id)) continue;
+    // With the class's predictor, its prediction (of this very model) decides what to measure next, not the
+    // family's FLOPs line or a bisection: the line through a family's largest members misjudges its smallest
+    // (fixed overhead, int8's flat tail), and a bisection is for when nothing says where the boundary is.
     const predictedMs = opts.latency?.predictedMs.get(c.id);
+    if ((e.basis === 'predicted' || e.basis === 'unknown') && predictedMs !== undefined) {
+      return measure(c, `predicted ${predictedMs.toFixed(1)} ms by the class's latency predictor: the best-ranked candidate it does not rule out`);
+    }
     switch (e.basis) {
       case 'measured': {
         if (sloViolations(e.metrics, slo).length > 0) continue;
@@ -239,18 +246,12 @@ export function planStep(ladder: readonly LadderCandidate[], slo: ServiceLevel, 
       case 'implied':
         continue;
       case 'predicted': {
-        // With the class's predictor, its prediction (of this very model) rules candidates out, not the FLOPs line:
-        // the line through a family's largest members misjudges its smallest (fixed overhead, int8's flat tail).
-        if (predictedMs !== undefined) return measure(c, `predicted ${predictedMs.toFixed(1)} ms by the class's latency predictor: the best-ranked candidate it does not rule out`);
         const excess = sloExcess(e.metrics, slo);
         const allowed = (models.get(c.family)?.points ?? 0) >= 2 ? margin : roughMargin;
         if (excess > allowed) continue;
         return measure(c, excess > 0 ? `predicted to miss the service level by only ${(excess * 100).toFixed(0)} %: near the boundary` : 'predicted to meet the service level: confirm before choosing');
       }
       case 'unknown': {
-        // The class's predictor puts it within reach of the bound, and nothing ranked above it is left: measure it
-        // rather than the middle of its family (a bisection is for when nothing says where the boundary is).
-        if (predictedMs !== undefined) return measure(c, `predicted ${predictedMs.toFixed(1)} ms by the class's latency predictor: the best-ranked candidate it does not rule out`);
         const start = bisectionPoint(ladder, c.family, evidence);
         return measure(start, `no measurement of the ${c.family} family yet: start its bisection in the middle`);
       }

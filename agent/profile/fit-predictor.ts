@@ -33,6 +33,7 @@ import { quantizeModel } from '../../compress/quantize/quantize.js';
 import { resizeModel } from '../../compress/resize.js';
 import type { OpProfileReport } from '../../protocol/messages.js';
 import { measureOpProfile } from './op-profile.js';
+import { percentile } from './stats.js';
 
 export interface FitProgress {
   stage: 'build' | 'time' | 'profile' | 'fit';
@@ -212,10 +213,8 @@ export function quantile(xs: readonly number[], q: number): number {
  */
 export const cpuLatency = (cpu: readonly number[]): number => quantile(cpu, 0.25);
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
+/** The wall median of the runs (stats.ts' interpolated 50th percentile: the mean of the middle two for an even count). */
+export const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
 
 /** The predictor's training row of a profiled candidate: node shapes, time per node (own + absorbed), measured latency. */
 export function trainingProfile(model: Model, measuredMs: number, op: OpProfileReport): TrainingProfile {

@@ -43,6 +43,27 @@ export function calibrationFold(set: CalibrationSet, i: number): number {
   return set.sources?.[i] ?? i;
 }
 
+/**
+ * The calibration set split into two halves by source image (every view of
+ * an image stays with it, as in the substitution's cross-validation), or
+ * undefined where there is only one source.
+ */
+export function sourceHalves(calibration: CalibrationSet): [CalibrationSet, CalibrationSet] | undefined {
+  const folds = calibration.inputs.map((_, i) => calibrationFold(calibration, i));
+  const order = [...new Set(folds)].sort((a, b) => a - b);
+  if (order.length < 2) return undefined;
+  const half = (parity: number): CalibrationSet => {
+    const keep = folds.map((f) => order.indexOf(f) % 2 === parity);
+    return {
+      files: calibration.files,
+      inputs: calibration.inputs.filter((_, i) => keep[i]),
+      size: calibration.size,
+      sources: folds.filter((_, i) => keep[i]),
+    };
+  };
+  return [half(0), half(1)];
+}
+
 export interface CalibrationOptions {
   maxImages?: number;
   /**

@@ -16,7 +16,7 @@
 import type { Graph, Model, Node } from '../onnx/ir.js';
 import { constValue, producers, removeDeadCode, topologicalOrder } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
-import { calibrationFold, type CalibrationSet } from '../calibration.js';
+import { sourceHalves, type CalibrationSet } from '../calibration.js';
 import { AgreementJudge } from '../agreement.js';
 import { forEachActivation, type Float32Tensor4 } from '../fit/activations.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
@@ -181,27 +181,6 @@ export interface GuardedRecalibration extends RecalibrationReport {
   heldBack?: { before: number; after: number };
   /** Whether the recalibrated model was kept. */
   applied: boolean;
-}
-
-/**
- * The calibration set split into two halves by source image (every view of
- * an image stays with it, as in the substitution's cross-validation), or
- * undefined where there is only one source.
- */
-export function sourceHalves(calibration: CalibrationSet): [CalibrationSet, CalibrationSet] | undefined {
-  const folds = calibration.inputs.map((_, i) => calibrationFold(calibration, i));
-  const order = [...new Set(folds)].sort((a, b) => a - b);
-  if (order.length < 2) return undefined;
-  const half = (parity: number): CalibrationSet => {
-    const keep = folds.map((f) => order.indexOf(f) % 2 === parity);
-    return {
-      files: calibration.files,
-      inputs: calibration.inputs.filter((_, i) => keep[i]),
-      size: calibration.size,
-      sources: folds.filter((_, i) => keep[i]),
-    };
-  };
-  return [half(0), half(1)];
 }
 
 /**

@@ -15,9 +15,8 @@ import { zeros, type Matrix } from '../linalg/matrix.js';
 import type { DependencyGraph } from './dependency.js';
 import { applyPruning, keptChannels, writeConvParameters } from './surgery.js';
 import type { SampledActivations } from './activations.js';
-import type { CalibrationSet } from '../calibration.js';
 import { AgreementJudge } from '../agreement.js';
-import { sourceHalves } from './recalibrate.js';
+import { sourceHalves, type CalibrationSet } from '../calibration.js';
 
 export interface SubstitutionReport {
   /** Tensors whose removed channels were substituted. */

@@ -12,7 +12,8 @@ import { AgreementJudge } from '../../../compress/agreement.js';
 import type { CalibrationSet } from '../../../compress/calibration.js';
 import type { Model } from '../../../compress/onnx/ir.js';
 import { pruneModel } from '../../../compress/prune/prune.js';
-import { keepRecalibration, recalibrateIfBetter, recalibrateStatistics, sourceHalves } from '../../../compress/prune/recalibrate.js';
+import { sourceHalves } from '../../../compress/calibration.js';
+import { keepRecalibration, recalibrateIfBetter, recalibrateStatistics } from '../../../compress/prune/recalibrate.js';
 import { Net, seeded } from './helpers.js';
 
 const size = 8;

@@ -224,7 +224,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   const measured = await measureTerms({ base: o.base, baseSha256: o.baseSha256, space, calibration: o.calibration, pruneProfile, build: (g) => buildGenome(o.base, space, g, plainCtx), cacheDir: o.cacheDir, onProgress: (d, t) => progress('loss terms', d, t) });
   // the front is built recovered: the unrecovered terms are scaled to what a recovered build loses (terms.ts)
   const recovery = o.reconstruct
-    ? await measureRecoveryScale({ base: o.base, baseSha256: o.baseSha256, space, terms: measured, calibration: o.calibration, buildRecovered: (g) => buildGenome(o.base, space, g, { ...plainCtx, reconstruct: true }), cacheDir: o.cacheDir, onProgress: (d, t) => progress('recovery scale', d, t) })
+    ? await measureRecoveryScale({ base: o.base, baseSha256: o.baseSha256, space, terms: measured, calibration: o.calibration, buildRecovered: (g, fitOn) => buildGenome(o.base, space, g, { ...plainCtx, calibration: calibrationAt(fitOn), reconstruct: true }), cacheDir: o.cacheDir, onProgress: (d, t) => progress('recovery scale', d, t) })
     : undefined;
   const terms = recovery ? scaleTerms(measured, recovery) : measured;
   let predictor = o.predictor;

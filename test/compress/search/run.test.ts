@@ -84,11 +84,13 @@ describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
     expect(JSON.parse(readFileSync(statePath, 'utf8')).state).toEqual(JSON.parse(readFileSync(path.join(dir, 'straight.json'), 'utf8')).state);
   });
 
-  it('with reconstruct, scales the prune terms by one recovered probe (measured over predicted) and says so', async () => {
+  it('with reconstruct, scales the prune terms by one recovered probe judged on held-back sources (measured over predicted) and says so', async () => {
     const r = await runSearch(options({ reconstruct: true, generations: 1, front: 1 }));
     const probe = r.recoveryScale?.probes.find((p) => p.kind === 'prune');
     expect(probe).toBeDefined();
     expect(probe!.predicted).toBeGreaterThan(0);
+    // two source images: the probe's recovery is fitted on one and judged on the other
+    expect(probe!.heldBack).toBe(true);
     const expected = Math.min(10, Math.max(0.01, probe!.measured / probe!.predicted));
     expect(r.recoveryScale!.prune).toBeCloseTo(expected, 12);
     expect(straight.recoveryScale).toBeUndefined();

@@ -71,6 +71,7 @@ export const CATALOGUE = {
   E_BODY_TOO_LARGE: { message: '{reason}', http: 413, exit: 1, what: "a request body over the API's limit" },
   E_MEDIA_TYPE: { message: '{reason}', http: 415, exit: 1, what: 'a request body of a content type the route does not take' },
   E_UNAUTHORIZED: { message: 'missing or wrong admin token (Authorization: Bearer <token>)', http: 401, exit: 1, what: 'an API request without the admin token' },
+  E_METRICS_UNAUTHORIZED: { message: 'missing or wrong metrics token (Authorization: Bearer <token in metrics.token>)', http: 401, exit: 1, what: 'a /metrics scrape without the scrape token' },
   E_DEVICE_UNAUTHORIZED: { message: 'missing or wrong device credentials (Authorization: Basic base64(id:token))', http: 401, exit: 1, what: "a device request without that device's credentials" },
   E_DEVICE_INVALID: { message: '{reason}', http: 400, exit: 1, what: 'a device id, label or message the registry cannot take' },
   E_DEVICE_EXISTS: { message: "device '{id}' already exists", http: 409, exit: 1, what: 'devices add with an id that is registered' },

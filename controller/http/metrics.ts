@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControllerMetrics } from '../metrics/metrics.js';
+import { EdgefitError } from '../../protocol/errors.js';
 import { bearerToken, same } from './auth.js';
 
 /**
@@ -17,7 +18,8 @@ export function metricsRoutes(metrics: ControllerMetrics, token: string) {
         onRequest: async (request, reply) => {
           const presented = bearerToken(request);
           if (presented === undefined || !same(presented, token)) {
-            return reply.code(401).header('www-authenticate', 'Bearer realm="edgefit metrics"').send({ error: 'unauthorized', message: 'missing or wrong metrics token (Authorization: Bearer <token in metrics.token>)' });
+            reply.header('www-authenticate', 'Bearer realm="edgefit metrics"');
+            throw new EdgefitError('E_METRICS_UNAUTHORIZED', {});
           }
         },
       },

@@ -73,7 +73,10 @@ describe('GET /metrics on a running fleet', () => {
   it('takes the scrape token only, on /metrics only', async () => {
     const url = fleet.controller.httpUrl;
     const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
-    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    const refused = await fetch(`${url}/metrics`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="edgefit metrics"');
+    expect(await refused.json()).toEqual({ error: 'E_METRICS_UNAUTHORIZED', message: 'missing or wrong metrics token (Authorization: Bearer <token in metrics.token>)' });
     expect((await fetch(`${url}/metrics`, bearer(fleet.controller.adminToken))).status).toBe(401);
     expect((await fetch(`${url}/metrics?token=${fleet.controller.metricsToken}`)).status).toBe(401);
     // the router matches percent-decoded paths: the check goes with the route, not the raw URL

@@ -3,14 +3,19 @@ import { token } from './token.js';
 /** The controller refused the admin token (or there is none). */
 export class Unauthorized extends Error {}
 
+/** A refusal from the API: its HTTP status and the catalogue code of its body (protocol/error-catalogue.ts), when it has one. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly code?: string,
   ) {
     super(message);
   }
 }
+
+/** The API has no such route (an older controller): not the same as a resource it does not hold. */
+export const isMissingRoute = (err: unknown): boolean => err instanceof ApiError && err.code === 'E_ROUTE_UNKNOWN';
 
 /** A JSON call to the controller's API with the admin token as Bearer. */
 export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
@@ -29,13 +34,14 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
     body = undefined;
   }
   if (!res.ok) {
-    const message = body && typeof body === 'object' && 'message' in body ? String((body as { message: unknown }).message) : `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, message);
+    const fields = body && typeof body === 'object' ? (body as { message?: unknown; error?: unknown }) : {};
+    const message = fields.message !== undefined ? String(fields.message) : `${res.status} ${res.statusText}`;
+    throw new ApiError(res.status, message, typeof fields.error === 'string' ? fields.error : undefined);
   }
   return body as T;
 }
 
-/** Whether the endpoint exists on this controller (features land at different times). */
+/** The resource, or null where it is not there: a resource the controller does not hold, or a route an older controller lacks (features land at different times). */
 export async function optional<T>(path: string): Promise<T | null> {
   try {
     return await api<T>(path);

@@ -1,6 +1,6 @@
 import type { RolloutsBatch } from '../../live/wire.js';
 import type { RolloutSummary } from '../../rollout/status.js';
-import { api, ApiError } from './api.js';
+import { api, isMissingRoute } from './api.js';
 import { checkPanel } from './check-panel.js';
 import { predictionPanel } from './prediction-panel.js';
 import { h, setText } from './dom.js';
@@ -102,7 +102,7 @@ export class RolloutsView {
     } catch (err) {
       if (this.fetching === pushed) this.fetching = null;
       if (!this.alive) return;
-      const message = err instanceof ApiError && err.status === 404 && !this.selected ? 'This controller has no rollout API.' : err instanceof Error ? err.message : String(err);
+      const message = isMissingRoute(err) ? 'This controller has no rollout API.' : err instanceof Error ? err.message : String(err);
       this.root.replaceChildren(h('h1', {}, 'Rollouts'), h('p', { class: 'error' }, message));
       this.retry = window.setTimeout(() => void this.refresh(), RETRY_MS);
     }

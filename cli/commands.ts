@@ -20,6 +20,7 @@ const CONTROLLER_FLAGS = {
   '--host H': 'address the HTTP API and the embedded broker listen on (default 0.0.0.0)',
   '--mqtt-port N': "the embedded MQTT broker's port (default 1883; with --tls, its mqtts port, default 8883)",
   '--broker URL': 'use this MQTT broker (mqtt://, mqtts://, ws://, wss://, tcp://) instead of the embedded one',
+  '--broker-dynsec': "the --broker is Mosquitto with its dynamic-security plugin, as 'edgefit broker-config' configures it with its dynsec option: devices added, given new tokens and removed take effect there at once, and the plugin is brought in step with the registry on every (re)connect (without it, Mosquitto reads the password file broker-config writes)",
   '--data DIR': "the controller's data folder: database, artifacts, keys, admin token (default ./.edgefit)",
   '--tls': "https for the API and mqtts for the embedded broker, with a private CA and server certificate made in --data on first start (ca.pem there is what agents are given), renewed at start within 30 days of expiry or when a name is new; plain MQTT stays on 127.0.0.1 only (--plain-mqtt-port)",
   '--tls-san NAME': 'another host name or IP address the server certificate must name (besides localhost, 127.0.0.1, ::1, the hostname and this machine\'s addresses); repeatable (needs --tls)',
@@ -32,14 +33,13 @@ const CONTROLLER_FLAGS = {
 const CONTROLLER_USAGE = '[--tls [--tls-san NAME]... [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--tls-client-certs] [--plain-mqtt-port 1883]]';
 
 export const commands: CommandSpec[] = [
-  { name: 'up', usage: `up [--model FILE] [--port 8080] [--host H] [--mqtt-port 1883 | --broker URL] [--data DIR] [--heartbeat 10] ${CONTROLLER_USAGE}`, summary: 'controller + embedded broker + a local agent for this machine',
+  { name: 'up', usage: `up [--model FILE] [--port 8080] [--host H] [--mqtt-port 1883 | --broker URL [--broker-dynsec]] [--data DIR] [--heartbeat 10] ${CONTROLLER_USAGE}`, summary: 'controller + embedded broker + a local agent for this machine',
     flags: {
       '--model FILE': 'the ONNX model whose quick ladder is rolled out to this machine (default: a builder-made yolov8n with synthetic weights, latency only)',
       ...CONTROLLER_FLAGS, '--heartbeat S': "the local agent's heartbeat period in seconds, 1 to 59 (default 10)" },
     load: () => import('./up.js') },
   { name: 'controller', usage: `controller [--broker URL [--broker-dynsec]] [--mqtt-port 1883] [--port 8080] [--host H] [--data DIR] ${CONTROLLER_USAGE}`, summary: 'run the controller (embedded MQTT broker unless --broker)',
-    flags: { ...CONTROLLER_FLAGS,
-      '--broker-dynsec': "the --broker is Mosquitto with its dynamic-security plugin, as 'edgefit broker-config' configures it with its dynsec option: devices added, given new tokens and removed take effect there at once, and the plugin is brought in step with the registry on every (re)connect (without it, Mosquitto reads the password file broker-config writes)" },
+    flags: CONTROLLER_FLAGS,
     load: () => import('./controller.js') },
   { name: 'agent', usage: 'agent --broker URL --id NAME (--token TOKEN | --token-file FILE) [--controller URL [--controller-key FILE] [--cache-cap-mb 2048]] [--ca FILE] [--cert FILE --key FILE] [--state DIR] [--heartbeat 10] [--keepalive 15] [--threads N] [--source SPEC | --frames DIR] [--detections PATH|-] [--publish-detections HZ] [--snapshot-every 5] [--handoff DIR [--on-deploy CMD [--on-deploy-timeout 60]]] [--local-port N] [--health-window 3] [--class-salt S] [--onnxruntime PATH]', summary: 'run the on-device agent (models from --controller are signature-checked against its pinned key)',
     flags: {

@@ -18,6 +18,7 @@ export const controllerFlags = {
   'tls-ca': { type: 'string' },
   'tls-client-certs': { type: 'boolean' },
   'plain-mqtt-port': { type: 'string' },
+  'broker-dynsec': { type: 'boolean' },
 } as const;
 
 type ControllerFlagValues = {
@@ -33,6 +34,7 @@ type ControllerFlagValues = {
   'tls-ca'?: string;
   'tls-client-certs'?: boolean;
   'plain-mqtt-port'?: string;
+  'broker-dynsec'?: boolean;
 };
 
 export function controllerOptions(command: string, values: ControllerFlagValues) {
@@ -41,11 +43,16 @@ export function controllerOptions(command: string, values: ControllerFlagValues)
   }
   // the port of the embedded broker, which --broker replaces
   if (values.broker !== undefined && values['mqtt-port'] !== undefined) throw new UsageError(`${command}: --mqtt-port is the embedded broker's port; with --broker there is none (the port goes in the URL)`);
+  const brokerDynsec = values['broker-dynsec'] ?? false;
+  if (brokerDynsec && values.broker === undefined) {
+    throw new UsageError(`${command}: --broker-dynsec is for an external Mosquitto with its dynamic-security plugin (--broker URL); the embedded broker reads the registry itself`);
+  }
   const dataDir = values.data ?? DEFAULT_DATA_DIR;
   refuseFile(command, 'data', dataDir, "give the controller's data folder");
   const tls = tlsOptions(command, values);
   return {
     brokerUrl: values.broker,
+    brokerDynsec,
     // mqtts' registered port under --tls: 1883 stays with the plain loopback listener
     mqttPort: intFlag(command, 'mqtt-port', values['mqtt-port'], tls ? 8883 : 1883, 0, 65535),
     httpPort: intFlag(command, 'port', values.port, 8080, 0, 65535),
@@ -85,14 +92,10 @@ function tlsOptions(command: string, values: ControllerFlagValues): ControllerTl
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parse('controller', argv, { ...controllerFlags, 'broker-dynsec': { type: 'boolean' } }, false);
-  const brokerDynsec = values['broker-dynsec'] ?? false;
-  if (brokerDynsec && values.broker === undefined) {
-    throw new UsageError('controller: --broker-dynsec is for an external Mosquitto with its dynamic-security plugin (--broker URL); the embedded broker reads the registry itself');
-  }
+  const { values } = parse('controller', argv, controllerFlags, false);
   const log = createLogger('controller');
   // certificates the operator gave that cannot be used throw E_TLS_CONFIG: main prints its one line (exit 1)
-  const controller = await startController({ ...controllerOptions('controller', values), brokerDynsec, log });
+  const controller = await startController({ ...controllerOptions('controller', values), log });
   process.stdout.write(`edgefit controller: API ${controller.httpUrl}  MQTT ${controller.brokerUrl}\n`);
   if (controller.caFile) process.stdout.write(`  CA ${controller.caFile}: give it to agents (--ca FILE) so they verify this controller and its broker\n`);
   onShutdown(log, () => controller.close());

@@ -125,6 +125,8 @@ describe('edgefit fleet commands on bad input', () => {
     expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--ladder', 'quick', '--class', 'pi5'], token), /--class is for --ladder searched/);
     expectUsage(await cli(['models', 'add', model, '--controller', nowhere, '--sizes', '640,500'], token), /--sizes: sizes must be multiples of 32 in \[32, 4096\] like 320,256, got '640,500'/);
     expectUsage(await cli(['controller', '--broker', 'mqtt://127.0.0.1:1', '--mqtt-port', '1884', '--data', path.join(dir, 'unused')]), /--mqtt-port is the embedded broker's port; with --broker there is none/);
+    // up and controller share the broker flags: dynsec needs an external broker in both
+    for (const command of ['controller', 'up']) expectUsage(await cli([command, '--broker-dynsec', '--data', path.join(dir, 'unused')]), new RegExp(`^edgefit ${command}: --broker-dynsec is for an external Mosquitto`));
     // a spec file that is missing or wrong is unusable input, like a broken model file
     expectFailure(await cli(['rollout', 'create', path.join(dir, 'missing.yaml'), '--controller', nowhere], token), /^edgefit rollout create: cannot read .*missing\.yaml: no such file\n$/);
     const spec = path.join(dir, 'bad-spec.yaml');

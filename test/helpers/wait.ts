@@ -1,20 +1,8 @@
 import { connect, type Socket } from 'node:net';
+import { waitFor as poll } from '../../bench/faults/processes.js';
 
-/** Polls `probe` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+/** Polls `probe` every 50 ms until it returns a truthy value or the deadline passes (the fault bench's poll, at the tests' pace). */
+export const waitFor = <T>(probe: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50): Promise<NonNullable<T>> => poll(probe, timeoutMs, what, intervalMs);
 
 /** Waits until something accepts TCP connections on 127.0.0.1:`port` (a broker just spawned). */
 export async function waitForListening(port: number, what: string, timeoutMs = 10_000): Promise<void> {

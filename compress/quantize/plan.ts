@@ -64,6 +64,13 @@ const ACTIVATIONS = new Set(['Sigmoid', 'Relu', 'LeakyRelu', 'HardSwish', 'HardS
 const MOVES = new Set(['Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 
 /**
+ * Looked through by the read-out test only: the parts of a 1x1 conv split
+ * around an upsample (onnx/upsample-pointwise.ts) reach their SiLU through
+ * Resize and Add; taken for read-outs, everything after the neck would stay float.
+ */
+const PARTIAL_SUM = new Set(['Resize', 'Add']);
+
+/**
  * A read-out conv: its output reaches neither an activation nor another conv
  * through ops that only move values. That is the head's box/class outputs and
  * the DFL, and not the inner factors of a factorized conv (conv → conv, or
@@ -75,7 +82,7 @@ export function isLinearOutputConv(g: Graph, conv: Node, cons: Map<string, Node[
   while (queue.length > 0) {
     for (const r of cons.get(queue.pop()!) ?? []) {
       if (ACTIVATIONS.has(r.opType) || r.opType === 'Conv') return false;
-      if (!MOVES.has(r.opType)) continue;
+      if (!MOVES.has(r.opType) && !PARTIAL_SUM.has(r.opType)) continue;
       for (const o of r.outputs) {
         if (seen.has(o)) continue;
         seen.add(o);

@@ -52,7 +52,8 @@ export interface QuantizeOptions {
    * the upsample (onnx/upsample-pointwise.ts); default true. On yolov8n 640
    * (one thread, profiled) its two neck sites took QLinearConv 21.2 → 19.5 ms,
    * the uint8 Resizes 1.8 → 0.9 ms and QLinearConcat 1.9 → 1.5 ms, about 3 ms
-   * of 38; fp32 gains nothing from it (67.2 vs 67.3 ms CPU), so only int8 does it.
+   * of 38; fp32 gains nothing from it (67.2 vs 67.3 ms CPU), so only int8 does it,
+   * and only with scope 'all' (with 'convs' the Resize and the Add would run float).
    */
   hoistPointwise?: boolean;
   /** sha256 of the file the model was read from, for its lineage; hashed from the model when absent. */
@@ -103,7 +104,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     }
   }
   let hoisted: string[] = [];
-  if (options.hoistPointwise ?? true) ({ model, rewritten: hoisted } = hoistPointwiseConvs(model));
+  if (scope === 'all' && (options.hoistPointwise ?? true)) ({ model, rewritten: hoisted } = hoistPointwiseConvs(model));
   const plan = planQuantization(model, { exclude: options.exclude, readOut: options.readOut, scope });
   if (plan.convs.length === 0) throw new QuantizeError('no convolution can be quantized (all are excluded or have non-constant weights)');
   const measured = plan.activations.filter((a) => (plan.sources.get(a)?.kind ?? 'calibrated') === 'calibrated');

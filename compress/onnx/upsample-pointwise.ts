@@ -184,8 +184,10 @@ export function hoistPointwiseConvs(input: Model, options: { only?: (conv: Node)
     g.nodes = [...g.nodes.slice(0, at).filter((n) => !doomed.has(n)), ...created, ...g.nodes.slice(at + 1).filter((n) => !doomed.has(n))];
     removed.add(catOut);
     rewritten.push(conv.name);
-    const stillRead = g.nodes.some((n) => n.inputs.includes(conv.inputs[1]));
-    if (!stillRead && g.initializers.has(conv.inputs[1])) g.initializers.delete(conv.inputs[1]);
+    // The whole weight, and a sizes-given Resize's old sizes, when nothing reads them any more.
+    for (const name of [...doomed].flatMap((n) => n.inputs)) {
+      if (g.initializers.has(name) && !g.nodes.some((n) => n.inputs.includes(name))) g.initializers.delete(name);
+    }
     ctx.prod = producers(g);
     ctx.cons = consumers(g);
   }

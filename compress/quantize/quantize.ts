@@ -49,11 +49,13 @@ export interface QuantizeOptions {
   scope?: IntegerScope;
   /**
    * Split each 1x1 conv over a Concat of nearest upsamples so it runs before
-   * the upsample (onnx/upsample-pointwise.ts); default true. On yolov8n 640
-   * (one thread, profiled) its two neck sites took QLinearConv 21.2 → 19.5 ms,
-   * the uint8 Resizes 1.8 → 0.9 ms and QLinearConcat 1.9 → 1.5 ms, about 3 ms
-   * of 38; fp32 gains nothing from it (67.2 vs 67.3 ms CPU), so only int8 does it,
-   * and only with scope 'all' (with 'convs' the Resize and the Add would run float).
+   * the upsample (onnx/upsample-pointwise.ts); only with scope 'all' (with
+   * 'convs' the Resize and the Add would run float). Off by default: on
+   * yolov8n 640 (one thread, load ~3 on 2 cores) it takes the uint8 Resizes
+   * 1.54 → 0.79 ms and QLinearConcat 1.70 → 1.28 ms, the default int8
+   * 28.8 → 28.2 ms (0.51 → 0.50× fp32), but the 6-image held-out fidelity
+   * falls 0.994 → 0.960 (issue 21 asks ≥ 0.97; the 263-box views fidelity
+   * stays 0.848 → 0.850; per-channel weights keep 0.988).
    */
   hoistPointwise?: boolean;
   /** sha256 of the file the model was read from, for its lineage; hashed from the model when absent. */
@@ -104,7 +106,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     }
   }
   let hoisted: string[] = [];
-  if (scope === 'all' && (options.hoistPointwise ?? true)) ({ model, rewritten: hoisted } = hoistPointwiseConvs(model));
+  if (scope === 'all' && (options.hoistPointwise ?? false)) ({ model, rewritten: hoisted } = hoistPointwiseConvs(model));
   const plan = planQuantization(model, { exclude: options.exclude, readOut: options.readOut, scope });
   if (plan.convs.length === 0) throw new QuantizeError('no convolution can be quantized (all are excluded or have non-constant weights)');
   const measured = plan.activations.filter((a) => (plan.sources.get(a)?.kind ?? 'calibrated') === 'calibrated');

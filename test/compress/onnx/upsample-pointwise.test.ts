@@ -123,9 +123,9 @@ describe('hoistPointwiseConvs: a 1x1 conv over a Concat of nearest upsamples run
     }
   });
 
-  it('int8 (builder yolov8n, 64 px): both cv1 split, the halves and the Add run in integer; info, latency shapes and dequantize still read it', async () => {
+  it('int8 (builder yolov8n, 64 px) with hoistPointwise: both cv1 split, the halves and the Add run in integer; info, latency shapes and dequantize still read it', async () => {
     const float = buildYolov8({ scale: 'n', imgsz: 64 });
-    const { model, report } = await quantizeModel(float, calibrationOf(64, 2), { method: 'minmax' });
+    const { model, report } = await quantizeModel(float, calibrationOf(64, 2), { method: 'minmax', hoistPointwise: true });
     expect(report.pointwiseBeforeUpsample).toEqual(['/model.12/cv1/conv/Conv', '/model.15/cv1/conv/Conv']);
     expect(report.quantizedConvs.filter((c) => c.startsWith('/model.12/cv1/conv/Conv_'))).toHaveLength(2);
     const ops = runtimeOps(await optimizedModel(model));

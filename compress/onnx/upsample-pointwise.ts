@@ -69,7 +69,7 @@ function nearestUpsample(g: Graph, resize: Node | undefined, reader: Node, ctx: 
   }
   if (!sizes) return undefined;
   const z = toNumbers(sizes);
-  const whole = z.length === 4 && z[0] === inShape[0] && z[1] === inShape[1] && [2, 3].every((i) => z[i] % inShape[i] === 0);
+  const whole = z.length === 4 && z[0] === inShape[0] && z[1] === inShape[1] && [2, 3].every((i) => z[i] >= inShape[i] && z[i] % inShape[i] === 0);
   return whole ? { resize, source: resize.inputs[0], spatialSizes: z.slice(2) } : undefined;
 }
 
@@ -92,7 +92,7 @@ function range(from: number, count: number): number[] {
  * first upsampled branch when every input is upsampled; Adds chain the
  * branches and the last writes the conv's output name. Returns a new model.
  */
-export function hoistPointwiseConvs(input: Model, options: { only?: (conv: Node) => boolean } = {}): PointwiseHoist {
+export function hoistPointwiseConvs(input: Model): PointwiseHoist {
   const model = structuredClone(input);
   const g = model.graph;
   const types = inferShapes(model);
@@ -113,7 +113,6 @@ export function hoistPointwiseConvs(input: Model, options: { only?: (conv: Node)
   const removed = new Set<string>();
 
   for (const conv of [...g.nodes]) {
-    if (options.only && !options.only(conv)) continue;
     const w = pointwiseWeight(g, conv, ctx.prod);
     const cat = ctx.prod.get(conv.inputs[0]);
     if (!w || !cat || cat.opType !== 'Concat' || !isDefault(cat)) continue;

@@ -51,11 +51,12 @@ export interface QuantizeOptions {
    * Split each 1x1 conv over a Concat of nearest upsamples so it runs before
    * the upsample (onnx/upsample-pointwise.ts); only with scope 'all' (with
    * 'convs' the Resize and the Add would run float). Off by default: on
-   * yolov8n 640 (one thread, load ~3 on 2 cores) it takes the uint8 Resizes
-   * 1.54 → 0.79 ms and QLinearConcat 1.70 → 1.28 ms, the default int8
-   * 28.8 → 28.2 ms (0.51 → 0.50× fp32), but the 6-image held-out fidelity
-   * falls 0.994 → 0.960 (issue 21 asks ≥ 0.97; the 263-box views fidelity
-   * stays 0.848 → 0.850; per-channel weights keep 0.988).
+   * yolov8n 640 (one thread, load ~3 on 2 cores, 10 interleaved rounds) it
+   * takes int8 31.1 → 29.6 ms (0.53 → 0.505× fp32; the uint8 Resizes
+   * 1.54 → 0.79 ms, QLinearConcat 1.70 → 1.28 ms), but the 6-image held-out
+   * fidelity falls 0.994 → 0.960, under issue 21's 0.97: all of it zidane.jpg
+   * (0.963 → 0.813), while the 263-box views fidelity stays 0.848 → 0.850 and
+   * per-channel weights keep 0.988.
    */
   hoistPointwise?: boolean;
   /** sha256 of the file the model was read from, for its lineage; hashed from the model when absent. */

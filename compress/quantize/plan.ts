@@ -63,11 +63,7 @@ const ACTIVATIONS = new Set(['Sigmoid', 'Relu', 'LeakyRelu', 'HardSwish', 'HardS
 /** Ops that only move values: the head read-out test looks through them. */
 const MOVES = new Set(['Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 
-/**
- * Looked through by the read-out test only: the parts of a 1x1 conv split
- * around an upsample (onnx/upsample-pointwise.ts) reach their SiLU through
- * Resize and Add; taken for read-outs, everything after the neck would stay float.
- */
+/** The read-out test looks through these too: a 1x1 conv split around an upsample (onnx/upsample-pointwise.ts) reaches its SiLU through them. */
 const PARTIAL_SUM = new Set(['Resize', 'Add']);
 
 /**

@@ -16,6 +16,9 @@
 // the graph it actually runs (optimizedModelFilePath), and it prints where the
 // time goes per op type (session profiling, one thread) for fp32, the int8
 // with float read-outs and the default int8, interleaved over PROFILE_ROUNDS.
+// quantizeModel's hoistPointwise splits the neck's two 1x1 convs around their
+// upsamples (onnx/upsample-pointwise.ts): the × fp32 column stays against the
+// model as given, and the bench also times fp32 with the same split.
 // Run: npx tsc -p tsconfig.build.json && node dist/bench/quantize.bench.js [ROUNDS] [--int8-only]
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +35,7 @@ import { readModelFile } from '../compress/onnx/read.js';
 import { writeModel } from '../compress/onnx/write.js';
 import { quantizeModel, type QuantizeOptions } from '../compress/quantize/quantize.js';
 import { resizeModel } from '../compress/resize.js';
+import { hoistPointwiseConvs } from '../compress/onnx/upsample-pointwise.js';
 import { opTypeTable, profileByOpType, type OpTypeProfile } from './op-type-profile.js';
 import { calibrationDir, fixtureModelOrSkip, fixturesDir, heldOutImages, median, writeReport } from './common.js';
 import { viewFidelity, viewsOfFiles } from './held-out-views.js';
@@ -45,7 +49,10 @@ const VIEWS_PER_IMAGE = 8;
 const PROFILE_ROUNDS = 2;
 const PROFILE_RUNS = 10;
 /** The candidates whose time per op type is printed. */
-const PROFILED = ['fp32 640', 'int8 integer, read-out float 640', 'int8 integer (default: logit read-outs integer, DFL float) 640'];
+const DEFAULT_INT8 = 'int8 integer (default: logit read-outs integer, DFL float) 640';
+const SPLIT_INT8 = 'int8 default + 1x1 convs split around the upsamples (hoistPointwise) 640';
+const SPLIT_FP32 = 'fp32, 1x1 convs split around the upsamples 640';
+const PROFILED = ['fp32 640', 'int8 integer, read-out float 640', DEFAULT_INT8, SPLIT_INT8];
 
 interface Candidate {
   name: string;
@@ -72,11 +79,15 @@ async function main(): Promise<void> {
   const calibration = await loadCalibration(calibrationDir, 640);
   const heldOut = heldOutImages();
 
-  const candidates: Candidate[] = [{ name: 'fp32 640', model: float, size: 640, times: [], cpu: [] }];
+  const candidates: Candidate[] = [
+    { name: 'fp32 640', model: float, size: 640, times: [], cpu: [] },
+    { name: SPLIT_FP32, model: hoistPointwiseConvs(float).model, size: 640, times: [], cpu: [] },
+  ];
   const int8: [string, QuantizeOptions][] = [
     ['int8 convs only, read-out float', { scope: 'convs', readOut: 'float' }],
     ['int8 integer, read-out float', { readOut: 'float' }],
     ['int8 integer (default: logit read-outs integer, DFL float)', {}],
+    ['int8 default + 1x1 convs split around the upsamples (hoistPointwise)', { hoistPointwise: true }],
     ['int8 integer, DFL integer too', { readOut: 'all' }],
     ['int8 integer, per-channel', { perChannel: true }],
   ];
@@ -153,12 +164,16 @@ async function main(): Promise<void> {
     const cpu = median(c.cpu);
     say(`| ${c.name} | ${c.fidelity!.toFixed(3)} | ${c.views!.toFixed(3)} | ${ms.toFixed(1)} | ${(ms / fp32).toFixed(2)} | ${cpu.toFixed(1)} | ${(cpu / fp32Cpu).toFixed(2)} | ${flopRatio.toFixed(2)} | ${r} |`);
   }
+  const at = (name: string) => candidates.find((c) => c.name === name)!;
+  const [int8Ms, splitMs, splitFp32Ms] = [DEFAULT_INT8, SPLIT_INT8, SPLIT_FP32].map((n) => median(at(n).times));
+  say();
+  say(`int8 with the split: ${splitMs.toFixed(1)} ms = ${(splitMs / fp32).toFixed(2)}× the fp32 model as given (${fp32.toFixed(1)} ms), ${(splitMs / splitFp32Ms).toFixed(2)}× fp32 with the same split (${splitFp32Ms.toFixed(1)} ms); default int8 (no split) ${int8Ms.toFixed(1)} ms = ${(int8Ms / fp32).toFixed(2)}×`);
   say();
   say(`load average (1/5/15 min) after timing: ${loadAfterTiming}`);
   say();
   say(`time per op type (onnxruntime session profiling, 1 thread, mean of ${PROFILE_ROUNDS} interleaved rounds x ${PROFILE_RUNS} runs): each op type's share of the kernel time times the run's process CPU time`);
   say();
-  for (const line of opTypeTable(['fp32', 'int8 read-out float', 'int8 default'], profiles.map(meanProfile))) say(line);
+  for (const line of opTypeTable(['fp32', 'int8 read-out float', 'int8 default', 'int8 default + split'], profiles.map(meanProfile))) say(line);
   say();
   say(`load average (1/5/15 min) after profiling: ${load()}`);
   for (const c of candidates.filter((x) => x.runtime)) {

@@ -63,6 +63,9 @@ const ACTIVATIONS = new Set(['Sigmoid', 'Relu', 'LeakyRelu', 'HardSwish', 'HardS
 /** Ops that only move values: the head read-out test looks through them. */
 const MOVES = new Set(['Gather', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 
+/** The read-out test looks through these too: a 1x1 conv split around an upsample (onnx/upsample-pointwise.ts) reaches its SiLU through them. */
+const PARTIAL_SUM = new Set(['Resize', 'Add']);
+
 /**
  * A read-out conv: its output reaches neither an activation nor another conv
  * through ops that only move values. That is the head's box/class outputs and
@@ -75,7 +78,7 @@ export function isLinearOutputConv(g: Graph, conv: Node, cons: Map<string, Node[
   while (queue.length > 0) {
     for (const r of cons.get(queue.pop()!) ?? []) {
       if (ACTIVATIONS.has(r.opType) || r.opType === 'Conv') return false;
-      if (!MOVES.has(r.opType)) continue;
+      if (!MOVES.has(r.opType) && !PARTIAL_SUM.has(r.opType)) continue;
       for (const o of r.outputs) {
         if (seen.has(o)) continue;
         seen.add(o);

@@ -186,7 +186,7 @@ export async function shapeContext(base: Model, space: SearchSpace, calibration:
   const exprs = tensorExprs(space, base, factorized);
   const at = async (p: Precision, model: Model): Promise<Model> => {
     if (p === 'fp16') return convertToFp16(model).model;
-    if (p === 'int8') return (await quantizeModel(model, await calibration(space.baseSize))).model;
+    if (p === 'int8') return (await quantizeModel(model, await calibration(space.baseSize), { hoistPointwise: false })).model;
     return model;
   };
   const out: ShapeContext['templates'] = {};

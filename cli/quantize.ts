@@ -1,4 +1,4 @@
-// edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--exclude PATTERN] -o OUT [--json]
+// edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--split-upsample-convs] [--exclude PATTERN] -o OUT [--json]
 import { choiceFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { usageLine, type CommandSpec } from './command-spec.js';
 import { outputPath, writeModelOutput } from './files.js';
@@ -7,7 +7,6 @@ import { sha256Hex } from '../compress/lineage.js';
 import { readModelFileBytes } from '../compress/onnx/read.js';
 import { DEFAULT_METHOD, quantizeModel } from '../compress/quantize/quantize.js';
 import { CALIBRATION_METHODS } from '../compress/quantize/ranges.js';
-
 
 function patterns(values: string[] | undefined): RegExp[] {
   return (values ?? []).map((p) => {
@@ -25,6 +24,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
     calib: { type: 'string' },
     method: { type: 'string' },
     'per-channel': { type: 'boolean' },
+    'split-upsample-convs': { type: 'boolean' },
     exclude: { type: 'string', multiple: true },
     out: { type: 'string', short: 'o' },
     json: { type: 'boolean' },
@@ -40,6 +40,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
   const { model, report } = await quantizeModel(input, calibration, {
     method,
     perChannel: values['per-channel'] ?? false,
+    hoistPointwise: values['split-upsample-convs'] ?? false,
     exclude,
     baseSha256: sha256Hex(bytes),
   });
@@ -50,6 +51,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
       `${positionals[0]} → ${out}: int8 QDQ (${report.method} calibration on ${report.calibrationImages} images, ` +
         `${report.perChannel ? 'per-channel' : 'per-tensor'} weights, ${report.activationType} activations)\n` +
         `  integer: ${Object.entries(report.integerOps).map(([op, n]) => `${op} ${n}`).join(', ')}; ${report.activations.length} activation tensors (${report.calibratedActivations} calibrated, the rest follow from their producer)\n` +
+        (report.pointwiseBeforeUpsample.length ? `  split around their upsamples: ${report.pointwiseBeforeUpsample.join(', ')}\n` : '') +
         `  kept float: ${report.floatConvs.map((c) => `${c.node} (${c.reason})`).join('\n              ') || 'none'}\n`,
     );
   }

@@ -18,10 +18,11 @@ import type { LatencyPredictor } from '../latency/predict.js';
 import type { Model } from '../onnx/ir.js';
 import { writeModel } from '../onnx/write.js';
 import { buildGenome, type BuildContext } from './build.js';
-import { baseGenome, genomeProblemParts, type Genome } from './genome.js';
+import { genomeProblemParts, type Genome } from './genome.js';
 import { initNsga2, paretoFront, stepNsga2, type Individual, type Nsga2State, type SearchProblem } from './nsga2.js';
 import { scaleTerms, searchProxy } from './proxy.js';
 import { genomeShapes, shapeContext } from './shapes.js';
+import { seededProblem, seedGenomes } from './seeds.js';
 import { searchSpace, type SearchSpace, type SpaceOptions } from './space.js';
 import { measurePruneProfile, measureRecoveryScale, measureTerms, type RecoveryScale } from './terms.js';
 
@@ -176,21 +177,6 @@ export function chooseFront<G>(front: readonly Individual<G>[], count: number): 
   return [...chosen, ...rest.slice(0, count - chosen.length)].sort((a, b) => a.objectives[0] - b.objectives[0]);
 }
 
-/**
- * The first population starts from every plain size × precision genome
- * (nothing pruned or factorized; at most half the population), the rest
- * random. Random genomes cut about half the groups, predicted loss 15-30 on
- * the fixture, and one-step mutations had not walked back to the unpruned
- * region in 40 generations: a measured front spanned only int8 320 genomes
- * (3.4-6.7 ms predicted, loss 31 → 0.74), no 640 or 512 candidate at all.
- * Used by initNsga2 only, so a resumed run steps exactly as a straight one.
- */
-function seededProblem(problem: SearchProblem<Genome>, space: SearchSpace, populationSize: number): SearchProblem<Genome> {
-  const seeds = space.sizes.flatMap((size) => space.precisions.map((precision) => ({ ...baseGenome(space), size, precision }))).slice(0, Math.floor(populationSize / 2));
-  let next = 0;
-  return { ...problem, random: (rng) => (next < seeds.length ? seeds[next++] : problem.random(rng)) };
-}
-
 export const genomeLabel = (g: Genome, space: SearchSpace): string => {
   const pruned = g.prune.filter((i) => i > 0).length;
   const factored = g.factor.filter((i) => i > 0).length;
@@ -248,7 +234,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   const setupS = (performance.now() - t0) / 1000;
 
   const t1 = performance.now();
-  let state = saved ?? initNsga2(seededProblem(problem, space, o.populationSize), { populationSize: o.populationSize, seed: o.seed });
+  let state = saved ?? initNsga2(seededProblem(problem, seedGenomes(o.base, space, pruneProfile), o.populationSize), { populationSize: o.populationSize, seed: o.seed });
   if (o.statePath) saveState(o.statePath, { ...identity, state });
   while (state.generation < o.generations) {
     state = stepNsga2(problem, state);

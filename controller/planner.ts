@@ -126,6 +126,8 @@ interface FamilyModel {
   memoryMb: Line;
   /** Distinct FLOPs measured: 1 means a proportional guess, 2+ a fit. */
   points: number;
+  /** One point with a borrowed shape: the lines through that point and the origin, which cap the shaped ones (see predict). */
+  throughOrigin?: { frameMs: Line; p95Ms: Line };
 }
 
 function familyModels(ladder: readonly LadderCandidate[], measured: ReadonlyMap<string, Outcome>): Map<string, FamilyModel> {
@@ -146,7 +148,7 @@ function familyModels(ladder: readonly LadderCandidate[], measured: ReadonlyMap<
     models.set(family, { frameMs, p95Ms, memoryMb, points: new Set(list.map(({ c }) => c.flops)).size });
   }
   // One point fixes a family's scale but not its fixed overhead: borrow the
-  // overhead-to-slope shape of a fitted family rather than assume none.
+  // overhead-to-slope shape of a fitted family, capped by none (see predict).
   const shaped = [...models.values()].find((m) => m.points >= 2 && m.frameMs.a > 0 && m.p95Ms.a > 0);
   if (shaped) {
     for (const [family, model] of models) {
@@ -156,15 +158,28 @@ function familyModels(ladder: readonly LadderCandidate[], measured: ReadonlyMap<
         const s = y / Math.max(1e-9, shape.a * x + shape.b);
         return { a: shape.a * s, b: shape.b * s };
       };
-      models.set(family, { ...model, frameMs: rescale(shaped.frameMs, 1000 / point.m.fps, point.c.flops), p95Ms: rescale(shaped.p95Ms, point.m.p95Ms, point.c.flops) });
+      models.set(family, { ...model, throughOrigin: { frameMs: model.frameMs, p95Ms: model.p95Ms }, frameMs: rescale(shaped.frameMs, 1000 / point.m.fps, point.c.flops), p95Ms: rescale(shaped.p95Ms, point.m.p95Ms, point.c.flops) });
     }
   }
   return models;
 }
 
+/**
+ * A one-point family predicts the faster of its borrowed shape and its line
+ * through the origin. Below the point the origin line is the fastest the family
+ * can be (overhead ≥ 0), so what it rules out does miss; a borrowed shape is a
+ * guess from another family. Measured (planner-predictions.test.ts, × fp32-640's
+ * model time): int8's line through its searched 512/416 frames (0.57, 0.54 at
+ * 0.64, 0.42 × FLOPs) is 85 % overhead; borrowed from fp32-512 it put fp32-320
+ * at 0.70 (measured 0.39, +79 %), passed over at the 12 of 132 levels only it
+ * meets; the origin line says 0.30 (−23 %): profiled. Above the point the shape
+ * stays (it is the faster there); flat, the fastest, rules nothing out and costs
+ * 6 profiles at a level of planner.test.ts (bound 5).
+ */
 function predict(model: FamilyModel, c: LadderCandidate): Metrics {
-  const at = (l: Line, x: number) => Math.max(1e-6, l.a * x + l.b);
-  return { fps: 1000 / at(model.frameMs, c.flops), p95Ms: at(model.p95Ms, c.flops), memoryMb: at(model.memoryMb, c.sizeBytes), tempC: null };
+  const at = (l: Line, x: number, cap?: Line) => Math.max(1e-6, Math.min(l.a * x + l.b, cap ? cap.a * x + cap.b : Infinity));
+  const o = model.throughOrigin;
+  return { fps: 1000 / at(model.frameMs, c.flops, o?.frameMs), p95Ms: at(model.p95Ms, c.flops, o?.p95Ms), memoryMb: at(model.memoryMb, c.sizeBytes), tempC: null };
 }
 
 /** What is known of every candidate from the measurements so far: measured, failed, implied by a slower sibling, predicted, or unknown. */

@@ -76,6 +76,7 @@ describe('planner with a latency predictor', () => {
     let skippedAny = 0;
     let saved = 0;
     const total = { with: 0, without: 0, worstWith: 0, worstWithout: 0 };
+    const wrongWithout: string[] = [];
     for (const [name, { modelMs, measure }] of Object.entries(CLASSES)) {
       for (const slo of levels(measure)) {
         const planned = planAll(ladder, slo, measure, { latency: hints(modelMs, ACCURATE, 8) });
@@ -91,6 +92,10 @@ describe('planner with a latency predictor', () => {
           expect(planned.order, ctx).not.toContain(s.candidateId);
           expect(s.why).toMatch(/^predicted \d+\.\d ms > bound [\d.]+ ms × \(1 \+ [\d.]+\)$/);
         }
+        // FLOPs lines alone: every choice a measured candidate, counted against exhaustive's
+        const alone = choose(ladder, without.evidence, slo);
+        if (alone.candidateId) expect(without.evidence.get(alone.candidateId)?.basis, ctx).toBe('measured');
+        if (alone.candidateId !== exhaustiveChoice(slo, measure)) wrongWithout.push(`${name} ${JSON.stringify(slo)}: ${alone.candidateId} (order ${without.order.join(' ')})`);
         skippedAny += (planned.record.skipped ?? []).length > 0 ? 1 : 0;
         saved += without.record.profiles - planned.record.profiles;
         total.with += planned.record.profiles;
@@ -101,7 +106,10 @@ describe('planner with a latency predictor', () => {
       }
     }
     expect(cases).toBe(3 * 2 * (2 * n + 2));
-    console.log(`profiles per class over ${cases} service levels: ${(total.with / cases).toFixed(2)} mean, ${total.worstWith} worst with the predictor; ${(total.without / cases).toFixed(2)} mean, ${total.worstWithout} worst with FLOPs lines alone (bound ${bound}, exhaustive ${n})`);
+    console.log(`profiles per class over ${cases} service levels: ${(total.with / cases).toFixed(2)} mean, ${total.worstWith} worst with the predictor; ${(total.without / cases).toFixed(2)} mean, ${total.worstWithout} worst, ${wrongWithout.length} wrong choices with FLOPs lines alone (bound ${bound}, exhaustive ${n})`);
+    // FLOPs lines alone (before a class has 3 operator profiles) also choose as exhaustive does, within the bound
+    expect(wrongWithout).toEqual([]);
+    expect(total.worstWithout).toBeLessThanOrEqual(bound);
     // the predictor is used: it rules candidates out, and costs fewer profiles in all than FLOPs lines alone
     expect(skippedAny).toBeGreaterThan(cases / 2);
     expect(saved).toBeGreaterThan(0);
@@ -140,6 +148,20 @@ describe('planner with a latency predictor', () => {
     expect(skips[0].why).toBe('predicted 46.1 ms > bound 40 ms × (1 + 0.15)');
     // a measured candidate is never skipped: its measurement is what counts
     expect(predictionSkips(ladder, slo, new Map([['fp32-640', { ok: false, error: 'x' } as Outcome]]), latency)).toEqual([]);
+  });
+
+  it("a one-point family's borrowed shape never predicts a smaller candidate slower than its line through the origin", () => {
+    // pi4-like: fp32-512's frame (0.69 + 0.08) × 910 ms; int8's two searched points give a line that is 85 % overhead
+    const { measure } = CLASSES['pi4-like'];
+    const measured = new Map(['fp32-512', 'searched-int8-512', 'searched-int8-416'].map((id) => [id, measure(ladder.find((c) => c.id === id)!)] as const));
+    const slo = { minFps: 2.73 }; // only fp32-320 meets it: (0.31 + 0.08) × 910 ms = 354.9 ms, 2.82 fps
+    const e = evidenceFor(ladder, measured, slo).get('fp32-320')!;
+    expect(e.basis).toBe('predicted');
+    // through the origin: 0.77 × 910 ms × 0.25 / 0.64 = 273.7 ms, 3.65 fps (the borrowed shape said 1.57)
+    if (e.basis === 'predicted') expect(e.metrics.fps).toBeCloseTo(1000 / ((0.77 * 910 * 0.25) / 0.64), 6);
+    const planned = planAll(ladder, slo, measure);
+    expect(planned.order).toContain('fp32-320');
+    expect(choose(ladder, planned.evidence, slo).candidateId).toBe('fp32-320');
   });
 
   it('without a predictor plans exactly as before (the FLOPs bisection)', () => {

@@ -132,29 +132,21 @@ export function saveState(file: string, saved: Omit<SavedState, 'format'>): void
 }
 
 /**
- * `count` points of a front spread evenly along log predicted latency: both
- * ends, and between them the point nearest each target, the targets a
- * constant factor apart (no repeats). Latency is a ratio scale: spread
- * linearly, a front from 0.12× to 1.04× fp32 put its eight targets 0.13×
- * apart, so 0.30× and 0.45× (the speeds a user asks for two and three times
- * the FPS) fell between picks (0.23×, 0.34×, 0.49×); in log latency each
- * candidate is about 1.36× faster than the next.
+ * `count` points of a front spread evenly along predicted latency: both ends,
+ * and between them the point nearest each evenly spaced latency (no repeats).
  */
 export function spreadAlongFront<G>(front: readonly Individual<G>[], count: number): Individual<G>[] {
   const sorted = [...front].sort((a, b) => a.objectives[0] - b.objectives[0] || a.objectives[1] - b.objectives[1]);
   if (sorted.length <= count) return sorted;
-  // a latency of 0 (a predictor that knows no op of a genome) cannot take a log: it counts as the front's fastest
-  const floor = sorted.find((i) => i.objectives[0] > 0)?.objectives[0] ?? 1;
-  const at = (i: number) => Math.log(Math.max(floor, sorted[i].objectives[0]));
-  const lo = at(0);
-  const hi = at(sorted.length - 1);
+  const lo = sorted[0].objectives[0];
+  const hi = sorted.at(-1)!.objectives[0];
   const picked = new Set<number>();
   for (let k = 0; k < count; k++) {
     const target = count === 1 ? lo : lo + ((hi - lo) * k) / (count - 1);
     let best = -1;
     for (let i = 0; i < sorted.length; i++) {
       if (picked.has(i)) continue;
-      if (best < 0 || Math.abs(at(i) - target) < Math.abs(at(best) - target)) best = i;
+      if (best < 0 || Math.abs(sorted[i].objectives[0] - target) < Math.abs(sorted[best].objectives[0] - target)) best = i;
     }
     picked.add(best);
   }

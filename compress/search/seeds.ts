@@ -5,27 +5,26 @@
 // that the front starts from what the fixed ladder builds and can only
 // improve on it under the proxy, then random genomes.
 import type { Model } from '../onnx/ir.js';
-import { buildDependencyGraph } from '../prune/dependency.js';
-import { buildGroups } from '../prune/groups.js';
-import { groupImportance } from '../prune/importance.js';
 import { sensitivityPlan, type SensitivityProfile } from '../prune/sensitivity-profile.js';
 import { baseGenome, type Genome } from './genome.js';
 import type { SearchProblem } from './nsga2.js';
 import type { SearchSpace } from './space.js';
+import { searchImportance } from './terms.js';
 
 /** The allocator's FLOPs cuts seeded at the base size. */
 export const SEEDED_CUTS = [0.1, 0.2, 0.3] as const;
 
 /**
- * The sensitivity allocator's plan for `flopsCut` as a genome's prune part:
+ * The sensitivity allocator's plan at each of `cuts` as a genome's prune part:
  * per group the index of its removal count among the space's levels (the
  * allocator picks only measured levels; a frozen group stays whole).
  */
-export function allocatorPrune(base: Model, space: SearchSpace, profile: SensitivityProfile, flopsCut: number): number[] {
-  const index = buildGroups(buildDependencyGraph(base));
-  const importance = index.groups.map((g) => groupImportance(index, g, { method: 'l1', reduction: 'mean', seed: 0 }));
-  const counts = sensitivityPlan(index, importance, profile, flopsCut).removedPerGroup;
-  return space.groups.map((g, k) => Math.max(0, g.removals.indexOf(counts[k])));
+export function allocatorPrunes(base: Model, space: SearchSpace, profile: SensitivityProfile, cuts: readonly number[]): number[][] {
+  const { index, importance } = searchImportance(base);
+  return cuts.map((cut) => {
+    const counts = sensitivityPlan(index, importance, profile, cut).removedPerGroup;
+    return space.groups.map((g, k) => Math.max(0, g.removals.indexOf(counts[k])));
+  });
 }
 
 /**
@@ -41,7 +40,7 @@ export function allocatorPrune(base: Model, space: SearchSpace, profile: Sensiti
 export function seedGenomes(base: Model, space: SearchSpace, profile: SensitivityProfile): Genome[] {
   const zero = baseGenome(space);
   const plain = space.sizes.flatMap((size) => space.precisions.map((precision) => ({ ...zero, size, precision })));
-  const plans = SEEDED_CUTS.map((cut) => allocatorPrune(base, space, profile, cut)).filter((prune) => prune.some((l) => l > 0));
+  const plans = allocatorPrunes(base, space, profile, SEEDED_CUTS).filter((prune) => prune.some((l) => l > 0));
   const allocated = plans.flatMap((prune) => space.precisions.map((precision) => ({ ...zero, precision, prune })));
   return [...plain, ...allocated];
 }

@@ -25,7 +25,7 @@ import { modelDetector } from '../fidelity.js';
 import type { Model } from '../onnx/ir.js';
 import { writeModel } from '../onnx/write.js';
 import { buildDependencyGraph } from '../prune/dependency.js';
-import { buildGroups } from '../prune/groups.js';
+import { buildGroups, type GroupIndex } from '../prune/groups.js';
 import { groupImportance, IMPORTANCE_DEFINITION } from '../prune/importance.js';
 import { measureSensitivity, type SensitivityProfile } from '../prune/sensitivity-profile.js';
 import { baseGenome, type Genome } from './genome.js';
@@ -37,18 +37,26 @@ type Progress = (done: number, total: number) => void;
 /** The calibration inputs the terms are judged on: at most 16, spread evenly (each judgement runs them all). */
 const MAX_INPUTS = 16;
 
+/** The importance buildGenome prunes by: l1, mean over the group, as `prune --method l1`. */
+const SEARCH_IMPORTANCE = { method: 'l1', reduction: 'mean', seed: 0 } as const;
+
+/** The base model's prune groups and each group's channel importance under SEARCH_IMPORTANCE. */
+export function searchImportance(base: Model): { index: GroupIndex; importance: Float64Array[] } {
+  const index = buildGroups(buildDependencyGraph(base));
+  return { index, importance: index.groups.map((g) => groupImportance(index, g, SEARCH_IMPORTANCE)) };
+}
+
 /** Prune levels of the l1 criterion (the one buildGenome prunes by), as `prune --sensitivity --method l1` measures them. */
 export async function measurePruneProfile(base: Model, o: { baseSha256: string; calibration: CalibrationSet; ignore?: readonly RegExp[]; cacheDir?: string; onProgress?: Progress }): Promise<SensitivityProfile> {
-  const index = buildGroups(buildDependencyGraph(base));
+  const { index, importance } = searchImportance(base);
   // as `prune --ignore`: a group with a matching producing conv stays whole (no levels: the space gives it removals [0])
   const frozen = new Set<number>();
   index.groups.forEach((g, k) => {
     if (o.ignore?.some((re) => g.producers.some((p) => re.test(p.node.name)))) frozen.add(k);
   });
-  const importance = index.groups.map((g) => groupImportance(index, g, { method: 'l1', reduction: 'mean', seed: 0 }));
   return measureSensitivity(index, importance, {
     baseSha256: o.baseSha256,
-    recipe: { method: 'l1', reduction: 'mean', seed: 0, ignore: (o.ignore ?? []).map(String), importance: IMPORTANCE_DEFINITION },
+    recipe: { ...SEARCH_IMPORTANCE, ignore: (o.ignore ?? []).map(String), importance: IMPORTANCE_DEFINITION },
     calibration: o.calibration,
     roundTo: 8,
     maxLayerRatio: 0.9,

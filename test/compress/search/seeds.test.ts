@@ -8,7 +8,7 @@ import { buildGroups } from '../../../compress/prune/groups.js';
 import { groupImportance } from '../../../compress/prune/importance.js';
 import { sensitivityPlan, type SensitivityProfile } from '../../../compress/prune/sensitivity-profile.js';
 import { searchSpace } from '../../../compress/search/space.js';
-import { allocatorPrune, seededProblem, seedGenomes, SEEDED_CUTS } from '../../../compress/search/seeds.js';
+import { allocatorPrunes, seededProblem, seedGenomes, SEEDED_CUTS } from '../../../compress/search/seeds.js';
 import type { SearchProblem } from '../../../compress/search/nsga2.js';
 
 const base = buildYolov8({ scale: 'n', imgsz: 96 });
@@ -27,15 +27,17 @@ const space = searchSpace(base, { sizes: [96, 64], precisions: ['fp32', 'int8'],
 describe('seed genomes', () => {
   it("maps the allocator's plan onto the genome's levels: each group's removal count is the plan's", () => {
     const importance = index.groups.map((g) => groupImportance(index, g, { method: 'l1', reduction: 'mean', seed: 0 }));
-    for (const cut of SEEDED_CUTS) {
-      const prune = allocatorPrune(base, space, profile, cut);
+    const prunes = allocatorPrunes(base, space, profile, SEEDED_CUTS);
+    for (const [c, cut] of SEEDED_CUTS.entries()) {
+      const prune = prunes[c];
       const plan = sensitivityPlan(index, importance, profile, cut);
       expect(prune.map((l, k) => space.groups[k].removals[l]), `cut ${cut}`).toEqual(plan.removedPerGroup);
       expect(prune.some((l) => l > 0), `cut ${cut}`).toBe(true);
     }
     // a deeper cut removes at least as much in all
-    const total = (cut: number) => allocatorPrune(base, space, profile, cut).reduce((s, l, k) => s + space.groups[k].removals[l], 0);
-    expect(total(0.3)).toBeGreaterThan(total(0.1));
+    const [light, deep] = allocatorPrunes(base, space, profile, [0.1, 0.3]);
+    const total = (prune: number[]) => prune.reduce((s, l, k) => s + space.groups[k].removals[l], 0);
+    expect(total(deep)).toBeGreaterThan(total(light));
   });
 
   it('starts with every plain size × precision, then the allocated plans at the base size for each precision', () => {
@@ -47,7 +49,7 @@ describe('seed genomes', () => {
     expect(allocated).toHaveLength(SEEDED_CUTS.length * 2);
     expect(allocated.every((g) => g.size === 96 && g.prune.some((l) => l > 0))).toBe(true);
     expect(allocated.map((g) => g.precision)).toEqual(SEEDED_CUTS.flatMap(() => ['fp32', 'int8']));
-    expect(allocated[0].prune).toEqual(allocatorPrune(base, space, profile, SEEDED_CUTS[0]));
+    expect(allocated[0].prune).toEqual(allocatorPrunes(base, space, profile, SEEDED_CUTS)[0]);
   });
 
   it('draws the seeds first, at most two thirds of the population, then random ones', () => {

@@ -1,7 +1,7 @@
 // Structural questions and edits on a Graph: who produces and who consumes a
 // value, a stable topological order, and the small rewrites (replace, remove,
 // rename, bypass) that pruning, quantization and dequantization are built from.
-import type { Graph, Node, Tensor } from './ir.js';
+import { isDefaultDomain, type Graph, type Node, type Tensor } from './ir.js';
 
 /** Value name → the node that outputs it. Graph inputs and initializers have none. */
 export function producers(g: Graph): Map<string, Node> {
@@ -122,7 +122,7 @@ export function constValue(g: Graph, name: string, prod: Map<string, Node> = pro
   const init = g.initializers.get(name);
   if (init && !g.inputs.some((i) => i.name === name)) return init;
   const p = prod.get(name);
-  if (p && p.opType === 'Constant' && (p.domain === '' || p.domain === 'ai.onnx')) {
+  if (p && p.opType === 'Constant' && isDefaultDomain(p.domain)) {
     const v = p.attributes.get('value');
     if (v?.type === 'tensor') return v.value;
   }

@@ -124,6 +124,9 @@ export interface Model {
   trainingInfo?: Uint8Array[];
 }
 
+/** The ONNX default operator domain, which a model may write as '' or 'ai.onnx'. */
+export const isDefaultDomain = (domain: string): boolean => domain === '' || domain === 'ai.onnx';
+
 export function attr(node: Node, name: string): AttributeValue | undefined {
   return node.attributes.get(name);
 }

@@ -8,7 +8,7 @@
 // convs 384→128 @40x40 and 192→64 @80x80 drop from 78.6M to 39.3M MAC each,
 // the Resize moves half the elements, and a Concat becomes an Add.
 import { consumers, producers, constValue } from './graph.js';
-import { DataType, int64Tensor, intAttr, intsAttr, stringAttr, type Graph, type Model, type Node, type Tensor } from './ir.js';
+import { DataType, int64Tensor, intAttr, intsAttr, isDefaultDomain, stringAttr, type Graph, type Model, type Node, type Tensor } from './ir.js';
 import { inferShapes, opsetVersion } from './shapes.js';
 import { toFloat32, toNumbers } from './tensor.js';
 
@@ -28,11 +28,9 @@ interface Upsampled {
   spatialSizes?: number[];
 }
 
-const isDefault = (n: Node) => n.domain === '' || n.domain === 'ai.onnx';
-
 /** A Conv that is 1x1, stride 1, no padding, not grouped, not dilated, with a constant float weight (and bias). */
 function pointwiseWeight(g: Graph, conv: Node, prod: Map<string, Node>): Tensor | undefined {
-  if (conv.opType !== 'Conv' || !isDefault(conv) || intAttr(conv, 'group', 1) !== 1) return undefined;
+  if (conv.opType !== 'Conv' || !isDefaultDomain(conv.domain) || intAttr(conv, 'group', 1) !== 1) return undefined;
   const w = constValue(g, conv.inputs[1], prod);
   if (!w || w.dataType !== DataType.FLOAT || w.dims.length !== 4 || w.dims[2] !== 1 || w.dims[3] !== 1) return undefined;
   if (conv.inputs[2]) {
@@ -50,7 +48,7 @@ function pointwiseWeight(g: Graph, conv: Node, prod: Map<string, Node>): Tensor 
  * read only by `reader`, once. Scales or sizes must be constant.
  */
 function nearestUpsample(g: Graph, resize: Node | undefined, reader: Node, ctx: { prod: Map<string, Node>; cons: Map<string, Node[]>; outputs: Set<string>; opset: number; shape: (v: string) => number[] | undefined }): Omit<Upsampled, 'index'> | undefined {
-  if (!resize || resize.opType !== 'Resize' || !isDefault(resize) || resize.attributes.has('axes')) return undefined;
+  if (!resize || resize.opType !== 'Resize' || !isDefaultDomain(resize.domain) || resize.attributes.has('axes')) return undefined;
   if (stringAttr(resize, 'mode', 'nearest') !== 'nearest' || stringAttr(resize, 'coordinate_transformation_mode', 'half_pixel') === 'tf_crop_and_resize') return undefined;
   const out = resize.outputs[0];
   const readers = ctx.cons.get(out) ?? [];
@@ -115,7 +113,7 @@ export function hoistPointwiseConvs(input: Model): PointwiseHoist {
   for (const conv of [...g.nodes]) {
     const w = pointwiseWeight(g, conv, ctx.prod);
     const cat = ctx.prod.get(conv.inputs[0]);
-    if (!w || !cat || cat.opType !== 'Concat' || !isDefault(cat)) continue;
+    if (!w || !cat || cat.opType !== 'Concat' || !isDefaultDomain(cat.domain)) continue;
     const catOut = cat.outputs[0];
     const catShape = shape(catOut);
     if (!catShape || catShape.length !== 4 || (intAttr(cat, 'axis', 0) + 4) % 4 !== 1) continue;

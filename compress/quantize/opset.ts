@@ -2,7 +2,7 @@
 // a per-channel `axis`. Only the ops whose signature changed between 11 and 13
 // in the ways YOLO exports use are rewritten; anything else that changed
 // meaning is refused rather than silently reinterpreted.
-import { int64Tensor, intAttr, intsAttr, type Model } from '../onnx/ir.js';
+import { int64Tensor, intAttr, intsAttr, isDefaultDomain, type Model } from '../onnx/ir.js';
 import { uniqueName } from '../onnx/graph.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { EdgefitError } from '../../protocol/errors.js';
@@ -12,7 +12,7 @@ const ATTRIBUTE_TO_INPUT: Record<string, string> = { Split: 'split', Squeeze: 'a
 
 /** Mutates `model` so its default-domain opset is at least 13. */
 export function upgradeToOpset13(model: Model): void {
-  const imp = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  const imp = model.opsetImports.find((o) => isDefaultDomain(o.domain));
   if (!imp) throw new EdgefitError('E_OPSET_UPGRADE', { reason: 'the model imports no default-domain opset' });
   if (imp.version >= 13) return;
   const g = model.graph;

@@ -23,7 +23,7 @@
 // scores at 0.5.
 import type { Graph, Model, Node } from '../onnx/ir.js';
 import { constValue, consumers, producers, topologicalOrder } from '../onnx/graph.js';
-import { DataType, intAttr } from '../onnx/ir.js';
+import { DataType, intAttr, isDefaultDomain } from '../onnx/ir.js';
 import { inferShapes, opsetVersion } from '../onnx/shapes.js';
 import { CLASS_LOGIT_RANGE, type RangeSource } from './ranges.js';
 
@@ -57,7 +57,6 @@ export interface PlanOptions {
   scope?: IntegerScope;
 }
 
-const DEFAULT_DOMAIN = (n: Node) => n.domain === '' || n.domain === 'ai.onnx';
 
 const ACTIVATIONS = new Set(['Sigmoid', 'Relu', 'LeakyRelu', 'HardSwish', 'HardSigmoid', 'Clip', 'Tanh']);
 /** Ops that only move values: the head read-out test looks through them. */
@@ -187,7 +186,7 @@ function downstreamOf(starts: readonly Node[], cons: Map<string, Node[]>): Set<N
  * Returns where the outputs' ranges come from, or undefined when the node stays float.
  */
 function integerOutputRange(n: Node, activationInputs: string[], opset: number): RangeSource | undefined {
-  if (!DEFAULT_DOMAIN(n) || n.outputs.some((o) => o === '')) return undefined;
+  if (!isDefaultDomain(n.domain) || n.outputs.some((o) => o === '')) return undefined;
   const only = activationInputs.length === 1 ? activationInputs[0] : undefined;
   switch (n.opType) {
     case 'Sigmoid':
@@ -230,7 +229,7 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Quant
   const kept: QuantizationPlan['kept'] = [];
   const headOutputs: Node[] = [];
   for (const n of g.nodes) {
-    if (n.opType !== 'Conv' || !DEFAULT_DOMAIN(n)) continue;
+    if (n.opType !== 'Conv' || !isDefaultDomain(n.domain)) continue;
     const linear = isLinearOutputConv(g, n, cons);
     if (linear) headOutputs.push(n);
     const w = constValue(g, n.inputs[1], prod);

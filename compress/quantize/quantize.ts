@@ -8,6 +8,7 @@ import { dequantizeModel } from '../onnx/dequantize.js';
 import { removeDeadCode, sortGraph } from '../onnx/graph.js';
 import { weightFormat, weightFormatLabel } from '../onnx/info.js';
 import type { Model } from '../onnx/ir.js';
+import { opsetVersion } from '../onnx/shapes.js';
 import { hoistPointwiseConvs } from '../onnx/upsample-pointwise.js';
 import { writeModel } from '../onnx/write.js';
 import { calibrateRanges } from './calibrate.js';
@@ -133,7 +134,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     pointwiseBeforeUpsample: hoisted,
     calibratedActivations: measured.length,
     activations,
-    opset: model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0,
+    opset: opsetVersion(model, ''),
   };
   addLineageStep(model, options.baseSha256 ?? sha256Hex(writeModel(input)), 'quantize-int8-qdq', {
     method,

@@ -16,16 +16,21 @@ export const DetectionBox = z.object({
 });
 export type DetectionBox = z.infer<typeof DetectionBox>;
 
-/** What the serving model found on one served frame: a line of `--detections`, an MQTT `detections` message, an SSE event. */
-export const DetectionsMessage = z.object({
+/** What identifies one served frame: the serving model, the frame's number and its size (the boxes' pixel space). */
+const servedFrame = {
   ...envelope,
   /** The serving candidate (desired state's candidateId); null when the desired state named none. */
   candidateId: z.string().max(128).nullable(),
   sha256,
   /** Frames served since the agent started, this one included (one counter across model changes). */
   seq: z.number().int().nonnegative(),
-  /** The source frame's size: the boxes' pixel space. */
+  /** The source frame's size. */
   frame: z.object({ width: FrameSide, height: FrameSide }),
+};
+
+/** What the serving model found on one served frame: a line of `--detections`, an MQTT `detections` message, an SSE event. */
+export const DetectionsMessage = z.object({
+  ...servedFrame,
   // the detector keeps at most 300 per frame (ultralytics' max_det)
   boxes: z.array(DetectionBox).max(300),
 });
@@ -36,13 +41,9 @@ export const SNAPSHOT_MAX_BYTES = 64 * 1024;
 
 /** A served frame with its boxes and class names drawn on, as a JPEG (see compress/detect/annotate.ts). */
 export const SnapshotMessage = z.object({
-  ...envelope,
-  candidateId: z.string().max(128).nullable(),
-  sha256,
-  /** The served frame's seq (as in its detections record). */
-  seq: z.number().int().nonnegative(),
-  /** The source frame's size, and the JPEG's own (smaller when it was scaled to fit the cap). */
-  frame: z.object({ width: FrameSide, height: FrameSide }),
+  // seq as in the frame's detections record
+  ...servedFrame,
+  /** The JPEG's own size: smaller than the frame's when it was scaled to fit the cap. */
   image: z.object({ width: FrameSide, height: FrameSide, quality: z.number().int().min(1).max(100) }),
   boxes: z.number().int().min(0).max(300),
   /** The JPEG, base64; at most SNAPSHOT_MAX_BYTES decoded. */

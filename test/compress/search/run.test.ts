@@ -13,6 +13,9 @@ import { readLineage } from '../../../compress/lineage.js';
 import type { Model } from '../../../compress/onnx/ir.js';
 import { resizeModel } from '../../../compress/resize.js';
 import { chooseFront, runSearch, type SearchOptions, type SearchResult } from '../../../compress/search/run.js';
+import type { ProxyTerms } from '../../../compress/search/proxy.js';
+import { searchSpace } from '../../../compress/search/space.js';
+import { measureRecoveryScale } from '../../../compress/search/terms.js';
 import { dequantizeModel } from '../../../compress/onnx/dequantize.js';
 import { readModelFile } from '../../../compress/onnx/read.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../../fixtures.js';
@@ -95,6 +98,22 @@ describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
     expect(r.recoveryScale!.prune).toBeCloseTo(expected, 12);
     expect(straight.recoveryScale).toBeUndefined();
   }, 120_000);
+
+  it('fits each recovery probe on one half of the calibration sources, once per half, and on the whole set when there is one source', async () => {
+    const space = searchSpace(base, { sizes: [96], precisions: ['fp32'], factor: false });
+    const terms: ProxyTerms = { sizePrecision: {}, prune: space.groups.map((g) => g.removals.map((_, i) => i / 10)), factor: [] };
+    const fits: number[][] = [];
+    // the base model itself as the "recovered" build: every judge then measures no loss
+    const buildRecovered = async (_g: unknown, fitOn: CalibrationSet) => (fits.push([...new Set(fitOn.sources)]), base);
+    const scale = await measureRecoveryScale({ base, baseSha256: 'test-base', space, terms, calibration, buildRecovered });
+    expect(fits).toEqual([[0], [1]]);
+    expect(scale.probes).toEqual([expect.objectContaining({ kind: 'prune', measured: 0, heldBack: true })]);
+    fits.length = 0;
+    const one = { ...calibration, sources: calibration.inputs.map(() => 0) };
+    const inSample = await measureRecoveryScale({ base, baseSha256: 'test-base', space, terms, calibration: one, buildRecovered });
+    expect(fits).toEqual([[0]]);
+    expect(inSample.probes[0].heldBack).toBe(false);
+  }, 60_000);
 
   it('refuses a corrupt state file and one of another search with one clear line', async () => {
     const corrupt = path.join(dir, 'corrupt.json');

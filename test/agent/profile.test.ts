@@ -58,7 +58,7 @@ describe('edgefit profile', () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it(`reports a model p50 within 10% of a plain onnxruntime loop in a process of its own (${haveFixtures ? 'float YOLOv8n from the fixture' : 'builder YOLOv8n 320'}, ${THREADS} threads)`, async () => {
+  it(`reports a model p50 within 10% of plain onnxruntime loops in processes of their own (${haveFixtures ? 'float YOLOv8n from the fixture' : 'builder YOLOv8n 320'}, ${THREADS} threads)`, async () => {
     const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
     const [h, w] = session.inputMetadata[0].isTensor ? (session.inputMetadata[0].shape.slice(2) as number[]) : [0, 0];
     await session.release();
@@ -76,23 +76,28 @@ describe('edgefit profile', () => {
       const out = execFileSync(process.execPath, [PLAIN_LOOP, model, input, String(h), String(w), String(THREADS), '5', String(runs), ORT_ENTRY], { env, encoding: 'utf8' });
       return (JSON.parse(out) as { p50Ms: number }).p50Ms;
     };
-    // Alternate the two, and keep each side's best of seven rounds: other load only ever adds time
-    // (with three, a full-suite run once read 1.1001; with five, fresh against fresh read 0.95-1.08).
-    const plain: number[] = [];
+    // Alternate the two, plain first and last, and judge each profile against the mean of the plain
+    // runs on either side of it; the median of those seven ratios is the figure. Other load drifts over
+    // the half minute this takes, and a bracketing pair cancels the drift. Best-of-seven per side let
+    // one lucky plain run decide: CI read 1.105 (best plain 30.2 ms in round one, best profile 33.3 ms
+    // in round two) where these bracketed ratios read 0.96-1.12, median 1.075.
+    const plain: number[] = [plainP50()];
     const profiled: number[] = [];
     for (let round = 0; round < 7; round++) {
-      plain.push(plainP50());
       const { code, json, output } = await profile([model, '--runs', String(runs), '--warmup', '5', '--threads', String(THREADS)]);
       expect(code, output).toBe(0);
       if (!json.ok) throw new Error(json.error);
       expect(json.profile.model.n).toBe(runs);
       expect(json.profile.threads).toBe(THREADS);
       profiled.push(json.profile.model.p50Ms);
+      plain.push(plainP50());
     }
-    const ratio = Math.min(...profiled) / Math.min(...plain);
-    console.log(`profile p50 / plain p50: ${ratio.toFixed(3)} (profiled ${profiled.map((x) => x.toFixed(1)).join(', ')} ms; plain ${plain.map((x) => x.toFixed(1)).join(', ')} ms)`);
-    expect(ratio, `profile p50 ${profiled.join(', ')} ms vs plain ${plain.join(', ')} ms`).toBeGreaterThan(0.9);
-    expect(ratio).toBeLessThan(1.1);
+    const ratios = profiled.map((p, i) => p / ((plain[i] + plain[i + 1]) / 2));
+    const ratio = percentile([...ratios].sort((a, b) => a - b), 50);
+    const shown = `profiled ${profiled.map((x) => x.toFixed(1)).join(', ')} ms; plain ${plain.map((x) => x.toFixed(1)).join(', ')} ms`;
+    console.log(`profile p50 / plain p50, median of bracketed rounds: ${ratio.toFixed(3)} (${shown})`);
+    expect(ratio, shown).toBeGreaterThan(0.9);
+    expect(ratio, shown).toBeLessThan(1.1);
   }, 150_000);
 
   it('measures session creation, both FPS, memory, CPU, a thread sweep and a sustained phase', async () => {

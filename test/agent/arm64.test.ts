@@ -3,7 +3,7 @@
 // emulation (no binfmt_misc: every arm64 process, the profiling child too,
 // starts through qemu-aarch64-static), against a controller of the dev tree.
 // .ci/arm64-setup installs qemu and the arm64 node; without them this suite skips.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,7 +48,21 @@ function skipReason(): string | null {
   if (process.platform !== 'linux') return 'needs Linux (qemu user emulation)';
   if (!onPath(QEMU)) return `needs ${QEMU} on PATH (run .ci/arm64-setup)`;
   if (!existsSync(ARM64_NODE)) return `needs the linux/arm64 node ${process.version} at ${ARM64_NODE} (run .ci/arm64-setup, or set EDGEFIT_ARM64_NODE)`;
-  return null;
+  return ortLoadsUnderQemu();
+}
+
+/**
+ * onnxruntime's arm64 build reads the host's CPU topology from sysfs when it loads, and qemu user
+ * emulation shows it the x86 host's. On some hosts that read crashes it (an Intel Xeon VM: SIGSEGV
+ * just after /sys/devices/system/cpu/cpu1/cache/index2, where an AMD EPYC VM loads it fine; with
+ * the cache folders hidden it loads), so no agent could start: the suite skips, naming the cause.
+ * Costs one emulated load (1.3 s).
+ */
+function ortLoadsUnderQemu(): string | null {
+  const probe = spawnSync(QEMU, [ARM64_NODE, '-e', "require('onnxruntime-node')"], { encoding: 'utf8', timeout: 60_000 });
+  if (probe.status === 0) return null;
+  const why = (probe.stderr ?? '').trim().split('\n').at(-1) || `exit ${probe.status ?? probe.signal}`;
+  return `onnxruntime's arm64 build cannot load under qemu on this host (${why}): its CPU probe reads the host's /sys/devices/system/cpu`;
 }
 const skip = skipReason();
 

@@ -15,7 +15,8 @@
 // For each int8 candidate it also counts what onnxruntime runs in integer, on
 // the graph it actually runs (optimizedModelFilePath), and it prints where the
 // time goes per op type (session profiling, one thread) for fp32, the int8
-// with float read-outs and the default int8, interleaved over PROFILE_ROUNDS.
+// with an integer stem, the default int8 (stem float: plan.ts StemPlan) and the
+// split, interleaved over PROFILE_ROUNDS.
 // quantizeModel's hoistPointwise splits the neck's two 1x1 convs around their
 // upsamples (onnx/upsample-pointwise.ts): the × fp32 column stays against the
 // model as given, and the bench also times fp32 with the same split.
@@ -49,10 +50,11 @@ const VIEWS_PER_IMAGE = 8;
 const PROFILE_ROUNDS = 2;
 const PROFILE_RUNS = 10;
 /** The candidates whose time per op type is printed. */
-const DEFAULT_INT8 = 'int8 integer (default: logit read-outs integer, DFL float) 640';
+const DEFAULT_INT8 = 'int8 integer (default: stem float, logit read-outs integer, DFL float) 640';
+const STEM_INT8 = 'int8 integer, stem integer too (the earlier default) 640';
 const SPLIT_INT8 = 'int8 default + 1x1 convs split around the upsamples (hoistPointwise) 640';
 const SPLIT_FP32 = 'fp32, 1x1 convs split around the upsamples 640';
-const PROFILED = ['fp32 640', 'int8 integer, read-out float 640', DEFAULT_INT8, SPLIT_INT8];
+const PROFILED = ['fp32 640', STEM_INT8, DEFAULT_INT8, SPLIT_INT8];
 
 interface Candidate {
   name: string;
@@ -86,7 +88,8 @@ async function main(): Promise<void> {
   const int8: [string, QuantizeOptions][] = [
     ['int8 convs only, read-out float', { scope: 'convs', readOut: 'float' }],
     ['int8 integer, read-out float', { readOut: 'float' }],
-    ['int8 integer (default: logit read-outs integer, DFL float)', {}],
+    ['int8 integer, stem integer too (the earlier default)', { stem: 'integer' }],
+    ['int8 integer (default: stem float, logit read-outs integer, DFL float)', {}],
     ['int8 default + 1x1 convs split around the upsamples (hoistPointwise)', { hoistPointwise: true }],
     ['int8 integer, DFL integer too', { readOut: 'all' }],
     ['int8 integer, per-channel', { perChannel: true }],
@@ -173,7 +176,7 @@ async function main(): Promise<void> {
   say();
   say(`time per op type (onnxruntime session profiling, 1 thread, mean of ${PROFILE_ROUNDS} interleaved rounds x ${PROFILE_RUNS} runs): each op type's share of the kernel time times the run's process CPU time`);
   say();
-  for (const line of opTypeTable(['fp32', 'int8 read-out float', 'int8 default', 'int8 default + split'], profiles.map(meanProfile))) say(line);
+  for (const line of opTypeTable(['fp32', 'int8 stem integer', 'int8 default', 'int8 default + split'], profiles.map(meanProfile))) say(line);
   say();
   say(`load average (1/5/15 min) after profiling: ${load()}`);
   for (const c of candidates.filter((x) => x.runtime)) {

@@ -193,11 +193,12 @@ export const commands: CommandSpec[] = [
   { name: 'model resize', usage: 'model resize MODEL --imgsz S -o OUT [--json]', summary: 'the same detector at another input size (Detect anchors, strides and reshapes regenerated)',
     flags: { '--imgsz S': "the new input size, a multiple of the model's largest stride (required)", ...OUT_FLAG, ...JSON_FLAG },
     load: () => import('./model-resize.js') },
-  { name: 'quantize', usage: 'quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--split-upsample-convs] [--exclude PATTERN]... -o OUT [--json]', summary: 'static int8 QDQ model calibrated on images: convs, SiLUs, Adds, Concats, Splits, pools and upsamples run as integer kernels on onnxruntime CPU; the detection head read-out stays float',
+  { name: 'quantize', usage: 'quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--split-upsample-convs] [--integer-stem] [--exclude PATTERN]... -o OUT [--json]', summary: 'static int8 QDQ model calibrated on images: convs, SiLUs, Adds, Concats, Splits, pools and upsamples run as integer kernels on onnxruntime CPU; the stem conv on the image and the detection head read-out stay float',
     flags: {
       '--calib DIR': 'calibration images, a folder or a YOLO dataset; the first 32 are used (required)',
       '--method M': 'activation ranges: minmax, percentile (clips |x| at its 99.999th percentile) or entropy (default percentile)',
       '--per-channel': 'one weight scale per output channel (default: one per tensor)',
+      '--integer-stem': 'run the stem conv on the image (at most 4 input channels) and its activation in integer too (default float: on YOLOv8n 640 with one thread the integer stem took 3.11 ms against 1.48 ms float, plus 0.60 ms to quantize the image)',
       '--split-upsample-convs': 'run each 1x1 conv over a Concat of nearest upsamples before the upsample, as one conv per input joined by Adds (exact in float; on YOLOv8n 640 int8 about 5% faster, 6-image held-out fidelity 0.994 → 0.960; default off)',
       '--exclude PATTERN': 'regular expression on node names that stay float; repeatable',
       ...OUT_FLAG, ...JSON_FLAG },

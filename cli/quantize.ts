@@ -1,4 +1,4 @@
-// edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--split-upsample-convs] [--exclude PATTERN] -o OUT [--json]
+// edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--split-upsample-convs] [--integer-stem] [--exclude PATTERN] -o OUT [--json]
 import { choiceFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { usageLine, type CommandSpec } from './command-spec.js';
 import { outputPath, writeModelOutput } from './files.js';
@@ -25,6 +25,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
     method: { type: 'string' },
     'per-channel': { type: 'boolean' },
     'split-upsample-convs': { type: 'boolean' },
+    'integer-stem': { type: 'boolean' },
     exclude: { type: 'string', multiple: true },
     out: { type: 'string', short: 'o' },
     json: { type: 'boolean' },
@@ -41,6 +42,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
     method,
     perChannel: values['per-channel'] ?? false,
     hoistPointwise: values['split-upsample-convs'] ?? false,
+    stem: values['integer-stem'] ? 'integer' : 'float',
     exclude,
     baseSha256: sha256Hex(bytes),
   });

@@ -55,7 +55,23 @@ export interface PlanOptions {
   readOut?: ReadOutPlan;
   /** Default 'all'. */
   scope?: IntegerScope;
+  /** Whether the stem (stemNodes) runs in integer; default 'float'. */
+  stem?: StemPlan;
 }
+
+/**
+ * 'float' (default): the stem conv on the image and its activation stay
+ * float; 'integer': they run in integer like the rest. Measured on yolov8n 640
+ * with one thread (Intel Xeon, AVX-512 VNNI, onnxruntime 1.30): the integer stem
+ * conv took 3.11 ms where the float one takes 1.48 ms (3 input channels give
+ * the integer kernel 27-long dot products), and quantizing the image took
+ * another 0.60 ms; the whole int8 model went 34.7 → 32.8 ms (0.505 → 0.477×
+ * fp32, five interleaved rounds) at held-out fidelity 0.994 → 0.993.
+ */
+export type StemPlan = 'float' | 'integer';
+
+/** Input channels up to which a conv reading the image counts as the stem (RGB, RGBA). */
+const STEM_MAX_CHANNELS = 4;
 
 
 const ACTIVATIONS = new Set(['Sigmoid', 'Relu', 'LeakyRelu', 'HardSwish', 'HardSigmoid', 'Clip', 'Tanh']);
@@ -163,6 +179,39 @@ function isProbability(name: string, prod: Map<string, Node>): boolean {
   return false;
 }
 
+/**
+ * The stem: each conv that reads a graph input directly with at most
+ * STEM_MAX_CHANNELS input channels, and the activation after it (yolov8's
+ * SiLU: Sigmoid and Mul), i.e. the activation ops and Muls whose every
+ * non-constant input comes from the stem. It ends at the next conv.
+ */
+export function stemNodes(g: Graph, prod: Map<string, Node> = producers(g), cons: Map<string, Node[]> = consumers(g)): Set<Node> {
+  const images = new Set(g.inputs.filter((v) => !g.initializers.has(v.name)).map((v) => v.name));
+  const stem = new Set<Node>();
+  const fromStem = new Set<string>();
+  const queue: Node[] = [];
+  for (const n of g.nodes) {
+    if (n.opType !== 'Conv' || !isDefaultDomain(n.domain) || !images.has(n.inputs[0])) continue;
+    const w = constValue(g, n.inputs[1], prod);
+    if (!w || w.dims.length !== 4 || intAttr(n, 'group', 1) * w.dims[1] > STEM_MAX_CHANNELS) continue;
+    stem.add(n);
+    queue.push(n);
+  }
+  while (queue.length > 0) {
+    const n = queue.pop()!;
+    for (const o of n.outputs) {
+      fromStem.add(o);
+      for (const r of cons.get(o) ?? []) {
+        if (stem.has(r) || !isDefaultDomain(r.domain) || !(ACTIVATIONS.has(r.opType) || r.opType === 'Mul')) continue;
+        if (!r.inputs.every((i) => i === '' || fromStem.has(i) || constValue(g, i, prod))) continue;
+        stem.add(r);
+        queue.push(r);
+      }
+    }
+  }
+  return stem;
+}
+
 /** Nodes reachable from `starts`' outputs (not `starts` themselves). */
 function downstreamOf(starts: readonly Node[], cons: Map<string, Node[]>): Set<Node> {
   const seen = new Set<Node>();
@@ -225,6 +274,7 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Quant
   const cons = consumers(g);
   const outputs = new Set(g.outputs.map((o) => o.name));
   const excluded = (n: Node) => options.exclude?.some((re) => re.test(n.name)) ?? false;
+  const stem = (options.stem ?? 'float') === 'float' ? stemNodes(g, prod, cons) : new Set<Node>();
   const convs: Node[] = [];
   const kept: QuantizationPlan['kept'] = [];
   const headOutputs: Node[] = [];
@@ -238,6 +288,8 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Quant
       kept.push({ node: n.name, reason: 'weight or bias is not a float constant' });
     } else if (excluded(n)) {
       kept.push({ node: n.name, reason: 'excluded by pattern' });
+    } else if (stem.has(n)) {
+      kept.push({ node: n.name, reason: 'stem conv on the image, with its activation: faster in float (few input channels), and the image needs no QuantizeLinear' });
     } else if (linear && readOut === 'float') {
       kept.push({ node: n.name, reason: 'detection head read-out (box/class logits or DFL), kept float' });
     } else if (linear && readOut === 'logits' && isProbability(n.inputs[0], prod)) {
@@ -283,7 +335,7 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Quant
       add(n.outputs[0], outputRange(n));
       continue;
     }
-    if (tail.has(n) || excluded(n) || n.outputs.some((o) => outputs.has(o))) continue;
+    if (tail.has(n) || excluded(n) || stem.has(n) || n.outputs.some((o) => outputs.has(o))) continue;
     const activationInputs = n.inputs.filter((i) => i !== '' && !constValue(g, i, prod));
     if (!activationInputs.every(isFloat) || !n.outputs.every(isFloat)) continue;
     const range = integerOutputRange(n, activationInputs, opset);

@@ -14,7 +14,7 @@ import { writeModel } from '../onnx/write.js';
 import { calibrateRanges } from './calibrate.js';
 import { upgradeToOpset13 } from './opset.js';
 import { isCoded } from '../../protocol/errors.js';
-import { integerOpCounts, planQuantization, type IntegerScope, type ReadOutPlan } from './plan.js';
+import { integerOpCounts, planQuantization, type IntegerScope, type ReadOutPlan, type StemPlan } from './plan.js';
 import { insertQdq, type ActivationType, type QuantizedTensor } from './qdq.js';
 import { resolveRanges, type CalibrationMethod } from './ranges.js';
 import { codedError } from '../../protocol/errors.js';
@@ -60,6 +60,8 @@ export interface QuantizeOptions {
    * per-channel weights keep 0.988.
    */
   hoistPointwise?: boolean;
+  /** The stem conv on the image and its activation: 'float' (default, measured faster) or 'integer' (plan.ts StemPlan). */
+  stem?: StemPlan;
   /** sha256 of the file the model was read from, for its lineage; hashed from the model when absent. */
   baseSha256?: string;
 }
@@ -72,6 +74,7 @@ export interface QuantizeReport {
   calibrationImages: number;
   scope: IntegerScope;
   readOut: ReadOutPlan;
+  stem: StemPlan;
   quantizedConvs: string[];
   floatConvs: { node: string; reason: string }[];
   /** Planned integer nodes per op type (Conv, Sigmoid, Mul, Add, Concat, Split, MaxPool, Resize). */
@@ -109,7 +112,8 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
   }
   let hoisted: string[] = [];
   if (scope === 'all' && (options.hoistPointwise ?? false)) ({ model, rewritten: hoisted } = hoistPointwiseConvs(model));
-  const plan = planQuantization(model, { exclude: options.exclude, readOut: options.readOut, scope });
+  const stem = options.stem ?? 'float';
+  const plan = planQuantization(model, { exclude: options.exclude, readOut: options.readOut, scope, stem });
   if (plan.convs.length === 0) throw new QuantizeError('no convolution can be quantized (all are excluded or have non-constant weights)');
   const measured = plan.activations.filter((a) => (plan.sources.get(a)?.kind ?? 'calibrated') === 'calibrated');
   const calibrated = await calibrateRanges(model, measured, calibration, method, activationType);
@@ -128,6 +132,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     calibrationImages: calibration.inputs.length,
     scope,
     readOut: options.readOut ?? 'logits',
+    stem,
     quantizedConvs: plan.convs.map((c) => c.name),
     floatConvs: plan.kept,
     integerOps: integerOpCounts(plan),
@@ -142,6 +147,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     activationType,
     scope,
     readOut: options.readOut ?? 'logits',
+    stem,
     exclude: (options.exclude ?? []).map((r) => r.source),
     calibrationImages: calibration.files.length,
     quantizedConvs: plan.convs.length,

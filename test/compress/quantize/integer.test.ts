@@ -12,9 +12,10 @@ import type { Node } from '../../../compress/onnx/ir.js';
 import { optimizedModel } from '../../../compress/onnx/optimized.js';
 import { runModel } from '../../../compress/onnx/session.js';
 import { consumers } from '../../../compress/onnx/graph.js';
-import { planQuantization } from '../../../compress/quantize/plan.js';
+import { planQuantization, stemNodes } from '../../../compress/quantize/plan.js';
 import { quantizeModel } from '../../../compress/quantize/quantize.js';
 import { writeModelFile } from '../../../compress/onnx/write.js';
+import { readLineage } from '../../../compress/lineage.js';
 import { buildYolov8 } from '../../../compress/yolo/builder.js';
 import { child, GraphBuilder, ROOT } from '../../../compress/yolo/graph-builder.js';
 import { WeightSource } from '../../../compress/yolo/weights.js';
@@ -42,7 +43,7 @@ describe('int8 yolov8n (builder-made, 64 px) runs its SiLUs, Adds, Concats, Spli
   const count = (op: string, inTail: boolean) => float.graph.nodes.filter((n) => n.opType === op && tail.has(n) === inTail).length;
 
   it("readOut 'float': in the graph onnxruntime runs, one QLinear kernel per SiLU half, residual Add and Concat; float only after the read-out convs", async () => {
-    const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 2), { method: 'minmax', readOut: 'float' });
+    const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 2), { method: 'minmax', readOut: 'float', stem: 'integer' });
     const silus = count('Sigmoid', false);
     expect(silus).toBe(57);
     expect(report.quantizedConvs.length).toBe(silus);
@@ -64,12 +65,57 @@ describe('int8 yolov8n (builder-made, 64 px) runs its SiLUs, Adds, Concats, Spli
   });
 
   it("scope 'convs' keeps the earlier form: QLinearConv only, every SiLU in float", async () => {
-    const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 1), { method: 'minmax', scope: 'convs', readOut: 'float' });
+    const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 1), { method: 'minmax', scope: 'convs', readOut: 'float', stem: 'integer' });
     expect(report.integerOps).toEqual({ Conv: 57 });
     const ops = runtimeOps(await optimizedModel(model));
     expect(ran(ops, 'integer', /QLinear(Sigmoid|Mul|Add|Concat)$/)).toBe(0);
     // (onnxruntime may fuse a float x·σ(x) into com.microsoft.QuickGelu)
     expect(ran(ops, 'float', /(^Sigmoid|\.QuickGelu)$/)).toBe(count('Sigmoid', false) + count('Sigmoid', true));
+  });
+});
+
+describe('the stem (the conv on the image and its SiLU) stays float by default', () => {
+  const SIZE = 64;
+  const float = buildYolov8({ scale: 'n', imgsz: SIZE });
+
+  it("finds yolov8n's first conv and its Sigmoid and Mul, and nothing after the next conv", () => {
+    expect([...stemNodes(float.graph)].map((n) => n.name).sort()).toEqual(['/model.0/act/Mul', '/model.0/act/Sigmoid', '/model.0/conv/Conv']);
+  });
+
+  it('is only a conv that reads the image with at most 4 channels, and only the activation fed by it alone', () => {
+    const b = new GraphBuilder(new WeightSource(5));
+    // a 3-channel conv on the image, a SiLU of it, then a 3-channel conv that does not read the image
+    const a = b.convSilu(child(ROOT, 'a'), 'images', 3, 3, 3);
+    const c = b.conv2d(child(ROOT, 'c'), a, 3, 3, 1, 1, { gain: 1 });
+    // a Mul of the stem with a non-stem tensor is not the stem's activation
+    const mixed = b.op('/m', 'Mul', [a, c])[0];
+    const out = b.conv2d(child(ROOT, 'out'), mixed, 3, 2, 1, 1, { gain: 1 });
+    const model = graphModel(b, 8, out, [1, 2, 8, 8]);
+    expect([...stemNodes(model.graph)].map((n) => n.name).sort()).toEqual(['/a/act/Mul', '/a/act/Sigmoid', '/a/conv/Conv']);
+    // the same graph with a 12-channel image (a space-to-depth input) has no stem
+    const wide = new GraphBuilder(new WeightSource(5));
+    const w = wide.convSilu(child(ROOT, 'a'), 'images', 12, 3, 3);
+    const model12 = graphModel(wide, 8, w, [1, 3, 8, 8]);
+    model12.graph.inputs[0].shape = [1, 12, 8, 8];
+    expect(stemNodes(model12.graph).size).toBe(0);
+  });
+
+  it("runs the stem float and the image unquantized; stem 'integer' quantizes them as before", async () => {
+    const calibration = calibrationOf(SIZE, 1);
+    const [byDefault, integer] = await Promise.all([
+      quantizeModel(float, calibration, { method: 'minmax' }),
+      quantizeModel(float, calibration, { method: 'minmax', stem: 'integer' }),
+    ]);
+    expect(byDefault.report.stem).toBe('float');
+    expect(integer.report.quantizedConvs).toEqual(['/model.0/conv/Conv', ...byDefault.report.quantizedConvs]);
+    expect(byDefault.report.integerOps.Sigmoid).toBe(integer.report.integerOps.Sigmoid - 1);
+    expect(byDefault.report.integerOps.Mul).toBe(integer.report.integerOps.Mul - 1);
+    expect(byDefault.report.activations.some((a) => a.name === 'images')).toBe(false);
+    expect(integer.report.activations.some((a) => a.name === 'images')).toBe(true);
+    const [d, i] = [runtimeOps(await optimizedModel(byDefault.model)), runtimeOps(await optimizedModel(integer.model))];
+    expect(ran(d, 'integer', /(^|\.)QLinearConv$/)).toBe(ran(i, 'integer', /(^|\.)QLinearConv$/) - 1);
+    expect(ran(d, 'float', /(^|\.)Conv$/)).toBe(ran(i, 'float', /(^|\.)Conv$/) + 1);
+    expect(readLineage(byDefault.model)?.steps.at(-1)?.params.stem).toBe('float');
   });
 });
 
@@ -83,7 +129,7 @@ describe('the plan', () => {
     const sig = b.op('/g0/act', 'Sigmoid', [permuted])[0];
     const act = b.op('/g0/act', 'Mul', [permuted, sig])[0];
     const out = b.conv2d(child(ROOT, 'readout'), act, 8, 2, 1, 1, { gain: 1 });
-    const plan = planQuantization(graphModel(b, 8, out, [1, 2, 8, 8]), { readOut: 'float' });
+    const plan = planQuantization(graphModel(b, 8, out, [1, 2, 8, 8]), { readOut: 'float', stem: 'integer' });
     expect(plan.convs.map((c) => c.name)).toEqual(['/f0/Conv', '/f1/conv/Conv', '/g0/Conv']);
     expect(plan.kept).toEqual([{ node: '/readout/Conv', reason: 'detection head read-out (box/class logits or DFL), kept float' }]);
     expect(plan.ops.map((n) => n.opType)).toEqual(['Sigmoid', 'Mul', 'Gather', 'Sigmoid', 'Mul']);
@@ -99,7 +145,7 @@ describe('integer kernels stay within the error their quantization steps allow',
     const { model, names, w, v, out } = blockModel(SIZE);
     const input = image(SIZE, 1);
     // min/max on the one image measured: nothing is clipped, every error is rounding.
-    const { model: int8, report } = await quantizeModel(model, { files: ['x'], inputs: [input], size: SIZE }, { method: 'minmax', readOut: 'float' });
+    const { model: int8, report } = await quantizeModel(model, { files: ['x'], inputs: [input], size: SIZE }, { method: 'minmax', readOut: 'float', stem: 'integer' });
     expect(report.integerOps).toEqual({ Conv: 1, Sigmoid: 1, Mul: 1, Split: 1, Add: 1, Concat: 1, MaxPool: 1, Resize: 1 });
 
     const ops = runtimeOps(await optimizedModel(int8));
@@ -163,7 +209,7 @@ describe('model info --optimized', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'edgefit-info-optimized-'));
     const { model } = blockModel(16);
     const file = path.join(dir, 'int8.onnx');
-    writeModelFile((await quantizeModel(model, { files: ['x'], inputs: [image(16)], size: 16 }, { method: 'minmax' })).model, file);
+    writeModelFile((await quantizeModel(model, { files: ['x'], inputs: [image(16)], size: 16 }, { method: 'minmax', stem: 'integer' })).model, file);
     const json = await capture([file, '--optimized', '--json']);
     expect(json.code, json.err).toBe(0);
     const info = JSON.parse(json.out) as { weightFormat: string; onnxruntime: RuntimeOps };

@@ -44,9 +44,12 @@ describe('quantize on a builder-made yolov8n', () => {
   it('gives a QDQ model with the same output shape that onnxruntime runs with QLinearConv kernels; the DFL expectation stays float', async () => {
     const { model, report } = await quantizeModel(float, calibration, { method: 'minmax', perChannel: true });
     expect(weightFormat(model)).toBe('qdq-int8');
-    // 57 conv+SiLU and the six box/class logit read-outs
-    expect(report.quantizedConvs.length).toBe(63);
-    expect(report.floatConvs).toEqual([{ node: '/model.22/dfl/conv/Conv', reason: 'DFL expectation (its output is the box side), kept float' }]);
+    // 57 conv+SiLU less the stem, and the six box/class logit read-outs
+    expect(report.quantizedConvs.length).toBe(62);
+    expect(report.floatConvs).toEqual([
+      { node: '/model.0/conv/Conv', reason: 'stem conv on the image, with its activation: faster in float (few input channels), and the image needs no QuantizeLinear' },
+      { node: '/model.22/dfl/conv/Conv', reason: 'DFL expectation (its output is the box side), kept float' },
+    ]);
     expect(report.activations.every((a) => a.scale > 0 && a.zeroPoint >= 0 && a.zeroPoint <= 255)).toBe(true);
     const [a, b] = [(await runModel(float, feed)).output0, (await runModel(model, feed)).output0];
     expect(b.dims).toEqual(a.dims);
@@ -113,9 +116,11 @@ describe('edgefit quantize CLI', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { quantizedConvs: string[]; activations: { name: string }[]; perChannel: boolean };
     expect(report.perChannel).toBe(true);
-    // 57 conv+SiLU and the six box/class logit read-outs (the DFL expectation stays float)
-    expect(report.quantizedConvs.length).toBe(63);
-    expect(report.activations.some((a) => a.name === 'images')).toBe(true);
+    // 57 conv+SiLU less the stem, and the six box/class logit read-outs (the stem and the DFL expectation stay float)
+    expect(report.quantizedConvs.length).toBe(62);
+    // the image enters the float stem as it is; the first quantized tensor is the stem's SiLU output
+    expect(report.activations.some((a) => a.name === 'images')).toBe(false);
+    expect(report.activations.some((a) => a.name === '/model.0/act/Mul_output_0')).toBe(true);
     const written = readModelFile(out);
     expect(weightFormat(written)).toBe('qdq-int8');
     expect(readLineage(written)?.steps.map((s) => s.method)).toEqual(['quantize-int8-qdq']);

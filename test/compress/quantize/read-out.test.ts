@@ -31,15 +31,16 @@ describe('int8 yolov8n (builder-made, 64 px), default read-out', () => {
 
   it('runs the six box/class logit convs as QLinearConv, keeps the DFL expectation float, and gives class logits the fixed span', async () => {
     const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 2), { method: 'minmax' });
-    expect(report.quantizedConvs.length).toBe(57 + 6);
-    expect(report.floatConvs.map((c) => c.node)).toEqual(['/model.22/dfl/conv/Conv']);
+    // 57 conv+SiLU less the stem (float), and the six box/class logit read-outs
+    expect(report.quantizedConvs.length).toBe(56 + 6);
+    expect(report.floatConvs.map((c) => c.node)).toEqual(['/model.0/conv/Conv', '/model.22/dfl/conv/Conv']);
     const ops = runtimeOps(await optimizedModel(model));
-    expect(ran(ops, 'integer', /(^|\.)QLinearConv$/)).toBe(63);
-    // the one float conv is the DFL; after the read-outs only the decode is float: one class Sigmoid, one Softmax
-    expect(ran(ops, 'float', /(^|\.)Conv$/)).toBe(1);
+    expect(ran(ops, 'integer', /(^|\.)QLinearConv$/)).toBe(62);
+    // the float convs are the stem and the DFL; after the read-outs only the decode is float: one class Sigmoid, one Softmax
+    expect(ran(ops, 'float', /(^|\.)Conv$/)).toBe(2);
     expect(ran(ops, 'float', /^Sigmoid$/)).toBe(1);
     expect(ran(ops, 'float', /^Softmax$/)).toBe(1);
-    // float enters once (the image) and leaves once per logit read-out
+    // float enters once (after the stem) and leaves once per logit read-out
     expect(ops.byPrecision.convert).toEqual({ QuantizeLinear: 1, DequantizeLinear: 6 });
 
     const cons = consumers(float.graph);
@@ -63,7 +64,7 @@ describe('a class-logit read-out in integer stays within the bound of its quanti
     const SIZE = 32;
     const { model, names, w, v, logits, out } = blockModel(SIZE, 'sigmoid');
     const input = image(SIZE, 1);
-    const { model: int8, report } = await quantizeModel(model, { files: ['x'], inputs: [input], size: SIZE }, { method: 'minmax' });
+    const { model: int8, report } = await quantizeModel(model, { files: ['x'], inputs: [input], size: SIZE }, { method: 'minmax', stem: 'integer' });
     expect(report.quantizedConvs).toEqual(['/model.0/conv/Conv', '/model.4/Conv']);
     const ops = runtimeOps(await optimizedModel(int8));
     expect(ran(ops, 'integer', /(^|\.)QLinearConv$/)).toBe(2);

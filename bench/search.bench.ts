@@ -129,7 +129,11 @@ async function main(): Promise<void> {
   say(`Latency: lower quartile of per-run CPU time (the local predictor's clock with one thread; wall median beside it) over ${PASSES} passes × ${RUNS} runs, passes interleaved over all ${all.length} candidates (${timeS.toFixed(0)} s), load average ${load0.toFixed(1)} → ${load1.toFixed(1)}. Ratios against fp32-640 of the same run (${fp32.ms!.toFixed(1)} ms).`);
   say(`Fidelity: held-out only; "images" = ${protocol.heldOut.length} images (coco8 val, bus, zidane), "views" = ${protocol.views.boxes} baseline boxes on 8 seeded views of each.`);
   say(`Search: population ${POPULATION}, ${result.generations} generations, ${result.evaluations} genomes evaluated, seed ${SEED}, front ${FRONT}, reconstruct ${RECONSTRUCT}, factorization ${FACTOR ? 'in' : 'out of'} the space; wall ${searchS.toFixed(0)} s (set-up incl. sensitivity, loss terms and predictor fit ${result.stageSeconds.setup.toFixed(0)} s, generations ${result.stageSeconds.search.toFixed(1)} s = ${((1e6 * result.stageSeconds.search) / Math.max(1, result.evaluations)).toFixed(0)} µs per evaluated genome, front build + held-out fidelity ${result.stageSeconds.front.toFixed(0)} s); goal ≤ 900 s on this 2-core machine. Cache: ${process.env.SEARCH_CACHE ? 'given (may be warm)' : 'fresh (cold)'}.`);
-  if (result.recoveryScale) say(`Recovery scale of the loss terms: ${result.recoveryScale.probes.map((p) => `${p.kind} × ${(p.predicted > 0 ? p.measured / p.predicted : 1).toFixed(3)} (probe predicted ${p.predicted.toFixed(3)} unrecovered, measured ${p.measured.toFixed(3)} recovered, ${p.heldBack ? 'on held-back calibration sources' : 'in-sample'})`).join('; ')}.`);
+  if (result.recoveryScale) {
+    const r = result.recoveryScale;
+    const probes = r.probes.map((p) => `${p.kind} ${p.depth}: predicted ${p.predicted.toFixed(3)} unrecovered, measured ${p.measured.toFixed(3)} recovered (${p.heldBack ? 'held-back calibration sources' : 'in-sample'})`).join('; ');
+    say(`Recovery curves of the loss terms (recovered loss = a·S^b of a kind's summed terms S): prune a ${r.prune.a.toFixed(3)}, b ${r.prune.b.toFixed(3)}; factor a ${r.factor.a.toFixed(3)}, b ${r.factor.b.toFixed(3)}. Probes: ${probes}.`);
+  }
   say(`Ladder: ${ladder.candidates.length} candidates built in ${ladderS.toFixed(0)} s${ladder.skipped.length ? `; skipped ${ladder.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''}.`);
   say();
   say(`| candidate | kind | recipe / genome | predicted ms | CPU ms | wall ms | × fp32 | fidelity images | fidelity views |`);

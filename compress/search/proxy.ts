@@ -18,7 +18,8 @@
 //     factorized at the genome's option (measured).
 // Additive: each term is measured alone and the sum assumes they do not
 // interact, the same assumption compress/sensitivity.ts' allocator makes when
-// it spends a FLOPs cut over groups. It is a ranking proxy only; the final
+// it spends a FLOPs cut over groups. With --reconstruct each kind's sum goes
+// through its recovery curve (a·S^b, fitted on recovered probes). It is a ranking proxy only; the final
 // front is built and measured on held-out images (run.ts), and the table
 // shows predicted beside measured.
 // Constraint: the SLO's max latency; violation = predicted ms − bound.
@@ -40,14 +41,34 @@ export interface ProxyTerms {
 
 export const sizePrecisionKey = (size: number, precision: string): string => `${size}/${precision}`;
 
-/** The predicted fidelity loss of a genome: the sum of its measured terms. */
-export function predictedLoss(terms: ProxyTerms, g: Genome): number {
+/**
+ * What a recovered build loses, as a function of the sum S of its kind's
+ * unrecovered terms: a·S^b (terms.ts measureRecoveryCurves fits a and b on two
+ * recovered probes). b = 1 is one linear scale; b < 1 is concave: the first
+ * cuts cost more per unit of S than the many cuts a deep probe holds.
+ */
+export interface RecoveryCurve {
+  a: number;
+  b: number;
+}
+
+export const IDENTITY_CURVE: RecoveryCurve = { a: 1, b: 1 };
+
+export const recovered = (c: RecoveryCurve, sum: number): number => (sum > 0 ? c.a * sum ** c.b : 0);
+
+/**
+ * The predicted fidelity loss of a genome: its size × precision term plus,
+ * per kind (prune, factor), the kind's recovery curve at the sum of its
+ * measured terms (the sum itself without curves).
+ */
+export function predictedLoss(terms: ProxyTerms, g: Genome, curves: { prune: RecoveryCurve; factor: RecoveryCurve } = { prune: IDENTITY_CURVE, factor: IDENTITY_CURVE }): number {
   const sp = terms.sizePrecision[sizePrecisionKey(g.size, g.precision)];
   if (sp === undefined) throw new Error(`search proxy: no measured term for size ${g.size} at ${g.precision}`);
-  let loss = sp;
-  g.prune.forEach((i, k) => (loss += terms.prune[k]?.[i] ?? 0));
-  g.factor.forEach((i, k) => (loss += terms.factor[k]?.[i] ?? 0));
-  return loss;
+  let prune = 0;
+  let factor = 0;
+  g.prune.forEach((i, k) => (prune += terms.prune[k]?.[i] ?? 0));
+  g.factor.forEach((i, k) => (factor += terms.factor[k]?.[i] ?? 0));
+  return sp + recovered(curves.prune, prune) + recovered(curves.factor, factor);
 }
 
 /** The prune terms of a space from the sensitivity profile: each group's removal index → the loss measured at that removal count. */
@@ -68,9 +89,9 @@ export interface Proxy {
   evaluate(g: Genome): Evaluation;
 }
 
-export function searchProxy(o: { predictor: LatencyPredictor; shapes: (g: Genome) => NodeShape[]; terms: ProxyTerms; maxLatencyMs?: number }): Proxy {
+export function searchProxy(o: { predictor: LatencyPredictor; shapes: (g: Genome) => NodeShape[]; terms: ProxyTerms; curves?: { prune: RecoveryCurve; factor: RecoveryCurve }; maxLatencyMs?: number }): Proxy {
   const latencyMs = (g: Genome) => predictLatency(o.predictor, o.shapes(g)).ms;
-  const loss = (g: Genome) => predictedLoss(o.terms, g);
+  const loss = (g: Genome) => predictedLoss(o.terms, g, o.curves);
   return {
     latencyMs,
     loss,
@@ -80,9 +101,4 @@ export function searchProxy(o: { predictor: LatencyPredictor; shapes: (g: Genome
       return { objectives: [ms, loss(g)], violation };
     },
   };
-}
-
-/** The terms with the prune and factor kinds scaled (terms.ts measureRecoveryScale: recovered builds lose less than the plain cuts measured). */
-export function scaleTerms(terms: ProxyTerms, scale: { prune: number; factor: number }): ProxyTerms {
-  return { sizePrecision: terms.sizePrecision, prune: terms.prune.map((r) => r.map((t) => t * scale.prune)), factor: terms.factor.map((r) => r.map((t) => t * scale.factor)) };
 }

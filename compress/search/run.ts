@@ -20,7 +20,7 @@ import { writeModel } from '../onnx/write.js';
 import { buildGenome, type BuildContext } from './build.js';
 import { genomeProblemParts, type Genome } from './genome.js';
 import { initNsga2, paretoFront, stepNsga2, type Individual, type Nsga2State, type SearchProblem } from './nsga2.js';
-import { scaleTerms, searchProxy } from './proxy.js';
+import { searchProxy } from './proxy.js';
 import { genomeShapes, shapeContext } from './shapes.js';
 import { seededProblem, seedGenomes } from './seeds.js';
 import { searchSpace, type SearchSpace, type SpaceOptions } from './space.js';
@@ -86,7 +86,7 @@ export interface SearchResult {
   seconds: number;
   /** Added: how long set-up (profiles, terms, predictor), the generations and the front's build and measurement took. */
   stageSeconds: { setup: number; search: number; front: number };
-  /** With reconstruct: how the prune and factor terms were scaled to recovered builds, and the probes that said so. */
+  /** With reconstruct: the prune and factor recovery curves (a·S^b of a kind's summed terms), and the probes they were fitted on. */
   recoveryScale?: RecoveryScale;
   space: SearchSpace;
 }
@@ -208,11 +208,10 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   const calibration = calibrationAt(o.calibration);
   const plainCtx: BuildContext = { calibration, baseSha256: o.baseSha256, reconstruct: false, cacheDir: o.cacheDir };
   const measured = await measureTerms({ base: o.base, baseSha256: o.baseSha256, space, calibration: o.calibration, pruneProfile, build: (g) => buildGenome(o.base, space, g, plainCtx), cacheDir: o.cacheDir, onProgress: (d, t) => progress('loss terms', d, t) });
-  // the front is built recovered: the unrecovered terms are scaled to what a recovered build loses (terms.ts)
+  // the front is built recovered: each kind's unrecovered sum goes through its recovery curve (terms.ts)
   const recovery = o.reconstruct
     ? await measureRecoveryScale({ base: o.base, baseSha256: o.baseSha256, space, terms: measured, calibration: o.calibration, buildRecovered: (g, fitOn) => buildGenome(o.base, space, g, { ...plainCtx, calibration: calibrationAt(fitOn), reconstruct: true }), cacheDir: o.cacheDir, onProgress: (d, t) => progress('recovery scale', d, t) })
     : undefined;
-  const terms = recovery ? scaleTerms(measured, recovery) : measured;
   let predictor = o.predictor;
   if (!predictor) {
     if (!o.fitPredictor) throw new SearchError('no latency predictor: give one fitted for the class, or a way to fit one on this machine');
@@ -221,7 +220,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
     progress('latency predictor', 1, 1);
   }
   const ctx = await shapeContext(o.base, space, (size) => calibration(size));
-  const proxy = searchProxy({ predictor, shapes: (g) => genomeShapes(ctx, g), terms, maxLatencyMs: o.slo?.maxLatencyMs });
+  const proxy = searchProxy({ predictor, shapes: (g) => genomeShapes(ctx, g), terms: measured, ...(recovery ? { curves: recovery } : {}), maxLatencyMs: o.slo?.maxLatencyMs });
   const problem: SearchProblem<Genome> = { ...genomeProblemParts(space), evaluate: (g) => proxy.evaluate(g) };
   const setupS = (performance.now() - t0) / 1000;
 

@@ -29,7 +29,7 @@ import { buildGroups, type GroupIndex } from '../prune/groups.js';
 import { groupImportance, IMPORTANCE_DEFINITION } from '../prune/importance.js';
 import { measureSensitivity, type SensitivityProfile } from '../prune/sensitivity-profile.js';
 import { baseGenome, type Genome } from './genome.js';
-import { predictedLoss, pruneTerms, sizePrecisionKey, type ProxyTerms } from './proxy.js';
+import { IDENTITY_CURVE, predictedLoss, pruneTerms, sizePrecisionKey, type ProxyTerms, type RecoveryCurve } from './proxy.js';
 import type { SearchSpace } from './space.js';
 
 type Progress = (done: number, total: number) => void;
@@ -166,43 +166,75 @@ async function measureSizeAndFactorTerms(o: TermsInput): Promise<Omit<ProxyTerms
   return { sizePrecision, factor };
 }
 
+/** The shallow probe's cuts per kind: the cheapest first cuts, where light pruning lives. */
+export const SHALLOW_CUTS = 3;
+
 /**
- * The genomes that calibrate the terms against a recovered build: at the base
- * size and precision, the cheaper half of the prune groups (their first cut's
- * term at or below the median) cut at their first measured level, and the
- * cheaper half of the factorizable convs at their first option. Null where the
- * space has nothing to cut of that kind.
+ * The genomes that calibrate the terms against a recovered build, at the base
+ * size and precision, two per kind: deep, the cheaper half of the prune
+ * groups (their first cut's term at or below the median) cut at their first
+ * measured level, and the cheaper half of the factorizable convs at their
+ * first option; shallow, the SHALLOW_CUTS cheapest of those alone. Null where
+ * the space has nothing to cut of that kind; shallow null where the cheap
+ * half holds no more than SHALLOW_CUTS (the two would be one).
  */
-export function probeGenomes(space: SearchSpace, terms: ProxyTerms): { prune: Genome | null; factor: Genome | null } {
+export function probeGenomes(space: SearchSpace, terms: ProxyTerms): Record<'prune' | 'factor', { deep: Genome; shallow: Genome | null } | null> {
   const zero = baseGenome(space);
+  const firstCuts = (rows: number[][]) => rows.map((r) => (r.length > 1 ? r[1] : Infinity));
   const cheapHalf = (rows: number[][]): number[] => {
-    const firsts = rows.map((r) => (r.length > 1 ? r[1] : Infinity));
+    const firsts = firstCuts(rows);
     const finite = firsts.filter(Number.isFinite).sort((a, b) => a - b);
     if (finite.length === 0) return rows.map(() => 0);
     const median = finite[Math.floor((finite.length - 1) / 2)];
     return firsts.map((t) => (Number.isFinite(t) && t <= median ? 1 : 0));
   };
-  const prune = cheapHalf(terms.prune);
-  const factor = cheapHalf(terms.factor);
+  const cheapest = (rows: number[][], n: number): number[] => {
+    const order = firstCuts(rows).map((t, k) => ({ t, k })).filter((x) => Number.isFinite(x.t)).sort((x, y) => x.t - y.t || x.k - y.k);
+    const picked = new Set(order.slice(0, n).map((x) => x.k));
+    return rows.map((_, k) => (picked.has(k) ? 1 : 0));
+  };
+  const probe = (rows: number[][], genome: (cuts: number[]) => Genome) => {
+    const deep = cheapHalf(rows);
+    const cuts = deep.filter((i) => i > 0).length;
+    if (cuts === 0) return null;
+    return { deep: genome(deep), shallow: cuts > SHALLOW_CUTS ? genome(cheapest(rows, SHALLOW_CUTS)) : null };
+  };
   return {
-    prune: prune.some((i) => i > 0) ? { ...zero, prune } : null,
-    factor: factor.some((i) => i > 0) ? { ...zero, factor } : null,
+    prune: probe(terms.prune, (prune) => ({ ...zero, prune })),
+    factor: probe(terms.factor, (factor) => ({ ...zero, factor })),
   };
 }
 
 export interface RecoveryScale {
-  prune: number;
-  factor: number;
+  prune: RecoveryCurve;
+  factor: RecoveryCurve;
   /**
    * What each probe predicted (Σ its terms) and measured (1 − fidelity,
    * recovered); heldBack: judged on calibration sources its recovery was not
    * fitted on (the mean over the two halves), else in-sample (one source).
    */
-  probes: { kind: 'prune' | 'factor'; predicted: number; measured: number; heldBack: boolean }[];
+  probes: { kind: 'prune' | 'factor'; depth: 'shallow' | 'deep'; predicted: number; measured: number; heldBack: boolean }[];
 }
 
 /** The measured over the predicted loss of a probe, kept within [0.01, 10]; 1 when the probe predicts nothing. */
 export const scaleOf = (predicted: number, measured: number): number => (predicted > 0 ? Math.min(10, Math.max(0.01, measured / predicted)) : 1);
+
+/** The exponent of a fitted curve stays within [MIN_EXPONENT, 1]: concave or linear, never growing faster than the sum. */
+export const MIN_EXPONENT = 0.2;
+
+/**
+ * a·S^b through the probes of one kind: with a shallow and a deep probe that
+ * both measured a loss, b = ln(m_deep / m_shallow) / ln(p_deep / p_shallow)
+ * (kept within [MIN_EXPONENT, 1]) and a puts the curve through the deep
+ * probe; with one usable probe, the line through the origin and it (b = 1,
+ * a = scaleOf).
+ */
+export function fitRecoveryCurve(deep: { predicted: number; measured: number }, shallow?: { predicted: number; measured: number }): RecoveryCurve {
+  const usable = shallow && shallow.predicted > 0 && shallow.measured > 0 && deep.measured > 0 && deep.predicted > shallow.predicted;
+  if (!usable) return { a: scaleOf(deep.predicted, deep.measured), b: 1 };
+  const b = Math.min(1, Math.max(MIN_EXPONENT, Math.log(deep.measured / shallow.measured) / Math.log(deep.predicted / shallow.predicted)));
+  return { a: deep.measured / deep.predicted ** b, b };
+}
 
 /**
  * The prune and factor terms are measured unrecovered (a term fitted on the
@@ -210,38 +242,43 @@ export const scaleOf = (predicted: number, measured: number): number => (predict
  * recovery: on the fixture YOLOv8n the l1 levels' median first-cut loss was 0.45 per
  * group at its first cut, so any cut summed past dropping from 640 to 512 px
  * (0.27) and the search pruned nothing, while sensitivity-allocated 10% with
- * recovery keeps 0.987 held-out. So one recovered build per kind (the cheap
- * half of its cuts together) scales that kind's terms by measured / predicted.
- * The probe is judged on held-back calibration sources: its recovery is
- * fitted on one half of the source images and judged on the other, both ways.
- * On the fixture its 30 cuts sum to 6.8 unrecovered; judged in-sample they
- * lost 0.46 recovered (scale 0.067), held back 0.585 (0.086): the sample was
- * not the main error. The scale is: recovered loss grows far slower than the
- * sum (measured / predicted 0.55 at the 3 cheapest cuts, 0.15 at 7, held
- * out), so one linear scale taken this deep makes light pruning look cheap.
+ * recovery keeps 0.987 held-out. So recovered builds of each kind map the sum
+ * of its terms to a recovered loss. They are judged on held-back calibration
+ * sources: the recovery is fitted on one half of the source images and judged
+ * on the other, both ways. One deep probe alone (the cheap half: 30 cuts that
+ * sum to 6.8 unrecovered and lost 0.585 recovered) gave a linear scale of
+ * 0.086, but recovered loss grows far slower than the sum (measured /
+ * predicted 0.55 at the 3 cheapest cuts, 0.15 at 7, held out), so light pruning
+ * looked nearly free; a shallow probe (the SHALLOW_CUTS cheapest) fits the
+ * exponent of a concave curve through both.
  */
 export async function measureRecoveryScale(o: { base: Model; baseSha256: string; space: SearchSpace; terms: ProxyTerms; calibration: CalibrationSet; buildRecovered: (g: Genome, fitOn: CalibrationSet) => Promise<Model>; cacheDir?: string; onProgress?: Progress }): Promise<RecoveryScale> {
   const probes = probeGenomes(o.space, o.terms);
-  const identity = { base: o.baseSha256, probes, terms: [o.terms.prune, o.terms.factor], calibration: calibrationDigest(o.calibration), measure: 'recovery-scale-2-held-back' };
+  const identity = { base: o.baseSha256, probes, terms: [o.terms.prune, o.terms.factor], calibration: calibrationDigest(o.calibration), measure: 'recovery-curve-3-held-back' };
   return cachedJson(o.cacheDir, 'search-scale', identity, async () => {
     // [fit on, judge on]: each half of the sources judged by the recovery fitted on the other, or in-sample with one source
     const halves = sourceHalves(o.calibration);
     const folds: [CalibrationSet, CalibrationSet][] = halves ? [[halves[0], halves[1]], [halves[1], halves[0]]] : [[o.calibration, o.calibration]];
     const judges = await Promise.all(folds.map(([, judgeOn]) => calibrationFidelity(o.base, judgeOn)));
-    const scale: RecoveryScale = { prune: 1, factor: 1, probes: [] };
-    const kinds = (['prune', 'factor'] as const).filter((k) => probes[k]);
+    const scale: RecoveryScale = { prune: IDENTITY_CURVE, factor: IDENTITY_CURVE, probes: [] };
+    const jobs = (['prune', 'factor'] as const).flatMap((kind) => {
+      const p = probes[kind];
+      if (!p) return [];
+      return [{ kind, depth: 'deep' as const, g: p.deep }, ...(p.shallow ? [{ kind, depth: 'shallow' as const, g: p.shallow }] : [])];
+    });
     let done = 0;
-    for (const kind of kinds) {
-      const g = probes[kind]!;
+    for (const { kind, depth, g } of jobs) {
       const predicted = predictedLoss({ ...o.terms, sizePrecision: { [sizePrecisionKey(g.size, g.precision)]: 0 } }, g);
       let lost = 0;
       for (const [k, [fitOn]] of folds.entries()) {
         lost += Math.max(0, 1 - (await judges[k](await o.buildRecovered(g, fitOn))));
-        o.onProgress?.(++done, kinds.length * folds.length);
+        o.onProgress?.(++done, jobs.length * folds.length);
       }
-      const measured = lost / folds.length;
-      scale[kind] = scaleOf(predicted, measured);
-      scale.probes.push({ kind, predicted, measured, heldBack: halves !== undefined });
+      scale.probes.push({ kind, depth, predicted, measured: lost / folds.length, heldBack: halves !== undefined });
+    }
+    for (const kind of ['prune', 'factor'] as const) {
+      const deep = scale.probes.find((p) => p.kind === kind && p.depth === 'deep');
+      if (deep) scale[kind] = fitRecoveryCurve(deep, scale.probes.find((p) => p.kind === kind && p.depth === 'shallow'));
     }
     return scale;
   });

@@ -1,9 +1,9 @@
-// How the search scales its unrecovered loss terms to recovered builds
-// (compress/search/terms.ts probeGenomes and scaleOf, proxy.ts scaleTerms),
-// worked out by hand on a three-group, two-conv space.
+// How the search maps its unrecovered loss terms to recovered builds
+// (compress/search/terms.ts probeGenomes and fitRecoveryCurve, proxy.ts
+// predictedLoss with curves), worked out by hand on a small space.
 import { describe, expect, it } from 'vitest';
-import { scaleTerms, sizePrecisionKey, type ProxyTerms } from '../../../compress/search/proxy.js';
-import { probeGenomes, scaleOf } from '../../../compress/search/terms.js';
+import { predictedLoss, recovered, sizePrecisionKey, type ProxyTerms } from '../../../compress/search/proxy.js';
+import { fitRecoveryCurve, MIN_EXPONENT, probeGenomes, scaleOf, SHALLOW_CUTS } from '../../../compress/search/terms.js';
 import type { SearchSpace } from '../../../compress/search/space.js';
 
 const space: SearchSpace = {
@@ -19,11 +19,27 @@ const terms: ProxyTerms = {
   factor: [[0, 0.04], [0, 0.02]],
 };
 
-describe('recovery scale of the search terms', () => {
+describe('recovery curves of the search terms', () => {
   it('probes the cheaper half of each kind at its first level, at the base size and precision', () => {
     const { prune, factor } = probeGenomes(space, terms);
-    expect(prune).toEqual({ size: 64, precision: 'fp32', prune: [1, 0, 1, 0], factor: [0, 0] });
-    expect(factor).toEqual({ size: 64, precision: 'fp32', prune: [0, 0, 0, 0], factor: [0, 1] });
+    expect(prune?.deep).toEqual({ size: 64, precision: 'fp32', prune: [1, 0, 1, 0], factor: [0, 0] });
+    expect(factor?.deep).toEqual({ size: 64, precision: 'fp32', prune: [0, 0, 0, 0], factor: [0, 1] });
+    // two and one cuts: no more than SHALLOW_CUTS, so no shallow probe beside them
+    expect(SHALLOW_CUTS).toBe(3);
+    expect(prune?.shallow).toBeNull();
+    expect(factor?.shallow).toBeNull();
+  });
+
+  it('adds a shallow probe of the SHALLOW_CUTS cheapest first cuts when the cheap half holds more', () => {
+    // eight groups, first cuts 0.08, 0.01, 0.07, 0.02, 0.06, 0.03, 0.05, 0.9: median (lower middle) 0.05,
+    // so the cheap half is the five at or below it and the three cheapest are 0.01, 0.02, 0.03
+    const firsts = [0.08, 0.01, 0.07, 0.02, 0.06, 0.03, 0.05, 0.9];
+    const wide: SearchSpace = { ...space, groups: firsts.map((_, k) => ({ name: `g${k}`, units: 16, removals: [0, 4] })), convs: [] };
+    const t: ProxyTerms = { ...terms, prune: firsts.map((f) => [0, f]), factor: [] };
+    const { prune, factor } = probeGenomes(wide, t);
+    expect(prune?.deep.prune).toEqual([0, 1, 0, 1, 0, 1, 1, 0]);
+    expect(prune?.shallow?.prune).toEqual([0, 1, 0, 1, 0, 1, 0, 0]);
+    expect(factor).toBeNull();
   });
 
   it('has no probe for a kind the space cannot cut', () => {
@@ -31,16 +47,43 @@ describe('recovery scale of the search terms', () => {
     expect(probeGenomes(bare, { ...terms, factor: [] }).factor).toBeNull();
   });
 
-  it('scales by measured over predicted, within [0.01, 10], and leaves the size × precision terms alone', () => {
+  it('with one probe, a line through the origin: measured over predicted, within [0.01, 10]', () => {
     // the prune probe predicts 0.1 + 0.2 = 0.3; a recovered build measured 0.03 → 0.1
     expect(scaleOf(0.3, 0.03)).toBeCloseTo(0.1, 12);
     expect(scaleOf(0.3, 0)).toBe(0.01);
     expect(scaleOf(0.01, 1)).toBe(10);
     expect(scaleOf(0, 0.2)).toBe(1);
-    const scaled = scaleTerms(terms, { prune: 0.1, factor: 0.5 });
-    expect(scaled.prune[0][2]).toBeCloseTo(0.05, 12);
-    expect(scaled.prune[1][1]).toBeCloseTo(0.03, 12);
-    expect(scaled.factor[0][1]).toBeCloseTo(0.02, 12);
-    expect(scaled.sizePrecision).toEqual(terms.sizePrecision);
+    expect(fitRecoveryCurve({ predicted: 0.3, measured: 0.03 })).toEqual({ a: expect.closeTo(0.1, 12), b: 1 });
+  });
+
+  it('with a shallow and a deep probe, the power law through both', () => {
+    // shallow: 0.04 → 0.02, deep: 6.4 → 0.64. b = ln(0.64/0.02) / ln(6.4/0.04) = ln 32 / ln 160; a = 0.64 / 6.4^b
+    const b = Math.log(32) / Math.log(160);
+    const c = fitRecoveryCurve({ predicted: 6.4, measured: 0.64 }, { predicted: 0.04, measured: 0.02 });
+    expect(c.b).toBeCloseTo(b, 12);
+    expect(c.a).toBeCloseTo(0.64 / 6.4 ** b, 12);
+    expect(recovered(c, 0.04)).toBeCloseTo(0.02, 12);
+    expect(recovered(c, 6.4)).toBeCloseTo(0.64, 12);
+    // concave: a light cut costs more per unit of S than the deep probe's average (0.1), and far more than the line
+    expect(recovered(c, 0.3)).toBeGreaterThan(0.1 * 0.3);
+    expect(recovered(c, 0)).toBe(0);
+  });
+
+  it('keeps the exponent within [MIN_EXPONENT, 1], and falls back to the line when the shallow probe says nothing', () => {
+    // growing faster than the sum (0.01 → 0.01 at 100× the sum would be b = 0): clamped to MIN_EXPONENT
+    expect(fitRecoveryCurve({ predicted: 1, measured: 0.01 }, { predicted: 0.01, measured: 0.01 }).b).toBe(MIN_EXPONENT);
+    // convex (b = 2 through these) is clamped to the line through the deep probe
+    expect(fitRecoveryCurve({ predicted: 1, measured: 0.5 }, { predicted: 0.1, measured: 0.005 })).toEqual({ a: 0.5, b: 1 });
+    // a shallow probe that lost nothing gives no exponent
+    expect(fitRecoveryCurve({ predicted: 1, measured: 0.5 }, { predicted: 0.1, measured: 0 })).toEqual({ a: 0.5, b: 1 });
+  });
+
+  it('applies each kind\'s curve to the sum of its terms, and leaves the size × precision term alone', () => {
+    const g = { size: 32, precision: 'int8' as const, prune: [2, 1, 0, 0], factor: [1, 0] };
+    const curves = { prune: { a: 0.5, b: 0.5 }, factor: { a: 2, b: 1 } };
+    // 0.35 + 0.5·(0.5 + 0.3)^0.5 + 2·0.04
+    expect(predictedLoss(terms, g, curves)).toBeCloseTo(0.35 + 0.5 * Math.sqrt(0.8) + 0.08, 12);
+    // without curves: the plain sum
+    expect(predictedLoss(terms, g)).toBeCloseTo(0.35 + 0.8 + 0.04, 12);
   });
 });

@@ -15,7 +15,7 @@ import { resizeModel } from '../../../compress/resize.js';
 import { chooseFront, runSearch, type SearchOptions, type SearchResult } from '../../../compress/search/run.js';
 import type { ProxyTerms } from '../../../compress/search/proxy.js';
 import { searchSpace } from '../../../compress/search/space.js';
-import { measureRecoveryScale } from '../../../compress/search/terms.js';
+import { fitRecoveryCurve, measureRecoveryScale } from '../../../compress/search/terms.js';
 import { dequantizeModel } from '../../../compress/onnx/dequantize.js';
 import { readModelFile } from '../../../compress/onnx/read.js';
 import { fixture, fixturesSkipReason, haveFixtures } from '../../fixtures.js';
@@ -87,15 +87,18 @@ describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
     expect(JSON.parse(readFileSync(statePath, 'utf8')).state).toEqual(JSON.parse(readFileSync(path.join(dir, 'straight.json'), 'utf8')).state);
   });
 
-  it('with reconstruct, scales the prune terms by one recovered probe judged on held-back sources (measured over predicted) and says so', async () => {
+  it('with reconstruct, fits the prune recovery curve on recovered probes judged on held-back sources, and says so', async () => {
     const r = await runSearch(options({ reconstruct: true, generations: 1, front: 1 }));
-    const probe = r.recoveryScale?.probes.find((p) => p.kind === 'prune');
-    expect(probe).toBeDefined();
-    expect(probe!.predicted).toBeGreaterThan(0);
+    const deep = r.recoveryScale?.probes.find((p) => p.kind === 'prune' && p.depth === 'deep');
+    expect(deep).toBeDefined();
+    expect(deep!.predicted).toBeGreaterThan(0);
     // two source images: the probe's recovery is fitted on one and judged on the other
-    expect(probe!.heldBack).toBe(true);
-    const expected = Math.min(10, Math.max(0.01, probe!.measured / probe!.predicted));
-    expect(r.recoveryScale!.prune).toBeCloseTo(expected, 12);
+    expect(deep!.heldBack).toBe(true);
+    const shallow = r.recoveryScale!.probes.find((p) => p.kind === 'prune' && p.depth === 'shallow');
+    expect(r.recoveryScale!.prune).toEqual(fitRecoveryCurve(deep!, shallow));
+    // the front's predicted loss is the one the curves give
+    const c = r.front[0];
+    expect(c.predictedLoss).toBeGreaterThanOrEqual(0);
     expect(straight.recoveryScale).toBeUndefined();
   }, 120_000);
 
@@ -106,12 +109,14 @@ describe.skipIf(!haveFixtures)(`runSearch (${fixturesSkipReason})`, () => {
     // the base model itself as the "recovered" build: every judge then measures no loss
     const buildRecovered = async (_g: unknown, fitOn: CalibrationSet) => (fits.push([...new Set(fitOn.sources)]), base);
     const scale = await measureRecoveryScale({ base, baseSha256: 'test-base', space, terms, calibration, buildRecovered });
-    expect(fits).toEqual([[0], [1]]);
-    expect(scale.probes).toEqual([expect.objectContaining({ kind: 'prune', measured: 0, heldBack: true })]);
+    // each probe (deep, and shallow where the cheap half holds more than SHALLOW_CUTS) fitted once per half
+    const depths = scale.probes.map((p) => p.depth);
+    expect(fits).toEqual(depths.flatMap(() => [[0], [1]]));
+    expect(scale.probes[0]).toEqual(expect.objectContaining({ kind: 'prune', depth: 'deep', measured: 0, heldBack: true }));
     fits.length = 0;
     const one = { ...calibration, sources: calibration.inputs.map(() => 0) };
     const inSample = await measureRecoveryScale({ base, baseSha256: 'test-base', space, terms, calibration: one, buildRecovered });
-    expect(fits).toEqual([[0]]);
+    expect(fits).toEqual(depths.map(() => [0]));
     expect(inSample.probes[0].heldBack).toBe(false);
   }, 60_000);
 

@@ -12,7 +12,7 @@ import { fitPredictor, type LatencyPredictor } from '../../../compress/latency/p
 import { readLineage } from '../../../compress/lineage.js';
 import type { Model } from '../../../compress/onnx/ir.js';
 import { resizeModel } from '../../../compress/resize.js';
-import { chooseFront, runSearch, type SearchOptions, type SearchResult } from '../../../compress/search/run.js';
+import { chooseFront, runSearch, spreadAlongFront, type SearchOptions, type SearchResult } from '../../../compress/search/run.js';
 import type { ProxyTerms } from '../../../compress/search/proxy.js';
 import { searchSpace } from '../../../compress/search/space.js';
 import { fitRecoveryCurve, measureRecoveryScale } from '../../../compress/search/terms.js';
@@ -29,9 +29,26 @@ const syntheticProfile = (m: Model) => {
 describe('the front that is built', () => {
   const point = (ms: number, loss: number) => ({ genome: ms, objectives: [ms, loss], violation: 0, rank: 0, crowding: 0 });
   const front = [point(1, 5), point(2, 0.9), point(3, 0.5), point(4, 0.3), point(5, 0.2), point(6, 0.1), point(10, 0)];
-  it('spreads evenly along predicted latency over the points predicted to keep some boxes (loss ≤ 1)', () => {
-    // useful: 2..10 ms; targets 2, 6 and 10 ms
-    expect(chooseFront(front, 3).map((p) => p.genome)).toEqual([2, 6, 10]);
+  it('keeps both ends of the points predicted to keep some boxes (loss ≤ 1) and between them the most dominated area', () => {
+    // useful: 2..10 ms. With 2 and 10 fixed, a middle point m covers (x_m − 2)·(1 − 0.9) + (10 − x_m)·(1 − y_m):
+    // 3 → 0.1 + 3.5 = 3.6; 4 → 0.2 + 4.2 = 4.4; 5 → 0.3 + 4.0 = 4.3; 6 → 0.4 + 3.6 = 4.0
+    expect(chooseFront(front, 3).map((p) => p.genome)).toEqual([2, 4, 10]);
+    // four: 2, a, b, 10 covering 0.1(x_a − 2) + (x_b − x_a)(1 − y_a) + (10 − x_b)(1 − y_b); the most is 5.2 (4 and 6, or 3 and 6:
+    // 0.2 + 1.4 + 3.6 and 0.1 + 1.5 + 3.6; 3 and 5: 0.1 + 1.0 + 4.0 = 5.1; 4 and 5: 0.2 + 0.7 + 4.0 = 4.9)
+    const area = (ms: number[]) => {
+      const pts = ms.map((m) => front.find((p) => p.genome === m)!.objectives);
+      return pts.reduce((sum, [x, y], i) => sum + ((pts[i + 1]?.[0] ?? x) - x) * (1 - y), 0);
+    };
+    const four = chooseFront(front, 4).map((p) => p.genome);
+    expect(area(four)).toBeCloseTo(5.2, 12);
+    for (const [a, b] of [[3, 4], [3, 5], [3, 6], [4, 5], [4, 6], [5, 6]]) expect(area(four)).toBeGreaterThanOrEqual(area([2, a, b, 10]) - 1e-12);
+  });
+  it('takes the knee, where an even spread along latency takes the point nearest the middle', () => {
+    // 1 and 10 fixed; (5, 0.8) is nearest the middle latency but covers 4·0.1 + 5·0.2 = 1.4, the knee (6, 0.2) 5·0.1 + 4·0.8 = 3.7
+    const knee = [point(1, 0.9), point(5, 0.8), point(6, 0.2), point(10, 0)];
+    expect(chooseFront(knee, 3).map((p) => p.genome)).toEqual([1, 6, 10]);
+    // a duplicate pair of objectives counts once
+    expect(spreadAlongFront([...knee, { ...point(6, 0.2), genome: 66 }], 4).map((p) => p.genome)).toEqual([1, 5, 6, 10]);
   });
   it('fills from the rest, least loss first, only when the useful points are too few', () => {
     expect(chooseFront(front, 8).map((p) => p.genome)).toEqual([1, 2, 3, 4, 5, 6, 10]);

@@ -19,9 +19,9 @@
 // Additive: each term is measured alone and the sum assumes they do not
 // interact, the same assumption compress/sensitivity.ts' allocator makes when
 // it spends a FLOPs cut over groups. With --reconstruct each kind's sum goes
-// through its recovery curve (a·S^b, fitted on recovered probes). It is a ranking proxy only; the final
-// front is built and measured on held-out images (run.ts), and the table
-// shows predicted beside measured.
+// through its recovery curve (a·S^b, fitted on recovered probes). It is a
+// ranking proxy only; the final front is built and measured on held-out
+// images (run.ts), and the table shows predicted beside measured.
 // Constraint: the SLO's max latency; violation = predicted ms − bound.
 import type { NodeShape } from '../latency/features.js';
 import { predictLatency, type LatencyPredictor } from '../latency/predict.js';
@@ -43,7 +43,7 @@ export const sizePrecisionKey = (size: number, precision: string): string => `${
 
 /**
  * What a recovered build loses, as a function of the sum S of its kind's
- * unrecovered terms: a·S^b (terms.ts measureRecoveryCurves fits a and b on two
+ * unrecovered terms: a·S^b (terms.ts measureRecoveryScale fits a and b on two
  * recovered probes). b = 1 is one linear scale; b < 1 is concave: the first
  * cuts cost more per unit of S than the many cuts a deep probe holds.
  */
@@ -54,6 +54,14 @@ export interface RecoveryCurve {
 
 export const IDENTITY_CURVE: RecoveryCurve = { a: 1, b: 1 };
 
+/** One curve per kind of cut; the identity curves leave each sum as it is. */
+export interface RecoveryCurves {
+  prune: RecoveryCurve;
+  factor: RecoveryCurve;
+}
+
+export const IDENTITY_CURVES: RecoveryCurves = { prune: IDENTITY_CURVE, factor: IDENTITY_CURVE };
+
 export const recovered = (c: RecoveryCurve, sum: number): number => (sum > 0 ? c.a * sum ** c.b : 0);
 
 /**
@@ -61,7 +69,7 @@ export const recovered = (c: RecoveryCurve, sum: number): number => (sum > 0 ? c
  * per kind (prune, factor), the kind's recovery curve at the sum of its
  * measured terms (the sum itself without curves).
  */
-export function predictedLoss(terms: ProxyTerms, g: Genome, curves: { prune: RecoveryCurve; factor: RecoveryCurve } = { prune: IDENTITY_CURVE, factor: IDENTITY_CURVE }): number {
+export function predictedLoss(terms: ProxyTerms, g: Genome, curves: RecoveryCurves = IDENTITY_CURVES): number {
   const sp = terms.sizePrecision[sizePrecisionKey(g.size, g.precision)];
   if (sp === undefined) throw new Error(`search proxy: no measured term for size ${g.size} at ${g.precision}`);
   let prune = 0;
@@ -89,7 +97,7 @@ export interface Proxy {
   evaluate(g: Genome): Evaluation;
 }
 
-export function searchProxy(o: { predictor: LatencyPredictor; shapes: (g: Genome) => NodeShape[]; terms: ProxyTerms; curves?: { prune: RecoveryCurve; factor: RecoveryCurve }; maxLatencyMs?: number }): Proxy {
+export function searchProxy(o: { predictor: LatencyPredictor; shapes: (g: Genome) => NodeShape[]; terms: ProxyTerms; curves?: RecoveryCurves; maxLatencyMs?: number }): Proxy {
   const latencyMs = (g: Genome) => predictLatency(o.predictor, o.shapes(g)).ms;
   const loss = (g: Genome) => predictedLoss(o.terms, g, o.curves);
   return {

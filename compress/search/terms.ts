@@ -29,7 +29,7 @@ import { buildGroups, type GroupIndex } from '../prune/groups.js';
 import { groupImportance, IMPORTANCE_DEFINITION } from '../prune/importance.js';
 import { measureSensitivity, type SensitivityProfile } from '../prune/sensitivity-profile.js';
 import { baseGenome, type Genome } from './genome.js';
-import { IDENTITY_CURVE, predictedLoss, pruneTerms, sizePrecisionKey, type ProxyTerms, type RecoveryCurve } from './proxy.js';
+import { IDENTITY_CURVES, predictedLoss, pruneTerms, sizePrecisionKey, type ProxyTerms, type RecoveryCurve, type RecoveryCurves } from './proxy.js';
 import type { SearchSpace } from './space.js';
 
 type Progress = (done: number, total: number) => void;
@@ -205,9 +205,7 @@ export function probeGenomes(space: SearchSpace, terms: ProxyTerms): Record<'pru
   };
 }
 
-export interface RecoveryScale {
-  prune: RecoveryCurve;
-  factor: RecoveryCurve;
+export interface RecoveryScale extends RecoveryCurves {
   /**
    * What each probe predicted (Σ its terms) and measured (1 − fidelity,
    * recovered); heldBack: judged on calibration sources its recovery was not
@@ -260,7 +258,7 @@ export async function measureRecoveryScale(o: { base: Model; baseSha256: string;
     const halves = sourceHalves(o.calibration);
     const folds: [CalibrationSet, CalibrationSet][] = halves ? [[halves[0], halves[1]], [halves[1], halves[0]]] : [[o.calibration, o.calibration]];
     const judges = await Promise.all(folds.map(([, judgeOn]) => calibrationFidelity(o.base, judgeOn)));
-    const scale: RecoveryScale = { prune: IDENTITY_CURVE, factor: IDENTITY_CURVE, probes: [] };
+    const scale: RecoveryScale = { ...IDENTITY_CURVES, probes: [] };
     const jobs = (['prune', 'factor'] as const).flatMap((kind) => {
       const p = probes[kind];
       if (!p) return [];

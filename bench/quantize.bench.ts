@@ -14,12 +14,12 @@
 // the convs-only int8 came out at 0.33x fp32 by wall time; 0.74-0.76x quiet).
 // For each int8 candidate it also counts what onnxruntime runs in integer, on
 // the graph it actually runs (optimizedModelFilePath), and it prints where the
-// time goes per op type (session profiling, one thread) for fp32, the int8
-// with an integer stem, the default int8 (stem float: plan.ts StemPlan) and the
-// split, interleaved over PROFILE_ROUNDS.
-// quantizeModel's hoistPointwise splits the neck's two 1x1 convs around their
-// upsamples (onnx/upsample-pointwise.ts): the × fp32 column stays against the
-// model as given, and the bench also times fp32 with the same split.
+// time goes per op type (session profiling, one thread) for fp32, the earlier
+// default int8 (integer stem, 1x1 convs whole), the default with the 1x1 convs
+// whole and the default, interleaved over PROFILE_ROUNDS.
+// quantizeModel's hoistPointwise (default on) splits the neck's two 1x1 convs
+// around their upsamples (onnx/upsample-pointwise.ts): the × fp32 column stays
+// against the model as given, and the bench also times fp32 with the same split.
 // Run: npx tsc -p tsconfig.build.json && node dist/bench/quantize.bench.js [ROUNDS] [--int8-only]
 import os from 'node:os';
 import path from 'node:path';
@@ -50,11 +50,11 @@ const VIEWS_PER_IMAGE = 8;
 const PROFILE_ROUNDS = 2;
 const PROFILE_RUNS = 10;
 /** The candidates whose time per op type is printed. */
-const DEFAULT_INT8 = 'int8 integer (default: stem float, logit read-outs integer, DFL float) 640';
-const STEM_INT8 = 'int8 integer, stem integer too (the earlier default) 640';
-const SPLIT_INT8 = 'int8 default + 1x1 convs split around the upsamples (hoistPointwise) 640';
+const DEFAULT_INT8 = 'int8 integer (default: stem float, 1x1 convs split around the upsamples, logit read-outs integer, DFL float) 640';
+const STEM_INT8 = 'int8 integer, stem integer, 1x1 convs whole (the earlier default) 640';
+const WHOLE_INT8 = 'int8 default but 1x1 convs whole (--no-split-upsample-convs) 640';
 const SPLIT_FP32 = 'fp32, 1x1 convs split around the upsamples 640';
-const PROFILED = ['fp32 640', STEM_INT8, DEFAULT_INT8, SPLIT_INT8];
+const PROFILED = ['fp32 640', STEM_INT8, WHOLE_INT8, DEFAULT_INT8];
 
 interface Candidate {
   name: string;
@@ -88,9 +88,9 @@ async function main(): Promise<void> {
   const int8: [string, QuantizeOptions][] = [
     ['int8 convs only, read-out float', { scope: 'convs', readOut: 'float' }],
     ['int8 integer, read-out float', { readOut: 'float' }],
-    ['int8 integer, stem integer too (the earlier default)', { stem: 'integer' }],
-    ['int8 integer (default: stem float, logit read-outs integer, DFL float)', {}],
-    ['int8 default + 1x1 convs split around the upsamples (hoistPointwise)', { hoistPointwise: true }],
+    ['int8 integer, stem integer, 1x1 convs whole (the earlier default)', { stem: 'integer', hoistPointwise: false }],
+    ['int8 default but 1x1 convs whole (--no-split-upsample-convs)', { hoistPointwise: false }],
+    ['int8 integer (default: stem float, 1x1 convs split around the upsamples, logit read-outs integer, DFL float)', {}],
     ['int8 integer, DFL integer too', { readOut: 'all' }],
     ['int8 integer, per-channel', { perChannel: true }],
   ];
@@ -168,15 +168,15 @@ async function main(): Promise<void> {
     say(`| ${c.name} | ${c.fidelity!.toFixed(3)} | ${c.views!.toFixed(3)} | ${ms.toFixed(1)} | ${(ms / fp32).toFixed(2)} | ${cpu.toFixed(1)} | ${(cpu / fp32Cpu).toFixed(2)} | ${flopRatio.toFixed(2)} | ${r} |`);
   }
   const at = (name: string) => candidates.find((c) => c.name === name)!;
-  const [int8Ms, splitMs, splitFp32Ms] = [DEFAULT_INT8, SPLIT_INT8, SPLIT_FP32].map((n) => median(at(n).times));
+  const [splitMs, wholeMs, splitFp32Ms] = [DEFAULT_INT8, WHOLE_INT8, SPLIT_FP32].map((n) => median(at(n).times));
   say();
-  say(`int8 with the split: ${splitMs.toFixed(1)} ms = ${(splitMs / fp32).toFixed(2)}× the fp32 model as given (${fp32.toFixed(1)} ms), ${(splitMs / splitFp32Ms).toFixed(2)}× fp32 with the same split (${splitFp32Ms.toFixed(1)} ms); default int8 (no split) ${int8Ms.toFixed(1)} ms = ${(int8Ms / fp32).toFixed(2)}×`);
+  say(`default int8 (1x1 convs split): ${splitMs.toFixed(1)} ms = ${(splitMs / fp32).toFixed(2)}× the fp32 model as given (${fp32.toFixed(1)} ms), ${(splitMs / splitFp32Ms).toFixed(2)}× fp32 with the same split (${splitFp32Ms.toFixed(1)} ms); with the 1x1 convs whole ${wholeMs.toFixed(1)} ms = ${(wholeMs / fp32).toFixed(2)}×`);
   say();
   say(`load average (1/5/15 min) after timing: ${loadAfterTiming}`);
   say();
   say(`time per op type (onnxruntime session profiling, 1 thread, mean of ${PROFILE_ROUNDS} interleaved rounds x ${PROFILE_RUNS} runs): each op type's share of the kernel time times the run's process CPU time`);
   say();
-  for (const line of opTypeTable(['fp32', 'int8 stem integer', 'int8 default', 'int8 default + split'], profiles.map(meanProfile))) say(line);
+  for (const line of opTypeTable(['fp32', 'int8 earlier default', 'int8 1x1 convs whole', 'int8 default'], profiles.map(meanProfile))) say(line);
   say();
   say(`load average (1/5/15 min) after profiling: ${load()}`);
   for (const c of candidates.filter((x) => x.runtime)) {

@@ -1,4 +1,4 @@
-// edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--split-upsample-convs] [--integer-stem] [--exclude PATTERN] -o OUT [--json]
+// edgefit quantize MODEL --calib DIR [--method minmax|percentile|entropy] [--per-channel] [--split-upsample-convs | --no-split-upsample-convs] [--integer-stem] [--exclude PATTERN] -o OUT [--json]
 import { choiceFlag, parse, printJson, requireFlag, UsageError } from './args.js';
 import { usageLine, type CommandSpec } from './command-spec.js';
 import { outputPath, writeModelOutput } from './files.js';
@@ -24,7 +24,9 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
     calib: { type: 'string' },
     method: { type: 'string' },
     'per-channel': { type: 'boolean' },
+    // the default since the search models it; still accepted so that scripts written for the opt-in keep working
     'split-upsample-convs': { type: 'boolean' },
+    'no-split-upsample-convs': { type: 'boolean' },
     'integer-stem': { type: 'boolean' },
     exclude: { type: 'string', multiple: true },
     out: { type: 'string', short: 'o' },
@@ -41,7 +43,7 @@ export async function run(argv: string[], spec: CommandSpec): Promise<number> {
   const { model, report } = await quantizeModel(input, calibration, {
     method,
     perChannel: values['per-channel'] ?? false,
-    hoistPointwise: values['split-upsample-convs'] ?? false,
+    hoistPointwise: !values['no-split-upsample-convs'],
     stem: values['integer-stem'] ? 'integer' : 'float',
     exclude,
     baseSha256: sha256Hex(bytes),

@@ -16,6 +16,12 @@ export interface PointwiseHoist {
   model: Model;
   /** The 1x1 convs that were split, by node name, in graph order. */
   rewritten: string[];
+  /**
+   * Per split conv (by node name): the nodes that replace it, and the new
+   * tensors that carry its output channels (its branch convs' outputs, their
+   * upsampled copies and partial sums), and that output's name, which the last Add keeps.
+   */
+  parts: Map<string, { nodes: string[]; tensors: string[]; output: string }>;
 }
 
 interface Upsampled {
@@ -108,6 +114,7 @@ export function hoistPointwiseConvs(input: Model): PointwiseHoist {
     return name;
   };
   const rewritten: string[] = [];
+  const parts: PointwiseHoist['parts'] = new Map();
   const removed = new Set<string>();
 
   for (const conv of [...g.nodes]) {
@@ -181,6 +188,8 @@ export function hoistPointwiseConvs(input: Model): PointwiseHoist {
     g.nodes = [...g.nodes.slice(0, at).filter((n) => !doomed.has(n)), ...created, ...g.nodes.slice(at + 1).filter((n) => !doomed.has(n))];
     removed.add(catOut);
     rewritten.push(conv.name);
+    const restConcat = created.find((n) => n.opType === 'Concat')?.outputs[0];
+    parts.set(conv.name, { nodes: created.map((n) => n.name), tensors: created.flatMap((n) => n.outputs).filter((t) => t !== conv.outputs[0] && t !== restConcat), output: conv.outputs[0] });
     // The whole weight, and a sizes-given Resize's old sizes, when nothing reads them any more.
     for (const name of [...doomed].flatMap((n) => n.inputs)) {
       if (g.initializers.has(name) && !g.nodes.some((n) => n.inputs.includes(name))) g.initializers.delete(name);
@@ -189,5 +198,5 @@ export function hoistPointwiseConvs(input: Model): PointwiseHoist {
     ctx.cons = consumers(g);
   }
   g.valueInfo = g.valueInfo.filter((v) => !removed.has(v.name));
-  return { model, rewritten };
+  return { model, rewritten, parts };
 }

@@ -51,16 +51,12 @@ export interface QuantizeOptions {
   /**
    * Split each 1x1 conv over a Concat of nearest upsamples so it runs before
    * the upsample (onnx/upsample-pointwise.ts); only with scope 'all' (with
-   * 'convs' the Resize and the Add would run float). Off by default: on
-   * yolov8n 640 (one thread, load ~3 on 2 cores, 10 interleaved rounds) it
-   * takes int8 31.1 → 29.6 ms (0.53 → 0.505× fp32; the uint8 Resizes
-   * 1.54 → 0.79 ms, QLinearConcat 1.70 → 1.28 ms), but the 6-image held-out
-   * fidelity falls 0.994 → 0.960, under issue 21's 0.97: all of it zidane.jpg
-   * (0.963 → 0.813), while the 263-box views fidelity stays 0.848 → 0.850 and
-   * per-channel weights keep 0.988. With the stem float (the default since),
-   * on an Intel Xeon VM: 0.993 → 0.995 on the six images, 0.873 → 0.918 on
-   * their views, 0.46-0.48 → 0.45-0.46× fp32; still off by default because
-   * the search's latency templates (search/shapes.ts) do not model it.
+   * 'convs' the Resize and the Add would run float). On by default since the
+   * search's latency templates model it (search/shapes.ts): on an Intel Xeon
+   * VM with the float stem, yolov8n 640 int8 0.46-0.48 → 0.45-0.46× fp32 (one
+   * thread), held-out fidelity 0.993 → 0.995 on the six images and 0.873 →
+   * 0.918 on their views. With the integer stem (the earlier default, on an
+   * AMD EPYC VM) it had cost zidane.jpg 0.963 → 0.813 (six images 0.994 → 0.960).
    */
   hoistPointwise?: boolean;
   /** The stem conv on the image and its activation: 'float' (default, measured faster) or 'integer' (plan.ts StemPlan). */
@@ -114,7 +110,7 @@ export async function quantizeModel(input: Model, calibration: CalibrationSet, o
     }
   }
   let hoisted: string[] = [];
-  if (scope === 'all' && (options.hoistPointwise ?? false)) ({ model, rewritten: hoisted } = hoistPointwiseConvs(model));
+  if (scope === 'all' && (options.hoistPointwise ?? true)) ({ model, rewritten: hoisted } = hoistPointwiseConvs(model));
   const stem = options.stem ?? 'float';
   const plan = planQuantization(model, { exclude: options.exclude, readOut: options.readOut, scope, stem });
   if (plan.convs.length === 0) throw new QuantizeError('no convolution can be quantized (all are excluded or have non-constant weights)');

@@ -85,7 +85,7 @@ export async function buildGenome(base: Model, space: SearchSpace, genome: Genom
     }
   }
   if (genome.precision === 'fp16') model = convertToFp16(model, { baseSha256 }).model;
-  else if (genome.precision === 'int8') model = (await quantizeModel(model, await ctx.calibration(genome.size), { baseSha256, hoistPointwise: false })).model;
+  else if (genome.precision === 'int8') model = (await quantizeModel(model, await ctx.calibration(genome.size), { baseSha256 })).model;
   if (model === base) model = structuredClone(base);
   addLineageStep(model, baseSha256, 'search', { genome, key: genomeKey(genome) });
   return model;

@@ -19,6 +19,7 @@ import { findTargets } from '../factorize/targets.js';
 import { nodeShapes, type NodeShape, type Precision } from '../latency/features.js';
 import { consumers, producers, removeDeadCode } from '../onnx/graph.js';
 import { intAttr, type Model, type Node } from '../onnx/ir.js';
+import { hoistPointwiseConvs, type PointwiseHoist } from '../onnx/upsample-pointwise.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { buildDependencyGraph } from '../prune/dependency.js';
 import { buildGroups } from '../prune/groups.js';
@@ -55,8 +56,8 @@ interface NodeTemplate {
 
 interface PrecisionTemplates {
   factorized: NodeTemplate[];
-  /** Per conv of the space, its node in the plain template (what a genome that leaves it whole runs). */
-  plainRegions: NodeTemplate[];
+  /** Per conv of the space, its nodes in the plain template (what a genome that leaves it whole runs: the conv, or the parts int8 splits it into). */
+  plainRegions: NodeTemplate[][];
 }
 
 export interface ShapeContext {
@@ -81,7 +82,11 @@ function exponents(a: number[], b: number[] | undefined, r: number): number[] {
   });
 }
 
-/** The per-tensor expressions of the fp32 graphs (plain and factorized), and a name mapper for converted graphs. */
+/**
+ * The per-tensor expressions of the fp32 graphs (plain and factorized, each
+ * also with its 1x1 convs split around the upsamples as int8 runs them: a
+ * split's new tensors carry the channels of the conv's output).
+ */
 function tensorExprs(space: SearchSpace, plain: Model, factorized: Model): Map<string, TensorExpr> {
   const index = buildGroups(buildDependencyGraph(plain));
   const cover = new Map<string, [number, number][]>();
@@ -94,14 +99,16 @@ function tensorExprs(space: SearchSpace, plain: Model, factorized: Model): Map<s
   const other = space.sizes[1] ?? Math.max(32, space.baseSize - 32);
   const r = other / space.baseSize;
   const exprs = new Map<string, TensorExpr>();
-  for (const [model, factor] of [[plain, false], [factorized, true]] as const) {
+  const split = [plain, factorized].map(hoistPointwiseConvs);
+  const alias = new Map(split.flatMap((h) => [...h.parts.values()].flatMap((part) => part.tensors.map((t) => [t, part.output] as const))));
+  for (const [model, factor] of [[plain, false], [factorized, true], [split[0].model, false], [split[1].model, true]] as const) {
     const types = inferShapes(model);
     const probe = inferShapes(resizeModel(model, other).model);
     for (const [name, t] of types) {
       if (exprs.has(name) || !t.shape.every((d): d is number => typeof d === 'number')) continue;
       const dims = t.shape as number[];
       const conv = factor ? space.convs.findIndex((c) => name.startsWith(`${c.name}/factor`)) : -1;
-      const groups = cover.get(name);
+      const groups = cover.get(name) ?? cover.get(alias.get(name) ?? '');
       const exps = exponents(dims, probe.get(name)?.shape as number[] | undefined, r);
       const channel = conv >= 0 ? { rankOf: conv } : groups ? { terms: groups } : undefined;
       const other = dims.map((_, a) => a).filter((a) => !(a === 1 && channel));
@@ -138,17 +145,29 @@ function convKinds(kinds: string[]): Record<'dw' | 'c16' | 'odd', string[]> {
   return { dw: [`${plain[0]}/dw`, ...plain], c16: plain, odd: plain };
 }
 
-function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorExpr>, factorized: boolean): NodeTemplate[] {
+/**
+ * The template of a converted graph. A conv's region is what replaces it: in
+ * the factorized graph its factor convs (and anything int8 splits them into),
+ * in the plain one the conv itself or, where int8 split it around an upsample
+ * (`split`: hoistPointwiseConvs' parts of the plain graph), its parts; with the
+ * Q/DQ pairs (or Casts) of the region's inner tensors.
+ */
+function templates(space: SearchSpace, model: Model, exprs: Map<string, TensorExpr>, factorized: boolean, split: PointwiseHoist['parts'] = new Map()): NodeTemplate[] {
   const prod = producers(model.graph);
   const cons = consumers(model.graph);
   const byName = new Map(model.graph.nodes.map((n) => [n.name, n]));
+  const owns = factorized
+    ? (c: SearchSpace['convs'][number], node: string) => node.startsWith(`${c.name}/`)
+    : (c: SearchSpace['convs'][number], node: string) => node === c.name || !!split.get(c.name)?.nodes.includes(node);
+  const inner = factorized
+    ? (c: SearchSpace['convs'][number], tensor: string) => tensor.startsWith(`${c.name}/factor`)
+    : (c: SearchSpace['convs'][number], tensor: string) => !!split.get(c.name)?.tensors.includes(tensor);
   const regionOf = (n: Node): number | undefined => {
-    const i = space.convs.findIndex((c) => (factorized ? n.name.startsWith(`${c.name}/`) : n.name === c.name));
+    const i = space.convs.findIndex((c) => owns(c, n.name));
     if (i >= 0) return i;
-    if (!factorized || !CONVERSIONS.includes(n.opType)) return undefined;
-    // the Q/DQ pair (or Cast) of a factorization's inner tensor
+    if (!CONVERSIONS.includes(n.opType)) return undefined;
     for (let v = n.inputs[0], hops = 0; hops < 8; hops++) {
-      const j = space.convs.findIndex((c) => v.startsWith(`${c.name}/factor`));
+      const j = space.convs.findIndex((c) => inner(c, v));
       if (j >= 0) return j;
       const p = prod.get(v);
       if (!p || !CONVERSIONS.includes(p.opType)) return undefined;
@@ -186,15 +205,21 @@ export async function shapeContext(base: Model, space: SearchSpace, calibration:
   const exprs = tensorExprs(space, base, factorized);
   const at = async (p: Precision, model: Model): Promise<Model> => {
     if (p === 'fp16') return convertToFp16(model).model;
-    if (p === 'int8') return (await quantizeModel(model, await calibration(space.baseSize), { hoistPointwise: false })).model;
+    if (p === 'int8') return (await quantizeModel(model, await calibration(space.baseSize))).model;
     return model;
   };
+  // int8 splits the neck's 1x1 convs around their upsamples (quantizeModel's hoistPointwise, default on)
+  const split = hoistPointwiseConvs(base).parts;
   const out: ShapeContext['templates'] = {};
   for (const p of space.precisions) {
-    const plain = templates(space, await at(p, base), exprs, false);
-    out[p] = { factorized: templates(space, await at(p, factorized), exprs, true), plainRegions: space.convs.map((_, i) => plain.find((n) => n.region === i)!) };
+    const plain = templates(space, await at(p, base), exprs, false, p === 'int8' ? split : undefined);
+    out[p] = { factorized: templates(space, await at(p, factorized), exprs, true), plainRegions: space.convs.map((_, i) => plain.filter((n) => n.region === i)) };
   }
-  const convs = out[space.precisions[0]]!.plainRegions.map((t, i) => ({ input: t.input!, output: t.output!, k: t.conv!.kh, method: methodOf(space, i) }));
+  const nodes = new Map(base.graph.nodes.map((n) => [n.name, n]));
+  const convs = space.convs.map((c, i) => {
+    const n = nodes.get(c.name)!;
+    return { input: exprs.get(n.inputs[0])!, output: exprs.get(n.outputs[0])!, k: base.graph.initializers.get(n.inputs[1])!.dims[2], method: methodOf(space, i) };
+  });
   return { space, templates: out, convs, tensors: exprs.size };
 }
 
@@ -288,7 +313,7 @@ export function genomeShapes(ctx: ShapeContext, genome: Genome): NodeShape[] {
     if (n.region === undefined || ranks[n.region] > 0) emit(n);
     else if (!done[n.region]) {
       done[n.region] = 1;
-      emit(t.plainRegions[n.region]);
+      t.plainRegions[n.region].forEach(emit);
     }
   }
   return out;

@@ -99,7 +99,10 @@ describe.skipIf(!haveFixtures)(`lineage from a quantized export (${fixturesSkipR
       expect(json.lineage?.base, file).toBe(qdqSha);
       expect(json.lineage?.steps.map((s) => s.method)[0], file).toBe('dequantize');
     }
-    // --split-upsample-convs: the neck's two 1x1 convs over an upsample's Concat, named in the report
+    // by default the neck's two 1x1 convs over an upsample's Concat are split, named in the report; --no-split-upsample-convs keeps them whole
+    const whole = await runCli(['quantize', qdq, '--calib', fixture('coco8', 'images', 'train'), '--no-split-upsample-convs', '-o', path.join(dir, 'whole.onnx'), '--json']);
+    expect(whole.code, whole.output).toBe(0);
+    expect(JSON.parse(whole.output).pointwiseBeforeUpsample).toEqual([]);
     const split = await runCli(['quantize', qdq, '--calib', fixture('coco8', 'images', 'train'), '--split-upsample-convs', '-o', path.join(dir, 'split.onnx'), '--json']);
     expect(split.code, split.output).toBe(0);
     expect(JSON.parse(split.output).pointwiseBeforeUpsample).toEqual(['/model.12/cv1/conv/Conv', '/model.15/cv1/conv/Conv']);

@@ -53,15 +53,17 @@ describe('model catalog and ladders', () => {
     expect(done.error).toBeNull();
     expect(done.state).toBe('done');
     const ladder = catalog.candidates(model.id);
-    expect(ladder.map((c) => c.name)).toEqual(['fp32-96', 'int8-96', 'fp32-128', 'int8-128']);
+    // cheapest first: int8 runs the neck's two 1x1 convs over an upsample before it (hoistPointwise), so it costs fewer FLOPs than fp32 at its size
+    expect(ladder.map((c) => c.name)).toEqual(['int8-96', 'fp32-96', 'int8-128', 'fp32-128']);
     for (const c of ladder) {
       expect(c.accuracy).toEqual({ value: null, kind: 'none-synthetic' });
       expect(c.synthetic).toBe(true);
       expect(catalog.artifacts.get(c.sha256)?.ref.signature).toMatch(/=$/);
     }
-    expect(ladder.map((c) => c.family)).toEqual(['fp32', 'int8', 'fp32', 'int8']);
-    expect(ladder[0].flops).toBeLessThan(ladder[2].flops);
-    expect(ladder[1].sizeBytes).toBeLessThan(ladder[0].sizeBytes);
+    expect(ladder.map((c) => c.family)).toEqual(['int8', 'fp32', 'int8', 'fp32']);
+    const named = Object.fromEntries(ladder.map((c) => [c.name, c]));
+    expect(named['fp32-96'].flops).toBeLessThan(named['fp32-128'].flops);
+    expect(named['int8-96'].sizeBytes).toBeLessThan(named['fp32-96'].sizeBytes);
     // The base size needs no resize: that candidate is the base model's own bytes.
     expect(ladder.find((c) => c.name === 'fp32-128')!.sha256).toBe(model.sha256);
   });
@@ -128,7 +130,9 @@ describe('model catalog and ladders', () => {
       if (c.name.endsWith('-int8')) expect(c.family).toBe('int8');
     }
     const byName = Object.fromEntries(candidates.map((c) => [c.name, c]));
-    expect(byName['prune25-int8'].flops).toBe(byName.prune25.flops);
+    // the same pruned convs, less the 1x1 conv work int8's split moves before the upsamples (about 2%)
+    expect(byName['prune25-int8'].flops).toBeLessThan(byName.prune25.flops);
+    expect(byName['prune25-int8'].flops).toBeGreaterThan(0.95 * byName.prune25.flops);
     expect(byName['prune25-64'].imgsz).toBe(64);
     expect(byName.spatial20.lineage!.steps.find((s) => s.method === 'factorize')!.params).toMatchObject({ method: 'spatial', refit: true });
     expect(byName.dws30.method).toBe('dws30');

@@ -44,8 +44,8 @@ describe('quantize on a builder-made yolov8n', () => {
   it('gives a QDQ model with the same output shape that onnxruntime runs with QLinearConv kernels; the DFL expectation stays float', async () => {
     const { model, report } = await quantizeModel(float, calibration, { method: 'minmax', perChannel: true });
     expect(weightFormat(model)).toBe('qdq-int8');
-    // 57 conv+SiLU less the stem, and the six box/class logit read-outs
-    expect(report.quantizedConvs.length).toBe(62);
+    // 57 conv+SiLU less the stem, the six box/class logit read-outs, and the neck's two 1x1 convs over an upsample each split in two
+    expect(report.quantizedConvs.length).toBe(64);
     expect(report.floatConvs).toEqual([
       { node: '/model.0/conv/Conv', reason: 'stem conv on the image, with its activation: faster in float (few input channels), and the image needs no QuantizeLinear' },
       { node: '/model.22/dfl/conv/Conv', reason: 'DFL expectation (its output is the box side), kept float' },
@@ -116,8 +116,8 @@ describe('edgefit quantize CLI', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { quantizedConvs: string[]; activations: { name: string }[]; perChannel: boolean };
     expect(report.perChannel).toBe(true);
-    // 57 conv+SiLU less the stem, and the six box/class logit read-outs (the stem and the DFL expectation stay float)
-    expect(report.quantizedConvs.length).toBe(62);
+    // 57 conv+SiLU less the stem, the six box/class logit read-outs (the stem and the DFL expectation stay float), and the two split neck convs' halves
+    expect(report.quantizedConvs.length).toBe(64);
     // the image enters the float stem as it is; the first quantized tensor is the stem's SiLU output
     expect(report.activations.some((a) => a.name === 'images')).toBe(false);
     expect(report.activations.some((a) => a.name === '/model.0/act/Mul_output_0')).toBe(true);

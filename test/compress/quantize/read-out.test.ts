@@ -31,11 +31,11 @@ describe('int8 yolov8n (builder-made, 64 px), default read-out', () => {
 
   it('runs the six box/class logit convs as QLinearConv, keeps the DFL expectation float, and gives class logits the fixed span', async () => {
     const { model, report } = await quantizeModel(float, calibrationOf(SIZE, 2), { method: 'minmax' });
-    // 57 conv+SiLU less the stem (float), and the six box/class logit read-outs
-    expect(report.quantizedConvs.length).toBe(56 + 6);
+    // 57 conv+SiLU less the stem (float), the six box/class logit read-outs, and one more for each of the neck's two split 1x1 convs
+    expect(report.quantizedConvs.length).toBe(56 + 6 + 2);
     expect(report.floatConvs.map((c) => c.node)).toEqual(['/model.0/conv/Conv', '/model.22/dfl/conv/Conv']);
     const ops = runtimeOps(await optimizedModel(model));
-    expect(ran(ops, 'integer', /(^|\.)QLinearConv$/)).toBe(62);
+    expect(ran(ops, 'integer', /(^|\.)QLinearConv$/)).toBe(64);
     // the float convs are the stem and the DFL; after the read-outs only the decode is float: one class Sigmoid, one Softmax
     expect(ran(ops, 'float', /(^|\.)Conv$/)).toBe(2);
     expect(ran(ops, 'float', /^Sigmoid$/)).toBe(1);

@@ -15,6 +15,7 @@ import { searchSpace } from '../../../compress/search/space.js';
 import { baseGenome, genomeProblemParts, type Genome } from '../../../compress/search/genome.js';
 import { buildGenome, rankFor, type BuildContext } from '../../../compress/search/build.js';
 import { genomeShapes, shapeContext } from '../../../compress/search/shapes.js';
+import { hoistPointwiseConvs } from '../../../compress/onnx/upsample-pointwise.js';
 
 // A builder yolov8n at 96 px, searched at 96 and 64 px: small enough to build a handful of candidates in a test.
 const base = buildYolov8({ scale: 'n', imgsz: 96 });
@@ -80,11 +81,17 @@ describe('buildGenome and genomeShapes (builder yolov8n, 96 → 64 px)', () => {
     const wide1x1 = findTargets(base, 'lowrank', 64, undefined, { pointwise: true }).targets.find((t) => t.k === 1 && Math.min(t.cin, t.cout) >= 128)!;
     const pointwise = index(wide1x1.name);
     genomes.push({ size: 64, precision: 'int8', prune: space.groups.map((g) => g.removals.length - 1), factor: space.convs.map((_, k) => (pair.includes(k) ? 1 : k === pointwise ? 2 : 0)) });
+    // int8 splits the neck's two 1x1 convs over an upsample's Concat (hoistPointwise): one left whole, the other factorized low-rank, its first factor split instead
+    const split = hoistPointwiseConvs(base).rewritten.map(index);
+    expect(split.every((k) => k >= 0 && methodOf(k) === 'lowrank')).toBe(true);
+    genomes.push({ size: 64, precision: 'int8', prune: space.groups.map(() => 0), factor: space.convs.map((_, k) => (k === split[1] ? 1 : 0)) });
     for (const genome of genomes) {
       const built = nodeShapes(await buildGenome(base, space, genome, ctx));
       expect(genomeShapes(shapes, genome).map(line), JSON.stringify(genome)).toEqual(built.map(line));
     }
-    const last = genomeShapes(shapes, genomes.at(-1)!);
+    const splitShapes = genomeShapes(shapes, genomes.at(-1)!).map((n) => n.node);
+    expect(split.map((k) => [`${space.convs[k].name}_up0`, `${space.convs[k].name}/factor0_up0`].map((n) => splitShapes.includes(n)))).toEqual([[true, false], [false, true]]);
+    const last = genomeShapes(shapes, genomes.at(-2)!);
     expect(pair.map((k) => last.some((n) => n.node === `${space.convs[k].name}/factor0`))).toEqual([false, true]);
     expect(methodOf(pointwise)).toBe('lowrank');
     expect(last.filter((n) => n.op === 'Conv' && n.node.startsWith(`${space.convs[pointwise].name}/factor`)).map((n) => n.kinds[0])).toEqual(['Conv/int8/1x1', 'Conv/int8/1x1']);

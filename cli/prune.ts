@@ -31,6 +31,12 @@ function formatReport(file: string, out: string, r: PruneReport): string {
     'channels per layer:',
     ...r.layers.filter((l) => l.after !== l.before).map((l) => `  ${l.name.padEnd(44)} ${String(l.before).padStart(4)} → ${l.after}`),
   ];
+  const guard = r.recovery.guard;
+  if (guard) {
+    const refused = guard.tensors.filter((t) => !t.kept);
+    lines.push(`substitution kept for ${guard.tensors.length - refused.length} of ${guard.tensors.length} tensors (each judged on ${guard.heldBack ? 'held-back calibration sources' : 'the calibration inputs'})${refused.length ? `; refused, agreement loss before → with it:` : ''}`);
+    for (const t of refused) lines.push(`  ${t.tensor.padEnd(44)} ${t.before.toFixed(3)} → ${t.after.toFixed(3)}`);
+  }
   const recal = r.recovery.recalibration;
   if (recal) lines.push(`statistics   ${recalibrationSummary(recal)}`);
   const refit = r.recovery.refit;

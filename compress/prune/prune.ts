@@ -17,7 +17,8 @@ import { buildDependencyGraph } from './dependency.js';
 import { buildGroups, type GroupIndex } from './groups.js';
 import { ACTIVATION_METHODS, groupImportance, IMPORTANCE_DEFINITION, type GroupReduction, type ImportanceMethod } from './importance.js';
 import { measureSensitivity, sensitivityPlan, type GroupSensitivity, type SensitivityProfile } from './sensitivity-profile.js';
-import { estimateChannelMeans, substituteChannels, substitutionHeldBack, substitutionTargets } from './substitute.js';
+import { estimateChannelMeans, substituteChannels, substitutionTargets } from './substitute.js';
+import { guardSubstitution, samplesOf, type SubstitutionGuardReport } from './substitution-guard.js';
 import { refitConsumers, type RefitOptions, type RefitReport } from './refit.js';
 import { recalibrateIfBetter, type GuardedRecalibration } from './recalibrate.js';
 import { keptChannels, applyPruning } from './surgery.js';
@@ -50,11 +51,11 @@ export interface PruneOptions {
    */
   recalibrate?: boolean;
   /**
-   * Keep substitution only where it agrees better on held-back calibration
-   * sources (default off: on the fixture, l1 with sensitivity allocation at
-   * 20% fewer FLOPs, it refused a substitution that lowered the held-out views
-   * 0.754 → 0.618 but raised the six images 0.870 → 0.967, and at 10% it kept
-   * one that lowered the views 0.935 → 0.898).
+   * Keep each tensor's substitution only where it agrees better on held-back
+   * calibration sources (substitution-guard.ts; default on). Off, every
+   * target is substituted: on the fixture, l1 with sensitivity allocation at
+   * 20% fewer FLOPs, that took the held-out views 0.754 → 0.618 where the
+   * guard, keeping 4 of 6 tensors, gives 0.764.
    */
   substitutionGuard?: boolean;
   /** Also judge the recalibration on held-back calibration sources (RecalibrationOptions.heldBack; default off). */
@@ -91,7 +92,7 @@ export interface PruneReport {
   flops: { before: number; after: number };
   groups: GroupReport[];
   layers: { name: string; before: number; after: number }[];
-  recovery: { kind: Recovery | 'none'; tensors: number; convs: number; lambdas: number[]; heldBack?: { before: number; after: number; kept: boolean }; refit?: RefitReport; recalibration?: GuardedRecalibration };
+  recovery: { kind: Recovery | 'none'; tensors: number; convs: number; lambdas: number[]; guard?: SubstitutionGuardReport; refit?: RefitReport; recalibration?: GuardedRecalibration };
   allocation: 'uniform' | 'global' | 'sensitivity' | 'explicit';
   seconds: { total: number; recovery: number; sensitivity: number };
 }
@@ -181,9 +182,13 @@ export async function pruneModel(input: Model, o: PruneOptions): Promise<{ model
     } else {
       source = { means: await estimateChannelMeans(base, substitutionTargets(index.dep, plan.removed), inputSize(base)) };
     }
-    const heldBack = kind === 'substitution' && samples && o.substitutionGuard ? await substitutionHeldBack(index.dep, plan.removed, samples, o.calibration!) : undefined;
-    const substitute = !heldBack || heldBack.after < heldBack.before;
-    recovery = { kind, ...(substitute ? substituteChannels(index.dep, plan.removed, pruned, source) : { tensors: 0, convs: 0, lambdas: [] }), ...(heldBack ? { heldBack: { ...heldBack, kept: substitute } } : {}) };
+    let guard: SubstitutionGuardReport | undefined;
+    if (kind === 'substitution' && samples && o.substitutionGuard !== false) {
+      const g = await guardSubstitution(index.dep, plan.removed, samples, o.calibration!, (d, t) => o.onProgress?.('substitution guard', d, t));
+      source = { samples: samplesOf(samples, g.kept) };
+      guard = g.report;
+    }
+    recovery = { kind, ...substituteChannels(index.dep, plan.removed, pruned, source), ...(guard ? { guard } : {}) };
     if (kind === 'refit') {
       recovery.refit = await refitConsumers(index.dep, plan.removed, pruned, o.calibration!, { seed: o.seed, ...o.refit, onWave: (d, t) => o.onProgress?.('refit', d, t) });
     }

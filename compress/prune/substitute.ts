@@ -13,10 +13,8 @@ import { toFloat32 } from '../onnx/tensor.js';
 import { RidgeStats } from '../linalg/ridge.js';
 import { zeros, type Matrix } from '../linalg/matrix.js';
 import type { DependencyGraph } from './dependency.js';
-import { applyPruning, keptChannels, writeConvParameters } from './surgery.js';
+import { keptChannels, writeConvParameters } from './surgery.js';
 import type { SampledActivations } from './activations.js';
-import { AgreementJudge } from '../agreement.js';
-import { sourceHalves, type CalibrationSet } from '../calibration.js';
 
 export interface SubstitutionReport {
   /** Tensors whose removed channels were substituted. */
@@ -163,36 +161,4 @@ export function substituteChannels(
     }
   }
   return report;
-}
-
-/** The sampled rows of the inputs whose fold (source image) is in `folds`. */
-function samplesOf(samples: Map<string, SampledActivations>, folds: ReadonlySet<number>): Map<string, SampledActivations> {
-  return new Map(
-    [...samples].map(([name, s]) => {
-      const keep = s.folds.map((f) => folds.has(f));
-      return [name, { ...s, rows: s.rows.filter((_, i) => keep[i]), folds: s.folds.filter((_, i) => keep[i]) }];
-    }),
-  );
-}
-
-/**
- * Agreement loss with the base model on held-back calibration sources of the
- * cut alone (before) and with substitution (after): the regressions fitted on
- * one half of the source images, judged on the other half, both ways, summed.
- * Undefined with a single source. `samples` must come from `calibration`
- * with each input's fold its source (as pruneModel collects them). Costs four
- * passes over half the calibration inputs and the ridge fits, no waves.
- */
-export async function substitutionHeldBack(dep: DependencyGraph, removed: ReadonlySet<number>, samples: Map<string, SampledActivations>, calibration: CalibrationSet): Promise<{ before: number; after: number } | undefined> {
-  const halves = sourceHalves(calibration);
-  if (!halves) return undefined;
-  let before = 0, after = 0;
-  for (const [fit, held] of [[halves[0], halves[1]], [halves[1], halves[0]]]) {
-    const judge = await AgreementJudge.create(dep.model, held);
-    const cut = applyPruning(dep, removed);
-    before += (await judge.judge(cut)).loss;
-    substituteChannels(dep, removed, cut, { samples: samplesOf(samples, new Set(fit.sources)) });
-    after += (await judge.judge(cut)).loss;
-  }
-  return { before, after };
 }

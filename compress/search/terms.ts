@@ -135,7 +135,7 @@ export interface TermsInput {
 
 export async function measureTerms(o: TermsInput): Promise<ProxyTerms> {
   const prune = pruneTerms(o.space, o.pruneProfile.groups.map((g) => g.levels));
-  const identity = { base: o.baseSha256, sizes: o.space.sizes, precisions: o.space.precisions, convs: o.space.convs, calibration: calibrationDigest(o.calibration), measure: 'search-terms-2' };
+  const identity = { base: o.baseSha256, sizes: o.space.sizes, precisions: o.space.precisions, convs: o.space.convs, calibration: calibrationDigest(o.calibration), measure: 'search-terms-3-split-upsample-convs' };
   const measured = await cachedJson(o.cacheDir, 'search-terms', identity, () => measureSizeAndFactorTerms(o));
   return { ...measured, prune };
 }
@@ -252,7 +252,7 @@ export function fitRecoveryCurve(deep: { predicted: number; measured: number }, 
  */
 export async function measureRecoveryScale(o: { base: Model; baseSha256: string; space: SearchSpace; terms: ProxyTerms; calibration: CalibrationSet; buildRecovered: (g: Genome, fitOn: CalibrationSet) => Promise<Model>; cacheDir?: string; onProgress?: Progress }): Promise<RecoveryScale> {
   const probes = probeGenomes(o.space, o.terms);
-  const identity = { base: o.baseSha256, probes, terms: [o.terms.prune, o.terms.factor], calibration: calibrationDigest(o.calibration), measure: 'recovery-curve-3-held-back' };
+  const identity = { base: o.baseSha256, probes, terms: [o.terms.prune, o.terms.factor], calibration: calibrationDigest(o.calibration), measure: 'recovery-curve-4-substitution-guard' };
   return cachedJson(o.cacheDir, 'search-scale', identity, async () => {
     // [fit on, judge on]: each half of the sources judged by the recovery fitted on the other, or in-sample with one source
     const halves = sourceHalves(o.calibration);

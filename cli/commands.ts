@@ -221,7 +221,7 @@ export const commands: CommandSpec[] = [
       '--calib DIR': 'calibration images for apoz, mean_act, --sensitivity and --reconstruct: a folder or a YOLO dataset (the first 32)',
       '--views N': 'augmented views per calibration image, 1 to 8 (default: enough for 16 inputs; needs --calib)',
       '--reconstruct': 'recover without training: by --recovery with --calib, else bias compensation from estimated channel means',
-      '--recovery KIND': 'substitution (removed channels regressed on kept ones, folded into the next conv), bias, or refit (substitution, then a least-squares refit of the next convs); needs --reconstruct; default substitution',
+      '--recovery KIND': 'substitution (removed channels regressed on kept ones, folded into the next conv; each tensor kept only where its fit on half the calibration images agrees better on the other half), bias, or refit (substitution of every tensor, then a least-squares refit of the next convs); needs --reconstruct; default substitution',
       '--no-recalibrate': "skip the statistics recalibration that follows --reconstruct --calib (each channel's mean and spread restored where it helps)",
       '--sensitivity': "allocate the cut by each group's measured sensitivity on the calibration images",
       '--cache DIR': 'where --sensitivity keeps measured levels per base model (default ~/.cache/edgefit)',

@@ -232,6 +232,7 @@ function lineageParams(o: PruneOptions, report: PruneReport, roundTo: number, ma
     seed: o.seed ?? 0,
     reconstruct: !!o.reconstruct,
     recovery: report.recovery.kind,
+    ...(report.recovery.guard ? { substituted: report.recovery.guard.tensors.filter((t) => t.kept).map((t) => t.tensor), refused: report.recovery.guard.tensors.filter((t) => !t.kept).map((t) => t.tensor) } : {}),
     recalibrated: !!report.recovery.recalibration?.applied,
     flops: report.flops,
     ...(o.calibration ? { calibration: o.calibration.files.map((f) => path.basename(f)), calibrationInputs: o.calibration.inputs.length } : {}),

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CalibrationSet } from '../../../compress/calibration.js';
 import { pruneModel } from '../../../compress/prune/prune.js';
+import { readLineage } from '../../../compress/lineage.js';
 import { linearCut, loss } from './guard-cases.js';
 import { Net, seeded } from './helpers.js';
 
@@ -70,6 +71,8 @@ describe('substitution guard on held-back calibration sources', () => {
     expect(verdicts[d].kept).toBe(false);
     expect(verdicts[d].after).toBeGreaterThan(verdicts[d].before);
     expect(guarded.report.recovery).toMatchObject({ tensors: 1, convs: 1 });
+    // the lineage names what the guard kept and refused
+    expect(readLineage(guarded.model)!.steps[0].params).toMatchObject({ recovery: 'substitution', substituted: [a], refused: [d] });
     // the bare cut, and every substitution: the guard's choice agrees better with the base on the calibration inputs than the bare cut
     const bare = await pruneModel(model, { method: 'l1', ratio: 0.5, roundTo: 1, ignore, calibration });
     expect(await loss(model, calibration, guarded.model)).toBeLessThan(await loss(model, calibration, bare.model));

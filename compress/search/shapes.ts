@@ -15,7 +15,7 @@
 import type { CalibrationSet } from '../calibration.js';
 import { convertToFp16 } from '../fp16.js';
 import { nodeShapes, type NodeShape, type Precision } from '../latency/features.js';
-import { consumers, producers } from '../onnx/graph.js';
+import { constValue, consumers, producers } from '../onnx/graph.js';
 import { intAttr, type Model, type Node } from '../onnx/ir.js';
 import { hoistPointwiseConvs, type PointwiseHoist } from '../onnx/upsample-pointwise.js';
 import { inferShapes } from '../onnx/shapes.js';
@@ -82,11 +82,11 @@ function exponents(a: number[], b: number[] | undefined, r: number): number[] {
 }
 
 /**
- * The per-tensor expressions of the fp32 graphs (plain and factorized, each
- * also with its 1x1 convs split around the upsamples as int8 runs them: a
- * split's new tensors carry the channels of the conv's output).
+ * The per-tensor expressions of the fp32 graphs: plain and factorized, and
+ * `split`, the same two with their 1x1 convs split around the upsamples as
+ * int8 runs them (a split's new tensors carry the channels of the conv's output).
  */
-function tensorExprs(space: SearchSpace, plain: Model, factorized: Model): Map<string, TensorExpr> {
+function tensorExprs(space: SearchSpace, plain: Model, factorized: Model, split: readonly PointwiseHoist[]): Map<string, TensorExpr> {
   const index = buildGroups(buildDependencyGraph(plain));
   const cover = new Map<string, [number, number][]>();
   index.groups.forEach((g, k) => {
@@ -98,9 +98,9 @@ function tensorExprs(space: SearchSpace, plain: Model, factorized: Model): Map<s
   const other = space.sizes[1] ?? Math.max(32, space.baseSize - 32);
   const r = other / space.baseSize;
   const exprs = new Map<string, TensorExpr>();
-  const split = [plain, factorized].map(hoistPointwiseConvs);
   const alias = new Map(split.flatMap((h) => [...h.parts.values()].flatMap((part) => part.tensors.map((t) => [t, part.output] as const))));
-  for (const [model, factor] of [[plain, false], [factorized, true], [split[0].model, false], [split[1].model, true]] as const) {
+  const graphs: [Model, boolean][] = [[plain, false], [factorized, true], ...split.map((h, i): [Model, boolean] => [h.model, i === 1])];
+  for (const [model, factor] of graphs) {
     const types = inferShapes(model);
     const probe = inferShapes(resizeModel(model, other).model);
     for (const [name, t] of types) {
@@ -201,23 +201,23 @@ export async function shapeContext(base: Model, space: SearchSpace, calibration:
   const mixed = space.convs.find((c) => new Set(c.options.map((o) => o?.method).filter(Boolean)).size > 1);
   if (mixed) throw new SearchSpaceError(`conv ${mixed.name}: genomeShapes takes one factorization method per conv`);
   const factorized = space.convs.length ? factorizedStructure(base, space) : base;
-  const exprs = tensorExprs(space, base, factorized);
+  // int8 splits the neck's 1x1 convs around their upsamples (quantizeModel's hoistPointwise, default on): plain, then factorized
+  const split = space.precisions.includes('int8') ? [base, factorized].map(hoistPointwiseConvs) : [];
+  const exprs = tensorExprs(space, base, factorized, split);
   const at = async (p: Precision, model: Model): Promise<Model> => {
     if (p === 'fp16') return convertToFp16(model).model;
     if (p === 'int8') return (await quantizeModel(model, await calibration(space.baseSize))).model;
     return model;
   };
-  // int8 splits the neck's 1x1 convs around their upsamples (quantizeModel's hoistPointwise, default on)
-  const split = hoistPointwiseConvs(base).parts;
   const out: ShapeContext['templates'] = {};
   for (const p of space.precisions) {
-    const plain = templates(space, await at(p, base), exprs, false, p === 'int8' ? split : undefined);
+    const plain = templates(space, await at(p, base), exprs, false, p === 'int8' ? split[0].parts : undefined);
     out[p] = { factorized: templates(space, await at(p, factorized), exprs, true), plainRegions: space.convs.map((_, i) => plain.filter((n) => n.region === i)) };
   }
   const nodes = new Map(base.graph.nodes.map((n) => [n.name, n]));
   const convs = space.convs.map((c, i) => {
     const n = nodes.get(c.name)!;
-    return { input: exprs.get(n.inputs[0])!, output: exprs.get(n.outputs[0])!, k: base.graph.initializers.get(n.inputs[1])!.dims[2], method: methodOf(space, i) };
+    return { input: exprs.get(n.inputs[0])!, output: exprs.get(n.outputs[0])!, k: constValue(base.graph, n.inputs[1])!.dims[2], method: methodOf(space, i) };
   });
   return { space, templates: out, convs, tensors: exprs.size };
 }

@@ -64,6 +64,16 @@ export function sourceHalves(calibration: CalibrationSet): [CalibrationSet, Cali
   return [half(0), half(1)];
 }
 
+/**
+ * Fit-on / judge-on pairs that judge a fit on sources it did not see: each
+ * half of the sources (sourceHalves) judged by what the other half fitted,
+ * both ways; undefined where there is only one source.
+ */
+export function crossHalves(calibration: CalibrationSet): [CalibrationSet, CalibrationSet][] | undefined {
+  const halves = sourceHalves(calibration);
+  return halves && [[halves[0], halves[1]], [halves[1], halves[0]]];
+}
+
 export interface CalibrationOptions {
   maxImages?: number;
   /**

@@ -16,7 +16,7 @@
 import type { Graph, Model, Node } from '../onnx/ir.js';
 import { constValue, producers, removeDeadCode, topologicalOrder } from '../onnx/graph.js';
 import { toFloat32 } from '../onnx/tensor.js';
-import { sourceHalves, type CalibrationSet } from '../calibration.js';
+import { crossHalves, type CalibrationSet } from '../calibration.js';
 import { AgreementJudge } from '../agreement.js';
 import { forEachActivation, type Float32Tensor4 } from '../fit/activations.js';
 import type { ConvRole, DependencyGraph } from './dependency.js';
@@ -199,10 +199,10 @@ export function keepRecalibration(report: Pick<GuardedRecalibration, 'loss' | 'h
  * other half, both ways, summed. Undefined with a single source.
  */
 export async function heldBackLoss(dep: DependencyGraph, change: ModelChange, pruned: Model, calibration: CalibrationSet, options: RecalibrationOptions = {}): Promise<{ before: number; after: number } | undefined> {
-  const halves = sourceHalves(calibration);
+  const halves = crossHalves(calibration);
   if (!halves) return undefined;
   let before = 0, after = 0;
-  for (const [k, [fit, held]] of [[halves[0], halves[1]], [halves[1], halves[0]]].entries()) {
+  for (const [k, [fit, held]] of halves.entries()) {
     const judge = await AgreementJudge.create(dep.model, held);
     before += (await judge.judge(pruned)).loss;
     const { model } = await recalibrateStatistics(dep, change, pruned, fit, { ...options, onWave: options.onWave && ((d, t) => options.onWave!(k * t + d, 3 * t)) });

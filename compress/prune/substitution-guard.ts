@@ -14,7 +14,7 @@
 // the summed agreement loss falls. With a single source image nothing can be
 // held back and the fit is judged on the inputs it came from.
 import { AgreementJudge } from '../agreement.js';
-import { sourceHalves, type CalibrationSet } from '../calibration.js';
+import { crossHalves, type CalibrationSet } from '../calibration.js';
 import type { Model } from '../onnx/ir.js';
 import type { SampledActivations } from './activations.js';
 import type { DependencyGraph } from './dependency.js';
@@ -65,11 +65,9 @@ export async function guardSubstitution(
   onTensor?: (done: number, total: number) => void,
 ): Promise<{ kept: string[]; report: SubstitutionGuardReport }> {
   const targets = substitutionTargets(dep, removed).filter((t) => samples.has(t));
-  const halves = sourceHalves(calibration);
-  // [fitted on, judged on]
-  const folds: [ReadonlySet<number> | undefined, CalibrationSet][] = halves
-    ? [[new Set(halves[0].sources), halves[1]], [new Set(halves[1].sources), halves[0]]]
-    : [[undefined, calibration]];
+  const halves = crossHalves(calibration);
+  // [the source images fitted on (all when undefined), judged on]
+  const folds: [ReadonlySet<number> | undefined, CalibrationSet][] = halves ? halves.map(([fit, held]) => [new Set(fit.sources), held]) : [[undefined, calibration]];
   const judges = await Promise.all(folds.map(([, held]) => AgreementJudge.create(dep.model, held)));
   const lossOf = (models: Model[]) => Promise.all(models.map(async (m, k) => (await judges[k].judge(m)).loss));
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AgreementJudge } from '../agreement.js';
-import { calibrationDigest, sourceHalves, type CalibrationSet } from '../calibration.js';
+import { calibrationDigest, crossHalves, type CalibrationSet } from '../calibration.js';
 import { Detector } from '../detect/detector.js';
 import { fidelityDetections, fidelityReference } from '../detect/evaluate.js';
 import type { RgbImage } from '../detect/image.js';
@@ -255,8 +255,8 @@ export async function measureRecoveryScale(o: { base: Model; baseSha256: string;
   const identity = { base: o.baseSha256, probes, terms: [o.terms.prune, o.terms.factor], calibration: calibrationDigest(o.calibration), measure: 'recovery-curve-4-substitution-guard' };
   return cachedJson(o.cacheDir, 'search-scale', identity, async () => {
     // [fit on, judge on]: each half of the sources judged by the recovery fitted on the other, or in-sample with one source
-    const halves = sourceHalves(o.calibration);
-    const folds: [CalibrationSet, CalibrationSet][] = halves ? [[halves[0], halves[1]], [halves[1], halves[0]]] : [[o.calibration, o.calibration]];
+    const halves = crossHalves(o.calibration);
+    const folds = halves ?? [[o.calibration, o.calibration]];
     const judges = await Promise.all(folds.map(([, judgeOn]) => calibrationFidelity(o.base, judgeOn)));
     const scale: RecoveryScale = { ...IDENTITY_CURVES, probes: [] };
     const jobs = (['prune', 'factor'] as const).flatMap((kind) => {

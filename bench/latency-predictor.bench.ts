@@ -4,8 +4,9 @@
 // members at 640, 480 and 320 px) fits per-kind models
 // (compress/latency/predict.ts), which then predict candidates they never saw:
 // other input sizes (512, 416, 384, 352), other pruning depths, pruned at
-// another size, other factorizations, int8 at other sizes, and combinations
-// (int8 × pruned × a smaller size, pruned × factorized). No candidate is both
+// another size, other factorizations, int8 and fp16 at other sizes, and
+// combinations (int8 × pruned × a smaller size, pruned × factorized, fp16 ×
+// pruned). No candidate is both
 // fitted and predicted. Every candidate is made by edgefit's own compress
 // functions from the fixture YOLOv8n (the builder's yolov8n without the
 // fixtures, then without int8).
@@ -23,6 +24,7 @@ import ort from 'onnxruntime-node';
 import { buildFitSet, cpuLatency, feedsFor, median, profileMembers, timeInterleaved, trainingProfile, type FitMember } from '../agent/profile/fit-predictor.js';
 import { loadCalibration, type CalibrationSet } from '../compress/calibration.js';
 import { factorizeModel } from '../compress/factorize/factorize.js';
+import { convertToFp16 } from '../compress/fp16.js';
 import { nodeShapes } from '../compress/latency/features.js';
 import { fitPredictor, meanAbsPctError, predictLatency, predictionErrorPct } from '../compress/latency/predict.js';
 import { dequantizeModel } from '../compress/onnx/dequantize.js';
@@ -70,6 +72,9 @@ async function unseen(float: Model, calib: (size: number) => Promise<Calibration
     { name: 'spatial factorized 20% 416', model: at(await factorized(float, 'spatial', 0.2), 416), size: 416 },
     { name: 'lowrank factorized 20% 640', model: await factorized(float, 'lowrank', 0.2), size: 640 },
     { name: 'l1 pruned 10% spatial 20% 512', model: at(await factorized(p10, 'spatial', 0.2), 512), size: 512 },
+    { name: 'fp16 640', model: convertToFp16(float).model, size: 640 },
+    { name: 'fp16 416', model: convertToFp16(at(float, 416)).model, size: 416 },
+    { name: 'fp16 l1 pruned 20% 512', model: convertToFp16(at(p20, 512)).model, size: 512 },
   ];
   for (const [name, model, size] of [
     ['int8 512', float, 512],

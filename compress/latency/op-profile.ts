@@ -47,9 +47,14 @@ export interface OpProfile {
 
 // onnxruntime 1.30 (measured on a builder-made yolov8n): an NCHWc conv is named after the conv's
 // output value ('/model.0/conv/Conv_output_0_nchwc'), a QuickGelu after the SiLU's Mul
-// ('/model.0/act/Mul/QuickGeluFusion/'), added nodes 'ReorderOutput_token_239'.
+// ('/model.0/act/Mul/QuickGeluFusion/'), added nodes 'ReorderOutput_token_239'. An fp16 model's nodes
+// that the CPU provider has no fp16 kernel for run in float between inserted Casts, and both the node
+// and the casts take the prefix 'InsertedPrecisionFreeCast_' ('InsertedPrecisionFreeCast_/model.0/conv/
+// Conv_output_0_nchwc'): unmapped, all 64 convs of an fp16 yolov8n went to the per-model constant and
+// fp16 at 640 was predicted 22% fast, at 416 21% slow (bench/latency-predictor.bench.ts).
 const MARKS: Array<[RegExp, string]> = [
   [/^fused /, ''],
+  [/^InsertedPrecisionFreeCast_/, ''],
   [/_token_\d+$/, ''],
   [/_nchwc$/, ''],
   [/\/[A-Za-z]+Fusion\/$/, ''],

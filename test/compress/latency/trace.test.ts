@@ -66,6 +66,10 @@ describe('mapping the optimized graph onto the model', () => {
     // onnxruntime 1.30's own names: an NCHWc conv after its output value, a QuickGelu after the SiLU's Mul
     expect(modelNodeOf('/model.0/conv/Conv_output_0_nchwc', names, new Map([['/model.0/conv/Conv_output_0', '/model.0/conv/Conv']]))).toBe('/model.0/conv/Conv');
     expect(modelNodeOf('/model.0/act/Mul/QuickGeluFusion/', names)).toBe('/model.0/act/Mul');
+    // an fp16 node the CPU provider runs in float between inserted casts, and one of those casts (named after the value it converts)
+    const producers = new Map([['/model.0/conv/Conv_output_0', '/model.0/conv/Conv'], ['/model.0/act/Mul_output_0', '/model.0/act/Mul']]);
+    expect(modelNodeOf('InsertedPrecisionFreeCast_/model.0/conv/Conv_output_0_nchwc', names, producers)).toBe('/model.0/conv/Conv');
+    expect(modelNodeOf('InsertedPrecisionFreeCast_/model.0/act/Mul_output_0', names, producers)).toBe('/model.0/act/Mul');
     expect(modelNodeOf('QuickGelu_token_3', names)).toBeUndefined();
     expect(modelNodeOf('ReorderInput', names)).toBeUndefined();
   });

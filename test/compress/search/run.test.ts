@@ -29,26 +29,37 @@ const syntheticProfile = (m: Model) => {
 describe('the front that is built', () => {
   const point = (ms: number, loss: number) => ({ genome: ms, objectives: [ms, loss], violation: 0, rank: 0, crowding: 0 });
   const front = [point(1, 5), point(2, 0.9), point(3, 0.5), point(4, 0.3), point(5, 0.2), point(6, 0.1), point(10, 0)];
-  it('keeps both ends of the points predicted to keep some boxes (loss ≤ 1) and between them the most dominated area', () => {
-    // useful: 2..10 ms. With 2 and 10 fixed, a middle point m covers (x_m − 2)·(1 − 0.9) + (10 − x_m)·(1 − y_m):
-    // 3 → 0.1 + 3.5 = 3.6; 4 → 0.2 + 4.2 = 4.4; 5 → 0.3 + 4.0 = 4.3; 6 → 0.4 + 3.6 = 4.0
-    expect(chooseFront(front, 3).map((p) => p.genome)).toEqual([2, 4, 10]);
-    // four: 2, a, b, 10 covering 0.1(x_a − 2) + (x_b − x_a)(1 − y_a) + (10 − x_b)(1 − y_b); the most is 5.2 (4 and 6, or 3 and 6:
-    // 0.2 + 1.4 + 3.6 and 0.1 + 1.5 + 3.6; 3 and 5: 0.1 + 1.0 + 4.0 = 5.1; 4 and 5: 0.2 + 0.7 + 4.0 = 4.9)
-    const area = (ms: number[]) => {
-      const pts = ms.map((m) => front.find((p) => p.genome === m)!.objectives);
-      return pts.reduce((sum, [x, y], i) => sum + ((pts[i + 1]?.[0] ?? x) - x) * (1 - y), 0);
-    };
-    const four = chooseFront(front, 4).map((p) => p.genome);
-    expect(area(four)).toBeCloseTo(5.2, 12);
-    for (const [a, b] of [[3, 4], [3, 5], [3, 6], [4, 5], [4, 6], [5, 6]]) expect(area(four)).toBeGreaterThanOrEqual(area([2, a, b, 10]) - 1e-12);
+  // the area a chosen set dominates, from the definition: each point from its latency to the next chosen one's,
+  // from its loss up to 1 (the least lossy point, last, covers nothing)
+  const area = (pts: ReadonlyArray<readonly number[]>) => pts.reduce((sum, [x, y], i) => sum + ((pts[i + 1]?.[0] ?? x) - x) * (1 - y), 0);
+  const subsets = <T,>(xs: readonly T[], k: number): T[][] => (k === 0 ? [[]] : xs.flatMap((x, i) => subsets(xs.slice(i + 1), k - 1).map((rest) => [x, ...rest])));
+  it('keeps the least lossy of the points predicted to keep some boxes (loss ≤ 1) and with it the set that dominates the most area', () => {
+    // useful: 2..10 ms; 10 kept. Three points: a, b, 10 cover (x_b − x_a)(1 − y_a) + (10 − x_b)(1 − y_b):
+    // 3, 6 → 1.5 + 3.6 = 5.1, the most (4, 6 → 1.4 + 3.6 = 5.0; 3, 5 → 1.0 + 4.0 = 5.0; 2, 4 → 0.2 + 4.2 = 4.4)
+    expect(chooseFront(front, 3).map((p) => p.genome)).toEqual([3, 6, 10]);
+    const useful = front.filter((p) => p.objectives[1] <= 1).map((p) => p.objectives);
+    for (const k of [2, 3, 4, 5]) {
+      const chosen = chooseFront(front, k).map((p) => p.objectives);
+      expect(chosen).toHaveLength(k);
+      expect(chosen.at(-1)).toEqual([10, 0]);
+      const most = Math.max(...subsets(useful.slice(0, -1), k - 1).map((s) => area([...s, [10, 0]])));
+      expect(area(chosen)).toBeCloseTo(most, 12);
+    }
+    // one point: the least lossy
+    expect(chooseFront(front, 1).map((p) => p.genome)).toEqual([10]);
   });
-  it('takes the knee, where an even spread along latency takes the point nearest the middle', () => {
-    // 1 and 10 fixed; (5, 0.8) is nearest the middle latency but covers 4·0.1 + 5·0.2 = 1.4, the knee (6, 0.2) 5·0.1 + 4·0.8 = 3.7
+  it('takes the knee, where an even spread along latency takes the point nearest the middle, and not a fastest point that covers little', () => {
+    // two points, 10 and one more: (6, 0.2) covers 4·0.8 = 3.2, (5, 0.8) 5·0.2 = 1.0, (1, 0.9) 9·0.1 = 0.9;
+    // three: 1, 6 → 5·0.1 + 3.2 = 3.7; 5, 6 → 1·0.2 + 3.2 = 3.4; 1, 5 → 4·0.1 + 1.0 = 1.4
     const knee = [point(1, 0.9), point(5, 0.8), point(6, 0.2), point(10, 0)];
+    expect(chooseFront(knee, 2).map((p) => p.genome)).toEqual([6, 10]);
     expect(chooseFront(knee, 3).map((p) => p.genome)).toEqual([1, 6, 10]);
     // a duplicate pair of objectives counts once
     expect(spreadAlongFront([...knee, { ...point(6, 0.2), genome: 66 }], 4).map((p) => p.genome)).toEqual([1, 5, 6, 10]);
+    // a fastest point predicted to lose nearly everything gives its pick to one that covers more
+    const junk = [point(1, 0.99), point(2, 0.5), point(3, 0.4), point(10, 0)];
+    // 1, 2, 10: 0.01 + 8·0.5 = 4.01; 2, 3, 10: 0.5 + 7·0.6 = 4.7
+    expect(chooseFront(junk, 3).map((p) => p.genome)).toEqual([2, 3, 10]);
   });
   it('fills from the rest, least loss first, only when the useful points are too few', () => {
     expect(chooseFront(front, 8).map((p) => p.genome)).toEqual([1, 2, 3, 4, 5, 6, 10]);

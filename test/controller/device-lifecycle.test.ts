@@ -119,7 +119,8 @@ describe('device lifecycle on the embedded broker', () => {
     const token = (await api('POST', '/api/devices', { id: 'pi-tf' })).body.token as string;
     const tokenFile = path.join(dir, 'pi-tf.token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-    agent = spawnCli(['agent', '--broker', controller.brokerUrl, '--id', 'pi-tf', '--token-file', tokenFile, '--state', path.join(dir, 'agent'), '--heartbeat', '1', '--snapshot-every', '0']);
+    const running = spawnCli(['agent', '--broker', controller.brokerUrl, '--id', 'pi-tf', '--token-file', tokenFile, '--state', path.join(dir, 'agent'), '--heartbeat', '1', '--snapshot-every', '0']);
+    agent = running;
     await waitFor(() => controller.registry.get('pi-tf')?.online, 20_000, 'the agent online');
     const helloes = () => capture.lines().filter((l) => l.msg === 'device hello' && l.device === 'pi-tf').length;
     const before = helloes();
@@ -135,7 +136,7 @@ describe('device lifecycle on the embedded broker', () => {
     expect(agent.child.exitCode).toBeNull();
     // the agent logs the reload before it reconnects, but its stdout pipe and the broker's socket are read in
     // whichever order the event loop finds them: the hello can be here before the line is (a full run saw that)
-    await waitFor(() => /the token file holds another: connecting with it/.test(agent.output()), 5_000, "the agent's log of the reloaded token");
+    await waitFor(() => /the token file holds another: connecting with it/.test(running.output()), 5_000, "the agent's log of the reloaded token");
 
     const removed = await runCli(['devices', 'remove', 'pi-tf', '--data', dataDir]);
     expect(removed.code, removed.output).toBe(0);

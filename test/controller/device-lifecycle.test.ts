@@ -133,7 +133,7 @@ describe('device lifecycle on the embedded broker', () => {
     writeFileSync(tokenFile, `${rotated.body.token as string}\n`);
     // refused with the old token, it reads the file again and comes back: a new hello, no restart
     await waitFor(() => helloes() > before && controller.registry.get('pi-tf')?.online, 20_000, 'the agent back with the new token');
-    expect(agent.child.exitCode).toBeNull();
+    expect(running.child.exitCode).toBeNull();
     // the agent logs the reload before it reconnects, but its stdout pipe and the broker's socket are read in
     // whichever order the event loop finds them: the hello can be here before the line is (a full run saw that)
     await waitFor(() => /the token file holds another: connecting with it/.test(running.output()), 5_000, "the agent's log of the reloaded token");
